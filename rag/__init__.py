@@ -1,0 +1,18 @@
+"""Offline, cited answers to questions about a folder of news articles.
+
+    >>> import rag
+    >>> rag.build_index("seeds")
+    >>> answer = rag.ask("What came out of the May 2025 Istanbul talks?")
+    >>> answer.text, answer.citations
+"""
+
+from rag.config import Settings, load_settings
+from rag.errors import BadInputError, IndexUnusableError, ModelMissingError, RagError
+from rag.pipeline import ask, ask_stream, build_index
+from rag.schema import Answer, Citation, Hit, IndexInfo, Timings
+
+__all__ = [
+    "ask", "ask_stream", "build_index", "Settings", "load_settings",
+    "Answer", "Citation", "Hit", "IndexInfo", "Timings",
+    "RagError", "BadInputError", "IndexUnusableError", "ModelMissingError",
+]

@@ -1,0 +1,157 @@
+"""Cut an article into overlapping, sentence-aligned passages (`Chunk`s) for embedding.
+
+Chunks are packed from whole sentences and never reach across page furniture: the article's
+spans are grouped into regions (spans with only whitespace between them) and each region is
+chunked on its own. So for .txt/.md files a chunk's text is exactly text[start:end].
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from itertools import accumulate
+from typing import Callable
+
+from rag.loading import is_html, span_text
+from rag.schema import Article, Chunk
+
+__all__ = ["split_sentences", "chunk_article"]
+
+# A stop (with any closing quotes or brackets) and the space after it: a possible sentence end.
+_STOP = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
+_OPENERS = "\"'“‘(["
+_NEXT = re.compile(f"[{re.escape(_OPENERS)}]*(.)")  # the first letter after the stop
+_LINE = re.compile(r"[^\n]+")
+_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "gen", "col", "lt", "sgt", "capt",
+                  "gov", "sen", "rep", "rev", "hon", "vs", "approx", "dept", "inc", "corp", "ltd", "co",
+                  "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
+# Abbreviations only when a number follows: "No. 10" but "The answer was no. Then ...".
+_NUMBER_ABBREVIATIONS = {"no", "nos", "vol", "fig", "pp", "art"}
+
+
+def split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentence spans within text[start:end], in absolute offsets, surrounding whitespace left out.
+
+    A line break always ends a sentence: headings and list items stand alone.
+    """
+    spans = []
+    for line in _LINE.finditer(text, start, end):
+        s, e = line.span()
+        for stop in _STOP.finditer(text, s, e):
+            if _ends_sentence(text, stop):
+                spans.append((s, stop.start() + len(stop.group().rstrip())))
+                s = stop.end()
+        spans.append((s, e))
+    return [(s, e) for s, e in (_strip(text, s, e) for s, e in spans) if s < e]
+
+
+def _ends_sentence(text: str, stop: re.Match) -> bool:
+    after = _NEXT.match(text, stop.end())
+    following = after.group(1) if after else ""  # nothing but the line end follows
+    if not (following.isupper() or following.isdigit()):
+        return False  # "?” she asked", "e.g. hammers"
+    if stop.group().rstrip() != ".":  # "!", "?", "...", a period inside quotes
+        return True
+    w = stop.start()
+    while w > 0 and not text[w - 1].isspace():
+        w -= 1
+    word = text[w:stop.start()].lstrip(_OPENERS).lower()
+    # "U.S.", "e.g.", initials like "J." and titles like "Dr." do not end a sentence.
+    if "." in word or (len(word) == 1 and word.isalpha()) or word in _ABBREVIATIONS:
+        return False
+    return not (word in _NUMBER_ABBREVIATIONS and following.isdigit())
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def chunk_article(article: Article, count_tokens: Callable[[str], int],
+                  max_tokens: int = 160, overlap: int = 32) -> list[Chunk]:
+    """Pack whole sentences into chunks of at most max_tokens (a longer sentence is a chunk on its
+    own, and a heading always has company: the embedder truncates what is too long); each chunk
+    after the first in a region starts with the last sentences of the previous one, up to
+    `overlap` tokens."""
+    chunks = []
+    for region in _regions(article):
+        units = _units(article, region)
+        counts = [count_tokens(span_text(article, s, e)) for s, e in units]
+        for first, last in _pack(units, counts, article, max_tokens, overlap):
+            start, end = units[first][0], units[last - 1][1]
+            chunks.append(Chunk(
+                id=_chunk_id(article, start, end),
+                source=article.source,
+                title=article.title,
+                text=span_text(article, start, end),
+                start=start,
+                end=end,
+                position=len(chunks),
+            ))
+    return chunks
+
+
+def _regions(article: Article) -> list[list[tuple[int, int]]]:
+    """Runs of spans with nothing visible between them (furniture in between splits a run)."""
+    regions: list[list[tuple[int, int]]] = []
+    for span in sorted(article.spans):
+        if regions and not span_text(article, regions[-1][-1][1], span[0]).strip():
+            regions[-1].append(span)
+        else:
+            regions.append([span])
+    return regions
+
+
+def _units(article: Article, region: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """What chunks are packed from: sentences, or for HTML whole blocks, whose raw text holds
+    markup and entities that sentence offsets would cut through."""
+    if is_html(article):
+        return region
+    return split_sentences(article.text, region[0][0], region[-1][1])
+
+
+def _pack(units: list[tuple[int, int]], counts: list[int], article: Article,
+          max_tokens: int, overlap: int) -> list[tuple[int, int]]:
+    """(first, last) unit index ranges, last exclusive.
+
+    Token counts of a run are summed from its sentences: for tokenizers that split on whitespace
+    first (WordPiece, BPE) that equals counting the joined text, and each sentence is tokenized once.
+    """
+    total = [0, *accumulate(counts)]
+
+    def tokens(a: int, b: int) -> int:
+        return total[b] - total[a]
+
+    ranges, i, n = [], 0, len(units)
+    while True:
+        j = i + 1  # at least one sentence, however long
+        while j < n and tokens(i, j + 1) <= max_tokens:
+            j += 1
+        if j == i + 1 < n and _is_heading(article, units[i]):
+            j += 1  # a lone heading takes its first sentence along, even past max_tokens
+        elif i + 1 < j < n and _is_heading(article, units[j - 1]):
+            j -= 1  # a heading that would close a chunk belongs with the paragraph opening the next
+        ranges.append((i, j))
+        if j == n:
+            return ranges
+        # Back up over whole sentences that fit in the overlap and still leave room for the next
+        # new sentence, always moving forward at least one sentence.
+        k = j
+        while k - 1 > i and tokens(k - 1, j) <= overlap and tokens(k - 1, j + 1) <= max_tokens:
+            k -= 1
+        i = k
+
+
+def _is_heading(article: Article, unit: tuple[int, int]) -> bool:
+    """A line without a sentence stop: a heading (or a line of hard-wrapped text)."""
+    return span_text(article, *unit)[-1:] not in ".!?…\"'”’)"
+
+
+def _chunk_id(article: Article, start: int, end: int) -> str:
+    # The content hash makes an edited file's chunks new; the file name keeps two copies of the
+    # same article in different files apart.
+    key = f"{article.source}\0{article.content_hash}\0{start}\0{end}"
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]

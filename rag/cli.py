@@ -1,0 +1,180 @@
+"""`rag`: a thin command line over the library; each command calls one public function.
+
+Exit codes: 0 success, 2 bad usage or input (including a missing index or model: the message
+says which command fixes it), 1 internal failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from rag.config import PROJECT_DIR, Settings, load_settings
+from rag.errors import RagError
+from rag.schema import Answer
+
+DEFAULT_EVAL_SET = PROJECT_DIR / "eval" / "questions.jsonl"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        settings = load_settings(args.config, index_dir=args.index_dir, generator=args.generator,
+                                 backend=args.backend, top_k=getattr(args, "top_k", None))
+        return args.command(args, settings) or 0
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the edge of the program: one line, the traceback only with -v
+        logging.getLogger("rag").debug("internal failure", exc_info=True)
+        print(f"internal error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Cited answers from a folder of news articles, offline.")
+    parser.add_argument("--config", help="settings file (TOML); default ./rag.toml or $RAG_CONFIG")
+    parser.add_argument("--index-dir", type=Path, help="index folder (default: the project's index/)")
+    parser.add_argument("--generator", help="generator model name or path to a .gguf / model folder")
+    parser.add_argument("--backend", choices=["llama_cpp", "transformers"], help="generator runtime")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress and show tracebacks")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    index = commands.add_parser("index", help="index every .txt/.md/.html article in DIR")
+    index.add_argument("source_dir", type=Path)
+    index.set_defaults(command=_index)
+
+    ask = commands.add_parser("ask", help="answer one question with citations")
+    ask.add_argument("question")
+    ask.add_argument("--top-k", type=int, help="passages shown to the model")
+    ask.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
+    ask.set_defaults(command=_ask)
+
+    chat = commands.add_parser("chat", help="a conversation in the terminal (follow-ups work)")
+    chat.add_argument("--top-k", type=int)
+    chat.set_defaults(command=_chat)
+
+    ui = commands.add_parser("ui", help="serve the chat web UI")
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    ui.add_argument("--port", type=int, default=7860)
+    ui.add_argument("--share", action="store_true", help="also open a public Gradio share link")
+    ui.set_defaults(command=_ui)
+
+    evaluate = commands.add_parser("eval", help="score answers on an evaluation set")
+    evaluate.add_argument("--set", dest="question_set", type=Path, default=DEFAULT_EVAL_SET)
+    evaluate.add_argument("--limit", type=int, help="only the first N questions")
+    evaluate.add_argument("--kind", help="only questions of this kind")
+    evaluate.add_argument("--json", dest="json_out", type=Path, help="write the full report here")
+    evaluate.set_defaults(command=_eval)
+
+    models = commands.add_parser("models", help="assemble and verify the model files")
+    models.add_argument("action", choices=["install", "status"])
+    models.add_argument("--model", help="generator to install (default: the configured one)")
+    models.set_defaults(command=_models)
+    return parser
+
+
+def _index(args, settings: Settings) -> int:
+    from rag.pipeline import build_index
+
+    info = build_index(args.source_dir, settings=settings)
+    for skipped in info.skipped:
+        print(f"skipped {skipped}", file=sys.stderr)
+    print(f"indexed {info.articles} articles as {info.chunks} chunks into {info.index_dir} in {info.seconds:.1f} s")
+    return 0
+
+
+def _ask(args, settings: Settings) -> int:
+    from rag.pipeline import ask
+
+    answer = ask(args.question, settings=settings)
+    if args.json:
+        print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
+    else:
+        print(_render(answer))
+    return 0
+
+
+def _render(answer: Answer) -> str:
+    lines = [answer.text]
+    if answer.citations:
+        lines.append("")
+        lines += [f"[{c.n}] {c.title} ({c.source}, chars {c.start}-{c.end})" for c in answer.citations]
+    return "\n".join(lines)
+
+
+def _chat(args, settings: Settings) -> int:
+    from rag.pipeline import ask_stream
+
+    history: list[dict] = []
+    print("Ask about the articles; an empty line or Ctrl-D ends the chat.")
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except EOFError:
+            return 0
+        if not question:
+            return 0
+        try:
+            for item in ask_stream(question, history=history, settings=settings):
+                if isinstance(item, Answer):
+                    # The streamed words were the model's own; show the checked, renumbered text.
+                    print("\n\n" + _render(item))
+                    history += [{"role": "user", "content": question}, {"role": "assistant", "content": item.text}]
+                else:
+                    print(item, end="", flush=True)
+        except RagError as exc:  # one bad question does not end the conversation
+            print(f"error: {exc}", file=sys.stderr)
+
+
+def _ui(args, settings: Settings) -> int:
+    from ui.app import launch
+
+    launch(host=args.host, port=args.port, share=args.share, settings=settings)
+    return 0
+
+
+def _eval(args, settings: Settings) -> int:
+    from rag.evaluation import format_summary, load_questions, run_eval
+    from rag.pipeline import ask
+
+    questions = load_questions(args.question_set)
+    if args.kind:
+        questions = [q for q in questions if q.kind == args.kind]
+    questions = questions[: args.limit] if args.limit else questions
+    report = run_eval(questions, lambda text, history: ask(text, history=history, settings=settings))
+    print(format_summary(report["summary"]))
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+        print(f"report written to {args.json_out}")
+    return 0
+
+
+def _models(args, settings: Settings) -> int:
+    from rag.models import GENERATORS, embedding_model_path, generator_path, install_generator
+
+    name = args.model or settings.generator
+    if args.action == "install":
+        path = install_generator(name, settings.models_dir)
+        print(f"{name}: {path} (SHA-256 verified)")
+        return 0
+    print(f"embedding {settings.embedding_model}: {embedding_model_path(settings.embedding_model)}")
+    for known in GENERATORS:
+        try:
+            print(f"generator {known}: {generator_path(known, settings.models_dir)} (verified)")
+        except RagError as exc:
+            print(f"generator {known}: {exc}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

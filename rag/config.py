@@ -1,0 +1,110 @@
+"""All settings in one place.
+
+Precedence, lowest first: the defaults below, a TOML file (`rag.toml` in the working directory,
+or the file named by RAG_CONFIG), environment variables `RAG_<FIELD>` (e.g. RAG_TOP_K=6), and
+finally keyword arguments to `load_settings()` (which the CLI and the UI fill from their options).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from platformdirs import user_cache_dir
+
+from rag.errors import BadInputError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where `rag index` writes and `rag ask` reads; the project's own index/ folder by default.
+    index_dir: Path = PROJECT_DIR / "index"
+    # Where assembled model files live; outside the project so a fresh clone can reuse them.
+    models_dir: Path = Path(user_cache_dir("rag-news")) / "models"
+    # Sentence-transformers model for passages and questions (see rag.models.EMBEDDING_MODELS).
+    embedding_model: str = "all-MiniLM-L6-v2"
+    # "llama_cpp" (GGUF, CPU-friendly) or "transformers" (a Hugging Face folder or a GGUF via gguf_file).
+    backend: str = "llama_cpp"
+    # A name from rag.models.GENERATORS, or a path to a .gguf file / Hugging Face model folder.
+    generator: str = "qwen2.5-coder-1.5b"
+    # Passages shown to the model. Each costs ~150 prompt tokens, ~1 s on 2 CPU cores.
+    top_k: int = 4
+    # Chunk size and overlap in embedding-model tokens; MiniLM reads at most 256.
+    chunk_tokens: int = 160
+    chunk_overlap: int = 32
+    # Below this cosine similarity of the best passage, answer "the articles do not say"
+    # without calling the model.
+    min_relevance: float = 0.30
+    # Questions longer than this are refused rather than silently truncated.
+    max_question_chars: int = 1000
+    max_answer_tokens: int = 256
+    # Context window of the generator: the prompt (~900 tokens) plus the answer fit easily.
+    context_tokens: int = 4096
+    # CPU threads for generation; 0 means one per core.
+    threads: int = 0
+    # Files larger than this are skipped at indexing time: news articles are far smaller.
+    max_file_bytes: int = 5_000_000
+
+
+def _coerce(name: str, raw, kind):
+    """Turn a TOML or environment value into the field's type, naming the field when it fails."""
+    if raw is None:
+        return None
+    try:
+        if kind in ("int", int):
+            return int(raw)
+        if kind in ("float", float):
+            return float(raw)
+        if kind in ("Path", Path):
+            return Path(raw).expanduser()
+        return str(raw)
+    except (TypeError, ValueError):
+        raise BadInputError(f"setting {name}={raw!r} is not a valid {getattr(kind, '__name__', kind)}") from None
+
+
+def load_settings(config_file: str | Path | None = None, **overrides) -> Settings:
+    """Defaults < file < environment < overrides (None values in overrides are ignored)."""
+    fields = {f.name: f.type for f in dataclasses.fields(Settings)}
+    values: dict = {}
+
+    path = config_file or os.environ.get("RAG_CONFIG")
+    if path is None and Path("rag.toml").is_file():
+        path = "rag.toml"
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise BadInputError(f"cannot read settings file {path}: {exc}") from None
+        unknown = set(data) - set(fields)
+        if unknown:
+            raise BadInputError(f"unknown settings in {path}: {sorted(unknown)}; valid: {sorted(fields)}")
+        values.update(data)
+
+    for name in fields:
+        env = os.environ.get(f"RAG_{name.upper()}")
+        if env is not None:
+            values[name] = env
+
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise BadInputError(f"unknown settings {sorted(unknown)}; valid: {sorted(fields)}")
+
+    typed = {name: _coerce(name, value, fields[name]) for name, value in values.items()}
+    settings = Settings(**typed)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    if s.backend not in ("llama_cpp", "transformers"):
+        raise BadInputError(f"backend must be 'llama_cpp' or 'transformers', not {s.backend!r}")
+    if not 1 <= s.top_k <= 50:
+        raise BadInputError(f"top_k must be between 1 and 50, not {s.top_k}")
+    if not 0 <= s.chunk_overlap < s.chunk_tokens:
+        raise BadInputError(f"chunk_overlap ({s.chunk_overlap}) must be below chunk_tokens ({s.chunk_tokens})")

@@ -1,0 +1,39 @@
+"""Sentence-transformers embeddings, loaded from a package folder with the hub switched off."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import numpy as np
+
+from rag.models import embedding_model_path
+
+# Set before transformers is imported anywhere: a missing file must fail, not trigger a download.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+class Embedder:
+    def __init__(self, name: str):
+        from sentence_transformers import SentenceTransformer
+
+        self.name = name
+        self.model = SentenceTransformer(str(embedding_model_path(name)), device="cpu", local_files_only=True)
+        self.dimension = self.model.get_sentence_embedding_dimension()
+        self.max_tokens = self.model.max_seq_length
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Unit-length float32 vectors, so inner product is cosine similarity."""
+        vectors = self.model.encode(
+            texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=2)
+def load_embedder(name: str) -> Embedder:
+    return Embedder(name)

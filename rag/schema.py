@@ -1,0 +1,91 @@
+"""The plain dataclasses passed between stages: Article -> Chunk -> Hit -> Answer.
+
+The CLI's --json, the UI and the eval report all print `asdict()` of these objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Article:
+    """One source file, read and cleaned.
+
+    `text` is the file's decoded content, unchanged: every offset in the system points into it.
+    `spans` are the (start, end) ranges of `text` that hold the article's own words, one per
+    paragraph or line, with page furniture (credits, "9 hours ago", trailers...) left out.
+    """
+
+    source: str  # file name, e.g. "004_e89adec3750aa83b.txt": what citations show
+    path: str  # where the file was read from
+    text: str
+    spans: list[tuple[int, int]]
+    title: str
+    outlet: str | None = None  # e.g. "TRT World", when the text names it
+    dates: list[str] = field(default_factory=list)  # ISO dates the text states: "2025-05-15", "2025-05"
+    content_hash: str = ""  # sha256 of `text`: chunk ids derive from it
+
+
+@dataclass
+class Chunk:
+    """A passage of an article: what is embedded, retrieved, shown to the model and quoted."""
+
+    id: str  # stable: derived from the article's content hash and the passage's offsets
+    source: str
+    title: str
+    text: str  # the passage's words (furniture between paragraphs left out)
+    start: int  # character offsets of the passage in the source file's text
+    end: int
+    position: int  # 0-based order of the chunk within its article
+
+
+@dataclass
+class Hit:
+    """A retrieved chunk with its similarity score (cosine, higher is closer)."""
+
+    chunk: Chunk
+    score: float
+
+
+@dataclass
+class Citation:
+    n: int  # the number used in Answer.text, as in "[1]"
+    source: str
+    title: str
+    chunk_id: str
+    quote: str  # the cited passage text
+    start: int  # character offsets of `quote` in the source file
+    end: int
+
+
+@dataclass
+class Timings:
+    """Seconds spent, measured from the moment ask() was called."""
+
+    retrieval: float = 0.0
+    first_token: float | None = None  # None when no model call was made (e.g. abstained early)
+    total: float = 0.0
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    citations: list[Citation]
+    abstained: bool
+    timings: Timings
+    hits: list[Hit] = field(default_factory=list)  # the passages the model was shown, in prompt order
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class IndexInfo:
+    index_dir: str
+    embedding_model: str
+    dimension: int
+    articles: int
+    chunks: int
+    skipped: list[str] = field(default_factory=list)  # "file: reason" for each file not indexed
+    seconds: float = 0.0

@@ -1,0 +1,44 @@
+"""Settings: defaults < file < environment < arguments, and clear refusals."""
+
+import pytest
+
+from rag.config import Settings, load_settings
+from rag.errors import BadInputError
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path):
+    for name in list(__import__("os").environ):
+        if name.startswith("RAG_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults_work_without_any_file():
+    assert load_settings() == Settings()
+
+
+def test_file_then_environment_then_arguments_take_precedence(tmp_path, monkeypatch):
+    (tmp_path / "rag.toml").write_text('top_k = 6\nmin_relevance = 0.5\ngenerator = "qwen2.5-coder-0.5b"\n')
+    monkeypatch.setenv("RAG_TOP_K", "7")
+    settings = load_settings(top_k=3)
+    assert (settings.top_k, settings.min_relevance, settings.generator) == (3, 0.5, "qwen2.5-coder-0.5b")
+    assert load_settings().top_k == 7
+
+
+def test_paths_are_paths(monkeypatch):
+    monkeypatch.setenv("RAG_INDEX_DIR", "~/my-index")
+    assert load_settings().index_dir.name == "my-index" and "~" not in str(load_settings().index_dir)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("colour = 'blue'\n", "unknown settings"),
+    ("top_k = 'many'\n", "top_k='many' is not a valid int"),
+    ("top_k = 0\n", "top_k must be between 1 and 50"),
+    ("backend = 'onnx'\n", "backend must be"),
+    ("top_k = [\n", "cannot read settings file"),
+])
+def test_bad_settings_are_refused_by_name(tmp_path, content, message):
+    (tmp_path / "rag.toml").write_text(content)
+    with pytest.raises(BadInputError, match=message):
+        load_settings()

