@@ -35,7 +35,7 @@ class Settings:
     # Passages shown to the model. Each costs ~150 prompt tokens, ~1 s on 2 CPU cores.
     top_k: int = 4
     # Chunk size and overlap in embedding-model tokens; MiniLM reads at most 256.
-    chunk_tokens: int = 160
+    chunk_tokens: int = 128
     chunk_overlap: int = 32
     # Below this cosine similarity of the best passage, answer "the articles do not say"
     # without calling the model.

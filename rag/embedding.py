@@ -17,10 +17,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 class Embedder:
     def __init__(self, name: str):
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # a "Loading weights" bar on every `rag ask`
         self.name = name
         self.model = SentenceTransformer(str(embedding_model_path(name)), device="cpu", local_files_only=True)
-        self.dimension = self.model.get_sentence_embedding_dimension()
+        self.dimension = self.model.get_embedding_dimension()
         self.max_tokens = self.model.max_seq_length
 
     def count_tokens(self, text: str) -> int:

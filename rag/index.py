@@ -13,6 +13,7 @@ and fast enough; an approximate index would only add a training step.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -36,11 +37,24 @@ class StoredIndex:
     manifest: dict
     chunks: list[Chunk]
     vectors: object  # faiss.Index
+    keywords: object  # bm25s.BM25 over the same chunks, rebuilt at load (milliseconds per thousand chunks)
 
     def search(self, query_vector: np.ndarray, top_k: int) -> list[Hit]:
+        """The top_k chunks by cosine similarity to query_vector, closest first."""
         k = min(top_k, len(self.chunks))
         scores, ids = self.vectors.search(query_vector.reshape(1, -1).astype(np.float32), k)
         return [Hit(chunk=self.chunks[i], score=float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+
+    def keyword_search(self, query: str, top_k: int) -> list[int]:
+        """Positions of the top_k chunks by BM25 score (only chunks sharing a word with the query)."""
+        import bm25s
+
+        words = [w for w in bm25s.tokenize([query], return_ids=False, show_progress=False)[0]
+                 if w in self.keywords.vocab_dict]
+        if not words:
+            return []
+        ids, scores = self.keywords.retrieve([words], k=min(top_k, len(self.chunks)), show_progress=False)
+        return [int(i) for i, s in zip(ids[0], scores[0]) if s > 0]
 
 
 def save_index(
@@ -142,4 +156,13 @@ def _load(index_dir: Path, manifest_stamp: int) -> StoredIndex:
             f"{damaged}: {vectors.ntotal} vectors of dimension {vectors.d} for {len(chunks)} chunks "
             f"(manifest says dimension {manifest.get('dimension')}): {fix}"
         )
-    return StoredIndex(manifest=manifest, chunks=chunks, vectors=vectors)
+    return StoredIndex(manifest=manifest, chunks=chunks, vectors=vectors, keywords=_keyword_index(chunks))
+
+
+def _keyword_index(chunks: list[Chunk]):
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+    keywords = bm25s.BM25()
+    keywords.index(bm25s.tokenize([c.text for c in chunks], show_progress=False), show_progress=False)
+    return keywords

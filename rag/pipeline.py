@@ -63,7 +63,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     hits = retrieve(standalone_query(question, history), index, embedder, top_k or settings.top_k)
     timings = Timings(retrieval=time.perf_counter() - started)
 
-    if not hits or hits[0].score < settings.min_relevance:
+    if not hits or max(hit.score for hit in hits) < settings.min_relevance:
         # Nothing in the articles is close to the question: declining here is both more honest
         # and far faster than asking the model to notice it.
         timings.total = time.perf_counter() - started
