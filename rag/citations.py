@@ -87,15 +87,48 @@ def finish(raw: str, hits: list[Hit]) -> tuple[str, list[Citation], bool]:
     return _renumber(" ".join(checked), hits)
 
 
+class LiveRenumbering:
+    """Renumbers citation markers while the answer streams, so the words a user watches appear
+    with the numbers the final answer will have (first use order); a marker split across pieces
+    ("[", "3", "]") is held back until it closes."""
+
+    def __init__(self, passages: int):
+        self.passages = passages
+        self.numbers: dict[int, int] = {}
+        self.pending = ""
+
+    def feed(self, piece: str) -> str:
+        text = self.pending + piece
+        opener = max(text.rfind("["), text.rfind("【"), text.rfind("("))
+        still_open = opener != -1 and not any(close in text[opener:] for close in "]】)")
+        if still_open and len(text) - opener < 24:
+            text, self.pending = text[:opener], text[opener:]
+        else:
+            self.pending = ""
+        return _MARKER.sub(self._rewrite, text)
+
+    def flush(self) -> str:
+        text, self.pending = self.pending, ""
+        return _MARKER.sub(self._rewrite, text)
+
+    def _rewrite(self, match: re.Match) -> str:
+        markers = []
+        for n in _marker_numbers(match, self.passages):
+            self.numbers.setdefault(n, len(self.numbers) + 1)
+            markers.append(f"[{self.numbers[n]}]")
+        return "".join(markers)
+
+
+def _marker_numbers(match: re.Match, passages: int) -> list[int]:
+    """The valid passage numbers in one marker, in order, without repeats."""
+    numbers = next(group for group in match.groups() if group)
+    return list(dict.fromkeys(n for n in map(int, re.findall(r"\d+", numbers)) if 1 <= n <= passages))
+
+
 def _normalise_markers(raw: str, passages: int) -> str:
     """All shapes to "[n]" (valid numbers only), placed before the sentence's final stop."""
 
-    def rewrite(match: re.Match) -> str:
-        numbers = next(group for group in match.groups() if group)
-        valid = dict.fromkeys(n for n in map(int, re.findall(r"\d+", numbers)) if 1 <= n <= passages)
-        return "".join(f"[{n}]" for n in valid)
-
-    text = _MARKER.sub(rewrite, raw)
+    text = _MARKER.sub(lambda match: "".join(f"[{n}]" for n in _marker_numbers(match, passages)), raw)
     text = re.sub(r"([.!?])\s*((?:\[\d+\]\s*)+)", lambda m: " " + m.group(2).replace(" ", "") + m.group(1), text)
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)  # "claim [9] ." with [9] dropped -> "claim."
     return re.sub(r"[ \t]{2,}", " ", text).strip()

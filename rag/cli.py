@@ -14,10 +14,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rag.config import PROJECT_DIR, Settings, load_settings
-from rag.errors import RagError
+from rag.errors import BadInputError, RagError
 from rag.schema import Answer
 
 DEFAULT_EVAL_SET = PROJECT_DIR / "eval" / "questions.jsonl"
+DEFAULT_EVAL_REPORT = PROJECT_DIR / "eval" / "reports" / "latest.json"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,11 +69,23 @@ def _parser() -> argparse.ArgumentParser:
     ui.add_argument("--share", action="store_true", help="also open a public Gradio share link")
     ui.set_defaults(command=_ui)
 
-    evaluate = commands.add_parser("eval", help="score answers on an evaluation set")
-    evaluate.add_argument("--set", dest="question_set", type=Path, default=DEFAULT_EVAL_SET)
-    evaluate.add_argument("--limit", type=int, help="only the first N questions")
-    evaluate.add_argument("--kind", help="only questions of this kind")
-    evaluate.add_argument("--json", dest="json_out", type=Path, help="write the full report here")
+    evaluate = commands.add_parser("eval", help="score answers, retrieval, citations, abstention and speed")
+    source = evaluate.add_mutually_exclusive_group()
+    source.add_argument("--set", dest="question_set", type=Path, metavar="FILE",
+                        help="questions file (default: eval/questions.jsonl)")
+    source.add_argument("--squad", type=Path, metavar="FILE",
+                        help="a SQuAD v1.1/v2.0 JSON file, its paragraphs indexed apart")
+    source.add_argument("--compare", nargs=2, type=Path, metavar=("A.json", "B.json"),
+                        help="what improved and what regressed from report A to report B")
+    evaluate.add_argument("--index", dest="eval_index", type=Path, metavar="DIR",
+                          help="index folder (default: --index-dir)")
+    evaluate.add_argument("--limit", type=int, metavar="N",
+                          help="only N questions: the first N, or with --squad a sample")
+    evaluate.add_argument("--seed", type=int, metavar="N", help="seed of the --squad sample (default 0)")
+    evaluate.add_argument("--kind", metavar="K", help="only questions of this kind")
+    evaluate.add_argument("--top-k", type=int, help="passages shown to the model")
+    evaluate.add_argument("--json", dest="json_out", type=Path, default=DEFAULT_EVAL_REPORT, metavar="OUT",
+                          help="where to write the full report (default: eval/reports/latest.json)")
     evaluate.set_defaults(command=_eval)
 
     models = commands.add_parser("models", help="assemble and verify the model files")
@@ -124,12 +137,16 @@ def _chat(args, settings: Settings) -> int:
         if not question:
             return 0
         try:
+            streamed = ""
             for item in ask_stream(question, history=history, settings=settings):
                 if isinstance(item, Answer):
-                    # The streamed words were the model's own; show the checked, renumbered text.
-                    print("\n\n" + _render(item))
+                    # The streamed words were the model's own; show the checked text if it differs.
+                    checked = item.text if item.text != streamed.strip() else ""
+                    sources = _render(item).removeprefix(item.text).strip("\n")
+                    print("\n" + "\n\n".join(filter(None, [checked, sources])))
                     history += [{"role": "user", "content": question}, {"role": "assistant", "content": item.text}]
                 else:
+                    streamed += item
                     print(item, end="", flush=True)
         except RagError as exc:  # one bad question does not end the conversation
             print(f"error: {exc}", file=sys.stderr)
@@ -143,19 +160,27 @@ def _ui(args, settings: Settings) -> int:
 
 
 def _eval(args, settings: Settings) -> int:
-    from rag.evaluation import format_summary, load_questions, run_eval
-    from rag.pipeline import ask
+    from rag.evaluation import evaluate_set
+    from rag.evaluation_report import compare_reports, format_comparison, format_summary
+    from rag.evaluation_squad import evaluate_squad
 
-    questions = load_questions(args.question_set)
-    if args.kind:
-        questions = [q for q in questions if q.kind == args.kind]
-    questions = questions[: args.limit] if args.limit else questions
-    report = run_eval(questions, lambda text, history: ask(text, history=history, settings=settings))
+    if args.compare:
+        print(format_comparison(compare_reports(*args.compare)))
+        return 0
+    if args.seed is not None and not args.squad:
+        raise BadInputError("--seed only applies to --squad: the question set's --limit takes the first N")
+    if args.squad:
+        if args.eval_index:
+            raise BadInputError("--index does not apply to --squad: its paragraphs get a throwaway index")
+        report = evaluate_squad(args.squad, settings=settings, limit=args.limit, seed=args.seed or 0,
+                                kind=args.kind)
+    else:
+        report = evaluate_set(args.question_set or DEFAULT_EVAL_SET, settings=settings, index_dir=args.eval_index,
+                              kind=args.kind, limit=args.limit)
     print(format_summary(report["summary"]))
-    if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-        print(f"report written to {args.json_out}")
+    args.json_out.parent.mkdir(parents=True, exist_ok=True)
+    args.json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(f"\nreport written to {args.json_out}")
     return 0
 
 

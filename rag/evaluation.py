@@ -1,39 +1,39 @@
-"""Deterministic, model-free scoring of answers against eval/questions.jsonl.
+"""`rag eval`: ask every question of an evaluation set, score the answers without a model.
 
-An answerable question is right when its answer contains the gold key phrases (after SQuAD-style
-normalisation) and did not decline; an unanswerable one is right when the answer declined.
-`run_eval` asks every question through any `ask_fn(question, history) -> Answer` and returns the
-per-question rows plus a summary of flat metric dicts, overall and per kind.
+Each question makes one flat row (answer accuracy, retrieval, citations, abstention, speed); the
+rows are summarised overall and per kind. `run_eval` takes the three things it needs as functions
+(ask, rank, embed), so its logic is tested with fakes; `evaluate` wires in the real pipeline and
+records the settings and model hashes with the figures. The metrics are in rag.evaluation_metrics,
+the tables and comparisons in rag.evaluation_report, the SQuAD runner in rag.evaluation_squad.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import re
-import string
-import unicodedata
-from collections import Counter
-from dataclasses import dataclass, field
+import logging
+import random
+import subprocess
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from rag.errors import BadInputError
-from rag.schema import Answer
+import numpy as np
 
-__all__ = [
-    "KINDS",
-    "EvalQuestion",
-    "load_questions",
-    "normalize_answer",
-    "contains_answer",
-    "token_f1",
-    "best_f1",
-    "is_abstention",
-    "score",
-    "run_eval",
-    "summarize",
-    "format_summary",
-]
+from rag.config import PROJECT_DIR, Settings
+from rag.errors import BadInputError
+from rag.evaluation_metrics import (
+    MATCHES, RECALL_AT, best_f1, citation_checks, citation_precision, citation_recall, contains_answer, gold_rank,
+    mean, normalize_answer, percentile, recall_at, strip_markers,
+)
+from rag.schema import Answer, Hit
+
+__all__ = ["KINDS", "EvalQuestion", "load_questions", "select_questions", "score", "run_eval", "summarize",
+           "evaluate", "evaluate_set"]
+
+log = logging.getLogger(__name__)
 
 KINDS = (
     "fact",
@@ -46,32 +46,14 @@ KINDS = (
     "unanswerable_near_miss",
     "unanswerable_injection",
 )
-MATCHES = ("any", "all")
 ROLES = ("user", "assistant")
 
 _REQUIRED = ("id", "question", "answers", "sources", "kind")
 _OPTIONAL = ("match", "history", "note")
 
-# Typographic characters the SQuAD script would keep as parts of words. En dashes and other hyphens
-# become "-" so "2023–2024" and "Russia–Ukraine" normalise like their ASCII spellings; em dashes
-# separate clauses ("mediation—keen"), so they become a space rather than gluing two words.
-_TYPOGRAPHY = str.maketrans(
-    {
-        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
-        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2212": "-",
-        "\u2014": " ", "\u2015": " ",
-    }
-)
-# "1 000" with a no-break or thin space is a thousands separator; NFKD would turn it into an
-# ordinary space and split the number, so join the digits first. "1,000" needs nothing: SQuAD's
-# punctuation removal already makes it "1000".
-_THOUSANDS_SPACE = re.compile(r"(?<=\d)[\u00a0\u2009\u202f](?=\d{3}\b)")
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCTUATION = set(string.punctuation)
-# "[1]", "[1, 3]", "[2-4]": citation markers glued to a word ("prisoners[1]") would otherwise
-# normalise into a new token ("prisoners1") and hide the key phrase.
-_CITATION_MARKER = re.compile(r"\[\d+(?:\s*[,\-\u2013]\s*\d+)*\]")
+AskFn = Callable[[str, list[dict]], Answer]  # (question, history) -> Answer
+RankFn = Callable[[str, list[dict]], list[Hit]]  # (question, history) -> passages, best first
+EmbedFn = Callable[[list[str]], np.ndarray]  # texts -> unit-length vectors
 
 
 @dataclass
@@ -79,8 +61,8 @@ class EvalQuestion:
     id: str
     question: str
     answers: list[str]  # gold key phrases; [] for unanswerable questions
-    sources: list[str]  # seed file names holding the answer; [] for unanswerable questions
-    kind: str  # one of KINDS
+    sources: list[str]  # file names holding the answer; [] for unanswerable questions
+    kind: str  # one of KINDS (a SQuAD file adds "squad" and "unanswerable_squad")
     match: str = "any"  # "all" when every phrase in `answers` is required
     history: list[dict] = field(default_factory=list)  # earlier turns: {"role", "content"}
     note: str | None = None
@@ -90,52 +72,7 @@ class EvalQuestion:
         return not self.kind.startswith("unanswerable")
 
 
-def normalize_answer(s: str) -> str:
-    """SQuAD v1.1's normalisation (lower-case, drop punctuation and a/an/the, fold whitespace),
-    after folding accents, typographic quotes and dashes, and spaced thousands separators."""
-    s = _THOUSANDS_SPACE.sub("", s)
-    s = unicodedata.normalize("NFKD", s)
-    s = "".join(ch for ch in s if not unicodedata.combining(ch))  # "Erdoğan" -> "Erdogan"
-    s = s.translate(_TYPOGRAPHY).lower()
-    s = "".join(ch for ch in s if ch not in _PUNCTUATION)
-    s = _ARTICLES.sub(" ", s)
-    return " ".join(s.split())
-
-
-def contains_answer(text: str, answers: list[str], match: str = "any") -> bool:
-    """Whether the normalised text holds any (or all) of the normalised answers as whole words."""
-    if match not in MATCHES:
-        raise BadInputError(f"match must be one of {MATCHES}, not {match!r}")
-    if not answers:
-        return False
-    # Padding with spaces makes this a whole-token match: "1000" must not be found in "10000".
-    haystack = f" {normalize_answer(text)} "
-    found = [f" {normalize_answer(a)} " in haystack for a in answers]
-    return all(found) if match == "all" else any(found)
-
-
-def token_f1(prediction: str, gold: str) -> float:
-    """SQuAD's token-overlap F1 between two strings."""
-    pred = normalize_answer(prediction).split()
-    ref = normalize_answer(gold).split()
-    if not pred or not ref:
-        return float(pred == ref)
-    same = sum((Counter(pred) & Counter(ref)).values())
-    if same == 0:
-        return 0.0
-    precision = same / len(pred)
-    recall = same / len(ref)
-    return 2 * precision * recall / (precision + recall)
-
-
-def best_f1(text: str, answers: list[str]) -> float:
-    return max((token_f1(text, a) for a in answers), default=0.0)
-
-
-def is_abstention(answer: Answer) -> bool:
-    # The pipeline decides when it declines; scoring trusts that flag instead of guessing from
-    # phrases like "the articles do not say", which a partly right answer may also contain.
-    return answer.abstained
+# --- the question set
 
 
 def load_questions(path: str | Path) -> list[EvalQuestion]:
@@ -208,52 +145,98 @@ def _parse_question(row, where: str) -> EvalQuestion:
     return question
 
 
-def score(question: EvalQuestion, answer: Answer) -> dict:
-    """One flat row per question: what was asked, what came back, and whether it was right."""
-    text = _CITATION_MARKER.sub(" ", answer.text)
-    abstained = is_abstention(answer)
+def select_questions(questions: list[EvalQuestion], kind: str | None = None, limit: int | None = None,
+                     seed: int | None = None) -> list[EvalQuestion]:
+    """Those of `kind`; then the first `limit`, or with a seed a random sample of `limit`, kept
+    in file order so that two samples with the same seed read alike."""
+    if kind is not None:
+        kinds = list(dict.fromkeys(q.kind for q in questions))
+        questions = [q for q in questions if q.kind == kind]
+        if not questions:
+            raise BadInputError(f"no question of kind {kind!r}; kinds in this set: {kinds}")
+    if limit is not None and limit < 1:
+        raise BadInputError(f"limit must be at least 1, not {limit}")
+    if limit is None or limit >= len(questions):
+        return questions
+    if seed is None:
+        return questions[:limit]
+    picked = set(random.Random(seed).sample(range(len(questions)), limit))
+    return [q for i, q in enumerate(questions) if i in picked]
+
+
+# --- scoring
+
+
+def score(question: EvalQuestion, answer: Answer, ranked: list[Hit], embed: EmbedFn) -> dict:
+    """One flat row per question: what was asked, what came back, and each metric's value.
+
+    `ranked` is the retrieval ranking, deeper than the passages shown to the model; a metric that
+    does not apply (retrieval for an unanswerable question, citations for a declined answer) is None.
+    """
+    text = strip_markers(answer.text)
+    # The pipeline decides when it declines; scoring trusts that flag instead of guessing from
+    # phrases like "the articles do not say", which a partly right answer may also contain.
+    abstained = answer.abstained
     cited = list(dict.fromkeys(c.source for c in answer.citations))
+    sources = [hit.chunk.source for hit in ranked]
+    row = {
+        "id": question.id, "kind": question.kind, "question": question.question,
+        "gold_answers": question.answers, "gold_sources": question.sources,
+        "answer": answer.text, "answerable": question.answerable, "abstained": abstained,
+    }
     if question.answerable:
-        correct = contains_answer(text, question.answers, question.match) and not abstained
-        f1 = best_f1(text, question.answers)
-        gold_cited = any(s in question.sources for s in cited)
+        rank = gold_rank(sources, question.sources)
+        row |= {
+            "correct": contains_answer(text, question.answers, question.match) and not abstained,
+            "f1": best_f1(text, question.answers),
+            "gold_source_cited": any(s in question.sources for s in cited),
+            "gold_rank": rank,
+            "reciprocal_rank": 1 / rank if rank else 0.0,
+            **{f"recall@{k}": recall_at(sources, question.sources, k) for k in RECALL_AT},
+        }
     else:
-        correct, f1, gold_cited = abstained, None, None
-    return {
-        "id": question.id,
-        "kind": question.kind,
-        "question": question.question,
-        "answer": answer.text,
-        "answerable": question.answerable,
-        "abstained": abstained,
-        "correct": correct,
-        "f1": f1,
+        row |= {"correct": abstained, "f1": None, "gold_source_cited": None, "gold_rank": None,
+                "reciprocal_rank": None, **{f"recall@{k}": None for k in RECALL_AT}}
+    checks = [] if abstained else citation_checks(answer.text, answer.citations, embed)
+    row |= {
+        "citation_precision": citation_precision(checks),
+        "citation_recall": citation_recall(checks),
+        "citation_checks": checks,
+        "citations": [asdict(c) for c in answer.citations],
         "cited_sources": cited,
-        "gold_source_cited": gold_cited,
+        "retrieved": [{"source": h.chunk.source, "chunk_id": h.chunk.id, "score": round(h.score, 4)} for h in ranked],
+        "prompt_tokens": answer.prompt_tokens,
+        "completion_tokens": answer.completion_tokens,
         "retrieval_s": answer.timings.retrieval,
         "first_token_s": answer.timings.first_token,
         "total_s": answer.timings.total,
     }
+    return row
 
 
-def run_eval(
-    questions: list[EvalQuestion],
-    ask_fn: Callable[[str, list[dict]], Answer],
-    progress: bool = True,
-) -> dict:
-    """Ask each question (with its history) through `ask_fn`; return {"rows", "summary"}."""
+def run_eval(questions: list[EvalQuestion], ask_fn: AskFn, rank_fn: RankFn, embed: EmbedFn,
+             progress: bool = True) -> dict:
+    """Ask each question (with its history); return {"rows", "summary"}."""
     from tqdm import tqdm
 
     rows = []
     for question in tqdm(questions, desc="eval", unit="q", disable=not progress):
-        answer = ask_fn(question.question, [dict(m) for m in question.history])
-        rows.append(score(question, answer))
+        history = [dict(m) for m in question.history]
+        answer = ask_fn(question.question, history)
+        # answer.question is the question as the pipeline cleaned it, so the ranking is the one it saw.
+        ranked = rank_fn(answer.question, history)
+        shown = [hit.chunk.id for hit in answer.hits]
+        if shown != [hit.chunk.id for hit in ranked[: len(shown)]]:
+            log.warning("%s: the passages shown to the model are not the top of the ranking scored for "
+                        "retrieval; the retrieval figures may not describe what the model saw", question.id)
+        rows.append(score(question, answer, ranked, embed))
     return {"rows": rows, "summary": summarize(rows)}
 
 
 def summarize(rows: list[dict]) -> dict:
-    """{"overall": metrics, "by_kind": {kind: metrics}}, kinds in KINDS order."""
-    kinds = [k for k in KINDS if any(r["kind"] == k for r in rows)]
+    """{"overall": metrics, "by_kind": {kind: metrics}}, kinds in KINDS order, then any others."""
+    kinds = sorted(dict.fromkeys(r["kind"] for r in rows),
+                   key=lambda k: KINDS.index(k) if k in KINDS else len(KINDS))
     return {
         "overall": _metrics(rows),
         "by_kind": {k: _metrics([r for r in rows if r["kind"] == k]) for k in kinds},
@@ -263,20 +246,30 @@ def summarize(rows: list[dict]) -> dict:
 def _metrics(rows: list[dict]) -> dict:
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
-    totals = [r["total_s"] for r in rows if r["total_s"] is not None]
-    first_tokens = [r["first_token_s"] for r in rows if r["first_token_s"] is not None]
+
+    def values(key: str, among: list[dict] = rows) -> list:
+        return [r[key] for r in among if r[key] is not None]
+
+    totals, first_tokens = values("total_s"), values("first_token_s")
     return {
         "count": len(rows),
         "accuracy": _share(rows, "correct"),
         "answerable_accuracy": _share(answerable, "correct"),
+        "mean_f1": mean(values("f1", answerable)),
         "abstention": _share(unanswerable, "abstained"),  # unanswerable correctly declined
         "false_abstention": _share(answerable, "abstained"),  # answerable wrongly declined
+        **{f"recall@{k}": mean(values(f"recall@{k}", answerable)) for k in RECALL_AT},
+        "mrr": mean(values("reciprocal_rank", answerable)),
         "source_cited": _share(answerable, "gold_source_cited"),
-        "mean_f1": sum(r["f1"] for r in answerable) / len(answerable) if answerable else None,
-        "total_median_s": _percentile(totals, 0.5),
-        "total_p90_s": _percentile(totals, 0.9),
-        "first_token_median_s": _percentile(first_tokens, 0.5),
-        "first_token_p90_s": _percentile(first_tokens, 0.9),
+        # Means over the answers that have a value: a declined answer cites nothing and is left out.
+        "citation_precision": mean(values("citation_precision")),
+        "citation_recall": mean(values("citation_recall")),
+        "first_token_median_s": percentile(first_tokens, 0.5),
+        "first_token_p90_s": percentile(first_tokens, 0.9),
+        "total_median_s": percentile(totals, 0.5),
+        "total_p90_s": percentile(totals, 0.9),
+        # Only questions that reached the model: an early decline sends no prompt.
+        "prompt_tokens_mean": mean([r["prompt_tokens"] for r in rows if r["prompt_tokens"]]),
     }
 
 
@@ -286,50 +279,73 @@ def _share(rows: list[dict], key: str) -> float | None:
     return sum(bool(r[key]) for r in rows) / len(rows) if rows else None
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default), so q=0.5 is the median."""
-    if not values:
+# --- the real pipeline
+
+
+def evaluate(questions: list[EvalQuestion], *, settings: Settings, index_dir: str | Path | None = None,
+             progress: bool = True) -> dict:
+    """Ask `questions` against the index through rag.ask; the report: {"meta", "summary", "rows"}."""
+    from rag.embedding import load_embedder
+    from rag.index import load_index
+    from rag.pipeline import ask
+    from rag.retrieval import retrieve, standalone_query
+
+    index_dir = Path(index_dir) if index_dir is not None else settings.index_dir
+    index = load_index(index_dir, settings.embedding_model)
+    embedder = load_embedder(settings.embedding_model)
+    result = run_eval(
+        questions,
+        ask_fn=lambda text, history: ask(text, index_dir=index_dir, history=history, settings=settings),
+        # The same function and query as ask(), only deeper: no second model call.
+        rank_fn=lambda text, history: retrieve(standalone_query(text, history), index, embedder, max(RECALL_AT)),
+        embed=embedder.embed,
+        progress=progress,
+    )
+    return {"meta": run_info(settings, index_dir, index.manifest), **result}
+
+
+def evaluate_set(path: str | Path, *, settings: Settings, index_dir: str | Path | None = None,
+                 kind: str | None = None, limit: int | None = None, progress: bool = True) -> dict:
+    """`evaluate` on a questions file (see eval/README.md), optionally one kind or the first `limit`."""
+    questions = select_questions(load_questions(path), kind=kind, limit=limit)
+    report = evaluate(questions, settings=settings, index_dir=index_dir, progress=progress)
+    report["meta"]["question_set"] = {"path": str(path), "kind": kind, "limit": limit}
+    return report
+
+
+def run_info(settings: Settings, index_dir: Path, manifest: dict) -> dict:
+    """What produced the figures: settings, model identities, index and code versions."""
+    from rag.models import EMBEDDING_MODELS, GENERATORS
+
+    generator = GENERATORS.get(settings.generator)
+    package = EMBEDDING_MODELS.get(settings.embedding_model, ("",))[0].replace("_", "-")
+    return {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": _git_commit(),
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(settings).items()},
+        # A generator given as a path has no published hash; hashing a GB file per run is not worth it.
+        "generator": {"name": settings.generator, "sha256": generator.sha256 if generator else None},
+        "embedding_model": {"name": settings.embedding_model, "package": package,
+                            "version": _version(package)},
+        "index": {"path": str(index_dir), "created": manifest.get("created"),
+                  "articles": len(manifest.get("articles", [])),
+                  "chunks": sum(a.get("chunks", 0) for a in manifest.get("articles", []))},
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True,
+                                timeout=10)
+    except (OSError, subprocess.SubprocessError):
         return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+    if result.returncode != 0:  # not a git checkout, e.g. an unpacked release
+        return None
+    return result.stdout.strip() or None
 
 
-_COLUMNS = (  # (header, metric key, format)
-    ("n", "count", "d"),
-    ("acc", "accuracy", "%"),
-    ("ans_acc", "answerable_accuracy", "%"),
-    ("abstain", "abstention", "%"),
-    ("false_abst", "false_abstention", "%"),
-    ("cited", "source_cited", "%"),
-    ("f1", "mean_f1", ".2f"),
-    ("t_med", "total_median_s", "s"),
-    ("t_p90", "total_p90_s", "s"),
-    ("ttft_med", "first_token_median_s", "s"),
-    ("ttft_p90", "first_token_p90_s", "s"),
-)
-
-
-def format_summary(summary: dict) -> str:
-    """A plain-text table: one line per kind, then overall. '-' marks a metric that does not apply."""
-    lines = [("kind",) + tuple(h for h, _, _ in _COLUMNS)]
-    for name, metrics in [*summary["by_kind"].items(), ("overall", summary["overall"])]:
-        lines.append((name,) + tuple(_cell(metrics[key], fmt) for _, key, fmt in _COLUMNS))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    out = []
-    for line in lines:
-        cells = [line[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(line[1:], widths[1:])]
-        out.append("  ".join(cells).rstrip())
-    return "\n".join(out)
-
-
-def _cell(value, fmt: str) -> str:
-    if value is None:
-        return "-"
-    if fmt == "%":
-        return f"{value:.0%}"
-    if fmt == "s":
-        return f"{value:.1f}s"
-    return format(value, fmt)
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except (metadata.PackageNotFoundError, ValueError):
+        return None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from rag.chunking import chunk_article
-from rag.citations import finish
+from rag.citations import LiveRenumbering, finish
 from rag.config import Settings, load_settings
 from rag.embedding import load_embedder
 from rag.errors import BadInputError
@@ -52,8 +52,9 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
                top_k: int | None = None, settings: Settings | None = None) -> Iterator[str | Answer]:
     """Yield the answer text piece by piece as the model writes it, then the final Answer.
 
-    The streamed pieces are the model's raw words; the Answer's text has its citation markers
-    checked and renumbered, so a caller shows the Answer's text once it arrives.
+    The pieces carry citation numbers already renumbered by first use; the Answer's text is the
+    checked version (a sentence may be re-attributed or, if nothing supports the answer, replaced
+    by the abstention), so a caller shows the Answer's text once it arrives.
     """
     started = time.perf_counter()
     settings = settings or load_settings()
@@ -73,11 +74,15 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
 
     generator = load_generator(settings)
     pieces = []
+    live = LiveRenumbering(len(hits))
     for piece in generator.stream(build_messages(question, hits, history), settings.max_answer_tokens):
         if timings.first_token is None:
             timings.first_token = time.perf_counter() - started
         pieces.append(piece)
-        yield piece
+        if shown := live.feed(piece):
+            yield shown
+    if rest := live.flush():
+        yield rest
     text, citations, abstained = finish("".join(pieces), hits)
     timings.total = time.perf_counter() - started
     yield Answer(question=question, text=text, citations=citations, abstained=abstained, timings=timings,

@@ -3,7 +3,7 @@ No model needed: the passages and raw answers are hand-made."""
 
 import pytest
 
-from rag.citations import finish, support
+from rag.citations import LiveRenumbering, finish, support
 from rag.prompt import NOT_COVERED
 from rag.schema import Chunk, Hit
 
@@ -77,3 +77,18 @@ def test_support_counts_shared_content_words_with_crude_stems():
     assert support("Russian demands", "Russia demanded recognition") == 1.0
     assert support("1000 prisoners", "exchange 1,000 prisoners of war") == 1.0
     assert support("The capital is Canberra", "The dam will cost 1,000 million") == 0.0
+
+
+def test_live_renumbering_matches_the_final_numbers_even_when_a_marker_is_split():
+    live = LiveRenumbering(3)
+    pieces = ["The dam costs 1,000 million [", "3", "]. The towns met (in 2025) in Lyon [2", "]."]
+    streamed = "".join(live.feed(p) for p in pieces) + live.flush()
+    assert streamed == "The dam costs 1,000 million [1]. The towns met (in 2025) in Lyon [2]."
+    raw = "".join(pieces)
+    assert finish(raw, _hits())[0] == streamed
+
+
+def test_live_renumbering_releases_an_unclosed_bracket_at_the_end():
+    live = LiveRenumbering(3)
+    assert live.feed("Costs rose (sharply") == "Costs rose "
+    assert live.flush() == "(sharply"

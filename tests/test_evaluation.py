@@ -1,79 +1,27 @@
+"""The evaluation runner's logic with fakes for the models (exact figures), the question set's
+checks, the report comparison and the SQuAD reader. The metrics themselves are in
+test_evaluation_metrics.py; a small run with the real models is in test_evaluation_run.py."""
+
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.errors import BadInputError
-from rag.evaluation import (
-    KINDS,
-    EvalQuestion,
-    best_f1,
-    contains_answer,
-    format_summary,
-    load_questions,
-    normalize_answer,
-    run_eval,
-    score,
-    token_f1,
-)
-from rag.schema import Answer, Citation, Timings
+from rag.evaluation import KINDS, EvalQuestion, load_questions, run_eval, score, select_questions, summarize
+from rag.evaluation_metrics import contains_answer, normalize_answer
+from rag.evaluation_report import compare_reports, format_comparison, format_summary
+from rag.evaluation_squad import load_squad
+from rag.schema import Answer, Chunk, Citation, Hit, Timings
 
 PROJECT = Path(__file__).resolve().parent.parent
 QUESTIONS = PROJECT / "eval" / "questions.jsonl"
 SEEDS = PROJECT / "seeds"
+SQUAD = Path(__file__).resolve().parent / "fixtures" / "squad_v2_tiny.json"
 
 
-# --- normalisation and matching
-
-
-@pytest.mark.parametrize(
-    "raw, expected",
-    [
-        ("The Cat!", "cat"),
-        ("An  apple\n a day", "apple day"),
-        ("1,000 prisoners", "1000 prisoners"),
-        ("1\u202f000 prisoners", "1000 prisoners"),
-        ("Türkiye’s rise", "turkiyes rise"),
-        ("Türkiye's rise", "turkiyes rise"),
-        ("Erdoğan", "erdogan"),
-        ("“Istanbul”", "istanbul"),
-        ("diplomacy—where", "diplomacy where"),
-        ("Russia–Ukraine war", "russiaukraine war"),
-        ("Russia-Ukraine war", "russiaukraine war"),
-        ("theatre, anthem", "theatre anthem"),  # articles only as whole words
-        ("", ""),
-    ],
-)
-def test_normalize_answer(raw, expected):
-    assert normalize_answer(raw) == expected
-
-
-def test_contains_answer_any_and_all():
-    text = "They met in Tehran, then in Sochi [1]."
-    assert contains_answer(text, ["Sochi", "Samarkand"])
-    assert not contains_answer(text, ["Sochi", "Samarkand"], match="all")
-    assert contains_answer(text, ["tehran", "SOCHI"], match="all")
-    assert contains_answer("an agreement to exchange 1000 prisoners", ["1,000 prisoners"])
-    assert not contains_answer("10,000 prisoners", ["1,000"])  # whole tokens only
-    assert not contains_answer("anything", [])
-    with pytest.raises(BadInputError, match="match must be one of"):
-        contains_answer("x", ["x"], match="most")
-
-
-def test_token_f1_known_values():
-    assert token_f1("Andrei Belousov", "andrei belousov.") == 1.0
-    # "cat sat on mat" vs "cat on mat": 3 shared, P = 3/4, R = 3/3, F1 = 6/7
-    assert token_f1("the cat sat on the mat", "cat on the mat") == pytest.approx(6 / 7)
-    # repeated tokens count once per occurrence: 2 shared of 3 each, F1 = 2/3
-    assert token_f1("x y y", "y y z") == pytest.approx(2 / 3)
-    assert token_f1("Tehran", "Sochi") == 0.0
-    assert token_f1("", "") == 1.0
-    assert token_f1("the", "Sochi") == 0.0  # empty after normalisation
-    assert best_f1("in Sochi", ["Tehran", "Sochi"]) == pytest.approx(2 / 3)
-    assert best_f1("in Sochi", []) == 0.0
-
-
-# --- scoring a run with hand-built answers
+# --- scoring a run with hand-built answers and rankings
 
 
 def _question(id, kind, answers=(), sources=(), match="any", history=()):
@@ -81,58 +29,95 @@ def _question(id, kind, answers=(), sources=(), match="any", history=()):
                         kind=kind, match=match, history=list(history))
 
 
-def _answer(text, abstained=False, sources=(), first_token=None, total=1.0):
-    citations = [Citation(n=i, source=s, title="t", chunk_id=f"c{i}", quote="q", start=0, end=1)
-                 for i, s in enumerate(sources, start=1)]
-    return Answer(question="", text=text, citations=citations, abstained=abstained,
-                  timings=Timings(retrieval=0.1, first_token=first_token, total=total))
+def _hit(source, text="", n=0):
+    return Hit(Chunk(id=f"{source}#{n}", source=source, title="T", text=text, start=0, end=len(text), position=n),
+               score=0.5)
+
+
+def _answer(id, text, abstained=False, cited=(), first_token=None, total=1.0, prompt_tokens=0):
+    """cited: (source, passage text) for each citation [1], [2]..."""
+    citations = [Citation(n=i, source=s, title="T", chunk_id=f"{s}#0", quote=q, start=0, end=len(q))
+                 for i, (s, q) in enumerate(cited, start=1)]
+    return Answer(question=f"question {id}", text=text, citations=citations, abstained=abstained,
+                  timings=Timings(retrieval=0.1, first_token=first_token, total=total),
+                  prompt_tokens=prompt_tokens, completion_tokens=10 if prompt_tokens else 0)
+
+
+def _ranking(*sources):
+    return [_hit(s, n=i) for i, s in enumerate(sources)]
+
+
+def no_embedding(texts):
+    # Every cosine is 0, so only the lexical test can support a citation.
+    return np.zeros((len(texts), 3), dtype=np.float32)
 
 
 HISTORY = [{"role": "user", "content": "Where?"}, {"role": "assistant", "content": "In Istanbul [1]."}]
-RUN = [
-    # right, cites its gold source; the citation marker is glued to the key word
+SWAP = "Both sides agreed to exchange 1,000 prisoners of war."
+RUN = [  # (question, answer, ranking deeper than the prompt)
+    # right, cites its gold source; the citation marker is glued to the key word. Gold at rank 1.
     (_question("a", "fact", ["1,000 prisoners"], ["004.txt"]),
-     _answer("They agreed to exchange 1,000 prisoners[1].", sources=["004.txt"], first_token=1.0, total=2.0)),
-    # answerable but declined: a false abstention
+     _answer("a", "They agreed to exchange 1,000 prisoners[1].", cited=[("004.txt", SWAP)], first_token=1.0,
+             total=2.0, prompt_tokens=900),
+     _ranking("004.txt", "000.txt", "001.txt")),
+    # answerable but declined: a false abstention. Gold at rank 3.
     (_question("b", "fact", ["Antalya"], ["004.txt"]),
-     _answer("The articles do not say.", abstained=True, total=0.5)),
+     _answer("b", "The articles do not say.", abstained=True, total=0.5),
+     _ranking("000.txt", "001.txt", "004.txt")),
     # unanswerable and declined: right
-    (_question("c", "unanswerable_out_of_domain"), _answer("The articles do not say.", abstained=True, total=0.4)),
-    # unanswerable but answered: wrong
-    (_question("d", "unanswerable_injection"), _answer("Why did the chicken...", first_token=1.5, total=3.0)),
-    # follow-up answered wrongly from the wrong article
+    (_question("c", "unanswerable_out_of_domain"), _answer("c", "The articles do not say.", abstained=True, total=0.4),
+     _ranking("000.txt")),
+    # unanswerable but answered, citing nothing: wrong
+    (_question("d", "unanswerable_injection"),
+     _answer("d", "Why did the chicken cross the road?", first_token=1.5, total=3.0, prompt_tokens=800),
+     _ranking("001.txt")),
+    # follow-up answered wrongly, citing a passage that does not say it; gold not retrieved at all
     (_question("e", "followup", ["two hours"], ["004.txt"], history=HISTORY),
-     _answer("It lasted a day [1].", sources=["000.txt"], first_token=0.5, total=1.0)),
+     _answer("e", "It lasted a day [1].", cited=[("000.txt", "Nothing relevant here.")], first_token=0.5,
+             total=1.0, prompt_tokens=1000),
+     _ranking(*["000.txt"] * 10)),
 ]
 
 
 def test_score_rows():
-    row = score(*RUN[0])
-    assert row["correct"] is True
-    assert row["abstained"] is False
-    assert row["cited_sources"] == ["004.txt"]
-    assert row["gold_source_cited"] is True
+    question, answer, ranking = RUN[0]
+    row = score(question, answer, ranking, no_embedding)
+    assert row["correct"] is True and row["abstained"] is False
+    assert row["cited_sources"] == ["004.txt"] and row["gold_source_cited"] is True
     # "they agreed to exchange 1000 prisoners" vs "1000 prisoners": P = 2/6, R = 1, F1 = 1/2
     assert row["f1"] == pytest.approx(0.5)
+    assert row["gold_rank"] == 1 and row["reciprocal_rank"] == 1.0
+    assert [row[f"recall@{k}"] for k in (1, 3, 5, 10)] == [1.0, 1.0, 1.0, 1.0]
+    # every content word of the sentence is in the cited passage
+    assert row["citation_checks"] == [{"sentence": "They agreed to exchange 1,000 prisoners.", "cited": [1],
+                                       "supported": [1]}]
+    assert row["citation_precision"] == 1.0 and row["citation_recall"] == 1.0
+    assert row["citations"][0]["quote"] == SWAP
+    assert [r["source"] for r in row["retrieved"]] == ["004.txt", "000.txt", "001.txt"]
     assert (row["retrieval_s"], row["first_token_s"], row["total_s"]) == (0.1, 1.0, 2.0)
+    assert (row["prompt_tokens"], row["completion_tokens"]) == (900, 10)
 
-    declined = score(*RUN[2])
+    declined = score(*RUN[2][:3], no_embedding)
     assert declined["correct"] is True
-    assert declined["f1"] is None and declined["gold_source_cited"] is None
+    assert declined["f1"] is None and declined["gold_source_cited"] is None and declined["gold_rank"] is None
+    assert declined["citation_precision"] is None and declined["citation_checks"] == []
 
-    declined_with_right_words = score(_question("x", "fact", ["Sochi"], ["000.txt"]), _answer("Sochi [1]", abstained=True))
-    assert declined_with_right_words["correct"] is False  # the right words, but the answer declined
+    right_words_declined = score(_question("x", "fact", ["Sochi"], ["000.txt"]),
+                                 _answer("x", "Sochi [1]", abstained=True), [], no_embedding)
+    assert right_words_declined["correct"] is False  # the right words, but the answer declined
+    assert right_words_declined["gold_rank"] is None and right_words_declined["recall@10"] == 0.0
 
 
 def test_run_eval_summary_figures():
-    by_text = {q.question: (q, a) for q, a in RUN}
+    by_text = {q.question: (a, ranking) for q, a, ranking in RUN}
     calls = []
 
     def ask(question, history):
         calls.append((question, history))
-        return by_text[question][1]
+        return by_text[question][0]
 
-    result = run_eval([q for q, _ in RUN], ask, progress=False)
+    result = run_eval([q for q, _, _ in RUN], ask, lambda question, history: by_text[question][1], no_embedding,
+                      progress=False)
     assert [r["id"] for r in result["rows"]] == ["a", "b", "c", "d", "e"]
     assert [r["correct"] for r in result["rows"]] == [True, False, True, False, False]
     assert calls[4] == ("question e", HISTORY)
@@ -146,26 +131,180 @@ def test_run_eval_summary_figures():
     assert overall["false_abstention"] == pytest.approx(1 / 3)
     assert overall["source_cited"] == pytest.approx(1 / 3)
     assert overall["mean_f1"] == pytest.approx(0.5 / 3)  # 0.5, 0 and 0
+    # gold ranks of the answerable a, b, e: 1, 3, none
+    assert overall["recall@1"] == pytest.approx(1 / 3)
+    assert overall["recall@3"] == overall["recall@10"] == pytest.approx(2 / 3)
+    assert overall["mrr"] == pytest.approx((1 + 1 / 3 + 0) / 3)
+    # precision: a 1.0, e 0.0 (d cites nothing, b and c declined); recall: a 1, d 0, e 0
+    assert overall["citation_precision"] == pytest.approx(0.5)
+    assert overall["citation_recall"] == pytest.approx(1 / 3)
     # totals sorted: 0.4 0.5 1.0 2.0 3.0; p90 sits at rank 3.6 -> 2.0 + 0.6 * 1.0
     assert overall["total_median_s"] == pytest.approx(1.0)
     assert overall["total_p90_s"] == pytest.approx(2.6)
     # first tokens (None ignored): 0.5 1.0 1.5; p90 at rank 1.8 -> 1.0 + 0.8 * 0.5
     assert overall["first_token_median_s"] == pytest.approx(1.0)
     assert overall["first_token_p90_s"] == pytest.approx(1.4)
+    assert overall["prompt_tokens_mean"] == pytest.approx(900)  # 900, 800, 1000; declines sent no prompt
 
     by_kind = result["summary"]["by_kind"]
     assert list(by_kind) == ["fact", "followup", "unanswerable_out_of_domain", "unanswerable_injection"]
     assert by_kind["fact"]["accuracy"] == 0.5
     assert by_kind["fact"]["false_abstention"] == 0.5
     assert by_kind["fact"]["abstention"] is None
+    assert by_kind["fact"]["mrr"] == pytest.approx(2 / 3)
     assert by_kind["unanswerable_injection"]["abstention"] == 0.0
     assert by_kind["unanswerable_injection"]["answerable_accuracy"] is None
+    assert by_kind["unanswerable_injection"]["recall@1"] is None
     assert by_kind["unanswerable_out_of_domain"]["first_token_median_s"] is None
 
-    table = format_summary(result["summary"]).splitlines()
-    assert table[0].split()[:3] == ["kind", "n", "acc"]
-    assert [line.split()[0] for line in table[1:]] == [*by_kind, "overall"]
-    assert table[-1].split()[1:3] == ["5", "40%"]
+    tables = format_summary(result["summary"]).split("\n\n")
+    assert [t.splitlines()[0] for t in tables] == ["answers and abstention", "retrieval and citations", "speed"]
+    answers = tables[0].splitlines()
+    assert answers[1].split()[:3] == ["kind", "n", "acc"]
+    assert [line.split()[0] for line in answers[2:]] == [*by_kind, "overall"]
+    assert answers[-1].split()[1:3] == ["5", "40%"]
+    assert tables[1].splitlines()[-1].split() == ["overall", "33%", "67%", "67%", "67%", "0.44", "33%", "50%", "33%"]
+    assert tables[2].splitlines()[-3].split() == ["unanswerable_out_of_domain", "-", "-", "0.4s", "0.4s", "-"]
+
+
+def test_run_eval_warns_when_the_prompt_passages_are_not_the_top_of_the_ranking(caplog):
+    question, answer, _ = RUN[0]
+    answer = Answer(**{**answer.__dict__, "hits": [_hit("001.txt")]})
+    run_eval([question], lambda q, h: answer, lambda q, h: _ranking("004.txt", "001.txt"), no_embedding,
+             progress=False)
+    assert "not the top of the ranking" in caplog.text
+
+
+def test_unknown_kinds_follow_the_known_ones_in_the_summary():
+    question, answer, ranking = RUN[0]
+    rows = [score(_question("s", "squad", ["x"], ["p.txt"]), answer, ranking, no_embedding),
+            score(question, answer, ranking, no_embedding)]
+    assert list(summarize(rows)["by_kind"]) == ["fact", "squad"]
+
+
+# --- choosing questions
+
+
+def test_select_questions():
+    questions = [_question(f"q{i}", "fact" if i % 2 else "time", ["x"], ["a.txt"]) for i in range(10)]
+    assert [q.id for q in select_questions(questions, limit=3)] == ["q0", "q1", "q2"]
+    assert [q.id for q in select_questions(questions, kind="fact", limit=2)] == ["q1", "q3"]
+    sample = select_questions(questions, limit=4, seed=7)
+    assert sample == select_questions(questions, limit=4, seed=7)  # reproducible
+    assert len(sample) == 4 and sample == sorted(sample, key=questions.index)  # in file order
+    assert sample != select_questions(questions, limit=4, seed=8)
+    assert select_questions(questions, limit=50, seed=1) == questions
+    with pytest.raises(BadInputError, match=r"no question of kind 'followup'; kinds in this set: \['time', 'fact'\]"):
+        select_questions(questions, kind="followup")
+    with pytest.raises(BadInputError, match="limit must be at least 1"):
+        select_questions(questions, limit=0)
+
+
+# --- comparing two reports
+
+
+def _report(rows, top_k=4, commit="aaa", accuracy=0.5):
+    full_rows = [{"kind": "fact", "answerable": True, "citation_precision": None, "citation_recall": None,
+                  "gold_rank": 1, **row} for row in rows]
+    return {"meta": {"created": "2025-11-22T00:00:00+00:00", "git_commit": commit,
+                     "settings": {"top_k": top_k, "generator": "g"}},
+            "summary": {"overall": {"count": len(rows), "accuracy": accuracy, "total_median_s": 4.0},
+                        "by_kind": {}},
+            "rows": full_rows}
+
+
+def test_compare_reports_question_by_question(tmp_path):
+    a = _report([
+        {"id": "q1", "correct": False, "gold_rank": 3},
+        {"id": "q2", "correct": True},
+        {"id": "q3", "correct": True, "gold_rank": None, "citation_recall": 1.0},
+        {"id": "q4", "correct": True, "citation_precision": 0.5},
+        {"id": "q5", "correct": True},
+    ])
+    b = _report([
+        {"id": "q1", "correct": True, "gold_rank": 1},
+        {"id": "q2", "correct": False},
+        {"id": "q3", "correct": True, "gold_rank": 2, "citation_recall": 0.5},
+        {"id": "q4", "correct": True, "citation_precision": None},  # declined now: no precision to compare
+        {"id": "q6", "correct": True},
+    ], top_k=6, commit="bbb", accuracy=0.75)
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    comparison = compare_reports(tmp_path / "a.json", tmp_path / "b.json")
+    assert comparison["questions"] == [
+        {"id": "q1", "kind": "fact", "verdict": "improved", "changes": ["wrong -> right", "gold rank 3 -> 1"]},
+        {"id": "q2", "kind": "fact", "verdict": "regressed", "changes": ["right -> wrong"]},
+        {"id": "q3", "kind": "fact", "verdict": "mixed",
+         "changes": ["gold rank >10 -> 2", "citation recall 100% -> 50%"]},
+    ]
+    assert comparison["unchanged"] == 1
+    assert (comparison["only_in_a"], comparison["only_in_b"]) == (["q5"], ["q6"])
+    assert comparison["setup_changed"] == {"git_commit": ["aaa", "bbb"], "settings.top_k": [4, 6]}
+    assert comparison["metrics"]["accuracy"] == [0.5, 0.75]
+
+    text = format_comparison(comparison).splitlines()
+    assert "changed: settings.top_k 4 -> 6" in text
+    assert ["acc", "50%", "75%", "+25", "pts"] in [line.split() for line in text]
+    assert ["total_med", "4.0s", "4.0s", "+0.0s"] in [line.split() for line in text]
+    assert text[text.index("improved (1)") + 1].split() == ["q1", "fact:", "wrong", "->", "right;", "gold", "rank",
+                                                            "3", "->", "1"]
+    assert "regressed (1)" in text and "mixed (1)" in text
+    assert "unchanged: 1 questions" in text and "only in A: q5" in text and "only in B: q6" in text
+
+
+def test_compare_refuses_a_file_that_is_not_a_report(tmp_path):
+    (tmp_path / "old.json").write_text(json.dumps({"rows": [], "summary": {}}))
+    with pytest.raises(BadInputError, match="not a `rag eval --json` report"):
+        compare_reports(tmp_path / "old.json", tmp_path / "old.json")
+    with pytest.raises(BadInputError, match="cannot read report"):
+        compare_reports(tmp_path / "absent.json", tmp_path / "old.json")
+
+
+# --- SQuAD files
+
+
+def test_load_squad_v2_fixture():
+    squad = load_squad(SQUAD)
+    assert squad.version == "v2.0" and squad.skipped == []
+    assert list(squad.documents) == ["000_Veltmar_Harbour_Bridge_000.txt", "000_Veltmar_Harbour_Bridge_001.txt",
+                                     "001_Lake_Orvana_000.txt"]
+    assert squad.documents["001_Lake_Orvana_000.txt"].startswith("Lake Orvana\n\nFishing on Lake Orvana")
+    assert [(q.id, q.kind) for q in squad.questions] == [
+        ("vb1", "squad"), ("vb2", "squad"), ("vb3", "unanswerable_squad"), ("vb4", "squad"), ("lo1", "squad"),
+        ("lo2", "unanswerable_squad")]
+    vb1, vb3 = squad.questions[0], squad.questions[2]
+    assert vb1.answers == ["1932", "in 1932"] and vb1.sources == ["000_Veltmar_Harbour_Bridge_000.txt"]
+    assert vb3.answers == [] and vb3.sources == [] and not vb3.answerable
+    for q in squad.questions:  # every gold answer is in its paragraph
+        assert all(contains_answer(squad.documents[q.sources[0]], [a]) for a in q.answers)
+
+
+def test_load_squad_v1_and_unusable_questions(tmp_path):
+    v1 = {"version": "1.1", "data": [{"title": "Café/Bar?", "paragraphs": [{"context": "Open since 1901.", "qas": [
+        {"id": "1", "question": "Since when?", "answers": [{"text": "1901", "answer_start": 11},
+                                                            {"text": "1901", "answer_start": 11}]},
+        {"id": "2", "question": "  ", "answers": [{"text": "1901", "answer_start": 11}]},
+        {"id": "3", "question": "What?", "answers": [{"text": "the", "answer_start": 0}]},
+    ]}]}]}
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(v1))
+    squad = load_squad(path)
+    assert list(squad.documents) == ["000_Caf_Bar_000.txt"]
+    assert [(q.id, q.answers, q.kind) for q in squad.questions] == [("1", ["1901"], "squad")]
+    assert squad.skipped == ["2", "3"]  # blank question; gold empty once normalised
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{", "not valid JSON"),
+    ('{"version": "v2.0"}', "not in SQuAD format"),
+    ('{"data": [{"title": "x"}]}', "not in SQuAD format"),
+    ('{"data": []}', "holds no paragraphs"),
+])
+def test_load_squad_refuses_other_files(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(BadInputError, match=message):
+        load_squad(path)
 
 
 # --- loading questions files
@@ -242,4 +381,5 @@ def test_shipped_gold_answers_appear_in_their_sources():
             assert contains_answer(union, q.answers, match="all"), f"{q.id}: {q.answers} not all in {q.sources}"
         else:
             for gold in q.answers:
-                assert any(contains_answer(seed_text[s], [gold]) for s in q.sources), f"{q.id}: {gold!r} not in {q.sources}"
+                found = any(contains_answer(seed_text[s], [gold]) for s in q.sources)
+                assert found, f"{q.id}: {gold!r} not in {q.sources}"

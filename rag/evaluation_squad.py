@@ -1,0 +1,104 @@
+"""`rag eval --squad FILE`: the same metrics on a SQuAD v1.1 or v2.0 file.
+
+Every paragraph of the file becomes one article of a throwaway index (distractors included), each
+question's gold source is its paragraph's file, and v2.0's `is_impossible` questions are the
+unanswerable ones. The user's own index is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.config import Settings
+from rag.errors import BadInputError
+from rag.evaluation import EvalQuestion, evaluate, select_questions
+from rag.evaluation_metrics import normalize_answer
+
+__all__ = ["SquadSet", "load_squad", "evaluate_squad"]
+
+log = logging.getLogger(__name__)
+
+ANSWERABLE, UNANSWERABLE = "squad", "unanswerable_squad"
+
+
+@dataclass
+class SquadSet:
+    version: str | None  # the file's "version", e.g. "v2.0"
+    documents: dict[str, str]  # file name -> text: the paragraph, after its article's title
+    questions: list[EvalQuestion]
+    skipped: list[str]  # question ids left out: blank, or with no usable gold answer
+
+
+def load_squad(path: str | Path) -> SquadSet:
+    """Read a SQuAD file into paragraph documents and questions, in file order."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        squad = _parse(data)
+    except OSError as exc:
+        raise BadInputError(f"cannot read SQuAD file {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise BadInputError(f"{path} is not valid JSON ({exc.msg})") from None
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise BadInputError(f"{path} is not in SQuAD format: {{'data': [{{'title', 'paragraphs': "
+                            f"[{{'context', 'qas'}}]}}]}} expected ({type(exc).__name__}: {exc})") from None
+    if not squad.documents:
+        raise BadInputError(f"{path} holds no paragraphs")
+    return squad
+
+
+def _parse(data: dict) -> SquadSet:
+    documents: dict[str, str] = {}
+    questions: list[EvalQuestion] = []
+    skipped: list[str] = []
+    for t, article in enumerate(data["data"]):
+        title = article["title"].replace("_", " ").strip()
+        slug = re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_")[:60] or "untitled"
+        for p, paragraph in enumerate(article["paragraphs"]):
+            name = f"{t:03d}_{slug}_{p:03d}.txt"
+            # The title as the first line: the loader takes it as the article's title, as the
+            # seed articles' headlines are.
+            documents[name] = f"{title}\n\n{paragraph['context'].strip()}\n"
+            for qa in paragraph["qas"]:
+                impossible = bool(qa.get("is_impossible", False))
+                answers = [] if impossible else list(dict.fromkeys(
+                    a["text"].strip() for a in qa["answers"] if normalize_answer(a["text"])))
+                if not qa["question"].strip() or not (impossible or answers):
+                    skipped.append(str(qa["id"]))
+                    continue
+                questions.append(EvalQuestion(
+                    id=str(qa["id"]), question=qa["question"].strip(), answers=answers,
+                    sources=[] if impossible else [name], kind=UNANSWERABLE if impossible else ANSWERABLE,
+                ))
+    return SquadSet(version=data.get("version"), documents=documents, questions=questions, skipped=skipped)
+
+
+def evaluate_squad(path: str | Path, *, settings: Settings, limit: int | None = None, seed: int = 0,
+                   kind: str | None = None, progress: bool = True) -> dict:
+    """Index the file's paragraphs in a temporary folder and `evaluate` a reproducible sample of
+    `limit` questions (random.Random(seed)); the report is the same as for the seed set."""
+    from rag.pipeline import build_index
+
+    squad = load_squad(path)
+    if squad.skipped:
+        log.warning("%s: left out %d questions that are blank or have no usable answer", path, len(squad.skipped))
+    questions = select_questions(squad.questions, kind=kind, limit=limit, seed=seed)
+    with tempfile.TemporaryDirectory(prefix="rag-squad-") as tmp:
+        folder = Path(tmp) / "paragraphs"
+        folder.mkdir()
+        for name, text in squad.documents.items():
+            (folder / name).write_text(text, encoding="utf-8")
+        index_dir = Path(tmp) / "index"
+        build_index(folder, index_dir, settings=settings, progress=progress)
+        report = evaluate(questions, settings=settings, index_dir=index_dir, progress=progress)
+    report["meta"]["index"]["path"] = None  # it was deleted with the temporary folder
+    report["meta"]["squad"] = {
+        "path": str(path), "version": squad.version, "paragraphs": len(squad.documents),
+        "questions": len(squad.questions), "skipped": squad.skipped, "kind": kind, "limit": limit, "seed": seed,
+    }
+    return report

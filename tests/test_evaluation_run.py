@@ -1,0 +1,100 @@
+"""`rag eval` end to end with the real models, on a slice small enough for every test run: two
+seed questions, two SQuAD questions from the fixture, then a comparison of two reports. The full
+run is a documented command (eval/README.md), not a test."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.cli import main
+from rag.config import PROJECT_DIR
+from rag.models import GENERATORS
+
+QUESTIONS = PROJECT_DIR / "eval" / "questions.jsonl"
+SQUAD = Path(__file__).resolve().parent / "fixtures" / "squad_v2_tiny.json"
+SLICE = ("q001", "q068")  # a fact from one seed; "What is the capital of Australia?"
+METRICS = {
+    "count", "accuracy", "answerable_accuracy", "mean_f1", "abstention", "false_abstention", "recall@1", "recall@3",
+    "recall@5", "recall@10", "mrr", "source_cited", "citation_precision", "citation_recall",
+    "first_token_median_s", "first_token_p90_s", "total_median_s", "total_p90_s", "prompt_tokens_mean",
+}
+
+
+def _shares_are_sane(metrics: dict):
+    assert set(metrics) == METRICS
+    for key, value in metrics.items():
+        if value is not None and key != "count" and not key.endswith("_s") and key != "prompt_tokens_mean":
+            assert 0.0 <= value <= 1.0, (key, value)
+
+
+@pytest.fixture(scope="module")
+def slice_report(seed_index, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("eval-slice")
+    lines = [line for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if json.loads(line)["id"] in SLICE]
+    (folder / "slice.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = folder / "report.json"
+    assert main(["--index-dir", str(seed_index), "eval", "--set", str(folder / "slice.jsonl"), "--json", str(out)]) == 0
+    return out
+
+
+def test_eval_slice_report_has_every_row_and_sane_values(slice_report, seed_index, capsys):
+    report = json.loads(slice_report.read_text(encoding="utf-8"))
+    meta = report["meta"]
+    assert meta["settings"]["index_dir"] == str(seed_index)
+    assert meta["generator"] == {"name": "qwen2.5-coder-1.5b", "sha256": GENERATORS["qwen2.5-coder-1.5b"].sha256}
+    assert meta["embedding_model"]["name"] == "all-MiniLM-L6-v2"
+    assert meta["index"]["articles"] == 5 and meta["index"]["chunks"] > 5
+    assert meta["question_set"]["path"].endswith("slice.jsonl")
+
+    fact, outside = report["rows"]
+    assert (fact["id"], outside["id"]) == SLICE
+    # Retrieval is deterministic: the Astana article is in the ranking, and the prompt's passages are its top.
+    assert fact["gold_rank"] is not None and fact["recall@10"] == 1.0
+    assert len(fact["retrieved"]) == 10
+    assert not fact["abstained"] and fact["prompt_tokens"] > 100
+    assert 0 < fact["retrieval_s"] <= fact["first_token_s"] <= fact["total_s"]
+    assert fact["citation_checks"] and all(set(c["supported"]) <= set(c["cited"]) for c in fact["citation_checks"])
+    assert outside["abstained"] and outside["correct"] and outside["citation_precision"] is None
+
+    summary = report["summary"]
+    assert list(summary["by_kind"]) == ["fact", "unanswerable_out_of_domain"]
+    for metrics in [summary["overall"], *summary["by_kind"].values()]:
+        _shares_are_sane(metrics)
+    assert summary["overall"]["count"] == 2 and summary["overall"]["abstention"] == 1.0
+
+    printed = capsys.readouterr().out
+    assert "retrieval and citations" in printed and f"report written to {slice_report}" in printed
+
+
+def test_eval_squad_sample_builds_its_own_index(tmp_path):
+    out = tmp_path / "squad.json"
+    assert main(["eval", "--squad", str(SQUAD), "--limit", "2", "--seed", "2", "--json", str(out)]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert [r["id"] for r in report["rows"]] == ["vb1", "lo2"]  # random.Random(2)'s sample, in file order
+    assert report["meta"]["squad"] | {"path": None} == {
+        "path": None, "version": "v2.0", "paragraphs": 3, "questions": 6, "skipped": [], "kind": None, "limit": 2,
+        "seed": 2}
+    assert report["meta"]["index"]["articles"] == 3 and report["meta"]["index"]["path"] is None
+    answerable = report["rows"][0]
+    # Three paragraphs: the ten-deep ranking holds every passage, so the gold one too.
+    assert answerable["recall@10"] == 1.0 and answerable["gold_sources"] == ["000_Veltmar_Harbour_Bridge_000.txt"]
+    assert list(report["summary"]["by_kind"]) == ["squad", "unanswerable_squad"]
+    _shares_are_sane(report["summary"]["overall"])
+
+
+def test_eval_compare_of_a_report_with_itself_changes_nothing(slice_report, capsys):
+    assert main(["eval", "--compare", str(slice_report), str(slice_report)]) == 0
+    printed = capsys.readouterr().out
+    assert "unchanged: 2 questions" in printed
+    assert "improved" not in printed and "regressed" not in printed
+
+
+@pytest.mark.parametrize("args, message", [
+    (["eval", "--seed", "1"], "--seed only applies to --squad"),
+    (["eval", "--squad", str(SQUAD), "--index", "somewhere"], "--index does not apply to --squad"),
+    (["eval", "--kind", "trivia", "--json", "unused.json"], "no question of kind 'trivia'"),
+])
+def test_eval_usage_errors_exit_2(args, message, capsys):
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
