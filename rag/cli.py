@@ -143,7 +143,7 @@ def _chat(args, settings: Settings) -> int:
                     # The streamed words were the model's own; show the checked text if it differs.
                     checked = item.text if item.text != streamed.strip() else ""
                     sources = _render(item).removeprefix(item.text).strip("\n")
-                    print("\n" + "\n\n".join(filter(None, [checked, sources])))
+                    print("\n\n" + "\n\n".join(filter(None, [checked, sources])))
                     history += [{"role": "user", "content": question}, {"role": "assistant", "content": item.text}]
                 else:
                     streamed += item
