@@ -1,11 +1,13 @@
 """The on-disk index: FAISS vectors plus plain JSON metadata, written atomically.
 
 Format (version 1), one folder:
-  manifest.json   {"format": "rag-news-index", "version": 1, "embedding_model", "dimension",
-                   "chunk_tokens", "chunk_overlap", "created", "articles": [{source, title, outlet,
-                   dates, content_hash, chunks}]}
-  chunks.jsonl    one Chunk (rag.schema) per line, line i <-> vector i
-  vectors.faiss   faiss.IndexFlatIP over unit-length embeddings (inner product = cosine)
+  manifest.json          {"format": "rag-news-index", "version": 1, "embedding_model", "dimension",
+                         "chunk_tokens", "chunk_overlap", "created", "source_dir", "chunks_file",
+                         "vectors_file", "articles": [{source, title, outlet, dates, content_hash,
+                         chunks, added}]}
+  chunks-<gen>.jsonl     one Chunk (rag.schema) per line, line i <-> vector i
+  vectors-<gen>.faiss    faiss.IndexFlatIP over unit-length embeddings (inner product = cosine)
+<gen> names one build; the manifest says which build is current.
 A corpus of news articles is small (thousands of chunks at most), so exact search is both simplest
 and fast enough; an approximate index would only add a training step.
 """
@@ -15,8 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import tempfile
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -29,7 +30,7 @@ from rag.schema import Article, Chunk, Hit
 
 FORMAT = "rag-news-index"
 VERSION = 1
-MANIFEST, CHUNKS, VECTORS = "manifest.json", "chunks.jsonl", "vectors.faiss"
+MANIFEST = "manifest.json"
 
 
 @dataclass
@@ -59,24 +60,32 @@ class StoredIndex:
 
 def save_index(
     index_dir: Path, articles: list[Article], chunks: list[Chunk], vectors: np.ndarray, *,
-    embedding_model: str, chunk_tokens: int, chunk_overlap: int,
+    embedding_model: str, chunk_tokens: int, chunk_overlap: int, source_dir: Path | None = None,
 ) -> None:
-    """Write to a sibling temp folder, then swap it in: a failed build never harms the old index."""
+    """Write a new generation of the data files, then switch the manifest to it.
+
+    Replacing manifest.json is the single atomic step: a reader sees the old index or the new
+    one, never a mix, and a failed build leaves the old one untouched. The previous generation's
+    files stay until the next build, for readers that opened the old manifest a moment ago.
+    """
     import faiss
 
     index_dir = Path(index_dir)
-    index_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}-new-", dir=index_dir.parent))
+    index_dir.mkdir(parents=True, exist_ok=True)
+    previous = _read_manifest(index_dir)
+    generation = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    files = {"chunks_file": f"chunks-{generation}.jsonl", "vectors_file": f"vectors-{generation}.faiss"}
+    committed = False
     try:
         flat = faiss.IndexFlatIP(vectors.shape[1])
         flat.add(vectors)
-        faiss.write_index(flat, str(staging / VECTORS))
-        with open(staging / CHUNKS, "w", encoding="utf-8") as f:
+        faiss.write_index(flat, str(index_dir / files["vectors_file"]))
+        with open(index_dir / files["chunks_file"], "w", encoding="utf-8") as f:
             for chunk in chunks:
                 f.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
-        chunk_counts = {}
-        for chunk in chunks:
-            chunk_counts[chunk.source] = chunk_counts.get(chunk.source, 0) + 1
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        # An article that is already indexed with the same content keeps its "added" time.
+        added_before = {(a["source"], a["content_hash"]): a.get("added") for a in (previous or {}).get("articles", [])}
         manifest = {
             "format": FORMAT,
             "version": VERSION,
@@ -84,29 +93,34 @@ def save_index(
             "dimension": int(vectors.shape[1]),
             "chunk_tokens": chunk_tokens,
             "chunk_overlap": chunk_overlap,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": now,
+            "source_dir": str(Path(source_dir).resolve()) if source_dir is not None else None,
+            **files,
             "articles": [
                 {"source": a.source, "title": a.title, "outlet": a.outlet, "dates": a.dates,
-                 "content_hash": a.content_hash, "chunks": chunk_counts.get(a.source, 0)}
+                 "content_hash": a.content_hash, "chunks": sum(c.source == a.source for c in chunks),
+                 "added": added_before.get((a.source, a.content_hash)) or now}
                 for a in articles
             ],
         }
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-        _swap_in(staging, index_dir)
+        staging = index_dir / f".{MANIFEST}.{generation}"
+        staging.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+        os.replace(staging, index_dir / MANIFEST)
+        committed = True
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        keep = set(files.values()) if committed else set()
+        if previous:
+            keep |= {previous.get("chunks_file"), previous.get("vectors_file")}
+        for path in index_dir.glob("*"):
+            if path.name not in keep and path.name.startswith((f".{MANIFEST}.", "chunks-", "vectors-")):
+                path.unlink(missing_ok=True)
 
 
-def _swap_in(staging: Path, index_dir: Path) -> None:
-    """Replace index_dir by staging with renames only, so readers see the old or the new index."""
-    retired = None
-    if index_dir.exists():
-        retired = index_dir.with_name(f".{index_dir.name}-old-{os.getpid()}")
-        shutil.rmtree(retired, ignore_errors=True)
-        os.replace(index_dir, retired)
-    os.replace(staging, index_dir)
-    if retired is not None:
-        shutil.rmtree(retired, ignore_errors=True)
+def _read_manifest(index_dir: Path) -> dict | None:
+    try:
+        return json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def load_index(index_dir: Path, embedding_model: str) -> StoredIndex:
@@ -144,12 +158,12 @@ def _load(index_dir: Path, manifest_stamp: int) -> StoredIndex:
                 f"{index_dir} holds format {manifest.get('format')!r} version {manifest.get('version')!r}, "
                 f"not {FORMAT!r} version {VERSION}: {fix}"
             )
-        with open(index_dir / CHUNKS, encoding="utf-8") as f:
+        with open(index_dir / manifest["chunks_file"], encoding="utf-8") as f:
             chunks = [Chunk(**json.loads(line)) for line in f if line.strip()]
-        vectors = faiss.read_index(str(index_dir / VECTORS))
+        vectors = faiss.read_index(str(index_dir / manifest["vectors_file"]))
     except IndexUnusableError:
         raise
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexUnusableError(f"{damaged} ({type(exc).__name__}: {exc}): {fix}") from None
     if vectors.ntotal != len(chunks) or vectors.d != manifest.get("dimension"):
         raise IndexUnusableError(

@@ -42,7 +42,7 @@ def build_index(source_dir: str | Path, index_dir: str | Path | None = None, *,
     # The title travels with each passage: it often names the subject the passage leaves implicit.
     vectors = embedder.embed([f"{c.title}\n{c.text}" for c in chunks], progress=progress)
     save_index(index_dir, articles, chunks, vectors, embedding_model=settings.embedding_model,
-               chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap)
+               chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap, source_dir=Path(source_dir))
     return IndexInfo(index_dir=str(index_dir), embedding_model=settings.embedding_model,
                      dimension=int(vectors.shape[1]), articles=len(articles), chunks=len(chunks),
                      skipped=skipped, seconds=round(time.perf_counter() - started, 3))

@@ -53,11 +53,12 @@ def test_index_built_with_another_model_is_refused(index_copy, settings):
 
 @pytest.mark.parametrize("damage", ["truncate vectors", "drop chunks", "garble manifest"])
 def test_damaged_index_is_refused_with_the_fix(index_copy, settings, damage):
+    manifest = json.loads((index_copy / "manifest.json").read_text())
     if damage == "truncate vectors":
-        path = index_copy / "vectors.faiss"
+        path = index_copy / manifest["vectors_file"]
         path.write_bytes(path.read_bytes()[:100])
     elif damage == "drop chunks":
-        (index_copy / "chunks.jsonl").write_text("")
+        (index_copy / manifest["chunks_file"]).write_text("")
     else:
         (index_copy / "manifest.json").write_text("{not json")
     with pytest.raises(rag.IndexUnusableError, match="rag index"):
@@ -65,13 +66,30 @@ def test_damaged_index_is_refused_with_the_fix(index_copy, settings, damage):
 
 
 def test_failed_rebuild_leaves_the_existing_index_intact(index_copy, settings, tmp_path):
-    before = (index_copy / "chunks.jsonl").read_bytes()
+    before = {path.name: path.read_bytes() for path in index_copy.iterdir()}
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(rag.BadInputError):
         rag.build_index(empty, index_copy, settings=settings, progress=False)
-    assert (index_copy / "chunks.jsonl").read_bytes() == before
+    assert {path.name: path.read_bytes() for path in index_copy.iterdir()} == before
     assert load_index(index_copy, settings.embedding_model).chunks
+
+
+def test_a_reader_of_the_old_index_survives_a_rebuild_and_the_next_load_sees_the_new(
+        index_copy, settings, tmp_path):
+    old = load_index(index_copy, settings.embedding_model)
+    source = tmp_path / "one"
+    source.mkdir()
+    shutil.copy(SEEDS / ISTANBUL, source)
+    rag.build_index(source, index_copy, settings=settings, progress=False)
+    # The old generation's files are kept for readers that opened the previous manifest.
+    assert (index_copy / old.manifest["chunks_file"]).exists()
+    new = load_index(index_copy, settings.embedding_model)
+    assert {c.source for c in new.chunks} == {ISTANBUL} and len(old.chunks) > len(new.chunks)
+    assert [a["added"] for a in new.manifest["articles"]] == [
+        a["added"] for a in old.manifest["articles"] if a["source"] == ISTANBUL]
+    rag.build_index(source, index_copy, settings=settings, progress=False)
+    assert not (index_copy / old.manifest["chunks_file"]).exists()  # two builds later it is gone
 
 
 def test_unreadable_files_are_skipped_by_name_and_the_rest_indexed(settings, tmp_path):
