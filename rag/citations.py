@@ -5,17 +5,22 @@ generation every sentence is checked against the passages by word overlap (no mo
 - citation shapes are rewritten to `[n]` and numbers that point at no passage are dropped;
 - a sentence whose cited passage does not support it, or that cites nothing, is attributed to
   the passage that does support it;
-- an answer that no passage supports (outside knowledge, a joke asked for by an injected
-  instruction) is replaced by the abstention;
+- a sentence no passage supports, or that names what no passage names, is left out; an answer
+  with nothing left (outside knowledge, a joke asked for by an injected instruction) becomes
+  the abstention;
 - numbers are renumbered in order of first use and only cited passages are listed.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from rag.chunking import split_sentences
 from rag.prompt import NOT_COVERED
-from rag.schema import Citation, Hit
+from rag.schema import Chunk, Citation, Hit
 
 # "[1]", "[1, 2]", "【1】", "[Source: 1]", "[Passage 2]", "(Source 1)"; a bare "(2)" is left alone
 # because it is as likely to be the article's own text ("(2025)") as a citation.
@@ -31,7 +36,6 @@ _CITE = re.compile(r"\[(\d+)\]")
 # sentences from the 1.5B model score 0.6-1.0 against their passage, sentences from outside
 # knowledge ("The capital of Australia is Canberra.") 0-0.25.
 SUPPORTED = 0.5
-GROUNDED = 0.34
 
 # Phrases with which the model declines; compared on lower-cased text.
 _DECLINES = (
@@ -64,27 +68,62 @@ def support(sentence: str, passage: str) -> float:
     return len(words & content_stems(passage)) / len(words) if words else 0.0
 
 
-def finish(raw: str, hits: list[Hit]) -> tuple[str, list[Citation], bool]:
-    """(text, citations, abstained) for the model's raw answer to passages `hits` (numbered from 1)."""
+def novel_terms(sentence: str, evidence: str) -> set[str]:
+    """Names and numbers in `sentence` that `evidence` never mentions: the mark of a claim made
+    from outside knowledge ("Donetsk, Luhansk, Kharkiv" when the passage says "four regions").
+    Names are compared on four accent-folded letters so "Turkey" matches "Türkiye"."""
+    def fold(word: str) -> str:
+        return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode().lower()[:4]
+
+    evidence_words = {fold(w) for w in re.findall(r"\w+", evidence)}
+    evidence_numbers = set(re.findall(r"\d+", re.sub(r"(?<=\d),(?=\d{3})", "", evidence)))
+    names = {w for w in re.findall(r"\b[A-Z][\w’'-]*", sentence) if w.lower() not in _STOPWORDS}
+    numbers = set(re.findall(r"\d+", re.sub(r"(?<=\d),(?=\d{3})", "", sentence)))
+    return {w for w in names if fold(w) not in evidence_words} | (numbers - evidence_numbers)
+
+
+@dataclass
+class Checked:
+    """The outcome of checking one answer."""
+
+    text: str
+    citations: list[Citation]
+    abstained: bool
+    unsupported: list[str] = field(default_factory=list)
+
+
+def finish(raw: str, hits: list[Hit], question: str = "") -> Checked:
+    """Check the model's raw answer to passages `hits` (numbered from 1) sentence by sentence.
+
+    A sentence is supported by a passage when at least SUPPORTED of its content words are in it
+    and it names nothing (no name, no number) that neither the passages nor the question mention.
+    Supported sentences keep, or get, the citation of a passage that supports them; the others
+    are left out of the text and listed as unsupported. No supported sentence: an abstention.
+    """
     text = _normalise_markers(raw, len(hits))
-    first_sentence = _sentences(text)[0] if text else ""
-    if not text or is_decline(first_sentence):
-        return NOT_COVERED, [], True
+    if not text or is_decline(_sentences(text)[0]):
+        return Checked(NOT_COVERED, [], True)
     passages = [f"{hit.chunk.title}\n{hit.chunk.text}" for hit in hits]
-    checked, best_support = [], 0.0
+    evidence = "\n".join([question, *passages])
+    kept, unsupported, citing = [], [], {}
     for sentence in _sentences(text):
-        body = _CITE.sub("", sentence).strip()
+        body = re.sub(r"\s+([.,;:!?])", r"\1", _CITE.sub("", sentence)).strip()
         scores = [support(body, passage) for passage in passages]
         claimed = [int(n) for n in _CITE.findall(sentence)]
-        supported = [n for n in claimed if scores[n - 1] >= SUPPORTED]
-        if not supported and scores and max(scores) >= SUPPORTED:
-            supported = [scores.index(max(scores)) + 1]
-        best_support = max([best_support, *scores])
-        # An unsupported sentence keeps what the model claimed: a later check may judge it.
-        checked.append(_with_markers(body, supported or claimed))
-    if best_support < GROUNDED or (is_decline(text) and not _CITE.search(" ".join(checked))):
-        return NOT_COVERED, [], True
-    return _renumber(" ".join(checked), hits)
+        backing = [n for n in claimed if scores[n - 1] >= SUPPORTED]
+        if not backing and scores and max(scores) >= SUPPORTED:
+            backing = [scores.index(max(scores)) + 1]
+        if not backing or novel_terms(body, evidence):
+            if not is_decline(body):  # "The date is not mentioned." is a remark, not a claim
+                unsupported.append(body)
+            continue
+        kept.append(_with_markers(body, backing))
+        for n in backing:
+            citing.setdefault(n, []).append(body)
+    if not kept:
+        return Checked(NOT_COVERED, [], True, unsupported)
+    answer, citations = _renumber(" ".join(kept), hits, citing)
+    return Checked(answer, citations, False, unsupported)
 
 
 class LiveRenumbering:
@@ -146,7 +185,7 @@ def _with_markers(body: str, numbers) -> str:
     return f"{body[: len(body) - len(stop)].rstrip()} {markers}{stop}"
 
 
-def _renumber(text: str, hits: list[Hit]) -> tuple[str, list[Citation], bool]:
+def _renumber(text: str, hits: list[Hit], citing: dict[int, list[str]]) -> tuple[str, list[Citation]]:
     new_number: dict[int, int] = {}  # passage number in the prompt -> number in the answer
 
     def rewrite(match: re.Match) -> str:
@@ -158,6 +197,20 @@ def _renumber(text: str, hits: list[Hit]) -> tuple[str, list[Citation], bool]:
     citations = []
     for old, new in new_number.items():
         chunk = hits[old - 1].chunk
-        citations.append(Citation(n=new, source=chunk.source, title=chunk.title, chunk_id=chunk.id,
-                                  quote=chunk.text, start=chunk.start, end=chunk.end))
-    return text, citations, False
+        start, end = _best_sentence(chunk, citing[old])
+        citations.append(Citation(
+            n=new, source=chunk.source, title=chunk.title, chunk_id=chunk.id, quote=chunk.text,
+            start=chunk.start, end=chunk.end, highlight_start=start, highlight_end=end,
+            support=round(max(support(claim, f"{chunk.title}\n{chunk.text}") for claim in citing[old]), 3),
+        ))
+    return text, citations
+
+
+def _best_sentence(chunk: Chunk, claims: list[str]) -> tuple[int, int]:
+    """Source-file offsets of the passage sentence that shares most words with the claims."""
+    if Path(chunk.source).suffix.lower() in (".html", ".htm"):
+        return chunk.start, chunk.end  # the passage text is not a verbatim slice of the raw HTML
+    spans = split_sentences(chunk.text, 0, len(chunk.text)) or [(0, len(chunk.text))]
+    claim = " ".join(claims)
+    best = max(spans, key=lambda span: support(claim, chunk.text[span[0]:span[1]]))
+    return chunk.start + best[0], chunk.start + best[1]

@@ -83,11 +83,11 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
             yield shown
     if rest := live.flush():
         yield rest
-    text, citations, abstained = finish("".join(pieces), hits)
+    checked = finish("".join(pieces), hits, question)
     timings.total = time.perf_counter() - started
-    yield Answer(question=question, text=text, citations=citations, abstained=abstained, timings=timings,
-                 hits=hits, prompt_tokens=generator.last_prompt_tokens,
-                 completion_tokens=generator.last_completion_tokens)
+    yield Answer(question=question, text=checked.text, citations=checked.citations, abstained=checked.abstained,
+                 timings=timings, hits=hits, prompt_tokens=generator.last_prompt_tokens,
+                 completion_tokens=generator.last_completion_tokens, unsupported=checked.unsupported)
 
 
 def ask(question: str, *, index_dir: str | Path | None = None, history: list[dict] | None = None,

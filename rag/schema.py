@@ -57,6 +57,11 @@ class Citation:
     quote: str  # the cited passage text
     start: int  # character offsets of `quote` in the source file
     end: int
+    # The sentence of the passage that best supports the answer, as offsets in the source file
+    # (for highlighting); the whole passage when it cannot be narrowed (HTML sources).
+    highlight_start: int = 0
+    highlight_end: int = 0
+    support: float = 0.0  # share of the citing sentence's content words found in the passage
 
 
 @dataclass
@@ -76,6 +81,8 @@ class Answer:
     abstained: bool
     timings: Timings
     hits: list[Hit] = field(default_factory=list)  # the passages the model was shown, in prompt order
+    # Sentences the model wrote that no passage supports; left out of `text`.
+    unsupported: list[str] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
 

@@ -3,7 +3,7 @@ No model needed: the passages and raw answers are hand-made."""
 
 import pytest
 
-from rag.citations import LiveRenumbering, finish, support
+from rag.citations import LiveRenumbering, finish, novel_terms, support
 from rag.prompt import NOT_COVERED
 from rag.schema import Chunk, Hit
 
@@ -28,32 +28,47 @@ def _hits():
     "The towns agreed to share the cost of a new dam [2, 7].",
 ])
 def test_citation_shapes_become_one_marker_before_the_stop(raw):
-    text, citations, abstained = finish(raw, _hits())
-    assert text == "The towns agreed to share the cost of a new dam [1]."
-    assert [(c.n, c.chunk_id, c.start) for c in citations] == [(1, "c2", 200)]
-    assert not abstained
+    checked = finish(raw, _hits())
+    assert checked.text == "The towns agreed to share the cost of a new dam [1]."
+    assert [(c.n, c.chunk_id, c.start) for c in checked.citations] == [(1, "c2", 200)]
+    assert not checked.abstained and checked.unsupported == []
 
 
 def test_numbers_follow_first_use_and_only_cited_passages_are_listed():
     raw = "The dam will cost 1,000 million euros [3]. The towns met in Lyon [2]. It takes four years to build [3]."
-    text, citations, _ = finish(raw, _hits())
-    assert text == "The dam will cost 1,000 million euros [1]. The towns met in Lyon [2]. It takes four years to build [1]."
-    assert [(c.n, c.chunk_id, c.quote) for c in citations] == [(1, "c3", PASSAGES[2]), (2, "c2", PASSAGES[1])]
+    checked = finish(raw, _hits())
+    assert checked.text == ("The dam will cost 1,000 million euros [1]. The towns met in Lyon [2]. "
+                            "It takes four years to build [1].")
+    assert [(c.n, c.chunk_id, c.quote) for c in checked.citations] == [(1, "c3", PASSAGES[2]), (2, "c2", PASSAGES[1])]
+
+
+def test_each_citation_highlights_the_supporting_sentence_with_source_offsets():
+    checked = finish("They agreed to share the cost of a new dam [2].", _hits())
+    citation = checked.citations[0]
+    sentence = "They agreed to share the cost of a new dam."
+    assert PASSAGES[1][citation.highlight_start - 200:citation.highlight_end - 200] == sentence
+    assert citation.support == 1.0
 
 
 def test_a_sentence_cited_to_the_wrong_passage_is_reattributed():
-    text, citations, _ = finish("The towns met in Lyon on 3 March [1].", _hits())
-    assert text == "The towns met in Lyon on 3 March [1]." and citations[0].chunk_id == "c2"
+    checked = finish("The towns met in Lyon on 3 March [1].", _hits())
+    assert checked.text == "The towns met in Lyon on 3 March [1]." and checked.citations[0].chunk_id == "c2"
 
 
 def test_a_supported_sentence_without_citation_gets_one():
-    text, citations, _ = finish("Heavy rain is expected in the valley.", _hits())
-    assert text == "Heavy rain is expected in the valley [1]." and citations[0].chunk_id == "c1"
+    checked = finish("Heavy rain is expected in the valley.", _hits())
+    assert checked.text == "Heavy rain is expected in the valley [1]." and checked.citations[0].chunk_id == "c1"
 
 
 def test_years_in_parentheses_are_not_taken_for_citations():
-    text, _, _ = finish("The towns met in Lyon (2025) [2].", _hits())
-    assert text == "The towns met in Lyon (2025) [1]."
+    checked = finish("The towns met in Lyon (March 2025) [2].", _hits(), question="Where did they meet in 2025?")
+    assert checked.text == "The towns met in Lyon (March 2025) [1]."
+
+
+def test_an_unsupported_sentence_is_left_out_and_reported():
+    checked = finish("The towns agreed to share the dam cost [2]. The mayor of Lyon, Jean Dupont, signed it [2].", _hits())
+    assert checked.text == "The towns agreed to share the dam cost [1]."
+    assert checked.unsupported == ["The mayor of Lyon, Jean Dupont, signed it."]
 
 
 @pytest.mark.parametrize("raw", [
@@ -63,14 +78,18 @@ def test_years_in_parentheses_are_not_taken_for_citations():
     "I'm sorry, but the provided passages don't contain that information.",
     "The capital of Australia is Canberra [1].",  # outside knowledge, whatever it cites
     "Why don't scientists trust atoms? Because they make up everything!",
+    "The towns met in Lyon, Paris and Nice [2].",  # names the passage does not give
+    "The dam will cost 2,500 million euros [3].",  # a number the passage does not give
 ])
 def test_declined_or_ungrounded_answers_become_abstentions(raw):
-    assert finish(raw, _hits()) == (NOT_COVERED, [], True)
+    checked = finish(raw, _hits())
+    assert (checked.text, checked.citations, checked.abstained) == (NOT_COVERED, [], True)
 
 
 def test_a_cited_answer_with_a_side_remark_is_not_an_abstention():
-    text, citations, abstained = finish("They agreed to share the dam cost [2]. The date of work is not mentioned.", _hits())
-    assert not abstained and [c.chunk_id for c in citations] == ["c2"]
+    checked = finish("They agreed to share the dam cost [2]. The date of work is not mentioned.", _hits())
+    assert not checked.abstained and [c.chunk_id for c in checked.citations] == ["c2"]
+    assert checked.unsupported == []
 
 
 def test_support_counts_shared_content_words_with_crude_stems():
@@ -79,13 +98,18 @@ def test_support_counts_shared_content_words_with_crude_stems():
     assert support("The capital is Canberra", "The dam will cost 1,000 million") == 0.0
 
 
+def test_novel_terms_are_names_and_numbers_the_evidence_lacks():
+    evidence = "Türkiye hosted talks in Istanbul on May 15; 1,000 prisoners will be exchanged."
+    assert novel_terms("Turkey hosted the Istanbul talks; 1000 prisoners.", evidence) == set()
+    assert novel_terms("Donetsk and Kharkiv were named on May 16.", evidence) == {"Donetsk", "Kharkiv", "16"}
+
+
 def test_live_renumbering_matches_the_final_numbers_even_when_a_marker_is_split():
     live = LiveRenumbering(3)
-    pieces = ["The dam costs 1,000 million [", "3", "]. The towns met (in 2025) in Lyon [2", "]."]
+    pieces = ["The dam will cost 1,000 million euros [", "3", "]. The towns met in Lyon [2", "]."]
     streamed = "".join(live.feed(p) for p in pieces) + live.flush()
-    assert streamed == "The dam costs 1,000 million [1]. The towns met (in 2025) in Lyon [2]."
-    raw = "".join(pieces)
-    assert finish(raw, _hits())[0] == streamed
+    assert streamed == "The dam will cost 1,000 million euros [1]. The towns met in Lyon [2]."
+    assert finish("".join(pieces), _hits()).text == streamed
 
 
 def test_live_renumbering_releases_an_unclosed_bracket_at_the_end():
