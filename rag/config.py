@@ -42,7 +42,11 @@ class Settings:
     min_relevance: float = 0.30
     # Questions longer than this are refused rather than silently truncated.
     max_question_chars: int = 1000
-    max_answer_tokens: int = 256
+    # Sentences shown from each passage (the closest to the question, plus any sentence they
+    # point back to); 0 shows whole passages. Fewer sentences, shorter prompt, faster answer.
+    sentences_per_passage: int = 2
+    # Answers are one to three sentences; the cap stops a rambling model early.
+    max_answer_tokens: int = 160
     # Context window of the generator: the prompt (~900 tokens) plus the answer fit easily.
     context_tokens: int = 4096
     # CPU threads for generation; 0 means one per core.

@@ -46,6 +46,13 @@ class StoredIndex:
         scores, ids = self.vectors.search(query_vector.reshape(1, -1).astype(np.float32), k)
         return [Hit(chunk=self.chunks[i], score=float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
 
+    def vector(self, position: int) -> np.ndarray:
+        return self.vectors.reconstruct(position)
+
+    def article_dates(self) -> dict[str, list[str]]:
+        """Source file name -> the ISO dates its text states."""
+        return {a["source"]: a.get("dates") or [] for a in self.manifest["articles"]}
+
     def keyword_search(self, query: str, top_k: int) -> list[int]:
         """Positions of the top_k chunks by BM25 score (only chunks sharing a word with the query)."""
         import bm25s

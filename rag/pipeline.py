@@ -1,7 +1,7 @@
 """The one core behind the CLI, the UI and the eval runner: build_index(), ask(), ask_stream().
 
 A question goes: check -> standalone query -> retrieve passages -> (too weak? say so) ->
-prompt -> generate, streaming -> resolve citations -> Answer.
+select their sentences that bear on it -> prompt -> generate, streaming -> check citations -> Answer.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from rag.loading import load_folder
 from rag.prompt import NOT_COVERED, build_messages
 from rag.retrieval import retrieve, standalone_query
 from rag.schema import Answer, IndexInfo, Timings
+from rag.selection import select_passages
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +76,13 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     generator = load_generator(settings)
     pieces = []
     live = LiveRenumbering(len(hits))
-    for piece in generator.stream(build_messages(question, hits, history), settings.max_answer_tokens):
+    shown = select_passages(question, hits, embedder, settings.sentences_per_passage)
+    for piece in generator.stream(build_messages(question, hits, shown, history), settings.max_answer_tokens):
         if timings.first_token is None:
             timings.first_token = time.perf_counter() - started
         pieces.append(piece)
-        if shown := live.feed(piece):
-            yield shown
+        if renumbered := live.feed(piece):
+            yield renumbered
     if rest := live.flush():
         yield rest
     checked = finish("".join(pieces), hits, question)

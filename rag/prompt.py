@@ -34,16 +34,15 @@ HISTORY_TURNS = 2
 HISTORY_CHARS = 400
 
 
-def format_passages(hits: list[Hit]) -> str:
-    return "\n\n".join(
-        f"[{n}] ({hit.chunk.title})\n{' '.join(hit.chunk.text.split())}" for n, hit in enumerate(hits, start=1)
-    )
+def format_passages(hits: list[Hit], texts: list[str]) -> str:
+    return "\n\n".join(f"[{n}] ({hit.chunk.title})\n{text}" for n, (hit, text) in enumerate(zip(hits, texts), start=1))
 
 
-def build_messages(question: str, hits: list[Hit], history: list[dict] | None = None) -> list[dict]:
+def build_messages(question: str, hits: list[Hit], texts: list[str], history: list[dict] | None = None) -> list[dict]:
+    """The chat for `question` over passages `hits`, shown as `texts` (their selected sentences)."""
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, *EXAMPLES]
     for turn in (history or [])[-2 * HISTORY_TURNS:]:
         if turn.get("role") in ("user", "assistant") and isinstance(turn.get("content"), str):
             messages.append({"role": turn["role"], "content": turn["content"][:HISTORY_CHARS]})
-    messages.append({"role": "user", "content": f"Passages:\n{format_passages(hits)}\n\nQuestion: {question}"})
+    messages.append({"role": "user", "content": f"Passages:\n{format_passages(hits, texts)}\n\nQuestion: {question}"})
     return messages

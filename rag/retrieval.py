@@ -1,4 +1,10 @@
-"""Pick the passages for a question: dense and keyword rankings fused by reciprocal rank."""
+"""Pick the passages for a question.
+
+Three rankings of the chunks are fused by reciprocal rank: dense (MiniLM cosine), keyword (BM25)
+and, when the question names a time ("in May 2025", "that February"), the chunks whose text or
+article dates match it. Near-duplicate passages (overlapping chunks say the same thing) are
+skipped so that a second article gets its place.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +20,21 @@ _BACK_REFERENCES = re.compile(
     r"those|these|there|the talks|the meeting|the two)\b",
     re.IGNORECASE,
 )
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+# "May" is a month only when capitalised or next to a number ("in may 2025"): "may" is also a verb.
+_MONTH = re.compile(
+    r"\b(?:(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|june?|july?|aug(?:ust)?|sept?(?:ember)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)|May|(?i:may)(?=\s+\d))\b"
+)
+_YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
 
 # Reciprocal rank fusion's usual constant (Cormack et al. 2009): ranks matter, raw scores don't,
 # so BM25 and cosine need no calibration against each other.
 RRF_K = 60
 # How deep each ranking is read before fusing.
 CANDIDATES = 20
+# Two passages closer than this (cosine) say nearly the same thing: keep the better one only.
+NEAR_DUPLICATE = 0.9
 
 
 def standalone_query(question: str, history: list[dict] | None) -> str:
@@ -34,6 +49,11 @@ def standalone_query(question: str, history: list[dict] | None) -> str:
     return question
 
 
+def time_terms(text: str) -> set[str]:
+    """The months ("may") and years ("2025") a text names."""
+    return {m.group()[:3].lower() for m in _MONTH.finditer(text)} | set(_YEAR.findall(text))
+
+
 def retrieve(query: str, index: StoredIndex, embedder: Embedder, top_k: int) -> list[Hit]:
     """The top_k passages, best first; each Hit's score is its cosine similarity to the query.
 
@@ -42,11 +62,36 @@ def retrieve(query: str, index: StoredIndex, embedder: Embedder, top_k: int) -> 
     paraphrases; fused, the passage that answers is in the top 3 for each of our probe questions.
     """
     dense = index.search(embedder.embed([query])[0], len(index.chunks))
-    similarity = {hit.chunk.id: hit for hit in dense}
-    fused: dict[str, float] = {}
-    keyword_ranking = [index.chunks[i].id for i in index.keyword_search(query, CANDIDATES)]
-    for ranking in ([hit.chunk.id for hit in dense[:CANDIDATES]], keyword_ranking):
-        for rank, chunk_id in enumerate(ranking):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-    best = sorted(fused, key=fused.get, reverse=True)[:top_k]
-    return [similarity[chunk_id] for chunk_id in best]
+    position = {chunk.id: i for i, chunk in enumerate(index.chunks)}
+    rankings = [[position[hit.chunk.id] for hit in dense[:CANDIDATES]], index.keyword_search(query, CANDIDATES)]
+    if wanted := time_terms(query):
+        rankings.append(_time_ranking(wanted, index, [position[hit.chunk.id] for hit in dense]))
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, i in enumerate(ranking):
+            fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+    similarity = {position[hit.chunk.id]: hit.score for hit in dense}
+    chosen: list[int] = []
+    for i in sorted(fused, key=fused.get, reverse=True):
+        if len(chosen) == top_k:
+            break
+        if all(float(index.vector(i) @ index.vector(j)) < NEAR_DUPLICATE for j in chosen):
+            chosen.append(i)
+    return [Hit(chunk=index.chunks[i], score=similarity[i]) for i in chosen]
+
+
+def _time_ranking(wanted: set[str], index: StoredIndex, dense_order: list[int]) -> list[int]:
+    """Chunks that match the question's months and years, most matches first, then by dense
+    order. A chunk matches through its own words or its article's stated dates ("2025-05-15"
+    gives "2025" and "may")."""
+    dates = index.article_dates()
+    matches = {}
+    for i in dense_order[:CANDIDATES]:
+        chunk = index.chunks[i]
+        stated = time_terms(chunk.text)
+        for date in dates.get(chunk.source, []):
+            year, _, rest = date.partition("-")
+            stated |= {year} | ({_MONTHS[int(rest[:2]) - 1]} if rest[:2].isdigit() else set())
+        if count := len(wanted & stated):
+            matches[i] = count
+    return sorted(matches, key=lambda i: -matches[i])

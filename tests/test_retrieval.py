@@ -1,0 +1,60 @@
+"""Retrieval on the real seed index: fusion, time preference, diversity, follow-ups."""
+
+import pytest
+
+from conftest import ISTANBUL
+from rag.embedding import load_embedder
+from rag.index import load_index
+from rag.retrieval import NEAR_DUPLICATE, retrieve, standalone_query, time_terms
+
+
+@pytest.fixture(scope="module")
+def index_and_embedder(seed_index, settings):
+    return load_index(seed_index, settings.embedding_model), load_embedder(settings.embedding_model)
+
+
+@pytest.mark.parametrize("question, source, phrase", [
+    ("What came out of the May 2025 Istanbul talks?", ISTANBUL, "1,000 prisoners"),
+    ("Where had Putin and Erdogan met before the Astana talks?", "000_011dc16fc288ae1d.txt", "Tehran"),
+    ("What did Putin and Erdogan plan to discuss in February?", "002_3088f8114344d7d0.txt", "February"),
+    ("Who represented Ukraine at the Istanbul talks?", "001_6c89766725f97774.txt", "defense minister"),
+    ("what drones did turkey give ukraine", ISTANBUL, "Bayraktar"),
+])
+def test_the_answering_passage_is_among_the_passages_shown(index_and_embedder, question, source, phrase):
+    hits = retrieve(question, *index_and_embedder, top_k=4)
+    assert any(h.chunk.source == source and phrase in h.chunk.text for h in hits), [h.chunk.text[:60] for h in hits]
+
+
+def test_no_two_passages_shown_are_near_duplicates(index_and_embedder):
+    index, embedder = index_and_embedder
+    for question in ("Istanbul talks prisoners", "Putin Erdogan meetings", "grain deal"):
+        hits = retrieve(question, index, embedder, top_k=6)
+        vectors = embedder.embed([h.chunk.title + "\n" + h.chunk.text for h in hits])
+        similarity = vectors @ vectors.T
+        assert all(similarity[i, j] < NEAR_DUPLICATE + 0.01 for i in range(len(hits)) for j in range(i))
+
+
+def test_a_question_naming_a_time_prefers_passages_of_that_time(index_and_embedder):
+    index, embedder = index_and_embedder
+    plain = retrieve("What was discussed?", index, embedder, top_k=3)
+    timed = retrieve("What was discussed in February?", index, embedder, top_k=3)
+    assert timed[0].chunk.source == "002_3088f8114344d7d0.txt"
+    assert [h.chunk.id for h in plain] != [h.chunk.id for h in timed]
+
+
+def test_time_terms_read_months_and_years_but_not_the_verb_may():
+    assert time_terms("What happened in may 2025? That February they may meet. In May.") == {"may", "2025", "feb"}
+    assert time_terms("They may agree.") == set()
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("And what did Russia demand?", "What came out of the Istanbul talks? And what did Russia demand?"),
+    ("Why?", "What came out of the Istanbul talks? Why?"),
+    ("Which drones has Türkiye supplied to Ukraine's army since 2022?",
+     "Which drones has Türkiye supplied to Ukraine's army since 2022?"),
+])
+def test_follow_ups_borrow_the_previous_question(question, expected):
+    history = [{"role": "user", "content": "What came out of the Istanbul talks?"},
+               {"role": "assistant", "content": "A prisoner exchange [1]."}]
+    assert standalone_query(question, history) == expected
+    assert standalone_query(question, None) == question
