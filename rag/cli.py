@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -66,7 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     ui = commands.add_parser("ui", help="serve the chat web UI")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     ui.add_argument("--port", type=int, default=7860)
-    ui.add_argument("--share", action="store_true", help="also open a public Gradio share link")
+    ui.add_argument("--share", action="store_true", help="also open a public Gradio share link (needs --auth)")
+    login = ui.add_mutually_exclusive_group()
+    login.add_argument("--auth", metavar="USER:PASSWORD",
+                       help="require this login (default: $RAG_UI_AUTH); needed for a non-loopback --host")
+    login.add_argument("--no-auth", action="store_true",
+                       help="serve a non-loopback --host or a share link without a login (trusted networks only)")
     ui.set_defaults(command=_ui)
 
     evaluate = commands.add_parser("eval", help="score answers, retrieval, citations, abstention and speed")
@@ -90,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="assemble and verify the model files")
     models.add_argument("action", choices=["install", "status"])
-    models.add_argument("--model", help="generator to install (default: the configured one)")
+    models.add_argument("--model", help="model to install: a generator name or all-mpnet-base-v2 (default: the configured generator)")
     models.set_defaults(command=_models)
     return parser
 
@@ -153,9 +159,11 @@ def _chat(args, settings: Settings) -> int:
 
 
 def _ui(args, settings: Settings) -> int:
-    from ui.app import launch
+    from ui.app import parse_auth, serve
 
-    launch(host=args.host, port=args.port, share=args.share, settings=settings)
+    # The environment keeps the password out of the process list and the shell history.
+    auth = None if args.no_auth else parse_auth(args.auth or os.environ.get("RAG_UI_AUTH") or None)
+    serve(settings, host=args.host, port=args.port, share=args.share, auth=auth, allow_no_auth=args.no_auth)
     return 0
 
 
@@ -185,19 +193,23 @@ def _eval(args, settings: Settings) -> int:
 
 
 def _models(args, settings: Settings) -> int:
-    from rag.models import GENERATORS, embedding_model_path, generator_path, install_generator
+    from rag.models import EMBEDDING_MODELS, GENERATORS, embedding_model_path, generator_path, install_model
 
-    name = args.model or settings.generator
     if args.action == "install":
-        path = install_generator(name, settings.models_dir)
+        name = args.model or settings.generator
+        path = install_model(name, settings.models_dir)
         print(f"{name}: {path} (SHA-256 verified)")
         return 0
-    print(f"embedding {settings.embedding_model}: {embedding_model_path(settings.embedding_model)}")
-    for known in GENERATORS:
+    for name in EMBEDDING_MODELS:
         try:
-            print(f"generator {known}: {generator_path(known, settings.models_dir)} (verified)")
+            print(f"embedding {name}: {embedding_model_path(name, settings.models_dir)}")
         except RagError as exc:
-            print(f"generator {known}: {exc}")
+            print(f"embedding {name}: {exc}")
+    for name in GENERATORS:
+        try:
+            print(f"generator {name}: {generator_path(name, settings.models_dir)} (verified)")
+        except RagError as exc:
+            print(f"generator {name}: {exc}")
     return 0
 
 

