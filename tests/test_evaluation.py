@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from rag.errors import BadInputError
-from rag.evaluation import KINDS, EvalQuestion, load_questions, run_eval, score, select_questions, summarize
+from rag.evaluation import run_eval, score, summarize
+from rag.evaluation_questions import KINDS, EvalQuestion, load_questions, select_questions
 from rag.evaluation_metrics import contains_answer, normalize_answer
 from rag.evaluation_report import compare_reports, format_comparison, format_summary
 from rag.evaluation_squad import load_squad

@@ -116,8 +116,9 @@ PLANS = Citation(n=1, source="plans.txt", title="Plans", chunk_id="c3", quote="E
 
 
 def _unit(*xs):
-    v = np.array(xs, dtype=np.float32)
-    return v / np.linalg.norm(v)
+    # Not renormalised: rounding would move a dot product set to exactly the threshold.
+    assert math.isclose(sum(x * x for x in xs), 1.0)
+    return np.array(xs)
 
 
 # Hand-picked "embeddings": the passage vectors are axes, so each dot product is the coordinate.
@@ -126,7 +127,10 @@ VECTORS = {
     f"{RAIN.title}\n{RAIN.quote}": _unit(0, 1, 0),
     "The towns agreed to share the cost of a new dam.": _unit(1, 0, 0),
     "The project was funded by the regional government.": _unit(0, 0.2, math.sqrt(1 - 0.04)),
-    "Both mayors were pleased.": _unit(0.7, 0.1, math.sqrt(1 - 0.49 - 0.01)),
+    "Both mayors were pleased.": _unit(0.8, 0.1, math.sqrt(1 - 0.64 - 0.01)),
+    "Officials from both towns met in Lyon on 4 March.": _unit(0, 0, 1),
+    "Officials from both towns met in Lyon on 3 March.": _unit(0, 0, 1),
+    "The dam will cost 1,000 euros.": _unit(1, 0, 0),
     "Rain is coming.": _unit(0, 0.9, math.sqrt(1 - 0.81)),
     f"{PLANS.title}\n{PLANS.quote}": _unit(1, 0, 0),
     "It is huge.": _unit(SUPPORT_COSINE, 0, math.sqrt(1 - SUPPORT_COSINE**2)),
@@ -147,7 +151,7 @@ def test_citation_checks_lexical_or_embedding_support():
         {"sentence": "The towns agreed to share the cost of a new dam.", "cited": [1], "supported": [1]},
         # lexical 1/4 ("regional", from the title), cosine 0.2: not supported
         {"sentence": "The project was funded by the regional government.", "cited": [2], "supported": []},
-        # lexical 0, but cosine 0.7 with [1] (0.1 with [2]): a paraphrase the embedding rescues
+        # lexical 0, but cosine 0.8 with [1] (0.1 with [2]): a paraphrase the embedding rescues
         {"sentence": "Both mayors were pleased.", "cited": [1, 2], "supported": [1]},
         # cosine 0.9 with [2], but no citation: nothing to support
         {"sentence": "Rain is coming.", "cited": [], "supported": []},
@@ -160,6 +164,17 @@ def test_cosine_threshold_is_inclusive():
     # No word in common with the passage, so the cosine alone decides.
     checks = citation_checks("It is huge [1]. It is tiny [1].", [PLANS], fake_embed)
     assert [c["supported"] for c in checks] == [[1], []]  # cosine 0.60 supports, 0.59 does not
+
+
+def test_a_number_missing_from_the_passage_is_not_supported():
+    text = ("Officials from both towns met in Lyon on 4 March [1]. Officials from both towns met in Lyon on "
+            "3 March [1]. The dam will cost 1,000 euros [1].")
+    checks = citation_checks(text, [DAM], fake_embed)
+    # lexical 5/6 for the first two; cosine 1.0 for the third, whose number the passage lacks
+    assert [c["supported"] for c in checks] == [[], [1], []]
+    # a marker the pipeline left unresolved is dropped with the others: its digits are not numbers of the claim
+    [check] = citation_checks("The towns agreed to share the cost of a new dam [1-4] [1].", [DAM], fake_embed)
+    assert check == {"sentence": "The towns agreed to share the cost of a new dam.", "cited": [1], "supported": [1]}
 
 
 def test_a_marker_without_its_citation_is_an_unsupported_citation():

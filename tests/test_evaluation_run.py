@@ -2,6 +2,8 @@
 seed questions, two SQuAD questions from the fixture, then a comparison of two reports. The full
 run is a documented command (eval/README.md), not a test."""
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -34,16 +36,19 @@ def slice_report(seed_index, tmp_path_factory):
     lines = [line for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if json.loads(line)["id"] in SLICE]
     (folder / "slice.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = folder / "report.json"
-    assert main(["--index-dir", str(seed_index), "eval", "--set", str(folder / "slice.jsonl"), "--json", str(out)]) == 0
-    return out
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert main(["--index-dir", str(seed_index), "eval", "--set", str(folder / "slice.jsonl"),
+                     "--json", str(out)]) == 0
+    return out, printed.getvalue()
 
 
-def test_eval_slice_report_has_every_row_and_sane_values(slice_report, seed_index, capsys):
-    report = json.loads(slice_report.read_text(encoding="utf-8"))
+def test_eval_slice_report_has_every_row_and_sane_values(slice_report, seed_index):
+    path, printed = slice_report
+    report = json.loads(path.read_text(encoding="utf-8"))
     meta = report["meta"]
     assert meta["settings"]["index_dir"] == str(seed_index)
     assert meta["generator"] == {"name": "qwen2.5-coder-1.5b", "sha256": GENERATORS["qwen2.5-coder-1.5b"].sha256}
-    assert meta["embedding_model"]["name"] == "all-MiniLM-L6-v2"
+    assert meta["embedding_model"] == "all-MiniLM-L6-v2" and "git_commit" in meta  # None outside a git checkout
     assert meta["index"]["articles"] == 5 and meta["index"]["chunks"] > 5
     assert meta["question_set"]["path"].endswith("slice.jsonl")
 
@@ -63,8 +68,7 @@ def test_eval_slice_report_has_every_row_and_sane_values(slice_report, seed_inde
         _shares_are_sane(metrics)
     assert summary["overall"]["count"] == 2 and summary["overall"]["abstention"] == 1.0
 
-    printed = capsys.readouterr().out
-    assert "retrieval and citations" in printed and f"report written to {slice_report}" in printed
+    assert "retrieval and citations" in printed and f"report written to {path}" in printed
 
 
 def test_eval_squad_sample_builds_its_own_index(tmp_path):
@@ -84,7 +88,8 @@ def test_eval_squad_sample_builds_its_own_index(tmp_path):
 
 
 def test_eval_compare_of_a_report_with_itself_changes_nothing(slice_report, capsys):
-    assert main(["eval", "--compare", str(slice_report), str(slice_report)]) == 0
+    path, _ = slice_report
+    assert main(["eval", "--compare", str(path), str(path)]) == 0
     printed = capsys.readouterr().out
     assert "unchanged: 2 questions" in printed
     assert "improved" not in printed and "regressed" not in printed

@@ -1,51 +1,122 @@
-"""The chat app: its message handling with a fake core, then the real app served on a local port
-and driven through gradio_client, as a browser would drive it."""
+"""The web app: its handlers with a fake core, its serving rules, then the real app served on a
+local port and driven through gradio_client, as a browser would drive it (test_browser.py drives
+a real browser)."""
 
+import shutil
 import socket
+import time
+import urllib.error
+import urllib.request
 
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
 
 import rag
-from conftest import ISTANBUL
-from rag.config import Settings
-from rag.schema import Answer, Citation, Timings
-from ui.app import build_app, respond
+from conftest import ISTANBUL, SEEDS
+from rag.cli import main
+from rag.config import Settings, load_settings
+from rag.errors import BadInputError
+from rag.schema import Answer, Article, Chunk, Citation, Hit, Timings
+from ui import chat, render
+from ui.app import parse_auth, serve
+
+QUOTE = "They met in Istanbul.\nThey swapped 1,000 prisoners. Talks go on."
 
 
-def _fake_ask_stream(calls):
+def _citation(**changes) -> Citation:
+    # Offsets as in a .txt file whose text[100:164] is QUOTE; the second sentence is the support.
+    fields = dict(n=1, source="a.txt", title="Talks", chunk_id="a-0", quote=QUOTE, start=100, end=100 + len(QUOTE),
+                  highlight_start=122, highlight_end=151)
+    return Citation(**{**fields, **changes})
+
+
+def _fake_ask_stream(calls, text="Prisoners were swapped [1].", citation=None):
+    citation = citation or _citation()
+
     def ask_stream(question, *, history=None, settings=None, **_):
-        calls.append(list(history))
+        calls.append({"history": list(history), "top_k": settings.top_k, "generator": settings.generator})
         yield "Prisoners "
         yield "were swapped [1]."
-        citation = Citation(1, "a.txt", "Talks", "a-0", "They swapped\n1,000 prisoners.", 10, 38)
-        yield Answer(question, "Prisoners were swapped [1].", [citation], False, Timings())
+        hit = Hit(Chunk("a-0", "a.txt", "Talks", QUOTE, 100, 164, 0), 0.71)
+        yield Answer(question, text, [citation], False, Timings(0.05, 1.5, 2.25), hits=[hit],
+                     prompt_tokens=700, completion_tokens=9)
 
     return ask_stream
 
 
-def test_answer_streams_then_shows_sources_and_follow_up_gets_plain_turns(monkeypatch):
+def _ask(question, exchanges=(), settings=Settings(), top_k=4, generator="qwen2.5-coder-1.5b", details=True):
+    return list(chat.respond(question, list(exchanges), top_k, generator, details, settings=settings))
+
+
+def test_answer_streams_with_chips_then_opens_its_sources_and_follow_up_gets_plain_turns(monkeypatch):
     calls = []
     monkeypatch.setattr(rag, "ask_stream", _fake_ask_stream(calls))
 
-    steps = list(respond("What happened?", [], [], Settings()))
-    assert [chat[-1]["content"] for _, chat, _ in steps[:3]] == ["What happened?", "Prisoners ", "Prisoners were swapped [1]."]
-    _, chat, turns = steps[-1]
-    assert chat == [
+    steps = _ask("What happened?")
+    shown = [chat_[-1]["content"] for _, chat_, _, _ in steps]
+    assert shown[0] == '<span class="pending">Searching the articles…</span>'
+    assert shown[1] == 'Prisoners <span class="cursor">▍</span>'
+    assert shown[2] == ('Prisoners were swapped <button type="button" class="cite-chip ref-0-1">1</button>.'
+                        '<span class="cursor">▍</span>')
+    _, chat_, exchanges, panel = steps[-1]
+    assert chat_[0] == {"role": "user", "content": "What happened?"}
+    assert chat_[1]["content"].startswith(
+        'Prisoners were swapped <button type="button" class="cite-chip ref-0-1" title="Talks">1</button>.\n\n'
+        '<div class="cite-footer"><button type="button" class="cite-source ref-0-1">')
+    # The panel holds the passage, its supporting sentence marked, and the retrieval details.
+    assert ('<blockquote class="passage">They met in Istanbul.\n<mark>They swapped 1,000 prisoners.</mark> '
+            "Talks go on.</blockquote>") in panel
+    assert 'data-source="a.txt" data-start="100" data-end="164" data-hs="122" data-he="151"' in panel
+    assert "Retrieval 0.05 s · first token 1.50 s · total 2.25 s · 700 prompt tokens, 9 answer tokens" in panel
+    assert '<span class="score" title="cosine similarity">0.710</span>' in panel and "cited as [1]" in panel
+
+    _ask("And then?", exchanges)
+    assert calls[1]["history"] == [
         {"role": "user", "content": "What happened?"},
         {"role": "assistant", "content": "Prisoners were swapped [1]."},
-        {
-            "role": "assistant",
-            "content": "**[1]** Talks — `a.txt`\n\n> They swapped\n> 1,000 prisoners.",
-            "metadata": {"title": "📚 Sources (1)"},
-        },
     ]
 
-    list(respond("And then?", chat, turns, Settings()))
-    assert calls[1] == [
-        {"role": "user", "content": "What happened?"},
-        {"role": "assistant", "content": "Prisoners were swapped [1]."},
-    ]
+
+def test_highlight_falls_back_to_the_whole_passage_when_it_is_missing():
+    assert render._passage(_citation(highlight_start=0, highlight_end=0)) == (
+        "<mark>They met in Istanbul.\nThey swapped 1,000 prisoners. Talks go on.</mark>")
+    # An HTML source's quote is its visible text, not a slice of the raw file: marked whole.
+    html = _citation(quote="They met.", start=10, end=400, highlight_start=10, highlight_end=400)
+    assert render._passage(html) == "<mark>They met.</mark>"
+
+
+def test_article_and_model_text_are_escaped(monkeypatch):
+    hostile = "<img src=x onerror=alert(1)>"
+    citation = _citation(title=f"T{hostile}", quote=f"Q{hostile}", highlight_end=0)
+    monkeypatch.setattr(rag, "ask_stream", _fake_ask_stream([], text=f"Swapped {hostile} [1].", citation=citation))
+
+    _, chat_, _, panel = _ask(f"Why {hostile}?")[-1]
+    for html in (chat_[0]["content"], chat_[1]["content"], panel):
+        assert "<img" not in html
+        assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_settings_tab_choices_apply_to_the_question(monkeypatch):
+    calls = []
+    monkeypatch.setattr(rag, "ask_stream", _fake_ask_stream(calls))
+    _ask("What happened?", top_k=7, generator="qwen2.5-coder-0.5b", details=False)
+    assert calls == [{"history": [], "top_k": 7, "generator": "qwen2.5-coder-0.5b"}]
+    _, chat_, _, panel = _ask("What happened?", details=False)[-1]
+    assert "show-details" not in chat_[-1]["content"] and "Retrieval details" not in panel
+
+
+def test_abstention_is_shown_as_such(monkeypatch):
+    def ask_stream(question, **_):
+        yield "The articles do not say."
+        yield Answer(question, "The articles do not say.", [], True, Timings(0.01, None, 0.01))
+
+    monkeypatch.setattr(rag, "ask_stream", ask_stream)
+    _, chat_, exchanges, panel = _ask("Capital of Australia?")[-1]
+    assert chat_[-1]["content"].startswith('<div class="abstained"><strong>The articles do not say.</strong>')
+    assert "⚠️" not in chat_[-1]["content"]
+    assert "No sources: the indexed articles do not answer this question." in panel
+    assert "first token no model call" in panel
+    assert chat.history(exchanges)[-1] == {"role": "assistant", "content": "The articles do not say."}
 
 
 def test_core_error_is_a_chat_message_and_stays_out_of_the_history(monkeypatch):
@@ -54,9 +125,89 @@ def test_core_error_is_a_chat_message_and_stays_out_of_the_history(monkeypatch):
         yield
 
     monkeypatch.setattr(rag, "ask_stream", ask_stream)
-    _, chat, turns = list(respond("What happened?", [], [], Settings()))[-1]
-    assert chat[-1] == {"role": "assistant", "content": "⚠️ no index at /x: run `rag index seeds`"}
-    assert turns == []
+    _, chat_, exchanges, _ = _ask("What happened?")[-1]
+    assert chat_[-1] == {"role": "assistant",
+                         "content": "⚠️ The articles&#x27; index cannot be used. no index at /x: run `rag index seeds`"}
+    assert chat.history(exchanges) == []
+
+
+def test_a_bug_in_the_core_is_a_message_too_not_a_stuck_chat(monkeypatch):
+    def ask_stream(question, **_):
+        yield "Prisoners "
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(rag, "ask_stream", ask_stream)
+    _, chat_, exchanges, _ = _ask("What happened?")[-1]
+    assert chat_[-1]["content"] == "⚠️ Internal error (RuntimeError: boom); the server&#x27;s log has the details."
+    assert chat.history(exchanges) == []
+
+
+def test_undo_retry_and_clear(monkeypatch):
+    calls = []
+    monkeypatch.setattr(rag, "ask_stream", _fake_ask_stream(calls))
+    _, _, exchanges, _ = _ask("First?")[-1]
+    _, _, exchanges, _ = _ask("Second?", exchanges)[-1]
+
+    question, chat_, kept, panel = chat.undo(exchanges, True, settings=Settings())
+    assert question == "Second?" and [e.question for e in kept] == ["First?"] and len(chat_) == 2
+    assert 'data-answer="1"' not in panel and 'data-answer="0"' in panel
+
+    _, chat_, retried, _ = list(chat.retry(exchanges, 4, "qwen2.5-coder-1.5b", True, settings=Settings()))[-1]
+    assert [e.question for e in retried] == ["First?", "Second?"] and len(chat_) == 4
+    assert calls[-1]["history"][0] == {"role": "user", "content": "First?"}  # only the kept exchange
+
+    assert chat.clear(True, settings=Settings())[:3] == ("", [], [])
+
+
+def test_whole_article_view_shows_only_listed_articles_with_the_passage_marked(settings, monkeypatch):
+    text = "Title\n\nThey met. They swapped prisoners. Then they left."
+    article = Article("a.txt", "a.txt", text, [(0, len(text))], "Title")
+    monkeypatch.setattr(rag.library, "read_article", lambda source, **_: article)
+    view = chat.article_html({"source": "a.txt", "start": 7, "end": 56, "hs": 17, "he": 40}, Settings())
+    assert ('Title\n\n<span class="passage-range">They met. <mark>They swapped prisoners.</mark> Then they left.'
+            "</span>") in view
+
+    monkeypatch.undo()
+    # A made-up name is refused by the library (only manifest entries are read), as a message.
+    view = chat.article_html({"source": "../../etc/passwd", "start": 0, "end": 1, "hs": 0, "he": 0}, settings)
+    assert "Cannot show the article" in view and "not in the library" in view
+
+
+@pytest.mark.parametrize("host, share, refused", [
+    ("127.0.0.1", False, False),
+    ("localhost", False, False),
+    ("::1", False, False),
+    ("0.0.0.0", False, True),
+    ("192.168.1.5", False, True),
+    ("myhost.example", False, True),
+    ("127.0.0.1", True, True),
+])
+def test_a_network_bind_or_share_link_needs_a_login(host, share, refused, monkeypatch, tmp_path):
+    launched, settings = [], Settings(index_dir=tmp_path)
+    monkeypatch.setattr("gradio.Blocks.launch", lambda self, **kwargs: launched.append(kwargs))
+    if refused:
+        with pytest.raises(BadInputError, match="without a login: give --auth USER:PASSWORD"):
+            serve(settings, host, share=share)
+        serve(settings, host, share=share, auth=("u", "p"))
+        serve(settings, host, share=share, allow_no_auth=True)
+        assert [kw["auth"] for kw in launched] == [("u", "p"), None]
+    else:
+        serve(settings, host)
+        assert launched[0]["server_name"] == host and launched[0]["share"] is False
+
+
+def test_parse_auth():
+    assert parse_auth("reader:pa:ss") == ("reader", "pa:ss")
+    assert parse_auth(None) is None
+    for bad in ("reader", ":pass", "reader:"):
+        with pytest.raises(BadInputError, match="USER:PASSWORD"):
+            parse_auth(bad)
+
+
+def test_cli_refuses_an_open_network_bind(capsys, monkeypatch):
+    monkeypatch.delenv("RAG_UI_AUTH", raising=False)
+    assert main(["ui", "--host", "0.0.0.0"]) == 2
+    assert "refusing to serve on 0.0.0.0" in capsys.readouterr().err
 
 
 def _free_port() -> int:
@@ -65,10 +216,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def test_a_login_protects_every_route_including_the_article_view(tmp_path):
+    app = serve(Settings(index_dir=tmp_path), "127.0.0.1", _free_port(), auth=("reader", "s3cret"), block=False)
+    try:
+        for route in ("config", "gradio_api/info"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(app.local_url + route)
+            assert refused.value.code == 401
+        request = urllib.request.Request(app.local_url + "gradio_api/component_server", method="POST",
+                                         data=b'{"data": {"source": "x"}, "component_id": 1, "session_hash": "s", '
+                                              b'"fn_name": "view_article"}',
+                                         headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request)
+        assert refused.value.code == 401
+    finally:
+        app.close()
+
+
 @pytest.fixture(scope="module")
 def client(settings):
-    app = build_app(settings)
-    app.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True)
+    app = serve(settings, "127.0.0.1", _free_port(), block=False)
     yield Client(app.local_url, verbose=False)
     app.close()
 
@@ -79,15 +247,54 @@ def _text(message: dict) -> str:
 
 @pytest.mark.slow
 def test_app_answers_with_the_prisoner_exchange_and_cites_its_article(client):
-    _, chat = client.predict("What came out of the May 2025 Istanbul talks?", api_name="/ask")
-    assert [m["role"] for m in chat] == ["user", "assistant", "assistant"]
-    answer, sources = _text(chat[1]), _text(chat[2])
+    _, chat_, panel = client.predict("What came out of the May 2025 Istanbul talks?", api_name="/ask")
+    assert [m["role"] for m in chat_] == ["user", "assistant"]
+    answer = _text(chat_[1])
     assert "1,000" in answer or "prisoner" in answer.lower(), answer
-    assert chat[2]["metadata"]["title"].startswith("📚 Sources")
-    assert f"`{ISTANBUL}`" in sources, sources
+    assert 'class="cite-chip ref-0-1"' in answer
+    assert f"{ISTANBUL}</div>" in panel and "<mark>" in panel
 
 
 def test_app_shows_a_message_for_an_empty_question(client):
-    _, chat = client.predict("   ", api_name="/ask")
-    assert [m["role"] for m in chat] == ["assistant"]
-    assert _text(chat[0]).startswith("⚠️") and "empty" in _text(chat[0])
+    _, chat_, _ = client.predict("   ", api_name="/ask")
+    assert [m["role"] for m in chat_] == ["assistant"]
+    assert _text(chat_[0]).startswith("⚠️") and "empty" in _text(chat_[0])
+
+
+@pytest.fixture(scope="module")
+def library_app(tmp_path_factory):
+    """An app over its own copy of the seeds, so uploads never touch seeds/."""
+    root = tmp_path_factory.mktemp("library-app")
+    shutil.copytree(SEEDS, root / "articles")
+    settings = load_settings(index_dir=root / "index")
+    rag.build_index(root / "articles", settings=settings, progress=False)
+    app = serve(settings, "127.0.0.1", _free_port(), block=False)
+    yield app
+    app.close()
+
+
+@pytest.mark.slow
+def test_sessions_keep_their_own_conversations_and_an_upload_does_not_disturb_an_answer(library_app, tmp_path):
+    """Two sessions: A asks while B uploads. The answer and the upload run at the same time (the
+    queue's "answer" and "library" lanes are separate); A's answer is whole because the build
+    swaps the index in with one atomic rename of manifest.json and A holds the index it loaded;
+    A's next question sees B's article with no restart."""
+    reader, writer = Client(library_app.local_url, verbose=False), Client(library_app.local_url, verbose=False)
+    article = tmp_path / "cod.txt"
+    article.write_text("Norway and Iceland agree Arctic cod quota in Tromsø\n\nThe fisheries ministers of Norway and "
+                       "Iceland signed an agreement in Tromsø on March 3, 2026, setting the joint Arctic cod quota "
+                       "for 2026 at 450,000 tonnes.\n", encoding="utf-8")
+
+    asking = reader.submit("What came out of the May 2025 Istanbul talks?", api_name="/ask")
+    while asking.status().code.name not in ("PROCESSING", "ITERATING", "FINISHED"):
+        time.sleep(0.05)
+    assert not asking.done(), "the answer came before the upload started: the test shows nothing"
+    *_, status = writer.predict([handle_file(str(article))], api_name="/add_articles")
+    assert status.startswith("✓ Added cod.txt. The index now holds 6 articles")
+
+    _, chat_, panel = asking.result()
+    assert "prisoner" in _text(chat_[-1]).lower() and ISTANBUL in panel
+    _, chat_, panel = reader.predict("What cod quota did Norway and Iceland agree in Tromsø?", api_name="/ask")
+    assert len(chat_) == 4 and "cod.txt" in panel  # A's own conversation, now over the new index
+    # B never asked anything: undoing in its session finds an empty conversation.
+    assert writer.predict(api_name="/undo")[1] == []

@@ -1,127 +1,96 @@
-"""The browser chat: a Gradio Blocks app over `rag.ask_stream`.
+"""The browser app: a chat with cited answers, the document library and per-session settings.
 
-Each answer streams into the chat, followed by a "Sources" box with the passages it cites. What the
-core sees as history is kept apart from what the chat shows (a `gr.State` of plain turns), so
-follow-ups never feed the sources markup or error notices back to the model.
+ui/chat.py holds the chat and its sources panel, ui/library.py the library tab, ui/render.py
+the HTML, ui/assets.py the CSS and the panel's script. This module lays them out and serves
+them, refusing to expose the app to the network without a login unless told to.
 
-Importing this module loads no model: the core loads and caches them on the first question.
+Importing these modules loads no model: the core loads and caches them on the first question.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from functools import partial
+import ipaddress
 
 import gradio as gr
 
-import rag
 from rag.config import Settings, load_settings
-from rag.errors import RagError
-from rag.schema import Answer, Citation
+from rag.errors import BadInputError
+from rag.models import GENERATORS
+from ui import assets
+from ui.chat import chat_tab
+from ui.library import library_tab
 
-EXAMPLES = [
-    "What came out of the May 2025 Istanbul talks?",
-    "Where had Putin and Erdogan met before the Astana talks?",
-    "What did Putin and Erdogan plan to discuss in February?",
-]
-
-Message = dict  # {"role": "user" | "assistant", "content": ..., "metadata": ...}, Gradio's messages format
-
-
-def format_sources(citations: list[Citation]) -> str:
-    """Markdown for the cited passages: "[n] title — file" over the quote as a blockquote."""
-    blocks = []
-    for c in citations:
-        quote = "\n".join(f"> {line}" for line in c.quote.splitlines() if line.strip())
-        blocks.append(f"**[{c.n}]** {c.title} — `{c.source}`\n\n{quote}")
-    return "\n\n".join(blocks)
-
-
-def answer_messages(answer: Answer) -> list[Message]:
-    """The chat messages for a finished answer: its text, then its sources in a titled box.
-
-    The box is a separate message with a `metadata` title, which Gradio shows as a collapsible
-    section in the same bubble; open by default, because the quotes are the evidence.
-    """
-    messages = [{"role": "assistant", "content": answer.text}]
-    if answer.citations:
-        messages.append(
-            {
-                "role": "assistant",
-                "content": format_sources(answer.citations),
-                "metadata": {"title": f"📚 Sources ({len(answer.citations)})"},
-            }
-        )
-    return messages
-
-
-def respond(
-    question: str, messages: list[Message], turns: list[Message], settings: Settings
-) -> Iterator[tuple[str, list[Message], list[Message]]]:
-    """Stream the answer to `question` into the chat.
-
-    Yields (textbox value, chat messages, turns); `turns` holds only questions and answer texts,
-    and grows only when an answer arrives, so a failed question is not part of later history.
-    """
-    if question.strip():
-        messages = messages + [{"role": "user", "content": question}]
-    # Show the question at once: retrieval, and model loading on the first question, take a while.
-    yield "", messages, turns
-    text = ""
-    try:
-        for item in rag.ask_stream(question, history=turns, settings=settings):
-            if isinstance(item, Answer):
-                answer = item
-            else:
-                text += item
-                yield "", messages + [{"role": "assistant", "content": text}], turns
-    except RagError as exc:
-        yield "", messages + [{"role": "assistant", "content": f"⚠️ {exc}"}], turns
-        return
-    turns = turns + [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
-    yield "", messages + answer_messages(answer), turns
-
-
-def _example_text(example: gr.SelectData) -> str:
-    return example.value["text"]
-
-
-def chat_panel(settings: Settings) -> None:
-    """The chat, its input and buttons, with their events; call inside a `gr.Blocks` context."""
-    turns = gr.State([])
-    chatbot = gr.Chatbot(
-        label="Chat",
-        height=600,
-        examples=[{"text": q} for q in EXAMPLES],
-        placeholder="Ask a question about the indexed news articles.",
-        buttons=["copy", "copy_all"],
-    )
-    question = gr.Textbox(label="Question", placeholder="Ask about the articles…", show_label=False, submit_btn=True)
-    gr.ClearButton([question, chatbot, turns], value="Clear conversation")
-
-    answer = partial(respond, settings=settings)
-    io = dict(inputs=[question, chatbot, turns], outputs=[question, chatbot, turns])
-    question.submit(answer, **io, api_name="ask")
-    # Clicking an example on the empty chat asks it right away.
-    chatbot.example_select(_example_text, None, question, api_visibility="private").then(
-        answer, **io, api_visibility="private"
-    )
-    # The chat's own trash icon empties the chat only; the core's history must go with it.
-    chatbot.clear(lambda: [], None, turns, api_visibility="private")
+# System fonts: the default theme fetches Google Fonts, which an offline machine cannot reach.
+THEME = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+MODEL_LABELS = {"qwen2.5-coder-1.5b": "Qwen2.5-Coder 1.5B (better answers)",
+                "qwen2.5-coder-0.5b": "Qwen2.5-Coder 0.5B (faster, weaker)"}
 
 
 def build_app(settings: Settings | None = None) -> gr.Blocks:
     # Resolved once here, so a bad rag.toml fails at startup rather than on the first question.
     settings = settings or load_settings()
+    models = list(GENERATORS) + ([settings.generator] if settings.generator not in GENERATORS else [])
     # analytics off: the app is offline, and Gradio would otherwise call home on start.
     with gr.Blocks(title="Ask the news", analytics_enabled=False) as app:
-        gr.Markdown(
-            "## Ask the news\nAnswers come only from the indexed articles; each cites the passages it uses."
-        )
-        chat_panel(settings)
+        gr.Markdown("## Ask the news\nAnswers come only from the indexed articles; each cites the passages it "
+                    "uses. Click a citation number to see the passage.")
+        # The settings controls are made first, since the chat reads them, and shown in their tab.
+        top_k = gr.Slider(1, max(10, settings.top_k), value=settings.top_k, step=1, label="Passages shown to the model",
+                          info="More passages can answer broader questions; each adds about a second.",
+                          render=False, elem_id="setting-top-k")
+        generator = gr.Radio([(MODEL_LABELS.get(m, m), m) for m in models], value=settings.generator,
+                             label="Model", info="Switching loads the other model (a few seconds, once).",
+                             render=False, elem_id="setting-model")
+        show_details = gr.Checkbox(True, label="Show retrieval details (timings, passages and their scores)",
+                                   render=False, elem_id="setting-details")
+        with gr.Tab("Chat", id="chat"):
+            chat_tab(settings, top_k, generator, show_details)
+        with gr.Tab("Library", id="library") as tab:
+            library_tab(settings, tab)
+        with gr.Tab("Settings", id="settings"):
+            gr.Markdown("These apply to this browser session only. Their defaults come from the same settings "
+                        "as the command line (`rag.toml`, `RAG_*` environment variables).")
+            top_k.render()
+            generator.render()
+            show_details.render()
     return app
 
 
-def launch(host: str = "127.0.0.1", port: int = 7860, settings: Settings | None = None, share: bool = False) -> None:
-    """Serve the app until interrupted; `rag ui` calls this."""
-    build_app(settings).launch(server_name=host, server_port=port, share=share)
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """"user:password" -> ("user", "password"); the password may itself contain ":"."""
+    if value is None:
+        return None
+    user, colon, password = value.partition(":")
+    if not (colon and user and password):
+        raise BadInputError("--auth must be USER:PASSWORD, both non-empty (e.g. --auth reader:s3cret)")
+    return user, password
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
+
+
+def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860, *, share: bool = False,
+          auth: tuple[str, str] | None = None, allow_no_auth: bool = False, block: bool = True) -> gr.Blocks:
+    """Serve the app (until interrupted when `block`); `rag ui` and the tests call this.
+
+    Anyone who can reach the port can read the articles, upload files and use the CPU, so a
+    bind beyond this machine or a public share link needs a login (`auth`), unless
+    `allow_no_auth` says the network is trusted.
+    """
+    if (share or not is_loopback(host)) and auth is None and not allow_no_auth:
+        where = "a public share link" if share else f"{host}, which other machines can reach,"
+        raise BadInputError(
+            f"refusing to serve on {where} without a login: give --auth USER:PASSWORD (or set RAG_UI_AUTH), "
+            "or --no-auth if the network is trusted"
+        )
+    settings = settings or load_settings()
+    app = build_app(settings)
+    app.launch(server_name=host, server_port=port, share=share, auth=auth, prevent_thread_lock=not block,
+               quiet=not block, theme=THEME, css=assets.CSS, max_file_size=settings.max_file_bytes)
+    return app
