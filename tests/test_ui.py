@@ -235,10 +235,16 @@ def test_a_login_protects_every_route_including_the_article_view(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def client(settings):
+def seed_app(settings):
     app = serve(settings, "127.0.0.1", _free_port(), block=False)
-    yield Client(app.local_url, verbose=False)
+    yield app
     app.close()
+
+
+@pytest.fixture
+def client(seed_app):
+    """A new browser session: its own conversation."""
+    return Client(seed_app.local_url, verbose=False)
 
 
 def _text(message: dict) -> str:

@@ -1,0 +1,239 @@
+"""The document library: the articles an index was built from, and adding or removing one.
+
+An index's manifest records the folder its articles were read from (`source_dir`); that folder
+is the library. Adding copies a checked file into it under a safe name, removing deletes one,
+and both then rebuild the whole index: a news collection re-embeds in seconds, and a full build
+keeps `build_index` the one way an index is written.
+
+Concurrency: writers take a module-level lock, so two uploads never build at once (the second
+waits for the first and then sees its file). Readers need no lock: `build_index` commits by
+replacing manifest.json in one rename and `load_index` caches the loaded index by the
+manifest's mtime, so a question being answered keeps the index it loaded, and the next one loads
+the new build. The lock is per process; a `rag index` run from a shell at the same moment is
+not covered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.config import Settings, load_settings
+from rag.errors import BadInputError, IndexUnusableError
+from rag.index import MANIFEST
+from rag.loading import SUPPORTED_SUFFIXES, load_article
+from rag.pipeline import build_index
+from rag.schema import Article, IndexInfo
+
+__all__ = ["LibraryArticle", "list_articles", "articles_folder", "safe_name", "add_articles",
+           "remove_article", "reindex", "read_article"]
+
+_WRITE_LOCK = threading.Lock()
+# Long enough for any headline, short enough for every file system's 255-byte name limit.
+_MAX_STEM_CHARS = 100
+
+
+@dataclass
+class LibraryArticle:
+    """One indexed article, as its index's manifest lists it."""
+
+    source: str  # file name in the library folder
+    title: str
+    outlet: str | None = None
+    dates: list[str] = field(default_factory=list)  # ISO dates the text states, sorted
+    chunks: int = 0
+    added: str | None = None  # ISO time it first entered the index with this content
+    content_hash: str = ""
+
+
+def list_articles(index_dir: str | Path | None = None, *, settings: Settings | None = None) -> list[LibraryArticle]:
+    """The articles in the index at index_dir (default: the settings' index), in manifest order."""
+    manifest = _manifest(_index_dir(index_dir, settings))
+    return [
+        LibraryArticle(source=a["source"], title=a["title"], outlet=a.get("outlet"), dates=a.get("dates") or [],
+                       chunks=a.get("chunks", 0), added=a.get("added"), content_hash=a.get("content_hash", ""))
+        for a in manifest.get("articles", [])
+    ]
+
+
+def articles_folder(index_dir: str | Path | None = None, *, settings: Settings | None = None) -> Path:
+    """The folder the index was built from, where added articles go."""
+    index_dir = _index_dir(index_dir, settings)
+    folder = _manifest(index_dir).get("source_dir")
+    if not folder:
+        raise BadInputError(
+            f"the index at {index_dir} does not record the folder its articles came from (it predates the "
+            "library): rebuild it once with `rag index DIR`"
+        )
+    if not Path(folder).is_dir():
+        raise BadInputError(
+            f"the folder the index at {index_dir} was built from, {folder}, is gone: rebuild the index with "
+            "`rag index DIR` from where the articles are now"
+        )
+    return Path(folder)
+
+
+def safe_name(name: str) -> str:
+    """A file name that is safe to create in the library folder, keeping what is readable.
+
+    Drops any directory part, keeps letters, digits, "-", "_" and "." (Unicode letters too), turns
+    every other run of characters into "_", never starts with a dot (hidden files are not
+    indexed) and refuses a type the loader cannot read.
+    """
+    base = unicodedata.normalize("NFKC", re.split(r"[\\/]", name)[-1]).strip()
+    stem, dot, suffix = base.rpartition(".")
+    suffix = f".{suffix.lower()}" if dot else ""
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise BadInputError(
+            f"{base or name!r}: unsupported file type {suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    stem = re.sub(r"[^\w.-]+", "_", stem).strip("._-")[:_MAX_STEM_CHARS].rstrip("._-")
+    return f"{stem or 'article'}{suffix}"
+
+
+def add_articles(paths: list[str | Path], index_dir: str | Path | None = None, *, names: list[str] | None = None,
+                 settings: Settings | None = None, progress: bool = False) -> IndexInfo:
+    """Check the files, copy them into the library under safe names and rebuild the index.
+
+    All or nothing: if any file is unusable (type, size, not UTF-8 text, no article text), a
+    name is taken, or a text is already indexed, BadInputError names it and nothing changes.
+    `names` are the files' original names when `paths` are temporary copies (an upload).
+    """
+    settings = settings or load_settings()
+    index_dir = _index_dir(index_dir, settings)
+    paths = [Path(p) for p in paths]
+    names = names or [p.name for p in paths]
+    if not paths:
+        raise BadInputError("no file given: choose one or more .txt, .md or .html articles")
+    with _WRITE_LOCK:
+        folder = articles_folder(index_dir)
+        indexed = {a.content_hash: a.source for a in list_articles(index_dir)}
+        with tempfile.TemporaryDirectory(prefix="rag-upload-") as staging:
+            staged = [_checked_copy(path, name, Path(staging), settings.max_file_bytes)
+                      for path, name in zip(paths, names)]
+            problems = _conflicts(staged, folder, indexed)
+            if problems:
+                raise BadInputError("; ".join(problems))
+            added = []
+            try:
+                for path, _ in staged:
+                    target = folder / path.name
+                    # Copy beside the target, then rename: a build running from a shell never
+                    # reads half a file. The dot keeps the partial copy out of any build.
+                    partial = folder / f".{path.name}.partial"
+                    shutil.copyfile(path, partial)
+                    os.replace(partial, target)
+                    added.append(target)
+                return build_index(folder, index_dir, settings=settings, progress=progress)
+            except BaseException:
+                for target in added:
+                    target.unlink(missing_ok=True)
+                raise
+
+
+def remove_article(source: str, index_dir: str | Path | None = None, *, settings: Settings | None = None,
+                   progress: bool = False) -> IndexInfo:
+    """Delete an indexed article's file from the library and rebuild; only files the index lists."""
+    settings = settings or load_settings()
+    index_dir = _index_dir(index_dir, settings)
+    with _WRITE_LOCK:
+        folder = articles_folder(index_dir)
+        listed = [a.source for a in list_articles(index_dir)]
+        _require_listed(source, listed)
+        if len(listed) == 1:
+            raise BadInputError(f"{source} is the only article: an index needs at least one, so add another first")
+        path = folder / source
+        # Set aside rather than deleted, so a failed build can put it back and change nothing.
+        aside = folder / f".{source}.removing"
+        present = path.exists()
+        if present:
+            os.replace(path, aside)
+        try:
+            info = build_index(folder, index_dir, settings=settings, progress=progress)
+        except BaseException:
+            if present:
+                os.replace(aside, path)
+            raise
+        aside.unlink(missing_ok=True)
+        return info
+
+
+def reindex(index_dir: str | Path | None = None, *, settings: Settings | None = None,
+            progress: bool = False) -> IndexInfo:
+    """Rebuild the index from its folder, picking up files added, changed or deleted by hand."""
+    settings = settings or load_settings()
+    index_dir = _index_dir(index_dir, settings)
+    with _WRITE_LOCK:
+        return build_index(articles_folder(index_dir), index_dir, settings=settings, progress=progress)
+
+
+def read_article(source: str, index_dir: str | Path | None = None, *, settings: Settings | None = None) -> Article:
+    """An indexed article read from the library folder, as it was when indexed.
+
+    Only names the index lists are read, so a caller passing on a name from a browser never
+    opens another path; a file changed since indexing is refused, as its offsets no longer hold.
+    """
+    settings = settings or load_settings()
+    index_dir = _index_dir(index_dir, settings)
+    articles = {a.source: a for a in list_articles(index_dir)}
+    _require_listed(source, list(articles))
+    article = load_article(articles_folder(index_dir) / source, settings.max_file_bytes)
+    if article.content_hash != articles[source].content_hash:
+        raise BadInputError(f"{source} has changed since it was indexed: re-index to see it with its citations")
+    return article
+
+
+def _index_dir(index_dir: str | Path | None, settings: Settings | None) -> Path:
+    return Path(index_dir) if index_dir is not None else (settings or load_settings()).index_dir
+
+
+def _manifest(index_dir: Path) -> dict:
+    try:
+        return json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexUnusableError(
+            f"no index at {index_dir}: build one with `rag index DIR` (e.g. `rag index seeds`)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise IndexUnusableError(f"the index at {index_dir} is damaged ({exc}): rebuild it with `rag index DIR`") from None
+
+
+def _require_listed(source: str, listed: list[str]) -> None:
+    if source not in listed:
+        raise BadInputError(f"{source!r} is not in the library; it holds: {', '.join(listed) or 'nothing'}")
+
+
+def _checked_copy(path: Path, name: str, staging: Path, max_bytes: int) -> tuple[Path, str]:
+    """Copy one file into `staging` under its safe name and load it; (copy, content hash)."""
+    target = staging / safe_name(name)
+    if target.exists():
+        raise BadInputError(f"two of the files would both be saved as {target.name}: rename one")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise BadInputError(f"{name}: cannot read it: {exc.strerror}") from None
+    # Checked before copying, so an oversized upload is not copied again just to be refused.
+    if size > max_bytes:
+        raise BadInputError(f"{target.name}: {size:,} bytes, over the {max_bytes:,}-byte limit (setting max_file_bytes)")
+    shutil.copyfile(path, target)
+    return target, load_article(target, max_bytes).content_hash
+
+
+def _conflicts(staged: list[tuple[Path, str]], folder: Path, indexed: dict[str, str]) -> list[str]:
+    problems, seen = [], {}
+    for path, content_hash in staged:
+        if (folder / path.name).exists():
+            problems.append(f"{path.name} is already in the library: remove it first to replace it")
+        elif content_hash in indexed:
+            problems.append(f"{path.name} has the same text as {indexed[content_hash]}, which is already indexed")
+        elif content_hash in seen:
+            problems.append(f"{path.name} has the same text as {seen[content_hash]}")
+        seen.setdefault(content_hash, path.name)
+    return problems

@@ -1,0 +1,208 @@
+"""The app in a real browser, as a person uses it: headless Chromium (Debian's package) driven
+by playwright, against the app served over a copy of the seeds in tmp (uploads never touch
+seeds/). Each step is saved as a screenshot in tests/artifacts/ (git-ignored) to look at."""
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+import rag
+from conftest import ISTANBUL, SEEDS
+from rag.config import load_settings
+from ui.app import serve
+
+CHROMIUM = "/usr/bin/chromium"
+# What a sandboxed CI container needs, and no calls home: the app is offline.
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+         "--no-first-run", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+# The first answer in a process also loads both models; a loaded CPU shared with other jobs is slow.
+ANSWER_MS = 180_000
+COD = ("Norway and Iceland agree Arctic cod quota in Tromsø\n\nThe fisheries ministers of Norway and Iceland "
+       "signed an agreement in Tromsø on March 3, 2026, setting the joint Arctic cod quota for 2026 at 450,000 "
+       "tonnes.\n\nThe deal ends a two-year dispute over fishing rights around the Svalbard archipelago.\n\n"
+       "SOURCE: Nordic Fisheries Review\n")
+COD_QUESTION = "What cod quota did Norway and Iceland agree in Tromsø?"
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser-app")
+    shutil.copytree(SEEDS, root / "articles")
+    settings = load_settings(index_dir=root / "index")
+    rag.build_index(root / "articles", settings=settings, progress=False)
+    app = serve(settings, "127.0.0.1", _free_port(), block=False)
+    yield app.local_url
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="`pip install -e '.[dev]'` installs it")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (make test does it)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    # launch() gives the browser a fresh temporary profile of its own: no --user-data-dir needed.
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(app_url)
+    page.wait_for_selector("#question textarea")
+    yield page
+    context.close()
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=ARTIFACTS / f"browser-{name}.png")
+
+
+def _ask(page, question: str) -> str:
+    """Ask as a person does (type, press Enter); the text of the finished answer."""
+    answers = page.locator("#chat .cite-footer, #chat .abstained")
+    before = answers.count()
+    page.fill("#question textarea", question)
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.querySelectorAll('#chat .cite-footer, #chat .abstained').length > {before}",
+                           timeout=ANSWER_MS)
+    return page.locator("#chat .message-content").last.inner_text()
+
+
+def _open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def _library_rows(page, count: int) -> list[str]:
+    """The table's rows, once there are `count` (the table refreshes when the tab opens)."""
+    rows = "#library-table [role=row]"  # the header is the first
+    page.wait_for_function(f"document.querySelectorAll({rows!r}).length === {count + 1}")
+    return page.locator(rows).all_inner_texts()[1:]
+
+
+def _status(page, word: str) -> str:
+    page.wait_for_function(f"document.querySelector('#library-status').innerText.includes({word!r})",
+                           timeout=ANSWER_MS)
+    return page.locator("#library-status").inner_text()
+
+
+def test_ask_see_the_streamed_answer_and_open_its_source(page):
+    assert page.get_by_text("What came out of the May 2025 Istanbul talks?").is_visible()  # an example
+    _shot(page, "01-empty-chat")
+    # Every change to the answer while the cursor shows is one streamed step.
+    page.evaluate("""() => { window.partials = [];
+        new MutationObserver(() => {
+            const cursor = document.querySelector('#chat .cursor');
+            const text = cursor && cursor.parentElement.innerText;
+            if (text && window.partials.at(-1) !== text) window.partials.push(text);
+        }).observe(document.querySelector('#chat'), {subtree: true, childList: true, characterData: true}); }""")
+
+    page.fill("#question textarea", "What came out of the May 2025 Istanbul talks?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#chat .cursor", timeout=ANSWER_MS)
+    _shot(page, "02-streaming")
+    page.wait_for_selector("#chat .cite-footer", timeout=ANSWER_MS)
+    _shot(page, "03-answer")
+    answer = page.locator("#chat .message-content").last.inner_text()
+    assert "prisoner" in answer.lower(), answer
+    assert len(page.evaluate("window.partials")) >= 2, "the answer arrived in one piece, not streamed"
+
+    chip = page.locator("#chat .cite-chip").first
+    n = chip.inner_text()
+    chip.click()
+    source = page.locator("#sources .source.focused")
+    source.wait_for()
+    assert source.get_attribute("data-n") == n
+    assert ISTANBUL in source.locator(".source-meta").inner_text()
+    highlighted = source.locator("mark").inner_text()
+    assert "prisoners" in highlighted and highlighted in (SEEDS / ISTANBUL).read_text(encoding="utf-8")
+    _shot(page, "04-source-highlighted")
+
+    source.locator(".view-article").click()
+    marked = page.locator("#rag-article-modal mark")
+    marked.wait_for()
+    assert marked.inner_text() == highlighted
+    assert "Russia has formally annexed" in page.locator("#rag-article-modal .article-text").inner_text()
+    _shot(page, "05-whole-article")
+    page.keyboard.press("Escape")
+    assert page.locator("#rag-article-modal").is_hidden()
+
+    page.locator("#chat .show-details").first.click()
+    details = page.locator("#sources details.retrieval[open]")
+    details.wait_for()
+    assert "first token" in details.inner_text() and "cited as [1]" in details.inner_text()
+    _shot(page, "06-retrieval-details")
+
+    page.get_by_role("button", name="Undo").click()
+    page.wait_for_function("document.querySelector('#question textarea').value.includes('Istanbul')")
+    assert page.get_by_text("Where had Putin and Erdogan met before the Astana talks?").is_visible()
+    _shot(page, "07-after-undo")
+
+
+def test_add_an_article_ask_about_it_then_remove_it(page, browser, app_url, tmp_path):
+    _open_tab(page, "Library")
+    _library_rows(page, 5)
+    broken = tmp_path / "broken.txt"
+    broken.write_bytes(b"Talks \xff\xfe in Geneva")
+    page.set_input_files("#library-upload input[type=file]", broken)
+    assert "Nothing was added: broken.txt: not UTF-8 text" in _status(page, "Nothing was added")
+    _library_rows(page, 5)
+    _shot(page, "11-bad-file-refused")
+
+    article = tmp_path / "Cod quota (Tromsø).txt"
+    article.write_text(COD, encoding="utf-8")
+    page.set_input_files("#library-upload input[type=file]", article)
+    _shot(page, "12-indexing")
+    assert "Added Cod_quota_Tromsø.txt" in _status(page, "Added")
+    rows = _library_rows(page, 6)
+    assert "Norway and Iceland agree Arctic cod quota in Tromsø" in rows[-1]
+    assert "Nordic Fisheries Review" in rows[-1] and "2026-03-03" in rows[-1]
+    _shot(page, "13-article-added")
+
+    _open_tab(page, "Chat")
+    answer = _ask(page, COD_QUESTION)
+    assert "450,000" in answer, answer
+    page.locator("#chat .cite-chip").last.click()
+    assert "Cod_quota_Tromsø.txt" in page.locator("#sources .source.focused .source-meta").inner_text()
+    _shot(page, "14-answer-from-new-article")
+
+    # Another browser session has its own conversation, and sees the same library.
+    other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    other.goto(app_url)
+    other.wait_for_selector("#question textarea")
+    assert other.locator("#chat .message-content").count() == 0
+    _open_tab(other, "Library")
+    _library_rows(other, 6)
+    _shot(other, "15-second-session")
+    other.context.close()
+
+    _open_tab(page, "Library")
+    page.locator("#library-remove-choice input").click()
+    page.get_by_role("option", name="Cod_quota_Tromsø.txt").click()
+    page.once("dialog", lambda dialog: dialog.accept())  # "Remove ... from the library?"
+    page.click("#library-remove")
+    assert "Removed Cod_quota_Tromsø.txt" in _status(page, "Removed")
+    _library_rows(page, 5)
+    _shot(page, "16-article-removed")
+
+    _open_tab(page, "Chat")
+    answer = _ask(page, COD_QUESTION)
+    assert "450,000" not in answer, answer
+    assert "Cod_quota_Tromsø.txt" not in page.locator("#sources .answer-sources:not([hidden])").inner_text()
+    _shot(page, "17-answer-after-removal")

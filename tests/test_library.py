@@ -1,0 +1,236 @@
+"""The document library on a copy of two seed articles in tmp_path (never seeds/ or index/).
+
+Each test builds its own small index with the real embedder (about a second)."""
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import rag
+from conftest import SEEDS
+from rag import library
+from rag.config import load_settings
+from rag.errors import BadInputError
+from rag.index import load_index
+from rag.embedding import load_embedder
+from rag.retrieval import retrieve
+
+TWO_SEEDS = ["001_6c89766725f97774.txt", "002_3088f8114344d7d0.txt"]
+COD = """Norway and Iceland agree Arctic cod quota in Tromsø
+
+The fisheries ministers of Norway and Iceland signed an agreement in Tromsø on March 3, 2026, setting the
+joint Arctic cod quota for 2026 at 450,000 tonnes.
+
+The deal ends a two-year dispute over fishing rights around the Svalbard archipelago.
+
+SOURCE: Nordic Fisheries Review
+"""
+
+
+@pytest.fixture
+def settings(tmp_path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for name in TWO_SEEDS:
+        shutil.copy(SEEDS / name, folder)
+    settings = load_settings(index_dir=tmp_path / "index")
+    rag.build_index(folder, settings=settings, progress=False)
+    return settings
+
+
+def _upload(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    """A file as the browser would hand it over: in a folder of its own, under its original name."""
+    path = tmp_path / "uploads" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+def _state(settings) -> tuple[list[str], str]:
+    folder = library.articles_folder(settings=settings)
+    return sorted(p.name for p in folder.iterdir()), (settings.index_dir / "manifest.json").read_text()
+
+
+def test_lists_the_indexed_articles_from_the_manifest(settings, tmp_path):
+    articles = library.list_articles(settings=settings)
+    assert [a.source for a in articles] == TWO_SEEDS
+    assert articles[0].dates == ["2022-02"] and articles[0].chunks == 9 and articles[0].added
+    assert articles[1].title.startswith("Russian President Vladimir Putin")
+    assert library.articles_folder(settings=settings) == (tmp_path / "articles").resolve()
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("cod.txt", "cod.txt"),
+    ("../../etc/cron.d/evil.TXT", "evil.txt"),
+    ("C:\\Users\\me\\Cod quota (draft) #2.md", "Cod_quota_draft_2.md"),
+    (".hidden.html", "hidden.html"),
+    ("Путин и Эрдоган.htm", "Путин_и_Эрдоган.htm"),
+    ("....txt", "article.txt"),
+    ("x" * 300 + ".txt", "x" * 100 + ".txt"),
+])
+def test_safe_name_keeps_a_plain_name_in_the_folder(name, expected):
+    assert library.safe_name(name) == expected
+
+
+@pytest.mark.parametrize("name", ["report.pdf", "article", "photo.txt.exe"])
+def test_safe_name_refuses_other_types(name):
+    with pytest.raises(BadInputError, match="unsupported file type"):
+        library.safe_name(name)
+
+
+def test_added_article_is_saved_under_a_safe_name_and_retrievable(settings, tmp_path):
+    info = library.add_articles([_upload(tmp_path, "Cod deal (Tromsø).txt", COD)], settings=settings)
+
+    assert (info.articles, info.skipped) == (3, [])
+    added = library.list_articles(settings=settings)[-1]
+    assert (added.source, added.outlet, added.dates) == ("Cod_deal_Tromsø.txt", "Nordic Fisheries Review", ["2026-03-03"])
+    assert (tmp_path / "articles" / "Cod_deal_Tromsø.txt").read_text(encoding="utf-8") == COD
+    index = load_index(settings.index_dir, settings.embedding_model)
+    hits = retrieve("Arctic cod quota", index, load_embedder(settings.embedding_model), 1)
+    assert hits[0].chunk.source == "Cod_deal_Tromsø.txt"
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("latin1.txt", "Caf\xe9 talks".encode("latin-1"), "not UTF-8 text"),
+    ("binary.html", b"<html>\x00\x01</html>", "not a text file"),
+    ("empty.md", b"  \n", "empty file"),
+    ("report.pdf", b"%PDF-1.4", "unsupported file type .pdf"),
+    ("credits.txt", "(AP Photo/Evan Vucci)\n🔗\n", "no article text"),
+])
+def test_a_bad_file_is_refused_and_changes_nothing(settings, tmp_path, name, content, message):
+    before = _state(settings)
+    with pytest.raises(BadInputError, match=message):
+        library.add_articles([_upload(tmp_path, name, content)], settings=settings)
+    assert _state(settings) == before
+
+
+def test_an_oversized_file_is_refused_before_it_is_read(settings, tmp_path):
+    small = load_settings(index_dir=settings.index_dir, max_file_bytes=100)
+    before = _state(settings)
+    with pytest.raises(BadInputError, match="over the 100-byte limit"):
+        library.add_articles([_upload(tmp_path, "cod.txt", COD)], settings=small)
+    assert _state(settings) == before
+
+
+def test_adding_is_all_or_nothing_and_refuses_taken_names_and_known_texts(settings, tmp_path):
+    before = _state(settings)
+    good, bad = _upload(tmp_path, "cod.txt", COD), _upload(tmp_path, "bad.txt", b"\xff\xfe")
+    with pytest.raises(BadInputError, match="bad.txt: not UTF-8"):
+        library.add_articles([good, bad], settings=settings)
+    same_name = _upload(tmp_path, TWO_SEEDS[0], "Another text entirely, about fishing.\n")
+    with pytest.raises(BadInputError, match="already in the library"):
+        library.add_articles([same_name], settings=settings)
+    same_text = _upload(tmp_path, "copy.txt", (SEEDS / TWO_SEEDS[1]).read_bytes())
+    with pytest.raises(BadInputError, match=f"same text as {TWO_SEEDS[1]}"):
+        library.add_articles([same_text], settings=settings)
+    assert _state(settings) == before
+
+
+def test_a_failed_build_takes_the_added_file_out_again(settings, tmp_path, monkeypatch):
+    before = _state(settings)
+
+    def failing_build(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(library, "build_index", failing_build)
+    with pytest.raises(RuntimeError):
+        library.add_articles([_upload(tmp_path, "cod.txt", COD)], settings=settings)
+    with pytest.raises(RuntimeError):
+        library.remove_article(TWO_SEEDS[0], settings=settings)
+    assert _state(settings) == before
+
+
+def test_removing_deletes_the_file_and_its_passages(settings, tmp_path):
+    info = library.remove_article(TWO_SEEDS[0], settings=settings)
+
+    assert info.articles == 1
+    assert [a.source for a in library.list_articles(settings=settings)] == [TWO_SEEDS[1]]
+    assert sorted(p.name for p in (tmp_path / "articles").iterdir()) == [TWO_SEEDS[1]]
+    index = load_index(settings.index_dir, settings.embedding_model)
+    assert {c.source for c in index.chunks} == {TWO_SEEDS[1]}
+    with pytest.raises(BadInputError, match="the only article"):
+        library.remove_article(TWO_SEEDS[1], settings=settings)
+
+
+@pytest.mark.parametrize("name", ["nope.txt", "../index/manifest.json", "/etc/passwd", ""])
+def test_only_listed_articles_can_be_removed_or_read(settings, name):
+    before = _state(settings)
+    with pytest.raises(BadInputError, match="not in the library"):
+        library.remove_article(name, settings=settings)
+    with pytest.raises(BadInputError, match="not in the library"):
+        library.read_article(name, settings=settings)
+    assert _state(settings) == before
+
+
+def test_read_article_refuses_a_file_changed_since_indexing(settings, tmp_path):
+    assert library.read_article(TWO_SEEDS[1], settings=settings).text == (SEEDS / TWO_SEEDS[1]).read_text()
+    with open(tmp_path / "articles" / TWO_SEEDS[1], "a", encoding="utf-8") as f:
+        f.write("\nA line added later.\n")
+    with pytest.raises(BadInputError, match="changed since it was indexed"):
+        library.read_article(TWO_SEEDS[1], settings=settings)
+
+
+def test_reindex_picks_up_files_changed_by_hand(settings, tmp_path):
+    (tmp_path / "articles" / "cod.txt").write_text(COD, encoding="utf-8")
+    assert library.reindex(settings=settings).articles == 3
+
+
+def test_an_index_without_a_recorded_folder_asks_for_a_rebuild(settings):
+    manifest = settings.index_dir / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"source_dir"', '"old_key"'))
+    with pytest.raises(BadInputError, match="rebuild it once with `rag index DIR`"):
+        library.articles_folder(settings=settings)
+
+
+def test_a_reader_keeps_its_index_while_a_writer_swaps_in_a_new_one(settings, tmp_path):
+    """The mechanism that lets one session upload while another is answering: the build writes
+    new files and then replaces manifest.json in one rename, and load_index caches by the
+    manifest's mtime. A reader keeps the index it loaded, whole; the next load sees the new one."""
+    embedder = load_embedder(settings.embedding_model)
+    reading = load_index(settings.index_dir, settings.embedding_model)
+    chunks_before = len(reading.chunks)
+
+    library.add_articles([_upload(tmp_path, "cod.txt", COD)], settings=settings)
+
+    # The old index is still whole and searchable (answering a question already under way)...
+    assert len(reading.chunks) == chunks_before
+    assert {h.chunk.source for h in retrieve("cod quota", reading, embedder, 3)} <= set(TWO_SEEDS)
+    # ...and the next question, with no restart, sees the new article.
+    fresh = load_index(settings.index_dir, settings.embedding_model)
+    assert retrieve("Arctic cod quota Tromsø", fresh, embedder, 1)[0].chunk.source == "cod.txt"
+
+
+def test_two_writers_never_build_at_once(settings, tmp_path, monkeypatch):
+    real_build, spans = library.build_index, []
+
+    def timed_build(*args, **kwargs):
+        start = time.monotonic()
+        try:
+            return real_build(*args, **kwargs)
+        finally:
+            spans.append((start, time.monotonic()))
+
+    monkeypatch.setattr(library, "build_index", timed_build)
+    second = COD.replace("cod", "haddock").replace("Cod", "Haddock")
+    uploads = [_upload(tmp_path, "cod.txt", COD), _upload(tmp_path, "haddock.txt", second)]
+    errors = []
+
+    def add(path):
+        try:
+            library.add_articles([path], settings=settings)
+        except Exception as exc:  # reported below: an assertion in a thread would go unseen
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(path,)) for path in uploads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    (first_start, first_end), (second_start, _) = sorted(spans)
+    assert first_end <= second_start
+    assert {a.source for a in library.list_articles(settings=settings)} == {*TWO_SEEDS, "cod.txt", "haddock.txt"}

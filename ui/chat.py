@@ -1,0 +1,189 @@
+"""The chat tab: streamed answers with citation chips, the sources panel, retry, undo and clear.
+
+The conversation lives in one `gr.State` per browser session: a list of `Exchange`s. The chat
+messages, the sources panel and the history the core sees are all derived from it, so they
+cannot drift apart, and an error or the sources markup never reaches the model as history.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterator
+from functools import partial
+
+import gradio as gr
+
+import rag
+from rag import library
+from rag.config import Settings
+from rag.errors import IndexUnusableError, ModelMissingError, RagError
+from rag.schema import Answer
+from ui import assets, render
+from ui.render import Exchange
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = [
+    "What came out of the May 2025 Istanbul talks?",
+    "Where had Putin and Erdogan met before the Astana talks?",
+    "What did Putin and Erdogan plan to discuss in February?",
+]
+
+Message = dict  # {"role": "user" | "assistant", "content": str}: Gradio's messages format
+
+
+def chat_messages(exchanges: list[Exchange], show_details: bool, streaming: str | None = None) -> list[Message]:
+    """The chat for `exchanges`; `streaming` is the text so far of an answer to the last one."""
+    messages: list[Message] = []
+    for k, e in enumerate(exchanges):
+        if e.question.strip():
+            messages.append({"role": "user", "content": render.question_html(e.question)})
+        if e.answer is not None:
+            content = render.answer_html(k, e.answer, show_details)
+        elif e.error is not None:
+            content = render.error_html(e.error)
+        elif streaming:
+            content = render.streaming_html(k, streaming)
+        else:
+            content = render.pending_html()
+        messages.append({"role": "assistant", "content": content})
+    return messages
+
+
+def history(exchanges: list[Exchange]) -> list[Message]:
+    """What the core sees of the conversation: answered questions and the answers' checked text."""
+    return [
+        turn
+        for e in exchanges if e.answer is not None
+        for turn in ({"role": "user", "content": e.question}, {"role": "assistant", "content": e.answer.text})
+    ]
+
+
+def panel(exchanges: list[Exchange], show_details: bool, settings: Settings) -> str:
+    try:
+        articles = {a.source: a for a in library.list_articles(settings=settings)}
+    except RagError:  # no index: the chat already says so; the panel just lacks outlets and dates
+        articles = {}
+    return render.sources_panel(exchanges, articles, show_details)
+
+
+def explain(exc: RagError) -> str:
+    """The core's message (which names the fix), with what it means for someone in the browser."""
+    if isinstance(exc, IndexUnusableError):
+        return f"The articles' index cannot be used. {exc}"
+    if isinstance(exc, ModelMissingError):
+        return f"The language model is not available. {exc}"
+    return str(exc)
+
+
+def respond(question: str, exchanges: list[Exchange], top_k: int, generator: str, show_details: bool,
+            *, settings: Settings) -> Iterator[tuple]:
+    """Stream the answer to `question`; yields (textbox, chat, exchanges, panel).
+
+    `top_k` and `generator` come from the session's Settings tab and override the app's
+    settings for this question only.
+    """
+    exchanges = list(exchanges or [])
+    run = dataclasses.replace(settings, top_k=int(top_k), generator=generator)
+    asked = Exchange(question=question, generator=generator)
+    # Show the question at once: retrieval, and loading a model on first use, take a while.
+    yield "", chat_messages(exchanges + [asked], show_details), exchanges, gr.skip()
+    text, answer = "", None
+    try:
+        for item in rag.ask_stream(question, history=history(exchanges), settings=run):
+            if isinstance(item, Answer):
+                answer = item
+            else:
+                text += item
+                yield "", chat_messages(exchanges + [asked], show_details, streaming=text), exchanges, gr.skip()
+    except RagError as exc:
+        asked.error = explain(exc)
+    except Exception as exc:  # the app's edge: a bug becomes a message here and a traceback in the log
+        log.exception("answering %r failed", question)
+        asked.error = f"Internal error ({type(exc).__name__}: {exc}); the server's log has the details."
+    asked.answer = answer
+    exchanges.append(asked)
+    yield "", chat_messages(exchanges, show_details), exchanges, panel(exchanges, show_details, settings)
+
+
+def retry(exchanges: list[Exchange], top_k: int, generator: str, show_details: bool, *,
+          settings: Settings) -> Iterator[tuple]:
+    """Ask the last question again (after an error, or with other settings)."""
+    if not exchanges:
+        return
+    yield from respond(exchanges[-1].question, exchanges[:-1], top_k, generator, show_details, settings=settings)
+
+
+def undo(exchanges: list[Exchange], show_details: bool, *, settings: Settings) -> tuple:
+    """Drop the last exchange and put its question back in the textbox, to edit and ask again."""
+    if not exchanges:
+        return "", [], [], panel([], show_details, settings)
+    kept = exchanges[:-1]
+    return exchanges[-1].question, chat_messages(kept, show_details), kept, panel(kept, show_details, settings)
+
+
+def clear(show_details: bool, *, settings: Settings) -> tuple:
+    return "", [], [], panel([], show_details, settings)
+
+
+def redraw(exchanges: list[Exchange], show_details: bool, *, settings: Settings) -> tuple:
+    """The chat and panel again, after the details setting changed."""
+    return chat_messages(exchanges, show_details), panel(exchanges, show_details, settings)
+
+
+def article_html(cited: dict, settings: Settings) -> str:
+    """The whole-article view for a citation's {source, start, end, hs, he}, sent by the browser.
+
+    Only an article the index lists is read (library.read_article refuses any other name).
+    """
+    try:
+        article = library.read_article(str(cited["source"]), settings=settings)
+        offsets = (int(cited[key]) for key in ("start", "end", "hs", "he"))
+        return render.article_view(article, *offsets)
+    except (RagError, KeyError, TypeError, ValueError) as exc:
+        return render.article_error(str(exc))
+
+
+def _example_text(example: gr.SelectData) -> str:
+    return example.value["text"]
+
+
+def chat_tab(settings: Settings, top_k: gr.Slider, generator: gr.Radio, show_details: gr.Checkbox) -> None:
+    """The chat and its sources panel with their events; call inside a `gr.Tab`."""
+    exchanges = gr.State([])
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(
+                label="Chat", height=600, examples=[{"text": q} for q in EXAMPLES],
+                placeholder="Ask a question about the indexed news articles.",
+                # The answer is HTML (the chips); copying would copy the markup, so no copy buttons.
+                buttons=[], elem_id="chat",
+            )
+            question = gr.Textbox(placeholder="Ask about the articles…", show_label=False, submit_btn=True,
+                                  elem_id="question")
+            clear_button = gr.Button("Clear conversation", size="sm", variant="secondary")
+        with gr.Column(scale=2):
+            gr.Markdown("### Sources")
+            def view_article(cited: dict) -> str:  # the panel's script calls it by this name
+                return article_html(cited, settings)
+
+            sources = gr.HTML(panel([], True, settings), js_on_load=assets.PANEL_JS,
+                              server_functions=[view_article], elem_id="sources")
+
+    asking = dict(outputs=[question, chatbot, exchanges, sources], concurrency_id="answer", concurrency_limit=1)
+    choices = [top_k, generator, show_details]
+    ask = partial(respond, settings=settings)
+    question.submit(ask, [question, exchanges, *choices], api_name="ask", **asking)
+    # Clicking an example on the empty chat asks it right away.
+    chatbot.example_select(_example_text, None, question, api_visibility="private").then(
+        ask, [question, exchanges, *choices], api_visibility="private", **asking
+    )
+    chatbot.retry(partial(retry, settings=settings), [exchanges, *choices], api_name="retry", **asking)
+    chatbot.undo(partial(undo, settings=settings), [exchanges, show_details],
+                 [question, chatbot, exchanges, sources], api_name="undo")
+    for event in (chatbot.clear, clear_button.click):
+        event(partial(clear, settings=settings), [show_details], [question, chatbot, exchanges, sources],
+              api_visibility="private")
+    show_details.change(partial(redraw, settings=settings), [exchanges, show_details], [chatbot, sources],
+                        api_visibility="private")

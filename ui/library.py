@@ -1,0 +1,110 @@
+"""The document library tab: the indexed articles, upload, remove and re-index.
+
+The work is `rag.library`'s; this module shows its results and turns its errors into a message
+in the tab. Every change rebuilds the index, which the chat picks up with its next question.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import gradio as gr
+
+from rag import library
+from rag.config import Settings
+from rag.errors import RagError
+from rag.loading import SUPPORTED_SUFFIXES
+from rag.schema import IndexInfo
+
+COLUMNS = ["Title", "Latest date", "Outlet", "Chunks", "Added (UTC)", "File"]
+
+
+def table(settings: Settings) -> tuple[list[list], list[str], str]:
+    """(rows for the table, file names for the remove list, a note when there is no library)."""
+    try:
+        articles = library.list_articles(settings=settings)
+    except RagError as exc:
+        return [], [], f"⚠️ {exc}"
+    rows = [[a.title, a.dates[-1] if a.dates else "", a.outlet or "", a.chunks,
+             (a.added or "").replace("T", " ")[:16], a.source] for a in articles]
+    return rows, [a.source for a in articles], ""
+
+
+def refresh(settings: Settings, status: str = "") -> tuple:
+    """(table, remove list, status) as they are now; the status keeps `status` if given."""
+    rows, sources, problem = table(settings)
+    return rows, gr.update(choices=sources, value=None), status or problem
+
+
+def _done(what: str, info: IndexInfo) -> str:
+    skipped = "".join(f"\n- skipped {s}" for s in info.skipped)
+    return (f"✓ {what}. The index now holds {info.articles} articles in {info.chunks} passages "
+            f"(built in {info.seconds:.1f} s); the chat uses it from the next question.{skipped}")
+
+
+# The Progress parameters come before `settings`: Gradio only finds them among the positional
+# parameters, and functools.partial makes `settings` and all after it keyword-only.
+def add(files: list[str] | None, progress=gr.Progress(track_tqdm=True), *, settings: Settings) -> tuple:
+    """Add uploaded files; returns (file box, emptied; table, remove list, status)."""
+    if not files:
+        return (None, *refresh(settings))
+    progress(0, desc="Checking the files")
+    try:
+        info = library.add_articles(files, settings=settings, progress=True)
+    except RagError as exc:
+        return (None, *refresh(settings, f"⚠️ Nothing was added: {exc}"))
+    names = ", ".join(library.safe_name(f) for f in files)
+    return (None, *refresh(settings, _done(f"Added {names}", info)))
+
+
+def remove(source: str | None, progress=gr.Progress(track_tqdm=True), *, settings: Settings) -> tuple:
+    if not source:
+        return refresh(settings, "Nothing was removed: choose an article first.")
+    progress(0, desc=f"Removing {source}")
+    try:
+        info = library.remove_article(source, settings=settings, progress=True)
+    except RagError as exc:
+        return refresh(settings, f"⚠️ Nothing was removed: {exc}")
+    return refresh(settings, _done(f"Removed {source}", info))
+
+
+def reindex(progress=gr.Progress(track_tqdm=True), *, settings: Settings) -> tuple:
+    progress(0, desc="Re-indexing")
+    try:
+        info = library.reindex(settings=settings, progress=True)
+    except RagError as exc:
+        return refresh(settings, f"⚠️ The index was not rebuilt: {exc}")
+    return refresh(settings, _done("Re-indexed the library folder", info))
+
+
+def library_tab(settings: Settings, tab: gr.Tab) -> None:
+    """The library's components and events; call inside `tab`."""
+    rows, sources, problem = table(settings)
+    mb = settings.max_file_bytes / 1_000_000
+    gr.Markdown(f"The articles the chat answers from. Add `.txt`, `.md` or `.html` files (UTF-8 text, up to "
+                f"{mb:g} MB each); a file that cannot be read is refused and nothing changes.")
+    articles = gr.Dataframe(rows, headers=COLUMNS, interactive=False, wrap=True, elem_id="library-table",
+                            column_widths=["38%", "11%", "13%", "7%", "13%", "18%"])
+    status = gr.Markdown(problem, elem_id="library-status")
+    with gr.Row():
+        upload = gr.File(label="Add articles", file_count="multiple", file_types=list(SUPPORTED_SUFFIXES),
+                         elem_id="library-upload", scale=2)
+        with gr.Column(scale=1):
+            chosen = gr.Dropdown(sources, value=None, label="Article to remove", elem_id="library-remove-choice")
+            remove_button = gr.Button("Remove article", variant="stop", elem_id="library-remove")
+            reindex_button = gr.Button("Re-index the folder", elem_id="library-reindex",
+                                       variant="secondary")
+
+    # The progress bar shows over the table, which is what changes.
+    writing = dict(concurrency_id="library", concurrency_limit=1, show_progress_on=articles)
+    upload.upload(partial(add, settings=settings), upload, [upload, articles, chosen, status],
+                  api_name="add_articles", **writing)
+    # Deleting a file is the one step that cannot be undone here: ask first. Cancelling sends
+    # None, as does an empty choice, and `remove` then changes nothing.
+    remove_button.click(partial(remove, settings=settings), chosen, [articles, chosen, status],
+                        js="(source) => source && confirm(`Remove ${source} from the library?`) ? source : null",
+                        api_name="remove_article", **writing)
+    reindex_button.click(partial(reindex, settings=settings), None, [articles, chosen, status],
+                         api_name="reindex", **writing)
+    # Another session may have changed the library since this page was loaded.
+    tab.select(lambda: refresh(settings)[:2], None, [articles, chosen], api_visibility="private")

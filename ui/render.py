@@ -1,0 +1,178 @@
+"""HTML for the chat: answers with citation chips, the sources panel, the whole-article view.
+
+Everything that comes from an article or from the model is escaped here: articles are
+untrusted input (an uploaded page can hold markup), and the model may repeat it. A chip names
+its answer's position in the conversation k and its citation number n in a class, `ref-k-n`
+(the chat's sanitiser strips data- attributes); the panel's sections and sources carry them as
+`data-answer` and `data-n`. The panel's script (assets.PANEL_JS) joins the two.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from html import escape
+
+from rag.loading import is_html, span_text
+from rag.schema import Answer, Article, Citation
+
+_CITE = re.compile(r"\[(\d+)\]")
+_HIT_PREVIEW_CHARS = 300
+
+
+@dataclass
+class Exchange:
+    """One question of the conversation and what came of it: an answer or an error message."""
+
+    question: str
+    answer: Answer | None = None
+    error: str | None = None
+    generator: str = ""  # the model that answered, for the details
+
+
+def question_html(question: str) -> str:
+    return escape(question)
+
+
+def answer_html(k: int, answer: Answer, show_details: bool) -> str:
+    """The answer text with its [n] markers as chips, then a line of its sources."""
+    if answer.abstained:
+        body = (f'<div class="abstained"><strong>{escape(answer.text)}</strong><br>'
+                '<span class="hint">No indexed article answers this. Rephrase the question, or add an article '
+                'in the Library tab.</span></div>')
+    else:
+        body = _with_chips(k, escape(answer.text), {c.n: c for c in answer.citations})
+    footer = [
+        f'<button type="button" class="cite-source ref-{k}-{c.n}">'
+        f'<span class="cite-num">{c.n}</span> {escape(c.title)}</button>'
+        for c in answer.citations
+    ]
+    if show_details:
+        footer.append(f'<button type="button" class="show-details ref-{k}-0">Details</button>')
+    # The blank line ends the markdown paragraph, so the footer is an HTML block of its own.
+    return body + (f'\n\n<div class="cite-footer">{"".join(footer)}</div>' if footer else "")
+
+
+def streaming_html(k: int, text: str) -> str:
+    """A partial answer as it streams: its numbers are final already, so chips can show at once."""
+    return _with_chips(k, escape(text), {}) + '<span class="cursor">▍</span>'
+
+
+def pending_html() -> str:
+    return '<span class="pending">Searching the articles…</span>'
+
+
+def error_html(message: str) -> str:
+    return f"⚠️ {escape(message)}"
+
+
+def sources_panel(exchanges: list[Exchange], articles: dict, show_details: bool) -> str:
+    """The sources of every answer in the conversation, the latest one shown.
+
+    Earlier answers' sections are present but hidden, so a chip in an old answer opens its own
+    sources without a round trip. `articles` maps file names to LibraryArticle (outlet, dates).
+    """
+    answered = [(k, e) for k, e in enumerate(exchanges) if e.answer is not None]
+    if not answered:
+        return ('<div class="sources-panel"><p class="panel-empty">Sources appear here. Click a citation number '
+                'in an answer to see the passage it rests on.</p></div>')
+    latest = answered[-1][0]
+    sections = [_section(k, e, articles, show_details, hidden=k != latest) for k, e in answered]
+    return f'<div class="sources-panel">{"".join(sections)}</div>'
+
+
+def article_view(article: Article, c_start: int, c_end: int, h_start: int, h_end: int) -> str:
+    """The whole article, escaped, with the cited passage tinted and its supporting sentence marked."""
+    text, n = article.text, len(article.text)
+    if not 0 <= c_start < c_end <= n:
+        c_start = c_end = 0
+    if is_html(article):
+        # Offsets point into the raw page; show its visible text, block by block.
+        def part(a, b):
+            return escape(span_text(article, a, b))
+        passage = f"<mark>{part(c_start, c_end)}</mark>" if c_end else ""
+        body = f'{part(0, c_start)}\n<span class="passage-range">{passage}</span>\n{part(c_end, n)}'
+    else:
+        body = (escape(text[:c_start]) + f'<span class="passage-range">{_marked(text, c_start, c_end, h_start, h_end)}'
+                f"</span>{escape(text[c_end:])}")
+    return (f'<div class="article-view" role="dialog" aria-label="{escape(article.title)}">'
+            f'<header><div><strong>{escape(article.title)}</strong><div class="source-meta">{escape(article.source)}'
+            f'</div></div><button type="button" class="article-close">Close</button></header>'
+            f'<div class="article-text">{body}</div></div>')
+
+
+def article_error(message: str) -> str:
+    return (f'<div class="article-view"><header><strong>Cannot show the article</strong>'
+            f'<button type="button" class="article-close">Close</button></header><p>{escape(message)}</p></div>')
+
+
+def _with_chips(k: int, escaped: str, citations: dict[int, Citation]) -> str:
+    def chip(match: re.Match) -> str:
+        n = int(match.group(1))
+        title = f' title="{escape(citations[n].title)}"' if n in citations else ""
+        return f'<button type="button" class="cite-chip ref-{k}-{n}"{title}>{n}</button>'
+
+    return _CITE.sub(chip, escaped)
+
+
+def _section(k: int, exchange: Exchange, articles: dict, show_details: bool, hidden: bool) -> str:
+    answer = exchange.answer
+    parts = [f'<p class="sources-question">Sources for “{escape(exchange.question)}”</p>']
+    if answer.citations:
+        parts += [_source(k, c, articles.get(c.source)) for c in answer.citations]
+    else:
+        parts.append('<p class="panel-empty">No sources: the indexed articles do not answer this question.</p>')
+    if show_details:
+        parts.append(_details(exchange))
+    return f'<section class="answer-sources" data-answer="{k}"{" hidden" if hidden else ""}>{"".join(parts)}</section>'
+
+
+def _source(k: int, c: Citation, meta) -> str:
+    facts = [meta.outlet if meta else None, meta.dates[-1] if meta and meta.dates else None, c.source]
+    meta_line = " · ".join(escape(f) for f in facts if f)
+    return (
+        f'<article class="source" data-answer="{k}" data-n="{c.n}">'
+        f'<header><span class="cite-num">{c.n}</span><div><strong>{escape(c.title)}</strong>'
+        f'<div class="source-meta">{meta_line}</div></div></header>'
+        f'<blockquote class="passage">{_passage(c)}</blockquote>'
+        f'<button type="button" class="view-article" data-source="{escape(c.source)}" data-start="{c.start}" '
+        f'data-end="{c.end}" data-hs="{c.highlight_start}" data-he="{c.highlight_end}">View the whole article</button>'
+        "</article>"
+    )
+
+
+def _passage(c: Citation) -> str:
+    # For .txt/.md the quote is the file's text from start to end, so the highlight's file offsets
+    # land inside it; an HTML quote is the passage's visible text and is marked whole.
+    if len(c.quote) == c.end - c.start:
+        return _marked(c.quote, 0, len(c.quote), c.highlight_start - c.start, c.highlight_end - c.start)
+    return f"<mark>{escape(c.quote)}</mark>"
+
+
+def _marked(text: str, start: int, end: int, h_start: int, h_end: int) -> str:
+    """text[start:end], escaped, with text[h_start:h_end] marked; the whole range when the
+    highlight is missing (not computed yet: end <= start) or outside the range."""
+    if not start <= h_start < h_end <= end:
+        h_start, h_end = start, end
+    return (escape(text[start:h_start]) + f"<mark>{escape(text[h_start:h_end])}</mark>"
+            + escape(text[h_end:end]))
+
+
+def _details(exchange: Exchange) -> str:
+    answer = exchange.answer
+    t = answer.timings
+    first = f"{t.first_token:.2f} s" if t.first_token is not None else "no model call"
+    timings = (f"Retrieval {t.retrieval:.2f} s · first token {first} · total {t.total:.2f} s"
+               f" · {answer.prompt_tokens} prompt tokens, {answer.completion_tokens} answer tokens"
+               f" · {escape(exchange.generator)}")
+    cited = {c.chunk_id: c.n for c in answer.citations}
+    hits = []
+    for hit in answer.hits:
+        text = hit.chunk.text
+        preview = text if len(text) <= _HIT_PREVIEW_CHARS else text[:_HIT_PREVIEW_CHARS].rsplit(" ", 1)[0] + "…"
+        tag = f' <span class="cited">cited as [{cited[hit.chunk.id]}]</span>' if hit.chunk.id in cited else ""
+        hits.append(f'<li><span class="score" title="cosine similarity">{hit.score:.3f}</span> '
+                    f'<strong>{escape(hit.chunk.title)}</strong> <code>{escape(hit.chunk.source)}</code>{tag}'
+                    f'<div class="hit-text">{escape(preview)}</div></li>')
+    return (f'<details class="retrieval"><summary>Retrieval details</summary><p class="timings">{timings}</p>'
+            f'<p>Passages shown to the model, in prompt order:</p><ol class="hits">{"".join(hits)}</ol></details>')
