@@ -1,5 +1,6 @@
 # The README's two commands:
 #   make run    build whatever is missing (virtualenv, packages, models, seed index), serve the UI
+#               (the index is built from library/, a copy of seeds/ made on the first run)
 #   make test   the same set-up minus the index, then the test suite
 # Each step is skipped when its output is already there, so the second run starts at once.
 
@@ -37,7 +38,10 @@ models: $(VENV)/.installed
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
-index/manifest.json: $(VENV)/.installed $(wildcard seeds/*)
-	$(BIN)/rag index seeds
+# The UI's uploads go into the folder the index was built from: a git-ignored copy of seeds/,
+# so that adding an article never edits the committed seeds.
+index/manifest.json: $(VENV)/.installed
+	test -d library || cp -r seeds library
+	$(BIN)/rag index library
 
 .PHONY: run test models

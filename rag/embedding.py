@@ -25,6 +25,8 @@ class Embedder:
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.dimension = self.model.get_embedding_dimension()
         self.max_tokens = self.model.max_seq_length
+        # Whole words of the tokenizer's vocabulary: a cheap dictionary of ordinary English.
+        self.known_words = frozenset(w for w in self.model.tokenizer.get_vocab() if w.isalpha())
 
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])

@@ -46,6 +46,11 @@ class StoredIndex:
         scores, ids = self.vectors.search(query_vector.reshape(1, -1).astype(np.float32), k)
         return [Hit(chunk=self.chunks[i], score=float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
 
+    @property
+    def vocabulary(self) -> set[str]:
+        """The lower-cased words of the chunks (as BM25 tokenised them)."""
+        return set(self.keywords.vocab_dict)
+
     def vector(self, position: int) -> np.ndarray:
         return self.vectors.reconstruct(position)
 

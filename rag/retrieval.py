@@ -8,6 +8,7 @@ skipped so that a second article gets its place.
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from rag.embedding import Embedder
@@ -51,6 +52,22 @@ def standalone_query(question: str, history: list[dict] | None) -> str:
     return question
 
 
+def respell(query: str, vocabulary: set[str], known: set[str] = frozenset()) -> str:
+    """Replace words the articles never use by the closest word they do ("istambul" -> "istanbul",
+    "prisners" -> "prisoners"): misspelt questions otherwise miss both rankings. Words in `known`
+    (ordinary English: "many" must not become "may"), short words and words with no close match
+    are left alone."""
+
+    def fix(match: re.Match) -> str:
+        word = match.group()
+        if len(word) < 4 or word.lower() in vocabulary or word.lower() in known:
+            return word
+        close = difflib.get_close_matches(word.lower(), vocabulary, n=1, cutoff=0.8)
+        return close[0] if close else word
+
+    return re.sub(r"[^\W\d_]+", fix, query)
+
+
 def time_terms(text: str) -> set[str]:
     """The months ("may") and years ("2025") a text names."""
     return {m.group()[:3].lower() for m in _MONTH.finditer(text)} | set(_YEAR.findall(text))
@@ -64,6 +81,7 @@ def retrieve(query: str, index: StoredIndex, embedder: Embedder, top_k: int,
     talks..." 5th for "What came out of the May 2025 Istanbul talks?", BM25 alone misses
     paraphrases; fused, the passage that answers is in the top 3 for each of our probe questions.
     """
+    query = respell(query, index.vocabulary, embedder.known_words)
     dense = index.search(embedder.embed([query])[0], len(index.chunks))
     position = {chunk.id: i for i, chunk in enumerate(index.chunks)}
     rankings = [[position[hit.chunk.id] for hit in dense[:CANDIDATES]], index.keyword_search(query, CANDIDATES)]

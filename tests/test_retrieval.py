@@ -5,7 +5,7 @@ import pytest
 from conftest import ISTANBUL
 from rag.embedding import load_embedder
 from rag.index import load_index
-from rag.retrieval import NEAR_DUPLICATE, retrieve, standalone_query, time_terms
+from rag.retrieval import NEAR_DUPLICATE, respell, retrieve, standalone_query, time_terms
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +58,11 @@ def test_follow_ups_borrow_the_previous_question(question, expected):
                {"role": "assistant", "content": "A prisoner exchange [1]."}]
     assert standalone_query(question, history) == expected
     assert standalone_query(question, None) == question
+
+
+def test_misspelt_words_are_respelt_to_the_articles_words_but_real_words_are_kept(index_and_embedder):
+    index, embedder = index_and_embedder
+    fixed = respell("how many prisners did they agree to swap in istambul", index.vocabulary, embedder.known_words)
+    assert fixed == "how many prisoners did they agree to swap in istanbul"
+    hits = retrieve("how many prisners did they agree to swap in istambul", index, embedder, top_k=4)
+    assert any("1,000 prisoners" in h.chunk.text for h in hits)
