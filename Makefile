@@ -31,6 +31,8 @@ $(VENV)/.installed: pyproject.toml
 models: $(VENV)/.installed
 	$(BIN)/rag models install
 	$(BIN)/rag models install --model qwen2.5-coder-0.5b
+	# The optional re-ranker (rescore_model); its test needs it.
+	$(BIN)/rag models install --model all-mpnet-base-v2
 
 # The browser tests (tests/test_browser.py) drive Debian's Chromium through playwright;
 # playwright's own browser download does not work here.

@@ -66,3 +66,13 @@ def test_misspelt_words_are_respelt_to_the_articles_words_but_real_words_are_kep
     assert fixed == "how many prisoners did they agree to swap in istanbul"
     hits = retrieve("how many prisners did they agree to swap in istambul", index, embedder, top_k=4)
     assert any("1,000 prisoners" in h.chunk.text for h in hits)
+
+
+def test_rescoring_with_mpnet_keeps_the_answering_passages(index_and_embedder, settings):
+    index, embedder = index_and_embedder
+    rescorer = load_embedder("all-mpnet-base-v2", settings.models_dir)
+    assert rescorer.dimension == 768
+    for question, phrase in [("What came out of the May 2025 Istanbul talks?", "1,000 prisoners"),
+                             ("Where had Putin and Erdogan met before the Astana talks?", "Tehran")]:
+        rescored = retrieve(question, index, embedder, top_k=4, rescorer=rescorer)
+        assert any(phrase in h.chunk.text for h in rescored)
