@@ -1,5 +1,7 @@
 """Shared fixtures. The real models are loaded once per session; the index lives in tmp."""
 
+import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -21,3 +23,20 @@ def seed_index(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def settings(seed_index):
     return load_settings(index_dir=seed_index)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_copy_of_seeds(root: Path):
+    """The web app, on a free loopback port, over its own copy of the seeds (so uploads never
+    touch seeds/); the caller closes it."""
+    from ui.app import serve
+
+    shutil.copytree(SEEDS, root / "articles")
+    settings = load_settings(index_dir=root / "index")
+    rag.build_index(root / "articles", settings=settings, progress=False)
+    return serve(settings, "127.0.0.1", free_port(), block=False)

@@ -3,16 +3,11 @@ by playwright, against the app served over a copy of the seeds in tmp (uploads n
 seeds/). Each step is saved as a screenshot in tests/artifacts/ (git-ignored) to look at."""
 
 import os
-import shutil
-import socket
 from pathlib import Path
 
 import pytest
 
-import rag
-from conftest import ISTANBUL, SEEDS
-from rag.config import load_settings
-from ui.app import serve
+from conftest import ISTANBUL, SEEDS, serve_copy_of_seeds
 
 CHROMIUM = "/usr/bin/chromium"
 # What a sandboxed CI container needs, and no calls home: the app is offline.
@@ -30,19 +25,9 @@ COD_QUESTION = "What cod quota did Norway and Iceland agree in Tromsø?"
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    root = tmp_path_factory.mktemp("browser-app")
-    shutil.copytree(SEEDS, root / "articles")
-    settings = load_settings(index_dir=root / "index")
-    rag.build_index(root / "articles", settings=settings, progress=False)
-    app = serve(settings, "127.0.0.1", _free_port(), block=False)
+    app = serve_copy_of_seeds(tmp_path_factory.mktemp("browser-app"))
     yield app.local_url
     app.close()
 

@@ -2,8 +2,6 @@
 local port and driven through gradio_client, as a browser would drive it (test_browser.py drives
 a real browser)."""
 
-import shutil
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -12,9 +10,9 @@ import pytest
 from gradio_client import Client, handle_file
 
 import rag
-from conftest import ISTANBUL, SEEDS
+from conftest import ISTANBUL, free_port, serve_copy_of_seeds
 from rag.cli import main
-from rag.config import Settings, load_settings
+from rag.config import Settings
 from rag.errors import BadInputError
 from rag.schema import Answer, Article, Chunk, Citation, Hit, Timings
 from ui import chat, render
@@ -210,14 +208,8 @@ def test_cli_refuses_an_open_network_bind(capsys, monkeypatch):
     assert "refusing to serve on 0.0.0.0" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_login_protects_every_route_including_the_article_view(tmp_path):
-    app = serve(Settings(index_dir=tmp_path), "127.0.0.1", _free_port(), auth=("reader", "s3cret"), block=False)
+    app = serve(Settings(index_dir=tmp_path), "127.0.0.1", free_port(), auth=("reader", "s3cret"), block=False)
     try:
         for route in ("config", "gradio_api/info"):
             with pytest.raises(urllib.error.HTTPError) as refused:
@@ -236,7 +228,7 @@ def test_a_login_protects_every_route_including_the_article_view(tmp_path):
 
 @pytest.fixture(scope="module")
 def seed_app(settings):
-    app = serve(settings, "127.0.0.1", _free_port(), block=False)
+    app = serve(settings, "127.0.0.1", free_port(), block=False)
     yield app
     app.close()
 
@@ -270,11 +262,7 @@ def test_app_shows_a_message_for_an_empty_question(client):
 @pytest.fixture(scope="module")
 def library_app(tmp_path_factory):
     """An app over its own copy of the seeds, so uploads never touch seeds/."""
-    root = tmp_path_factory.mktemp("library-app")
-    shutil.copytree(SEEDS, root / "articles")
-    settings = load_settings(index_dir=root / "index")
-    rag.build_index(root / "articles", settings=settings, progress=False)
-    app = serve(settings, "127.0.0.1", _free_port(), block=False)
+    app = serve_copy_of_seeds(tmp_path_factory.mktemp("library-app"))
     yield app
     app.close()
 
