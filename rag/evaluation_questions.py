@@ -1,0 +1,138 @@
+"""The evaluation set: its file format (eval/README.md), the checks that refuse a bad line, and
+the choice of a slice (one kind, the first N, or a seeded sample)."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.errors import BadInputError
+from rag.evaluation_metrics import MATCHES, normalize_answer
+
+__all__ = ["KINDS", "EvalQuestion", "load_questions", "select_questions"]
+
+KINDS = (
+    "fact",
+    "multi_article",
+    "paraphrase",
+    "lowercase_misspelt",
+    "time",
+    "followup",
+    "unanswerable_out_of_domain",
+    "unanswerable_near_miss",
+    "unanswerable_injection",
+)
+ROLES = ("user", "assistant")
+
+_REQUIRED = ("id", "question", "answers", "sources", "kind")
+_OPTIONAL = ("match", "history", "note")
+
+
+@dataclass
+class EvalQuestion:
+    id: str
+    question: str
+    answers: list[str]  # gold key phrases; [] for unanswerable questions
+    sources: list[str]  # file names holding the answer; [] for unanswerable questions
+    kind: str  # one of KINDS (a SQuAD file adds "squad" and "unanswerable_squad")
+    match: str = "any"  # "all" when every phrase in `answers` is required
+    history: list[dict] = field(default_factory=list)  # earlier turns: {"role", "content"}
+    note: str | None = None
+
+    @property
+    def answerable(self) -> bool:
+        return not self.kind.startswith("unanswerable")
+
+
+# --- the question set
+
+
+def load_questions(path: str | Path) -> list[EvalQuestion]:
+    """Read and check a questions file: one JSON object a line, blank lines ignored."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise BadInputError(f"cannot read questions file {path}: {exc}") from None
+    questions: list[EvalQuestion] = []
+    seen: set[str] = set()
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {lineno}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BadInputError(f"{where}: not valid JSON ({exc.msg})") from None
+        question = _parse_question(row, where)
+        if question.id in seen:
+            raise BadInputError(f"{where}: duplicate id {question.id!r}")
+        seen.add(question.id)
+        questions.append(question)
+    return questions
+
+
+def _parse_question(row, where: str) -> EvalQuestion:
+    if not isinstance(row, dict):
+        raise BadInputError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    missing = [k for k in _REQUIRED if k not in row]
+    if missing:
+        raise BadInputError(f"{where}: missing field(s) {missing}; required: {list(_REQUIRED)}")
+    unknown = sorted(set(row) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:  # most likely a misspelt field, which would otherwise be silently ignored
+        raise BadInputError(f"{where}: unknown field(s) {unknown}; valid: {list(_REQUIRED + _OPTIONAL)}")
+    for key in ("id", "question", "kind"):
+        if not isinstance(row[key], str) or not row[key].strip():
+            raise BadInputError(f"{where}: {key} must be a non-empty string")
+    for key in ("answers", "sources"):
+        if not isinstance(row[key], list) or not all(isinstance(v, str) for v in row[key]):
+            raise BadInputError(f"{where}: {key} must be a list of strings")
+    if row["kind"] not in KINDS:
+        raise BadInputError(f"{where}: unknown kind {row['kind']!r}; valid: {list(KINDS)}")
+    match = row.get("match", "any")
+    if match not in MATCHES:
+        raise BadInputError(f"{where}: match must be one of {list(MATCHES)}, not {match!r}")
+    history = row.get("history", [])
+    if not isinstance(history, list) or not all(
+        isinstance(m, dict) and m.get("role") in ROLES and isinstance(m.get("content"), str) for m in history
+    ):
+        raise BadInputError(f"{where}: history must be a list of {{'role': 'user'|'assistant', 'content': str}}")
+    note = row.get("note")
+    if note is not None and not isinstance(note, str):
+        raise BadInputError(f"{where}: note must be a string")
+
+    question = EvalQuestion(
+        id=row["id"], question=row["question"], answers=row["answers"], sources=row["sources"],
+        kind=row["kind"], match=match, history=history, note=note,
+    )
+    if question.answerable and not (question.answers and question.sources):
+        raise BadInputError(f"{where}: a {question.kind!r} question needs answers and sources")
+    if not question.answerable and (question.answers or question.sources):
+        raise BadInputError(f"{where}: a {question.kind!r} question must have empty answers and sources")
+    if question.kind == "followup" and not question.history:
+        raise BadInputError(f"{where}: a 'followup' question needs the earlier turns in history")
+    empty = [a for a in question.answers if not normalize_answer(a)]
+    if empty:  # e.g. "the" or "-": would be found in every text
+        raise BadInputError(f"{where}: answers {empty} are empty once normalised")
+    return question
+
+
+def select_questions(questions: list[EvalQuestion], kind: str | None = None, limit: int | None = None,
+                     seed: int | None = None) -> list[EvalQuestion]:
+    """Those of `kind`; then the first `limit`, or with a seed a random sample of `limit`, kept
+    in file order so that two samples with the same seed read alike."""
+    if kind is not None:
+        kinds = list(dict.fromkeys(q.kind for q in questions))
+        questions = [q for q in questions if q.kind == kind]
+        if not questions:
+            raise BadInputError(f"no question of kind {kind!r}; kinds in this set: {kinds}")
+    if limit is not None and limit < 1:
+        raise BadInputError(f"limit must be at least 1, not {limit}")
+    if limit is None or limit >= len(questions):
+        return questions
+    if seed is None:
+        return questions[:limit]
+    picked = set(random.Random(seed).sample(range(len(questions)), limit))
+    return [q for i, q in enumerate(questions) if i in picked]
