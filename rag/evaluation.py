@@ -163,7 +163,7 @@ def evaluate(questions: list[EvalQuestion], *, settings: Settings, index_dir: st
     from rag.generation import load_generator
     from rag.index import load_index
     from rag.pipeline import ask
-    from rag.retrieval import retrieve, standalone_query
+    from rag.retrieval import retrieve
 
     index_dir = Path(index_dir) if index_dir is not None else settings.index_dir
     index = load_index(index_dir, settings.embedding_model)
@@ -177,8 +177,7 @@ def evaluate(questions: list[EvalQuestion], *, settings: Settings, index_dir: st
         ask_fn=lambda text, history: ask(text, index_dir=index_dir, history=history, settings=settings),
         # The same call as ask() makes, only deeper: no second generator call. run_eval warns if
         # the two ever disagree on the passages the model saw.
-        rank_fn=lambda text, history: retrieve(standalone_query(text, history), index, embedder, max(RECALL_AT),
-                                               rescorer),
+        rank_fn=lambda text, history: retrieve(text, index, embedder, max(RECALL_AT), rescorer, history),
         embed=embedder.embed,
         progress=progress,
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -39,17 +40,13 @@ class StoredIndex:
     chunks: list[Chunk]
     vectors: object  # faiss.Index
     keywords: object  # bm25s.BM25 over the same chunks, rebuilt at load (milliseconds per thousand chunks)
+    vocabulary: frozenset[str]  # the lower-cased words of the chunks, as written (for respelling)
 
     def search(self, query_vector: np.ndarray, top_k: int) -> list[Hit]:
         """The top_k chunks by cosine similarity to query_vector, closest first."""
         k = min(top_k, len(self.chunks))
         scores, ids = self.vectors.search(query_vector.reshape(1, -1).astype(np.float32), k)
         return [Hit(chunk=self.chunks[i], score=float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
-
-    @property
-    def vocabulary(self) -> set[str]:
-        """The lower-cased words of the chunks (as BM25 tokenised them)."""
-        return set(self.keywords.vocab_dict)
 
     def vector(self, position: int) -> np.ndarray:
         return self.vectors.reconstruct(position)
@@ -62,7 +59,7 @@ class StoredIndex:
         """Positions of the top_k chunks by BM25 score (only chunks sharing a word with the query)."""
         import bm25s
 
-        words = [w for w in bm25s.tokenize([query], return_ids=False, show_progress=False)[0]
+        words = [w for w in bm25s.tokenize([query], return_ids=False, stemmer=_stem, show_progress=False)[0]
                  if w in self.keywords.vocab_dict]
         if not words:
             return []
@@ -182,7 +179,21 @@ def _load(index_dir: Path, manifest_stamp: int) -> StoredIndex:
             f"{damaged}: {vectors.ntotal} vectors of dimension {vectors.d} for {len(chunks)} chunks "
             f"(manifest says dimension {manifest.get('dimension')}): {fix}"
         )
-    return StoredIndex(manifest=manifest, chunks=chunks, vectors=vectors, keywords=_keyword_index(chunks))
+    vocabulary = frozenset(w for c in chunks for w in re.findall(r"[^\W\d_]+", c.text.lower()))
+    return StoredIndex(manifest=manifest, chunks=chunks, vectors=vectors, keywords=_keyword_index(chunks),
+                       vocabulary=vocabulary)
+
+
+def _stem(words: list[str]) -> list[str]:
+    """English stems, so that "demand" finds "demands" and "agreed" finds "agreement"."""
+    return _stemmer().stemWords(words)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
 
 
 def _keyword_index(chunks: list[Chunk]):
@@ -190,5 +201,5 @@ def _keyword_index(chunks: list[Chunk]):
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
     keywords = bm25s.BM25()
-    keywords.index(bm25s.tokenize([c.text for c in chunks], show_progress=False), show_progress=False)
+    keywords.index(bm25s.tokenize([c.text for c in chunks], stemmer=_stem, show_progress=False), show_progress=False)
     return keywords

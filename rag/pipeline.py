@@ -1,6 +1,6 @@
 """The one core behind the CLI, the UI and the eval runner: build_index(), ask(), ask_stream().
 
-A question goes: check -> standalone query -> retrieve passages -> (too weak? say so) ->
+A question goes: check -> retrieve passages (with the conversation) -> (too weak? say so) ->
 select their sentences that bear on it -> prompt -> generate, streaming -> check citations -> Answer.
 """
 
@@ -20,7 +20,7 @@ from rag.generation import load_generator
 from rag.index import load_index, save_index
 from rag.loading import load_folder
 from rag.prompt import NOT_COVERED, build_messages
-from rag.retrieval import retrieve, standalone_query
+from rag.retrieval import retrieve
 from rag.schema import Answer, IndexInfo, Timings
 from rag.selection import select_passages
 
@@ -63,7 +63,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     index = load_index(Path(index_dir) if index_dir is not None else settings.index_dir, settings.embedding_model)
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
     rescorer = load_embedder(settings.rescore_model, settings.models_dir) if settings.rescore_model else None
-    hits = retrieve(standalone_query(question, history), index, embedder, top_k or settings.top_k, rescorer)
+    hits = retrieve(question, index, embedder, top_k or settings.top_k, rescorer, history)
     timings = Timings(retrieval=time.perf_counter() - started)
 
     if not hits or max(hit.score for hit in hits) < settings.min_relevance:

@@ -73,28 +73,40 @@ def time_terms(text: str) -> set[str]:
     return {m.group()[:3].lower() for m in _MONTH.finditer(text)} | set(_YEAR.findall(text))
 
 
-def retrieve(query: str, index: StoredIndex, embedder: Embedder, top_k: int,
-             rescorer: Embedder | None = None) -> list[Hit]:
-    """The top_k passages, best first; each Hit's score is its cosine similarity to the query.
+def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
+             rescorer: Embedder | None = None, history: list[dict] | None = None) -> list[Hit]:
+    """The top_k passages for `question`, best first; each Hit's score is its cosine similarity
+    to the closest query.
 
+    A follow-up is searched twice, as asked and as its standalone query (see standalone_query),
+    and the rankings of both are fused: the conversation's subject finds the article, the
+    question's own words ("what does Russia demand?") find the passage in it.
     Measured on the seeds: MiniLM alone ranks "Among the few tangible outcomes of the Istanbul
     talks..." 5th for "What came out of the May 2025 Istanbul talks?", BM25 alone misses
     paraphrases; fused, the passage that answers is in the top 3 for each of our probe questions.
     """
-    query = respell(query, index.vocabulary, embedder.known_words)
-    dense = index.search(embedder.embed([query])[0], len(index.chunks))
+    queries = [respell(q, index.vocabulary, embedder.known_words)
+               for q in dict.fromkeys([question, standalone_query(question, history)])]
     position = {chunk.id: i for i, chunk in enumerate(index.chunks)}
-    rankings = [[position[hit.chunk.id] for hit in dense[:CANDIDATES]], index.keyword_search(query, CANDIDATES)]
-    if wanted := time_terms(query):
-        rankings.append(_time_ranking(wanted, index, [position[hit.chunk.id] for hit in dense]))
+    rankings, similarity = [], {}
+    for query, vector in zip(queries, embedder.embed(queries)):
+        hits = index.search(vector, len(index.chunks))
+        dense = [position[hit.chunk.id] for hit in hits]
+        for i, hit in zip(dense, hits):
+            similarity[i] = max(similarity.get(i, -1.0), hit.score)
+        rankings += [dense[:CANDIDATES], index.keyword_search(query, CANDIDATES)]
+        # Only the question as asked decides the time preference: a follow-up inherits the
+        # earlier question's subject, not its date ("in May 2025" would favour every chunk of
+        # the May article).
+        if query is queries[0] and (wanted := time_terms(query)):
+            rankings.append(_time_ranking(wanted, index, dense))
     fused: dict[int, float] = {}
     for ranking in rankings:
         for rank, i in enumerate(ranking):
             fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
     order = sorted(fused, key=fused.get, reverse=True)
     if rescorer is not None:
-        order = _rescored(query, order[:RESCORED], index, rescorer) + order[RESCORED:]
-    similarity = {position[hit.chunk.id]: hit.score for hit in dense}
+        order = _rescored(queries[-1], order[:RESCORED], index, rescorer) + order[RESCORED:]
     chosen: list[int] = []
     for i in order:
         if len(chosen) == top_k:

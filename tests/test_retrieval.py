@@ -54,6 +54,7 @@ def test_time_terms_read_months_and_years_but_not_the_verb_may():
      "Which drones has Türkiye supplied to Ukraine's army since 2022?"),
 ])
 def test_follow_ups_borrow_the_previous_question(question, expected):
+    """The standalone query; retrieve() searches with it and with the question as asked."""
     history = [{"role": "user", "content": "What came out of the Istanbul talks?"},
                {"role": "assistant", "content": "A prisoner exchange [1]."}]
     assert standalone_query(question, history) == expected
@@ -76,3 +77,10 @@ def test_rescoring_with_mpnet_keeps_the_answering_passages(index_and_embedder, s
                              ("Where had Putin and Erdogan met before the Astana talks?", "Tehran")]:
         rescored = retrieve(question, index, embedder, top_k=4, rescorer=rescorer)
         assert any(phrase in h.chunk.text for h in rescored)
+
+
+def test_a_follow_up_finds_its_own_passage_within_the_conversation_subject(index_and_embedder):
+    history = [{"role": "user", "content": "What came out of the May 2025 Istanbul talks?"},
+               {"role": "assistant", "content": "The sides agreed to exchange 1,000 prisoners of war [1]."}]
+    hits = retrieve("And what does Russia demand?", *index_and_embedder, top_k=4, history=history)
+    assert any("Russia demands formal recognition" in h.chunk.text for h in hits)
