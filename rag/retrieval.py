@@ -75,38 +75,30 @@ def time_terms(text: str) -> set[str]:
 
 def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
              rescorer: Embedder | None = None, history: list[dict] | None = None) -> list[Hit]:
-    """The top_k passages for `question`, best first; each Hit's score is its cosine similarity
-    to the closest query.
+    """The top_k passages for `question` (a follow-up searched as its standalone query), best
+    first; each Hit's score is its cosine similarity to the query.
 
-    A follow-up is searched twice, as asked and as its standalone query (see standalone_query),
-    and the rankings of both are fused: the conversation's subject finds the article, the
-    question's own words ("what does Russia demand?") find the passage in it.
     Measured on the seeds: MiniLM alone ranks "Among the few tangible outcomes of the Istanbul
     talks..." 5th for "What came out of the May 2025 Istanbul talks?", BM25 alone misses
     paraphrases; fused, the passage that answers is in the top 3 for each of our probe questions.
     """
-    queries = [respell(q, index.vocabulary, embedder.known_words)
-               for q in dict.fromkeys([question, standalone_query(question, history)])]
+    query = respell(standalone_query(question, history), index.vocabulary, embedder.known_words)
     position = {chunk.id: i for i, chunk in enumerate(index.chunks)}
-    rankings, similarity = [], {}
-    for query, vector in zip(queries, embedder.embed(queries)):
-        hits = index.search(vector, len(index.chunks))
-        dense = [position[hit.chunk.id] for hit in hits]
-        for i, hit in zip(dense, hits):
-            similarity[i] = max(similarity.get(i, -1.0), hit.score)
-        rankings += [dense[:CANDIDATES], index.keyword_search(query, CANDIDATES)]
-        # Only the question as asked decides the time preference: a follow-up inherits the
-        # earlier question's subject, not its date ("in May 2025" would favour every chunk of
-        # the May article).
-        if query is queries[0] and (wanted := time_terms(query)):
-            rankings.append(_time_ranking(wanted, index, dense))
+    hits = index.search(embedder.embed([query])[0], len(index.chunks))
+    dense = [position[hit.chunk.id] for hit in hits]
+    similarity = {i: hit.score for i, hit in zip(dense, hits)}
+    rankings = [dense[:CANDIDATES], index.keyword_search(query, CANDIDATES)]
+    # Only the question as asked sets the time preference: a follow-up inherits the earlier
+    # question's subject, not its date ("in May 2025" would favour every chunk of that article).
+    if wanted := time_terms(question):
+        rankings.append(_time_ranking(wanted, index, dense))
     fused: dict[int, float] = {}
     for ranking in rankings:
         for rank, i in enumerate(ranking):
             fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
     order = sorted(fused, key=fused.get, reverse=True)
     if rescorer is not None:
-        order = _rescored(queries[-1], order[:RESCORED], index, rescorer) + order[RESCORED:]
+        order = _rescored(query, order[:RESCORED], index, rescorer) + order[RESCORED:]
     chosen: list[int] = []
     for i in order:
         if len(chosen) == top_k:
