@@ -15,7 +15,7 @@ from typing import Callable
 from rag.loading import is_html, span_text
 from rag.schema import Article, Chunk
 
-__all__ = ["split_sentences", "chunk_article"]
+__all__ = ["split_sentences", "sentences", "chunk_article"]
 
 # A stop (with any closing quotes or brackets) and the space after it: a possible sentence end.
 _STOP = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
@@ -43,6 +43,11 @@ def split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
                 s = stop.end()
         spans.append((s, e))
     return [(s, e) for s, e in (_strip(text, s, e) for s, e in spans) if s < e]
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of `text` (an answer, a passage), split as articles are."""
+    return [text[s:e] for s, e in split_sentences(text, 0, len(text))]
 
 
 def _ends_sentence(text: str, stop: re.Match) -> bool:

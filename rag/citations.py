@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.chunking import split_sentences
+from rag.chunking import sentences, split_sentences
 from rag.prompt import NOT_COVERED
 from rag.schema import Chunk, Citation, Hit
 
@@ -101,12 +101,12 @@ def finish(raw: str, hits: list[Hit], question: str = "") -> Checked:
     are left out of the text and listed as unsupported. No supported sentence: an abstention.
     """
     text = _normalise_markers(raw, len(hits))
-    if not text or is_decline(_sentences(text)[0]):
+    if not text or is_decline(sentences(text)[0]):
         return Checked(NOT_COVERED, [], True)
     passages = [f"{hit.chunk.title}\n{hit.chunk.text}" for hit in hits]
     evidence = "\n".join([question, *passages])
     kept, unsupported, citing = [], [], {}
-    for sentence in _sentences(text):
+    for sentence in sentences(text):
         body = re.sub(r"\s+([.,;:!?])", r"\1", _CITE.sub("", sentence)).strip()
         scores = [support(body, passage) for passage in passages]
         claimed = [int(n) for n in _CITE.findall(sentence)]
@@ -171,10 +171,6 @@ def _normalise_markers(raw: str, passages: int) -> str:
     text = re.sub(r"([.!?])\s*((?:\[\d+\]\s*)+)", lambda m: " " + m.group(2).replace(" ", "") + m.group(1), text)
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)  # "claim [9] ." with [9] dropped -> "claim."
     return re.sub(r"[ \t]{2,}", " ", text).strip()
-
-
-def _sentences(text: str) -> list[str]:
-    return [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])|\n+", text) if s.strip()]
 
 
 def _with_markers(body: str, numbers) -> str:

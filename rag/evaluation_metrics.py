@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from rag.chunking import sentences
 from rag.citations import support
 from rag.errors import BadInputError
 from rag.schema import Citation
@@ -56,9 +57,6 @@ _PUNCTUATION = set(string.punctuation)
 # normalise into a new token ("prisoners1") and hide the key phrase.
 _CITATION_MARKER = re.compile(r"\[\d+(?:\s*[,\-\u2013]\s*\d+)*\]")
 _CITE = re.compile(r"\[(\d+)\]")
-# The simple split: a sentence ends at . ! or ? followed by a space, or at a line break. The
-# answers put markers before the stop ("... dam [1]."), so a sentence keeps its own markers.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _SPACE_BEFORE_STOP = re.compile(r"\s+([.,;:!?])")  # left where a marker was: "dam [1]." -> "dam ."
 # "1,000", "1 000" (no-break or thin space): one number, as rag.citations reads it.
 _THOUSANDS = re.compile(r"(?<=\d)[,\u00a0\u2009\u202f](?=\d{3}\b)")
@@ -137,7 +135,9 @@ def recall_at(ranked_sources: list[str], gold: list[str], k: int) -> float:
 
 
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+    """Answer sentences, split as articles are (rag.chunking.sentences). Answers put markers
+    before the stop ("... dam [1]."), so a sentence keeps its own markers."""
+    return sentences(text)
 
 
 def citation_checks(text: str, citations: list[Citation],
