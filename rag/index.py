@@ -81,7 +81,7 @@ def save_index(
 
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
-    previous = _read_manifest(index_dir)
+    previous = _previous_manifest(index_dir)
     generation = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     files = {"chunks_file": f"chunks-{generation}.jsonl", "vectors_file": f"vectors-{generation}.faiss"}
     committed = False
@@ -125,10 +125,28 @@ def save_index(
                 path.unlink(missing_ok=True)
 
 
-def _read_manifest(index_dir: Path) -> dict | None:
+def read_manifest(index_dir: Path) -> dict:
+    """The manifest of the index at index_dir; IndexUnusableError, naming the fix, when there is
+    none or it cannot be read."""
     try:
-        return json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return json.loads((Path(index_dir) / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _no_index(index_dir) from None
+    except (OSError, ValueError) as exc:
+        raise IndexUnusableError(
+            f"the index at {index_dir} is damaged ({type(exc).__name__}: {exc}): rebuild it with `rag index DIR`"
+        ) from None
+
+
+def _no_index(index_dir: Path) -> IndexUnusableError:
+    return IndexUnusableError(f"no index at {index_dir}: build one with `rag index DIR` (e.g. `rag index seeds`)")
+
+
+def _previous_manifest(index_dir: Path) -> dict | None:
+    """The manifest a new build replaces, if there is a readable one."""
+    try:
+        return read_manifest(index_dir)
+    except IndexUnusableError:
         return None
 
 
@@ -137,13 +155,10 @@ def load_index(index_dir: Path, embedding_model: str) -> StoredIndex:
 
     Cached per folder and manifest modification time, so a rebuilt index is picked up at once.
     """
-    manifest_path = Path(index_dir) / MANIFEST
     try:
-        stamp = manifest_path.stat().st_mtime_ns
+        stamp = (Path(index_dir) / MANIFEST).stat().st_mtime_ns
     except OSError:
-        raise IndexUnusableError(
-            f"no index at {index_dir}: build one with `rag index DIR` (e.g. `rag index seeds`)"
-        ) from None
+        raise _no_index(index_dir) from None
     stored = _load(Path(index_dir).resolve(), stamp)
     built_with = stored.manifest.get("embedding_model")
     if built_with != embedding_model:
@@ -160,8 +175,8 @@ def _load(index_dir: Path, manifest_stamp: int) -> StoredIndex:
 
     damaged = f"the index at {index_dir} is damaged"
     fix = "rebuild it with `rag index DIR`"
+    manifest = read_manifest(index_dir)
     try:
-        manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
         if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
             raise IndexUnusableError(
                 f"{index_dir} holds format {manifest.get('format')!r} version {manifest.get('version')!r}, "

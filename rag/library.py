@@ -15,7 +15,6 @@ not covered.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -26,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.config import Settings, load_settings
-from rag.errors import BadInputError, IndexUnusableError
-from rag.index import MANIFEST
+from rag.errors import BadInputError
+from rag.index import read_manifest
 from rag.loading import SUPPORTED_SUFFIXES, load_article
 from rag.pipeline import build_index
 from rag.schema import Article, IndexInfo
@@ -55,7 +54,7 @@ class LibraryArticle:
 
 def list_articles(index_dir: str | Path | None = None, *, settings: Settings | None = None) -> list[LibraryArticle]:
     """The articles in the index at index_dir (default: the settings' index), in manifest order."""
-    manifest = _manifest(_index_dir(index_dir, settings))
+    manifest = read_manifest(_index_dir(index_dir, settings))
     return [
         LibraryArticle(source=a["source"], title=a["title"], outlet=a.get("outlet"), dates=a.get("dates") or [],
                        chunks=a.get("chunks", 0), added=a.get("added"), content_hash=a.get("content_hash", ""))
@@ -66,7 +65,7 @@ def list_articles(index_dir: str | Path | None = None, *, settings: Settings | N
 def articles_folder(index_dir: str | Path | None = None, *, settings: Settings | None = None) -> Path:
     """The folder the index was built from, where added articles go."""
     index_dir = _index_dir(index_dir, settings)
-    folder = _manifest(index_dir).get("source_dir")
+    folder = read_manifest(index_dir).get("source_dir")
     if not folder:
         raise BadInputError(
             f"the index at {index_dir} does not record the folder its articles came from (it predates the "
@@ -192,17 +191,6 @@ def read_article(source: str, index_dir: str | Path | None = None, *, settings: 
 
 def _index_dir(index_dir: str | Path | None, settings: Settings | None) -> Path:
     return Path(index_dir) if index_dir is not None else (settings or load_settings()).index_dir
-
-
-def _manifest(index_dir: Path) -> dict:
-    try:
-        return json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise IndexUnusableError(
-            f"no index at {index_dir}: build one with `rag index DIR` (e.g. `rag index seeds`)"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise IndexUnusableError(f"the index at {index_dir} is damaged ({exc}): rebuild it with `rag index DIR`") from None
 
 
 def _require_listed(source: str, listed: list[str]) -> None:
