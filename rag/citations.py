@@ -6,8 +6,8 @@ generation every sentence is checked against the passages by word overlap (no mo
 - a sentence whose cited passage does not support it, or that cites nothing, is attributed to
   the passage that does support it;
 - a sentence no passage supports, or that names what no passage names, is left out; an answer
-  with nothing left (outside knowledge, a joke asked for by an injected instruction) becomes
-  the abstention;
+  with nothing left (outside knowledge, a joke asked for by an injected instruction), or a
+  "how many" answer with no number in it, becomes the abstention;
 - numbers are renumbered in order of first use and only cited passages are listed.
 """
 
@@ -43,6 +43,10 @@ _DECLINES = (
     "do not contain", "does not contain", "do not mention", "does not mention", "no information",
     "not provided in", "cannot answer", "can't answer", "not mentioned", "is not stated",
 )
+_COUNT_ASKED = re.compile(r"\bhow (many|much)\b", re.IGNORECASE)
+_COUNT = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|"
+    r"thousands?|millions?|billions?|dozens?|half|once|twice|none)\b", re.IGNORECASE)
 _STOPWORDS = set(
     "the a an and or but of in on at to for from by with as is are was were be been being it its this that "
     "these those there their they them he she his her we our you your i not no so than then also which who "
@@ -68,18 +72,21 @@ def support(sentence: str, passage: str) -> float:
     return len(words & content_stems(passage)) / len(words) if words else 0.0
 
 
+def name_key(word: str) -> str:
+    """A name compared on four accent-folded letters, so that "Turkey" matches "Türkiye" and
+    "Russia" matches "Russian"."""
+    return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode().lower()[:4]
+
+
 def novel_terms(sentence: str, evidence: str) -> set[str]:
     """Names and numbers in `sentence` that `evidence` never mentions: the mark of a claim made
     from outside knowledge ("Donetsk, Luhansk, Kharkiv" when the passage says "four regions").
-    Names are compared on four accent-folded letters so "Turkey" matches "Türkiye"."""
-    def fold(word: str) -> str:
-        return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode().lower()[:4]
-
-    evidence_words = {fold(w) for w in re.findall(r"\w+", evidence)}
+    Names are compared by name_key."""
+    evidence_words = {name_key(w) for w in re.findall(r"\w+", evidence)}
     evidence_numbers = set(re.findall(r"\d+", re.sub(r"(?<=\d),(?=\d{3})", "", evidence)))
     names = {w for w in re.findall(r"\b[A-Z][\w’'-]*", sentence) if w.lower() not in _STOPWORDS}
     numbers = set(re.findall(r"\d+", re.sub(r"(?<=\d),(?=\d{3})", "", sentence)))
-    return {w for w in names if fold(w) not in evidence_words} | (numbers - evidence_numbers)
+    return {w for w in names if name_key(w) not in evidence_words} | (numbers - evidence_numbers)
 
 
 @dataclass
@@ -98,14 +105,15 @@ def finish(raw: str, hits: list[Hit], question: str = "") -> Checked:
     A sentence is supported by a passage when at least SUPPORTED of its content words are in it
     and it names nothing (no name, no number) that neither the passages nor the question mention.
     Supported sentences keep, or get, the citation of a passage that supports them; the others
-    are left out of the text and listed as unsupported. No supported sentence: an abstention.
+    are left out of the text and listed as unsupported. No supported sentence, or no number
+    in the answer to a "how many" question: an abstention.
     """
     text = _normalise_markers(raw, len(hits))
     if not text or is_decline(sentences(text)[0]):
         return Checked(NOT_COVERED, [], True)
     passages = [f"{hit.chunk.title}\n{hit.chunk.text}" for hit in hits]
     evidence = "\n".join([question, *passages])
-    kept, unsupported, citing = [], [], {}
+    kept, claims, unsupported, citing = [], [], [], {}
     for sentence in sentences(text):
         body = re.sub(r"\s+([.,;:!?])", r"\1", _CITE.sub("", sentence)).strip()
         scores = [support(body, passage) for passage in passages]
@@ -118,10 +126,13 @@ def finish(raw: str, hits: list[Hit], question: str = "") -> Checked:
                 unsupported.append(body)
             continue
         kept.append(_with_markers(body, backing))
+        claims.append(body)
         for n in backing:
             citing.setdefault(n, []).append(body)
-    if not kept:
-        return Checked(NOT_COVERED, [], True, unsupported)
+    if not kept or (_COUNT_ASKED.search(question) and not any(_COUNT.search(claim) for claim in claims)):
+        # A "how many" answer without a number restates the question around a passage that
+        # does not say ("Türkiye has armed Ukraine with Bayraktar TB2 drones [1].").
+        return Checked(NOT_COVERED, [], True, unsupported + claims)
     answer, citations = _renumber(" ".join(kept), hits, citing)
     return Checked(answer, citations, False, unsupported)
 

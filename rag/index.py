@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.citations import name_key
 from rag.errors import IndexUnusableError
 from rag.schema import Article, Chunk, Hit
 
@@ -41,6 +42,7 @@ class StoredIndex:
     vectors: object  # faiss.Index
     keywords: object  # bm25s.BM25 over the same chunks, rebuilt at load (milliseconds per thousand chunks)
     vocabulary: frozenset[str]  # the lower-cased words of the chunks, as written (for respelling)
+    names: dict[str, frozenset[str]]  # source file -> name_key of every word its chunks and title use
 
     def search(self, query_vector: np.ndarray, top_k: int) -> list[Hit]:
         """The top_k chunks by cosine similarity to query_vector, closest first."""
@@ -195,8 +197,11 @@ def _load(index_dir: Path, manifest_stamp: int) -> StoredIndex:
             f"(manifest says dimension {manifest.get('dimension')}): {fix}"
         )
     vocabulary = frozenset(w for c in chunks for w in re.findall(r"[^\W\d_]+", c.text.lower()))
+    names: dict[str, set[str]] = {}
+    for c in chunks:
+        names.setdefault(c.source, set()).update(name_key(w) for w in re.findall(r"\w+", f"{c.title} {c.text}"))
     return StoredIndex(manifest=manifest, chunks=chunks, vectors=vectors, keywords=_keyword_index(chunks),
-                       vocabulary=vocabulary)
+                       vocabulary=vocabulary, names={source: frozenset(keys) for source, keys in names.items()})
 
 
 def _stem(words: list[str]) -> list[str]:

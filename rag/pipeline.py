@@ -19,7 +19,7 @@ from rag.errors import BadInputError
 from rag.generation import load_generator
 from rag.index import load_index, save_index
 from rag.loading import load_folder
-from rag.prompt import NOT_COVERED, build_messages
+from rag.prompt import NOT_COVERED, build_messages, reading_order
 from rag.retrieval import retrieve
 from rag.schema import Answer, IndexInfo, Timings
 from rag.selection import select_passages
@@ -77,8 +77,9 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     generator = load_generator(settings)
     pieces = []
     live = LiveRenumbering(len(hits))
-    shown = select_passages(question, hits, embedder, settings.sentences_per_passage)
-    for piece in generator.stream(build_messages(question, hits, shown, history), settings.max_answer_tokens):
+    passages = reading_order(hits)  # numbered as the model sees them, which its citations follow
+    shown = select_passages(question, passages, embedder, settings.sentences_per_passage)
+    for piece in generator.stream(build_messages(question, passages, shown, history), settings.max_answer_tokens):
         if timings.first_token is None:
             timings.first_token = time.perf_counter() - started
         pieces.append(piece)
@@ -86,7 +87,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
             yield renumbered
     if rest := live.flush():
         yield rest
-    checked = finish("".join(pieces), hits, question)
+    checked = finish("".join(pieces), passages, question)
     timings.total = time.perf_counter() - started
     yield Answer(question=question, text=checked.text, citations=checked.citations, abstained=checked.abstained,
                  timings=timings, hits=hits, prompt_tokens=generator.last_prompt_tokens,

@@ -2,8 +2,9 @@
 
 Three rankings of the chunks are fused by reciprocal rank: dense (MiniLM cosine), keyword (BM25)
 and, when the question names a time ("in May 2025", "that February"), the chunks whose text or
-article dates match it. Near-duplicate passages (overlapping chunks say the same thing) are
-skipped so that a second article gets its place.
+article dates match it. Chunks that cannot be about what the question pins down (its place, its
+year) are ruled out. Near-duplicate passages (overlapping chunks say the same thing) are skipped
+so that a second article gets its place.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import re
 
 from rag.embedding import Embedder
 from rag.index import StoredIndex
-from rag.schema import Hit
+from rag.citations import name_key
+from rag.schema import Chunk, Hit
 
 # Words that point back at an earlier turn ("what did they agree on?", "and after that?").
 _BACK_REFERENCES = re.compile(
@@ -28,6 +30,8 @@ _MONTH = re.compile(
     r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)|May|(?i:may)(?=\s+\d))\b"
 )
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
+# "in Astana", "at Istanbul": the place a question is about.
+_PLACE = re.compile(r"\b(?:in|at)\s+([A-Z][^\W\d_]+)")
 
 # Reciprocal rank fusion's usual constant (Cormack et al. 2009): ranks matter, raw scores don't,
 # so BM25 and cosine need no calibration against each other.
@@ -96,7 +100,7 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
     for ranking in rankings:
         for rank, i in enumerate(ranking):
             fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
-    order = sorted(fused, key=fused.get, reverse=True)
+    order = [i for i in sorted(fused, key=fused.get, reverse=True) if _fits(index.chunks[i], question, index)]
     if rescorer is not None:
         order = _rescored(query, order[:RESCORED], index, rescorer) + order[RESCORED:]
     chosen: list[int] = []
@@ -106,6 +110,22 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
         if all(float(index.vector(i) @ index.vector(j)) < NEAR_DUPLICATE for j in chosen):
             chosen.append(i)
     return [Hit(chunk=index.chunks[i], score=similarity[i]) for i in chosen]
+
+
+def _fits(chunk: Chunk, question: str, index: StoredIndex) -> bool:
+    """False for a chunk that cannot be about what the question pins down: its article never names
+    the place the question asks about ("in Astana") though another article does, or it states
+    years (its own, else its article's) and not the one asked for. Without this the model answers
+    "How long did the meeting in Astana last?" from a passage on a meeting in Istanbul."""
+    for place in _PLACE.findall(question):
+        # Known as written, absent even loosely (name_key: "Turkey" is there if "Türkiye" is).
+        if not _MONTH.fullmatch(place) and place.lower() in index.vocabulary \
+                and name_key(place) not in index.names[chunk.source]:
+            return False
+    if asked := set(_YEAR.findall(question)):
+        stated = set(_YEAR.findall(chunk.text)) or {d[:4] for d in index.article_dates().get(chunk.source, [])}
+        return not stated or bool(asked & stated)
+    return True
 
 
 def _rescored(query: str, candidates: list[int], index: StoredIndex, rescorer: Embedder) -> list[int]:

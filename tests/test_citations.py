@@ -116,3 +116,12 @@ def test_live_renumbering_releases_an_unclosed_bracket_at_the_end():
     live = LiveRenumbering(3)
     assert live.feed("Costs rose (sharply") == "Costs rose "
     assert live.flush() == "(sharply"
+
+
+def test_a_how_many_answer_without_a_number_is_an_abstention():
+    question = "How many officials met in Lyon?"
+    checked = finish("Officials from both towns met in Lyon [2].", _hits(), question)
+    assert checked.abstained and checked.text == NOT_COVERED
+    assert checked.unsupported == ["Officials from both towns met in Lyon."]
+    counted = finish("The dam will cost 1,000 million euros [3].", _hits(), "How much will the dam cost?")
+    assert not counted.abstained and counted.text == "The dam will cost 1,000 million euros [1]."

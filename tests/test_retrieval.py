@@ -84,3 +84,23 @@ def test_a_follow_up_finds_its_own_passage_within_the_conversation_subject(index
                {"role": "assistant", "content": "The sides agreed to exchange 1,000 prisoners of war [1]."}]
     hits = retrieve("And what does Russia demand?", *index_and_embedder, top_k=4, history=history)
     assert any("Russia demands formal recognition" in h.chunk.text for h in hits)
+
+
+def test_a_question_about_a_place_gets_no_passage_from_articles_that_never_name_it(index_and_embedder):
+    index, embedder = index_and_embedder
+    # The Istanbul article says its meeting "lasted just under two hours"; it never names Astana.
+    hits = retrieve("How long did the Putin–Erdogan meeting in Astana last?", index, embedder, top_k=4)
+    assert hits and all(h.chunk.source == "000_011dc16fc288ae1d.txt" for h in hits)
+    # A place no article names rules nothing out.
+    assert len(retrieve("What was agreed in Geneva?", index, embedder, top_k=4)) == 4
+
+
+def test_a_question_naming_a_year_gets_no_passage_dated_otherwise(index_and_embedder):
+    index, embedder = index_and_embedder
+    hits = retrieve("How many prisoners were exchanged in the 2022 talks?", index, embedder, top_k=4)
+    dates = index.article_dates()
+    for hit in hits:
+        stated = time_terms(hit.chunk.text) or {d[:4] for d in dates[hit.chunk.source]}
+        assert "2022" in stated or not any(t.isdigit() for t in stated), hit.chunk.text[:80]
+    # "1,000 prisoners" is the May 2025 agreement: not an answer about 2022.
+    assert not any("1,000 prisoners" in h.chunk.text for h in hits)
