@@ -292,3 +292,16 @@ def test_sessions_keep_their_own_conversations_and_an_upload_does_not_disturb_an
     assert len(chat_) == 4 and "cod.txt" in panel  # A's own conversation, now over the new index
     # B never asked anything: undoing in its session finds an empty conversation.
     assert writer.predict(api_name="/undo")[1] == []
+
+
+def test_sentences_left_out_of_an_answer_are_listed_with_its_sources(monkeypatch):
+    def ask_stream(question, **_):
+        yield "Prisoners were swapped [1]. The <b>moon</b> agreed."
+        yield Answer(question, "Prisoners were swapped [1].", [_citation()], False, Timings(0.05, 1.5, 2.25),
+                     unsupported=["The <b>moon</b> agreed."])
+
+    monkeypatch.setattr(rag, "ask_stream", ask_stream)
+    _, chat_, _, panel = _ask("What was agreed?")[-1]
+    assert "moon" not in chat_[-1]["content"]
+    assert "Left out of the answer: 1 sentence no passage supports" in panel
+    assert "<li>The &lt;b&gt;moon&lt;/b&gt; agreed.</li>" in panel

@@ -46,6 +46,8 @@ CSS = """
 }
 .retrieval summary { cursor: pointer; font-weight: 600; }
 .retrieval .timings { font-size: .85em; }
+.left-out summary { cursor: pointer; font-size: .9em; }
+.left-out li { font-size: .85em; color: var(--body-text-color-subdued, #666); }
 .hits { padding-left: 1.2em; font-size: .85em; }
 .hits li { margin-bottom: .5em; }
 .hits .score { font-family: var(--font-mono, monospace); }

@@ -122,6 +122,12 @@ def _section(k: int, exchange: Exchange, articles: dict, show_details: bool, hid
         parts += [_source(k, c, articles.get(c.source)) for c in answer.citations]
     else:
         parts.append('<p class="panel-empty">No sources: the indexed articles do not answer this question.</p>')
+    if answer.unsupported:
+        # Shown, not silently dropped: the reader sees what the model claimed beyond its sources.
+        left_out = "".join(f"<li>{escape(sentence)}</li>" for sentence in answer.unsupported)
+        parts.append(f'<details class="left-out"><summary>Left out of the answer: {len(answer.unsupported)} '
+                     f'sentence{"s" if len(answer.unsupported) > 1 else ""} no passage supports</summary>'
+                     f'<ul>{left_out}</ul></details>')
     if show_details:
         parts.append(_details(exchange))
     return f'<section class="answer-sources" data-answer="{k}"{" hidden" if hidden else ""}>{"".join(parts)}</section>'
@@ -175,4 +181,4 @@ def _details(exchange: Exchange) -> str:
                     f'<strong>{escape(hit.chunk.title)}</strong> <code>{escape(hit.chunk.source)}</code>{tag}'
                     f'<div class="hit-text">{escape(preview)}</div></li>')
     return (f'<details class="retrieval"><summary>Retrieval details</summary><p class="timings">{timings}</p>'
-            f'<p>Passages shown to the model, in prompt order:</p><ol class="hits">{"".join(hits)}</ol></details>')
+            f'<p>Passages shown to the model, best match first:</p><ol class="hits">{"".join(hits)}</ol></details>')
