@@ -45,7 +45,7 @@ _DECLINES = (
 )
 _COUNT_ASKED = re.compile(r"\bhow (many|much)\b", re.IGNORECASE)
 _COUNT = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|"
+    r"\b\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|"
     r"thousands?|millions?|billions?|dozens?|half|once|twice|none)\b", re.IGNORECASE)
 _STOPWORDS = set(
     "the a an and or but of in on at to for from by with as is are was were be been being it its this that "

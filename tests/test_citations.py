@@ -123,5 +123,9 @@ def test_a_how_many_answer_without_a_number_is_an_abstention():
     checked = finish("Officials from both towns met in Lyon [2].", _hits(), question)
     assert checked.abstained and checked.text == NOT_COVERED
     assert checked.unsupported == ["Officials from both towns met in Lyon."]
+    # A digit inside a name ("TB2") is not a count.
+    drones = [Hit(Chunk(id="d", source="d.txt", title="Drones", text="Türkiye armed Ukraine with Bayraktar TB2 drones.",
+                        start=0, end=48, position=0), score=0.5)]
+    assert finish("Türkiye armed Ukraine with Bayraktar TB2 drones [1].", drones, "How many TB2 drones?").abstained
     counted = finish("The dam will cost 1,000 million euros [3].", _hits(), "How much will the dam cost?")
     assert not counted.abstained and counted.text == "The dam will cost 1,000 million euros [1]."
