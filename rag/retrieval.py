@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from typing import Callable
 
 from rag.embedding import Embedder
 from rag.index import StoredIndex
@@ -100,7 +101,8 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
     for ranking in rankings:
         for rank, i in enumerate(ranking):
             fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
-    order = [i for i in sorted(fused, key=fused.get, reverse=True) if _fits(index.chunks[i], question, index)]
+    fits = _fits_question(question, index)
+    order = [i for i in sorted(fused, key=fused.get, reverse=True) if fits(index.chunks[i])]
     if rescorer is not None:
         order = _rescored(query, order[:RESCORED], index, rescorer) + order[RESCORED:]
     chosen: list[int] = []
@@ -112,20 +114,28 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
     return [Hit(chunk=index.chunks[i], score=similarity[i]) for i in chosen]
 
 
-def _fits(chunk: Chunk, question: str, index: StoredIndex) -> bool:
-    """False for a chunk that cannot be about what the question pins down: its article never names
-    the place the question asks about ("in Astana") though another article does, or it states
-    years (its own, else its article's) and not the one asked for. Without this the model answers
-    "How long did the meeting in Astana last?" from a passage on a meeting in Istanbul."""
-    for place in _PLACE.findall(question):
-        # Known as written, absent even loosely (name_key: "Turkey" is there if "Türkiye" is).
-        if not _MONTH.fullmatch(place) and place.lower() in index.vocabulary \
-                and name_key(place) not in index.names[chunk.source]:
+def _fits_question(question: str, index: StoredIndex) -> Callable[[Chunk], bool]:
+    """A test that is False for a chunk that cannot be about what the question pins down: its
+    article never names the place the question asks about ("in Astana") though another article
+    does, or it states years (its own, else its article's) and not the one asked for. Without it
+    the model answers "How long did the meeting in Astana last?" from a passage on a meeting in
+    Istanbul. The question is read once, not per candidate."""
+    # Known as written; a chunk's article must hold it even loosely (name_key: "Turkey" is there
+    # if "Türkiye" is).
+    places = {name_key(place) for place in _PLACE.findall(question)
+              if not _MONTH.fullmatch(place) and place.lower() in index.vocabulary}
+    asked = set(_YEAR.findall(question))
+    dates = index.article_dates()
+
+    def fits(chunk: Chunk) -> bool:
+        if not places <= index.names[chunk.source]:
             return False
-    if asked := set(_YEAR.findall(question)):
-        stated = set(_YEAR.findall(chunk.text)) or {d[:4] for d in index.article_dates().get(chunk.source, [])}
-        return not stated or bool(asked & stated)
-    return True
+        if asked:
+            stated = set(_YEAR.findall(chunk.text)) or {d[:4] for d in dates.get(chunk.source, [])}
+            return not stated or bool(asked & stated)
+        return True
+
+    return fits
 
 
 def _rescored(query: str, candidates: list[int], index: StoredIndex, rescorer: Embedder) -> list[int]:
