@@ -82,11 +82,12 @@ def novel_terms(sentence: str, evidence: str) -> set[str]:
     """Names and numbers in `sentence` that `evidence` never mentions: the mark of a claim made
     from outside knowledge ("Donetsk, Luhansk, Kharkiv" when the passage says "four regions").
     Names are compared by name_key."""
+    def numbers(text: str) -> set[str]:
+        return set(re.findall(r"\d+", re.sub(r"(?<=\d),(?=\d{3})", "", text)))
+
     evidence_words = {name_key(w) for w in re.findall(r"\w+", evidence)}
-    evidence_numbers = set(re.findall(r"\d+", re.sub(r"(?<=\d),(?=\d{3})", "", evidence)))
     names = {w for w in re.findall(r"\b[A-Z][\w’'-]*", sentence) if w.lower() not in _STOPWORDS}
-    numbers = set(re.findall(r"\d+", re.sub(r"(?<=\d),(?=\d{3})", "", sentence)))
-    return {w for w in names if name_key(w) not in evidence_words} | (numbers - evidence_numbers)
+    return {w for w in names if name_key(w) not in evidence_words} | (numbers(sentence) - numbers(evidence))
 
 
 @dataclass
@@ -113,7 +114,7 @@ def finish(raw: str, hits: list[Hit], question: str = "") -> Checked:
         return Checked(NOT_COVERED, [], True)
     passages = [f"{hit.chunk.title}\n{hit.chunk.text}" for hit in hits]
     evidence = "\n".join([question, *passages])
-    kept, claims, unsupported, citing = [], [], [], {}
+    kept, unsupported, citing = [], [], {}  # kept: (claim, passage numbers backing it)
     for sentence in sentences(text):
         body = re.sub(r"\s+([.,;:!?])", r"\1", _CITE.sub("", sentence)).strip()
         scores = [support(body, passage) for passage in passages]
@@ -125,15 +126,15 @@ def finish(raw: str, hits: list[Hit], question: str = "") -> Checked:
             if not is_decline(body):  # "The date is not mentioned." is a remark, not a claim
                 unsupported.append(body)
             continue
-        kept.append(_with_markers(body, backing))
-        claims.append(body)
+        kept.append((body, backing))
         for n in backing:
             citing.setdefault(n, []).append(body)
+    claims = [claim for claim, _ in kept]
     if not kept or (_COUNT_ASKED.search(question) and not any(_COUNT.search(claim) for claim in claims)):
         # A "how many" answer without a number restates the question around a passage that
         # does not say ("Türkiye has armed Ukraine with Bayraktar TB2 drones [1].").
         return Checked(NOT_COVERED, [], True, unsupported + claims)
-    answer, citations = _renumber(" ".join(kept), hits, citing)
+    answer, citations = _renumber(" ".join(_with_markers(claim, backing) for claim, backing in kept), hits, citing)
     return Checked(answer, citations, False, unsupported)
 
 
