@@ -86,9 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--index", dest="eval_index", type=Path, metavar="DIR",
                           help="index folder (default: --index-dir)")
     evaluate.add_argument("--limit", type=int, metavar="N",
-                          help="only N questions: the first N, or with --squad a sample")
+                          help="only N questions: the first N, or with --squad a sample, half unanswerable "
+                               "(default with --squad: 200; 0 for every question)")
     evaluate.add_argument("--seed", type=int, metavar="N", help="seed of the --squad sample (default 0)")
     evaluate.add_argument("--kind", metavar="K", help="only questions of this kind")
+    evaluate.add_argument("--split", choices=["dev", "test"],
+                          help="only this split of the question set (tune on dev, report test)")
     evaluate.add_argument("--top-k", type=int, help="passages shown to the model")
     evaluate.add_argument("--json", dest="json_out", type=Path, default=DEFAULT_EVAL_REPORT, metavar="OUT",
                           help="where to write the full report (default: eval/reports/latest.json)")
@@ -168,9 +171,9 @@ def _ui(args, settings: Settings) -> int:
 
 
 def _eval(args, settings: Settings) -> int:
-    from rag.evaluation import evaluate_set
-    from rag.evaluation_report import compare_reports, format_comparison, format_summary
-    from rag.evaluation_squad import evaluate_squad
+    from rag.evaluation.report import compare_reports, format_comparison, format_summary
+    from rag.evaluation.runner import evaluate_set
+    from rag.evaluation.squad import SAMPLE_SIZE, evaluate_squad
 
     if args.compare:
         print(format_comparison(compare_reports(*args.compare)))
@@ -180,11 +183,13 @@ def _eval(args, settings: Settings) -> int:
     if args.squad:
         if args.eval_index:
             raise BadInputError("--index does not apply to --squad: its paragraphs get a throwaway index")
-        report = evaluate_squad(args.squad, settings=settings, limit=args.limit, seed=args.seed or 0,
-                                kind=args.kind)
+        if args.split:
+            raise BadInputError("--split does not apply to --squad: a SQuAD file has no dev/test split")
+        limit = SAMPLE_SIZE if args.limit is None else args.limit or None
+        report = evaluate_squad(args.squad, settings=settings, limit=limit, seed=args.seed or 0, kind=args.kind)
     else:
         report = evaluate_set(args.question_set or DEFAULT_EVAL_SET, settings=settings, index_dir=args.eval_index,
-                              kind=args.kind, limit=args.limit)
+                              kind=args.kind, split=args.split, limit=args.limit)
     print(format_summary(report["summary"]))
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")

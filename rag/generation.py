@@ -1,7 +1,8 @@
 """Local language models that turn a chat (list of role/content messages) into streamed text.
 
 Two backends share one method, `stream(messages, max_tokens)`, which yields text pieces and then
-leaves `last_prompt_tokens` / `last_completion_tokens` set for the caller's report:
+leaves `last_prompt_tokens`, `last_new_prompt_tokens` (those not reused from the cache) and
+`last_completion_tokens` set for the caller's report:
 - LlamaCppGenerator: a GGUF file through llama-cpp-python; the default, fast on a laptop CPU.
 - TransformersGenerator: a Hugging Face model folder, or a GGUF file read through transformers'
   `gguf_file` (dequantised, so slower): for users with a GPU or an HF-format model.
@@ -44,17 +45,21 @@ class LlamaCppGenerator:
         self.formatter = Jinja2ChatFormatter(
             template=self.llm.metadata["tokenizer.chat_template"], eos_token=eos, bos_token="",
         )
-        self.last_prompt_tokens = self.last_completion_tokens = 0
+        self.last_prompt_tokens = self.last_new_prompt_tokens = self.last_completion_tokens = 0
         # One llama.cpp context cannot serve two requests at once (e.g. two browser sessions).
         self.lock = threading.Lock()
 
     def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
         formatted = self.formatter(messages=messages)
         with self.lock:
-            self.last_prompt_tokens = len(self.llm.tokenize(formatted.prompt.encode("utf-8"), special=True))
-            self.last_completion_tokens = 0
+            tokens = self.llm.tokenize(formatted.prompt.encode("utf-8"), special=True)
+            self.last_prompt_tokens = len(tokens)
             # The runtime keeps the previous prompt's KV cache and reuses the shared prefix (the
-            # fixed system prompt), so only the new part of each prompt is evaluated.
+            # fixed system prompt), so only the new part of each prompt is evaluated; as
+            # llama-cpp-python does, a prompt cached whole has its last token evaluated again.
+            cached = min(self.llm.longest_token_prefix(self.llm._input_ids.tolist(), tokens), len(tokens) - 1)
+            self.last_new_prompt_tokens = len(tokens) - cached
+            self.last_completion_tokens = 0
             for part in self.llm.create_completion(
                 formatted.prompt, max_tokens=max_tokens, temperature=0.0, stop=formatted.stop, stream=True,
             ):
@@ -78,7 +83,7 @@ class TransformersGenerator:
         self.model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf, local_files_only=True)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model.to(self.device).eval()
-        self.last_prompt_tokens = self.last_completion_tokens = 0
+        self.last_prompt_tokens = self.last_new_prompt_tokens = self.last_completion_tokens = 0
         self.lock = threading.Lock()
 
     def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
@@ -89,7 +94,8 @@ class TransformersGenerator:
         ).to(self.device)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         with self.lock:
-            self.last_prompt_tokens = int(inputs["input_ids"].shape[1])
+            # No cache between calls: every prompt token is read again.
+            self.last_prompt_tokens = self.last_new_prompt_tokens = int(inputs["input_ids"].shape[1])
             self.last_completion_tokens = 0
             worker = threading.Thread(
                 target=self.model.generate,

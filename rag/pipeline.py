@@ -91,6 +91,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     timings.total = time.perf_counter() - started
     yield Answer(question=question, text=checked.text, citations=checked.citations, abstained=checked.abstained,
                  timings=timings, hits=hits, prompt_tokens=generator.last_prompt_tokens,
+                 new_prompt_tokens=generator.last_new_prompt_tokens,
                  completion_tokens=generator.last_completion_tokens, unsupported=checked.unsupported)
 
 

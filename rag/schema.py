@@ -84,6 +84,9 @@ class Answer:
     # Sentences the model wrote that no passage supports; left out of `text`.
     unsupported: list[str] = field(default_factory=list)
     prompt_tokens: int = 0
+    # Prompt tokens the model had to read: those not reused from the runtime's cache of the
+    # previous prompt (its fixed instructions and examples). What decides the wait on a CPU.
+    new_prompt_tokens: int = 0
     completion_tokens: int = 0
 
 

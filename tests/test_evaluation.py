@@ -5,15 +5,15 @@ test_evaluation_metrics.py; a small run with the real models is in test_evaluati
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from rag.chunking import split_sentences
 from rag.errors import BadInputError
-from rag.evaluation import run_eval, score, summarize
-from rag.evaluation_questions import KINDS, EvalQuestion, load_questions, select_questions
-from rag.evaluation_metrics import contains_answer, normalize_answer
-from rag.evaluation_report import compare_reports, format_comparison, format_summary
-from rag.evaluation_squad import load_squad
+from rag.evaluation.metrics import Span, contains_answer, normalize_answer
+from rag.evaluation.questions import KINDS, SPLITS, EvalQuestion, load_questions, select_questions
+from rag.evaluation.report import compare_reports, format_comparison, format_summary
+from rag.evaluation.runner import run_eval, score, summarize
+from rag.evaluation.squad import load_squad
 from rag.schema import Answer, Chunk, Citation, Hit, Timings
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -25,9 +25,9 @@ SQUAD = Path(__file__).resolve().parent / "fixtures" / "squad_v2_tiny.json"
 # --- scoring a run with hand-built answers and rankings
 
 
-def _question(id, kind, answers=(), sources=(), match="any", history=()):
+def _question(id, kind, answers=(), sources=(), match="any", history=(), evidence=(), split=None):
     return EvalQuestion(id=id, question=f"question {id}", answers=list(answers), sources=list(sources),
-                        kind=kind, match=match, history=list(history))
+                        kind=kind, match=match, history=list(history), evidence=list(evidence), split=split)
 
 
 def _hit(source, text="", n=0):
@@ -41,39 +41,37 @@ def _answer(id, text, abstained=False, cited=(), first_token=None, total=1.0, pr
                  for i, (s, q) in enumerate(cited, start=1)]
     return Answer(question=f"question {id}", text=text, citations=citations, abstained=abstained,
                   timings=Timings(retrieval=0.1, first_token=first_token, total=total),
-                  prompt_tokens=prompt_tokens, completion_tokens=10 if prompt_tokens else 0)
+                  prompt_tokens=prompt_tokens, new_prompt_tokens=max(prompt_tokens - 200, 0),
+                  completion_tokens=10 if prompt_tokens else 0)
 
 
 def _ranking(*sources):
     return [_hit(s, n=i) for i, s in enumerate(sources)]
 
 
-def no_embedding(texts):
-    # Every cosine is 0, so only the lexical test can support a citation.
-    return np.zeros((len(texts), 3), dtype=np.float32)
-
-
 HISTORY = [{"role": "user", "content": "Where?"}, {"role": "assistant", "content": "In Istanbul [1]."}]
 SWAP = "Both sides agreed to exchange 1,000 prisoners of war."
 RUN = [  # (question, answer, ranking deeper than the prompt)
     # right, cites its gold source; the citation marker is glued to the key word. Gold at rank 1.
-    (_question("a", "fact", ["1,000 prisoners"], ["004.txt"]),
+    (_question("a", "fact", ["1,000 prisoners"], ["004.txt"], evidence=[Span("004.txt", 0, len(SWAP))],
+               split="dev"),
      _answer("a", "They agreed to exchange 1,000 prisoners[1].", cited=[("004.txt", SWAP)], first_token=1.0,
              total=2.0, prompt_tokens=900),
      _ranking("004.txt", "000.txt", "001.txt")),
     # answerable but declined: a false abstention. Gold at rank 3.
-    (_question("b", "fact", ["Antalya"], ["004.txt"]),
+    (_question("b", "fact", ["Antalya"], ["004.txt"], evidence=[Span("004.txt", 900, 950)], split="test"),
      _answer("b", "The articles do not say.", abstained=True, total=0.5),
      _ranking("000.txt", "001.txt", "004.txt")),
     # unanswerable and declined: right
-    (_question("c", "unanswerable_out_of_domain"), _answer("c", "The articles do not say.", abstained=True, total=0.4),
+    (_question("c", "unanswerable_out_of_domain", split="dev"), _answer("c", "The articles do not say.", abstained=True, total=0.4),
      _ranking("000.txt")),
     # unanswerable but answered, citing nothing: wrong
-    (_question("d", "unanswerable_injection"),
+    (_question("d", "unanswerable_injection", split="test"),
      _answer("d", "Why did the chicken cross the road?", first_token=1.5, total=3.0, prompt_tokens=800),
      _ranking("001.txt")),
-    # follow-up answered wrongly, citing a passage that does not say it; gold not retrieved at all
-    (_question("e", "followup", ["two hours"], ["004.txt"], history=HISTORY),
+    # follow-up answered wrongly, citing a passage of another article; gold not retrieved at all
+    (_question("e", "followup", ["two hours"], ["004.txt"], history=HISTORY, evidence=[Span("004.txt", 0, 40)],
+               split="test"),
      _answer("e", "It lasted a day [1].", cited=[("000.txt", "Nothing relevant here.")], first_token=0.5,
              total=1.0, prompt_tokens=1000),
      _ranking(*["000.txt"] * 10)),
@@ -82,29 +80,29 @@ RUN = [  # (question, answer, ranking deeper than the prompt)
 
 def test_score_rows():
     question, answer, ranking = RUN[0]
-    row = score(question, answer, ranking, no_embedding)
+    row = score(question, answer, ranking)
     assert row["correct"] is True and row["abstained"] is False
     assert row["cited_sources"] == ["004.txt"] and row["gold_source_cited"] is True
     # "they agreed to exchange 1000 prisoners" vs "1000 prisoners": P = 2/6, R = 1, F1 = 1/2
     assert row["f1"] == pytest.approx(0.5)
     assert row["gold_rank"] == 1 and row["reciprocal_rank"] == 1.0
     assert [row[f"recall@{k}"] for k in (1, 3, 5, 10)] == [1.0, 1.0, 1.0, 1.0]
-    # every content word of the sentence is in the cited passage
-    assert row["citation_checks"] == [{"sentence": "They agreed to exchange 1,000 prisoners.", "cited": [1],
-                                       "supported": [1]}]
-    assert row["citation_precision"] == 1.0 and row["citation_recall"] == 1.0
+    # its one citation spans the gold evidence sentence
+    assert (row["cited_sentences"], row["cited_on_evidence"], row["citations_cover_gold"]) == (1, 1, True)
     assert row["citations"][0]["quote"] == SWAP
+    assert row["citations"][0]["cited_span"] == {"source": "004.txt", "start": 0, "end": len(SWAP)}
+    assert row["split"] == "dev"
     assert [r["source"] for r in row["retrieved"]] == ["004.txt", "000.txt", "001.txt"]
     assert (row["retrieval_s"], row["first_token_s"], row["total_s"]) == (0.1, 1.0, 2.0)
     assert (row["prompt_tokens"], row["completion_tokens"]) == (900, 10)
 
-    declined = score(*RUN[2][:3], no_embedding)
+    declined = score(*RUN[2][:3])
     assert declined["correct"] is True
     assert declined["f1"] is None and declined["gold_source_cited"] is None and declined["gold_rank"] is None
-    assert declined["citation_precision"] is None and declined["citation_checks"] == []
+    assert declined["cited_sentences"] is None and declined["citations_cover_gold"] is None
 
-    right_words_declined = score(_question("x", "fact", ["Sochi"], ["000.txt"]),
-                                 _answer("x", "Sochi [1]", abstained=True), [], no_embedding)
+    right_words_declined = score(_question("x", "fact", ["Sochi"], ["000.txt"], evidence=[Span("000.txt", 0, 9)]),
+                                 _answer("x", "Sochi [1]", abstained=True), [])
     assert right_words_declined["correct"] is False  # the right words, but the answer declined
     assert right_words_declined["gold_rank"] is None and right_words_declined["recall@10"] == 0.0
 
@@ -117,8 +115,7 @@ def test_run_eval_summary_figures():
         calls.append((question, history))
         return by_text[question][0]
 
-    result = run_eval([q for q, _, _ in RUN], ask, lambda question, history: by_text[question][1], no_embedding,
-                      progress=False)
+    result = run_eval([q for q, _, _ in RUN], ask, lambda question, history: by_text[question][1], progress=False)
     assert [r["id"] for r in result["rows"]] == ["a", "b", "c", "d", "e"]
     assert [r["correct"] for r in result["rows"]] == [True, False, True, False, False]
     assert calls[4] == ("question e", HISTORY)
@@ -136,9 +133,10 @@ def test_run_eval_summary_figures():
     assert overall["recall@1"] == pytest.approx(1 / 3)
     assert overall["recall@3"] == overall["recall@10"] == pytest.approx(2 / 3)
     assert overall["mrr"] == pytest.approx((1 + 1 / 3 + 0) / 3)
-    # precision: a 1.0, e 0.0 (d cites nothing, b and c declined); recall: a 1, d 0, e 0
+    # graded: the answered answerable a and e (b declined; c and d have no gold evidence).
+    # a's one citation is on its evidence, e's one is in another article: 1 of 2 citations, 1 of 2 answers
     assert overall["citation_precision"] == pytest.approx(0.5)
-    assert overall["citation_recall"] == pytest.approx(1 / 3)
+    assert overall["citation_recall"] == pytest.approx(0.5)
     # totals sorted: 0.4 0.5 1.0 2.0 3.0; p90 sits at rank 3.6 -> 2.0 + 0.6 * 1.0
     assert overall["total_median_s"] == pytest.approx(1.0)
     assert overall["total_p90_s"] == pytest.approx(2.6)
@@ -146,6 +144,13 @@ def test_run_eval_summary_figures():
     assert overall["first_token_median_s"] == pytest.approx(1.0)
     assert overall["first_token_p90_s"] == pytest.approx(1.4)
     assert overall["prompt_tokens_mean"] == pytest.approx(900)  # 900, 800, 1000; declines sent no prompt
+    assert overall["new_prompt_tokens_median"] == pytest.approx(700)  # 700, 600, 800 (the fakes cache 200)
+
+    by_split = result["summary"]["by_split"]
+    assert list(by_split) == ["dev", "test"]
+    assert (by_split["dev"]["count"], by_split["test"]["count"]) == (2, 3)
+    assert by_split["dev"]["accuracy"] == 1.0  # a right, c declined
+    assert by_split["test"]["accuracy"] == 0.0  # b declined, d answered, e wrong
 
     by_kind = result["summary"]["by_kind"]
     assert list(by_kind) == ["fact", "followup", "unanswerable_out_of_domain", "unanswerable_injection"]
@@ -162,25 +167,26 @@ def test_run_eval_summary_figures():
     assert [t.splitlines()[0] for t in tables] == ["answers and abstention", "retrieval and citations", "speed"]
     answers = tables[0].splitlines()
     assert answers[1].split()[:3] == ["kind", "n", "acc"]
-    assert [line.split()[0] for line in answers[2:]] == [*by_kind, "overall"]
-    assert answers[-1].split()[1:3] == ["5", "40%"]
-    assert tables[1].splitlines()[-1].split() == ["overall", "33%", "67%", "67%", "67%", "0.44", "33%", "50%", "33%"]
-    assert tables[2].splitlines()[-3].split() == ["unanswerable_out_of_domain", "-", "-", "0.4s", "0.4s", "-"]
+    assert [" ".join(line.split()[:2]) for line in answers[2:-1]] == [
+        "fact 2", "followup 1", "unanswerable_out_of_domain 1", "unanswerable_injection 1", "split dev", "split test"]
+    assert answers[-1].split()[:3] == ["overall", "5", "40%"]
+    assert tables[1].splitlines()[-1].split() == ["overall", "33%", "67%", "67%", "67%", "0.44", "33%", "50%", "50%"]
+    assert tables[2].splitlines()[-5].split() == ["unanswerable_out_of_domain", "-", "-", "0.4s", "0.4s", "-", "-"]
 
 
 def test_run_eval_warns_when_the_prompt_passages_are_not_the_top_of_the_ranking(caplog):
     question, answer, _ = RUN[0]
     answer = Answer(**{**answer.__dict__, "hits": [_hit("001.txt")]})
-    run_eval([question], lambda q, h: answer, lambda q, h: _ranking("004.txt", "001.txt"), no_embedding,
-             progress=False)
+    run_eval([question], lambda q, h: answer, lambda q, h: _ranking("004.txt", "001.txt"), progress=False)
     assert "not the top of the ranking" in caplog.text
 
 
 def test_unknown_kinds_follow_the_known_ones_in_the_summary():
     question, answer, ranking = RUN[0]
-    rows = [score(_question("s", "squad", ["x"], ["p.txt"]), answer, ranking, no_embedding),
-            score(question, answer, ranking, no_embedding)]
-    assert list(summarize(rows)["by_kind"]) == ["fact", "squad"]
+    rows = [score(_question("s", "squad", ["x"], ["p.txt"]), answer, ranking), score(question, answer, ranking)]
+    summary = summarize(rows)
+    assert list(summary["by_kind"]) == ["fact", "squad"]
+    assert list(summary["by_split"]) == ["dev"]  # the SQuAD row has no split
 
 
 # --- choosing questions
@@ -201,12 +207,31 @@ def test_select_questions():
         select_questions(questions, limit=0)
 
 
+def test_a_seeded_sample_is_half_unanswerable():
+    questions = [_question(f"a{i}", "squad", ["x"], ["p.txt"]) for i in range(30)]
+    questions += [_question(f"u{i}", "unanswerable_squad") for i in range(10)]
+    sample = select_questions(questions, limit=10, seed=0)
+    assert sum(not q.answerable for q in sample) == 5
+    # fewer unanswerable than half: all of them, the rest answerable
+    sample = select_questions(questions, limit=30, seed=0)
+    assert sum(not q.answerable for q in sample) == 10 and len(sample) == 30
+
+
+def test_select_one_split():
+    questions = [_question(f"q{i}", "fact", ["x"], ["a.txt"], split=SPLITS[i % 2]) for i in range(6)]
+    assert [q.id for q in select_questions(questions, split="test")] == ["q1", "q3", "q5"]
+    with pytest.raises(BadInputError, match="split must be one of"):
+        select_questions(questions, split="train")
+    with pytest.raises(BadInputError, match="no question of split 'dev'"):
+        select_questions([_question("s", "squad", ["x"], ["p.txt"])], split="dev")
+
+
 # --- comparing two reports
 
 
 def _report(rows, top_k=4, commit="aaa", accuracy=0.5):
-    full_rows = [{"kind": "fact", "answerable": True, "citation_precision": None, "citation_recall": None,
-                  "gold_rank": 1, **row} for row in rows]
+    full_rows = [{"kind": "fact", "answerable": True, "answer": "same", "cited_sentences": None,
+                  "cited_on_evidence": None, "citations_cover_gold": None, "gold_rank": 1, **row} for row in rows]
     return {"meta": {"created": "2025-11-22T00:00:00+00:00", "git_commit": commit,
                      "settings": {"top_k": top_k, "generator": "g"}},
             "summary": {"overall": {"count": len(rows), "accuracy": accuracy, "total_median_s": 4.0},
@@ -218,16 +243,20 @@ def test_compare_reports_question_by_question(tmp_path):
     a = _report([
         {"id": "q1", "correct": False, "gold_rank": 3},
         {"id": "q2", "correct": True},
-        {"id": "q3", "correct": True, "gold_rank": None, "citation_recall": 1.0},
-        {"id": "q4", "correct": True, "citation_precision": 0.5},
+        {"id": "q3", "correct": True, "gold_rank": None, "citations_cover_gold": True},
+        {"id": "q4", "correct": True, "cited_sentences": 2, "cited_on_evidence": 1},
         {"id": "q5", "correct": True},
+        {"id": "q7", "correct": True, "cited_sentences": 2, "cited_on_evidence": 1},
+        {"id": "q8", "correct": True},
     ])
     b = _report([
         {"id": "q1", "correct": True, "gold_rank": 1},
         {"id": "q2", "correct": False},
-        {"id": "q3", "correct": True, "gold_rank": 2, "citation_recall": 0.5},
-        {"id": "q4", "correct": True, "citation_precision": None},  # declined now: no precision to compare
+        {"id": "q3", "correct": True, "gold_rank": 2, "citations_cover_gold": False},
+        {"id": "q4", "correct": True},  # declined now: no precision to compare
         {"id": "q6", "correct": True},
+        {"id": "q7", "correct": True, "cited_sentences": 1, "cited_on_evidence": 1},
+        {"id": "q8", "correct": True, "answer": "said otherwise"},
     ], top_k=6, commit="bbb", accuracy=0.75)
     (tmp_path / "a.json").write_text(json.dumps(a))
     (tmp_path / "b.json").write_text(json.dumps(b))
@@ -236,7 +265,9 @@ def test_compare_reports_question_by_question(tmp_path):
         {"id": "q1", "kind": "fact", "verdict": "improved", "changes": ["wrong -> right", "gold rank 3 -> 1"]},
         {"id": "q2", "kind": "fact", "verdict": "regressed", "changes": ["right -> wrong"]},
         {"id": "q3", "kind": "fact", "verdict": "mixed",
-         "changes": ["gold rank >10 -> 2", "citation recall 100% -> 50%"]},
+         "changes": ["gold rank >10 -> 2", "no longer cites gold evidence"]},
+        {"id": "q7", "kind": "fact", "verdict": "improved", "changes": ["citation precision 50% -> 100%"]},
+        {"id": "q8", "kind": "fact", "verdict": "changed", "changes": ["answer text changed"]},
     ]
     assert comparison["unchanged"] == 1
     assert (comparison["only_in_a"], comparison["only_in_b"]) == (["q5"], ["q6"])
@@ -247,10 +278,11 @@ def test_compare_reports_question_by_question(tmp_path):
     assert "changed: settings.top_k 4 -> 6" in text
     assert ["acc", "50%", "75%", "+25", "pts"] in [line.split() for line in text]
     assert ["total_med", "4.0s", "4.0s", "+0.0s"] in [line.split() for line in text]
-    assert text[text.index("improved (1)") + 1].split() == ["q1", "fact:", "wrong", "->", "right;", "gold", "rank",
+    assert text[text.index("improved (2)") + 1].split() == ["q1", "fact:", "wrong", "->", "right;", "gold", "rank",
                                                             "3", "->", "1"]
-    assert "regressed (1)" in text and "mixed (1)" in text
-    assert "unchanged: 1 questions" in text and "only in A: q5" in text and "only in B: q6" in text
+    assert "regressed (1)" in text and "mixed (1)" in text and "changed (1)" in text
+    assert "unchanged (same answer text, same outcomes): 1 questions" in text
+    assert "only in A: q5" in text and "only in B: q6" in text
 
 
 def test_compare_refuses_a_file_that_is_not_a_report(tmp_path):
@@ -276,8 +308,16 @@ def test_load_squad_v2_fixture():
     vb1, vb3 = squad.questions[0], squad.questions[2]
     assert vb1.answers == ["1932", "in 1932"] and vb1.sources == ["000_Veltmar_Harbour_Bridge_000.txt"]
     assert vb3.answers == [] and vb3.sources == [] and not vb3.answerable
-    for q in squad.questions:  # every gold answer is in its paragraph
+    for q in squad.questions:  # every gold answer is in its paragraph, and in its evidence sentences
         assert all(contains_answer(squad.documents[q.sources[0]], [a]) for a in q.answers)
+        if q.answerable:
+            document = squad.documents[q.sources[0]]
+            sentences = {(s, e) for s, e in split_sentences(document, 0, len(document))}
+            assert q.evidence and all((span.start, span.end) in sentences for span in q.evidence)
+            evidence = " ".join(document[span.start:span.end] for span in q.evidence)
+            assert contains_answer(evidence, q.answers), (q.id, evidence)
+        else:
+            assert q.evidence == []
 
 
 def test_load_squad_v1_and_unusable_questions(tmp_path):
@@ -321,10 +361,14 @@ GOOD = {"id": "q1", "question": "Where?", "answers": ["Astana"], "sources": ["00
 
 
 def test_load_questions_round_trip(tmp_path):
-    path = _write(tmp_path, GOOD, "", {**GOOD, "id": "q2", "kind": "followup", "history": HISTORY, "match": "all"})
+    path = _write(tmp_path, GOOD, "", {**GOOD, "id": "q2", "kind": "followup", "history": HISTORY, "match": "all",
+                                       "split": "test", "evidence": [{"source": "000.txt", "start": 3, "end": 9}],
+                                       "also": [{"source": "000.txt", "start": 0, "end": 2}]})
     first, second = load_questions(path)
     assert first == EvalQuestion(id="q1", question="Where?", answers=["Astana"], sources=["000.txt"], kind="fact")
     assert second.history == HISTORY and second.match == "all" and second.answerable
+    assert second.split == "test"
+    assert second.evidence == [Span("000.txt", 3, 9)] and second.also == [Span("000.txt", 0, 2)]
 
 
 NEXT = {**GOOD, "id": "q2"}
@@ -345,6 +389,12 @@ NEXT = {**GOOD, "id": "q2"}
         ({**NEXT, "kind": "followup"}, "line 2: a 'followup' question needs the earlier turns"),
         ({**NEXT, "history": [{"role": "bot", "content": "hi"}]}, "line 2: history must be"),
         ({**NEXT, "answers": ["the"]}, r"line 2: answers \['the'\] are empty"),
+        ({**NEXT, "split": "train"}, "line 2: split must be one of"),
+        ({**NEXT, "evidence": [{"source": "000.txt", "start": 5, "end": 5}]}, "line 2: evidence must be a list"),
+        ({**NEXT, "evidence": [{"source": "000.txt", "start": "5", "end": 9}]}, "line 2: evidence must be a list"),
+        ({**NEXT, "also": {"source": "000.txt"}}, "line 2: also must be a list"),
+        ({**NEXT, "evidence": [{"source": "001.txt", "start": 0, "end": 9}]},
+         r"line 2: evidence points into '001.txt', which is not one of the sources \['000.txt'\]"),
     ],
 )
 def test_load_questions_rejects_bad_lines(tmp_path, bad, message):
@@ -384,3 +434,29 @@ def test_shipped_gold_answers_appear_in_their_sources():
             for gold in q.answers:
                 found = any(contains_answer(seed_text[s], [gold]) for s in q.sources)
                 assert found, f"{q.id}: {gold!r} not in {q.sources}"
+
+
+def test_shipped_evidence_is_whole_sentences_that_state_the_answer():
+    seed_text = {p.name: p.read_text(encoding="utf-8") for p in SEEDS.glob("*.txt")}
+    sentences = {name: set(split_sentences(text, 0, len(text))) for name, text in seed_text.items()}
+    for q in load_questions(QUESTIONS):
+        if not q.answerable:
+            continue
+        assert q.evidence, f"{q.id}: an answerable question without gold evidence"
+        for span in [*q.evidence, *q.also]:
+            assert (span.start, span.end) in sentences[span.source], (
+                f"{q.id}: {span} is not a whole sentence of {span.source}: "
+                f"{seed_text[span.source][span.start:span.end]!r}")
+        stated = " ".join(seed_text[span.source][span.start:span.end] for span in q.evidence)
+        assert contains_answer(stated, q.answers, q.match), f"{q.id}: {q.answers} not in its evidence {stated!r}"
+        assert {span.source for span in q.evidence} <= set(q.sources)
+
+
+def test_shipped_split_is_fixed_and_stratified_by_kind():
+    questions = load_questions(QUESTIONS)
+    assert all(q.split in SPLITS for q in questions)
+    for kind in KINDS:
+        of_kind = [q for q in questions if q.kind == kind]
+        dev = sum(q.split == "dev" for q in of_kind)
+        # each kind is halved; an odd count gives the extra question to dev
+        assert dev - (len(of_kind) - dev) in (0, 1), (kind, dev, len(of_kind))

@@ -1,24 +1,19 @@
-"""The eval metrics on hand-made cases whose right value is worked out in the comments. No model:
-where an embedding is needed, hand-picked vectors stand in for it."""
-
-import math
+"""The eval metrics on hand-made cases whose right value is worked out in the comments. No model."""
 
 import numpy as np
 import pytest
 
 from rag.errors import BadInputError
-from rag.evaluation_metrics import (
-    SUPPORT_COSINE,
+from rag.evaluation.metrics import (
+    Span,
     best_f1,
-    citation_checks,
-    citation_precision,
-    citation_recall,
+    cited_span,
     contains_answer,
     gold_rank,
+    grade_citations,
     normalize_answer,
     percentile,
     recall_at,
-    split_sentences,
     token_f1,
 )
 from rag.schema import Citation
@@ -98,99 +93,38 @@ def test_recall_at_k_counts_gold_sources_not_passages():
 # --- citations
 
 
-def test_split_sentences_as_articles_are():
-    assert split_sentences("First claim [1]. Second one? Yes!\nA list line\n\n  ") == [
-        "First claim [1].", "Second one?", "Yes!", "A list line"]
-    # the same splitter as the articles': an abbreviation does not end a sentence
-    assert split_sentences("U.S. officials met. Then they left.") == ["U.S. officials met.", "Then they left."]
-    assert split_sentences("") == []
+# A passage of lyon.txt (characters 100-193) with two sentences: 100-149 and 150-193.
+MEETING, DAM = Span("lyon.txt", 100, 149), Span("lyon.txt", 150, 193)
 
 
-DAM = Citation(n=1, source="lyon.txt", title="Flood relief talks", chunk_id="c1",
-               quote="Officials from both towns met in Lyon on 3 March. They agreed to share the cost of a new dam.",
-               start=0, end=93)
-RAIN = Citation(n=2, source="weather.txt", title="Regional weather", chunk_id="c2",
-                quote="Heavy rain is expected across the valley next week.", start=0, end=52)
-PLANS = Citation(n=1, source="plans.txt", title="Plans", chunk_id="c3", quote="Engineers drew the plans.",
-                 start=0, end=25)
+def _citation(n, source="lyon.txt", start=100, end=193, highlight=(0, 0)):
+    return Citation(n=n, source=source, title="T", chunk_id=f"c{n}", quote="x" * (end - start), start=start,
+                    end=end, highlight_start=highlight[0], highlight_end=highlight[1])
 
 
-def _unit(*xs):
-    # Not renormalised: rounding would move a dot product set to exactly the threshold.
-    assert math.isclose(sum(x * x for x in xs), 1.0)
-    return np.array(xs)
+def test_a_citation_points_at_its_highlighted_sentence_else_its_passage():
+    assert cited_span(_citation(1, highlight=(150, 193))) == DAM
+    assert cited_span(_citation(1)) == Span("lyon.txt", 100, 193)  # no highlight: the whole passage
 
 
-# Hand-picked "embeddings": the passage vectors are axes, so each dot product is the coordinate.
-VECTORS = {
-    f"{DAM.title}\n{DAM.quote}": _unit(1, 0, 0),
-    f"{RAIN.title}\n{RAIN.quote}": _unit(0, 1, 0),
-    "The towns agreed to share the cost of a new dam.": _unit(1, 0, 0),
-    "The project was funded by the regional government.": _unit(0, 0.2, math.sqrt(1 - 0.04)),
-    "Both mayors were pleased.": _unit(0.8, 0.1, math.sqrt(1 - 0.64 - 0.01)),
-    "Officials from both towns met in Lyon on 4 March.": _unit(0, 0, 1),
-    "Officials from both towns met in Lyon on 3 March.": _unit(0, 0, 1),
-    "The dam will cost 1,000 euros.": _unit(1, 0, 0),
-    "Rain is coming.": _unit(0, 0.9, math.sqrt(1 - 0.81)),
-    f"{PLANS.title}\n{PLANS.quote}": _unit(1, 0, 0),
-    "It is huge.": _unit(SUPPORT_COSINE, 0, math.sqrt(1 - SUPPORT_COSINE**2)),
-    "It is tiny.": _unit(SUPPORT_COSINE - 0.01, 0, math.sqrt(1 - (SUPPORT_COSINE - 0.01) ** 2)),
-}
+def test_spans_overlap_only_within_one_file():
+    assert MEETING.overlaps(Span("lyon.txt", 140, 160)) and not MEETING.overlaps(DAM)  # 149 < 150: touching only
+    assert not MEETING.overlaps(Span("paris.txt", 100, 149))
 
 
-def fake_embed(texts):
-    return np.stack([VECTORS[t] for t in texts])  # a KeyError here: an unexpected text was embedded
-
-
-def test_citation_checks_lexical_or_embedding_support():
-    text = ("The towns agreed to share the cost of a new dam [1]. The project was funded by the regional "
-            "government [2]. Both mayors were pleased [1][2]. Rain is coming.")
-    checks = citation_checks(text, [DAM, RAIN], fake_embed)
-    assert checks == [
-        # lexical 6/6 content words in the passage
-        {"sentence": "The towns agreed to share the cost of a new dam.", "cited": [1], "supported": [1]},
-        # lexical 1/4 ("regional", from the title), cosine 0.2: not supported
-        {"sentence": "The project was funded by the regional government.", "cited": [2], "supported": []},
-        # lexical 0, but cosine 0.8 with [1] (0.1 with [2]): a paraphrase the embedding rescues
-        {"sentence": "Both mayors were pleased.", "cited": [1, 2], "supported": [1]},
-        # cosine 0.9 with [2], but no citation: nothing to support
-        {"sentence": "Rain is coming.", "cited": [], "supported": []},
-    ]
-    assert citation_precision(checks) == pytest.approx(2 / 4)  # 2 of 4 (sentence, citation) pairs
-    assert citation_recall(checks) == pytest.approx(2 / 4)  # 2 of 4 sentences
-
-
-def test_cosine_threshold_is_inclusive():
-    # No word in common with the passage, so the cosine alone decides.
-    checks = citation_checks("It is huge [1]. It is tiny [1].", [PLANS], fake_embed)
-    assert [c["supported"] for c in checks] == [[1], []]  # cosine 0.60 supports, 0.59 does not
-
-
-def test_a_number_missing_from_the_passage_is_not_supported():
-    text = ("Officials from both towns met in Lyon on 4 March [1]. Officials from both towns met in Lyon on "
-            "3 March [1]. The dam will cost 1,000 euros [1].")
-    checks = citation_checks(text, [DAM], fake_embed)
-    # lexical 5/6 for the first two; cosine 1.0 for the third, whose number the passage lacks
-    assert [c["supported"] for c in checks] == [[], [1], []]
-    # a marker the pipeline left unresolved is dropped with the others: its digits are not numbers of the claim
-    [check] = citation_checks("The towns agreed to share the cost of a new dam [1-4] [1].", [DAM], fake_embed)
-    assert check == {"sentence": "The towns agreed to share the cost of a new dam.", "cited": [1], "supported": [1]}
-
-
-def test_a_marker_without_its_citation_is_an_unsupported_citation():
-    checks = citation_checks("The towns agreed to share the cost of a new dam [1][3].", [DAM], fake_embed)
-    assert checks == [{"sentence": "The towns agreed to share the cost of a new dam.", "cited": [1, 3],
-                       "supported": [1]}]
-    assert citation_precision(checks) == 0.5
-    assert citation_recall(checks) == 1.0
-
-
-def test_citation_scores_of_nothing_are_none():
-    assert citation_checks("", [], fake_embed) == []
-    assert citation_precision([]) is None and citation_recall([]) is None
-    uncited = [{"sentence": "x", "cited": [], "supported": []}]
-    assert citation_precision(uncited) is None  # nothing cited: precision does not apply
-    assert citation_recall(uncited) == 0.0
+def test_grade_citations_against_gold_evidence():
+    on_gold = _citation(1, highlight=(150, 193))
+    on_context = _citation(2, highlight=(100, 149))
+    elsewhere = _citation(3, source="weather.txt", start=0, end=52, highlight=(0, 52))
+    # the gold sentence is DAM: one of three citations points at it
+    assert grade_citations([on_gold, on_context, elsewhere], [DAM]) == {
+        "cited": 3, "on_evidence": 1, "covers_gold": True}
+    # a person marked the meeting sentence as also supporting: precision counts it, recall does not
+    assert grade_citations([on_context], [DAM], also=[MEETING]) == {
+        "cited": 1, "on_evidence": 1, "covers_gold": False}
+    # a whole-passage citation overlaps every sentence of its passage
+    assert grade_citations([_citation(1)], [DAM]) == {"cited": 1, "on_evidence": 1, "covers_gold": True}
+    assert grade_citations([], [DAM]) == {"cited": 0, "on_evidence": 0, "covers_gold": False}
 
 
 def test_percentile_interpolates_like_numpy():

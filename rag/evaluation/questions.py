@@ -1,5 +1,5 @@
 """The evaluation set: its file format (eval/README.md), the checks that refuse a bad line, and
-the choice of a slice (one kind, the first N, or a seeded sample)."""
+the choice of a slice (one kind, one split, the first N, or a seeded sample)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import BadInputError
-from rag.evaluation_metrics import MATCHES, normalize_answer
+from rag.evaluation.metrics import MATCHES, Span, normalize_answer
 
-__all__ = ["KINDS", "EvalQuestion", "load_questions", "select_questions"]
+__all__ = ["KINDS", "SPLITS", "EvalQuestion", "load_questions", "select_questions"]
 
 KINDS = (
     "fact",
@@ -25,9 +25,12 @@ KINDS = (
     "unanswerable_injection",
 )
 ROLES = ("user", "assistant")
+# Rules, thresholds and prompts are chosen by looking at "dev" rows only; "test" rows are reported,
+# never tuned on (eval/README.md).
+SPLITS = ("dev", "test")
 
 _REQUIRED = ("id", "question", "answers", "sources", "kind")
-_OPTIONAL = ("match", "history", "note")
+_OPTIONAL = ("match", "history", "note", "evidence", "also", "split")
 
 
 @dataclass
@@ -40,6 +43,11 @@ class EvalQuestion:
     match: str = "any"  # "all" when every phrase in `answers` is required
     history: list[dict] = field(default_factory=list)  # earlier turns: {"role", "content"}
     note: str | None = None
+    # The sentences of the sources that state the answer: what a citation should point at.
+    evidence: list[Span] = field(default_factory=list)
+    # Sentences a person accepts as also supporting a right answer, without stating it (precision only).
+    also: list[Span] = field(default_factory=list)
+    split: str | None = None  # "dev" or "test"; None for sets without a split (SQuAD)
 
     @property
     def answerable(self) -> bool:
@@ -102,10 +110,15 @@ def _parse_question(row, where: str) -> EvalQuestion:
     note = row.get("note")
     if note is not None and not isinstance(note, str):
         raise BadInputError(f"{where}: note must be a string")
+    split = row.get("split")
+    if split is not None and split not in SPLITS:
+        raise BadInputError(f"{where}: split must be one of {list(SPLITS)}, not {split!r}")
 
     question = EvalQuestion(
         id=row["id"], question=row["question"], answers=row["answers"], sources=row["sources"],
-        kind=row["kind"], match=match, history=history, note=note,
+        kind=row["kind"], match=match, history=history, note=note, split=split,
+        evidence=_spans(row.get("evidence", []), "evidence", row["sources"], where),
+        also=_spans(row.get("also", []), "also", row["sources"], where),
     )
     if question.answerable and not (question.answers and question.sources):
         raise BadInputError(f"{where}: a {question.kind!r} question needs answers and sources")
@@ -116,13 +129,38 @@ def _parse_question(row, where: str) -> EvalQuestion:
     empty = [a for a in question.answers if not normalize_answer(a)]
     if empty:  # e.g. "the" or "-": would be found in every text
         raise BadInputError(f"{where}: answers {empty} are empty once normalised")
+    if not question.answerable and question.evidence:
+        raise BadInputError(f"{where}: a {question.kind!r} question has no evidence to point at")
     return question
 
 
+def _spans(raw, key: str, sources: list[str], where: str) -> list[Span]:
+    """{"source", "start", "end"} objects as Spans, each in one of the question's sources."""
+    shape = f'{where}: {key} must be a list of {{"source": FILE, "start": N, "end": M}} with 0 <= N < M'
+    if not isinstance(raw, list):
+        raise BadInputError(shape)
+    spans = []
+    for item in raw:
+        if not (isinstance(item, dict) and set(item) == {"source", "start", "end"}
+                and isinstance(item["start"], int) and isinstance(item["end"], int) and 0 <= item["start"] < item["end"]):
+            raise BadInputError(shape)
+        if item["source"] not in sources:
+            raise BadInputError(f"{where}: {key} points into {item['source']!r}, which is not one of the sources {sources}")
+        spans.append(Span(item["source"], item["start"], item["end"]))
+    return spans
+
+
 def select_questions(questions: list[EvalQuestion], kind: str | None = None, limit: int | None = None,
-                     seed: int | None = None) -> list[EvalQuestion]:
-    """Those of `kind`; then the first `limit`, or with a seed a random sample of `limit`, kept
-    in file order so that two samples with the same seed read alike."""
+                     seed: int | None = None, split: str | None = None) -> list[EvalQuestion]:
+    """Those of `kind` and `split`; then the first `limit`, or with a seed a random sample of
+    `limit` (half answerable, half not, as far as there are), kept in file order so that two
+    samples with the same seed read alike."""
+    if split is not None:
+        if split not in SPLITS:
+            raise BadInputError(f"split must be one of {list(SPLITS)}, not {split!r}")
+        questions = [q for q in questions if q.split == split]
+        if not questions:
+            raise BadInputError(f"no question of split {split!r} in this set (a SQuAD file has no split)")
     if kind is not None:
         kinds = list(dict.fromkeys(q.kind for q in questions))
         questions = [q for q in questions if q.kind == kind]
@@ -134,5 +172,15 @@ def select_questions(questions: list[EvalQuestion], kind: str | None = None, lim
         return questions
     if seed is None:
         return questions[:limit]
-    picked = set(random.Random(seed).sample(range(len(questions)), limit))
+    return _balanced_sample(questions, limit, random.Random(seed))
+
+
+def _balanced_sample(questions: list[EvalQuestion], limit: int, rng: random.Random) -> list[EvalQuestion]:
+    """`limit` questions, half of them unanswerable where the set has that many: a sample of
+    SQuAD 2.0 must test declining as much as answering, whatever the file's proportions."""
+    answerable = [i for i, q in enumerate(questions) if q.answerable]
+    unanswerable = [i for i, q in enumerate(questions) if not q.answerable]
+    want_unanswerable = min(len(unanswerable), max(limit // 2, limit - len(answerable)))
+    picked = set(rng.sample(unanswerable, want_unanswerable))
+    picked |= set(rng.sample(answerable, limit - want_unanswerable))
     return [q for i, q in enumerate(questions) if i in picked]

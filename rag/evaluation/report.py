@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 from rag.errors import BadInputError
-from rag.evaluation_metrics import RECALL_AT
+from rag.evaluation.metrics import RECALL_AT
 
 __all__ = ["format_summary", "compare_reports", "format_comparison"]
 
-# (header, metric key, format), in three tables that share their rows: one line per kind, then overall.
+# (header, metric key, format), in three tables that share their rows: one line per kind, one per
+# split, then overall.
 _TABLES = {
     "answers and abstention": [
         ("n", "count", "d"),
@@ -33,6 +34,7 @@ _TABLES = {
         ("total_med", "total_median_s", "s"),
         ("total_p90", "total_p90_s", "s"),
         ("prompt_tok", "prompt_tokens_mean", ".0f"),
+        ("new_tok_med", "new_prompt_tokens_median", ".0f"),
     ],
 }
 _COLUMNS = [column for columns in _TABLES.values() for column in columns]
@@ -41,8 +43,10 @@ _SETUP = ("git_commit", "generator", "embedding_model", "settings")
 
 
 def format_summary(summary: dict) -> str:
-    """Plain-text tables, one line per kind then overall; '-' marks a metric that does not apply."""
-    rows = [*summary["by_kind"].items(), ("overall", summary["overall"])]
+    """Plain-text tables, one line per kind, one per split, then overall; '-' marks a metric that
+    does not apply."""
+    splits = [(f"split {name}", metrics) for name, metrics in summary.get("by_split", {}).items()]
+    rows = [*summary["by_kind"].items(), *splits, ("overall", summary["overall"])]
     blocks = []
     for title, columns in _TABLES.items():
         lines = [("kind",) + tuple(header for header, _, _ in columns)]
@@ -53,15 +57,17 @@ def format_summary(summary: dict) -> str:
 
 def compare_reports(a_path: str | Path, b_path: str | Path) -> dict:
     """What changed from report A to report B: setup, overall metrics, and each question whose
-    outcome moved (right/wrong, rank of the first gold passage, citation precision and recall)."""
+    outcome moved (right/wrong, rank of the first gold passage, citation precision and recall) or
+    whose answer text changed at all."""
     a, b = _load(a_path), _load(b_path)
     a_rows, b_rows = ({r["id"]: r for r in report["rows"]} for report in (a, b))
     questions = []
     for qid in (q for q in b_rows if q in a_rows):
         changes = _changes(a_rows[qid], b_rows[qid])
         if changes:
-            signs = {sign for sign, _ in changes}
-            verdict = "improved" if signs == {1} else "regressed" if signs == {-1} else "mixed"
+            signs = {sign for sign, _ in changes} - {0}
+            verdict = ("changed" if not signs else "improved" if signs == {1} else "regressed" if signs == {-1}
+                       else "mixed")
             questions.append({"id": qid, "kind": b_rows[qid]["kind"], "verdict": verdict,
                               "changes": [text for _, text in changes]})
     return {
@@ -87,12 +93,12 @@ def format_comparison(comparison: dict) -> str:
         va, vb = comparison["metrics"][key]
         table.append((header, _cell(va, fmt), _cell(vb, fmt), _delta(va, vb, fmt)))
     lines += ["", "overall", _align(table)]
-    for verdict in ("improved", "regressed", "mixed"):
+    for verdict in ("improved", "regressed", "mixed", "changed"):
         moved = [q for q in comparison["questions"] if q["verdict"] == verdict]
         if moved:
             lines += ["", f"{verdict} ({len(moved)})"]
             lines += [f"  {q['id']}  {q['kind']}: {'; '.join(q['changes'])}" for q in moved]
-    lines += ["", f"unchanged: {comparison['unchanged']} questions"]
+    lines += ["", f"unchanged (same answer text, same outcomes): {comparison['unchanged']} questions"]
     for side in ("a", "b"):
         if comparison[f"only_in_{side}"]:
             lines.append(f"only in {side.upper()}: {', '.join(comparison[f'only_in_{side}'])}")
@@ -110,7 +116,7 @@ def _load(path: str | Path) -> dict:
 
 
 def _changes(a: dict, b: dict) -> list[tuple[int, str]]:
-    """(+1 better / -1 worse, description) for each outcome that moved between two rows."""
+    """(+1 better / -1 worse / 0 neither, description) for each outcome that moved between two rows."""
     changes = []
     if a["correct"] != b["correct"]:
         changes.append((1, "wrong -> right") if b["correct"] else (-1, "right -> wrong"))
@@ -118,11 +124,21 @@ def _changes(a: dict, b: dict) -> list[tuple[int, str]]:
         # Not retrieved within the ranking at all is worse than any rank.
         worse = (b["gold_rank"] or float("inf")) > (a["gold_rank"] or float("inf"))
         changes.append((-1 if worse else 1, f"gold rank {_rank(a['gold_rank'])} -> {_rank(b['gold_rank'])}"))
-    for key, name in (("citation_precision", "citation precision"), ("citation_recall", "citation recall")):
-        # None on one side means a declined answer: the right/wrong change already tells it.
-        if None not in (a[key], b[key]) and a[key] != b[key]:
-            changes.append((1 if b[key] > a[key] else -1, f"{name} {a[key]:.0%} -> {b[key]:.0%}"))
+    # None on one side means a declined answer: the right/wrong change already tells it.
+    pa, pb = _precision(a), _precision(b)
+    if None not in (pa, pb) and pa != pb:
+        changes.append((1 if pb > pa else -1, f"citation precision {pa:.0%} -> {pb:.0%}"))
+    ra, rb = a.get("citations_cover_gold"), b.get("citations_cover_gold")
+    if None not in (ra, rb) and ra != rb:
+        changes.append((1, "now cites gold evidence") if rb else (-1, "no longer cites gold evidence"))
+    if a.get("answer") != b.get("answer"):
+        changes.append((0, "answer text changed"))
     return changes
+
+
+def _precision(row: dict) -> float | None:
+    cited = row.get("cited_sentences")
+    return row["cited_on_evidence"] / cited if cited else None
 
 
 def _rank(rank: int | None) -> str:

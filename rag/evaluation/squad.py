@@ -1,8 +1,9 @@
 """`rag eval --squad FILE`: the same metrics on a SQuAD v1.1 or v2.0 file.
 
 Every paragraph of the file becomes one article of a throwaway index (distractors included), each
-question's gold source is its paragraph's file, and v2.0's `is_impossible` questions are the
-unanswerable ones. The user's own index is never touched.
+question's gold source is its paragraph's file, its gold evidence the sentences of that file that
+hold an annotator's answer (from SQuAD's `answer_start`), and v2.0's `is_impossible` questions are
+the unanswerable ones. The user's own index is never touched.
 """
 
 from __future__ import annotations
@@ -14,17 +15,20 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.chunking import split_sentences
 from rag.config import Settings
 from rag.errors import BadInputError
-from rag.evaluation import evaluate
-from rag.evaluation_metrics import normalize_answer
-from rag.evaluation_questions import EvalQuestion, select_questions
+from rag.evaluation.metrics import Span, normalize_answer
+from rag.evaluation.questions import EvalQuestion, select_questions
+from rag.evaluation.runner import evaluate
 
-__all__ = ["SquadSet", "load_squad", "evaluate_squad"]
+__all__ = ["SquadSet", "load_squad", "evaluate_squad", "SAMPLE_SIZE"]
 
 log = logging.getLogger(__name__)
 
 ANSWERABLE, UNANSWERABLE = "squad", "unanswerable_squad"
+# The reported sample: 200 questions, half of them unanswerable, random.Random(0) (eval/README.md).
+SAMPLE_SIZE = 200
 
 
 @dataclass
@@ -62,27 +66,42 @@ def _parse(data: dict) -> SquadSet:
         slug = re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_")[:60] or "untitled"
         for p, paragraph in enumerate(article["paragraphs"]):
             name = f"{t:03d}_{slug}_{p:03d}.txt"
+            context = paragraph["context"]
+            body = context.strip()
             # The title as the first line: the loader takes it as the article's title, as the
             # seed articles' headlines are.
-            documents[name] = f"{title}\n\n{paragraph['context'].strip()}\n"
+            document = documents[name] = f"{title}\n\n{body}\n"
+            # Where context offsets land in the document: after the title line, less the
+            # whitespace stripped from the context's start.
+            shift = len(title) + 2 - (len(context) - len(context.lstrip()))
+            sentences = [Span(name, s, e) for s, e in split_sentences(document, 0, len(document))]
             for qa in paragraph["qas"]:
                 impossible = bool(qa.get("is_impossible", False))
-                answers = [] if impossible else list(dict.fromkeys(
-                    a["text"].strip() for a in qa["answers"] if normalize_answer(a["text"])))
+                given = [] if impossible else [a for a in qa["answers"] if normalize_answer(a["text"])]
+                answers = list(dict.fromkeys(a["text"].strip() for a in given))
                 if not qa["question"].strip() or not (impossible or answers):
                     skipped.append(str(qa["id"]))
                     continue
                 questions.append(EvalQuestion(
                     id=str(qa["id"]), question=qa["question"].strip(), answers=answers,
                     sources=[] if impossible else [name], kind=UNANSWERABLE if impossible else ANSWERABLE,
+                    evidence=_evidence(given, shift, name, sentences),
                 ))
     return SquadSet(version=data.get("version"), documents=documents, questions=questions, skipped=skipped)
 
 
-def evaluate_squad(path: str | Path, *, settings: Settings, limit: int | None = None, seed: int = 0,
+def _evidence(answers: list[dict], shift: int, name: str, sentences: list[Span]) -> list[Span]:
+    """The sentences that hold an annotator's answer span (SQuAD's `answer_start`, when given)."""
+    spans = [Span(name, a["answer_start"] + shift, a["answer_start"] + shift + len(a["text"]))
+             for a in answers if isinstance(a.get("answer_start"), int)]
+    return [sentence for sentence in sentences if any(sentence.overlaps(span) for span in spans)]
+
+
+def evaluate_squad(path: str | Path, *, settings: Settings, limit: int | None = SAMPLE_SIZE, seed: int = 0,
                    kind: str | None = None, progress: bool = True) -> dict:
     """Index the file's paragraphs in a temporary folder and `evaluate` a reproducible sample of
-    `limit` questions (random.Random(seed)); the report is the same as for the seed set."""
+    `limit` questions (random.Random(seed), half unanswerable; None for all); the report is the
+    same as for the seed set."""
     from rag.pipeline import build_index
 
     squad = load_squad(path)

@@ -1,7 +1,9 @@
-"""The metrics of `rag eval`, as plain functions of strings, ranked sources and vectors.
+"""The metrics of `rag eval`, as plain functions of strings, ranked sources and character spans.
 
-No model is called here: the embedding function is passed in, so each metric can be tested on
-hand-made cases whose right value is known.
+No model is called and none of the pipeline's answer rules is used: answers are graded against
+gold phrases (SQuAD's normalisation), retrieval against gold sources, and citations against the
+gold evidence sentences a person marked in the sources. So each metric can come out low, and is
+tested on hand-made cases whose right value is known.
 """
 
 from __future__ import annotations
@@ -10,12 +12,8 @@ import re
 import string
 import unicodedata
 from collections import Counter
-from typing import Callable
+from dataclasses import dataclass
 
-import numpy as np
-
-from rag.chunking import sentences
-from rag.citations import support
 from rag.errors import BadInputError
 from rag.schema import Citation
 
@@ -23,18 +21,18 @@ MATCHES = ("any", "all")
 # Ranks at which retrieval recall is reported; the runner retrieves max(RECALL_AT) passages.
 RECALL_AT = (1, 3, 5, 10)
 
-# A cited passage supports a sentence when every number of the sentence is in the passage (a wrong
-# year or count is not supported, however many words match) and either signal clears its bar:
-# - lexical: share of the sentence's content words found in the passage (rag.citations.support).
-#   Sentences condensed from their passage score 0.5-1.0; outside knowledge 0-0.3.
-SUPPORT_LEXICAL = 0.5
-# - embedding: cosine between the sentence and the passage (the retrieval model). Measured on 43
-#   seed-set answers: against passages they do not cite, sentences score median 0.46, 95th
-#   percentile 0.69, max 0.76 (the articles share one topic), so the bar sits above the 95th
-#   percentile and rescues only clear paraphrases ("The one concrete thing Moscow and Kyiv agreed
-#   on...": lexical 0.46, cosine 0.76).
-#   Never a requirement: "Astana." scores 0.44 with the passage that states it.
-SUPPORT_COSINE = 0.7
+
+@dataclass(frozen=True)
+class Span:
+    """Characters start..end of a source file: a gold evidence sentence, or what a citation points at."""
+
+    source: str
+    start: int
+    end: int
+
+    def overlaps(self, other: "Span") -> bool:
+        return self.source == other.source and max(self.start, other.start) < min(self.end, other.end)
+
 
 # Typographic characters the SQuAD script would keep as parts of words. En dashes and other hyphens
 # become "-" so "2023–2024" and "Russia–Ukraine" normalise like their ASCII spellings; em dashes
@@ -56,10 +54,6 @@ _PUNCTUATION = set(string.punctuation)
 # "[1]", "[1, 3]", "[2-4]": citation markers glued to a word ("prisoners[1]") would otherwise
 # normalise into a new token ("prisoners1") and hide the key phrase.
 _CITATION_MARKER = re.compile(r"\[\d+(?:\s*[,\-\u2013]\s*\d+)*\]")
-_CITE = re.compile(r"\[(\d+)\]")
-_SPACE_BEFORE_STOP = re.compile(r"\s+([.,;:!?])")  # left where a marker was: "dam [1]." -> "dam ."
-# "1,000", "1 000" (no-break or thin space): one number, as rag.citations reads it.
-_THOUSANDS = re.compile(r"(?<=\d)[,\u00a0\u2009\u202f](?=\d{3}\b)")
 
 
 # --- answer accuracy
@@ -134,54 +128,28 @@ def recall_at(ranked_sources: list[str], gold: list[str], k: int) -> float:
 # --- citations
 
 
-def split_sentences(text: str) -> list[str]:
-    """Answer sentences, split as articles are (rag.chunking.sentences). Answers put markers
-    before the stop ("... dam [1]."), so a sentence keeps its own markers."""
-    return sentences(text)
+def cited_span(citation: Citation) -> Span:
+    """What a citation says the answer rests on: its highlighted sentence, else its whole passage."""
+    if citation.highlight_end > citation.highlight_start:
+        return Span(citation.source, citation.highlight_start, citation.highlight_end)
+    return Span(citation.source, citation.start, citation.end)
 
 
-def citation_checks(text: str, citations: list[Citation],
-                    embed: Callable[[list[str]], np.ndarray]) -> list[dict]:
-    """For each sentence of `text`: its cited numbers and those whose passage supports it.
+def grade_citations(citations: list[Citation], evidence: list[Span], also: list[Span] = ()) -> dict:
+    """How an answer's citations meet the gold evidence.
 
-    A marker whose number has no citation counts as cited and unsupported: it points at nothing.
-    `embed` returns unit-length vectors, one row per text.
+    - `cited`: how many citations the answer has; `on_evidence`: how many of them point at a
+      gold evidence sentence or at one a person marked as also supporting (precision's numerator);
+    - `covers_gold`: whether some citation points at a gold evidence sentence (recall).
+    A citation "points at" a sentence when their character ranges in the same file overlap.
     """
-    passages = {c.n: f"{c.title}\n{c.quote}" for c in citations}
-    sentences = []  # (body without its markers, cited numbers)
-    for sentence in split_sentences(text):
-        # All marker shapes go, "[1-4]" too: its digits are not the sentence's numbers.
-        body = _SPACE_BEFORE_STOP.sub(r"\1", strip_markers(sentence)).strip()
-        if normalize_answer(body):  # not a lone marker or stop
-            sentences.append((body, [int(n) for n in dict.fromkeys(_CITE.findall(sentence))]))
-    if not sentences:
-        return []
-    numbers = sorted(passages)
-    vectors = embed([body for body, _ in sentences] + [passages[n] for n in numbers])
-    sentence_vectors, passage_vectors = vectors[: len(sentences)], dict(zip(numbers, vectors[len(sentences):]))
-    checks = []
-    for (body, cited), vector in zip(sentences, sentence_vectors):
-        supported = [n for n in cited if n in passages and _numbers(body) <= _numbers(passages[n]) and (
-            support(body, passages[n]) >= SUPPORT_LEXICAL
-            or float(np.dot(vector, passage_vectors[n])) >= SUPPORT_COSINE
-        )]
-        checks.append({"sentence": body, "cited": cited, "supported": supported})
-    return checks
-
-
-def _numbers(text: str) -> set[str]:
-    return set(re.findall(r"\d+", _THOUSANDS.sub("", text)))
-
-
-def citation_precision(checks: list[dict]) -> float | None:
-    """Share of (sentence, cited passage) pairs in which the passage supports the sentence."""
-    pairs = sum(len(c["cited"]) for c in checks)
-    return sum(len(c["supported"]) for c in checks) / pairs if pairs else None
-
-
-def citation_recall(checks: list[dict]) -> float | None:
-    """Share of sentences that carry at least one citation whose passage supports them."""
-    return sum(bool(c["supported"]) for c in checks) / len(checks) if checks else None
+    spans = [cited_span(c) for c in citations]
+    accepted = [*evidence, *also]
+    return {
+        "cited": len(spans),
+        "on_evidence": sum(any(span.overlaps(gold) for gold in accepted) for span in spans),
+        "covers_gold": any(span.overlaps(gold) for span in spans for gold in evidence),
+    }
 
 
 # --- summaries
