@@ -8,71 +8,14 @@ chunked on its own. So for .txt/.md files a chunk's text is exactly text[start:e
 from __future__ import annotations
 
 import hashlib
-import re
 from itertools import accumulate
 from typing import Callable
 
-from rag.loading import is_html, span_text
+from rag.loading import span_text
 from rag.schema import Article, Chunk
+from rag.text import is_html, split_sentences
 
-__all__ = ["split_sentences", "sentences", "chunk_article"]
-
-# A stop (with any closing quotes or brackets) and the space after it: a possible sentence end.
-_STOP = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
-_OPENERS = "\"'“‘(["
-_NEXT = re.compile(f"[{re.escape(_OPENERS)}]*(.)")  # the first letter after the stop
-_LINE = re.compile(r"[^\n]+")
-_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "gen", "col", "lt", "sgt", "capt",
-                  "gov", "sen", "rep", "rev", "hon", "vs", "approx", "dept", "inc", "corp", "ltd", "co",
-                  "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
-# Abbreviations only when a number follows: "No. 10" but "The answer was no. Then ...".
-_NUMBER_ABBREVIATIONS = {"no", "nos", "vol", "fig", "pp", "art"}
-
-
-def split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Sentence spans within text[start:end], in absolute offsets, surrounding whitespace left out.
-
-    A line break always ends a sentence: headings and list items stand alone.
-    """
-    spans = []
-    for line in _LINE.finditer(text, start, end):
-        s, e = line.span()
-        for stop in _STOP.finditer(text, s, e):
-            if _ends_sentence(text, stop):
-                spans.append((s, stop.start() + len(stop.group().rstrip())))
-                s = stop.end()
-        spans.append((s, e))
-    return [(s, e) for s, e in (_strip(text, s, e) for s, e in spans) if s < e]
-
-
-def sentences(text: str) -> list[str]:
-    """The sentences of `text` (an answer, a passage), split as articles are."""
-    return [text[s:e] for s, e in split_sentences(text, 0, len(text))]
-
-
-def _ends_sentence(text: str, stop: re.Match) -> bool:
-    after = _NEXT.match(text, stop.end())
-    following = after.group(1) if after else ""  # nothing but the line end follows
-    if not (following.isupper() or following.isdigit()):
-        return False  # "?” she asked", "e.g. hammers"
-    if stop.group().rstrip() != ".":  # "!", "?", "...", a period inside quotes
-        return True
-    w = stop.start()
-    while w > 0 and not text[w - 1].isspace():
-        w -= 1
-    word = text[w:stop.start()].lstrip(_OPENERS).lower()
-    # "U.S.", "e.g.", initials like "J." and titles like "Dr." do not end a sentence.
-    if "." in word or (len(word) == 1 and word.isalpha()) or word in _ABBREVIATIONS:
-        return False
-    return not (word in _NUMBER_ABBREVIATIONS and following.isdigit())
-
-
-def _strip(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
+__all__ = ["chunk_article"]
 
 
 def chunk_article(article: Article, count_tokens: Callable[[str], int],
@@ -113,7 +56,7 @@ def _regions(article: Article) -> list[list[tuple[int, int]]]:
 def _units(article: Article, region: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """What chunks are packed from: sentences, or for HTML whole blocks, whose raw text holds
     markup and entities that sentence offsets would cut through."""
-    if is_html(article):
+    if is_html(article.source):
         return region
     return split_sentences(article.text, region[0][0], region[-1][1])
 

@@ -46,11 +46,6 @@ class Settings:
     min_relevance: float = 0.22
     # Questions longer than this are refused rather than silently truncated.
     max_question_chars: int = 1000
-    # Sentences shown from each passage (the closest to the question, plus any sentence they
-    # point back to); 0 shows whole passages. Measured on the eval set: 2 sentences cut the
-    # prompt by a fifth but lost the answering sentence often enough to drop accuracy from 72%
-    # to 67%, so whole passages are the default.
-    sentences_per_passage: int = 0
     # Answers are one to three sentences; the cap stops a rambling model early.
     max_answer_tokens: int = 160
     # Context window of the generator: the prompt (~900 tokens) plus the answer fit easily.

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.citations import name_key
 from rag.errors import IndexUnusableError
-from rag.schema import Article, Chunk, Hit
+from rag.schema import Article, ArticleRecord, Chunk, Hit
+from rag.text import name_key
 
 FORMAT = "rag-news-index"
 VERSION = 1
@@ -38,6 +38,7 @@ MANIFEST = "manifest.json"
 @dataclass
 class StoredIndex:
     manifest: dict
+    articles: dict[str, ArticleRecord]  # by source file name, in manifest order
     chunks: list[Chunk]
     vectors: object  # faiss.Index
     keywords: object  # bm25s.BM25 over the same chunks, rebuilt at load (milliseconds per thousand chunks)
@@ -52,10 +53,6 @@ class StoredIndex:
 
     def vector(self, position: int) -> np.ndarray:
         return self.vectors.reconstruct(position)
-
-    def article_dates(self) -> dict[str, list[str]]:
-        """Source file name -> the ISO dates its text states."""
-        return {a["source"]: a.get("dates") or [] for a in self.manifest["articles"]}
 
     def keyword_search(self, query: str, top_k: int) -> list[int]:
         """Positions of the top_k chunks by BM25 score (only chunks sharing a word with the query)."""
@@ -96,7 +93,7 @@ def save_index(
                 f.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         # An article that is already indexed with the same content keeps its "added" time.
-        added_before = {(a["source"], a["content_hash"]): a.get("added") for a in (previous or {}).get("articles", [])}
+        added_before = {(a.source, a.content_hash): a.added for a in article_records(previous or {})}
         manifest = {
             "format": FORMAT,
             "version": VERSION,
@@ -108,9 +105,9 @@ def save_index(
             "source_dir": str(Path(source_dir).resolve()) if source_dir is not None else None,
             **files,
             "articles": [
-                {"source": a.source, "title": a.title, "outlet": a.outlet, "dates": a.dates,
-                 "content_hash": a.content_hash, "chunks": sum(c.source == a.source for c in chunks),
-                 "added": added_before.get((a.source, a.content_hash)) or now}
+                asdict(ArticleRecord(source=a.source, title=a.title, outlet=a.outlet, dates=a.dates,
+                                     content_hash=a.content_hash, chunks=sum(c.source == a.source for c in chunks),
+                                     added=added_before.get((a.source, a.content_hash)) or now))
                 for a in articles
             ],
         }
@@ -138,6 +135,13 @@ def read_manifest(index_dir: Path) -> dict:
         raise IndexUnusableError(
             f"the index at {index_dir} is damaged ({type(exc).__name__}: {exc}): rebuild it with `rag index DIR`"
         ) from None
+
+
+def article_records(manifest: dict) -> list[ArticleRecord]:
+    """The articles a manifest lists, in its order."""
+    return [ArticleRecord(source=a["source"], title=a["title"], outlet=a.get("outlet"), dates=a.get("dates") or [],
+                          content_hash=a.get("content_hash", ""), chunks=a.get("chunks", 0), added=a.get("added"))
+            for a in manifest.get("articles", [])]
 
 
 def _no_index(index_dir: Path) -> IndexUnusableError:
@@ -184,6 +188,7 @@ def _load(index_dir: Path, manifest_stamp: int) -> StoredIndex:
                 f"{index_dir} holds format {manifest.get('format')!r} version {manifest.get('version')!r}, "
                 f"not {FORMAT!r} version {VERSION}: {fix}"
             )
+        articles = {a.source: a for a in article_records(manifest)}
         with open(index_dir / manifest["chunks_file"], encoding="utf-8") as f:
             chunks = [Chunk(**json.loads(line)) for line in f if line.strip()]
         vectors = faiss.read_index(str(index_dir / manifest["vectors_file"]))
@@ -200,7 +205,8 @@ def _load(index_dir: Path, manifest_stamp: int) -> StoredIndex:
     names: dict[str, set[str]] = {}
     for c in chunks:
         names.setdefault(c.source, set()).update(name_key(w) for w in re.findall(r"\w+", f"{c.title} {c.text}"))
-    return StoredIndex(manifest=manifest, chunks=chunks, vectors=vectors, keywords=_keyword_index(chunks),
+    return StoredIndex(manifest=manifest, articles=articles, chunks=chunks, vectors=vectors,
+                       keywords=_keyword_index(chunks),
                        vocabulary=vocabulary, names={source: frozenset(keys) for source, keys in names.items()})
 
 

@@ -21,17 +21,16 @@ import shutil
 import tempfile
 import threading
 import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.config import Settings, load_settings
 from rag.errors import BadInputError
-from rag.index import read_manifest
+from rag.index import article_records, read_manifest
 from rag.loading import SUPPORTED_SUFFIXES, load_article
 from rag.pipeline import build_index
-from rag.schema import Article, IndexInfo
+from rag.schema import Article, ArticleRecord, IndexInfo
 
-__all__ = ["LibraryArticle", "list_articles", "articles_folder", "safe_name", "add_articles",
+__all__ = ["list_articles", "articles_folder", "safe_name", "add_articles",
            "remove_article", "reindex", "read_article"]
 
 _WRITE_LOCK = threading.Lock()
@@ -39,27 +38,9 @@ _WRITE_LOCK = threading.Lock()
 _MAX_STEM_CHARS = 100
 
 
-@dataclass
-class LibraryArticle:
-    """One indexed article, as its index's manifest lists it."""
-
-    source: str  # file name in the library folder
-    title: str
-    outlet: str | None = None
-    dates: list[str] = field(default_factory=list)  # ISO dates the text states, sorted
-    chunks: int = 0
-    added: str | None = None  # ISO time it first entered the index with this content
-    content_hash: str = ""
-
-
-def list_articles(index_dir: str | Path | None = None, *, settings: Settings | None = None) -> list[LibraryArticle]:
+def list_articles(index_dir: str | Path | None = None, *, settings: Settings | None = None) -> list[ArticleRecord]:
     """The articles in the index at index_dir (default: the settings' index), in manifest order."""
-    manifest = read_manifest(_index_dir(index_dir, settings))
-    return [
-        LibraryArticle(source=a["source"], title=a["title"], outlet=a.get("outlet"), dates=a.get("dates") or [],
-                       chunks=a.get("chunks", 0), added=a.get("added"), content_hash=a.get("content_hash", ""))
-        for a in manifest.get("articles", [])
-    ]
+    return article_records(read_manifest(_index_dir(index_dir, settings)))
 
 
 def articles_folder(index_dir: str | Path | None = None, *, settings: Settings | None = None) -> Path:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from rag.errors import BadInputError
 from rag.schema import Article
+from rag.text import MONTH_NAME, is_html, month_number, sentences
 
-__all__ = ["SUPPORTED_SUFFIXES", "load_article", "load_folder", "span_text", "is_html"]
+__all__ = ["SUPPORTED_SUFFIXES", "load_article", "load_folder", "span_text"]
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
-_HTML_SUFFIXES = (".html", ".htm")
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +54,13 @@ _PROMO_HEADER = re.compile(r"^[A-Z][\w&'’.]*(?:\s[A-Z0-9][\w&'’.]*){0,3}\s[-
 _GENERIC_HEADING = {"introduction", "context", "background", "history", "overview", "summary",
                     "analysis", "conclusion", "abstract", "contents", "&", "and", "the"}
 
-_MONTH = (r"(?P<{}>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
-          r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
+_MONTH = rf"(?P<{{}}>{MONTH_NAME})\.?"
 # Month names are matched capitalised only: "may" and "march" are also ordinary words.
 _DATE = re.compile(
     rf"\b{_MONTH.format('m1')}\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<y1>\d{{4}})\b)?"
     rf"|\b(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH.format('m2')},?\s+(?P<y2>\d{{4}})\b"
     rf"|\b{_MONTH.format('m3')},?\s+(?P<y3>\d{{4}})\b"
 )
-_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 
 
 def load_article(path: Path, max_bytes: int = 5_000_000) -> Article:
@@ -70,7 +68,7 @@ def load_article(path: Path, max_bytes: int = 5_000_000) -> Article:
     path = Path(path)
     text = _read(path, max_bytes)
     declared = outlet = None
-    if path.suffix.lower() in _HTML_SUFFIXES:
+    if is_html(path.name):
         page = _parse_html(text)
         # The <h1> is the article's headline; <title> often carries " | Outlet" too.
         units, declared, outlet = page.blocks, page.h1 or page.title, page.site_name
@@ -114,15 +112,10 @@ def load_folder(folder: Path, max_bytes: int = 5_000_000) -> tuple[list[Article]
     return articles, skipped
 
 
-def is_html(article: Article) -> bool:
-    """Whether the article's spans point into HTML markup (read their words with span_text)."""
-    return Path(article.source).suffix.lower() in _HTML_SUFFIXES
-
-
 def span_text(article: Article, start: int, end: int) -> str:
     """The words of text[start:end]: the slice itself for plain text; for HTML the visible text
     of the blocks that lie inside the range, unescaped, one block per line."""
-    if not is_html(article):
+    if not is_html(article.source):
         return article.text[start:end]
     page = _parse_html(article.text)
     # Blocks do not overlap, so both their starts and their ends are sorted.
@@ -220,20 +213,17 @@ def _is_headline(text: str) -> bool:
 
 def _short_title(text: str) -> str:
     """The first sentence, cut to twelve words."""
-    words = []
-    for word in text.split()[:12]:
-        words.append(word)
-        # Two lowercase letters before the stop: a sentence end, not "U.S." or "Mr."
-        if re.search(r"[a-z]{2}[.!?][\"”’)]?$", word):
-            return " ".join(words).rstrip(".")
-    cut = " ".join(words)
-    return cut if len(words) == len(text.split()) else cut.rstrip(",;:–—-") + "…"
+    first = sentences(text)[0]
+    words = first.split()
+    if len(words) <= 12:
+        return first.rstrip(".")
+    return " ".join(words[:12]).rstrip(",;:–—-") + "…"
 
 
 def _dates(text: str) -> list[str]:
     found, bare, years = set(), [], Counter()
     for m in _DATE.finditer(text):
-        month = _MONTHS.index((m["m1"] or m["m2"] or m["m3"])[:3].lower()) + 1
+        month = month_number(m["m1"] or m["m2"] or m["m3"])
         day, year = m["d1"] or m["d2"], m["y1"] or m["y2"] or m["y3"]
         if year is None:
             bare.append((month, int(day)))

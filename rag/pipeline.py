@@ -1,7 +1,7 @@
 """The one core behind the CLI, the UI and the eval runner: build_index(), ask(), ask_stream().
 
 A question goes: check -> retrieve passages (with the conversation) -> (too weak? say so) ->
-select their sentences that bear on it -> prompt -> generate, streaming -> check citations -> Answer.
+prompt -> generate, streaming -> check each sentence and its citations -> Answer.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from rag.answer import LiveRenumbering, finish
 from rag.chunking import chunk_article
-from rag.citations import LiveRenumbering, finish
 from rag.config import Settings, load_settings
 from rag.embedding import load_embedder
 from rag.errors import BadInputError
@@ -22,7 +22,6 @@ from rag.loading import load_folder
 from rag.prompt import NOT_COVERED, build_messages, reading_order
 from rag.retrieval import retrieve
 from rag.schema import Answer, IndexInfo, Timings
-from rag.selection import select_passages
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +77,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     pieces = []
     live = LiveRenumbering(len(hits))
     passages = reading_order(hits)  # numbered as the model sees them, which its citations follow
-    shown = select_passages(question, passages, embedder, settings.sentences_per_passage)
-    for piece in generator.stream(build_messages(question, passages, shown, history), settings.max_answer_tokens):
+    for piece in generator.stream(build_messages(question, passages, history), settings.max_answer_tokens):
         if timings.first_token is None:
             timings.first_token = time.perf_counter() - started
         pieces.append(piece)
@@ -87,7 +85,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
             yield renumbered
     if rest := live.flush():
         yield rest
-    checked = finish("".join(pieces), passages, question)
+    checked = finish("".join(pieces), passages, question, index.articles)
     timings.total = time.perf_counter() - started
     yield Answer(question=question, text=checked.text, citations=checked.citations, abstained=checked.abstained,
                  timings=timings, hits=hits, prompt_tokens=generator.last_prompt_tokens,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rag.chunking import sentences
 from rag.schema import Hit
+from rag.text import sentences
 
 NOT_COVERED = "The articles do not say."
 
@@ -45,10 +45,11 @@ def reading_order(hits: list[Hit]) -> list[Hit]:
     return sorted(hits, key=lambda hit: (first_rank[hit.chunk.source], hit.chunk.position))
 
 
-def format_passages(hits: list[Hit], texts: list[str]) -> str:
-    """Numbered passages under their article's title. Every prompt token costs time on a CPU, so
-    a title is written once per article, and the sentences a passage shares with the one before
-    it (chunks overlap) are left out."""
+def format_passages(hits: list[Hit]) -> str:
+    """Numbered passages under their article's title, each on one line. Every prompt token costs
+    time on a CPU, so a title is written once per article, and the sentences a passage shares with
+    the one before it (chunks overlap) are left out."""
+    texts = [" ".join(hit.chunk.text.split()) for hit in hits]
     blocks = []
     for n, (hit, text) in enumerate(zip(hits, texts), start=1):
         before = hits[n - 2].chunk if n > 1 else None
@@ -66,11 +67,11 @@ def _without_repeated_opening(text: str, previous: str) -> str:
     return " ".join(kept)
 
 
-def build_messages(question: str, hits: list[Hit], texts: list[str], history: list[dict] | None = None) -> list[dict]:
-    """The chat for `question` over passages `hits`, shown as `texts` (their selected sentences)."""
+def build_messages(question: str, hits: list[Hit], history: list[dict] | None = None) -> list[dict]:
+    """The chat for `question` over passages `hits`, numbered from 1 in this order."""
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, *EXAMPLES]
     for turn in (history or [])[-2 * HISTORY_TURNS:]:
         if turn.get("role") in ("user", "assistant") and isinstance(turn.get("content"), str):
             messages.append({"role": turn["role"], "content": turn["content"][:HISTORY_CHARS]})
-    messages.append({"role": "user", "content": f"Passages:\n{format_passages(hits, texts)}\n\nQuestion: {question}"})
+    messages.append({"role": "user", "content": f"Passages:\n{format_passages(hits)}\n\nQuestion: {question}"})
     return messages

@@ -1,4 +1,5 @@
-"""The plain dataclasses passed between stages: Article -> Chunk -> Hit -> Answer.
+"""The plain dataclasses passed between stages: Article -> Chunk -> Hit -> Answer, and the
+ArticleRecord an index keeps of each article it holds.
 
 The CLI's --json, the UI and the eval report all print `asdict()` of these objects.
 """
@@ -25,6 +26,19 @@ class Article:
     outlet: str | None = None  # e.g. "TRT World", when the text names it
     dates: list[str] = field(default_factory=list)  # ISO dates the text states: "2025-05-15", "2025-05"
     content_hash: str = ""  # sha256 of `text`: chunk ids derive from it
+
+
+@dataclass
+class ArticleRecord:
+    """What an index records of one article (a line of its manifest); the library lists these."""
+
+    source: str  # file name in the folder the index was built from
+    title: str
+    outlet: str | None = None
+    dates: list[str] = field(default_factory=list)  # ISO dates the text states, sorted
+    content_hash: str = ""
+    chunks: int = 0
+    added: str | None = None  # ISO time it first entered the index with this content
 
 
 @dataclass
@@ -62,6 +76,8 @@ class Citation:
     highlight_start: int = 0
     highlight_end: int = 0
     support: float = 0.0  # share of the citing sentence's content words found in the passage
+    outlet: str | None = None  # the article's outlet, when it names one
+    date: str | None = None  # the latest date the article states (ISO), when it states one
 
 
 @dataclass

@@ -1,13 +1,14 @@
-"""Chunking: sentence splitting, packing with overlap, regions, stable ids. Words stand in for tokens."""
+"""Chunking: packing sentences with overlap, regions, stable ids. Words stand in for tokens."""
 
 import re
 import shutil
 
 import pytest
 
-from rag.chunking import chunk_article, split_sentences
+from rag.chunking import chunk_article
 from rag.config import PROJECT_DIR
 from rag.loading import load_article
+from rag.text import split_sentences
 
 SEEDS = sorted((PROJECT_DIR / "seeds").glob("*.txt"))
 ISTANBUL = PROJECT_DIR / "seeds" / "004_e89adec3750aa83b.txt"
@@ -15,34 +16,6 @@ ISTANBUL = PROJECT_DIR / "seeds" / "004_e89adec3750aa83b.txt"
 
 def words(text: str) -> int:
     return len(text.split())
-
-
-def sentences(text: str) -> list[str]:
-    return [text[s:e] for s, e in split_sentences(text, 0, len(text))]
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("Mr. Smith met Dr. Jones in the U.S. capital. They agreed.",
-     ["Mr. Smith met Dr. Jones in the U.S. capital.", "They agreed."]),
-    ("Prices rose 2.5 percent to 1,000 dollars. Then 3.75 more.", ["Prices rose 2.5 percent to 1,000 dollars.", "Then 3.75 more."]),
-    ("Cities, e.g. Paris and Rome, i.e. capitals, agreed. Good.", ["Cities, e.g. Paris and Rome, i.e. capitals, agreed.", "Good."]),
-    ("He lives at No. 10 Downing Street. The answer was no. Then he left.",
-     ["He lives at No. 10 Downing Street.", "The answer was no.", "Then he left."]),
-    ("She said: “We will go.” Then she left.", ["She said: “We will go.”", "Then she left."]),
-    ("“Is it over?” she asked. Nobody knows! Maybe... (It was.) Done.",
-     ["“Is it over?” she asked.", "Nobody knows!", "Maybe...", "(It was.)", "Done."]),
-    ("J. K. Rowling wrote it. 2025 was a year.", ["J. K. Rowling wrote it.", "2025 was a year."]),
-    ("Heading\nBody one. Body two\n\n  Indented line \xa0\r\nlast", ["Heading", "Body one.", "Body two", "Indented line", "last"]),
-])
-def test_split_sentences(text, expected):
-    assert sentences(text) == expected
-
-
-def test_split_sentences_offsets_are_absolute_and_stay_in_range():
-    text = "Skip this. Start here. And here.\nNot this."
-    start, end = text.index("Start"), text.index("\n")
-    assert split_sentences(text, start, end) == [(11, 22), (23, 32)]
-    assert split_sentences(text, 0, 0) == []
 
 
 def make(tmp_path, text, name="a.txt"):

@@ -24,7 +24,7 @@ QUOTE = "They met in Istanbul.\nThey swapped 1,000 prisoners. Talks go on."
 def _citation(**changes) -> Citation:
     # Offsets as in a .txt file whose text[100:164] is QUOTE; the second sentence is the support.
     fields = dict(n=1, source="a.txt", title="Talks", chunk_id="a-0", quote=QUOTE, start=100, end=100 + len(QUOTE),
-                  highlight_start=122, highlight_end=151)
+                  highlight_start=122, highlight_end=151, outlet="Wire", date="2025-05-16")
     return Citation(**{**fields, **changes})
 
 
@@ -65,6 +65,8 @@ def test_answer_streams_with_chips_then_opens_its_sources_and_follow_up_gets_pla
     assert ('<blockquote class="passage">They met in Istanbul.\n<mark>They swapped 1,000 prisoners.</mark> '
             "Talks go on.</blockquote>") in panel
     assert 'data-source="a.txt" data-start="100" data-end="164" data-hs="122" data-he="151"' in panel
+    # The article's outlet and latest date come with the citation: no second read of the index.
+    assert '<div class="source-meta">Wire · 2025-05-16 · a.txt</div>' in panel
     assert "Retrieval 0.05 s · first token 1.50 s · total 2.25 s · 700 prompt tokens, 9 answer tokens" in panel
     assert '<span class="score" title="cosine similarity">0.710</span>' in panel and "cited as [1]" in panel
 
@@ -146,7 +148,7 @@ def test_undo_retry_and_clear(monkeypatch):
     _, _, exchanges, _ = _ask("First?")[-1]
     _, _, exchanges, _ = _ask("Second?", exchanges)[-1]
 
-    question, chat_, kept, panel = chat.undo(exchanges, True, settings=Settings())
+    question, chat_, kept, panel = chat.undo(exchanges, True)
     assert question == "Second?" and [e.question for e in kept] == ["First?"] and len(chat_) == 2
     assert 'data-answer="1"' not in panel and 'data-answer="0"' in panel
 
@@ -154,7 +156,7 @@ def test_undo_retry_and_clear(monkeypatch):
     assert [e.question for e in retried] == ["First?", "Second?"] and len(chat_) == 4
     assert calls[-1]["history"][0] == {"role": "user", "content": "First?"}  # only the kept exchange
 
-    assert chat.clear(True, settings=Settings())[:3] == ("", [], [])
+    assert chat.clear(True)[:3] == ("", [], [])
 
 
 def test_whole_article_view_shows_only_listed_articles_with_the_passage_marked(settings, monkeypatch):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partial
 
 import gradio as gr
@@ -20,7 +21,6 @@ from rag.config import Settings
 from rag.errors import IndexUnusableError, ModelMissingError, RagError
 from rag.schema import Answer
 from ui import assets, render
-from ui.render import Exchange
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,16 @@ EXAMPLES = [
 ]
 
 Message = dict  # {"role": "user" | "assistant", "content": str}: Gradio's messages format
+
+
+@dataclass
+class Exchange:
+    """One question of the conversation and what came of it: an answer or an error message."""
+
+    question: str
+    answer: Answer | None = None
+    error: str | None = None
+    generator: str = ""  # the model that answered, for the details
 
 
 def chat_messages(exchanges: list[Exchange], show_details: bool, streaming: str | None = None) -> list[Message]:
@@ -58,14 +68,6 @@ def history(exchanges: list[Exchange]) -> list[Message]:
         for e in exchanges if e.answer is not None
         for turn in ({"role": "user", "content": e.question}, {"role": "assistant", "content": e.answer.text})
     ]
-
-
-def panel(exchanges: list[Exchange], show_details: bool, settings: Settings) -> str:
-    try:
-        articles = {a.source: a for a in library.list_articles(settings=settings)}
-    except RagError:  # no index: the chat already says so; the panel just lacks outlets and dates
-        articles = {}
-    return render.sources_panel(exchanges, articles, show_details)
 
 
 def explain(exc: RagError) -> str:
@@ -104,7 +106,7 @@ def respond(question: str, exchanges: list[Exchange], top_k: int, generator: str
         asked.error = f"Internal error ({type(exc).__name__}: {exc}); the server's log has the details."
     asked.answer = answer
     exchanges.append(asked)
-    yield "", chat_messages(exchanges, show_details), exchanges, panel(exchanges, show_details, settings)
+    yield "", chat_messages(exchanges, show_details), exchanges, render.sources_panel(exchanges, show_details)
 
 
 def retry(exchanges: list[Exchange], top_k: int, generator: str, show_details: bool, *,
@@ -115,21 +117,21 @@ def retry(exchanges: list[Exchange], top_k: int, generator: str, show_details: b
     yield from respond(exchanges[-1].question, exchanges[:-1], top_k, generator, show_details, settings=settings)
 
 
-def undo(exchanges: list[Exchange], show_details: bool, *, settings: Settings) -> tuple:
+def undo(exchanges: list[Exchange], show_details: bool) -> tuple:
     """Drop the last exchange and put its question back in the textbox, to edit and ask again."""
     if not exchanges:
-        return "", [], [], panel([], show_details, settings)
+        return "", [], [], render.sources_panel([], show_details)
     kept = exchanges[:-1]
-    return exchanges[-1].question, chat_messages(kept, show_details), kept, panel(kept, show_details, settings)
+    return exchanges[-1].question, chat_messages(kept, show_details), kept, render.sources_panel(kept, show_details)
 
 
-def clear(show_details: bool, *, settings: Settings) -> tuple:
-    return "", [], [], panel([], show_details, settings)
+def clear(show_details: bool) -> tuple:
+    return "", [], [], render.sources_panel([], show_details)
 
 
-def redraw(exchanges: list[Exchange], show_details: bool, *, settings: Settings) -> tuple:
+def redraw(exchanges: list[Exchange], show_details: bool) -> tuple:
     """The chat and panel again, after the details setting changed."""
-    return chat_messages(exchanges, show_details), panel(exchanges, show_details, settings)
+    return chat_messages(exchanges, show_details), render.sources_panel(exchanges, show_details)
 
 
 def article_html(cited: dict, settings: Settings) -> str:
@@ -168,7 +170,7 @@ def chat_tab(settings: Settings, top_k: gr.Slider, generator: gr.Radio, show_det
             def view_article(cited: dict) -> str:  # the panel's script calls it by this name
                 return article_html(cited, settings)
 
-            sources = gr.HTML(panel([], True, settings), js_on_load=assets.PANEL_JS,
+            sources = gr.HTML(render.sources_panel([], True), js_on_load=assets.PANEL_JS,
                               server_functions=[view_article], elem_id="sources")
 
     asking = dict(outputs=[question, chatbot, exchanges, sources], concurrency_id="answer", concurrency_limit=1)
@@ -180,10 +182,10 @@ def chat_tab(settings: Settings, top_k: gr.Slider, generator: gr.Radio, show_det
         ask, [question, exchanges, *choices], api_visibility="private", **asking
     )
     chatbot.retry(partial(retry, settings=settings), [exchanges, *choices], api_name="retry", **asking)
-    chatbot.undo(partial(undo, settings=settings), [exchanges, show_details],
+    chatbot.undo(undo, [exchanges, show_details],
                  [question, chatbot, exchanges, sources], api_name="undo")
     for event in (chatbot.clear, clear_button.click):
-        event(partial(clear, settings=settings), [show_details], [question, chatbot, exchanges, sources],
+        event(clear, [show_details], [question, chatbot, exchanges, sources],
               api_visibility="private")
-    show_details.change(partial(redraw, settings=settings), [exchanges, show_details], [chatbot, sources],
+    show_details.change(redraw, [exchanges, show_details], [chatbot, sources],
                         api_visibility="private")

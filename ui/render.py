@@ -10,24 +10,17 @@ its answer's position in the conversation k and its citation number n in a class
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from html import escape
+from typing import TYPE_CHECKING
 
-from rag.loading import is_html, span_text
+from rag.loading import span_text
 from rag.schema import Answer, Article, Citation
+from rag.text import CITATION, is_html
 
-_CITE = re.compile(r"\[(\d+)\]")
+if TYPE_CHECKING:
+    from ui.chat import Exchange
+
 _HIT_PREVIEW_CHARS = 300
-
-
-@dataclass
-class Exchange:
-    """One question of the conversation and what came of it: an answer or an error message."""
-
-    question: str
-    answer: Answer | None = None
-    error: str | None = None
-    generator: str = ""  # the model that answered, for the details
 
 
 def question_html(question: str) -> str:
@@ -66,18 +59,18 @@ def error_html(message: str) -> str:
     return f"⚠️ {escape(message)}"
 
 
-def sources_panel(exchanges: list[Exchange], articles: dict, show_details: bool) -> str:
+def sources_panel(exchanges: list[Exchange], show_details: bool) -> str:
     """The sources of every answer in the conversation, the latest one shown.
 
     Earlier answers' sections are present but hidden, so a chip in an old answer opens its own
-    sources without a round trip. `articles` maps file names to LibraryArticle (outlet, dates).
+    sources without a round trip.
     """
     answered = [(k, e) for k, e in enumerate(exchanges) if e.answer is not None]
     if not answered:
         return ('<div class="sources-panel"><p class="panel-empty">Sources appear here. Click a citation number '
                 'in an answer to see the passage it rests on.</p></div>')
     latest = answered[-1][0]
-    sections = [_section(k, e, articles, show_details, hidden=k != latest) for k, e in answered]
+    sections = [_section(k, e, show_details, hidden=k != latest) for k, e in answered]
     return f'<div class="sources-panel">{"".join(sections)}</div>'
 
 
@@ -86,7 +79,7 @@ def article_view(article: Article, c_start: int, c_end: int, h_start: int, h_end
     text, n = article.text, len(article.text)
     if not 0 <= c_start < c_end <= n:
         c_start = c_end = 0
-    if is_html(article):
+    if is_html(article.source):
         # Offsets point into the raw page; show its visible text, block by block.
         def part(a, b):
             return escape(span_text(article, a, b))
@@ -112,14 +105,14 @@ def _with_chips(k: int, escaped: str, citations: dict[int, Citation]) -> str:
         title = f' title="{escape(citations[n].title)}"' if n in citations else ""
         return f'<button type="button" class="cite-chip ref-{k}-{n}"{title}>{n}</button>'
 
-    return _CITE.sub(chip, escaped)
+    return CITATION.sub(chip, escaped)
 
 
-def _section(k: int, exchange: Exchange, articles: dict, show_details: bool, hidden: bool) -> str:
+def _section(k: int, exchange: Exchange, show_details: bool, hidden: bool) -> str:
     answer = exchange.answer
     parts = [f'<p class="sources-question">Sources for “{escape(exchange.question)}”</p>']
     if answer.citations:
-        parts += [_source(k, c, articles.get(c.source)) for c in answer.citations]
+        parts += [_source(k, c) for c in answer.citations]
     else:
         parts.append('<p class="panel-empty">No sources: the indexed articles do not answer this question.</p>')
     if answer.unsupported:
@@ -133,8 +126,8 @@ def _section(k: int, exchange: Exchange, articles: dict, show_details: bool, hid
     return f'<section class="answer-sources" data-answer="{k}"{" hidden" if hidden else ""}>{"".join(parts)}</section>'
 
 
-def _source(k: int, c: Citation, meta) -> str:
-    facts = [meta.outlet if meta else None, meta.dates[-1] if meta and meta.dates else None, c.source]
+def _source(k: int, c: Citation) -> str:
+    facts = [c.outlet, c.date, c.source]
     meta_line = " · ".join(escape(f) for f in facts if f)
     return (
         f'<article class="source" data-answer="{k}" data-n="{c.n}">'

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from rag.errors import BadInputError
 from rag.schema import Citation
+from rag.text import CITATION, join_thousands
 
 MATCHES = ("any", "all")
 # Ranks at which retrieval recall is reported; the runner retrieves max(RECALL_AT) passages.
@@ -45,15 +46,8 @@ _TYPOGRAPHY = str.maketrans(
         "\u2014": " ", "\u2015": " ",
     }
 )
-# "1 000" with a no-break or thin space is a thousands separator; NFKD would turn it into an
-# ordinary space and split the number, so join the digits first. "1,000" needs nothing: SQuAD's
-# punctuation removal already makes it "1000".
-_THOUSANDS_SPACE = re.compile(r"(?<=\d)[\u00a0\u2009\u202f](?=\d{3}\b)")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = set(string.punctuation)
-# "[1]", "[1, 3]", "[2-4]": citation markers glued to a word ("prisoners[1]") would otherwise
-# normalise into a new token ("prisoners1") and hide the key phrase.
-_CITATION_MARKER = re.compile(r"\[\d+(?:\s*[,\-\u2013]\s*\d+)*\]")
 
 
 # --- answer accuracy
@@ -61,8 +55,10 @@ _CITATION_MARKER = re.compile(r"\[\d+(?:\s*[,\-\u2013]\s*\d+)*\]")
 
 def normalize_answer(s: str) -> str:
     """SQuAD v1.1's normalisation (lower-case, drop punctuation and a/an/the, fold whitespace),
-    after folding accents, typographic quotes and dashes, and spaced thousands separators."""
-    s = _THOUSANDS_SPACE.sub("", s)
+    after folding accents, typographic quotes and dashes, and thousands separators."""
+    # "1 000" with a no-break or thin space is one number; NFKD would turn the space into an
+    # ordinary one and split it, so the digits are joined first.
+    s = join_thousands(s)
     s = unicodedata.normalize("NFKD", s)
     s = "".join(ch for ch in s if not unicodedata.combining(ch))  # "Erdoğan" -> "Erdogan"
     s = s.translate(_TYPOGRAPHY).lower()
@@ -72,7 +68,9 @@ def normalize_answer(s: str) -> str:
 
 
 def strip_markers(text: str) -> str:
-    return _CITATION_MARKER.sub(" ", text)
+    # A marker glued to a word ("prisoners[1]") would otherwise normalise into a new token
+    # ("prisoners1") and hide the key phrase. Answer.text carries markers as "[n]" only.
+    return CITATION.sub(" ", text)
 
 
 def contains_answer(text: str, answers: list[str], match: str = "any") -> bool:

@@ -15,12 +15,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.chunking import split_sentences
 from rag.config import Settings
 from rag.errors import BadInputError
 from rag.evaluation.metrics import Span, normalize_answer
 from rag.evaluation.questions import EvalQuestion, select_questions
 from rag.evaluation.runner import evaluate
+from rag.text import split_sentences
 
 __all__ = ["SquadSet", "load_squad", "evaluate_squad", "SAMPLE_SIZE"]
 

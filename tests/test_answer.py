@@ -3,9 +3,10 @@ No model needed: the passages and raw answers are hand-made."""
 
 import pytest
 
-from rag.citations import LiveRenumbering, finish, novel_terms, support
+from rag.answer import LiveRenumbering, finish
+from rag.grounding import novel_terms, support
 from rag.prompt import NOT_COVERED
-from rag.schema import Chunk, Hit
+from rag.schema import ArticleRecord, Chunk, Hit
 
 PASSAGES = [
     "Heavy rain is expected across the valley next week.",
@@ -129,3 +130,12 @@ def test_a_how_many_answer_without_a_number_is_an_abstention():
     assert finish("Türkiye armed Ukraine with Bayraktar TB2 drones [1].", drones, "How many TB2 drones?").abstained
     counted = finish("The dam will cost 1,000 million euros [3].", _hits(), "How much will the dam cost?")
     assert not counted.abstained and counted.text == "The dam will cost 1,000 million euros [1]."
+
+
+def test_a_citation_carries_its_articles_outlet_and_latest_date():
+    articles = {"s2.txt": ArticleRecord(source="s2.txt", title="Title 2", outlet="Lyon Daily",
+                                        dates=["2025-03-01", "2025-03-03"])}
+    checked = finish("The towns agreed to share the cost of a new dam [2]. Rain is expected next week [1].",
+                     _hits(), articles=articles)
+    assert [(c.source, c.outlet, c.date) for c in checked.citations] == [
+        ("s2.txt", "Lyon Daily", "2025-03-03"), ("s1.txt", None, None)]  # s1.txt has no record

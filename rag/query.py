@@ -1,0 +1,90 @@
+"""What a question asks, read once before retrieval: the text to search with (a follow-up with
+its subject, misspellings respelt), the months and years it names, and the test that rules out
+passages that cannot be about the place or year it pins down.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Callable
+
+from rag.schema import ArticleRecord, Chunk
+from rag.text import MONTHS, YEAR, months_typed, name_key
+
+# Words that point back at an earlier turn ("what did they agree on?", "and after that?").
+_BACK_REFERENCES = re.compile(
+    r"^(and|also|what about|how about|so|then)\b|\b(it|its|they|them|their|he|she|his|her|this|that|"
+    r"those|these|there|the talks|the meeting|the two)\b",
+    re.IGNORECASE,
+)
+# "in Astana", "at Istanbul": the place a question is about.
+_PLACE = re.compile(r"\b(?:in|at)\s+([A-Z][^\W\d_]+)")
+
+
+def standalone_query(question: str, history: list[dict] | None) -> str:
+    """The text to retrieve with: a follow-up question borrows the previous question's words.
+
+    A rule, not a model call: prepending the last user question costs nothing and keeps the
+    subject ("the Istanbul talks") that a follow-up like "and what did Russia demand?" leaves out.
+    """
+    previous = [t["content"] for t in history or [] if t.get("role") == "user" and isinstance(t.get("content"), str)]
+    if previous and (len(question.split()) <= 6 or _BACK_REFERENCES.search(question)):
+        return f"{previous[-1]} {question}"
+    return question
+
+
+def respell(query: str, vocabulary: set[str], known: set[str] = frozenset()) -> str:
+    """Replace words the articles never use by the closest word they do ("istambul" -> "istanbul",
+    "prisners" -> "prisoners"): misspelt questions otherwise miss both rankings. Words in `known`
+    (ordinary English: "many" must not become "may"), short words and words with no close match
+    are left alone."""
+
+    def fix(match: re.Match) -> str:
+        word = match.group()
+        if len(word) < 4 or word.lower() in vocabulary or word.lower() in known:
+            return word
+        close = difflib.get_close_matches(word.lower(), vocabulary, n=1, cutoff=0.8)
+        return close[0] if close else word
+
+    return re.sub(r"[^\W\d_]+", fix, query)
+
+
+def time_terms(text: str) -> set[str]:
+    """The months ("may") and years ("2025") a text names."""
+    return {month[:3].lower() for month in months_typed(text)} | set(YEAR.findall(text))
+
+
+def article_time_terms(article: ArticleRecord) -> set[str]:
+    """The years and months of the dates an article states ("2025-05-15" gives "2025" and "may")."""
+    terms = set()
+    for date in article.dates:
+        year, _, rest = date.partition("-")
+        terms |= {year} | ({MONTHS[int(rest[:2]) - 1]} if rest[:2].isdigit() else set())
+    return terms
+
+
+def fits_question(question: str, vocabulary: set[str], names: dict[str, frozenset[str]],
+                  articles: dict[str, ArticleRecord]) -> Callable[[Chunk], bool]:
+    """A test that is False for a chunk that cannot be about what the question pins down: its
+    article never names the place the question asks about ("in Astana") though another article
+    does, or it states years (its own, else its article's) and not the one asked for. Without it
+    the model answers "How long did the meeting in Astana last?" from a passage on a meeting in
+    Istanbul. `names` holds each article's words by name_key; the question is read once, not
+    per candidate."""
+    # Known as written; a chunk's article must hold it even loosely (name_key: "Turkey" is there
+    # if "Türkiye" is).
+    places = {name_key(place) for place in _PLACE.findall(question)
+              if not months_typed(place) and place.lower() in vocabulary}
+    asked = set(YEAR.findall(question))
+
+    def fits(chunk: Chunk) -> bool:
+        if not places <= names[chunk.source]:
+            return False
+        if asked:
+            article = articles.get(chunk.source)
+            stated = set(YEAR.findall(chunk.text)) or {d[:4] for d in (article.dates if article else [])}
+            return not stated or bool(asked & stated)
+        return True
+
+    return fits

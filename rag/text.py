@@ -1,0 +1,147 @@
+"""The text kit every stage shares: sentences, content words, names, numbers, months and years,
+citation markers, and which files hold HTML. One home for each, so that the stages that read a
+sentence, a number or a date read it alike. Rules about answers live elsewhere (rag.grounding,
+rag.answer); nothing here decides anything about a question or an answer.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+__all__ = [
+    "split_sentences", "sentences", "content_stems", "STOPWORDS", "name_key", "numbers", "join_thousands",
+    "MONTHS", "MONTH_NAME", "month_number", "months_typed", "YEAR", "CITATION", "is_html",
+]
+
+# --- sentences
+
+# A stop (with any closing quotes or brackets) and the space after it: a possible sentence end.
+_STOP = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
+_OPENERS = "\"'“‘(["
+_NEXT = re.compile(f"[{re.escape(_OPENERS)}]*(.)")  # the first letter after the stop
+_LINE = re.compile(r"[^\n]+")
+_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "gen", "col", "lt", "sgt", "capt",
+                  "gov", "sen", "rep", "rev", "hon", "vs", "approx", "dept", "inc", "corp", "ltd", "co",
+                  "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
+# Abbreviations only when a number follows: "No. 10" but "The answer was no. Then ...".
+_NUMBER_ABBREVIATIONS = {"no", "nos", "vol", "fig", "pp", "art"}
+
+
+def split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentence spans within text[start:end], in absolute offsets, surrounding whitespace left out.
+
+    A line break always ends a sentence: headings and list items stand alone.
+    """
+    spans = []
+    for line in _LINE.finditer(text, start, end):
+        s, e = line.span()
+        for stop in _STOP.finditer(text, s, e):
+            if _ends_sentence(text, stop):
+                spans.append((s, stop.start() + len(stop.group().rstrip())))
+                s = stop.end()
+        spans.append((s, e))
+    return [(s, e) for s, e in (_strip(text, s, e) for s, e in spans) if s < e]
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of `text` (an answer, a passage), split as articles are."""
+    return [text[s:e] for s, e in split_sentences(text, 0, len(text))]
+
+
+def _ends_sentence(text: str, stop: re.Match) -> bool:
+    after = _NEXT.match(text, stop.end())
+    following = after.group(1) if after else ""  # nothing but the line end follows
+    if not (following.isupper() or following.isdigit()):
+        return False  # "?” she asked", "e.g. hammers"
+    if stop.group().rstrip() != ".":  # "!", "?", "...", a period inside quotes
+        return True
+    w = stop.start()
+    while w > 0 and not text[w - 1].isspace():
+        w -= 1
+    word = text[w:stop.start()].lstrip(_OPENERS).lower()
+    # "U.S.", "e.g.", initials like "J." and titles like "Dr." do not end a sentence.
+    if "." in word or (len(word) == 1 and word.isalpha()) or word in _ABBREVIATIONS:
+        return False
+    return not (word in _NUMBER_ABBREVIATIONS and following.isdigit())
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+# --- words, names and numbers
+
+STOPWORDS = frozenset(
+    "the a an and or but of in on at to for from by with as is are was were be been being it its this that "
+    "these those there their they them he she his her we our you your i not no so than then also which who "
+    "whom what when where why how did does do has have had will would could should may might can about into "
+    "over after before between during while both each other such only very more most some any all".split()
+)
+# "1,000" and "1 000" (a no-break or thin space between the digit groups) are one number.
+_THOUSANDS = re.compile(r"(?<=\d)[,\u00a0\u2009\u202f](?=\d{3}(?!\d))")
+
+
+def join_thousands(text: str) -> str:
+    """`text` with thousands separators inside numbers removed: "1,000" -> "1000"."""
+    return _THOUSANDS.sub("", text)
+
+
+def numbers(text: str) -> set[str]:
+    """The numbers a text states, as digit strings ("1,000 prisoners in 2025" -> {"1000", "2025"})."""
+    return set(re.findall(r"\d+", join_thousands(text)))
+
+
+def content_stems(text: str) -> set[str]:
+    """Lower-cased content words cut to 5 letters: a crude stem that matches agree/agreement,
+    demand/demands, Russia/Russian; numbers keep their digits ("1,000" -> "1000")."""
+    return {w[:5] for w in re.findall(r"[a-z0-9]+", join_thousands(text.lower()))
+            if w not in STOPWORDS and (len(w) > 2 or w.isdigit())}
+
+
+def name_key(word: str) -> str:
+    """A name compared on four accent-folded letters, so that "Turkey" matches "Türkiye" and
+    "Russia" matches "Russian"."""
+    return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode().lower()[:4]
+
+
+# --- months and years
+
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+# A month's name as articles write it: capitalised, since "may" and "march" are also ordinary words.
+MONTH_NAME = (r"Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+              r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?")
+# As people type them into a question: any case ("in february"), except "may", a verb too, which
+# counts only capitalised or before a number ("in may 2025").
+_MONTH_TYPED = re.compile(
+    rf"\b(?:(?i:{MONTH_NAME.replace('|May|', '|')})|May|(?i:may)(?=\s+\d))\b"
+)
+YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
+
+
+def month_number(name: str) -> int:
+    """1 for "Jan", "january" or "JANUARY", ... 12 for December."""
+    return MONTHS.index(name[:3].lower()) + 1
+
+
+def months_typed(text: str) -> list[str]:
+    """The month names `text` uses, as typed: "in february" and "in May" count, "may" the verb not."""
+    return [m.group() for m in _MONTH_TYPED.finditer(text)]
+
+
+# --- citation markers and file types
+
+# A citation marker as answers carry it: "[2]" cites the second passage.
+CITATION = re.compile(r"\[(\d+)\]")
+
+_HTML_SUFFIXES = (".html", ".htm")
+
+
+def is_html(source: str) -> bool:
+    """Whether a file (by its name) holds an HTML page, whose offsets point into markup."""
+    return Path(source).suffix.lower() in _HTML_SUFFIXES

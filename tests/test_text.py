@@ -1,0 +1,68 @@
+"""The shared text kit: sentences, content words, names, numbers, months and years, markers."""
+
+import pytest
+
+from rag.text import (
+    CITATION, content_stems, is_html, join_thousands, month_number, months_typed, name_key, numbers, sentences,
+    split_sentences,
+)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Mr. Smith met Dr. Jones in the U.S. capital. They agreed.",
+     ["Mr. Smith met Dr. Jones in the U.S. capital.", "They agreed."]),
+    ("Prices rose 2.5 percent to 1,000 dollars. Then 3.75 more.", ["Prices rose 2.5 percent to 1,000 dollars.", "Then 3.75 more."]),
+    ("Cities, e.g. Paris and Rome, i.e. capitals, agreed. Good.", ["Cities, e.g. Paris and Rome, i.e. capitals, agreed.", "Good."]),
+    ("He lives at No. 10 Downing Street. The answer was no. Then he left.",
+     ["He lives at No. 10 Downing Street.", "The answer was no.", "Then he left."]),
+    ("She said: “We will go.” Then she left.", ["She said: “We will go.”", "Then she left."]),
+    ("“Is it over?” she asked. Nobody knows! Maybe... (It was.) Done.",
+     ["“Is it over?” she asked.", "Nobody knows!", "Maybe...", "(It was.)", "Done."]),
+    ("J. K. Rowling wrote it. 2025 was a year.", ["J. K. Rowling wrote it.", "2025 was a year."]),
+    ("Heading\nBody one. Body two\n\n  Indented line \xa0\r\nlast", ["Heading", "Body one.", "Body two", "Indented line", "last"]),
+])
+def test_split_sentences(text, expected):
+    assert sentences(text) == expected
+
+
+def test_split_sentences_offsets_are_absolute_and_stay_in_range():
+    text = "Skip this. Start here. And here.\nNot this."
+    start, end = text.index("Start"), text.index("\n")
+    assert split_sentences(text, start, end) == [(11, 22), (23, 32)]
+    assert split_sentences(text, 0, 0) == []
+
+
+def test_sentences_of_an_answer_keep_their_markers():
+    assert sentences("First claim [1]. Second one? Yes!\nA list line\n\n  ") == [
+        "First claim [1].", "Second one?", "Yes!", "A list line"]
+    assert sentences("") == []
+
+
+def test_numbers_read_thousands_separators_as_one_number():
+    assert numbers("1,000 prisoners in 2025") == {"1000", "2025"}
+    assert numbers("1\u202f000 and 2\u00a0500 and 3\u2009000") == {"1000", "2500", "3000"}
+    assert numbers("1,000,000 people") == {"1000000"}
+    # a comma between numbers that are not digit groups separates them
+    assert numbers("rooms 1,2 and 3,45") == {"1", "2", "3", "45"}
+    assert join_thousands("1,0000") == "1,0000"
+
+
+def test_content_stems_drop_stopwords_and_cut_words_to_five_letters():
+    assert content_stems("The towns agreed to an agreement on 1,000 dams") == {"towns", "agree", "1000", "dams"}
+
+
+def test_name_key_folds_accents_and_endings():
+    assert name_key("Türkiye") == name_key("Turkey") == "turk"
+    assert name_key("Russian") == name_key("Russia")
+
+
+def test_months_as_typed_in_questions():
+    assert months_typed("what happened in february and in May?") == ["february", "May"]
+    assert months_typed("in may 2025") == ["may"]
+    assert months_typed("what may they agree on? the Mayor said") == []  # "may" the verb, "Mayor"
+    assert [month_number(m) for m in ("Jan", "september", "DEC")] == [1, 9, 12]
+
+
+def test_citation_markers_and_html_sources():
+    assert CITATION.findall("a [1] b [12] c [x] [1, 2]") == ["1", "12"]
+    assert is_html("page.HTML") and is_html("a.htm") and not is_html("a.txt")
