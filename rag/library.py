@@ -5,12 +5,13 @@ is the library. Adding copies a checked file into it under a safe name, removing
 and both then rebuild the whole index: a news collection re-embeds in seconds, and a full build
 keeps `build_index` the one way an index is written.
 
-Concurrency: writers take a module-level lock, so two uploads never build at once (the second
-waits for the first and then sees its file). Readers need no lock: `build_index` commits by
-replacing manifest.json in one rename and `load_index` caches the loaded index by the
-manifest's mtime, so a question being answered keeps the index it loaded, and the next one loads
-the new build. The lock is per process; a `rag index` run from a shell at the same moment is
-not covered.
+Concurrency: library writers take a module-level lock, so two uploads never build at once (the
+second waits for the first and then sees its file). Every build, this process's or a shell `rag
+index`'s, commits under the index's file lock (rag.index.save_index), so writers in different
+processes take turns too and none can delete another's live files. Readers need no lock:
+`build_index` commits by replacing manifest.json in one rename and `load_index` caches the loaded
+index by the manifest's mtime, so a question being answered keeps the index it loaded, and the
+next one loads the new build.
 """
 
 from __future__ import annotations
@@ -184,6 +185,8 @@ def _checked_copy(path: Path, name: str, staging: Path, max_bytes: int) -> tuple
     target = staging / safe_name(name)
     if target.exists():
         raise BadInputError(f"two of the files would both be saved as {target.name}: rename one")
+    if path.is_symlink():  # its target could be any file on the machine
+        raise BadInputError(f"{name}: a symbolic link: give the article file itself")
     try:
         size = path.stat().st_size
     except OSError as exc:

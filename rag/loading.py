@@ -7,9 +7,12 @@ blocks with the standard library's parser, and their spans point into the raw HT
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
+import os
 import re
+import stat
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from datetime import date
@@ -97,7 +100,10 @@ def load_folder(folder: Path, max_bytes: int = 5_000_000) -> tuple[list[Article]
         raise BadInputError(f"no such folder: {folder}")
     if not folder.is_dir():
         raise BadInputError(f"{folder} is not a folder: give the folder that holds the articles")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    # Everything but hidden entries and real sub-folders: links and special files are listed so
+    # that load_article can say why it skips them.
+    files = sorted(p for p in folder.iterdir()
+                   if not p.name.startswith(".") and (p.is_symlink() or not p.is_dir()))
     if not any(p.suffix.lower() in SUPPORTED_SUFFIXES for p in files):
         raise BadInputError(f"no {'/'.join(SUPPORTED_SUFFIXES)} files in {folder}")
     articles, skipped = [], []
@@ -131,12 +137,25 @@ def _read(path: Path, max_bytes: int) -> str:
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise _bad(path, f"unsupported file type {path.suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}")
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise _bad(path, f"{size:,} bytes, over the {max_bytes:,}-byte limit (setting max_file_bytes)")
-        data = path.read_bytes()
+        # Only a regular file in the folder itself is read: a link could point anywhere on the
+        # machine (/etc/passwd), and opening a pipe would block. O_NOFOLLOW refuses a link at
+        # the moment of opening, so it cannot be swapped in after a check.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _bad(path, "a symbolic link: only files inside the library folder are read "
+                             "(copy the article in instead)") from None
         raise _bad(path, f"cannot read it: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise _bad(path, "not a regular file (a pipe, socket or device): not read")
+        if info.st_size > max_bytes:
+            raise _bad(path, f"{info.st_size:,} bytes, over the {max_bytes:,}-byte limit (setting max_file_bytes)")
+        try:
+            data = f.read()
+        except OSError as exc:
+            raise _bad(path, f"cannot read it: {exc.strerror}") from None
     if b"\0" in data:
         raise _bad(path, "not a text file (it contains NUL bytes; UTF-16 text must be saved as UTF-8)")
     try:
@@ -252,6 +271,17 @@ def _iso(year: int, month: int, day: int | None) -> str | None:
 _BLOCK_TAGS = {"address", "article", "blockquote", "body", "br", "dd", "div", "dl", "dt", "figure", "h1",
                "h2", "h3", "h4", "h5", "h6", "hr", "li", "main", "ol", "p", "pre", "section", "table",
                "td", "th", "tr", "ul"}
+# Elements with no content, whose end tag never comes: never skipped "until it closes".
+_VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+
+
+def _is_hidden(attrs: dict) -> bool:
+    """Text a reader of the page never sees: a place to hide instructions for a model."""
+    return ("hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true"
+            or bool(_HIDDEN_STYLE.search(attrs.get("style") or "")))
+
+
 _SKIP_TAGS = {"aside", "button", "figcaption", "footer", "form", "header", "iframe", "nav", "noscript",
               "script", "select", "style", "svg", "template"}
 
@@ -294,14 +324,18 @@ class _Page(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        if tag in _BLOCK_TAGS and self._skipping[-1:] == ["p"]:
+            self._skipping.pop()  # a hidden <p> left open ends where the next block starts, as in HTML
         if tag == "meta" and attrs.get("property") == "og:site_name" and attrs.get("content"):
             self.site_name = self.site_name or attrs["content"].strip()
         elif tag == "title" and not self._skipping:
             self._title = []
         elif tag in _SKIP_TAGS or tag in _BLOCK_TAGS:
             self._flush(self._offset())
-            if tag in _SKIP_TAGS:
+            if tag in _SKIP_TAGS or _is_hidden(attrs):
                 self._skipping.append(tag)
+        elif _is_hidden(attrs) and tag not in _VOID_TAGS:
+            self._skipping.append(tag)  # hidden inline text: skipped, the sentence around it goes on
 
     def handle_endtag(self, tag):
         if tag == "title" and self._title is not None:

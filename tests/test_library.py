@@ -107,6 +107,21 @@ def test_a_bad_file_is_refused_and_changes_nothing(settings, tmp_path, name, con
     assert _state(settings) == before
 
 
+def test_a_link_is_refused_as_an_upload_and_never_read_as_an_article(settings, tmp_path):
+    before = _state(settings)
+    link = tmp_path / "passwd.txt"
+    link.symlink_to("/etc/passwd")
+    with pytest.raises(BadInputError, match="passwd.txt: a symbolic link"):
+        library.add_articles([link], settings=settings)
+    assert _state(settings) == before
+    # An indexed article replaced by a link afterwards is not read for the whole-article view.
+    listed = tmp_path / "articles" / TWO_SEEDS[1]
+    listed.unlink()
+    listed.symlink_to("/etc/passwd")
+    with pytest.raises(BadInputError, match="a symbolic link"):
+        library.read_article(TWO_SEEDS[1], settings=settings)
+
+
 def test_an_oversized_file_is_refused_before_it_is_read(settings, tmp_path):
     small = load_settings(index_dir=settings.index_dir, max_file_bytes=100)
     before = _state(settings)

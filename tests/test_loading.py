@@ -2,6 +2,8 @@
 
 import hashlib
 import logging
+import os
+import shutil
 
 import pytest
 
@@ -261,3 +263,38 @@ def test_load_article_names_the_file_in_its_refusal(tmp_path):
         load_article(write(tmp_path, "notes.docx", "text"))
     with pytest.raises(BadInputError, match=r"^gone\.txt: cannot read it"):
         load_article(tmp_path / "gone.txt")
+
+
+def test_only_regular_files_inside_the_folder_are_read(tmp_path):
+    shutil.copy(ISTANBUL, tmp_path / "a.txt")
+    (tmp_path / "passwd_link.txt").symlink_to("/etc/passwd")
+    (tmp_path / "seed_link.txt").symlink_to(ISTANBUL)  # a link inside the project is a link all the same
+    os.mkfifo(tmp_path / "pipe.txt")  # opening it for reading would block
+    (tmp_path / "sub.txt").mkdir()  # a sub-folder is not an article and not mentioned
+    articles, skipped = load_folder(tmp_path)
+    assert [a.source for a in articles] == ["a.txt"]
+    assert skipped == [
+        "passwd_link.txt: a symbolic link: only files inside the library folder are read (copy the article in instead)",
+        "pipe.txt: not a regular file (a pipe, socket or device): not read",
+        "seed_link.txt: a symbolic link: only files inside the library folder are read (copy the article in instead)",
+    ]
+    with pytest.raises(BadInputError, match="passwd_link.txt: a symbolic link"):
+        load_article(tmp_path / "passwd_link.txt")
+
+
+def test_html_text_hidden_from_readers_is_not_read(tmp_path):
+    page = ('<html><body><p hidden>secret one<p>Visible two.</p><div>Visible <span style="display: none">secret '
+            'three</span>four.</div><img hidden src=x><div aria-hidden="true">secret five</div>'
+            '<p style="visibility:hidden">secret six</p><p>Visible seven.</p></body></html>')
+    article = load_article(write(tmp_path, "page.html", page))
+    assert [span_text(article, s, e) for s, e in article.spans] == ["Visible two.", "Visible four.", "Visible seven."]
+
+
+def test_the_injection_set_loads_and_what_a_reader_cannot_see_is_dropped():
+    """tests/fixtures/injection/ is measured by eval/injection.py; its hidden payloads never reach a passage."""
+    articles, skipped = load_folder(PROJECT_DIR / "tests" / "fixtures" / "injection")
+    assert len(articles) == 20 and skipped == []
+    kept_text = " ".join(span_text(a, s, e) for a in articles for s, e in a.spans)
+    for invisible in ("HIDDEN-HTML-5150", "SCRIPT-CANARY-21", "COMMENT-CANARY-22", "NOSCRIPT-CANARY-23"):
+        assert invisible not in kept_text
+    assert "PWNED" in kept_text  # visible instructions stay: they are the article's words, shown as data
