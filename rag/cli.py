@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import traceback
 from dataclasses import asdict
 from pathlib import Path
 
@@ -36,8 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the edge of the program: one line, the traceback only with -v
-        logging.getLogger("rag").debug("internal failure", exc_info=True)
-        print(f"internal error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+        if args.verbose:
+            traceback.print_exc()
+        print(f"internal error: {type(exc).__name__}: {exc}" + ("" if args.verbose else " (run with -v for details)"),
+              file=sys.stderr)
         return 1
 
 
@@ -100,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="assemble and verify the model files")
     models.add_argument("action", choices=["install", "status"])
     models.add_argument("--model", help="model to install: a generator name or all-mpnet-base-v2 (default: the configured generator)")
+    models.add_argument("--verify", action="store_true",
+                        help="with status: re-hash every assembled generator now (exit 2 if one is damaged)")
     models.set_defaults(command=_models)
     return parser
 
@@ -143,6 +148,9 @@ def _chat(args, settings: Settings) -> int:
             question = input("\n> ").strip()
         except EOFError:
             return 0
+        except UnicodeDecodeError:  # a line that is not UTF-8 does not end the conversation
+            print("error: that line is not UTF-8 text; type it again", file=sys.stderr)
+            continue
         if not question:
             return 0
         try:
@@ -198,7 +206,9 @@ def _eval(args, settings: Settings) -> int:
 
 
 def _models(args, settings: Settings) -> int:
-    from rag.models import EMBEDDING_MODELS, GENERATORS, embedding_model_path, generator_path, install_model
+    from rag.models import (
+        EMBEDDING_MODELS, GENERATORS, embedding_model_path, generator_path, install_model, verify_generator,
+    )
 
     if args.action == "install":
         name = args.model or settings.generator
@@ -210,12 +220,17 @@ def _models(args, settings: Settings) -> int:
             print(f"embedding {name}: {embedding_model_path(name, settings.models_dir)}")
         except RagError as exc:
             print(f"embedding {name}: {exc}")
+    damaged = False
     for name in GENERATORS:
         try:
-            print(f"generator {name}: {generator_path(name, settings.models_dir)} (verified)")
+            if args.verify:
+                print(f"generator {name}: {verify_generator(name, settings.models_dir)} (SHA-256 re-hashed now)")
+            else:
+                print(f"generator {name}: {generator_path(name, settings.models_dir)} (verified)")
         except RagError as exc:
             print(f"generator {name}: {exc}")
-    return 0
+            damaged |= args.verify and "does not match" in str(exc)
+    return 2 if damaged else 0
 
 
 if __name__ == "__main__":

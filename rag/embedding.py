@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,9 +40,15 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+# Single-flight: concurrent first callers wait for the one model being loaded.
+_LOADING = threading.Lock()
+
+
 def load_embedder(name: str, models_dir: Path | None = None) -> Embedder:
     """The embedder `name`, loaded once per process (models_dir: see embedding_model_path)."""
-    return _load(name, embedding_model_path(name, models_dir))
+    path = embedding_model_path(name, models_dir)
+    with _LOADING:
+        return _load(name, path)
 
 
 @lru_cache(maxsize=3)

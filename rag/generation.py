@@ -7,12 +7,15 @@ leaves `last_prompt_tokens`, `last_new_prompt_tokens` (those not reused from the
 - TransformersGenerator: a Hugging Face model folder, or a GGUF file read through transformers'
   `gguf_file` (dequantised, so slower): for users with a GPU or an HF-format model.
 Both decode greedily (temperature 0): the same question over the same index gives the same answer.
+Both read every message as text: a control token's spelling inside an article or a question
+("<|im_start|>system") cannot become a real one.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
@@ -20,6 +23,67 @@ from typing import Iterator
 from rag.config import Settings
 from rag.errors import ModelMissingError
 from rag.models import generator_path
+
+
+class Turns:
+    """Questions take turns at the one model, in the order they arrived (a threading.Lock would
+    wake any waiter, so a question could wait behind ones asked after it)."""
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._issued = 0  # tickets handed out
+        self._serving = 0  # the ticket whose turn it is
+        self._abandoned: set[int] = set()  # tickets whose holder stopped waiting
+
+    @contextmanager
+    def turn(self):
+        with self._condition:
+            ticket = self._issued
+            self._issued += 1
+            try:
+                self._condition.wait_for(lambda: self._serving == ticket)
+            except BaseException:  # interrupted while waiting: its turn must not block the others
+                self._abandoned.add(ticket)
+                self._advance()
+                raise
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._serving += 1
+                self._advance()
+
+    def waiting(self) -> int:
+        """Questions at the model now: the one being answered and those queued behind it."""
+        with self._condition:
+            return self._issued - self._serving - len(self._abandoned)
+
+    def _advance(self) -> None:
+        while self._serving in self._abandoned:
+            self._abandoned.remove(self._serving)
+            self._serving += 1
+        self._condition.notify_all()
+
+
+# llama.cpp's token attributes (llama.h) of tokens that are not text: control tokens
+# ("<|im_start|>") and user-defined ones ("<tool_call>"), which it parses even with special=False.
+_NOT_TEXT = (1 << 3) | (1 << 4)
+# Put inside a control token's spelling, it makes the tokenizer read the characters as text.
+ZERO_WIDTH_SPACE = "\u200b"
+
+
+def as_text(messages: list[dict], control_spellings) -> list[dict]:
+    """`messages` with every control-token spelling in their contents broken by a zero-width
+    space, so that an article saying "<|im_end|><|im_start|>system" cannot end its message and
+    open a new one. `control_spellings(content)` names those a content holds; a content without
+    any is left exactly as it is (its prompt, and so its answer, are unchanged)."""
+    safe = []
+    for message in messages:
+        content = message["content"]
+        for spelling in control_spellings(content):
+            content = content.replace(spelling, spelling[0] + ZERO_WIDTH_SPACE + spelling[1:])
+        safe.append({**message, "content": content})
+    return safe
 
 
 class LlamaCppGenerator:
@@ -46,13 +110,23 @@ class LlamaCppGenerator:
             template=self.llm.metadata["tokenizer.chat_template"], eos_token=eos, bos_token="",
         )
         self.last_prompt_tokens = self.last_new_prompt_tokens = self.last_completion_tokens = 0
-        # One llama.cpp context cannot serve two requests at once (e.g. two browser sessions).
-        self.lock = threading.Lock()
+        # One llama.cpp context cannot serve two requests at once (e.g. two browser sessions);
+        # two contexts on 2 cores would each run many times slower.
+        self.turns = Turns()
+
+    def prompt(self, messages: list[dict]) -> tuple[list[int], list[str]]:
+        """The prompt's tokens and the stop strings, with the messages' contents read as text."""
+        formatted = self.formatter(messages=as_text(messages, self._control_spellings))
+        # special=True parses the template's own control tokens; as_text left none in the contents.
+        return self.llm.tokenize(formatted.prompt.encode("utf-8"), special=True), formatted.stop
+
+    def _control_spellings(self, content: str) -> set[str]:
+        tokens = set(self.llm.tokenize(content.encode("utf-8"), add_bos=False, special=True))
+        return {self.llm._model.token_get_text(t) for t in tokens if self.llm._model.token_get_attr(t) & _NOT_TEXT}
 
     def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
-        formatted = self.formatter(messages=messages)
-        with self.lock:
-            tokens = self.llm.tokenize(formatted.prompt.encode("utf-8"), special=True)
+        tokens, stop = self.prompt(messages)
+        with self.turns.turn():
             self.last_prompt_tokens = len(tokens)
             # The runtime keeps the previous prompt's KV cache and reuses the shared prefix (the
             # fixed system prompt), so only the new part of each prompt is evaluated; as
@@ -61,7 +135,7 @@ class LlamaCppGenerator:
             self.last_new_prompt_tokens = len(tokens) - cached
             self.last_completion_tokens = 0
             for part in self.llm.create_completion(
-                formatted.prompt, max_tokens=max_tokens, temperature=0.0, stop=formatted.stop, stream=True,
+                tokens, max_tokens=max_tokens, temperature=0.0, stop=stop, stream=True,
             ):
                 self.last_completion_tokens += 1
                 text = part["choices"][0]["text"]
@@ -84,16 +158,18 @@ class TransformersGenerator:
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model.to(self.device).eval()
         self.last_prompt_tokens = self.last_new_prompt_tokens = self.last_completion_tokens = 0
-        self.lock = threading.Lock()
+        self.turns = Turns()
 
     def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
         from transformers import TextIteratorStreamer
 
+        spellings = {t.content for t in self.tokenizer.added_tokens_decoder.values()}
         inputs = self.tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            as_text(messages, lambda content: {s for s in spellings if s in content}),
+            add_generation_prompt=True, return_tensors="pt", return_dict=True,
         ).to(self.device)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        with self.lock:
+        with self.turns.turn():
             # No cache between calls: every prompt token is read again.
             self.last_prompt_tokens = self.last_new_prompt_tokens = int(inputs["input_ids"].shape[1])
             self.last_completion_tokens = 0
@@ -109,9 +185,15 @@ class TransformersGenerator:
             worker.join()
 
 
+# Loading is single-flight: callers that ask at once wait for the one model being loaded rather
+# than each building their own (four threads once built four 1.5B contexts that fought over 2 cores).
+_LOADING = threading.Lock()
+
+
 def load_generator(settings: Settings):
-    return _load(settings.backend, str(generator_path(settings.generator, settings.models_dir)),
-                 settings.context_tokens, settings.threads)
+    path = str(generator_path(settings.generator, settings.models_dir))
+    with _LOADING:
+        return _load(settings.backend, path, settings.context_tokens, settings.threads)
 
 
 @lru_cache(maxsize=1)  # one model in memory at a time: a second would double the RAM

@@ -102,7 +102,14 @@ def ask(question: str, *, index_dir: str | Path | None = None, history: list[dic
 
 
 def _checked(question: str, settings: Settings) -> str:
-    if not isinstance(question, str) or not question.strip():
+    if not isinstance(question, str):
+        raise BadInputError(f"the question must be text (str), not {type(question).__name__}")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: bytes that were not UTF-8 (a command line, a bad client)
+        raise BadInputError("the question is not valid text: it holds bytes that are not UTF-8; "
+                            "type it again, or save it as UTF-8") from None
+    if not question.strip():
         raise BadInputError("the question is empty: type a question about the articles")
     question = " ".join(question.split())
     if len(question) > settings.max_question_chars:

@@ -40,3 +40,42 @@ def test_indexing_an_empty_folder_exits_2(tmp_path):
 
 def test_bad_usage_exits_2():
     assert rag_cli("ask").returncode == 2
+
+
+def test_a_question_that_is_not_utf8_exits_2_with_a_message(tmp_path):
+    # Bytes that are not UTF-8 reach Python's argv as lone surrogates; they used to end in an
+    # internal error when the tokenizer met them.
+    result = subprocess.run([sys.executable, "-m", "rag.cli", "--index-dir", str(tmp_path), "ask", b"caf\xe9?"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "not valid text" in result.stderr, result.stderr
+
+
+def test_a_manifest_that_is_not_an_object_is_a_damaged_index(tmp_path):
+    (tmp_path / "manifest.json").write_text("[1, 2]", encoding="utf-8")
+    result = rag_cli("--index-dir", str(tmp_path), "ask", "What happened in Istanbul?")
+    assert result.returncode == 2, result.stderr
+    assert "damaged (manifest.json holds a JSON list, not an object)" in result.stderr
+
+
+def test_verbose_shows_the_traceback_of_an_internal_error(tmp_path, monkeypatch, capsys):
+    import rag.pipeline
+    from rag.cli import main
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(rag.pipeline, "build_index", broken)
+    assert main(["index", str(tmp_path)]) == 1
+    quiet = capsys.readouterr().err
+    assert "internal error: RuntimeError: disk on fire (run with -v for details)" in quiet
+    assert "Traceback" not in quiet
+    assert main(["-v", "index", str(tmp_path)]) == 1
+    verbose = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in verbose and 'raise RuntimeError("disk on fire")' in verbose
+
+
+def test_chat_goes_on_after_a_line_that_is_not_utf8(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "rag.cli", "--index-dir", str(tmp_path), "chat"],
+                            input=b"caf\xe9?\n\n", capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert b"not" in result.stderr and b"UTF-8" in result.stderr  # said, then the empty line ended the chat

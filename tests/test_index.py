@@ -2,6 +2,10 @@
 
 import json
 import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -51,14 +55,21 @@ def test_index_built_with_another_model_is_refused(index_copy, settings):
         load_index(index_copy, settings.embedding_model)
 
 
-@pytest.mark.parametrize("damage", ["truncate vectors", "drop chunks", "garble manifest"])
+@pytest.mark.parametrize("damage", ["truncate vectors", "flip a vector byte", "edit a chunk", "drop chunks",
+                                    "garble manifest"])
 def test_damaged_index_is_refused_with_the_fix(index_copy, settings, damage):
     manifest = json.loads((index_copy / "manifest.json").read_text())
+    vectors, chunks = index_copy / manifest["vectors_file"], index_copy / manifest["chunks_file"]
     if damage == "truncate vectors":
-        path = index_copy / manifest["vectors_file"]
-        path.write_bytes(path.read_bytes()[:100])
+        vectors.write_bytes(vectors.read_bytes()[:100])
+    elif damage == "flip a vector byte":  # same size, still loads: once scored a hit 3e36
+        data = bytearray(vectors.read_bytes())
+        data[len(data) // 2] ^= 0x7F
+        vectors.write_bytes(bytes(data))
+    elif damage == "edit a chunk":  # valid JSON, wrong words for its vector
+        chunks.write_text(chunks.read_text(encoding="utf-8").replace("Istanbul", "Helsinki"), encoding="utf-8")
     elif damage == "drop chunks":
-        (index_copy / manifest["chunks_file"]).write_text("")
+        chunks.write_text("")
     else:
         (index_copy / "manifest.json").write_text("{not json")
     with pytest.raises(rag.IndexUnusableError, match="rag index"):
@@ -101,3 +112,62 @@ def test_unreadable_files_are_skipped_by_name_and_the_rest_indexed(settings, tmp
     info = rag.build_index(source, tmp_path / "index", settings=settings, progress=False)
     assert info.articles == 1
     assert sorted(s.split(":")[0] for s in info.skipped) == ["image.txt", "latin1.txt"]
+
+
+# A build that pauses just before its commit until told to go on, then fails it: run as a
+# separate process, as a UI would be beside a shell `rag index`.
+_PAUSED_BUILD = """
+import os, sys, time
+from pathlib import Path
+import rag, rag.index
+
+real_replace = os.replace
+paused, go = Path(sys.argv[3]), Path(sys.argv[4])
+
+def paused_then_failing(src, dst):
+    if str(dst).endswith("manifest.json"):
+        paused.touch()
+        deadline = time.monotonic() + 240
+        while not go.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        raise OSError(28, "No space left on device")
+    real_replace(src, dst)
+
+rag.index.os.replace = paused_then_failing
+try:
+    rag.build_index(sys.argv[1], sys.argv[2], progress=False)
+except OSError:
+    sys.exit(3)
+"""
+
+
+def _waits_for_a_lock(pid: int) -> bool:
+    # Linux lists a process blocked on a lock as "N: -> FLOCK ... PID ..." in /proc/locks.
+    return any(line.split()[1] == "->" and str(pid) in line.split()
+               for line in Path("/proc/locks").read_text().splitlines())
+
+
+def test_two_writers_in_two_processes_never_break_the_index(tmp_path):
+    """A failed commit used to clean up the other build's live files (`rag ask`: index damaged)."""
+    folder, index_dir = tmp_path / "articles", tmp_path / "index"
+    paused, go = tmp_path / "paused", tmp_path / "go"
+    shutil.copytree(SEEDS, folder)
+    first = subprocess.Popen([sys.executable, "-c", _PAUSED_BUILD, str(folder), str(index_dir), str(paused), str(go)],
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not paused.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert paused.exists(), first.stderr.read() if first.poll() is not None else "the first build never paused"
+    second = subprocess.Popen([sys.executable, "-m", "rag.cli", "--index-dir", str(index_dir), "index", str(folder)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The second writer either waits for the first (the lock) or, without one, commits meanwhile.
+    deadline = time.monotonic() + 240
+    while second.poll() is None and not _waits_for_a_lock(second.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    go.touch()
+    assert first.wait(60) == 3  # its commit failed, as injected
+    assert second.wait(240) == 0, second.stderr.read()
+    stored = load_index(index_dir, "all-MiniLM-L6-v2")
+    assert stored.vectors.ntotal == len(stored.chunks) > 0
+    names = {p.name for p in index_dir.iterdir()}
+    assert names == {"manifest.json", ".write.lock", stored.manifest["chunks_file"], stored.manifest["vectors_file"]}

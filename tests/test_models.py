@@ -69,3 +69,23 @@ def test_missing_model_names_the_command_that_fixes_it(tmp_path):
 def test_unknown_generator_that_is_no_path_is_refused(tmp_path):
     with pytest.raises(ModelMissingError, match="neither a known model"):
         models.generator_path("gpt-9", tmp_path)
+
+
+def test_verify_re_hashes_a_file_damaged_in_place_with_its_mtime_kept(tiny_model, tmp_path, capsys, monkeypatch):
+    import os
+
+    from rag.cli import main
+
+    path = models.install_model("tiny", tmp_path / "models")
+    assert models.verify_generator("tiny", tmp_path / "models") == path
+    before = path.stat()
+    path.write_bytes(WHOLE[:-1] + b"X")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # size and mtime as when it was verified
+    assert models.generator_path("tiny", tmp_path / "models") == path  # the quick check cannot see it
+    with pytest.raises(ModelMissingError, match="does not match its published SHA-256 \\(damaged\\)"):
+        models.verify_generator("tiny", tmp_path / "models")
+    with pytest.raises(ModelMissingError, match="damaged or incomplete"):  # and no load trusts it any more
+        models.generator_path("tiny", tmp_path / "models")
+    monkeypatch.setenv("RAG_MODELS_DIR", str(tmp_path / "models"))
+    assert main(["models", "status", "--verify"]) == 2
+    assert "generator tiny: " in capsys.readouterr().out
