@@ -190,7 +190,7 @@ def test_a_network_bind_or_share_link_needs_a_login(host, share, refused, monkey
             serve(settings, host, share=share)
         serve(settings, host, share=share, auth=("u", "p"))
         serve(settings, host, share=share, allow_no_auth=True)
-        assert [kw["auth"] for kw in launched] == [("u", "p"), None]
+        assert launched[0]["auth"]("u", "p") is True and launched[1]["auth"] is None
     else:
         serve(settings, host)
         assert launched[0]["server_name"] == host and launched[0]["share"] is False
@@ -208,6 +208,39 @@ def test_cli_refuses_an_open_network_bind(capsys, monkeypatch):
     monkeypatch.delenv("RAG_UI_AUTH", raising=False)
     assert main(["ui", "--host", "0.0.0.0"]) == 2
     assert "refusing to serve on 0.0.0.0" in capsys.readouterr().err
+
+
+def test_wrong_logins_are_slowed_and_checked_one_at_a_time(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import ui.app
+
+    monkeypatch.setattr(ui.app, "FAILED_LOGIN_DELAY", 0.2)
+    check = ui.app.login_check("reader", "s3cret")
+    started = time.monotonic()
+    assert check("reader", "s3cret") is True
+    right = time.monotonic() - started
+    started = time.monotonic()
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda guess: check("reader", guess), ["a", "b", "c"]))
+    assert results == [False, False, False]
+    assert right < 0.2 <= 0.6 <= time.monotonic() - started  # three wrong guesses in a row, not at once
+
+
+def test_the_login_page_shows_no_article_names(settings):
+    app = serve(settings, "127.0.0.1", free_port(), auth=("reader", "s3cret"), block=False)
+    try:
+        page = urllib.request.urlopen(app.local_url).read().decode("utf-8", "replace")
+        assert page and ISTANBUL not in page and "Istanbul talks" not in page
+    finally:
+        app.close()
+
+
+def test_status_messages_show_file_names_as_typed():
+    from ui.library import plain
+
+    assert plain("skipped <img src=x>.txt: *bold* [link](x) a_b") == (
+        "skipped &lt;img src=x&gt;.txt: \\*bold\\* \\[link\\](x) a\\_b")
 
 
 def test_a_login_protects_every_route_including_the_article_view(tmp_path):
@@ -294,6 +327,9 @@ def test_sessions_keep_their_own_conversations_and_an_upload_does_not_disturb_an
     assert len(chat_) == 4 and "cod.txt" in panel  # A's own conversation, now over the new index
     # B never asked anything: undoing in its session finds an empty conversation.
     assert writer.predict(api_name="/undo")[1] == []
+    # An article added after the app started can be removed through the API too.
+    *_, status = writer.predict("cod.txt", api_name="/remove_article")
+    assert status.startswith("✓ Removed cod.txt. The index now holds 5 articles"), status
 
 
 def test_sentences_left_out_of_an_answer_are_listed_with_its_sources(monkeypatch):

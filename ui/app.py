@@ -9,7 +9,11 @@ Importing these modules loads no model: the core loads and caches them on the fi
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
+import threading
+import time
+from typing import Callable
 
 import gradio as gr
 
@@ -24,6 +28,9 @@ from ui.library import library_tab
 THEME = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 MODEL_LABELS = {"qwen2.5-coder-1.5b": "Qwen2.5-Coder 1.5B (better answers)",
                 "qwen2.5-coder-0.5b": "Qwen2.5-Coder 0.5B (faster, weaker)"}
+# A wrong login waits this long, and logins are checked one at a time: at most about one guess a
+# second, from however many connections (Gradio itself does not limit them).
+FAILED_LOGIN_DELAY = 1.0
 
 
 def build_app(settings: Settings | None = None) -> gr.Blocks:
@@ -66,6 +73,22 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
+def login_check(user: str, password: str) -> Callable[[str, str], bool]:
+    """Gradio's `auth` as a function: compared in constant time, one attempt at a time, a failed
+    one slowed down."""
+    turn = threading.Lock()
+
+    def check(given_user: str, given_password: str) -> bool:
+        with turn:
+            right = (hmac.compare_digest(given_user.encode(), user.encode())
+                     & hmac.compare_digest(given_password.encode(), password.encode()))
+            if not right:
+                time.sleep(FAILED_LOGIN_DELAY)
+            return right
+
+    return check
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -91,6 +114,7 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
         )
     settings = settings or load_settings()
     app = build_app(settings)
-    app.launch(server_name=host, server_port=port, share=share, auth=auth, prevent_thread_lock=not block,
+    app.launch(server_name=host, server_port=port, share=share, auth=login_check(*auth) if auth else None,
+               prevent_thread_lock=not block,
                quiet=not block, theme=THEME, css=assets.CSS, max_file_size=settings.max_file_bytes)
     return app

@@ -6,6 +6,8 @@ in the tab. Every change rebuilds the index, which the chat picks up with its ne
 
 from __future__ import annotations
 
+import html
+import re
 from functools import partial
 
 import gradio as gr
@@ -19,12 +21,19 @@ from rag.schema import IndexInfo
 COLUMNS = ["Title", "Latest date", "Outlet", "Chunks", "Added (UTC)", "File"]
 
 
+def plain(text: str) -> str:
+    """`text` for the Markdown status line, shown as typed: file names and messages come from
+    outside (a file named `<img src=x>.txt` must not become an image, nor `*a*` italics). The
+    characters escaped are those that make markup inside a line."""
+    return re.sub(r"([\\`*_\[\]|~#])", r"\\\1", html.escape(text, quote=False))
+
+
 def table(settings: Settings) -> tuple[list[list], list[str], str]:
     """(rows for the table, file names for the remove list, a note when there is no library)."""
     try:
         articles = library.list_articles(settings=settings)
     except RagError as exc:
-        return [], [], f"⚠️ {exc}"
+        return [], [], f"⚠️ {plain(str(exc))}"
     rows = [[a.title, a.dates[-1] if a.dates else "", a.outlet or "", a.chunks,
              (a.added or "").replace("T", " ")[:16], a.source] for a in articles]
     return rows, [a.source for a in articles], ""
@@ -37,8 +46,8 @@ def refresh(settings: Settings, status: str = "") -> tuple:
 
 
 def _done(what: str, info: IndexInfo) -> str:
-    skipped = "".join(f"\n- skipped {s}" for s in info.skipped)
-    return (f"✓ {what}. The index now holds {info.articles} articles in {info.chunks} passages "
+    skipped = "".join(f"\n- skipped {plain(s)}" for s in info.skipped)
+    return (f"✓ {plain(what)}. The index now holds {info.articles} articles in {info.chunks} passages "
             f"(built in {info.seconds:.1f} s); the chat uses it from the next question.{skipped}")
 
 
@@ -52,7 +61,7 @@ def add(files: list[str] | None, progress=gr.Progress(track_tqdm=True), *, setti
     try:
         info = library.add_articles(files, settings=settings, progress=True)
     except RagError as exc:
-        return (None, *refresh(settings, f"⚠️ Nothing was added: {exc}"))
+        return (None, *refresh(settings, f"⚠️ Nothing was added: {plain(str(exc))}"))
     names = ", ".join(library.safe_name(f) for f in files)
     return (None, *refresh(settings, _done(f"Added {names}", info)))
 
@@ -64,7 +73,7 @@ def remove(source: str | None, progress=gr.Progress(track_tqdm=True), *, setting
     try:
         info = library.remove_article(source, settings=settings, progress=True)
     except RagError as exc:
-        return refresh(settings, f"⚠️ Nothing was removed: {exc}")
+        return refresh(settings, f"⚠️ Nothing was removed: {plain(str(exc))}")
     return refresh(settings, _done(f"Removed {source}", info))
 
 
@@ -73,24 +82,29 @@ def reindex(progress=gr.Progress(track_tqdm=True), *, settings: Settings) -> tup
     try:
         info = library.reindex(settings=settings, progress=True)
     except RagError as exc:
-        return refresh(settings, f"⚠️ The index was not rebuilt: {exc}")
+        return refresh(settings, f"⚠️ The index was not rebuilt: {plain(str(exc))}")
     return refresh(settings, _done("Re-indexed the library folder", info))
 
 
 def library_tab(settings: Settings, tab: gr.Tab) -> None:
     """The library's components and events; call inside `tab`."""
-    rows, sources, problem = table(settings)
     mb = settings.max_file_bytes / 1_000_000
     gr.Markdown(f"The articles the chat answers from. Add `.txt`, `.md` or `.html` files (UTF-8 text, up to "
                 f"{mb:g} MB each); a file that cannot be read is refused and nothing changes.")
-    articles = gr.Dataframe(rows, headers=COLUMNS, interactive=False, wrap=True, elem_id="library-table",
-                            column_widths=["38%", "11%", "13%", "7%", "13%", "18%"])
-    status = gr.Markdown(problem, elem_id="library-status")
+    # Read when a page loads (functions as values), not written into the page's layout: with a
+    # login, the layout is served before it, and the file names must not be.
+    articles = gr.Dataframe(lambda: table(settings)[0], headers=COLUMNS, interactive=False, wrap=True,
+                            elem_id="library-table", column_widths=["38%", "11%", "13%", "7%", "13%", "18%"])
+    status = gr.Markdown(lambda: table(settings)[2], elem_id="library-status")
     with gr.Row():
         upload = gr.File(label="Add articles", file_count="multiple", file_types=list(SUPPORTED_SUFFIXES),
                          elem_id="library-upload", scale=2)
         with gr.Column(scale=1):
-            chosen = gr.Dropdown(sources, value=None, label="Article to remove", elem_id="library-remove-choice")
+            # Its choices are filled when the tab opens; any name is accepted here because
+            # rag.library refuses one the index does not list (choices fixed at start-up made
+            # an article added later impossible to remove through the API).
+            chosen = gr.Dropdown([], value=None, label="Article to remove", allow_custom_value=True,
+                                 elem_id="library-remove-choice")
             remove_button = gr.Button("Remove article", variant="stop", elem_id="library-remove")
             reindex_button = gr.Button("Re-index the folder", elem_id="library-reindex",
                                        variant="secondary")
