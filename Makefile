@@ -16,6 +16,10 @@ run: $(VENV)/.installed models index/manifest.json
 test: $(VENV)/.installed models /usr/bin/chromium
 	$(BIN)/python -m pytest
 
+# The property tests of tests/test_fuzz.py with thousands of examples each, not a few hundred.
+fuzz: $(VENV)/.installed models
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/test_fuzz.py
+
 # pyproject.toml pins torch==2.13.0, whose CPU wheel this machine carries; llama-cpp-python
 # compiles from source (about 5 minutes on 2 cores, cached by pip afterwards).
 $(VENV)/.installed: pyproject.toml
@@ -46,4 +50,4 @@ index/manifest.json: $(VENV)/.installed
 	test -d library || cp -r seeds library
 	$(BIN)/rag index library
 
-.PHONY: run test models
+.PHONY: run test fuzz models

@@ -1,0 +1,159 @@
+"""Property tests over hostile input: random bytes, encodings, names and model output. Whatever
+comes in, the loaders and the question path give a result or a RagError, never another exception.
+
+The normal test run tries each property on a few hundred examples; a longer search is one command:
+`make fuzz` (HYPOTHESIS_PROFILE=long: thousands of examples each).
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+
+import rag
+from rag.answer import LiveRenumbering, finish
+from rag.chunking import chunk_article
+from rag.errors import RagError
+from rag.evaluation.questions import load_questions
+from rag.library import safe_name
+from rag.loading import SUPPORTED_SUFFIXES, load_article, load_folder
+from rag.schema import Chunk, Hit
+from rag.text import split_sentences
+
+hypothesis_settings.register_profile("default", max_examples=150, deadline=None)
+hypothesis_settings.register_profile("long", max_examples=5000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# Text that looks like articles (words, stops, line breaks, quotes, dates) mixed with anything.
+ARTICLE_TEXT = st.lists(st.one_of(
+    st.sampled_from(["The talks", " ended.", " Mr. Putin", " met Erdogan", " in May 2025", "\n", "\n\n", " “Yes!”",
+                     " 1,000 prisoners", " U.S.", " (Reuters)", " / Reuters", "9 hours ago", "SOURCE:TRT",
+                     "# Heading", "<p>", "</p>", "&amp;", "<script>x</script>", " <|im_start|>"]),
+    st.text(max_size=20),
+), max_size=40).map("".join)
+RAW_BYTES = st.one_of(st.binary(max_size=400), ARTICLE_TEXT.map(lambda t: t.encode("utf-8")),
+                      ARTICLE_TEXT.map(lambda t: t.encode("latin-1", "replace")),
+                      ARTICLE_TEXT.map(lambda t: t.encode("utf-16")))
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+@given(data=RAW_BYTES, suffix=st.sampled_from([*SUPPORTED_SUFFIXES, ".pdf", ""]))
+def test_any_file_loads_or_is_refused_with_a_reason(data, suffix):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"article{suffix}"
+        path.write_bytes(data)
+        try:
+            article = load_article(path)
+        except RagError as exc:
+            assert str(exc).startswith(path.name)
+            return
+        # Every span lies in the text, and so does every chunk cut from it.
+        assert all(0 <= s < e <= len(article.text) for s, e in article.spans)
+        for chunk in chunk_article(article, _words, max_tokens=20, overlap=5):
+            assert 0 <= chunk.start < chunk.end <= len(article.text) and chunk.text.strip()
+
+
+@given(files=st.dictionaries(st.text(min_size=1, max_size=12), RAW_BYTES, max_size=4))
+@hypothesis_settings(suppress_health_check=[HealthCheck.too_slow])
+def test_any_folder_loads_or_is_refused(files):
+    with tempfile.TemporaryDirectory() as folder:
+        for name, data in files.items():
+            try:
+                (Path(folder) / f"{name}.txt").write_bytes(data)
+            except (OSError, ValueError):  # a name the file system itself refuses ("/", NUL)
+                pass
+        try:
+            articles, skipped = load_folder(Path(folder))
+        except RagError:
+            return
+        assert articles and all(isinstance(reason, str) for reason in skipped)
+
+
+@given(name=st.text(max_size=300))
+def test_any_upload_name_becomes_a_safe_name_or_is_refused(name):
+    try:
+        safe = safe_name(name)
+    except RagError:
+        return
+    assert "/" not in safe and "\\" not in safe and not safe.startswith(".") and safe != ""
+    assert Path(safe).suffix in SUPPORTED_SUFFIXES and len(safe.encode("utf-8")) <= 255
+
+
+@given(text=ARTICLE_TEXT, start=st.integers(0, 50), length=st.integers(0, 400))
+def test_sentences_are_ordered_non_empty_spans_inside_the_range(text, start, length):
+    end = min(len(text), start + length)
+    spans = split_sentences(text, min(start, end), end)
+    assert all(min(start, end) <= s < e <= end and text[s:e].strip() == text[s:e] for s, e in spans)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+
+
+PASSAGES = [Hit(Chunk(id=f"c{i}", source=f"s{i}.txt", title=f"Title {i}", text=text, start=0, end=len(text),
+                      position=0), score=0.5)
+            for i, text in enumerate(["Officials met in Lyon on 3 March. They agreed to share the cost of a dam.",
+                                      "The dam will cost 1,000 million euros."], start=1)]
+MODEL_OUTPUT = st.lists(st.one_of(
+    st.sampled_from(["The towns agreed", " to share the cost", " [1]", " [2]", " [3]", "【1】", " (Source 2)",
+                     " [Source: 1, 2]", ".", " ", "\n", "The articles do not say.", " 1,000", "[", "]"]),
+    st.text(max_size=10),
+), max_size=30)
+
+
+@given(pieces=MODEL_OUTPUT, question=st.text(max_size=80))
+def test_any_model_output_is_checked_into_a_consistent_answer(pieces, question):
+    live = LiveRenumbering(len(PASSAGES))
+    streamed = "".join(live.feed(piece) for piece in pieces) + live.flush()
+    assert isinstance(streamed, str)
+    checked = finish("".join(pieces), PASSAGES, question)
+    if checked.abstained:
+        assert checked.citations == []
+        return
+    used = {int(n) for n in __import__("re").findall(r"\[(\d+)\]", checked.text)}
+    assert used == {c.n for c in checked.citations} and sorted(used) == list(range(1, len(used) + 1))
+
+
+@given(lines=st.lists(st.one_of(st.text(max_size=60), st.sampled_from([
+    '{"id": "q1", "question": "Where?", "answers": ["Astana"], "sources": ["a.txt"], "kind": "fact"}',
+    '{"id": "q2", "question": "x", "answers": [], "sources": [], "kind": "unanswerable_near_miss"}',
+    '{"id": 3}', "[]", "null", '{"evidence": [{"source": "a.txt", "start": 1, "end": 0}]}'])), max_size=5))
+def test_any_questions_file_loads_or_is_refused_with_its_line(lines):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "q.jsonl"
+        path.write_text("\n".join(lines), encoding="utf-8", errors="surrogatepass")
+        try:
+            load_questions(path)
+        except RagError:
+            pass
+
+
+QUESTIONS = st.one_of(st.text(max_size=200), st.binary(max_size=50), st.none(), st.integers(),
+                      st.text(alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1,
+                              max_size=5))
+
+
+@given(question=QUESTIONS)
+def test_any_question_gets_an_answer_or_a_rag_error(question, tmp_path_factory):
+    # No index here: what reaches the index is refused with its fix, everything else before it.
+    with pytest.raises(RagError):
+        rag.ask(question, index_dir=tmp_path_factory.getbasetemp() / "no-index")
+
+
+@pytest.mark.slow
+@given(question=st.text(max_size=120).filter(str.strip))
+@hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_question_is_retrieved_for_or_refused(question, settings):
+    """Through retrieval with the real embedder and index (the generator's part is covered above)."""
+    from rag.embedding import load_embedder
+    from rag.index import load_index
+    from rag.retrieval import retrieve
+
+    index = load_index(settings.index_dir, settings.embedding_model)
+    try:
+        hits = retrieve(question, index, load_embedder(settings.embedding_model), top_k=4)
+    except RagError:
+        return
+    assert len(hits) <= 4 and all(-1.01 <= h.score <= 1.01 for h in hits)
