@@ -149,7 +149,7 @@ def _renumber(text: str, hits: list[Hit], citing: dict[int, list[str]],
     citations = []
     for old, new in new_number.items():
         chunk = hits[old - 1].chunk
-        start, end = _best_sentence(chunk, citing[old])
+        start, end = best_sentence(chunk, citing[old])
         article = articles.get(chunk.source)
         citations.append(Citation(
             n=new, source=chunk.source, title=chunk.title, chunk_id=chunk.id, quote=chunk.text,
@@ -161,8 +161,9 @@ def _renumber(text: str, hits: list[Hit], citing: dict[int, list[str]],
     return text, citations
 
 
-def _best_sentence(chunk: Chunk, claims: list[str]) -> tuple[int, int]:
-    """Source-file offsets of the passage sentence that shares most words with the claims."""
+def best_sentence(chunk: Chunk, claims: list[str]) -> tuple[int, int]:
+    """Source-file offsets of the passage sentence that shares most words with the claims (or
+    with a question: the UI marks it in the passages it shows before the answer)."""
     if is_html(chunk.source):
         return chunk.start, chunk.end  # the passage text is not a verbatim slice of the raw HTML
     spans = split_sentences(chunk.text, 0, len(chunk.text)) or [(0, len(chunk.text))]

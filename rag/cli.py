@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rag.config import PROJECT_DIR, Settings, load_settings
 from rag.errors import BadInputError, RagError
-from rag.schema import Answer
+from rag.schema import Answer, Retrieved
 
 DEFAULT_EVAL_SET = PROJECT_DIR / "eval" / "questions.jsonl"
 DEFAULT_EVAL_REPORT = PROJECT_DIR / "eval" / "reports" / "latest.json"
@@ -156,7 +156,9 @@ def _chat(args, settings: Settings) -> int:
         try:
             streamed = ""
             for item in ask_stream(question, history=history, settings=settings):
-                if isinstance(item, Answer):
+                if isinstance(item, Retrieved):
+                    print(f"({len(item.hits)} passages found; reading them…)", file=sys.stderr, flush=True)
+                elif isinstance(item, Answer):
                     # The streamed words were the model's own; show the checked text if it differs.
                     checked = item.text if item.text != streamed.strip() else ""
                     sources = _render(item).removeprefix(item.text).strip("\n")

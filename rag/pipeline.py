@@ -21,7 +21,7 @@ from rag.index import load_index, save_index
 from rag.loading import load_folder
 from rag.prompt import NOT_COVERED, build_messages, reading_order
 from rag.retrieval import retrieve
-from rag.schema import Answer, IndexInfo, Timings
+from rag.schema import Answer, IndexInfo, Retrieved, Timings
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,10 @@ def build_index(source_dir: str | Path, index_dir: str | Path | None = None, *,
 
 
 def ask_stream(question: str, *, index_dir: str | Path | None = None, history: list[dict] | None = None,
-               top_k: int | None = None, settings: Settings | None = None) -> Iterator[str | Answer]:
-    """Yield the answer text piece by piece as the model writes it, then the final Answer.
+               top_k: int | None = None, settings: Settings | None = None) -> Iterator[Retrieved | str | Answer]:
+    """Yield the passages found (a Retrieved) as soon as retrieval is done, then the answer text
+    piece by piece as the model writes it, then the final Answer. A question declined before the
+    model is called yields no Retrieved: its answer follows at once.
 
     The pieces carry citation numbers already renumbered by first use; the Answer's text is the
     checked version (a sentence may be re-attributed or, if nothing supports the answer, replaced
@@ -73,10 +75,13 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
         yield Answer(question=question, text=NOT_COVERED, citations=[], abstained=True, timings=timings, hits=hits)
         return
 
+    passages = reading_order(hits)  # numbered as the model sees them, which its citations follow
+    # Evidence first: on a CPU the model reads its prompt for seconds (10 s on a slow one); the
+    # reader can read the passages meanwhile.
+    yield Retrieved(hits=passages, seconds=timings.retrieval)
     generator = load_generator(settings)
     pieces = []
     live = LiveRenumbering(len(hits))
-    passages = reading_order(hits)  # numbered as the model sees them, which its citations follow
     for piece in generator.stream(build_messages(question, passages, history), settings.max_answer_tokens):
         if timings.first_token is None:
             timings.first_token = time.perf_counter() - started

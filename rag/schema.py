@@ -63,6 +63,16 @@ class Hit:
 
 
 @dataclass
+class Retrieved:
+    """What ask_stream yields first, as soon as retrieval is done: the passages the answer will
+    rest on, in the order the model sees them. On a slow CPU the model then reads them for
+    seconds; a reader can read them meanwhile."""
+
+    hits: list[Hit]
+    seconds: float  # from the call to the end of retrieval
+
+
+@dataclass
 class Citation:
     n: int  # the number used in Answer.text, as in "[1]"
     source: str

@@ -96,17 +96,28 @@ def test_ask_see_the_streamed_answer_and_open_its_source(page):
             const cursor = document.querySelector('#chat .cursor');
             const text = cursor && cursor.parentElement.innerText;
             if (text && window.partials.at(-1) !== text) window.partials.push(text);
-        }).observe(document.querySelector('#chat'), {subtree: true, childList: true, characterData: true}); }""")
+        }).observe(document.querySelector('#chat'), {subtree: true, childList: true, characterData: true});
+        // What the reader sees first: the passages found, or the answer's first words.
+        window.order = [];
+        new MutationObserver(() => {
+            if (document.querySelector('#sources .evidence-found') && !window.order.includes('evidence'))
+                window.order.push('evidence');
+            if (document.querySelector('#chat .cursor') && !window.order.includes('answer'))
+                window.order.push('answer');
+        }).observe(document.body, {subtree: true, childList: true, characterData: true}); }""")
 
     page.fill("#question textarea", "What came out of the May 2025 Istanbul talks?")
     page.keyboard.press("Enter")
+    page.wait_for_selector("#sources .evidence-found mark", timeout=ANSWER_MS)
+    _shot(page, "02-evidence-first")
     page.wait_for_selector("#chat .cursor", timeout=ANSWER_MS)
-    _shot(page, "02-streaming")
+    _shot(page, "02b-streaming")
     page.wait_for_selector("#chat .cite-footer", timeout=ANSWER_MS)
     _shot(page, "03-answer")
     answer = page.locator("#chat .message-content").last.inner_text()
     assert "prisoner" in answer.lower(), answer
     assert len(page.evaluate("window.partials")) >= 2, "the answer arrived in one piece, not streamed"
+    assert page.evaluate("window.order") == ["evidence", "answer"]  # evidence first, then the words
 
     chip = page.locator("#chat .cite-chip").first
     n = chip.inner_text()

@@ -14,7 +14,7 @@ from conftest import ISTANBUL, free_port, serve_copy_of_seeds
 from rag.cli import main
 from rag.config import Settings
 from rag.errors import BadInputError
-from rag.schema import Answer, Article, Chunk, Citation, Hit, Timings
+from rag.schema import Answer, Article, Chunk, Citation, Hit, Retrieved, Timings
 from ui import chat, render
 from ui.app import parse_auth, serve
 
@@ -33,9 +33,10 @@ def _fake_ask_stream(calls, text="Prisoners were swapped [1].", citation=None):
 
     def ask_stream(question, *, history=None, settings=None, **_):
         calls.append({"history": list(history), "top_k": settings.top_k, "generator": settings.generator})
+        hit = Hit(Chunk("a-0", "a.txt", "Talks", QUOTE, 100, 164, 0), 0.71)
+        yield Retrieved([hit], 0.05)
         yield "Prisoners "
         yield "were swapped [1]."
-        hit = Hit(Chunk("a-0", "a.txt", "Talks", QUOTE, 100, 164, 0), 0.71)
         yield Answer(question, text, [citation], False, Timings(0.05, 1.5, 2.25), hits=[hit],
                      prompt_tokens=700, completion_tokens=9)
 
@@ -50,14 +51,19 @@ def test_answer_streams_with_chips_then_opens_its_sources_and_follow_up_gets_pla
     calls = []
     monkeypatch.setattr(rag, "ask_stream", _fake_ask_stream(calls))
 
-    steps = _ask("What happened?")
+    steps = _ask("What were the prisoners swapped for?")
     shown = [chat_[-1]["content"] for _, chat_, _, _ in steps]
-    assert shown[0] == '<span class="pending">Searching the articles…</span>'
-    assert shown[1] == 'Prisoners <span class="cursor">▍</span>'
-    assert shown[2] == ('Prisoners were swapped <button type="button" class="cite-chip ref-0-1">1</button>.'
+    assert shown[0] == shown[1] == '<span class="pending">Searching the articles…</span>'
+    # Evidence first: the passage found, its sentence closest to the question marked, before any word.
+    evidence = steps[1][3]
+    assert "Passages found for “What were the prisoners swapped for?”" in evidence
+    assert ('<blockquote class="passage">They met in Istanbul.\n<mark>They swapped 1,000 prisoners.</mark> '
+            "Talks go on.</blockquote>") in evidence
+    assert shown[2] == 'Prisoners <span class="cursor">▍</span>'
+    assert shown[3] == ('Prisoners were swapped <button type="button" class="cite-chip ref-0-1">1</button>.'
                         '<span class="cursor">▍</span>')
     _, chat_, exchanges, panel = steps[-1]
-    assert chat_[0] == {"role": "user", "content": "What happened?"}
+    assert chat_[0] == {"role": "user", "content": "What were the prisoners swapped for?"}
     assert chat_[1]["content"].startswith(
         'Prisoners were swapped <button type="button" class="cite-chip ref-0-1" title="Talks">1</button>.\n\n'
         '<div class="cite-footer"><button type="button" class="cite-source ref-0-1">')
@@ -72,17 +78,16 @@ def test_answer_streams_with_chips_then_opens_its_sources_and_follow_up_gets_pla
 
     _ask("And then?", exchanges)
     assert calls[1]["history"] == [
-        {"role": "user", "content": "What happened?"},
+        {"role": "user", "content": "What were the prisoners swapped for?"},
         {"role": "assistant", "content": "Prisoners were swapped [1]."},
     ]
 
 
 def test_highlight_falls_back_to_the_whole_passage_when_it_is_missing():
-    assert render._passage(_citation(highlight_start=0, highlight_end=0)) == (
+    assert render._passage(QUOTE, 100, 100 + len(QUOTE), 0, 0) == (
         "<mark>They met in Istanbul.\nThey swapped 1,000 prisoners. Talks go on.</mark>")
     # An HTML source's quote is its visible text, not a slice of the raw file: marked whole.
-    html = _citation(quote="They met.", start=10, end=400, highlight_start=10, highlight_end=400)
-    assert render._passage(html) == "<mark>They met.</mark>"
+    assert render._passage("They met.", 10, 400, 10, 400) == "<mark>They met.</mark>"
 
 
 def test_article_and_model_text_are_escaped(monkeypatch):

@@ -19,7 +19,8 @@ import rag
 from rag import library
 from rag.config import Settings
 from rag.errors import IndexUnusableError, ModelMissingError, RagError
-from rag.schema import Answer
+from rag.answer import best_sentence
+from rag.schema import Answer, Retrieved
 from ui import assets, render
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,11 @@ def respond(question: str, exchanges: list[Exchange], top_k: int, generator: str
     text, answer = "", None
     try:
         for item in rag.ask_stream(question, history=history(exchanges), settings=run):
-            if isinstance(item, Answer):
+            if isinstance(item, Retrieved):  # evidence first, while the model reads it
+                found = [(hit.chunk, *best_sentence(hit.chunk, [question])) for hit in item.hits]
+                yield "", chat_messages(exchanges + [asked], show_details), exchanges, render.evidence_panel(
+                    question, found)
+            elif isinstance(item, Answer):
                 answer = item
             else:
                 text += item

@@ -14,7 +14,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from rag.loading import span_text
-from rag.schema import Answer, Article, Citation
+from rag.schema import Answer, Article, Chunk, Citation
 from rag.text import CITATION, is_html
 
 if TYPE_CHECKING:
@@ -72,6 +72,20 @@ def sources_panel(exchanges: list[Exchange], show_details: bool) -> str:
     latest = answered[-1][0]
     sections = [_section(k, e, show_details, hidden=k != latest) for k, e in answered]
     return f'<div class="sources-panel">{"".join(sections)}</div>'
+
+
+def evidence_panel(question: str, found: list[tuple[Chunk, int, int]]) -> str:
+    """The passages found for `question`, shown while the model reads them (seconds on a CPU),
+    each with its sentence closest to the question marked: (chunk, sentence start, end)."""
+    passages = "".join(
+        f'<article class="source evidence"><header><div><strong>{escape(chunk.title)}</strong>'
+        f'<div class="source-meta">{escape(chunk.source)}</div></div></header>'
+        f'<blockquote class="passage">{_passage(chunk.text, chunk.start, chunk.end, h_start, h_end)}</blockquote>'
+        "</article>"
+        for chunk, h_start, h_end in found)
+    return (f'<div class="sources-panel"><section class="answer-sources evidence-found">'
+            f'<p class="sources-question">Passages found for “{escape(question)}”. The answer is being written '
+            f'from them…</p>{passages}</section></div>')
 
 
 def article_view(article: Article, c_start: int, c_end: int, h_start: int, h_end: int) -> str:
@@ -133,19 +147,21 @@ def _source(k: int, c: Citation) -> str:
         f'<article class="source" data-answer="{k}" data-n="{c.n}">'
         f'<header><span class="cite-num">{c.n}</span><div><strong>{escape(c.title)}</strong>'
         f'<div class="source-meta">{meta_line}</div></div></header>'
-        f'<blockquote class="passage">{_passage(c)}</blockquote>'
+        f'<blockquote class="passage">{_passage(c.quote, c.start, c.end, c.highlight_start, c.highlight_end)}'
+        '</blockquote>'
         f'<button type="button" class="view-article" data-source="{escape(c.source)}" data-start="{c.start}" '
         f'data-end="{c.end}" data-hs="{c.highlight_start}" data-he="{c.highlight_end}">View the whole article</button>'
         "</article>"
     )
 
 
-def _passage(c: Citation) -> str:
-    # For .txt/.md the quote is the file's text from start to end, so the highlight's file offsets
-    # land inside it; an HTML quote is the passage's visible text and is marked whole.
-    if len(c.quote) == c.end - c.start:
-        return _marked(c.quote, 0, len(c.quote), c.highlight_start - c.start, c.highlight_end - c.start)
-    return f"<mark>{escape(c.quote)}</mark>"
+def _passage(text: str, start: int, end: int, h_start: int, h_end: int) -> str:
+    """A passage whose file offsets are start..end, with its sentence h_start..h_end marked."""
+    # For .txt/.md the passage is the file's text from start to end, so the highlight's file
+    # offsets land inside it; an HTML passage is its visible text and is marked whole.
+    if len(text) == end - start:
+        return _marked(text, 0, len(text), h_start - start, h_end - start)
+    return f"<mark>{escape(text)}</mark>"
 
 
 def _marked(text: str, start: int, end: int, h_start: int, h_end: int) -> str:
