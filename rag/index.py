@@ -85,14 +85,14 @@ def save_index(
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     with _one_writer(index_dir):
-        previous = _previous_manifest(index_dir)
+        previous = _readable_manifest(index_dir)
         try:
             _write_generation(index_dir, previous, articles, chunks, vectors, embedding_model=embedding_model,
                               chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap, source_dir=source_dir)
         finally:
             # Whatever happened, keep what the live manifest names (ours if we committed) and
             # the generation before it; everything else of ours or of failed builds goes.
-            keep = _data_files(_previous_manifest(index_dir)) | _data_files(previous)
+            keep = _data_files(_readable_manifest(index_dir)) | _data_files(previous)
             for path in index_dir.glob("*"):
                 if path.name not in keep and path.name.startswith((f".{MANIFEST}.", "chunks-", "vectors-")):
                     path.unlink(missing_ok=True)
@@ -182,8 +182,8 @@ def _no_index(index_dir: Path) -> IndexUnusableError:
     return IndexUnusableError(f"no index at {index_dir}: build one with `rag index DIR` (e.g. `rag index seeds`)")
 
 
-def _previous_manifest(index_dir: Path) -> dict | None:
-    """The manifest a new build replaces, if there is a readable one."""
+def _readable_manifest(index_dir: Path) -> dict | None:
+    """The manifest at index_dir, if there is a readable one (None for none or a damaged one)."""
     try:
         return read_manifest(index_dir)
     except IndexUnusableError:

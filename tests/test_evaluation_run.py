@@ -59,8 +59,8 @@ def test_eval_slice_report_has_every_row_and_sane_values(slice_report, seed_inde
     assert fact["gold_rank"] is not None and fact["recall@10"] == 1.0
     assert len(fact["retrieved"]) == 10
     assert not fact["abstained"] and fact["prompt_tokens"] > 100
-    # the first prompt of the run: nothing was cached, the model read it all
-    assert fact["new_prompt_tokens"] == fact["prompt_tokens"]
+    # what the model read: all of the prompt, or its new part after a cached prefix
+    assert 0 < fact["new_prompt_tokens"] <= fact["prompt_tokens"]
     assert 0 < fact["retrieval_s"] <= fact["first_token_s"] <= fact["total_s"]
     # graded against q001's gold sentences, never by the pipeline's own support rule
     assert fact["cited_sentences"] >= 1 and 0 <= fact["cited_on_evidence"] <= fact["cited_sentences"]

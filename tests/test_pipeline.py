@@ -37,10 +37,13 @@ def test_question_the_articles_do_not_cover_is_declined(settings):
     assert answer.citations == []
 
 
-def test_answer_streams_in_pieces_then_ends_with_the_answer(settings):
+def test_evidence_first_then_the_answer_in_pieces_then_the_answer(settings):
     items = list(rag.ask_stream("Where had Putin and Erdogan met before their talks in Astana?", settings=settings))
-    pieces, final = items[:-1], items[-1]
-    assert isinstance(final, Answer)
+    found, pieces, final = items[0], items[1:-1], items[-1]
+    assert isinstance(found, rag.Retrieved) and isinstance(final, Answer)
+    # The passages shown first are those the model read (in its reading order), found in well under the answer's time.
+    assert {h.chunk.id for h in found.hits} == {h.chunk.id for h in final.hits}
+    assert found.seconds == final.timings.retrieval < final.timings.first_token
     assert len(pieces) >= 3 and all(isinstance(p, str) for p in pieces)
     assert not final.abstained
     assert "000_011dc16fc288ae1d.txt" in {c.source for c in final.citations}

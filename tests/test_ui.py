@@ -53,7 +53,8 @@ def test_answer_streams_with_chips_then_opens_its_sources_and_follow_up_gets_pla
 
     steps = _ask("What were the prisoners swapped for?")
     shown = [chat_[-1]["content"] for _, chat_, _, _ in steps]
-    assert shown[0] == shown[1] == '<span class="pending">Searching the articles…</span>'
+    assert shown[0] == '<span class="pending">Searching the articles…</span>'
+    assert shown[1] == '<span class="pending">Reading the passage found (shown beside)…</span>'
     # Evidence first: the passage found, its sentence closest to the question marked, before any word.
     evidence = steps[1][3]
     assert "Passages found for “What were the prisoners swapped for?”" in evidence

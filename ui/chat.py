@@ -44,8 +44,10 @@ class Exchange:
     generator: str = ""  # the model that answered, for the details
 
 
-def chat_messages(exchanges: list[Exchange], show_details: bool, streaming: str | None = None) -> list[Message]:
-    """The chat for `exchanges`; `streaming` is the text so far of an answer to the last one."""
+def chat_messages(exchanges: list[Exchange], show_details: bool, streaming: str | None = None,
+                  found: int = 0) -> list[Message]:
+    """The chat for `exchanges`; `streaming` is the text so far of an answer to the last one, and
+    `found` the number of passages it comes from, once retrieval is done."""
     messages: list[Message] = []
     for k, e in enumerate(exchanges):
         if e.question.strip():
@@ -57,7 +59,7 @@ def chat_messages(exchanges: list[Exchange], show_details: bool, streaming: str 
         elif streaming:
             content = render.streaming_html(k, streaming)
         else:
-            content = render.pending_html()
+            content = render.pending_html(found)
         messages.append({"role": "assistant", "content": content})
     return messages
 
@@ -97,8 +99,8 @@ def respond(question: str, exchanges: list[Exchange], top_k: int, generator: str
         for item in rag.ask_stream(question, history=history(exchanges), settings=run):
             if isinstance(item, Retrieved):  # evidence first, while the model reads it
                 found = [(hit.chunk, *best_sentence(hit.chunk, [question])) for hit in item.hits]
-                yield "", chat_messages(exchanges + [asked], show_details), exchanges, render.evidence_panel(
-                    question, found)
+                yield "", chat_messages(exchanges + [asked], show_details, found=len(found)), exchanges, \
+                    render.evidence_panel(question, found)
             elif isinstance(item, Answer):
                 answer = item
             else:

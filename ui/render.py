@@ -51,7 +51,11 @@ def streaming_html(k: int, text: str) -> str:
     return _with_chips(k, escape(text), {}) + '<span class="cursor">▍</span>'
 
 
-def pending_html() -> str:
+def pending_html(found: int = 0) -> str:
+    """Before the first word: searching, then (`found` passages) the model reading them."""
+    if found:
+        passages = "the passage" if found == 1 else f"the {found} passages"
+        return f'<span class="pending">Reading {passages} found (shown beside)…</span>'
     return '<span class="pending">Searching the articles…</span>'
 
 
