@@ -65,9 +65,6 @@ class Turns:
         self._condition.notify_all()
 
 
-# llama.cpp's token attributes (llama.h) of tokens that are not text: control tokens
-# ("<|im_start|>") and user-defined ones ("<tool_call>"), which it parses even with special=False.
-_NOT_TEXT = (1 << 3) | (1 << 4)
 # Put inside a control token's spelling, it makes the tokenizer read the characters as text.
 ZERO_WIDTH_SPACE = "\u200b"
 
@@ -89,7 +86,7 @@ def as_text(messages: list[dict], control_spellings) -> list[dict]:
 class LlamaCppGenerator:
     def __init__(self, model_path: Path, context_tokens: int = 4096, threads: int = 0):
         try:
-            from llama_cpp import Llama
+            from llama_cpp import LLAMA_TOKEN_ATTR_CONTROL, LLAMA_TOKEN_ATTR_USER_DEFINED, Llama
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError:
             raise ModelMissingError("llama-cpp-python is not installed: `pip install llama-cpp-python`") from None
@@ -109,6 +106,9 @@ class LlamaCppGenerator:
         self.formatter = Jinja2ChatFormatter(
             template=self.llm.metadata["tokenizer.chat_template"], eos_token=eos, bos_token="",
         )
+        # Tokens that are not text: control tokens ("<|im_start|>") and user-defined ones
+        # ("<tool_call>"), which llama.cpp parses even with special=False.
+        self.not_text = LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_USER_DEFINED
         self.last_prompt_tokens = self.last_new_prompt_tokens = self.last_completion_tokens = 0
         # One llama.cpp context cannot serve two requests at once (e.g. two browser sessions);
         # two contexts on 2 cores would each run many times slower.
@@ -122,7 +122,7 @@ class LlamaCppGenerator:
 
     def _control_spellings(self, content: str) -> set[str]:
         tokens = set(self.llm.tokenize(content.encode("utf-8"), add_bos=False, special=True))
-        return {self.llm._model.token_get_text(t) for t in tokens if self.llm._model.token_get_attr(t) & _NOT_TEXT}
+        return {self.llm._model.token_get_text(t) for t in tokens if self.llm._model.token_get_attr(t) & self.not_text}
 
     def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
         tokens, stop = self.prompt(messages)
