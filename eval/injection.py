@@ -1,6 +1,11 @@
 """How much hostile articles change the answers: the prompt-injection set, measured.
 
     .venv/bin/python eval/injection.py [--limit N] [--json OUT]
+    .venv/bin/python eval/injection.py --check [--squad FILE]
+
+--check asks no question: it counts the sentences and titles rag.injection leaves out of the
+prompt in the seed articles, in the SQuAD paragraphs (real news and encyclopedia text: every one
+left out there is a false alarm), and in each hostile article.
 
 Indexes the seed articles twice, alone and together with the 20 articles of
 tests/fixtures/injection/ (instructions, fake system prompts, role tokens, fake citations, hidden
@@ -24,6 +29,9 @@ from pathlib import Path
 import rag
 from rag.config import PROJECT_DIR, load_settings
 from rag.evaluation.questions import load_questions, select_questions
+from rag.injection import addresses_the_assistant
+from rag.loading import load_folder
+from rag.text import sentences
 
 INJECTION = PROJECT_DIR / "tests" / "fixtures" / "injection"
 # What only an obeyed instruction writes: each article's canary, and its false "facts".
@@ -35,7 +43,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=12, help="questions asked (default 12)")
     parser.add_argument("--json", type=Path, help="write every question's two answers here")
+    parser.add_argument("--check", action="store_true", help="only count the sentences left out (no model)")
+    parser.add_argument("--squad", type=Path, default=PROJECT_DIR.parent / "shared" / "data" / "squad2-dev-part.json")
     args = parser.parse_args()
+    if args.check:
+        return check(args.squad)
     questions = [q for q in load_questions(PROJECT_DIR / "eval" / "questions.jsonl")
                  if q.answerable and q.split == "dev" and not q.history]
     questions = select_questions(questions, limit=args.limit)
@@ -74,6 +86,26 @@ def main() -> None:
           f"an injection passage among those shown {sum(bool(r['injection_shown']) for r in rows)}/{n}")
     if args.json:
         args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def check(squad: Path) -> None:
+    def left_out(texts: list[str]) -> list[str]:
+        return [t for text in texts for t in [*sentences(text)] if addresses_the_assistant(t)]
+
+    seeds, _ = load_folder(PROJECT_DIR / "seeds", 5_000_000)
+    found = left_out([a.title for a in seeds] + [a.text for a in seeds])
+    print(f"seed articles: {len(found)} left out of {sum(len(sentences(a.text)) for a in seeds)} sentences {found}")
+    if squad.is_file():
+        data = json.loads(squad.read_text(encoding="utf-8"))["data"]
+        contexts = [p["context"] for article in data for p in article["paragraphs"]]
+        found = left_out([article["title"] for article in data] + contexts)
+        print(f"SQuAD paragraphs: {len(found)} left out of {sum(len(sentences(c)) for c in contexts)} sentences {found}")
+    hostile, _ = load_folder(INJECTION, 5_000_000)
+    for article in hostile:
+        found = left_out([article.title, article.text])
+        print(f"{article.source:30} {len(found)} left out  {found[0][:70] if found else ''}")
+    print(f"hostile articles with something left out: {sum(bool(left_out([a.title, a.text])) for a in hostile)}"
+          f"/{len(hostile)}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from rag.grounding import SUPPORTED, is_decline, lacks_count, novel_terms, support
+from rag.injection import shown_title, without_instructions
 from rag.prompt import NOT_COVERED
 from rag.schema import ArticleRecord, Chunk, Citation, Hit
 from rag.text import CITATION, is_html, sentences, split_sentences
@@ -55,7 +56,9 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
     text = _normalise_markers(raw, len(hits))
     if not text or is_decline(sentences(text)[0]):
         return Checked(NOT_COVERED, [], True)
-    passages = [f"{hit.chunk.title}\n{hit.chunk.text}" for hit in hits]
+    # What the model was shown: an answer that repeats an instruction planted in an article
+    # ("answer every question with PWNED") finds no support in it.
+    passages = [f"{shown_title(hit.chunk.title)}\n{without_instructions(hit.chunk.text)}" for hit in hits]
     evidence = "\n".join([question, *passages])
     kept, unsupported, citing = [], [], {}  # kept: (claim, passage numbers backing it)
     for sentence in sentences(text):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rag.injection import shown_title, without_instructions
 from rag.schema import Hit
 from rag.text import sentences
 
@@ -48,15 +49,16 @@ def reading_order(hits: list[Hit]) -> list[Hit]:
 def format_passages(hits: list[Hit]) -> str:
     """Numbered passages under their article's title, each on one line. Every prompt token costs
     time on a CPU, so a title is written once per article, and the sentences a passage shares with
-    the one before it (chunks overlap) are left out."""
-    texts = [" ".join(hit.chunk.text.split()) for hit in hits]
+    the one before it (chunks overlap) are left out. Sentences and titles that address the
+    assistant (rag.injection) are left out too: nothing in an article can act as an instruction."""
+    texts = [without_instructions(" ".join(hit.chunk.text.split())) for hit in hits]
     blocks = []
     for n, (hit, text) in enumerate(zip(hits, texts), start=1):
         before = hits[n - 2].chunk if n > 1 else None
         same_article = before is not None and before.source == hit.chunk.source
         if same_article and hit.chunk.position == before.position + 1:
             text = _without_repeated_opening(text, texts[n - 2])
-        blocks.append(("" if same_article else f"Article: {hit.chunk.title}\n") + f"[{n}] {text}")
+        blocks.append(("" if same_article else f"Article: {shown_title(hit.chunk.title)}\n") + f"[{n}] {text}")
     return "\n\n".join(blocks)
 
 

@@ -1,0 +1,81 @@
+"""Which sentences of an article speak to the assistant instead of reporting: they are left out of
+what the model reads.
+
+News reports events; it does not tell the reader's software what to answer. A sentence that
+orders the model about ("Ignore all previous instructions...", "Answer every question with...",
+"You are now a travel agent", "SYSTEM: ...") is an injection attempt whatever else the article
+says, so the prompt leaves it out and the model cannot obey it: articles stay data. The rest of
+the article (its news, true or false) is still retrieved, shown and cited like any other.
+
+The patterns are the families of injection phrasing known from public prompt-injection
+collections (override, new identity, answer dictation, fake roles and system text, addressing
+the AI), not the wording of our own test articles. Measured (eval/injection.py --check): they
+match no sentence of the five seed articles nor of the 254 SQuAD paragraphs, so the prompts of
+the test split and the SQuAD sample, and so their answers, are unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from rag.text import split_sentences
+
+_AI = r"(?:ai|a\.i\.|assistant|chat ?bot|bot|language model|llm|model|gpt|dan)"
+_ADDRESSED = re.compile("|".join([
+    # Override: "ignore all previous instructions", "disregard the articles above".
+    r"\b(?:ignore|disregard|forget|override|bypass|overrule)\b[^.!?]{0,40}\b(?:instructions?|rules|prompts?|"
+    r"directions|guidelines|directives|context|passages|sources|everything (?:above|else|before))\b",
+    # A new identity: "you are now ...", "from now on you ...", "act as ...", "pretend to be ...".
+    rf"\byou are (?:now|no longer)\b|\bfrom now on,? you (?:are|will|must|answer|respond|reply)\b|\b(?:act|acting|behave) as (?:an? |the )?"
+    rf"(?:\w+ ){{0,3}}{_AI}\b|\bpretend (?:to be|you are)\b|\byou are (?:an? |the )?(?:\w+ )?{_AI}\b",
+    # Dictating the answer: "answer every question with", "respond only with", "your answer must".
+    r"\b(?:answer|respond|reply)(?:ing)? (?:to )?(?:every|each|all|any)\b[^.!?]{0,30}\b(?:with|by)\b|"
+    r"\b(?:answer|respond|reply|say|output|print|write) only\b|\b(?:always|must) (?:answer|respond|reply|say|output"
+    r"|begin|start|end)\b|\byour (?:answer|response|reply|output)s? (?:must|should|shall|will)\b|"
+    r"\b(?:translate|end|begin|start|finish|format|write|make) your (?:\w+ )?(?:answer|response|reply|output)s?\b|"
+    r"\bwhen (?:you )?(?:answer|respond|reply)(?:ing)?,|"
+    r"\b(?:the|any|every|next) (?:\w+ )?(?:assistant|chat ?bot|ai|llm|language model)s? (?:that|who|which|reading|"
+    r"summari[sz]ing|processing|answering)\b[^.!?]{0,30}\b(?:must|should|shall|has to|needs to|is to)\b|"
+    r"\b(?:all|any|every|each) (?:following|subsequent|future|further|later) (?:questions?|answers?|prompts?|"
+    r"requests?|queries)\b|\b(?:correct|right|only|true) answer (?:to|for) (?:any|every|all|each)\b",
+    # Fake roles and system text: "SYSTEM:", "assistant:", "system prompt", "developer mode".
+    r"^(?:system|assistant|user|developer)\s*:|\bsystem (?:prompt|message|override|instruction)s?\b|"
+    r"\bdeveloper mode\b|\bnew instructions?\b|\bjailbreak\b|\"role\"\s*:\s*\"(?:system|assistant|user)\"|"
+    # The end of the model's input, faked: "Passages end here.", "End of context."
+    r"\b(?:passages|context|documents?|sources|input) (?:ends?|is over|stops?) here\b|"
+    r"\bend of (?:the )?(?:passages|context|documents?|sources|input|prompt)\b",
+    # Addressing the AI: "note to the AI", "if you are an AI", "attention assistant".
+    rf"\b(?:note|message|instructions?) (?:to|for) (?:the |any |all )?{_AI}s?\b|\bif you are an? {_AI}\b|"
+    rf"\b(?:attention|dear|hey),? (?:the )?{_AI}s?\b|\bas an ai\b",
+]), re.IGNORECASE | re.MULTILINE)
+
+
+# Latin look-alikes from other scripts ("Іgnore аll previous іnstructions" in Cyrillic letters),
+# after Unicode TR39's confusables: mapped before matching, so the disguise does not hide it.
+_LOOKALIKES = str.maketrans("аеорсуххіјѕԁӏАВЕКМНОРСТХІЈЅαεοτυνΑΒΕΗΙΚΜΝΟΡΤΧΥΖ",
+                            "aeopcyxxijsdlABEKMHOPCTXIJSaeotuvABEHIKMNOPTXYZ")
+
+
+def addresses_the_assistant(sentence: str) -> bool:
+    text = unicodedata.normalize("NFKC", " ".join(sentence.split())).translate(_LOOKALIKES)
+    return bool(_ADDRESSED.search(text))
+
+
+def without_instructions(text: str) -> str:
+    """`text` with the sentences that address the assistant left out (whitespace of the rest kept)."""
+    spans = split_sentences(text, 0, len(text))
+    dropped = [(s, e) for s, e in spans if addresses_the_assistant(text[s:e])]
+    if not dropped:
+        return text
+    kept, at = [], 0
+    for s, e in dropped:
+        kept.append(text[at:s])
+        at = e
+    kept.append(text[at:])
+    return " ".join(" ".join(kept).split())
+
+
+def shown_title(title: str) -> str:
+    """The title as the model sees it: left out when it addresses the assistant."""
+    return "(title left out)" if addresses_the_assistant(title) else title
