@@ -202,3 +202,29 @@ def test_add_an_article_ask_about_it_then_remove_it(page, browser, app_url, tmp_
     assert "450,000" not in answer, answer
     assert "Cod_quota_Tromsø.txt" not in page.locator("#sources .answer-sources:not([hidden])").inner_text()
     _shot(page, "17-answer-after-removal")
+
+
+def test_a_question_asked_while_another_is_answered_shows_its_place_in_the_queue(browser, app_url):
+    """One model serves every session, a question at a time (rag.generation.Turns); a reader whose
+    question waits sees where it stands instead of a silent spinner."""
+    pages = []
+    for _ in range(2):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        pages.append(context.new_page())
+        pages[-1].goto(app_url)
+        pages[-1].wait_for_selector("#question textarea")
+    first, second = pages
+    for page, question in ((first, "What came out of the May 2025 Istanbul talks?"),
+                           (second, "Which drones has Türkiye armed Ukraine with?")):
+        page.fill("#question textarea", question)
+        page.keyboard.press("Enter")
+    # Gradio's queue status on the waiting session's chat: "queue: 1/1" or similar.
+    second.wait_for_function("/queue:?\\s*\\d+\\s*\\/\\s*\\d+/i.test(document.querySelector('#chat').innerText)",
+                             timeout=ANSWER_MS)
+    _shot(second, "12-queued")
+    for page in pages:
+        page.wait_for_function("document.querySelectorAll('#chat .cite-footer, #chat .abstained').length > 0",
+                               timeout=ANSWER_MS)
+    assert "TB2" in second.locator("#chat .message-content").last.inner_text()
+    for page in pages:
+        page.context.close()
