@@ -44,6 +44,9 @@ class Settings:
     # without calling the model. Calibrated on eval/questions.jsonl (2026-11-22): out-of-domain
     # and injection questions peaked at 0.19, the lowest answerable (misspelt) one scored 0.27.
     min_relevance: float = 0.22
+    # Also decline when rag.decline's calibrated model says the articles do not answer (false:
+    # only the generator and the answer check decline; eval/calibrate.py collects data that way).
+    calibrated_decline: bool = True
     # Questions longer than this are refused rather than silently truncated.
     max_question_chars: int = 1000
     # Answers are one to three sentences; the cap stops a rambling model early.
@@ -63,12 +66,16 @@ def _coerce(name: str, raw, kind):
     try:
         if kind in ("int", int):
             return int(raw)
+        if kind in ("bool", bool):
+            if isinstance(raw, bool):
+                return raw
+            return {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}[str(raw).lower()]
         if kind in ("float", float):
             return float(raw)
         if kind in ("Path", Path):
             return Path(raw).expanduser()
         return str(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, KeyError):
         raise BadInputError(f"setting {name}={raw!r} is not a valid {getattr(kind, '__name__', kind)}") from None
 
 

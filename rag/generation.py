@@ -1,8 +1,10 @@
 """Local language models that turn a chat (list of role/content messages) into streamed text.
 
-Two backends share one method, `stream(messages, max_tokens)`, which yields text pieces and then
-leaves `last_prompt_tokens`, `last_new_prompt_tokens` (those not reused from the cache) and
-`last_completion_tokens` set for the caller's report:
+Two backends share two methods, each leaving `last_prompt_tokens`, `last_new_prompt_tokens` (those
+not reused from the cache) and `last_completion_tokens` set for the caller's report:
+- `logprob(messages, reply)`: log P(reply | messages), one forward pass, no sampling;
+- `stream(messages, max_tokens)`: the reply, in text pieces as they are written.
+The backends:
 - LlamaCppGenerator: a GGUF file through llama-cpp-python; the default, fast on a laptop CPU.
 - TransformersGenerator: a Hugging Face model folder, or a GGUF file read through transformers'
   `gguf_file` (dequantised, so slower): for users with a GPU or an HF-format model.
@@ -19,6 +21,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
+
+import numpy as np
 
 from rag.config import Settings
 from rag.errors import ModelMissingError
@@ -124,16 +128,37 @@ class LlamaCppGenerator:
         tokens = set(self.llm.tokenize(content.encode("utf-8"), add_bos=False, special=True))
         return {self.llm._model.token_get_text(t) for t in tokens if self.llm._model.token_get_attr(t) & self.not_text}
 
+    def _count_prompt(self, tokens: list[int]) -> int:
+        """Record the prompt's size and return how many of its tokens the cache already holds.
+
+        The runtime keeps the previous prompt's KV cache and reuses the shared prefix (the fixed
+        system prompt, or the whole prompt after `logprob`), so only the rest is evaluated; as
+        llama-cpp-python does, a prompt cached whole has its last token evaluated again."""
+        cached = min(self.llm.longest_token_prefix(self.llm._input_ids.tolist(), tokens), len(tokens) - 1)
+        self.last_prompt_tokens, self.last_new_prompt_tokens = len(tokens), len(tokens) - cached
+        self.last_completion_tokens = 0
+        return cached
+
+    def logprob(self, messages: list[dict], reply: str) -> float:
+        """log P(reply | messages): the prompt is read (and stays cached for `stream`), then the
+        reply's tokens are fed one by one and the log-probability of each is summed."""
+        tokens, _ = self.prompt(messages)
+        following = self.llm.tokenize(reply.encode("utf-8"), add_bos=False, special=False)
+        with self.turns.turn():
+            self.llm.n_tokens = self._count_prompt(tokens)
+            self.llm.eval(tokens[self.llm.n_tokens:])
+            total = 0.0
+            for k, token in enumerate(following):
+                logits = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self.llm.n_vocab(),))
+                total += float(logits[token] - _logsumexp(logits))
+                if k + 1 < len(following):
+                    self.llm.eval([token])
+            return total
+
     def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
         tokens, stop = self.prompt(messages)
         with self.turns.turn():
-            self.last_prompt_tokens = len(tokens)
-            # The runtime keeps the previous prompt's KV cache and reuses the shared prefix (the
-            # fixed system prompt), so only the new part of each prompt is evaluated; as
-            # llama-cpp-python does, a prompt cached whole has its last token evaluated again.
-            cached = min(self.llm.longest_token_prefix(self.llm._input_ids.tolist(), tokens), len(tokens) - 1)
-            self.last_new_prompt_tokens = len(tokens) - cached
-            self.last_completion_tokens = 0
+            self._count_prompt(tokens)
             for part in self.llm.create_completion(
                 tokens, max_tokens=max_tokens, temperature=0.0, stop=stop, stream=True,
             ):
@@ -160,14 +185,28 @@ class TransformersGenerator:
         self.last_prompt_tokens = self.last_new_prompt_tokens = self.last_completion_tokens = 0
         self.turns = Turns()
 
-    def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
-        from transformers import TextIteratorStreamer
-
+    def _inputs(self, messages: list[dict]):
         spellings = {t.content for t in self.tokenizer.added_tokens_decoder.values()}
-        inputs = self.tokenizer.apply_chat_template(
+        return self.tokenizer.apply_chat_template(
             as_text(messages, lambda content: {s for s in spellings if s in content}),
             add_generation_prompt=True, return_tensors="pt", return_dict=True,
         ).to(self.device)
+
+    def logprob(self, messages: list[dict], reply: str) -> float:
+        import torch
+
+        prompt = self._inputs(messages)["input_ids"]
+        following = self.tokenizer(reply, add_special_tokens=False, return_tensors="pt")["input_ids"].to(self.device)
+        with self.turns.turn(), torch.no_grad():
+            self.last_prompt_tokens = self.last_new_prompt_tokens = int(prompt.shape[1])
+            self.last_completion_tokens = 0
+            logits = self.model(torch.cat([prompt, following], dim=1)).logits[0, prompt.shape[1] - 1:-1]
+            return float(torch.log_softmax(logits.float(), dim=-1).gather(1, following[0, :, None]).sum())
+
+    def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+        from transformers import TextIteratorStreamer
+
+        inputs = self._inputs(messages)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         with self.turns.turn():
             # No cache between calls: every prompt token is read again.
@@ -183,6 +222,11 @@ class TransformersGenerator:
                 if text:
                     yield text
             worker.join()
+
+
+def _logsumexp(values: np.ndarray) -> float:
+    top = float(values.max())
+    return top + float(np.log(np.exp(values - top).sum()))
 
 
 # Loading is single-flight: callers that ask at once wait for the one model being loaded rather

@@ -1,7 +1,8 @@
 """The one core behind the CLI, the UI and the eval runner: build_index(), ask(), ask_stream().
 
 A question goes: check -> retrieve passages (with the conversation) -> (too weak? say so) ->
-prompt -> generate, streaming -> check each sentence and its citations -> Answer.
+prompt -> the generator scores the decline (calibrated to decline? say so) -> generate,
+streaming -> check each sentence and its citations -> Answer.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from typing import Iterator
 from rag.answer import LiveRenumbering, finish
 from rag.chunking import chunk_article
 from rag.config import Settings, load_settings
+from rag.decline import FITTED_FOR, declines
 from rag.embedding import load_embedder
 from rag.errors import BadInputError
 from rag.generation import load_generator
 from rag.index import load_index, save_index
 from rag.loading import load_folder
 from rag.prompt import NOT_COVERED, build_messages, reading_order
+from rag.query import unread_script
 from rag.retrieval import retrieve
 from rag.schema import Answer, IndexInfo, Retrieved, Timings
 
@@ -62,6 +65,9 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     settings = settings or load_settings()
     question = _checked(question, settings)
     index = load_index(Path(index_dir) if index_dir is not None else settings.index_dir, settings.embedding_model)
+    if written_in := unread_script(question, index.vocabulary):
+        raise BadInputError(f"the question is written in {written_in.title()} letters, which none of the indexed "
+                            "articles use: ask in the language of the articles")
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
     rescorer = load_embedder(settings.rescore_model, settings.models_dir) if settings.rescore_model else None
     hits = retrieve(question, index, embedder, top_k or settings.top_k, rescorer, history)
@@ -80,9 +86,23 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     # reader can read the passages meanwhile.
     yield Retrieved(hits=passages, seconds=timings.retrieval)
     generator = load_generator(settings)
+    messages = build_messages(question, passages, history)
+    decline_logprob, new_prompt_tokens = None, 0
+    if settings.generator == FITTED_FOR:  # the calibration holds for the model it was fitted on
+        # The generator reads the prompt and scores the decline (~0.3 s more); the prompt stays
+        # cached, so the answer below costs no second reading.
+        decline_logprob = generator.logprob(messages, NOT_COVERED)
+        new_prompt_tokens = generator.last_new_prompt_tokens
+        if settings.calibrated_decline and declines(decline_logprob, max(hit.score for hit in hits)):
+            timings.first_token = timings.total = time.perf_counter() - started
+            yield NOT_COVERED
+            yield Answer(question=question, text=NOT_COVERED, citations=[], abstained=True, timings=timings,
+                         hits=hits, prompt_tokens=generator.last_prompt_tokens, new_prompt_tokens=new_prompt_tokens,
+                         decline_logprob=decline_logprob)
+            return
     pieces = []
     live = LiveRenumbering(len(hits))
-    for piece in generator.stream(build_messages(question, passages, history), settings.max_answer_tokens):
+    for piece in generator.stream(messages, settings.max_answer_tokens):
         if timings.first_token is None:
             timings.first_token = time.perf_counter() - started
         pieces.append(piece)
@@ -94,7 +114,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     timings.total = time.perf_counter() - started
     yield Answer(question=question, text=checked.text, citations=checked.citations, abstained=checked.abstained,
                  timings=timings, hits=hits, prompt_tokens=generator.last_prompt_tokens,
-                 new_prompt_tokens=generator.last_new_prompt_tokens,
+                 new_prompt_tokens=new_prompt_tokens + generator.last_new_prompt_tokens, decline_logprob=decline_logprob,
                  completion_tokens=generator.last_completion_tokens, unsupported=checked.unsupported)
 
 

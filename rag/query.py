@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
+from collections import Counter
 from typing import Callable
 
 from rag.schema import ArticleRecord, Chunk
@@ -32,6 +34,26 @@ def standalone_query(question: str, history: list[dict] | None) -> str:
     if previous and (len(question.split()) <= 6 or _BACK_REFERENCES.search(question)):
         return f"{previous[-1]} {question}"
     return question
+
+
+def script(word: str) -> str:
+    """The writing system of a word's first letter: "LATIN", "CYRILLIC", "GREEK", "ARABIC", "CJK"..."""
+    for char in word:
+        if char.isalpha():
+            return unicodedata.name(char, "UNKNOWN").split()[0]
+    return ""
+
+
+def unread_script(question: str, vocabulary: set[str]) -> str | None:
+    """The script most of the question's words are written in, when no indexed article uses it
+    (a question in Russian over English articles); None when the articles can be searched with it.
+    Without this check, such a question is matched by its numbers and punctuation alone and
+    answered from an unrelated passage."""
+    scripts = Counter(script(word) for word in re.findall(r"[^\W\d_]+", question))
+    if not scripts:
+        return None
+    asked = scripts.most_common(1)[0][0]
+    return None if any(script(word) == asked for word in vocabulary) else asked
 
 
 def respell(query: str, vocabulary: set[str], known: set[str] = frozenset()) -> str:

@@ -107,6 +107,9 @@ class Answer:
     abstained: bool
     timings: Timings
     hits: list[Hit] = field(default_factory=list)  # the passages the model was shown, in prompt order
+    # log P(the decline sentence | prompt) under the generator: how ready the model was to say
+    # the articles do not answer (rag.decline weighs it); None when the model was not asked.
+    decline_logprob: float | None = None
     # Sentences the model wrote that no passage supports; left out of `text`.
     unsupported: list[str] = field(default_factory=list)
     prompt_tokens: int = 0

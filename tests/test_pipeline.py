@@ -102,3 +102,10 @@ def test_control_tokens_typed_in_an_article_stay_text(settings):
     plain = [{"role": "user", "content": "What came out of the May 2025 Istanbul talks?"}]
     formatted = generator.formatter(messages=plain).prompt.encode("utf-8")
     assert generator.prompt(plain)[0] == generator.llm.tokenize(formatted, special=True)
+
+
+def test_a_question_in_a_script_no_article_uses_is_refused_not_answered_from_a_stray_passage(settings):
+    with pytest.raises(rag.BadInputError, match="Cyrillic letters"):
+        rag.ask("Что решили на переговорах в Стамбуле в мае 2025 года?", settings=settings)
+    # Names written in the articles' own letters are fine, accents and all.
+    assert not rag.ask("Erdoğan and Putin met in which city in Kazakhstan?", settings=settings).abstained

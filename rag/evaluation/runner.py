@@ -79,6 +79,9 @@ def score(question: EvalQuestion, answer: Answer, ranked: list[Hit]) -> dict:
         "unsupported": answer.unsupported,  # sentences the pipeline dropped as unsupported
         "cited_sources": cited,
         "retrieved": [{"source": h.chunk.source, "chunk_id": h.chunk.id, "score": round(h.score, 4)} for h in ranked],
+        # The two signals rag.decline weighs (eval/calibrate.py fits it from these columns).
+        "top_score": round(max((h.score for h in answer.hits), default=0.0), 4),
+        "decline_logprob": answer.decline_logprob,
         "prompt_tokens": answer.prompt_tokens,
         "new_prompt_tokens": answer.new_prompt_tokens,
         "completion_tokens": answer.completion_tokens,

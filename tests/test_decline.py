@@ -1,0 +1,55 @@
+"""The decline decision: its fit (eval/calibrate.py) and, with the real models, its outcome on a
+small fixed set of dev questions (two answerable, two the articles cannot answer)."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+import rag
+from rag.config import PROJECT_DIR
+from rag.decline import declines, unanswerable
+
+
+def _calibrate():
+    spec = importlib.util.spec_from_file_location("calibrate", PROJECT_DIR / "eval" / "calibrate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_fit_separates_what_the_two_signals_separate():
+    rng = np.random.default_rng(0)
+    # Unanswerable: the decline likely and the best passage far; answerable: the reverse.
+    unanswerable_rows = np.column_stack([rng.normal(-1.5, 0.5, 60), rng.normal(0.35, 0.1, 60)])
+    answerable_rows = np.column_stack([rng.normal(-6.0, 1.5, 60), rng.normal(0.65, 0.1, 60)])
+    beta = _calibrate().fit(np.vstack([unanswerable_rows, answerable_rows]), np.array([1.0] * 60 + [0.0] * 60))
+    assert beta[1] > 0 and beta[2] < 0  # likelier decline -> unanswerable; closer passage -> answerable
+    p = 1 / (1 + np.exp(-(beta[0] + np.vstack([unanswerable_rows, answerable_rows]) @ beta[1:])))
+    assert (p[:60] >= 0.5).mean() > 0.9 and (p[60:] < 0.5).mean() > 0.9
+
+
+def test_the_shipped_decision_leans_the_way_each_signal_points():
+    assert unanswerable(-1.0, 0.5) > unanswerable(-6.0, 0.5)
+    assert unanswerable(-3.0, 0.3) > unanswerable(-3.0, 0.8)
+    assert declines(-0.05, 0.2) and not declines(-12.0, 0.9)
+
+
+@pytest.mark.parametrize("question", [
+    "How did Moscow respond to Erdogan's offer to host talks in Istanbul?",
+    "What must any settlement include, according to Ukrainian officials ahead of the Istanbul round?",
+])
+def test_answerable_dev_questions_pass_the_calibrated_decline(settings, question):
+    answer = rag.ask(question, settings=settings)
+    assert answer.decline_logprob is not None and not declines(answer.decline_logprob, max(hit.score for hit in answer.hits))
+    assert not answer.abstained and answer.citations
+
+
+@pytest.mark.parametrize("question", [
+    "How many prisoners were exchanged in the 2022 talks?",
+    "What did Trump and Putin agree at their summit?",
+])
+def test_near_miss_dev_questions_are_declined_before_the_model_writes(settings, question):
+    answer = rag.ask(question, settings=settings)
+    assert answer.abstained and answer.completion_tokens == 0  # declined by the calibration, not by writing
+    assert declines(answer.decline_logprob, max(hit.score for hit in answer.hits))
