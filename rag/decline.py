@@ -8,6 +8,9 @@ sentence (rag.generation's `logprob`: one forward pass, ~0.3 s, the prompt stayi
 answer), and a logistic model turns that and the best cosine into the probability that the
 question is unanswerable. Above THRESHOLD the answer is the decline; below it the model answers
 as before and may still decline by itself.
+
+Used only when Settings.calibrated_decline is on (off by default): on the reported SQuAD sample it
+declined 38% of unanswerable questions instead of 18% but 20% of answerable ones instead of 8%.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """What a question asks, read once before retrieval: the text to search with (a follow-up with
 its subject, misspellings respelt), the months and years it names, and the test that rules out
-passages that cannot be about the place or year it pins down.
+passages that cannot be about the place or year it pins down; and whether it is written in
+letters the articles use at all.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The decline decision: its fit (eval/calibrate.py) and, with the real models, its outcome on a
 small fixed set of dev questions (two answerable, two the articles cannot answer)."""
 
+import dataclasses
 import importlib.util
 
 import numpy as np
@@ -40,7 +41,7 @@ def test_the_shipped_decision_leans_the_way_each_signal_points():
     "What must any settlement include, according to Ukrainian officials ahead of the Istanbul round?",
 ])
 def test_answerable_dev_questions_pass_the_calibrated_decline(settings, question):
-    answer = rag.ask(question, settings=settings)
+    answer = rag.ask(question, settings=dataclasses.replace(settings, calibrated_decline=True))
     assert answer.decline_logprob is not None and not declines(answer.decline_logprob, max(hit.score for hit in answer.hits))
     assert not answer.abstained and answer.citations
 
@@ -50,6 +51,6 @@ def test_answerable_dev_questions_pass_the_calibrated_decline(settings, question
     "What did Trump and Putin agree at their summit?",
 ])
 def test_near_miss_dev_questions_are_declined_before_the_model_writes(settings, question):
-    answer = rag.ask(question, settings=settings)
+    answer = rag.ask(question, settings=dataclasses.replace(settings, calibrated_decline=True))
     assert answer.abstained and answer.completion_tokens == 0  # declined by the calibration, not by writing
     assert declines(answer.decline_logprob, max(hit.score for hit in answer.hits))
