@@ -90,11 +90,12 @@ def main() -> None:
     print(f"BIAS = {beta[0]:.3f}")
     print("WEIGHTS = {" + ", ".join(f'"{f}": {w:.3f}' for f, w in zip(FEATURES, beta[1:])) + "}")
     print(f"THRESHOLD = {best:.4f}")
+    chosen = decisions(best)
     for name in dict.fromkeys(r["file"] for r in rows):
         subset = [i for i, r in enumerate(rows) if r["file"] == name]
         part = [rows[i] for i in subset]
         print(f"{name}: the generator alone: {figures(part, [bool(r['abstained']) for r in part])}")
-        print(f"{name}: calibrated:        {figures(part, [decisions(best)[i] for i in subset])}")
+        print(f"{name}: calibrated:        {figures(part, [chosen[i] for i in subset])}")
 
 
 if __name__ == "__main__":

@@ -73,12 +73,18 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     hits = retrieve(question, index, embedder, top_k or settings.top_k, rescorer, history)
     timings = Timings(retrieval=time.perf_counter() - started)
 
-    if not hits or max(hit.score for hit in hits) < settings.min_relevance:
-        # Nothing in the articles is close to the question: declining here is both more honest
-        # and far faster than asking the model to notice it.
+    top_score = max((hit.score for hit in hits), default=0.0)
+
+    def declined(**read) -> Iterator[str | Answer]:
         timings.total = time.perf_counter() - started
         yield NOT_COVERED
-        yield Answer(question=question, text=NOT_COVERED, citations=[], abstained=True, timings=timings, hits=hits)
+        yield Answer(question=question, text=NOT_COVERED, citations=[], abstained=True, timings=timings, hits=hits,
+                     **read)
+
+    if not hits or top_score < settings.min_relevance:
+        # Nothing in the articles is close to the question: declining here is both more honest
+        # and far faster than asking the model to notice it.
+        yield from declined()
         return
 
     passages = reading_order(hits)  # numbered as the model sees them, which its citations follow
@@ -93,12 +99,10 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
         # cached, so the answer below costs no second reading.
         decline_logprob = generator.logprob(messages, NOT_COVERED)
         new_prompt_tokens = generator.last_new_prompt_tokens
-        if settings.calibrated_decline and declines(decline_logprob, max(hit.score for hit in hits)):
-            timings.first_token = timings.total = time.perf_counter() - started
-            yield NOT_COVERED
-            yield Answer(question=question, text=NOT_COVERED, citations=[], abstained=True, timings=timings,
-                         hits=hits, prompt_tokens=generator.last_prompt_tokens, new_prompt_tokens=new_prompt_tokens,
-                         decline_logprob=decline_logprob)
+        if settings.calibrated_decline and declines(decline_logprob, top_score):
+            timings.first_token = time.perf_counter() - started
+            yield from declined(prompt_tokens=generator.last_prompt_tokens, new_prompt_tokens=new_prompt_tokens,
+                                decline_logprob=decline_logprob)
             return
     pieces = []
     live = LiveRenumbering(len(hits))

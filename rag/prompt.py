@@ -51,7 +51,9 @@ def format_passages(hits: list[Hit]) -> str:
     time on a CPU, so a title is written once per article, and the sentences a passage shares with
     the one before it (chunks overlap) are left out. Sentences and titles that address the
     assistant (rag.injection) are left out too: nothing in an article can act as an instruction."""
-    texts = [without_instructions(" ".join(hit.chunk.text.split())) for hit in hits]
+    # Sentences are left out before whitespace is folded, so that a line break still ends one, as
+    # in rag.answer's check of the same text.
+    texts = [" ".join(without_instructions(hit.chunk.text).split()) for hit in hits]
     blocks = []
     for n, (hit, text) in enumerate(zip(hits, texts), start=1):
         before = hits[n - 2].chunk if n > 1 else None
