@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-run: $(VENV)/.installed models index/manifest.json
+run: $(VENV)/.installed models index/index.sqlite
 	$(BIN)/rag ui --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed models /usr/bin/chromium
@@ -46,7 +46,7 @@ models: $(VENV)/.installed
 
 # The UI's uploads go into the folder the index was built from: a git-ignored copy of seeds/,
 # so that adding an article never edits the committed seeds.
-index/manifest.json: $(VENV)/.installed
+index/index.sqlite: $(VENV)/.installed
 	test -d library || cp -r seeds library
 	$(BIN)/rag index library
 

@@ -53,8 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and show tracebacks")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    index = commands.add_parser("index", help="index every .txt/.md/.html article in DIR")
+    index = commands.add_parser("index", help="index the .txt/.md/.html articles in DIR: new and changed files are "
+                                "read and embedded, deleted ones removed, unchanged ones left alone")
     index.add_argument("source_dir", type=Path)
+    index.add_argument("--ray", metavar="ADDRESS",
+                       help="embed on a Ray cluster: 'auto' (a running one, else a local one) or its address")
     index.set_defaults(command=_index)
 
     ask = commands.add_parser("ask", help="answer one question with citations")
@@ -112,10 +115,11 @@ def _parser() -> argparse.ArgumentParser:
 def _index(args, settings: Settings) -> int:
     from rag.pipeline import build_index
 
-    info = build_index(args.source_dir, settings=settings)
+    info = build_index(args.source_dir, settings=settings, ray=args.ray)
     for skipped in info.skipped:
         print(f"skipped {skipped}", file=sys.stderr)
-    print(f"indexed {info.articles} articles as {info.chunks} chunks into {info.index_dir} in {info.seconds:.1f} s")
+    print(f"indexed {info.articles} articles as {info.chunks} chunks into {info.index_dir} in {info.seconds:.1f} s "
+          f"({info.embedded} read and embedded, {info.removed} removed, the rest unchanged)")
     return 0
 
 

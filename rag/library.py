@@ -1,17 +1,14 @@
 """The document library: the articles an index was built from, and adding or removing one.
 
-An index's manifest records the folder its articles were read from (`source_dir`); that folder
-is the library. Adding copies a checked file into it under a safe name, removing deletes one,
-and both then rebuild the whole index: a news collection re-embeds in seconds, and a full build
-keeps `build_index` the one way an index is written.
+An index records the folder its articles were read from (`source_dir`); that folder is the
+library. Adding copies a checked file into it under a safe name, removing deletes one, and both
+then sync the index with the folder (rag.sync): only the file that changed is read and embedded.
 
-Concurrency: library writers take a module-level lock, so two uploads never build at once (the
-second waits for the first and then sees its file). Every build, this process's or a shell `rag
-index`'s, commits under the index's file lock (rag.index.save_index), so writers in different
-processes take turns too and none can delete another's live files. Readers need no lock:
-`build_index` commits by replacing manifest.json in one rename and `load_index` caches the loaded
-index by the manifest's mtime, so a question being answered keeps the index it loaded, and the
-next one loads the new build.
+Concurrency: library writers take a module-level lock, so two uploads never sync at once (the
+second waits for the first and then sees its file). Every write to the index, this process's or
+a shell `rag index`'s, is an SQLite transaction (rag.index.writing), so writers in different
+processes take turns too. Readers need no lock: load_index reads a committed state, cached per
+commit, so a question being answered keeps the index it loaded and the next one sees the new one.
 """
 
 from __future__ import annotations
@@ -26,7 +23,7 @@ from pathlib import Path
 
 from rag.config import Settings, load_settings
 from rag.errors import BadInputError
-from rag.index import article_records, read_manifest
+from rag.index import read_catalog
 from rag.loading import SUPPORTED_SUFFIXES, load_article
 from rag.pipeline import build_index
 from rag.schema import Article, ArticleRecord, IndexInfo
@@ -40,18 +37,18 @@ _MAX_STEM_CHARS = 100
 
 
 def list_articles(index_dir: str | Path | None = None, *, settings: Settings | None = None) -> list[ArticleRecord]:
-    """The articles in the index at index_dir (default: the settings' index), in manifest order."""
-    return article_records(read_manifest(_index_dir(index_dir, settings)))
+    """The articles in the index at index_dir (default: the settings' index), by name."""
+    return read_catalog(_index_dir(index_dir, settings))[1]
 
 
 def articles_folder(index_dir: str | Path | None = None, *, settings: Settings | None = None) -> Path:
     """The folder the index was built from, where added articles go."""
     index_dir = _index_dir(index_dir, settings)
-    folder = read_manifest(index_dir).get("source_dir")
+    folder = read_catalog(index_dir)[0].get("source_dir")
     if not folder:
         raise BadInputError(
-            f"the index at {index_dir} does not record the folder its articles came from (it predates the "
-            "library): rebuild it once with `rag index DIR`"
+            f"the index at {index_dir} does not record the folder its articles came from: "
+            "run `rag index DIR` once with that folder"
         )
     if not Path(folder).is_dir():
         raise BadInputError(
@@ -81,7 +78,7 @@ def safe_name(name: str) -> str:
 
 def add_articles(paths: list[str | Path], index_dir: str | Path | None = None, *, names: list[str] | None = None,
                  settings: Settings | None = None, progress: bool = False) -> IndexInfo:
-    """Check the files, copy them into the library under safe names and rebuild the index.
+    """Check the files, copy them into the library under safe names and sync the index.
 
     All or nothing: if any file is unusable (type, size, not UTF-8 text, no article text), a
     name is taken, or a text is already indexed, BadInputError names it and nothing changes.
@@ -121,7 +118,7 @@ def add_articles(paths: list[str | Path], index_dir: str | Path | None = None, *
 
 def remove_article(source: str, index_dir: str | Path | None = None, *, settings: Settings | None = None,
                    progress: bool = False) -> IndexInfo:
-    """Delete an indexed article's file from the library and rebuild; only files the index lists."""
+    """Delete an indexed article's file from the library and sync; only files the index lists."""
     settings = settings or load_settings()
     index_dir = _index_dir(index_dir, settings)
     with _WRITE_LOCK:
@@ -148,7 +145,7 @@ def remove_article(source: str, index_dir: str | Path | None = None, *, settings
 
 def reindex(index_dir: str | Path | None = None, *, settings: Settings | None = None,
             progress: bool = False) -> IndexInfo:
-    """Rebuild the index from its folder, picking up files added, changed or deleted by hand."""
+    """Sync the index with its folder, picking up files added, changed or deleted by hand."""
     settings = settings or load_settings()
     index_dir = _index_dir(index_dir, settings)
     with _WRITE_LOCK:

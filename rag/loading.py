@@ -93,21 +93,26 @@ def load_article(path: Path, max_bytes: int = 5_000_000) -> Article:
     )
 
 
-def load_folder(folder: Path, max_bytes: int = 5_000_000) -> tuple[list[Article], list[str]]:
-    """Load the files directly in `folder`, by name; unusable ones are skipped as "name: reason"."""
+def article_files(folder: Path) -> list[Path]:
+    """The entries of `folder` that may be articles, by name: everything but hidden entries and
+    real sub-folders (links and special files are listed so that load_article says why it skips
+    them). BadInputError when the folder is missing or holds no file of a supported type."""
     folder = Path(folder)
     if not folder.exists():
         raise BadInputError(f"no such folder: {folder}")
     if not folder.is_dir():
         raise BadInputError(f"{folder} is not a folder: give the folder that holds the articles")
-    # Everything but hidden entries and real sub-folders: links and special files are listed so
-    # that load_article can say why it skips them.
     files = sorted(p for p in folder.iterdir()
                    if not p.name.startswith(".") and (p.is_symlink() or not p.is_dir()))
     if not any(p.suffix.lower() in SUPPORTED_SUFFIXES for p in files):
         raise BadInputError(f"no {'/'.join(SUPPORTED_SUFFIXES)} files in {folder}")
+    return files
+
+
+def load_folder(folder: Path, max_bytes: int = 5_000_000) -> tuple[list[Article], list[str]]:
+    """Load the files directly in `folder`, by name; unusable ones are skipped as "name: reason"."""
     articles, skipped = [], []
-    for path in files:
+    for path in article_files(folder):
         try:
             articles.append(load_article(path, max_bytes))
         except BadInputError as exc:

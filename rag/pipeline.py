@@ -13,42 +13,35 @@ from pathlib import Path
 from typing import Iterator
 
 from rag.answer import LiveRenumbering, finish
-from rag.chunking import chunk_article
 from rag.config import Settings, load_settings
 from rag.decline import FITTED_FOR, declines
 from rag.embedding import load_embedder
 from rag.errors import BadInputError
 from rag.generation import load_generator
-from rag.index import load_index, save_index
-from rag.loading import load_folder
+from rag.index import load_index
 from rag.prompt import NOT_COVERED, build_messages, reading_order
 from rag.query import unread_script
 from rag.retrieval import retrieve
 from rag.schema import Answer, IndexInfo, Retrieved, Timings
+from rag.sync import sync_folder
 
 log = logging.getLogger(__name__)
 
 
 def build_index(source_dir: str | Path, index_dir: str | Path | None = None, *,
-                settings: Settings | None = None, progress: bool = True) -> IndexInfo:
-    """Index every article in source_dir, replacing the index at index_dir only on success."""
+                settings: Settings | None = None, progress: bool = True, ray: str | None = None) -> IndexInfo:
+    """Bring the index at index_dir in line with the articles in source_dir: new and changed files
+    are read and embedded, deleted ones removed, unchanged ones left alone (rag.sync). `ray`: the
+    address of a Ray cluster to embed on ("auto" finds or starts one), see rag.distributed."""
     settings = settings or load_settings()
     index_dir = Path(index_dir) if index_dir is not None else settings.index_dir
-    started = time.perf_counter()
-    articles, skipped = load_folder(Path(source_dir), settings.max_file_bytes)
-    embedder = load_embedder(settings.embedding_model, settings.models_dir)
-    chunks = [
-        chunk
-        for article in articles
-        for chunk in chunk_article(article, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)
-    ]
-    # The title travels with each passage: it often names the subject the passage leaves implicit.
-    vectors = embedder.embed([f"{c.title}\n{c.text}" for c in chunks], progress=progress)
-    save_index(index_dir, articles, chunks, vectors, embedding_model=settings.embedding_model,
-               chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap, source_dir=Path(source_dir))
-    return IndexInfo(index_dir=str(index_dir), embedding_model=settings.embedding_model,
-                     dimension=int(vectors.shape[1]), articles=len(articles), chunks=len(chunks),
-                     skipped=skipped, seconds=round(time.perf_counter() - started, 3))
+    embed = None
+    if ray:
+        from rag.distributed import embed_on_ray
+
+        def embed(texts):
+            return embed_on_ray(texts, settings.embedding_model, settings.models_dir, ray)
+    return sync_folder(Path(source_dir), index_dir, settings, embed=embed, progress=progress)
 
 
 def ask_stream(question: str, *, index_dir: str | Path | None = None, history: list[dict] | None = None,

@@ -87,22 +87,23 @@ def article_time_terms(article: ArticleRecord) -> set[str]:
     return terms
 
 
-def fits_question(question: str, vocabulary: set[str], names: dict[str, frozenset[str]],
+def fits_question(question: str, vocabulary: set[str], sources_naming: Callable[[set[str]], set[str]],
                   articles: dict[str, ArticleRecord]) -> Callable[[Chunk], bool]:
     """A test that is False for a chunk that cannot be about what the question pins down: its
     article never names the place the question asks about ("in Astana") though another article
     does, or it states years (its own, else its article's) and not the one asked for. Without it
     the model answers "How long did the meeting in Astana last?" from a passage on a meeting in
-    Istanbul. `names` holds each article's words by name_key; the question is read once, not
-    per candidate."""
+    Istanbul. `sources_naming(keys)` gives the articles that use a word of each name_key; the
+    question is read once, not per candidate."""
     # Known as written; a chunk's article must hold it even loosely (name_key: "Turkey" is there
     # if "Türkiye" is).
     places = {name_key(place) for place in _PLACE.findall(question)
               if not months_typed(place) and place.lower() in vocabulary}
     asked = set(YEAR.findall(question))
+    naming = sources_naming(places) if places else None
 
     def fits(chunk: Chunk) -> bool:
-        if not places <= names[chunk.source]:
+        if naming is not None and chunk.source not in naming:
             return False
         if asked:
             article = articles.get(chunk.source)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from rag.embedding import Embedder
 from rag.index import StoredIndex
 from rag.query import article_time_terms, fits_question, respell, standalone_query, time_terms
-from rag.schema import Hit
+from rag.schema import Chunk, Hit
 
 # Reciprocal rank fusion's usual constant (Cormack et al. 2009): ranks matter, raw scores don't,
 # so BM25 and cosine need no calibration against each other.
@@ -33,53 +33,56 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
     Measured on the seeds: MiniLM alone ranks "Among the few tangible outcomes of the Istanbul
     talks..." 5th for "What came out of the May 2025 Istanbul talks?", BM25 alone misses
     paraphrases; fused, the passage that answers is in the top 3 for each of our probe questions.
+    Only the CANDIDATES best of each ranking are read from the index: the cost of a question
+    does not grow with the archive beyond FAISS's and FTS5's own searches.
     """
     query = respell(standalone_query(question, history), index.vocabulary, embedder.known_words)
-    position = {chunk.id: i for i, chunk in enumerate(index.chunks)}
-    hits = index.search(embedder.embed([query])[0], len(index.chunks))
-    dense = [position[hit.chunk.id] for hit in hits]
-    similarity = {i: hit.score for i, hit in zip(dense, hits)}
-    rankings = [dense[:CANDIDATES], index.keyword_search(query, CANDIDATES)]
+    query_vector = embedder.embed([query])[0]
+    dense = index.search(query_vector, CANDIDATES)
+    rankings = [[row for row, _ in dense], index.keyword_search(query, CANDIDATES)]
+    chunks = index.chunks(sorted({row for ranking in rankings for row in ranking}))
     # Only the question as asked sets the time preference: a follow-up inherits the earlier
     # question's subject, not its date ("in May 2025" would favour every chunk of that article).
     if wanted := time_terms(question):
-        rankings.append(_time_ranking(wanted, index, dense))
+        rankings.append(_time_ranking(wanted, index, [row for row in rankings[0] if row in chunks], chunks))
     fused: dict[int, float] = {}
     for ranking in rankings:
-        for rank, i in enumerate(ranking):
-            fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
-    fits = fits_question(question, index.vocabulary, index.names, index.articles)
-    order = [i for i in sorted(fused, key=fused.get, reverse=True) if fits(index.chunks[i])]
+        for rank, row in enumerate(ranking):
+            fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
+    fits = fits_question(question, index.vocabulary, index.sources_naming, index.articles)
+    # A passage deleted by a commit since the index was loaded has no row any more: skip it.
+    order = [row for row in sorted(fused, key=fused.get, reverse=True) if row in chunks and fits(chunks[row])]
     if rescorer is not None:
-        order = _rescored(query, order[:RESCORED], index, rescorer) + order[RESCORED:]
+        order = _rescored(query, order[:RESCORED], chunks, rescorer) + order[RESCORED:]
+    vectors = dict(zip(order, index.vectors_of(order)))
     chosen: list[int] = []
-    for i in order:
+    for row in order:
         if len(chosen) == top_k:
             break
-        if all(float(index.vector(i) @ index.vector(j)) < NEAR_DUPLICATE for j in chosen):
-            chosen.append(i)
-    return [Hit(chunk=index.chunks[i], score=similarity[i]) for i in chosen]
+        if all(float(vectors[row] @ vectors[other]) < NEAR_DUPLICATE for other in chosen):
+            chosen.append(row)
+    return [Hit(chunk=chunks[row], score=float(vectors[row] @ query_vector)) for row in chosen]
 
 
-def _rescored(query: str, candidates: list[int], index: StoredIndex, rescorer: Embedder) -> list[int]:
+def _rescored(query: str, candidates: list[int], chunks: dict[int, Chunk], rescorer: Embedder) -> list[int]:
     """The candidates re-ranked by fusing their order with the stronger model's cosine order."""
-    vectors = rescorer.embed([query] + [f"{index.chunks[i].title}\n{index.chunks[i].text}" for i in candidates])
+    vectors = rescorer.embed([query] + [f"{chunks[row].title}\n{chunks[row].text}" for row in candidates])
     by_rescorer = [candidates[j] for j in (vectors[1:] @ vectors[0]).argsort()[::-1]]
-    fused = {i: 1.0 / (RRF_K + rank + 1) for rank, i in enumerate(candidates)}
-    for rank, i in enumerate(by_rescorer):
-        fused[i] += 1.0 / (RRF_K + rank + 1)
+    fused = {row: 1.0 / (RRF_K + rank + 1) for rank, row in enumerate(candidates)}
+    for rank, row in enumerate(by_rescorer):
+        fused[row] += 1.0 / (RRF_K + rank + 1)
     return sorted(candidates, key=fused.get, reverse=True)
 
 
-def _time_ranking(wanted: set[str], index: StoredIndex, dense_order: list[int]) -> list[int]:
-    """Chunks that match the question's months and years, most matches first, then by dense
-    order. A chunk matches through its own words or its article's stated dates ("2025-05-15"
-    gives "2025" and "may")."""
+def _time_ranking(wanted: set[str], index: StoredIndex, dense_order: list[int], chunks: dict[int, Chunk]) -> list[int]:
+    """Dense candidates that match the question's months and years, most matches first, then by
+    dense order. A chunk matches through its own words or its article's stated dates
+    ("2025-05-15" gives "2025" and "may")."""
     matches = {}
-    for i in dense_order[:CANDIDATES]:
-        chunk = index.chunks[i]
+    for row in dense_order:
+        chunk = chunks[row]
         article = index.articles.get(chunk.source)
         stated = time_terms(chunk.text) | (article_time_terms(article) if article else set())
         if count := len(wanted & stated):
-            matches[i] = count
-    return sorted(matches, key=lambda i: -matches[i])
+            matches[row] = count
+    return sorted(matches, key=lambda row: -matches[row])

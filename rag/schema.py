@@ -26,16 +26,18 @@ class Article:
     outlet: str | None = None  # e.g. "TRT World", when the text names it
     dates: list[str] = field(default_factory=list)  # ISO dates the text states: "2025-05-15", "2025-05"
     content_hash: str = ""  # sha256 of `text`: chunk ids derive from it
+    published: str | None = None  # ISO publication date, when the file states one
 
 
 @dataclass
 class ArticleRecord:
-    """What an index records of one article (a line of its manifest); the library lists these."""
+    """What an index records of one article (a row of its articles table); the library lists these."""
 
     source: str  # file name in the folder the index was built from
     title: str
     outlet: str | None = None
     dates: list[str] = field(default_factory=list)  # ISO dates the text states, sorted
+    published: str | None = None  # ISO publication date, when the file states one
     content_hash: str = ""
     chunks: int = 0
     added: str | None = None  # ISO time it first entered the index with this content
@@ -127,4 +129,8 @@ class IndexInfo:
     articles: int
     chunks: int
     skipped: list[str] = field(default_factory=list)  # "file: reason" for each file not indexed
+    # What this run changed: files read and embedded (new or changed), and articles removed.
+    # The rest were left as indexed, not re-read past their SHA-256.
+    embedded: int = 0
+    removed: int = 0
     seconds: float = 0.0

@@ -50,11 +50,11 @@ def test_a_question_that_is_not_utf8_exits_2_with_a_message(tmp_path):
     assert result.returncode == 2 and "not valid text" in result.stderr, result.stderr
 
 
-def test_a_manifest_that_is_not_an_object_is_a_damaged_index(tmp_path):
-    (tmp_path / "manifest.json").write_text("[1, 2]", encoding="utf-8")
+def test_an_index_file_that_is_not_a_database_is_a_damaged_index(tmp_path):
+    (tmp_path / "index.sqlite").write_text("[1, 2]" * 1000, encoding="utf-8")
     result = rag_cli("--index-dir", str(tmp_path), "ask", "What happened in Istanbul?")
     assert result.returncode == 2, result.stderr
-    assert "damaged (manifest.json holds a JSON list, not an object)" in result.stderr
+    assert "damaged (DatabaseError: file is not a database): rebuild it with `rag index DIR`" in result.stderr
 
 
 def test_verbose_shows_the_traceback_of_an_internal_error(tmp_path, monkeypatch, capsys):

@@ -3,6 +3,7 @@
 Each test builds its own small index with the real embedder (about a second)."""
 
 import shutil
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from conftest import SEEDS
 from rag import library
 from rag.config import load_settings
 from rag.errors import BadInputError
-from rag.index import load_index
+from rag.index import DATABASE, load_index, read_catalog
 from rag.embedding import load_embedder
 from rag.retrieval import retrieve
 
@@ -49,12 +50,12 @@ def _upload(tmp_path: Path, name: str, content: str | bytes) -> Path:
     return path
 
 
-def _state(settings) -> tuple[list[str], str]:
+def _state(settings) -> tuple[list[str], tuple]:
     folder = library.articles_folder(settings=settings)
-    return sorted(p.name for p in folder.iterdir()), (settings.index_dir / "manifest.json").read_text()
+    return sorted(p.name for p in folder.iterdir()), read_catalog(settings.index_dir)
 
 
-def test_lists_the_indexed_articles_from_the_manifest(settings, tmp_path):
+def test_lists_the_indexed_articles(settings, tmp_path):
     articles = library.list_articles(settings=settings)
     assert [a.source for a in articles] == TWO_SEEDS
     assert articles[0].dates == ["2022-02"] and articles[0].chunks == 9 and articles[0].added
@@ -165,12 +166,12 @@ def test_removing_deletes_the_file_and_its_passages(settings, tmp_path):
     assert [a.source for a in library.list_articles(settings=settings)] == [TWO_SEEDS[1]]
     assert sorted(p.name for p in (tmp_path / "articles").iterdir()) == [TWO_SEEDS[1]]
     index = load_index(settings.index_dir, settings.embedding_model)
-    assert {c.source for c in index.chunks} == {TWO_SEEDS[1]}
+    assert {c.source for c in index.all_chunks()} == {TWO_SEEDS[1]}
     with pytest.raises(BadInputError, match="the only article"):
         library.remove_article(TWO_SEEDS[1], settings=settings)
 
 
-@pytest.mark.parametrize("name", ["nope.txt", "../index/manifest.json", "/etc/passwd", ""])
+@pytest.mark.parametrize("name", ["nope.txt", "../index/index.sqlite", "/etc/passwd", ""])
 def test_only_listed_articles_can_be_removed_or_read(settings, name):
     before = _state(settings)
     with pytest.raises(BadInputError, match="not in the library"):
@@ -193,25 +194,25 @@ def test_reindex_picks_up_files_changed_by_hand(settings, tmp_path):
     assert library.reindex(settings=settings).articles == 3
 
 
-def test_an_index_without_a_recorded_folder_asks_for_a_rebuild(settings):
-    manifest = settings.index_dir / "manifest.json"
-    manifest.write_text(manifest.read_text().replace('"source_dir"', '"old_key"'))
-    with pytest.raises(BadInputError, match="rebuild it once with `rag index DIR`"):
+def test_an_index_without_a_recorded_folder_asks_for_a_sync(settings):
+    with sqlite3.connect(settings.index_dir / DATABASE) as db:
+        db.execute("DELETE FROM meta WHERE key = 'source_dir'")
+    with pytest.raises(BadInputError, match="run `rag index DIR` once with that folder"):
         library.articles_folder(settings=settings)
 
 
 def test_a_reader_keeps_its_index_while_a_writer_swaps_in_a_new_one(settings, tmp_path):
-    """The mechanism that lets one session upload while another is answering: the build writes
-    new files and then replaces manifest.json in one rename, and load_index caches by the
-    manifest's mtime. A reader keeps the index it loaded, whole; the next load sees the new one."""
+    """The mechanism that lets one session upload while another is answering: a sync commits a
+    new generation (passages and the vector file it names) in one transaction, and load_index
+    caches per generation. A reader keeps the index it loaded; the next load sees the new one."""
     embedder = load_embedder(settings.embedding_model)
     reading = load_index(settings.index_dir, settings.embedding_model)
-    chunks_before = len(reading.chunks)
+    chunks_before = reading.size
 
     library.add_articles([_upload(tmp_path, "cod.txt", COD)], settings=settings)
 
     # The old index is still whole and searchable (answering a question already under way)...
-    assert len(reading.chunks) == chunks_before
+    assert reading.size == chunks_before
     assert {h.chunk.source for h in retrieve("cod quota", reading, embedder, 3)} <= set(TWO_SEEDS)
     # ...and the next question, with no restart, sees the new article.
     fresh = load_index(settings.index_dir, settings.embedding_model)

@@ -174,7 +174,7 @@ def test_whole_article_view_shows_only_listed_articles_with_the_passage_marked(s
             "</span>") in view
 
     monkeypatch.undo()
-    # A made-up name is refused by the library (only manifest entries are read), as a message.
+    # A made-up name is refused by the library (only indexed names are read), as a message.
     view = chat.article_html({"source": "../../etc/passwd", "start": 0, "end": 1, "hs": 0, "he": 0}, settings)
     assert "Cannot show the article" in view and "not in the library" in view
 
@@ -311,8 +311,8 @@ def library_app(tmp_path_factory):
 @pytest.mark.slow
 def test_sessions_keep_their_own_conversations_and_an_upload_does_not_disturb_an_answer(library_app, tmp_path):
     """Two sessions: A asks while B uploads. The answer and the upload run at the same time (the
-    queue's "answer" and "library" lanes are separate); A's answer is whole because the build
-    swaps the index in with one atomic rename of manifest.json and A holds the index it loaded;
+    queue's "answer" and "library" lanes are separate); A's answer is whole because the sync
+    commits a new generation in one transaction and A holds the index it loaded;
     A's next question sees B's article with no restart."""
     reader, writer = Client(library_app.local_url, verbose=False), Client(library_app.local_url, verbose=False)
     article = tmp_path / "cod.txt"

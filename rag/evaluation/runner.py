@@ -191,7 +191,7 @@ def evaluate(questions: list[EvalQuestion], *, settings: Settings, index_dir: st
         rank_fn=lambda text, history: retrieve(text, index, embedder, max(RECALL_AT), rescorer, history),
         progress=progress,
     )
-    return {"meta": run_info(settings, index_dir, index.manifest), **result}
+    return {"meta": run_info(settings, index_dir, index), **result}
 
 
 def evaluate_set(path: str | Path, *, settings: Settings, index_dir: str | Path | None = None,
@@ -204,7 +204,7 @@ def evaluate_set(path: str | Path, *, settings: Settings, index_dir: str | Path 
     return report
 
 
-def run_info(settings: Settings, index_dir: Path, manifest: dict) -> dict:
+def run_info(settings: Settings, index_dir: Path, index) -> dict:
     """What produced the figures: settings, model identities, index and code versions."""
     from rag.models import GENERATORS
 
@@ -216,9 +216,8 @@ def run_info(settings: Settings, index_dir: Path, manifest: dict) -> dict:
         # A generator given as a path has no published hash; hashing a GB file per run is not worth it.
         "generator": {"name": settings.generator, "sha256": generator.sha256 if generator else None},
         "embedding_model": settings.embedding_model,
-        "index": {"path": str(index_dir), "created": manifest.get("created"),
-                  "articles": len(manifest.get("articles", [])),
-                  "chunks": sum(a.get("chunks", 0) for a in manifest.get("articles", []))},
+        "index": {"path": str(index_dir), "created": index.meta.get("created"), "updated": index.meta.get("updated"),
+                  "articles": len(index.articles), "chunks": index.size},
     }
 
 
