@@ -21,7 +21,7 @@ from rag.grounding import SUPPORTED, is_decline, lacks_count, novel_terms, suppo
 from rag.injection import shown_title, without_instructions
 from rag.prompt import NOT_COVERED
 from rag.schema import ArticleRecord, Chunk, Citation, Hit
-from rag.text import CITATION, is_html, sentences, split_sentences
+from rag.text import CITATION, sentences, split_sentences
 
 # "[1]", "[1, 2]", "【1】", "[Source: 1]", "[Passage 2]", "(Source 1)"; a bare "(2)" is left alone
 # because it is as likely to be the article's own text ("(2025)") as a citation.
@@ -165,10 +165,8 @@ def _renumber(text: str, hits: list[Hit], citing: dict[int, list[str]],
 
 
 def best_sentence(chunk: Chunk, claims: list[str]) -> tuple[int, int]:
-    """Source-file offsets of the passage sentence that shares most words with the claims (or
+    """Offsets in the article's text of the passage sentence that shares most words with the claims (or
     with a question: the UI marks it in the passages it shows before the answer)."""
-    if is_html(chunk.source):
-        return chunk.start, chunk.end  # the passage text is not a verbatim slice of the raw HTML
     spans = split_sentences(chunk.text, 0, len(chunk.text)) or [(0, len(chunk.text))]
     claim = " ".join(claims)
     best = max(spans, key=lambda span: support(claim, chunk.text[span[0]:span[1]]))

@@ -2,7 +2,7 @@
 
 Chunks are packed from whole sentences and never reach across page furniture: the article's
 spans are grouped into regions (spans with only whitespace between them) and each region is
-chunked on its own. So for .txt/.md files a chunk's text is exactly text[start:end].
+chunked on its own. So a chunk's text is exactly the article's text[start:end].
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ import hashlib
 from itertools import accumulate
 from typing import Callable
 
-from rag.loading import span_text
 from rag.schema import Article, Chunk
-from rag.text import is_html, split_sentences
+from rag.text import split_sentences
 
 __all__ = ["chunk_article"]
 
@@ -27,14 +26,14 @@ def chunk_article(article: Article, count_tokens: Callable[[str], int],
     chunks = []
     for region in _regions(article):
         units = _units(article, region)
-        counts = [count_tokens(span_text(article, s, e)) for s, e in units]
+        counts = [count_tokens(article.text[s:e]) for s, e in units]
         for first, last in _pack(units, counts, article, max_tokens, overlap):
             start, end = units[first][0], units[last - 1][1]
             chunks.append(Chunk(
                 id=_chunk_id(article, start, end),
                 source=article.source,
                 title=article.title,
-                text=span_text(article, start, end),
+                text=article.text[start:end],
                 start=start,
                 end=end,
                 position=len(chunks),
@@ -46,7 +45,7 @@ def _regions(article: Article) -> list[list[tuple[int, int]]]:
     """Runs of spans with nothing visible between them (furniture in between splits a run)."""
     regions: list[list[tuple[int, int]]] = []
     for span in sorted(article.spans):
-        if regions and not span_text(article, regions[-1][-1][1], span[0]).strip():
+        if regions and not article.text[regions[-1][-1][1]:span[0]].strip():
             regions[-1].append(span)
         else:
             regions.append([span])
@@ -54,10 +53,7 @@ def _regions(article: Article) -> list[list[tuple[int, int]]]:
 
 
 def _units(article: Article, region: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """What chunks are packed from: sentences, or for HTML whole blocks, whose raw text holds
-    markup and entities that sentence offsets would cut through."""
-    if is_html(article.source):
-        return region
+    """What chunks are packed from: the region's sentences."""
     return split_sentences(article.text, region[0][0], region[-1][1])
 
 
@@ -95,7 +91,7 @@ def _pack(units: list[tuple[int, int]], counts: list[int], article: Article,
 
 def _is_heading(article: Article, unit: tuple[int, int]) -> bool:
     """A line without a sentence stop: a heading (or a line of hard-wrapped text)."""
-    return span_text(article, *unit)[-1:] not in ".!?…\"'”’)"
+    return article.text[unit[0]:unit[1]][-1:] not in ".!?…\"'”’)"
 
 
 def _chunk_id(article: Article, start: int, end: int) -> str:

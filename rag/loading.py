@@ -1,32 +1,42 @@
-"""Read article files into `Article`s: the decoded text, the spans of the article's own words
-(page furniture left out) and a little metadata (title, outlet, dates).
+"""Read article files into `Article`s: the text a reader is shown, the spans of the article's own
+words in it (page furniture left out) and a little metadata (title, outlet, author, dates).
 
-.txt and .md files are read line by line; .html/.htm pages are reduced to their visible text
-blocks with the standard library's parser, and their spans point into the raw HTML.
+- .txt/.md: the file's text, decoded (UTF-8, else the encoding charset-normalizer detects),
+  read line by line; lines of page furniture ("9 hours ago", photo credits, promos) are left out.
+- .html/.htm: the article's main text as trafilatura extracts it (menus, share buttons, cookie
+  banners and related links left out), after removing what a reader never sees (hidden
+  elements, comments, scripts); title, author and site name from trafilatura, the publication
+  date from htmldate.
+- .pdf: the text of each page as pypdf extracts it, hard-wrapped lines joined into paragraphs;
+  `Article.pages` keeps where each page starts, so `page_of` names a citation's page.
+
+Every offset (spans, chunks, citations) points into `Article.text`, which is what the article
+view shows: for HTML and PDF that is the extracted text, not the file's bytes.
 """
 
 from __future__ import annotations
 
+import codecs
 import errno
 import hashlib
+import io
 import logging
 import os
 import re
 import stat
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import Counter
 from datetime import date
-from functools import lru_cache
-from html.parser import HTMLParser
 from pathlib import Path
 
 from rag.errors import BadInputError
 from rag.schema import Article
-from rag.text import MONTH_NAME, is_html, month_number, sentences
+from rag.text import MONTH_NAME, month_number, sentences
 
-__all__ = ["SUPPORTED_SUFFIXES", "load_article", "load_folder", "span_text"]
+__all__ = ["SUPPORTED_SUFFIXES", "load_article", "load_folder", "page_of"]
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
+_HTML_SUFFIXES = (".html", ".htm")
 
 log = logging.getLogger(__name__)
 
@@ -67,30 +77,20 @@ _DATE = re.compile(
 
 
 def load_article(path: Path, max_bytes: int = 5_000_000) -> Article:
-    """Read one .txt/.md/.html file; BadInputError (naming the file) when it is not usable."""
+    """Read one .txt/.md/.html/.htm/.pdf file; BadInputError (naming the file) when it is not usable."""
     path = Path(path)
-    text = _read(path, max_bytes)
-    declared = outlet = None
-    if is_html(path.name):
-        page = _parse_html(text)
-        # The <h1> is the article's headline; <title> often carries " | Outlet" too.
-        units, declared, outlet = page.blocks, page.h1 or page.title, page.site_name
-        dated_text = "\n".join([page.title or ""] + [t for _, _, t in units])
-    else:
-        units, dated_text = _lines(text), text
-    kept, source = _drop_furniture(units)
+    data = _read(path, max_bytes)
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        return _pdf_article(path, data)
+    text = _decode(path, data)
+    if suffix in _HTML_SUFFIXES:
+        return _html_article(path, text)
+    kept, source = _drop_furniture(_lines(text))
     if not kept:
         raise _bad(path, "no article text (only page furniture such as credits or links)")
-    return Article(
-        source=path.name,
-        path=str(path),
-        text=text,
-        spans=[(s, e) for s, e, _ in kept],
-        title=declared or _title([t for _, _, t in kept]),
-        outlet=outlet or source,
-        dates=_dates(dated_text),
-        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-    )
+    return _article(path, text, kept, title=_title([t for _, _, t in kept]), outlet=source,
+                    dates=_dates(text), published=_dateline(text))
 
 
 def article_files(folder: Path) -> list[Path]:
@@ -123,22 +123,30 @@ def load_folder(folder: Path, max_bytes: int = 5_000_000) -> tuple[list[Article]
     return articles, skipped
 
 
-def span_text(article: Article, start: int, end: int) -> str:
-    """The words of text[start:end]: the slice itself for plain text; for HTML the visible text
-    of the blocks that lie inside the range, unescaped, one block per line."""
-    if not is_html(article.source):
-        return article.text[start:end]
-    page = _parse_html(article.text)
-    # Blocks do not overlap, so both their starts and their ends are sorted.
-    inside = page.blocks[bisect_left(page.starts, start):bisect_right(page.ends, end)]
-    return "\n".join(t for _, _, t in inside)
+def page_of(article: Article, offset: int) -> int | None:
+    """The 1-based page of a PDF article that holds text[offset] (a citation's start); None for
+    articles without pages."""
+    if not article.pages:
+        return None
+    return max(bisect_right(article.pages, offset), 1)
+
+
+def _article(path: Path, text: str, kept: list[tuple[int, int, str]], **metadata) -> Article:
+    return Article(
+        source=path.name,
+        path=str(path),
+        text=text,
+        spans=[(s, e) for s, e, _ in kept],
+        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        **metadata,
+    )
 
 
 def _bad(path: Path, reason: str) -> BadInputError:
     return BadInputError(f"{path.name}: {reason}")
 
 
-def _read(path: Path, max_bytes: int) -> str:
+def _read(path: Path, max_bytes: int) -> bytes:
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise _bad(path, f"unsupported file type {path.suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}")
     try:
@@ -158,21 +166,54 @@ def _read(path: Path, max_bytes: int) -> str:
         if info.st_size > max_bytes:
             raise _bad(path, f"{info.st_size:,} bytes, over the {max_bytes:,}-byte limit (setting max_file_bytes)")
         try:
-            data = f.read()
+            return f.read()
         except OSError as exc:
             raise _bad(path, f"cannot read it: {exc.strerror}") from None
-    if b"\0" in data:
-        raise _bad(path, "not a text file (it contains NUL bytes; UTF-16 text must be saved as UTF-8)")
-    try:
-        # utf-8-sig reads plain UTF-8 unchanged and drops a leading byte-order mark, which would
-        # otherwise end up in the title.
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _bad(path, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-                         "save it as UTF-8") from None
+
+
+# When a short text decodes equally well in several single-byte encodings (a lone "£" or "é"
+# does), the commonest for Western news wins: Windows-1252, a superset of Latin-1's letters.
+_PREFERRED_ENCODINGS = ("cp1252", "latin_1", "iso8859_15")
+
+
+def _decode(path: Path, data: bytes) -> str:
+    """The file's text: UTF-8 (a byte-order mark dropped), else the encoding detected."""
+    bom = next((name for mark, name in _BOMS if data.startswith(mark)), None)
+    if bom:
+        text = data.decode(bom)  # the codec drops its own mark
+    elif b"\0" in data:
+        raise _bad(path, "not a text file (it contains NUL bytes)")
+    else:
+        try:
+            # utf-8-sig reads plain UTF-8 unchanged and drops a leading byte-order mark, which
+            # would otherwise end up in the title.
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = _detected(path, data)
     if not text.strip():
         raise _bad(path, "empty file")
     return text
+
+
+_BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+
+
+def _detected(path: Path, data: bytes) -> str:
+    from charset_normalizer import from_bytes
+
+    results = from_bytes(data)
+    best = results.best()
+    if best is None:
+        raise _bad(path, "not a text file (no text encoding reads it: binary data?)")
+    encoding = best.encoding
+    ties = [r for r in results if (r.chaos, r.coherence) == (best.chaos, best.coherence)]
+    for preferred in _PREFERRED_ENCODINGS:
+        if any(preferred in r.could_be_from_charset for r in ties):
+            encoding = preferred
+            break
+    log.info("%s is not UTF-8: read as %s", path.name, encoding)
+    return data.decode(encoding)
 
 
 def _lines(text: str) -> list[tuple[int, int, str]]:
@@ -271,101 +312,173 @@ def _iso(year: int, month: int, day: int | None) -> str | None:
         return None
 
 
+# A line near the top that is nothing but a date, perhaps labelled and timed: "16 May 2025",
+# "Published: May 16, 2025 14:05 GMT", "2025-05-16". "Updated ..." is a later date, not this one.
+_DATELINE = re.compile(
+    rf"^(?:(?:first\s+)?(?:published|posted|dated?)\s*(?:on\s*)?:?\s*)?(?:\w+day,?\s+)?"
+    rf"(?:(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})|{_MONTH.format('m1')}\s+(?P<d1>\d{{1,2}}),?\s+(?P<y1>\d{{4}})"
+    rf"|(?P<d2>\d{{1,2}})\s+{_MONTH.format('m2')},?\s+(?P<y2>\d{{4}}))"
+    rf"(?:,?\s*(?:at\s+)?\d{{1,2}}[:.]\d{{2}}(?:\s*[ap]\.?m\.?)?(?:\s*[A-Z]{{2,4}}(?:[+-]\d{{1,2}})?)?)?\.?$",
+    re.IGNORECASE)
+_DATELINE_LINES = 8  # where a dateline can be: under the headline and the byline
+
+
+def _dateline(text: str) -> str | None:
+    """The publication date an explicit dateline near the top states (ISO), else None."""
+    for _, _, line in _lines(text)[:_DATELINE_LINES]:
+        m = _DATELINE.match(line)
+        if not m:
+            continue
+        if m["iso"]:
+            try:
+                return date.fromisoformat(m["iso"]).isoformat()
+            except ValueError:
+                return None
+        return _iso(int(m["y1"] or m["y2"]), month_number(m["m1"] or m["m2"]), int(m["d1"] or m["d2"]))
+    return None
+
+
 # --- HTML ---
 
-_BLOCK_TAGS = {"address", "article", "blockquote", "body", "br", "dd", "div", "dl", "dt", "figure", "h1",
-               "h2", "h3", "h4", "h5", "h6", "hr", "li", "main", "ol", "p", "pre", "section", "table",
-               "td", "th", "tr", "ul"}
-# Elements with no content, whose end tag never comes: never skipped "until it closes".
-_VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+# What a reader of the page never sees, removed before extraction: a place to hide instructions
+# for a model. trafilatura drops scripts and comments itself but keeps hidden elements and
+# <noscript>. Hiding done by a style sheet (a class that some <style> makes display:none) is
+# not seen here; these are the inline and conventional forms.
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_HIDDEN_CLASSES = {"hidden", "d-none", "sr-only", "visually-hidden", "screen-reader-text"}
+_UNSEEN_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg")
 
 
-def _is_hidden(attrs: dict) -> bool:
-    """Text a reader of the page never sees: a place to hide instructions for a model."""
+def _html_article(path: Path, page: str) -> Article:
+    import trafilatura
+    from htmldate import find_date
+    from lxml import etree
+    from lxml.html import fromstring
+
+    try:
+        # An XHTML page's XML declaration names an encoding, which lxml refuses on decoded text.
+        tree = fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", page))
+    except (etree.ParserError, ValueError) as exc:
+        raise _bad(path, f"not a readable HTML page ({exc})") from None
+    _remove_unseen(tree)
+    # Only the page's markup (meta tags, <time>, the URL) is asked, not its body text: a year
+    # mentioned in passing is not the date the article was published.
+    published = find_date(tree, extensive_search=False, original_date=True)
+    doc = trafilatura.bare_extraction(tree, with_metadata=True, include_comments=False, include_tables=True)
+    body = [" ".join(line.split()) for line in (doc.text if doc and doc.text else "").split("\n")]
+    body = [line for line in body if line]
+    if not body:
+        raise _bad(path, "no article text found in the page")
+    title = doc.title and " ".join(doc.title.split())
+    # The headline heads the text, as in a .txt article: the article view then starts with it
+    # and a passage about it can be cited. trafilatura usually leaves it out of the body.
+    if title and body[0] != title:
+        body.insert(0, title)
+    text = "\n\n".join(body) + "\n"
+    kept = _lines(text)
+    return _article(path, text, kept, title=title or _title([t for _, _, t in kept]), outlet=doc.sitename or None,
+                    author=doc.author or None, dates=_dates(text), published=published)
+
+
+def _remove_unseen(tree) -> None:
+    unseen = tree.xpath("//comment() | //processing-instruction()") + list(tree.iter(_UNSEEN_TAGS))
+    unseen += [node for node in tree.iter() if isinstance(node.tag, str) and _is_hidden(node)]
+    for node in unseen:  # collected first: removing while iterating skips nodes
+        _drop(node)
+
+
+def _is_hidden(node) -> bool:
+    attrs = node.attrib
     return ("hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true"
-            or bool(_HIDDEN_STYLE.search(attrs.get("style") or "")))
+            or bool(_HIDDEN_STYLE.search(attrs.get("style") or ""))
+            or not _HIDDEN_CLASSES.isdisjoint((attrs.get("class") or "").split()))
 
 
-_SKIP_TAGS = {"aside", "button", "figcaption", "footer", "form", "header", "iframe", "nav", "noscript",
-              "script", "select", "style", "svg", "template"}
+def _drop(node) -> None:
+    """Remove a node but not the text that follows it ("Visible <span hidden>x</span>four.")."""
+    parent = node.getparent()
+    if parent is None:
+        return
+    tail = node.tail
+    if tail:
+        previous = node.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(node)
 
 
-class _Page(HTMLParser):
-    """Visible text blocks of a page with their (start, end) offsets in the raw HTML.
+# --- PDF ---
 
-    A block is the text between two block-level tags, so blocks never nest or overlap and a
-    block's raw range holds only inline markup.
+_PAGE_NUMBER = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?$|^[-–]\s*\d{1,4}\s*[-–]$", re.I)
+
+
+def _pdf_article(path: Path, data: bytes) -> Article:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise _bad(path, "an encrypted PDF: save a copy without a password")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        metadata = reader.metadata
+    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise _bad(path, f"not a readable PDF ({exc})") from None
+    # A line that fills the column (about as long as the document's longest lines) was wrapped.
+    # The 90th percentile, not the longest: one overlong line (a URL) does not set the column.
+    widths = sorted(len(" ".join(line.split())) for page in pages for line in page.split("\n") if line.strip())
+    full = 0.8 * widths[int(0.9 * (len(widths) - 1))] if len(widths) >= 3 else float("inf")
+    paragraphs = [_paragraphs(page, full) for page in pages]
+    running = _running_lines(paragraphs)
+    text, starts = "", []
+    for page in paragraphs:
+        starts.append(len(text))
+        kept = [p for p in page if p not in running]
+        if kept:
+            text += "\n\n".join(kept) + "\n\n"
+    if not text.strip():
+        raise _bad(path, "no text in the PDF (a scanned document? run OCR on it first)")
+    lines = _lines(text)
+    declared = metadata.title.strip() if metadata and metadata.title and metadata.title.strip() else None
+    return _article(path, text, lines, title=declared or _title([t for _, _, t in lines]),
+                    author=(metadata.author or "").strip() or None if metadata else None,
+                    dates=_dates(text), published=_dateline(text), pages=starts)
+
+
+def _paragraphs(page: str, full: float) -> list[str]:
+    """A page's text as paragraphs: its hard-wrapped lines joined.
+
+    pypdf gives one line per printed line. A line at least `full` characters long was wrapped
+    and goes on in the next; a shorter one ends a paragraph (or is a heading). A word hyphenated
+    at a line's end is joined back when a lower-case letter follows.
     """
-
-    def __init__(self, raw: str):
-        super().__init__(convert_charrefs=True)
-        self.raw = raw
-        self.blocks: list[tuple[int, int, str]] = []
-        self.title = self.h1 = self.site_name = None
-        self._line_starts = [0] + [m.end() for m in re.finditer("\n", raw)]
-        self._skipping: list[str] = []  # open skipped elements, innermost last
-        self._title: list[str] | None = None
-        self._pieces: list[str] = []
-        self._start: int | None = None
-        self.feed(raw)
-        self.close()
-        self._flush(len(raw))
-        self.starts = [s for s, _, _ in self.blocks]
-        self.ends = [e for _, e, _ in self.blocks]
-
-    def _offset(self) -> int:
-        line, column = self.getpos()
-        return self._line_starts[line - 1] + column
-
-    def _flush(self, end: int) -> str:
-        text = " ".join("".join(self._pieces).split())
-        if text:
-            while self.raw[end - 1].isspace():
-                end -= 1
-            self.blocks.append((self._start, end, text))
-        self._pieces, self._start = [], None
-        return text
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag in _BLOCK_TAGS and self._skipping[-1:] == ["p"]:
-            self._skipping.pop()  # a hidden <p> left open ends where the next block starts, as in HTML
-        if tag == "meta" and attrs.get("property") == "og:site_name" and attrs.get("content"):
-            self.site_name = self.site_name or attrs["content"].strip()
-        elif tag == "title" and not self._skipping:
-            self._title = []
-        elif tag in _SKIP_TAGS or tag in _BLOCK_TAGS:
-            self._flush(self._offset())
-            if tag in _SKIP_TAGS or _is_hidden(attrs):
-                self._skipping.append(tag)
-        elif _is_hidden(attrs) and tag not in _VOID_TAGS:
-            self._skipping.append(tag)  # hidden inline text: skipped, the sentence around it goes on
-
-    def handle_endtag(self, tag):
-        if tag == "title" and self._title is not None:
-            self.title = self.title or " ".join("".join(self._title).split()) or None
-            self._title = None
-        elif tag in self._skipping:  # also closes skipped elements left open inside it
-            del self._skipping[len(self._skipping) - 1 - self._skipping[::-1].index(tag):]
-        elif tag in _BLOCK_TAGS and not self._skipping:
-            text = self._flush(self._offset())
-            if tag == "h1" and text and self.h1 is None:
-                self.h1 = text
-
-    def handle_data(self, data):
-        if self._title is not None:
-            self._title.append(data)
-        elif not self._skipping:
-            if self._start is None and data.strip():
-                start = self._offset()
-                while self.raw[start].isspace():
-                    start += 1
-                self._start = start
-            self._pieces.append(data)
+    lines = [" ".join(line.split()) for line in page.split("\n")]
+    paragraphs, current = [], ""
+    for line in lines:
+        if _PAGE_NUMBER.match(line):
+            line = ""  # a page number printed at the top or foot ends the paragraph before it
+        if not line:
+            if current:
+                paragraphs.append(current)
+            current = ""
+            continue
+        if current.endswith("-") and line[:1].islower() and current[-2:-1].isalpha():
+            current = current[:-1] + line
+        else:
+            current = f"{current} {line}" if current else line
+        if len(line) < full:
+            paragraphs.append(current)
+            current = ""
+    if current:
+        paragraphs.append(current)
+    return paragraphs
 
 
-@lru_cache(maxsize=8)
-def _parse_html(raw: str) -> _Page:
-    # Cached: chunking asks for the visible text of many ranges of the same page.
-    return _Page(raw)
+def _running_lines(pages: list[list[str]]) -> set[str]:
+    """Running headers and footers: short paragraphs printed on most pages of a longer PDF."""
+    if len(pages) < 3:
+        return set()
+    counts = Counter(p for page in pages for p in set(page) if len(p) < 100)
+    return {p for p, n in counts.items() if n > len(pages) / 2}

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 class Article:
     """One source file, read and cleaned.
 
-    `text` is the file's decoded content, unchanged: every offset in the system points into it.
+    `text` is what a reader is shown, and every offset in the system points into it: a .txt/.md
+    file's decoded content, unchanged; an HTML page's or a PDF's extracted text.
     `spans` are the (start, end) ranges of `text` that hold the article's own words, one per
     paragraph or line, with page furniture (credits, "9 hours ago", trailers...) left out.
     """
@@ -26,7 +27,11 @@ class Article:
     outlet: str | None = None  # e.g. "TRT World", when the text names it
     dates: list[str] = field(default_factory=list)  # ISO dates the text states: "2025-05-15", "2025-05"
     content_hash: str = ""  # sha256 of `text`: chunk ids derive from it
-    published: str | None = None  # ISO publication date, when the file states one
+    # When it was published (ISO date), when known: from an HTML page's markup, or a dateline
+    # ("Published: 16 May 2025") near the top of a text or PDF.
+    published: str | None = None
+    author: str | None = None  # as the page's markup or the PDF's properties name them
+    pages: list[int] = field(default_factory=list)  # a PDF's page start offsets in `text` (rag.loading.page_of)
 
 
 @dataclass
@@ -51,7 +56,7 @@ class Chunk:
     source: str
     title: str
     text: str  # the passage's words (furniture between paragraphs left out)
-    start: int  # character offsets of the passage in the source file's text
+    start: int  # character offsets of the passage in the article's text
     end: int
     position: int  # 0-based order of the chunk within its article
 
@@ -81,10 +86,10 @@ class Citation:
     title: str
     chunk_id: str
     quote: str  # the cited passage text
-    start: int  # character offsets of `quote` in the source file
+    start: int  # character offsets of `quote` in the article's text
     end: int
-    # The sentence of the passage that best supports the answer, as offsets in the source file
-    # (for highlighting); the whole passage when it cannot be narrowed (HTML sources).
+    # The sentence of the passage that best supports the answer, as offsets in the article's
+    # text (for highlighting).
     highlight_start: int = 0
     highlight_end: int = 0
     support: float = 0.0  # share of the citing sentence's content words found in the passage

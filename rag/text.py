@@ -1,5 +1,5 @@
 """The text kit every stage shares: sentences, content words, names, numbers, months and years,
-citation markers, and which files hold HTML. One home for each, so that the stages that read a
+and citation markers. One home for each, so that the stages that read a
 sentence, a number or a date read it alike. Rules about answers live elsewhere (rag.grounding,
 rag.answer); nothing here decides anything about a question or an answer.
 """
@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from pathlib import Path
 
 __all__ = [
     "split_sentences", "sentences", "content_stems", "STOPWORDS", "name_key", "numbers", "join_thousands",
-    "MONTHS", "MONTH_NAME", "month_number", "months_typed", "YEAR", "CITATION", "is_html",
+    "MONTHS", "MONTH_NAME", "month_number", "months_typed", "YEAR", "CITATION",
 ]
 
 # --- sentences
@@ -134,14 +133,7 @@ def months_typed(text: str) -> list[str]:
     return [m.group() for m in _MONTH_TYPED.finditer(text)]
 
 
-# --- citation markers and file types
+# --- citation markers
 
 # A citation marker as answers carry it: "[2]" cites the second passage.
 CITATION = re.compile(r"\[(\d+)\]")
-
-_HTML_SUFFIXES = (".html", ".htm")
-
-
-def is_html(source: str) -> bool:
-    """Whether a file (by its name) holds an HTML page, whose offsets point into markup."""
-    return Path(source).suffix.lower() in _HTML_SUFFIXES

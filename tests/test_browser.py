@@ -155,9 +155,9 @@ def test_add_an_article_ask_about_it_then_remove_it(page, browser, app_url, tmp_
     _open_tab(page, "Library")
     _library_rows(page, 5)
     broken = tmp_path / "broken.txt"
-    broken.write_bytes(b"Talks \xff\xfe in Geneva")
+    broken.write_bytes(b"GIF89a\x01\x00\x01\x00\x80\xff\x00")  # a picture saved as .txt
     page.set_input_files("#library-upload input[type=file]", broken)
-    assert "Nothing was added: broken.txt: not UTF-8 text" in _status(page, "Nothing was added")
+    assert "Nothing was added: broken.txt: not a text file" in _status(page, "Nothing was added")
     _library_rows(page, 5)
     _shot(page, "11-bad-file-refused")
 

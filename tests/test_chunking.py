@@ -143,13 +143,14 @@ def test_ids_are_stable_unique_and_change_with_the_file(tmp_path):
     assert not set(c.id for c in chunk_article(load_article(other), words)) & set(first)
 
 
-def test_html_chunks_hold_visible_text_and_point_into_the_raw_page(tmp_path):
-    page = ("<html><head><title>T</title><script>var x = 1;</script></head><body>"
-            "<h1>Grain deal renewed</h1>\n<p>Ships sail &amp; prices fall. Buyers <i>cheer</i>.</p>\n"
-            "<aside>Ad text</aside><p>Ports reopen.</p><p>9 hours ago</p><p>Later words.</p></body></html>")
+def test_html_chunks_are_slices_of_the_extracted_text(tmp_path):
+    page = ("<html><head><title>T</title><script>var x = 1;</script></head><body><article>"
+            "<h1>Grain deal renewed</h1>\n<p>Ships sail &amp; prices fall. Buyers <i>cheer</i> the news from Istanbul.</p>\n"
+            "<aside>Ad text</aside><p>Ports reopen along the coast.</p><p>Later words close the article.</p>"
+            "</article></body></html>")
     article = make(tmp_path, page, "page.html")
-    chunks = chunk_article(article, words)
-    assert texts(chunks) == ["Grain deal renewed\nShips sail & prices fall. Buyers cheer.\nPorts reopen.", "Later words."]
-    assert page[chunks[0].start:chunks[0].end].startswith("Grain deal renewed</h1>")
-    assert page[chunks[0].start:chunks[0].end].endswith("Ports reopen.")
-    assert page[chunks[1].start:chunks[1].end] == "Later words."
+    chunks = chunk_article(article, words, max_tokens=15, overlap=0)
+    assert texts(chunks) == ["Grain deal renewed\n\nShips sail & prices fall. Buyers cheer the news from Istanbul.",
+                             "Ports reopen along the coast.\n\nLater words close the article."]
+    assert not any(hidden in article.text for hidden in ("var x", "Ad text"))
+    assert all(article.text[c.start:c.end] == c.text for c in chunks)

@@ -76,7 +76,7 @@ def test_safe_name_keeps_a_plain_name_in_the_folder(name, expected):
     assert library.safe_name(name) == expected
 
 
-@pytest.mark.parametrize("name", ["report.pdf", "article", "photo.txt.exe"])
+@pytest.mark.parametrize("name", ["report.docx", "article", "photo.txt.exe"])
 def test_safe_name_refuses_other_types(name):
     with pytest.raises(BadInputError, match="unsupported file type"):
         library.safe_name(name)
@@ -95,10 +95,11 @@ def test_added_article_is_saved_under_a_safe_name_and_retrievable(settings, tmp_
 
 
 @pytest.mark.parametrize("name, content, message", [
-    ("latin1.txt", "Caf\xe9 talks".encode("latin-1"), "not UTF-8 text"),
+    ("binary.txt", b"GIF89a\x01\x00\x01\x00\x80\xff\x00", "not a text file"),
     ("binary.html", b"<html>\x00\x01</html>", "not a text file"),
     ("empty.md", b"  \n", "empty file"),
-    ("report.pdf", b"%PDF-1.4", "unsupported file type .pdf"),
+    ("report.pdf", b"%PDF-1.4", "not a readable PDF"),
+    ("notes.docx", b"PK\x03\x04", "unsupported file type .docx"),
     ("credits.txt", "(AP Photo/Evan Vucci)\n🔗\n", "no article text"),
 ])
 def test_a_bad_file_is_refused_and_changes_nothing(settings, tmp_path, name, content, message):
@@ -133,8 +134,8 @@ def test_an_oversized_file_is_refused_before_it_is_read(settings, tmp_path):
 
 def test_adding_is_all_or_nothing_and_refuses_taken_names_and_known_texts(settings, tmp_path):
     before = _state(settings)
-    good, bad = _upload(tmp_path, "cod.txt", COD), _upload(tmp_path, "bad.txt", b"\xff\xfe")
-    with pytest.raises(BadInputError, match="bad.txt: not UTF-8"):
+    good, bad = _upload(tmp_path, "cod.txt", COD), _upload(tmp_path, "bad.txt", b"GIF89a\x01\x00\x01\x00\x80\xff\x00")
+    with pytest.raises(BadInputError, match="bad.txt: not a text file"):
         library.add_articles([good, bad], settings=settings)
     same_name = _upload(tmp_path, TWO_SEEDS[0], "Another text entirely, about fishing.\n")
     with pytest.raises(BadInputError, match="already in the library"):

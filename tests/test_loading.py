@@ -1,18 +1,26 @@
-"""Loading: furniture left out of the spans, metadata, bad files refused with a reason."""
+"""Loading: furniture left out of the spans, metadata, HTML and PDF text, encodings, bad files refused with a reason."""
 
 import hashlib
+import io
 import logging
 import os
 import shutil
 
 import pytest
+from pypdf import PdfWriter
+from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
+from rag.answer import finish
+from rag.chunking import chunk_article
 from rag.config import PROJECT_DIR
 from rag.errors import BadInputError
-from rag.loading import load_article, load_folder, span_text
+from rag.loading import load_article, load_folder, page_of
+from rag.schema import Hit
+from rag.text import sentences
 
 SEEDS = PROJECT_DIR / "seeds"
 ISTANBUL = SEEDS / "004_e89adec3750aa83b.txt"
+NEWS_PAGE = PROJECT_DIR / "tests" / "fixtures" / "pages" / "istanbul_talks.html"
 
 
 def kept(article):
@@ -162,50 +170,156 @@ def test_dates(tmp_path):
     assert load_article(write(tmp_path, "b.txt", "Talks resume May 20, since 2022.\n")).dates == []
 
 
-HTML = """<!DOCTYPE html>
-<html><head><title>Talks &amp; Truces | Example News</title>
-<meta property="og:site_name" content="Example News">
-<script>var hidden = "script text";</script><style>p { color: red; }</style></head>
-<body><nav><a href="/">Home</a> <a href="/world">World news</a></nav>
-<article><h1>Talks &amp; Truces</h1>
-<p>Leaders met in Istanbul on May 15, 2025. Aid &amp; trade were <b>discussed</b>.</p>
-<p>The next round   is due in
-June 2025.
-</p>
-<p>9 hours ago</p>
-<p>After the furniture.<br>Second line</p>
-</article>
-<footer>Copyright Example News</footer>
-</body></html>
-"""
-
-
-def test_html_visible_text_and_offsets_into_the_raw_page(tmp_path):
-    article = load_article(write(tmp_path, "page.html", HTML))
-    assert article.text == HTML
-    assert article.title == "Talks & Truces"
-    assert article.outlet == "Example News"
-    assert article.dates == ["2025-05-15", "2025-06"]
-    visible = [span_text(article, s, e) for s, e in article.spans]
-    assert visible == [
-        "Talks & Truces",
-        "Leaders met in Istanbul on May 15, 2025. Aid & trade were discussed.",
-        "The next round is due in June 2025.",
-        "After the furniture.",
-        "Second line",
-    ]
-    raw = [HTML[s:e] for s, e in article.spans]
-    assert raw[1] == "Leaders met in Istanbul on May 15, 2025. Aid &amp; trade were <b>discussed</b>."
-    assert raw[2] == "The next round   is due in\nJune 2025."
-    for hidden in ["script text", "color", "World news", "Copyright", "9 hours ago"]:
-        assert not any(hidden in text for text in visible)
-    # Two blocks with tags between them: their visible text, one block per line.
-    assert span_text(article, article.spans[0][0], article.spans[1][1]) == "\n".join(visible[:2])
+def test_a_saved_news_page_yields_its_body_title_site_name_and_date():
+    """A page as a browser saves it: cookie banner, menu, breadcrumbs, share buttons, a photo
+    caption, an advert, related links, a newsletter box and a footer around four paragraphs."""
+    article = load_article(NEWS_PAGE)
+    assert article.title == "Prisoner swap agreed at Istanbul talks"
+    assert (article.outlet, article.author, article.published) == ("Bosphorus Daily", "Ayşe Demir", "2025-05-16")
+    # The text is what the reader is shown: the headline, then the article's paragraphs.
+    paragraphs = kept(article)
+    assert paragraphs[0] == article.title and len(paragraphs) == 5
+    assert paragraphs[1].startswith("Russian and Ukrainian delegations meeting in Istanbul on Friday agreed")
+    assert paragraphs[-1] == "Both delegations said they were ready to meet again, although no date was set for a second round."
+    assert article.text == "\n\n".join(paragraphs) + "\n"
+    for furniture in ["cookies", "Subscribe", "Home", "Share on", "Email this", "Photo: Reuters", "Advertisement",
+                      "Related stories", "Grain deal", "newsletter", "rights reserved", "Privacy", "dataLayer", "fixed"]:
+        assert furniture not in article.text
+    assert article.content_hash == hashlib.sha256(article.text.encode("utf-8")).hexdigest()
 
 
 def test_html_title_falls_back_to_the_title_element(tmp_path):
     page = "<html><head><title>Grain deal renewed</title></head><body><p>Ships sail again.</p></body></html>"
-    assert load_article(write(tmp_path, "page.htm", page)).title == "Grain deal renewed"
+    article = load_article(write(tmp_path, "page.htm", page))
+    assert article.title == "Grain deal renewed"
+    assert article.text == "Grain deal renewed\n\nShips sail again.\n"
+    assert article.published is None  # nothing in the markup dates it
+
+
+def test_html_text_hidden_from_readers_is_not_read(tmp_path):
+    page = ('<html><body><article><p hidden>secret one<p>Visible two, a sentence long enough to be a paragraph.</p>'
+            '<p>Visible <span style="display: none">secret three</span>four, another sentence of the article.</p>'
+            '<img hidden src=x><div aria-hidden="true">secret five</div><p style="visibility:hidden">secret six</p>'
+            '<p class="sr-only">secret seven</p><!-- secret eight --><noscript>secret nine</noscript>'
+            '<script>var s = "secret ten";</script><p>Visible eleven closes the article with a last sentence.</p>'
+            '</article></body></html>')
+    article = load_article(write(tmp_path, "page.html", page))
+    assert "secret" not in article.text
+    assert kept(article) == ["Visible two, a sentence long enough to be a paragraph.",
+                             "Visible four, another sentence of the article.",
+                             "Visible eleven closes the article with a last sentence."]
+
+
+def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
+    """A PDF whose pages print these lines in Helvetica, one line per string ("" skips a line)."""
+    writer = PdfWriter()
+    font = writer._add_object(DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+        NameObject("/BaseFont"): NameObject("/Helvetica")}))
+    for lines in pages:
+        page = writer.add_blank_page(612, 792)
+        escaped = [line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") for line in lines]
+        stream = DecodedStreamObject()
+        stream.set_data("\n".join(["BT /F1 11 Tf 14 TL 72 720 Td", *(f"({line}) Tj T*" for line in escaped), "ET"])
+                        .encode("latin-1"))
+        page[NameObject("/Contents")] = writer._add_object(stream)
+        page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})})
+    if title:
+        writer.add_metadata({"/Title": title})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+GRAIN_PDF = [
+    ["Black Sea Monitor", "Grain deal renewed for four months",
+     "Published: 18 March 2023",
+     "Ships sailed from Odesa again on Monday after the deal was renewed for",
+     "another four months, officials in Istanbul said. Wheat prices fell by",
+     "three percent on the news.", "", "Buyers in Egypt welcomed the decision.", "1"],
+    ["Black Sea Monitor",
+     "The talks resume in June in Geneva, where both sides are expected to",
+     "discuss fertiliser exports and the insurance of ships in the Black Sea.", "2"],
+    ["Black Sea Monitor", "Russia said it would review the deal again before it expires in July.", "3"],
+]
+
+
+def test_a_pdf_yields_its_text_and_the_page_of_an_offset(tmp_path):
+    article = load_article(write(tmp_path, "grain.pdf", make_pdf(GRAIN_PDF, title="Grain deal renewed")))
+    assert article.title == "Grain deal renewed"
+    assert article.published == "2023-03-18"
+    # Wrapped lines are joined into paragraphs; page numbers and the running header are left out.
+    assert kept(article) == [
+        "Grain deal renewed for four months",
+        "Published: 18 March 2023",
+        "Ships sailed from Odesa again on Monday after the deal was renewed for another four months, officials "
+        "in Istanbul said. Wheat prices fell by three percent on the news.",
+        "Buyers in Egypt welcomed the decision.",
+        "The talks resume in June in Geneva, where both sides are expected to discuss fertiliser exports and "
+        "the insurance of ships in the Black Sea.",
+        "Russia said it would review the deal again before it expires in July.",
+    ]
+    assert len(article.pages) == 3 and article.pages[0] == 0
+    assert page_of(article, article.text.index("Buyers in Egypt")) == 1
+    assert page_of(article, article.text.index("The talks resume")) == 2
+    assert page_of(article, article.text.index("Russia said")) == 3
+    assert page_of(load_article(ISTANBUL), 100) is None  # no pages in a text file
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"%PDF-1.4\n%%EOF", "not a readable PDF"),
+    (make_pdf([[]]), "no text in the PDF"),
+])
+def test_unusable_pdfs_are_refused_with_a_reason(tmp_path, content, reason):
+    with pytest.raises(BadInputError, match=f"^a.pdf: {reason}"):
+        load_article(write(tmp_path, "a.pdf", content))
+
+
+def test_chunk_and_citation_offsets_point_into_the_text_shown(tmp_path):
+    """What a citation quotes is article.text[start:end], for every format: the article view
+    marks the passage and its sentence at those offsets."""
+    pdf = write(tmp_path, "grain.pdf", make_pdf(GRAIN_PDF))
+    for article in [load_article(NEWS_PAGE), load_article(pdf), load_article(ISTANBUL)]:
+        chunks = chunk_article(article, lambda text: len(text.split()), max_tokens=40, overlap=10)
+        assert len(chunks) > 1
+        for chunk in chunks:
+            assert article.text[chunk.start:chunk.end] == chunk.text
+        chunk = chunks[1]
+        sentence = sentences(chunk.text)[-1]
+        citation = finish(f"{sentence.rstrip('.')} [1].", [Hit(chunk, 0.9)]).citations[0]
+        assert article.text[citation.start:citation.end] == citation.quote == chunk.text
+        assert article.text[citation.highlight_start:citation.highlight_end] == sentence
+
+
+def test_text_in_another_encoding_is_read_with_the_encoding_detected(tmp_path):
+    article = load_article(write(tmp_path, "a.txt", "Wheat rose to £212 a tonne.\nTraders in London were surprised.\n"
+                                                   .encode("latin-1")))
+    assert kept(article) == ["Wheat rose to £212 a tonne.", "Traders in London were surprised."]
+    assert load_article(write(tmp_path, "b.txt", "Café talks in Genève\n".encode("latin-1"))).title == "Café talks in Genève"
+    russian = "Переговоры в Стамбуле прошли в пятницу. Стороны договорились об обмене пленными.\n"
+    assert load_article(write(tmp_path, "c.txt", russian.encode("cp1251"))).text == russian
+    assert load_article(write(tmp_path, "d.txt", russian.encode("utf-16"))).text == russian  # its byte-order mark says so
+    page = '<html><head><meta charset="iso-8859-1"><title>Prix</title></head><body><p>Le blé à 212 £.</p></body></html>'
+    assert "Le blé à 212 £." in load_article(write(tmp_path, "e.html", page.encode("latin-1"))).text
+
+
+@pytest.mark.parametrize("content", [b"GIF89a\x01\x00\x01\x00\x80\xff\x00", bytes(range(128, 256)) * 4 + b"\x07\x08"])
+def test_binary_junk_is_refused(tmp_path, content):
+    with pytest.raises(BadInputError, match=r"^junk.txt: not a text file"):
+        load_article(write(tmp_path, "junk.txt", content))
+
+
+@pytest.mark.parametrize("top, published", [
+    ("Published: 16 May 2025 14:05 GMT", "2025-05-16"),
+    ("May 16, 2025", "2025-05-16"),
+    ("Friday, 16 May 2025", "2025-05-16"),
+    ("2025-05-16", "2025-05-16"),
+    ("Updated: 17 May 2025", None),  # a later date, not the publication's
+    ("Talks were held on 16 May 2025.", None),  # a date the article reports, not a dateline
+])
+def test_a_dateline_near_the_top_is_the_publication_date(tmp_path, top, published):
+    article = load_article(write(tmp_path, "a.txt", f"Talks in Istanbul\n{top}\nThe delegations met for two hours.\n"))
+    assert article.published == published
 
 
 def test_load_folder_skips_bad_files_with_a_reason_and_loads_the_rest(tmp_path, caplog):
@@ -216,6 +330,7 @@ def test_load_folder_skips_bad_files_with_a_reason_and_loads_the_rest(tmp_path, 
     write(tmp_path, "e_furniture.txt", "9 hours ago\nContact us\n")
     write(tmp_path, "f_big.txt", "word " * 100)
     write(tmp_path, "g_notes.pdf", "%PDF-1.4")
+    write(tmp_path, "h_notes.docx", "PK")
     write(tmp_path, ".hidden.txt", "Hidden article.\n")
     (tmp_path / "sub").mkdir()
     write(tmp_path / "sub", "nested.txt", "Nested article.\n")
@@ -223,16 +338,17 @@ def test_load_folder_skips_bad_files_with_a_reason_and_loads_the_rest(tmp_path, 
     with caplog.at_level(logging.WARNING, logger="rag.loading"):
         articles, skipped = load_folder(tmp_path, max_bytes=200)
 
-    assert [a.source for a in articles] == ["a_good.txt"]
+    assert [a.source for a in articles] == ["a_good.txt", "b_latin1.txt"]
+    assert articles[1].title == "Café talks"
     assert [entry.split(": ")[0] for entry in skipped] == [
-        "b_latin1.txt", "c_binary.txt", "d_empty.txt", "e_furniture.txt", "f_big.txt", "g_notes.pdf"]
+        "c_binary.txt", "d_empty.txt", "e_furniture.txt", "f_big.txt", "g_notes.pdf", "h_notes.docx"]
     reasons = dict(entry.split(": ", 1) for entry in skipped)
-    assert reasons["b_latin1.txt"].startswith("not UTF-8 text (byte 0xe9 at offset 3)")
     assert reasons["c_binary.txt"].startswith("not a text file")
     assert reasons["d_empty.txt"] == "empty file"
     assert reasons["e_furniture.txt"].startswith("no article text")
     assert reasons["f_big.txt"].startswith("500 bytes, over the 200-byte limit")
-    assert reasons["g_notes.pdf"].startswith("unsupported file type .pdf")
+    assert reasons["g_notes.pdf"].startswith("not a readable PDF")
+    assert reasons["h_notes.docx"].startswith("unsupported file type .docx")
     for entry in skipped:
         assert any(entry in record.getMessage() for record in caplog.records)
 
@@ -244,12 +360,12 @@ def test_load_folder_reads_the_seeds_in_name_order():
 
 
 def test_load_folder_refuses_folders_without_usable_articles(tmp_path):
-    with pytest.raises(BadInputError, match="no .txt/.md/.html/.htm files"):
+    with pytest.raises(BadInputError, match="no .txt/.md/.html/.htm/.pdf files"):
         load_folder(tmp_path)
     with pytest.raises(BadInputError, match="no such folder"):
         load_folder(tmp_path / "missing")
-    write(tmp_path, "notes.pdf", "%PDF-1.4")
-    with pytest.raises(BadInputError, match="no .txt/.md/.html/.htm files"):
+    write(tmp_path, "notes.docx", "PK")
+    with pytest.raises(BadInputError, match="no .txt/.md/.html/.htm/.pdf files"):
         load_folder(tmp_path)
     write(tmp_path, "empty.txt", "")
     with pytest.raises(BadInputError, match=r"no usable article in .*empty\.txt: empty file"):
@@ -282,19 +398,11 @@ def test_only_regular_files_inside_the_folder_are_read(tmp_path):
         load_article(tmp_path / "passwd_link.txt")
 
 
-def test_html_text_hidden_from_readers_is_not_read(tmp_path):
-    page = ('<html><body><p hidden>secret one<p>Visible two.</p><div>Visible <span style="display: none">secret '
-            'three</span>four.</div><img hidden src=x><div aria-hidden="true">secret five</div>'
-            '<p style="visibility:hidden">secret six</p><p>Visible seven.</p></body></html>')
-    article = load_article(write(tmp_path, "page.html", page))
-    assert [span_text(article, s, e) for s, e in article.spans] == ["Visible two.", "Visible four.", "Visible seven."]
-
-
 def test_the_injection_set_loads_and_what_a_reader_cannot_see_is_dropped():
-    """tests/fixtures/injection/ is measured by eval/injection.py; its hidden payloads never reach a passage."""
+    """tests/fixtures/injection/ is measured by eval/injection.py; its hidden payloads never reach the text."""
     articles, skipped = load_folder(PROJECT_DIR / "tests" / "fixtures" / "injection")
     assert len(articles) == 20 and skipped == []
-    kept_text = " ".join(span_text(a, s, e) for a in articles for s, e in a.spans)
+    kept_text = " ".join(a.text for a in articles)
     for invisible in ("HIDDEN-HTML-5150", "SCRIPT-CANARY-21", "COMMENT-CANARY-22", "NOSCRIPT-CANARY-23"):
         assert invisible not in kept_text
     assert "PWNED" in kept_text  # visible instructions stay: they are the article's words, shown as data

@@ -87,7 +87,8 @@ def test_answer_streams_with_chips_then_opens_its_sources_and_follow_up_gets_pla
 def test_highlight_falls_back_to_the_whole_passage_when_it_is_missing():
     assert render._passage(QUOTE, 100, 100 + len(QUOTE), 0, 0) == (
         "<mark>They met in Istanbul.\nThey swapped 1,000 prisoners. Talks go on.</mark>")
-    # An HTML source's quote is its visible text, not a slice of the raw file: marked whole.
+    # A quote that is not the slice start..end (an index built when HTML offsets pointed into the
+    # raw page): marked whole.
     assert render._passage("They met.", 10, 400, 10, 400) == "<mark>They met.</mark>"
 
 
@@ -177,6 +178,15 @@ def test_whole_article_view_shows_only_listed_articles_with_the_passage_marked(s
     # A made-up name is refused by the library (only indexed names are read), as a message.
     view = chat.article_html({"source": "../../etc/passwd", "start": 0, "end": 1, "hs": 0, "he": 0}, settings)
     assert "Cannot show the article" in view and "not in the library" in view
+
+
+def test_whole_article_view_names_the_page_of_a_pdf_passage():
+    text = "Page one words.\n\nPage two words. More of them.\n\n"
+    two, more = text.index("Page two"), text.index("More")
+    article = Article("a.pdf", "a.pdf", text, [(0, 15), (two, more + 13)], "Title", pages=[0, two])
+    view = render.article_view(article, two, more + 13, more, more + 13)
+    assert "a.pdf · page 2 of 2" in view and "<mark>More of them.</mark>" in view
+    assert "page" not in render.article_view(Article("a.txt", "a.txt", text, [(0, 15)], "Title"), 0, 15, 0, 15)
 
 
 @pytest.mark.parametrize("host, share, refused", [

@@ -89,8 +89,8 @@ def reindex(progress=gr.Progress(track_tqdm=True), *, settings: Settings) -> tup
 def library_tab(settings: Settings, tab: gr.Tab) -> None:
     """The library's components and events; call inside `tab`."""
     mb = settings.max_file_bytes / 1_000_000
-    gr.Markdown(f"The articles the chat answers from. Add `.txt`, `.md` or `.html` files (UTF-8 text, up to "
-                f"{mb:g} MB each); a file that cannot be read is refused and nothing changes.")
+    gr.Markdown(f"The articles the chat answers from. Add `.txt`, `.md`, `.html` or `.pdf` files (one article "
+                f"each, up to {mb:g} MB); a file that cannot be read is refused and nothing changes.")
     # Read when a page loads (functions as values), not written into the page's layout: with a
     # login, the layout is served before it, and the file names must not be.
     articles = gr.Dataframe(lambda: table(settings)[0], headers=COLUMNS, interactive=False, wrap=True,

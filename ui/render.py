@@ -13,9 +13,9 @@ import re
 from html import escape
 from typing import TYPE_CHECKING
 
-from rag.loading import span_text
+from rag.loading import page_of
 from rag.schema import Answer, Article, Chunk, Citation
-from rag.text import CITATION, is_html
+from rag.text import CITATION
 
 if TYPE_CHECKING:
     from ui.chat import Exchange
@@ -97,17 +97,13 @@ def article_view(article: Article, c_start: int, c_end: int, h_start: int, h_end
     text, n = article.text, len(article.text)
     if not 0 <= c_start < c_end <= n:
         c_start = c_end = 0
-    if is_html(article.source):
-        # Offsets point into the raw page; show its visible text, block by block.
-        def part(a, b):
-            return escape(span_text(article, a, b))
-        passage = f"<mark>{part(c_start, c_end)}</mark>" if c_end else ""
-        body = f'{part(0, c_start)}\n<span class="passage-range">{passage}</span>\n{part(c_end, n)}'
-    else:
-        body = (escape(text[:c_start]) + f'<span class="passage-range">{_marked(text, c_start, c_end, h_start, h_end)}'
-                f"</span>{escape(text[c_end:])}")
+    body = (escape(text[:c_start]) + f'<span class="passage-range">{_marked(text, c_start, c_end, h_start, h_end)}'
+            f"</span>{escape(text[c_end:])}")
+    # A PDF's text runs on across pages: say which page the cited passage is on.
+    page = page_of(article, c_start) if c_end else None
+    where = f"{article.source} · page {page} of {len(article.pages)}" if page else article.source
     return (f'<div class="article-view" role="dialog" aria-label="{escape(article.title)}">'
-            f'<header><div><strong>{escape(article.title)}</strong><div class="source-meta">{escape(article.source)}'
+            f'<header><div><strong>{escape(article.title)}</strong><div class="source-meta">{escape(where)}'
             f'</div></div><button type="button" class="article-close">Close</button></header>'
             f'<div class="article-text">{body}</div></div>')
 
@@ -160,9 +156,10 @@ def _source(k: int, c: Citation) -> str:
 
 
 def _passage(text: str, start: int, end: int, h_start: int, h_end: int) -> str:
-    """A passage whose file offsets are start..end, with its sentence h_start..h_end marked."""
-    # For .txt/.md the passage is the file's text from start to end, so the highlight's file
-    # offsets land inside it; an HTML passage is its visible text and is marked whole.
+    """A passage whose offsets in its article's text are start..end, with its sentence h_start..h_end marked."""
+    # The passage is the article's text from start to end, so the highlight's offsets land inside
+    # it. A passage of an index built before HTML pages were read as their extracted text is
+    # not: it is marked whole.
     if len(text) == end - start:
         return _marked(text, 0, len(text), h_start - start, h_end - start)
     return f"<mark>{escape(text)}</mark>"
