@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from dataclasses import asdict
-from typing import Callable, Iterator
+from typing import AsyncIterator, Callable, Iterator
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -280,8 +280,8 @@ def create_app(settings: Settings | None = None, *, login: Callable[[str, str], 
         first = await run_in_threadpool(next, items)
         rest = _chain(first, items)
         if chat.stream:
-            return StreamingResponse(events(chat, rest, run), media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            return _Stream(_relay(events(chat, rest, run)), media_type="text/event-stream",
+                           headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         answer = await run_in_threadpool(_last, rest)
         return completion(chat, answer, run)
 
@@ -344,6 +344,29 @@ def _credentials_pass(header: str, login: Callable[[str, str], bool]) -> bool:
         value = ""
     user, _, password = value.strip().partition(":")
     return login(user, password)
+
+
+class _Stream(StreamingResponse):
+    """A stream whose answer ends as soon as the client has gone: Starlette leaves a body it
+    stopped sending to the garbage collector, which can take any time (a test saw the turn held
+    for the whole of a long answer), and the next question waits for that turn."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.body_iterator.aclose()
+
+
+async def _relay(chunks: Iterator[str]) -> AsyncIterator[str]:
+    """`chunks`, each made in the thread pool (the model blocks), closed when the relay is."""
+    try:
+        # A cancelled wait for a chunk waits for its thread (anyio's default), so `chunks` is
+        # never running when it is closed.
+        while (chunk := await run_in_threadpool(next, chunks, None)) is not None:
+            yield chunk
+    finally:
+        chunks.close()  # quick: it only unwinds the answer's generators, freeing the turn
 
 
 def _chain(first, rest: Iterator) -> Iterator:
