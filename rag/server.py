@@ -13,8 +13,10 @@ shows the model's words as it writes them; the checked text (rag.answer) comes o
 as `checked_content`, and when its words or citation numbers differ from what was streamed, a
 last content piece says so, so that a client knowing nothing of these fields still shows it.
 
-Questions take turns, in arrival order, for the whole answer: on 2 cores two answers at once
-would each run at half speed and evict each other's cached prompt.
+API questions take turns, in arrival order, for the whole answer: on 2 cores two answers at
+once would each run at half speed and evict each other's cached prompt. The mounted web app
+queues its own answers one at a time; an API answer and a web answer meet only at the model,
+whose calls take turns too (rag.generation).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import asdict
-from typing import AsyncIterator, Callable, Iterator
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -251,7 +253,7 @@ def _usage(answer: Answer) -> dict:
             "total_tokens": answer.prompt_tokens + answer.completion_tokens}
 
 
-def create_app(settings: Settings | None = None, *, login: Callable[[str, str], bool] | None = None, ui: bool = True):
+def create_app(settings: Settings | None = None, *, login: Callable[[str, str], bool] | None = None) -> FastAPI:
     """The FastAPI app; `login(user, password)` guards every route when given."""
     settings = settings or load_settings()
 
@@ -318,8 +320,7 @@ def create_app(settings: Settings | None = None, *, login: Callable[[str, str], 
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         return {"status": "ok", "articles": articles, "generator": settings.generator}
 
-    if ui:
-        _mount_ui(app, settings, login)
+    _mount_ui(app, settings, login)
     return app
 
 
