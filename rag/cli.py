@@ -81,6 +81,15 @@ def _parser() -> argparse.ArgumentParser:
                        help="serve a non-loopback --host or a share link without a login (trusted networks only)")
     ui.set_defaults(command=_ui)
 
+    serve = commands.add_parser("serve", help="serve an OpenAI-style HTTP API (/v1/chat/completions) and the web UI")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    serve.add_argument("--port", type=int, default=8000)
+    login = serve.add_mutually_exclusive_group()
+    login.add_argument("--auth", metavar="USER:PASSWORD",
+                       help="require this login (default: $RAG_UI_AUTH); API clients send it as the API key")
+    login.add_argument("--no-auth", action="store_true", help="serve a non-loopback --host without a login")
+    serve.set_defaults(command=_serve)
+
     evaluate = commands.add_parser("eval", help="score answers, retrieval, citations, abstention and speed")
     source = evaluate.add_mutually_exclusive_group()
     source.add_argument("--set", dest="question_set", type=Path, metavar="FILE",
@@ -181,6 +190,15 @@ def _ui(args, settings: Settings) -> int:
     # The environment keeps the password out of the process list and the shell history.
     auth = None if args.no_auth else parse_auth(args.auth or os.environ.get("RAG_UI_AUTH") or None)
     serve(settings, host=args.host, port=args.port, share=args.share, auth=auth, allow_no_auth=args.no_auth)
+    return 0
+
+
+def _serve(args, settings: Settings) -> int:
+    from rag.server import serve
+    from ui.app import parse_auth
+
+    auth = None if args.no_auth else parse_auth(args.auth or os.environ.get("RAG_UI_AUTH") or None)
+    serve(settings, host=args.host, port=args.port, auth=auth, allow_no_auth=args.no_auth)
     return 0
 
 

@@ -1,0 +1,410 @@
+"""`rag serve`: the core over HTTP, in the OpenAI chat format, with the web app on the same port.
+
+Routes (all behind the login when one is set):
+  POST /v1/chat/completions   OpenAI's chat format, `stream` true (server-sent events) or false
+  GET  /v1/models             one model id per generator the UI offers
+  GET  /healthz               the index loads and the default generator is installed
+  POST /api/ask               {"question", "history"?, "model"?, "top_k"?} -> asdict(Answer)
+  /                           the Gradio app (ui.app), mounted: one process, one model in memory
+
+An answer's text keeps its `[n]` markers; its citations and whether it abstained travel beside
+it (`message.citations`, `message.abstained`; in a stream, on the last chunk's delta). A stream
+shows the model's words as it writes them; the checked text (rag.answer) comes on the last chunk
+as `checked_content`, and when its words or citation numbers differ from what was streamed, a
+last content piece says so, so that a client knowing nothing of these fields still shows it.
+
+API questions take turns, in arrival order, for the whole answer: on 2 cores two answers at
+once would each run at half speed and evict each other's cached prompt. The mounted web app
+queues its own answers one at a time; an API answer and a web answer meet only at the model,
+whose calls take turns too (rag.generation).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import asdict
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+import rag
+from rag.config import Settings, load_settings
+from rag.errors import BadInputError, IndexUnusableError, ModelMissingError, RagError
+from rag.generation import Turns
+from rag.schema import Answer, Retrieved
+
+log = logging.getLogger(__name__)
+
+ROLES = ("system", "developer", "user", "assistant")
+# A question is at most max_question_chars; a request this big is not a conversation.
+MAX_BODY_BYTES = 1_000_000
+# Whole answers, one at a time in this process (the mounted UI queues its own, one at a time).
+_ANSWERING = Turns()
+
+
+class RequestError(BadInputError):
+    """A request the API refuses, with the OpenAI error object's fields."""
+
+    def __init__(self, message: str, param: str | None = None, status: int = 400, code: str | None = None):
+        super().__init__(message)
+        self.param, self.status, self.code = param, status, code
+
+
+@dataclasses.dataclass
+class Chat:
+    """What a chat request asks, once checked."""
+
+    question: str
+    history: list[dict]  # earlier user and assistant turns, as rag.ask takes them
+    model: str
+    stream: bool = False
+    include_usage: bool = False
+
+
+def models(settings: Settings) -> list[str]:
+    """The generators the UI offers: the known ones and the configured one."""
+    from rag.models import GENERATORS
+
+    return list(GENERATORS) + ([settings.generator] if settings.generator not in GENERATORS else [])
+
+
+def parse_body(body: bytes) -> dict:
+    if len(body) > MAX_BODY_BYTES:
+        raise RequestError(f"the request is {len(body):,} bytes; the limit is {MAX_BODY_BYTES:,}", status=413,
+                           code="request_too_large")
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RequestError("the request body is not valid UTF-8: send JSON encoded as UTF-8") from None
+    except ValueError as exc:
+        raise RequestError(f"the request body is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise RequestError(f"the request body must be a JSON object, not {type(data).__name__}")
+    return data
+
+
+def parse_chat(data: dict, settings: Settings) -> Chat:
+    """Check a chat request; a RequestError names the field (`param`) that is wrong."""
+    turns = parse_messages(data.get("messages"), "messages")
+    if turns[-1]["role"] != "user":
+        raise RequestError(f"the last message must be the user's question, not {turns[-1]['role']!r}",
+                           f"messages[{len(turns) - 1}].role")
+    stream, options = data.get("stream", False), data.get("stream_options") or {}
+    if not isinstance(stream, bool):
+        raise RequestError(f"stream must be true or false, not {stream!r}", "stream")
+    if not isinstance(options, dict):
+        raise RequestError("stream_options must be an object", "stream_options")
+    if data.get("n", 1) != 1:
+        raise RequestError("n must be 1: there is one checked answer per question", "n")
+    return Chat(turns[-1]["content"], conversation(turns[:-1]), _model(data.get("model"), settings), stream,
+                bool(options.get("include_usage")))
+
+
+def parse_messages(messages, param: str) -> list[dict]:
+    """A non-empty list of {role, content} with known roles and text content."""
+    if not isinstance(messages, list) or not messages:
+        raise RequestError(f"{param} must be a non-empty list of {{role, content}} objects", param)
+    turns = []
+    for k, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise RequestError(f"{param}[{k}] must be an object with role and content", f"{param}[{k}]")
+        if message.get("role") not in ROLES:
+            raise RequestError(f"{param}[{k}].role is {message.get('role')!r}; valid roles: {', '.join(ROLES)}",
+                               f"{param}[{k}].role")
+        turns.append({"role": message["role"], "content": _text(message.get("content"), f"{param}[{k}].content")})
+    return turns
+
+
+def conversation(turns: list[dict]) -> list[dict]:
+    """The history rag.ask takes. The server's instructions are fixed (articles are data, answers
+    cite them): a client's system or developer message does not reach the prompt."""
+    return [turn for turn in turns if turn["role"] in ("user", "assistant")]
+
+
+def _text(content, param: str) -> str:
+    """A message's text: a string, or OpenAI's list of text parts."""
+    if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
+        content = "".join(str(p.get("text", "")) for p in content) if content else ""
+    if not isinstance(content, str):
+        raise RequestError(f"{param} must be text (a string or text parts), not {type(content).__name__}", param)
+    try:
+        content.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. "\ud800" in the JSON
+        raise RequestError(f"{param} is not valid text: it holds lone surrogates (bytes that were not UTF-8)",
+                           param) from None
+    if not content.strip():
+        raise RequestError(f"{param} is empty", param)
+    return content
+
+
+def _model(model, settings: Settings) -> str:
+    if model is None:
+        return settings.generator
+    if model not in models(settings):
+        raise RequestError(f"the model {model!r} does not exist; available: {', '.join(models(settings))}",
+                           "model", status=404, code="model_not_found")
+    return model
+
+
+def answers(question: str, history: list[dict], settings: Settings) -> Iterator[Retrieved | str | Answer]:
+    """rag.ask_stream in this process's queue: the turn is held until the answer is complete or
+    the caller drops the iterator (a client that went away)."""
+    with _ANSWERING.turn():
+        yield from rag.ask_stream(question, history=history, settings=settings)
+
+
+def citations(answer: Answer, settings: Settings) -> list[dict]:
+    """The citations in the API's shape, each with its article's path in the library folder."""
+    from rag.library import articles_folder
+
+    try:
+        folder = articles_folder(settings=settings)
+    except RagError:  # an index from before the library, or its folder moved: no path to give
+        folder = None
+    return [{"n": c.n, "source": c.source, "title": c.title,
+             "url_or_path": str(folder / c.source) if folder else None, "quote": c.quote,
+             "start": c.start, "end": c.end, "highlight_start": c.highlight_start, "highlight_end": c.highlight_end}
+            for c in answer.citations]
+
+
+def completion(chat: Chat, answer: Answer, settings: Settings) -> dict:
+    """The non-streamed `chat.completion` object."""
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+        "model": chat.model,
+        "choices": [{"index": 0, "logprobs": None, "finish_reason": _finish_reason(answer, settings),
+                     "message": {"role": "assistant", "content": answer.text, "refusal": None,
+                                 "citations": citations(answer, settings), "abstained": answer.abstained}}],
+        "usage": _usage(answer),
+    }
+
+
+def events(chat: Chat, items: Iterator[Retrieved | str | Answer], settings: Settings) -> Iterator[str]:
+    """Server-sent events as OpenAI streams them: `chat.completion.chunk`s, then `[DONE]`."""
+    base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": chat.model}
+
+    def chunk(delta: dict, finish_reason: str | None = None) -> str:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return _event({**base, "choices": [choice]})
+
+    yield chunk({"role": "assistant", "content": ""})
+    streamed = ""
+    try:
+        for item in items:
+            if isinstance(item, Answer):
+                if _words(item.text) != _words(streamed):
+                    yield chunk({"content": f"\n\nChecked against the articles, the answer is: {item.text}"})
+                yield chunk({"citations": citations(item, settings), "abstained": item.abstained,
+                             "checked_content": item.text}, _finish_reason(item, settings))
+                if chat.include_usage:
+                    yield _event({**base, "choices": [], "usage": _usage(item)})
+            elif isinstance(item, str):
+                streamed += item
+                yield chunk({"content": item})
+    except Exception as exc:  # headers are sent: the error goes as an event, as OpenAI sends one
+        if not isinstance(exc, RagError):
+            log.error("answering %r failed", chat.question, exc_info=exc)
+        yield _event(error_object(exc)[1])
+        return
+    yield "data: [DONE]\n\n"
+
+
+def error_object(exc: Exception) -> tuple[int, dict]:
+    """(HTTP status, OpenAI's error object) for an exception from checking or answering."""
+    if isinstance(exc, RequestError):
+        status, kind, param, code = exc.status, "invalid_request_error", exc.param, exc.code
+    elif isinstance(exc, BadInputError):  # the core's checks of the question (length, script...)
+        status, kind, param, code = 400, "invalid_request_error", "messages", None
+    elif isinstance(exc, (IndexUnusableError, ModelMissingError)):
+        status, kind, param = 503, "server_error", None
+        code = "index_unusable" if isinstance(exc, IndexUnusableError) else "model_missing"
+    else:
+        return 500, {"error": {"message": f"internal error ({type(exc).__name__}: {exc}); the server's log has "
+                                          "the details", "type": "server_error", "param": None, "code": None}}
+    return status, {"error": {"message": str(exc), "type": kind, "param": param, "code": code}}
+
+
+def _event(data: dict) -> str:
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _words(text: str) -> list[str]:
+    """Words and citation markers: what a reader would notice changed, not spacing or where a
+    marker sits around the full stop."""
+    return re.findall(r"\[\d+\]|\w+", text)
+
+
+def _finish_reason(answer: Answer, settings: Settings) -> str:
+    return "length" if answer.completion_tokens >= settings.max_answer_tokens else "stop"
+
+
+def _usage(answer: Answer) -> dict:
+    return {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
+            "total_tokens": answer.prompt_tokens + answer.completion_tokens}
+
+
+def create_app(settings: Settings | None = None, *, login: Callable[[str, str], bool] | None = None) -> FastAPI:
+    """The FastAPI app; `login(user, password)` guards every route when given."""
+    settings = settings or load_settings()
+
+    def signed_in(request: Request) -> None:  # sync: a wrong login sleeps, in the thread pool
+        if login is not None and not _credentials_pass(request.headers.get("authorization", ""), login):
+            raise RequestError("a login is needed: send Authorization: Bearer USER:PASSWORD (the OpenAI "
+                               "clients' api_key) or HTTP Basic", status=401, code="invalid_api_key")
+
+    app = FastAPI(title="Ask the news", docs_url=None, redoc_url=None, openapi_url=None,
+                  dependencies=[Depends(signed_in)])
+
+    @app.exception_handler(RagError)
+    @app.exception_handler(Exception)  # Starlette logs these with their traceback too
+    async def refused(request: Request, exc: Exception) -> JSONResponse:
+        status, error = error_object(exc)
+        headers = {"WWW-Authenticate": 'Basic realm="rag"'} if status == 401 else None
+        return JSONResponse(error, status_code=status, headers=headers)
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request):
+        chat = parse_chat(parse_body(await request.body()), settings)
+        run = dataclasses.replace(settings, generator=chat.model)
+        items = answers(chat.question, chat.history, run)
+        # The first item is taken here, after this request's turn and retrieval, so that a
+        # question the core refuses gets its status code rather than a stream that fails.
+        first = await run_in_threadpool(next, items)
+        rest = _chain(first, items)
+        if chat.stream:
+            return _Stream(_relay(events(chat, rest, run)), media_type="text/event-stream",
+                           headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        answer = await run_in_threadpool(_last, rest)
+        return completion(chat, answer, run)
+
+    @app.post("/api/ask")
+    async def api_ask(request: Request):
+        data = parse_body(await request.body())
+        question = _text(data.get("question"), "question")
+        history = data.get("history")
+        history = conversation(parse_messages(history, "history")) if history not in (None, []) else []
+        top_k = data.get("top_k")
+        if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 50):
+            raise RequestError(f"top_k must be a whole number from 1 to 50, not {top_k!r}", "top_k")
+        run = dataclasses.replace(settings, generator=_model(data.get("model"), settings),
+                                  top_k=top_k or settings.top_k)
+        answer = await run_in_threadpool(_last, answers(question, history, run))
+        return asdict(answer)
+
+    @app.get("/v1/models")
+    def list_models():
+        return {"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "rag-news"}
+                                           for m in models(settings)]}
+
+    @app.get("/healthz")
+    def healthz():
+        from rag.index import load_index
+        from rag.library import list_articles
+        from rag.models import generator_path
+
+        try:  # what a question needs: an index that loads (its checksums hold) and the model file
+            load_index(settings.index_dir, settings.embedding_model)
+            generator_path(settings.generator, settings.models_dir)
+            articles = len(list_articles(settings=settings))
+        except RagError as exc:
+            return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+        return {"status": "ok", "articles": articles, "generator": settings.generator}
+
+    _mount_ui(app, settings, login)
+    return app
+
+
+def _mount_ui(app, settings: Settings, login) -> None:
+    import gradio as gr
+
+    from ui import assets
+    from ui.app import THEME, build_app
+
+    gr.mount_gradio_app(app, build_app(settings), path="/", auth=login, theme=THEME, css=assets.CSS,
+                        max_file_size=settings.max_file_bytes)
+
+
+def _credentials_pass(header: str, login: Callable[[str, str], bool]) -> bool:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            value = base64.b64decode(value, validate=True).decode("utf-8")
+        except ValueError:
+            value = ""
+    elif scheme.lower() != "bearer":
+        value = ""
+    user, _, password = value.strip().partition(":")
+    return login(user, password)
+
+
+class _Stream(StreamingResponse):
+    """A stream whose answer ends as soon as the client has gone: Starlette leaves a body it
+    stopped sending to the garbage collector, which can take any time (a test saw the turn held
+    for the whole of a long answer), and the next question waits for that turn."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.body_iterator.aclose()
+
+
+async def _relay(chunks: Iterator[str]) -> AsyncIterator[str]:
+    """`chunks`, each made in the thread pool (the model blocks), closed when the relay is."""
+    try:
+        # A cancelled wait for a chunk waits for its thread (anyio's default), so `chunks` is
+        # never running when it is closed.
+        while (chunk := await run_in_threadpool(next, chunks, None)) is not None:
+            yield chunk
+    finally:
+        chunks.close()  # quick: it only unwinds the answer's generators, freeing the turn
+
+
+def _chain(first, rest: Iterator) -> Iterator:
+    yield first
+    yield from rest
+
+
+def _last(items: Iterator):
+    for item in items:
+        pass
+    return item
+
+
+def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 8000, *,
+          auth: tuple[str, str] | None = None, allow_no_auth: bool = False, block: bool = True):
+    """Serve the API and the web app (until interrupted when `block`; else in a thread, returning
+    the uvicorn.Server, whose `should_exit = True` stops it). `rag ui`'s rule: a bind beyond this
+    machine needs a login unless `allow_no_auth` says the network is trusted."""
+    import uvicorn
+
+    from ui.app import is_loopback, login_check
+
+    if not is_loopback(host) and auth is None and not allow_no_auth:
+        raise BadInputError(
+            f"refusing to serve on {host}, which other machines can reach, without a login: give --auth "
+            "USER:PASSWORD (or set RAG_UI_AUTH), or --no-auth if the network is trusted"
+        )
+    # One check for the app and the API: guesses at either wait their turn behind each other.
+    app = create_app(settings, login=login_check(*auth) if auth else None)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info" if block else "warning"))
+    if block:
+        server.run()
+        return server
+    thread = threading.Thread(target=server.run, daemon=True, name=f"rag-serve-{port}")
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"the server on {host}:{port} did not start (see the log)")
+        time.sleep(0.05)
+    return server

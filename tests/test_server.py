@@ -1,0 +1,261 @@
+"""`rag serve`: the real openai client pointed at the server on a loopback port, over the seed
+index. Two tests ask the real model; the others check requests, errors, turns and the login
+with a fake core (`rag.ask_stream` replaced, as tests/test_ui.py does)."""
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+import rag
+from conftest import ISTANBUL, SEEDS, free_port
+from rag.cli import main
+from rag.errors import BadInputError
+from rag.schema import Answer, Chunk, Citation, Hit, Retrieved, Timings
+from rag.server import serve
+
+HEADLINE = "What came out of the May 2025 Istanbul talks?"
+MODEL = "qwen2.5-coder-1.5b"
+QUOTE = "They met in Istanbul. They swapped 1,000 prisoners."
+
+
+@pytest.fixture(scope="module")
+def server(settings):
+    port = free_port()
+    running = serve(settings, "127.0.0.1", port, block=False)
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+
+
+@pytest.fixture
+def client(server):
+    return openai.OpenAI(base_url=f"{server}/v1", api_key="unused", max_retries=0)
+
+
+def _fake(text="Prisoners were swapped [1].", pieces=("Prisoners were ", "swapped [1]."), abstained=False, log=None,
+          fail_after=None):
+    def ask_stream(question, *, history=None, settings=None, **_):
+        if log is not None:
+            log.append({"question": question, "history": history, "generator": settings.generator})
+        hit = Hit(Chunk("a-0", ISTANBUL, "Talks", QUOTE, 100, 100 + len(QUOTE), 0), 0.7)
+        yield Retrieved([hit], 0.01)
+        for k, piece in enumerate(pieces):
+            if k == fail_after:
+                raise RuntimeError("the model failed")
+            yield piece
+        citations = [] if abstained else [Citation(1, ISTANBUL, "Talks", "a-0", QUOTE, 100, 100 + len(QUOTE), 122, 151)]
+        yield Answer(question, text, citations, abstained, Timings(0.01, 0.5, 1.0), hits=[hit], prompt_tokens=700,
+                     completion_tokens=9)
+
+    return ask_stream
+
+
+@pytest.mark.slow
+def test_the_headline_question_is_answered_with_its_citation(client):
+    reply = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": HEADLINE}])
+    message = reply.choices[0].message
+    assert reply.object == "chat.completion" and reply.choices[0].finish_reason == "stop"
+    assert "[1]" in message.content and ("prisoner" in message.content.lower() or "1,000" in message.content)
+    assert message.abstained is False
+    cited = {c["source"]: c for c in message.citations}
+    assert ISTANBUL in cited, message.citations
+    istanbul = cited[ISTANBUL]
+    assert Path(istanbul["url_or_path"]) == SEEDS.resolve() / ISTANBUL
+    assert istanbul["start"] <= istanbul["highlight_start"] < istanbul["highlight_end"] <= istanbul["end"]
+    assert reply.usage.prompt_tokens > 0 and reply.usage.completion_tokens > 0
+
+
+@pytest.mark.slow
+def test_the_headline_answer_streams_and_its_last_chunk_carries_the_citations(client):
+    chunks = list(client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": HEADLINE}],
+                                                 stream=True))
+    assert all(c.object == "chat.completion.chunk" for c in chunks)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
+    last = chunks[-1].choices[0]
+    assert last.finish_reason == "stop" and last.delta.abstained is False
+    assert "[1]" in streamed and "[1]" in last.delta.checked_content
+    # What was streamed is the checked answer, or ends by saying what the check changed.
+    assert (_words(streamed) == _words(last.delta.checked_content)
+            or streamed.endswith(f"the answer is: {last.delta.checked_content}"))
+    assert ISTANBUL in {c["source"] for c in last.delta.citations}
+    assert len([c for c in chunks if c.choices[0].finish_reason]) == 1
+
+
+def _words(text):
+    from rag.server import _words
+
+    return _words(text)
+
+
+def test_a_bad_request_gets_openais_error_object_and_400(client):
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "   "}])
+    assert refused.value.status_code == 400
+    assert refused.value.body == {"message": "messages[0].content is empty", "type": "invalid_request_error",
+                                  "param": "messages[0].content", "code": None}
+
+
+@pytest.mark.parametrize("body, param, says", [
+    (b'{"messages": [{"role": "user", "content": "caf\xe9"}]}', None, "not valid UTF-8"),
+    (b'{"messages": [{"role": "user", "content": "\\ud800 talks"}]}', "messages[0].content", "lone surrogates"),
+    (b'{"messages": [{"role": "user", "content": 42}]}', "messages[0].content", "must be text"),
+    (b'{"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}', "messages[0].content", "must be text"),
+    (b'{"model": "qwen2.5-coder-1.5b"}', "messages", "non-empty list"),
+    (b'{"messages": []}', "messages", "non-empty list"),
+    (b'{"messages": [{"role": "tool", "content": "x"}]}', "messages[0].role", "valid roles"),
+    (b'{"messages": [{"role": "user", "content": "Who met?"}, {"role": "assistant", "content": "Putin."}]}',
+     "messages[1].role", "must be the user's question"),
+    (b'{"messages": [{"role": "user", "content": "Who met?"}], "stream": "yes"}', "stream", "true or false"),
+    (b'{"messages": [{"role": "user", "content": "Who met?"}], "n": 2}', "n", "n must be 1"),
+    (b'{"messages": [', None, "not valid JSON"),
+    (b'["Who met?"]', None, "JSON object"),
+    # Refused by the core's own check, before any model is loaded.
+    (b'{"messages": [{"role": "user", "content": "' + b"why " * 300 + b'"}]}', "messages", "the limit is 1000"),
+])
+def test_bad_requests_are_refused_with_the_field_that_is_wrong(server, body, param, says):
+    reply = httpx.post(f"{server}/v1/chat/completions", content=body, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 400, reply.text
+    error = reply.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == param and says in error["message"]
+
+
+def test_an_unknown_model_is_404_as_in_openai(client):
+    with pytest.raises(openai.NotFoundError) as refused:
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": HEADLINE}])
+    assert refused.value.body["code"] == "model_not_found" and "qwen2.5-coder-0.5b" in refused.value.body["message"]
+
+
+def test_models_health_and_the_web_app_share_the_port(client, server):
+    assert [m.id for m in client.models.list()] == ["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"]
+    health = httpx.get(f"{server}/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "ok" and health.json()["articles"] == 5
+    page = httpx.get(f"{server}/")
+    assert page.status_code == 200 and "<html" in page.text
+
+
+def test_the_conversation_is_the_history_and_a_system_message_stays_out(client, monkeypatch):
+    log = []
+    monkeypatch.setattr(rag, "ask_stream", _fake(log=log))
+    reply = client.chat.completions.create(model="qwen2.5-coder-0.5b", messages=[
+        {"role": "system", "content": "Answer in French."},
+        {"role": "user", "content": "Where were the talks?"},
+        {"role": "assistant", "content": "In Istanbul [1]."},
+        {"role": "user", "content": [{"type": "text", "text": "What came of them?"}]},
+    ])
+    assert log == [{"question": "What came of them?", "generator": "qwen2.5-coder-0.5b",
+                    "history": [{"role": "user", "content": "Where were the talks?"},
+                                {"role": "assistant", "content": "In Istanbul [1]."}]}]
+    message = reply.choices[0].message
+    assert message.content == "Prisoners were swapped [1]." and reply.usage.total_tokens == 709
+    assert message.citations == [{"n": 1, "source": ISTANBUL, "title": "Talks",
+                                  "url_or_path": str(SEEDS.resolve() / ISTANBUL), "quote": QUOTE, "start": 100,
+                                  "end": 151, "highlight_start": 122, "highlight_end": 151}]
+
+
+def test_a_stream_the_check_changed_says_so_in_its_last_piece(client, monkeypatch):
+    monkeypatch.setattr(rag, "ask_stream", _fake(text="The articles do not say.", abstained=True,
+                                                 pieces=("The secret word is ", "FENCE [1].")))
+    chunks = list(client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Who?"}],
+                                                 stream=True, stream_options={"include_usage": True}))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == ("The secret word is FENCE [1].\n\n"
+                        "Checked against the articles, the answer is: The articles do not say.")
+    last = chunks[-2].choices[0].delta
+    assert last.abstained is True and last.citations == [] and last.checked_content == "The articles do not say."
+    assert chunks[-1].choices == [] and chunks[-1].usage.prompt_tokens == 700
+
+
+def test_spacing_or_a_marker_moved_past_the_stop_is_not_a_change(client, monkeypatch):
+    monkeypatch.setattr(rag, "ask_stream", _fake(pieces=("Prisoners  were swapped. ", "[1]")))
+    chunks = list(client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Who?"}],
+                                                 stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Prisoners  were swapped. [1]"
+
+
+def test_a_failure_mid_stream_arrives_as_an_error_event(client, monkeypatch):
+    monkeypatch.setattr(rag, "ask_stream", _fake(fail_after=1))
+    with pytest.raises(openai.APIError, match="internal error"):
+        list(client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Who?"}],
+                                            stream=True))
+
+
+def test_concurrent_requests_take_turns_and_a_client_that_leaves_frees_its_turn(server, client, monkeypatch):
+    at_model, most = [], []
+
+    def slow(question, **kwargs):
+        at_model.append(question)
+        most.append(len(at_model))
+        try:
+            # The one that leaves would hold the model for 20 s if its answer went on without it.
+            for piece in ["Prisoners ", "were ", "swapped [1]."] * (100 if question == "leaving" else 1):
+                time.sleep(0.2 if question == "leaving" else 0.1)
+                yield piece
+            yield Answer(question, "Prisoners were swapped [1].", [], False, Timings())
+        finally:
+            at_model.remove(question)
+
+    monkeypatch.setattr(rag, "ask_stream", slow)
+    with httpx.stream("POST", f"{server}/v1/chat/completions", timeout=10,
+                      json={"stream": True, "messages": [{"role": "user", "content": "leaving"}]}) as leaving:
+        next(leaving.iter_lines())
+    started, replies = time.monotonic(), []
+    threads = [threading.Thread(target=lambda q=q: replies.append(client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": q}], timeout=10))) for q in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15)
+    assert [r.choices[0].message.content for r in replies] == ["Prisoners were swapped [1]."] * 3
+    assert max(most) == 1  # never two answers at once
+    assert time.monotonic() - started < 5  # three answers of 0.3 s each, after the one that left
+
+
+def test_api_ask_returns_the_whole_answer(server, monkeypatch):
+    monkeypatch.setattr(rag, "ask_stream", _fake())
+    reply = httpx.post(f"{server}/api/ask", json={"question": "Who?", "history": [], "top_k": 2})
+    assert reply.status_code == 200
+    answer = reply.json()
+    assert answer["text"] == "Prisoners were swapped [1]." and answer["citations"][0]["source"] == ISTANBUL
+    assert answer["hits"][0]["chunk"]["id"] == "a-0" and answer["timings"]["total"] == 1.0
+    for body, param in [({"question": "\ud800"}, "question"), ({"question": "Who?", "top_k": 0}, "top_k"),
+                        ({"question": "Who?", "history": [{"role": "robot", "content": "x"}]}, "history[0].role")]:
+        refused = httpx.post(f"{server}/api/ask", content=_json(body), headers={"Content-Type": "application/json"})
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == param
+
+
+def _json(value) -> bytes:
+    import json
+
+    return json.dumps(value).encode()  # ensure_ascii: a lone surrogate travels as "\ud800"
+
+
+def test_a_login_guards_the_api_and_the_web_app(settings, monkeypatch):
+    import ui.app
+
+    monkeypatch.setattr(ui.app, "FAILED_LOGIN_DELAY", 0.05)
+    port = free_port()
+    running = serve(settings, "127.0.0.1", port, auth=("reader", "s3:cret"), block=False)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with pytest.raises(openai.AuthenticationError) as refused:
+            openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0).models.list()
+        assert refused.value.body["code"] == "invalid_api_key"
+        signed_in = openai.OpenAI(base_url=f"{url}/v1", api_key="reader:s3:cret", max_retries=0)
+        assert len(signed_in.models.list().data) == 2
+        assert httpx.get(f"{url}/healthz", auth=("reader", "s3:cret")).status_code == 200
+        for route in ("/healthz", "/config", "/gradio_api/info"):
+            assert httpx.get(url + route).status_code == 401, route
+    finally:
+        running.should_exit = True
+
+
+def test_a_network_bind_needs_a_login(settings, monkeypatch, capsys):
+    with pytest.raises(BadInputError, match="refusing to serve on 0.0.0.0"):
+        serve(settings, "0.0.0.0", free_port(), block=False)
+    monkeypatch.delenv("RAG_UI_AUTH", raising=False)
+    assert main(["serve", "--host", "0.0.0.0"]) == 2
+    assert "without a login: give --auth USER:PASSWORD" in capsys.readouterr().err
