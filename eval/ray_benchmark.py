@@ -35,7 +35,7 @@ def seed_passages(settings) -> list[str]:
 
 
 def load() -> str:
-    return "load average %.1f" % os.getloadavg()[0]
+    return f"load average {os.getloadavg()[0]:.1f}"
 
 
 def local_rate(embedder, texts: list[str], threads: int) -> tuple[float, float]:

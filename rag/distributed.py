@@ -17,8 +17,6 @@ import numpy as np
 from rag.errors import BadInputError, ModelMissingError
 from rag.models import embedding_model_path
 
-log = logging.getLogger(__name__)
-
 INSTALL_HINT = "install it with `pip install 'rag-news[cluster]'` (or `pip install 'ray[data]'`)"
 CONNECT_TIMEOUT_S = 5.0  # ray.init waits about 5 minutes on an unreachable address before giving up
 
@@ -65,6 +63,7 @@ def _embed(ray, texts: list[str], model_name: str, models_dir: Path | None, batc
     # One block per batch: Ray's default cuts small inputs into one-row blocks, which costs a
     # task hand-off per row.
     dataset = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // batch_size)))
+    # The CPUs present now: nodes an autoscaler adds during the run are not used.
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     vectors = dataset.map_batches(
         _Embed,
@@ -95,7 +94,7 @@ def _embed(ray, texts: list[str], model_name: str, models_dir: Path | None, batc
 def _import_ray():
     try:
         import ray
-        import ray.data  # noqa: F401  (the [data] extra: pyarrow and friends)
+        import ray.data  # the [data] extra (pyarrow and friends), not in plain `pip install ray`
     except ImportError as exc:
         raise BadInputError(f"embedding on a cluster needs Ray Data ({exc}): {INSTALL_HINT}") from None
     return ray
@@ -117,7 +116,8 @@ def _init(ray, address: str) -> None:
         ) from None
     try:
         ray.init(address=address, logging_level=logging.WARNING)
-    except (ConnectionError, RuntimeError) as exc:  # something listens there, but not a Ray head
+    except (ConnectionError, RuntimeError) as exc:  # Ray's refusals; a port that is open but no Ray
+        # head is not one of them: ray.init then waits out its own timeout (about 5 minutes)
         raise BadInputError(f"cannot join the Ray cluster at {address!r}: {exc}") from None
 
 
