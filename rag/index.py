@@ -133,8 +133,8 @@ class StoredIndex:
 
         Words in more than half the passages are left out: BM25 gives them no weight (FTS5 floors
         such an IDF at 1e-6), and matching them would make SQLite score most of the archive.
-        (Dropping Lucene's English stop words too, as bm25s did, lost 3 points of recall@1 on
-        each eval split and 0.2 on the SQuAD paragraphs.)
+        (Dropping Lucene's English stop words too, as the earlier bm25s index did, lost 3 points
+        of recall@1 on each eval split and 0.2 on the SQuAD paragraphs.)
         """
         words = set(re.findall(r"\w+", query.lower()))
         if not words:
