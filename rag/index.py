@@ -41,6 +41,12 @@ VERSION = 2
 DATABASE = "index.sqlite"
 # Version 1 kept everything in JSON files named by this manifest; it is rebuilt, not read.
 VERSION_1_MANIFEST = "manifest.json"
+# A query word found in more passages than this is left out of the keyword search: FTS5 scores
+# every passage a word is in, so its time grows with the archive (eval/archive_benchmark.py:
+# 10 ms a question at 10,000 passages, 98 ms at 100,000, with every word kept). Such a word adds
+# little to BM25 (its IDF is at most log(n / 10,000)); an index of up to 20,000 passages never
+# meets this limit before the "more than half" one.
+KEYWORD_POSTINGS = 10_000
 # A writer waits this long for another writer's transaction (a batch of articles) to end.
 WRITER_WAIT_SECONDS = 600
 
@@ -53,6 +59,8 @@ CREATE TABLE IF NOT EXISTS articles (
     outlet TEXT,
     dates TEXT NOT NULL,
     published TEXT,
+    author TEXT,
+    pages TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     file_hash TEXT NOT NULL,
     added TEXT NOT NULL
@@ -132,7 +140,8 @@ class StoredIndex:
         """Row ids of the k best passages by FTS5's BM25 for any of the query's words.
 
         Words in more than half the passages are left out: BM25 gives them no weight (FTS5 floors
-        such an IDF at 1e-6), and matching them would make SQLite score most of the archive.
+        such an IDF at 1e-6), and matching them would make SQLite score most of the archive. So
+        are words in more than KEYWORD_POSTINGS passages, which would make the search slow.
         (Dropping Lucene's English stop words too, as the earlier bm25s index did, lost 3 points
         of recall@1 on each eval split and 0.2 on the SQuAD paragraphs.)
         """
@@ -142,7 +151,7 @@ class StoredIndex:
         with self._lock:
             frequent = {term for term, in self._db.execute(
                 f"SELECT term FROM chunks_terms WHERE term IN ({','.join('?' * len(words))}) AND doc > ?",
-                [*(_fts_stem(w) for w in words), self.size / 2])}
+                [*(_fts_stem(w) for w in words), min(self.size / 2, KEYWORD_POSTINGS)])}
             wanted = [w for w in words if _fts_stem(w) not in frequent]
             if not wanted:
                 return []
@@ -262,9 +271,11 @@ def _meta(db: sqlite3.Connection) -> dict:
 def _article_records(db: sqlite3.Connection) -> list[ArticleRecord]:
     counts = dict(db.execute("SELECT article_id, count(*) FROM chunks GROUP BY article_id"))
     return [ArticleRecord(source=source, title=title, outlet=outlet, dates=json.loads(dates), published=published,
-                          content_hash=content_hash, chunks=counts.get(article_id, 0), added=added)
-            for article_id, source, title, outlet, dates, published, content_hash, added in db.execute(
-                "SELECT id, source, title, outlet, dates, published, content_hash, added FROM articles ORDER BY source")]
+                          author=author, pages=json.loads(pages), content_hash=content_hash,
+                          chunks=counts.get(article_id, 0), added=added)
+            for article_id, source, title, outlet, dates, published, author, pages, content_hash, added in db.execute(
+                "SELECT id, source, title, outlet, dates, published, author, pages, content_hash, added "
+                "FROM articles ORDER BY source")]
 
 
 @lru_cache(maxsize=4)
@@ -403,10 +414,10 @@ class Writer:
         added = before[1] if before and before[0] == article.content_hash else _now()
         self.remove(article.source)
         article_id = self.db.execute(
-            "INSERT INTO articles (source, title, outlet, dates, published, content_hash, file_hash, added) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO articles (source, title, outlet, dates, published, author, pages, content_hash, file_hash, "
+            "added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (article.source, article.title, article.outlet, json.dumps(sorted(article.dates)), article.published,
-             article.content_hash, file_hash, added)).lastrowid
+             article.author, json.dumps(article.pages), article.content_hash, file_hash, added)).lastrowid
         ids = [self.db.execute(
             "INSERT INTO chunks (key, article_id, position, start, end, text) VALUES (?, ?, ?, ?, ?, ?)",
             (c.id, article_id, c.position, c.start, c.end, c.text)).lastrowid for c in chunks]

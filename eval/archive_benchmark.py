@@ -1,0 +1,177 @@
+"""Speed at archive size: incremental sync, retrieval, and the vector and keyword searches at
+sizes this machine cannot embed for real.
+
+    .venv/bin/python eval/archive_benchmark.py [--squad ../shared/data/squad2-dev-part.json]
+                                               [--sizes 10000,100000,1000000]
+
+Prints figures, not verdicts, in three parts:
+1. sync: a folder of 2,000 articles (the size of a real archive that took 12 minutes to index
+   before sync was incremental), each three SQuAD paragraphs drawn at random (real text, made-up
+   articles), plus the seeds: indexed from scratch, re-synced unchanged, then with one article
+   added, one changed and one removed; retrieval time per question over it.
+2. vectors: exact search and the IVF (rag.vectors) at each size, with recall of the exact top 20
+   for several nprobe. Real passage vectors cannot be embedded by the million here, so the
+   vectors are the real ones (the folder's passages) plus Gaussian noise: a synthetic archive of
+   near-duplicates of real news passages, queried with the SQuAD questions.
+3. keywords: FTS5 (rag.index.keyword_search) over synthetic passages of real sentences, shuffled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sqlite3
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+import rag
+from rag import vectors as vector_file
+from rag.config import PROJECT_DIR, load_settings
+from rag.embedding import load_embedder
+from rag.evaluation.squad import load_squad
+from rag.index import _SCHEMA, StoredIndex, load_index
+from rag.retrieval import retrieve
+from rag.text import sentences
+
+
+def timed(action):
+    started = time.perf_counter()
+    result = action()
+    return result, time.perf_counter() - started
+
+
+def sync_figures(folder: Path, index_dir: Path, questions: list[str]) -> None:
+    settings = load_settings()
+    load_embedder(settings.embedding_model, settings.models_dir)  # loading is not syncing
+    info, seconds = timed(lambda: rag.build_index(folder, index_dir, settings=settings, progress=False))
+    print(f"from scratch: {info.articles} articles, {info.chunks} passages in {seconds:.1f} s "
+          f"({info.chunks / seconds:.0f} passages/s)")
+    _, seconds = timed(lambda: rag.build_index(folder, index_dir, settings=settings, progress=False))
+    print(f"unchanged re-sync (every file hashed, nothing read): {seconds:.2f} s")
+    (folder / "zz_added.txt").write_text((PROJECT_DIR / "seeds" / sorted(p.name for p in (PROJECT_DIR / "seeds").iterdir())[0])
+                                         .read_text(encoding="utf-8").replace("Astana", "Almaty"), encoding="utf-8")
+    info, seconds = timed(lambda: rag.build_index(folder, index_dir, settings=settings, progress=False))
+    print(f"one article added: {seconds:.2f} s ({info.embedded} embedded)")
+    changed = sorted(folder.glob("*.txt"))[0]
+    changed.write_text(changed.read_text(encoding="utf-8") + "\nOne more sentence.\n", encoding="utf-8")
+    info, seconds = timed(lambda: rag.build_index(folder, index_dir, settings=settings, progress=False))
+    print(f"one article changed: {seconds:.2f} s ({info.embedded} embedded)")
+    (folder / "zz_added.txt").unlink()
+    info, seconds = timed(lambda: rag.build_index(folder, index_dir, settings=settings, progress=False))
+    print(f"one article removed: {seconds:.2f} s ({info.removed} removed)")
+
+    index = load_index(index_dir, settings.embedding_model)
+    embedder = load_embedder(settings.embedding_model, settings.models_dir)
+    retrieve(questions[0], index, embedder, settings.top_k)
+    times = [timed(lambda: retrieve(q, index, embedder, settings.top_k))[1] for q in questions]
+    print(f"retrieval over {index.size} passages: median {statistics.median(times) * 1000:.0f} ms, "
+          f"90th percentile {sorted(times)[int(0.9 * len(times))] * 1000:.0f} ms ({len(times)} questions)")
+
+
+def vector_figures(real: np.ndarray, queries: np.ndarray, sizes: list[int]) -> None:
+    rng = np.random.default_rng(0)
+    for n in sizes:
+        base = real[rng.integers(0, len(real), n)]
+        synthetic = base + rng.normal(0, 0.02, base.shape).astype(np.float32)
+        synthetic /= np.linalg.norm(synthetic, axis=1, keepdims=True)
+        ids = np.arange(n)
+        exact = vector_file.empty(real.shape[1])
+        vector_file.add(exact, ids, synthetic)
+        # One question at a time, as retrieval asks: a batch would share the work.
+        started = time.perf_counter()
+        truth = [exact.search(q[None, :], 20)[1][0] for q in queries]
+        flat_ms = (time.perf_counter() - started) / len(queries) * 1000
+        print(f"{n:>9,} vectors: exact {flat_ms:.1f} ms/question", end="", flush=True)
+        ivf, train_seconds = timed(lambda: vector_file.fitted(_forced_ann(exact), ids.tolist()))
+        figures = []
+        for nprobe in (4, 8, 16, 32, 64):
+            ivf.nprobe = nprobe
+            started = time.perf_counter()
+            found = [ivf.search(q[None, :], 20)[1][0] for q in queries]
+            ms = (time.perf_counter() - started) / len(queries) * 1000
+            recall = np.mean([len(set(f) & set(t)) / 20 for f, t in zip(found, truth)])
+            figures.append(f"nprobe {nprobe}: {ms:.2f} ms, recall {recall:.3f}")
+        print(f"; IVF of {ivf.nlist} lists trained and filled in {train_seconds:.1f} s; " + "; ".join(figures))
+
+
+def _forced_ann(index):
+    """`index` as vector_file.fitted sees it when ANN_FROM is no higher than its size."""
+    vector_file.ANN_FROM = min(vector_file.ANN_FROM, index.ntotal)
+    return index
+
+
+class _Sized:
+    def __init__(self, n: int):
+        self.ntotal = n
+
+
+def keyword_figures(texts: list[str], questions: list[str], sizes: list[int]) -> None:
+    pool = [s for text in texts for s in sentences(text)]
+    rng = random.Random(0)
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = sqlite3.connect(Path(tmp) / "keywords.sqlite", isolation_level=None, check_same_thread=False)
+            db.executescript(_SCHEMA)
+            db.execute("BEGIN")
+            db.execute("INSERT INTO articles (source, title, dates, pages, content_hash, file_hash, added) "
+                       "VALUES ('a', 'a', '[]', '[]', '', '', '')")
+            started = time.perf_counter()
+            db.executemany("INSERT INTO chunks (key, article_id, position, start, end, text) VALUES (?, 1, 0, 0, 0, ?)",
+                           ((str(i), " ".join(rng.sample(pool, 5))) for i in range(n)))
+            db.execute("COMMIT")
+            build = time.perf_counter() - started
+            index = StoredIndex(path=Path(tmp), meta={}, articles={}, vocabulary=frozenset(), vectors=_Sized(n),
+                                last_row=n, _db=db, _lock=threading.Lock())
+            index.keyword_search(questions[0], 20)
+            times = [timed(lambda: index.keyword_search(q, 20))[1] for q in questions]
+            size_mb = (Path(tmp) / "keywords.sqlite").stat().st_size / 1e6
+            print(f"{n:>9,} passages: FTS5 built in {build:.0f} s ({size_mb:.0f} MB); keyword search median "
+                  f"{statistics.median(times) * 1000:.1f} ms, 90th percentile "
+                  f"{sorted(times)[int(0.9 * len(times))] * 1000:.1f} ms")
+            db.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--squad", type=Path, default=PROJECT_DIR.parent / "shared" / "data" / "squad2-dev-part.json")
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--articles", type=int, default=2000)
+    parser.add_argument("--keywords-only", action="store_true", help="only part 3")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    squad = load_squad(args.squad)
+    questions = [q.question for q in random.Random(0).sample(squad.questions, args.questions)]
+    if args.keywords_only:
+        keyword_figures(list(squad.documents.values()), questions, sizes)
+        return
+    with tempfile.TemporaryDirectory(prefix="rag-archive-") as tmp:
+        folder = Path(tmp) / "articles"
+        folder.mkdir()
+        paragraphs = list(squad.documents.values())
+        draw = random.Random(0)
+        for i in range(args.articles):
+            (folder / f"article-{i:05d}.txt").write_text(f"Article {i}\n\n" + "\n\n".join(draw.sample(paragraphs, 3)),
+                                                        encoding="utf-8")
+        for path in (PROJECT_DIR / "seeds").iterdir():
+            shutil.copy(path, folder)
+        print("== 1. sync and retrieval (real passages)")
+        sync_figures(folder, Path(tmp) / "index", questions)
+        settings = load_settings()
+        index = load_index(Path(tmp) / "index", settings.embedding_model)
+        real = index.vectors_of(index.row_ids())
+    queries = load_embedder(settings.embedding_model, settings.models_dir).embed(questions)
+    print(f"== 2. vectors (synthetic: {len(real)} real passage vectors plus noise; {len(queries)} SQuAD questions)")
+    vector_figures(real, queries, sizes)
+    print("== 3. keywords (synthetic passages of 5 real sentences each)")
+    keyword_figures(list(squad.documents.values()), questions, sizes)
+
+
+if __name__ == "__main__":
+    main()
