@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from rag.grounding import SUPPORTED, is_decline, lacks_count, novel_terms, support
 from rag.injection import shown_title, without_instructions
+from rag.loading import page_of
 from rag.prompt import NOT_COVERED
 from rag.schema import ArticleRecord, Chunk, Citation, Hit
 from rag.text import CITATION, sentences, split_sentences
@@ -158,7 +159,8 @@ def _renumber(text: str, hits: list[Hit], citing: dict[int, list[str]],
             n=new, source=chunk.source, title=chunk.title, chunk_id=chunk.id, quote=chunk.text,
             start=chunk.start, end=chunk.end, highlight_start=start, highlight_end=end,
             outlet=article.outlet if article else None,
-            date=article.dates[-1] if article and article.dates else None,
+            date=(article.published or (article.dates[-1] if article.dates else None)) if article else None,
+            page=page_of(article, start) if article else None,  # the highlighted sentence's page
             support=round(max(support(claim, f"{chunk.title}\n{chunk.text}") for claim in citing[old]), 3),
         ))
     return text, citations

@@ -30,7 +30,7 @@ from datetime import date
 from pathlib import Path
 
 from rag.errors import BadInputError
-from rag.schema import Article
+from rag.schema import Article, ArticleRecord
 from rag.text import MONTH_NAME, month_number, sentences
 
 __all__ = ["SUPPORTED_SUFFIXES", "load_article", "load_folder", "page_of"]
@@ -123,7 +123,7 @@ def load_folder(folder: Path, max_bytes: int = 5_000_000) -> tuple[list[Article]
     return articles, skipped
 
 
-def page_of(article: Article, offset: int) -> int | None:
+def page_of(article: Article | ArticleRecord, offset: int) -> int | None:
     """The 1-based page of a PDF article that holds text[offset] (a citation's start); None for
     articles without pages."""
     if not article.pages:

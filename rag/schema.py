@@ -43,6 +43,8 @@ class ArticleRecord:
     outlet: str | None = None
     dates: list[str] = field(default_factory=list)  # ISO dates the text states, sorted
     published: str | None = None  # ISO publication date, when the file states one
+    author: str | None = None
+    pages: list[int] = field(default_factory=list)  # a PDF's page start offsets (rag.loading.page_of)
     content_hash: str = ""
     chunks: int = 0
     added: str | None = None  # ISO time it first entered the index with this content
@@ -94,7 +96,9 @@ class Citation:
     highlight_end: int = 0
     support: float = 0.0  # share of the citing sentence's content words found in the passage
     outlet: str | None = None  # the article's outlet, when it names one
-    date: str | None = None  # the latest date the article states (ISO), when it states one
+    # The article's publication date (ISO), else the latest date it states, when there is one.
+    date: str | None = None
+    page: int | None = None  # the page of a PDF the highlighted sentence starts on
 
 
 @dataclass

@@ -89,8 +89,7 @@ def test_sync_reads_and_embeds_only_what_changed(settings, tmp_path):
 
 def _rows(index_dir, settings):
     stored = load_index(index_dir, settings.embedding_model)
-    rows = [row for row, in sqlite3.connect(index_dir / DATABASE).execute("SELECT id FROM chunks")]
-    return stored.chunks(rows)
+    return stored.chunks(stored.row_ids())
 
 
 @pytest.fixture
@@ -273,3 +272,22 @@ def test_kill_9_at_any_moment_leaves_a_usable_index_and_the_next_sync_completes_
             assert stored.size == sum(a.chunks for a in stored.articles.values())
     rag.build_index(folder, index_dir, settings=settings, progress=False)
     assert sorted(c.id for c in _chunks(index_dir, settings)) == expected
+
+
+def test_a_pdf_article_keeps_its_pages_and_date_so_a_citation_names_its_page(settings, tmp_path):
+    from rag.answer import finish
+    from rag.schema import Hit
+    from test_loading import GRAIN_PDF, make_pdf
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "grain.pdf").write_bytes(make_pdf(GRAIN_PDF, title="Grain deal renewed"))
+    rag.build_index(folder, tmp_path / "index", settings=settings, progress=False)
+    stored = load_index(tmp_path / "index", settings.embedding_model)
+    record = stored.articles["grain.pdf"]
+    assert record.published == "2023-03-18" and len(record.pages) == 3
+    chunk = next(c for c in stored.all_chunks() if "The talks resume" in c.text)
+    checked = finish("The talks resume in June in Geneva [1].", [Hit(chunk, 0.8)], "When do the talks resume?",
+                     stored.articles)
+    [citation] = checked.citations
+    assert citation.date == "2023-03-18" and citation.page == 2  # the page of the sentence it rests on

@@ -1,7 +1,8 @@
 """The document library tab: the indexed articles, upload, remove and re-index.
 
 The work is `rag.library`'s; this module shows its results and turns its errors into a message
-in the tab. Every change rebuilds the index, which the chat picks up with its next question.
+in the tab. Every change syncs the index with the folder (only new or changed files are read and
+embedded), which the chat picks up with its next question.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def refresh(settings: Settings, status: str = "") -> tuple:
 def _done(what: str, info: IndexInfo) -> str:
     skipped = "".join(f"\n- skipped {plain(s)}" for s in info.skipped)
     return (f"✓ {plain(what)}. The index now holds {info.articles} articles in {info.chunks} passages "
-            f"(built in {info.seconds:.1f} s); the chat uses it from the next question.{skipped}")
+            f"({info.embedded} read and embedded, {info.removed} removed, in {info.seconds:.1f} s); the chat uses it "
+            f"from the next question.{skipped}")
 
 
 # The Progress parameters come before `settings`: Gradio only finds them among the positional
@@ -82,7 +84,7 @@ def reindex(progress=gr.Progress(track_tqdm=True), *, settings: Settings) -> tup
     try:
         info = library.reindex(settings=settings, progress=True)
     except RagError as exc:
-        return refresh(settings, f"⚠️ The index was not rebuilt: {plain(str(exc))}")
+        return refresh(settings, f"⚠️ Re-indexing failed: {plain(str(exc))}")
     return refresh(settings, _done("Re-indexed the library folder", info))
 
 

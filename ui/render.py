@@ -141,7 +141,7 @@ def _section(k: int, exchange: Exchange, show_details: bool, hidden: bool) -> st
 
 
 def _source(k: int, c: Citation) -> str:
-    facts = [c.outlet, c.date, c.source]
+    facts = [c.outlet, c.date, c.source, f"page {c.page}" if c.page else None]
     meta_line = " · ".join(escape(f) for f in facts if f)
     return (
         f'<article class="source" data-answer="{k}" data-n="{c.n}">'
