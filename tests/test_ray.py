@@ -82,3 +82,26 @@ def test_without_ray_installed_the_error_says_what_to_install(monkeypatch):
 def test_a_model_missing_on_the_driver_is_refused_before_ray_starts(tmp_path):
     with pytest.raises(ModelMissingError, match="all-mpnet-base-v2"):
         embed_on_ray(["text"], "all-mpnet-base-v2", tmp_path)
+
+
+def test_an_index_built_through_ray_equals_the_local_one(local_ray, tmp_path):
+    import shutil
+
+    import rag
+    from rag.index import load_index
+
+    settings = load_settings()
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for path in sorted(SEEDS.iterdir())[:2]:
+        shutil.copy(path, folder)
+    indexes = {}
+    for way, address in (("local", None), ("ray", "auto")):
+        rag.build_index(folder, tmp_path / way, settings=settings, progress=False, ray=address)
+        stored = load_index(tmp_path / way, settings.embedding_model)
+        rows = stored.row_ids()
+        chunks = stored.chunks(rows)
+        indexes[way] = {chunks[row].id: vector for row, vector in zip(rows, stored.vectors_of(rows))}
+    assert list(indexes["ray"]) == list(indexes["local"]) and len(indexes["local"]) > 10
+    for key, vector in indexes["local"].items():
+        np.testing.assert_allclose(indexes["ray"][key], vector, atol=1e-5)
