@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("source_dir", type=Path)
     index.add_argument("--ray", metavar="ADDRESS",
                        help="embed on a Ray cluster: 'auto' (a running one, else a local one) or its address")
+    index.add_argument("--dry-run", action="store_true",
+                       help="say what a sync would add, change and remove, and how big the index is; change nothing")
     index.set_defaults(command=_index)
 
     ask = commands.add_parser("ask", help="answer one question with citations")
@@ -124,11 +126,30 @@ def _parser() -> argparse.ArgumentParser:
 def _index(args, settings: Settings) -> int:
     from rag.pipeline import build_index
 
+    if args.dry_run:
+        return _index_plan(args.source_dir, settings)
     info = build_index(args.source_dir, settings=settings, ray=args.ray)
     for skipped in info.skipped:
         print(f"skipped {skipped}", file=sys.stderr)
     print(f"indexed {info.articles} articles as {info.chunks} chunks into {info.index_dir} in {info.seconds:.1f} s "
           f"({info.embedded} read and embedded, {info.removed} removed, the rest unchanged)")
+    return 0
+
+
+def _index_plan(source_dir: Path, settings: Settings) -> int:
+    from rag.index import index_size
+    from rag.sync import build_for, plan_sync
+
+    plan = plan_sync(source_dir, settings.index_dir, build_for(settings), settings.max_file_bytes)
+    for word, entries in (("add", plan.new), ("change", plan.changed)):
+        for path, _ in entries:
+            print(f"would {word} {path.name}")
+    for name in plan.removed:
+        print(f"would remove {name}")
+    size = index_size(settings.index_dir)
+    print(f"would add {len(plan.new)}, change {len(plan.changed)}, remove {len(plan.removed)} and leave "
+          f"{len(plan.unchanged)} unchanged; the index at {settings.index_dir} holds {size['articles']} articles, "
+          f"{size['passages']} passages, {size['bytes'] / 1e6:.1f} MB")
     return 0
 
 

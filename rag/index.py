@@ -233,6 +233,18 @@ def read_catalog(index_dir: Path) -> tuple[dict, list[ArticleRecord]]:
             raise _damaged(index_dir, exc) from None
 
 
+def index_size(index_dir: Path) -> dict:
+    """Articles, passages and bytes on disk of the index at index_dir (zeros when there is none)."""
+    index_dir = Path(index_dir)
+    try:
+        _, articles = read_catalog(index_dir)
+    except IndexUnusableError:
+        articles = []
+    files = [*index_dir.glob(f"{DATABASE}*"), *index_dir.glob("vectors-*.faiss")] if index_dir.is_dir() else []
+    return {"articles": len(articles), "passages": sum(a.chunks for a in articles),
+            "bytes": sum(path.stat().st_size for path in files)}
+
+
 def _generation(index_dir: Path) -> int:
     with _reading(index_dir) as db:
         try:
@@ -478,6 +490,13 @@ def writing(index_dir: Path, build: Build) -> Iterator[Writer]:
             writer = Writer(db, index_dir, build)
             yield writer
             written = writer._commit()
+        except (OSError, sqlite3.OperationalError) as exc:
+            # A full disk, a file size limit, a folder made read-only: nothing of this transaction
+            # is committed, and a partial vector file is deleted by the next writer.
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise IndexUnusableError(f"could not write the index at {index_dir} ({exc}); the last commit is "
+                                     "kept: run `rag index DIR` again once the cause is fixed") from None
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
@@ -499,8 +518,11 @@ def _open_for_writing(index_dir: Path, moved_aside: bool = False) -> sqlite3.Con
         return db
     except sqlite3.OperationalError as exc:
         db.close()
-        raise IndexUnusableError(f"cannot write the index at {index_dir} ({exc}): is another "
-                                 "`rag index` still running? Try again when it has finished") from None
+        if exc.sqlite_errorname == "SQLITE_BUSY":
+            raise IndexUnusableError(f"cannot write the index at {index_dir} ({exc}): another `rag index` has been "
+                                     "writing for a long time; try again when it has finished") from None
+        raise IndexUnusableError(f"could not write the index at {index_dir} ({exc}); the last commit is "
+                                 "kept: run `rag index DIR` again once the cause is fixed") from None
     except sqlite3.DatabaseError as exc:
         db.close()
         if moved_aside:

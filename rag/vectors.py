@@ -9,6 +9,8 @@ Both support adding and removing by id, so an incremental sync edits the index i
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 
@@ -96,9 +98,14 @@ def _trained_size(index) -> int:
 
 
 def write(index, path) -> None:
+    """OSError when the file cannot be written whole (faiss reports a full disk as RuntimeError)."""
     import faiss
 
-    faiss.write_index(index, str(path))
+    try:
+        faiss.write_index(index, str(path))
+    except RuntimeError as exc:
+        reason = re.search(r"\(([^()]+)\)\s*$", str(exc))
+        raise OSError(f"writing {Path(path).name} failed: {reason.group(1) if reason else exc}") from None
 
 
 def read(path):

@@ -15,7 +15,7 @@ import pytest
 import rag
 from conftest import ISTANBUL, SEEDS
 from rag import vectors as vector_file
-from rag.embedding import load_embedder
+from rag.embedding import Embedder, load_embedder
 from rag.index import DATABASE, load_index, read_catalog
 
 
@@ -56,15 +56,23 @@ def test_keyword_search_ranks_by_bm25_and_ignores_words_most_passages_use(seed_i
     assert stored.keyword_search('"unbalanced quote ) OR NEAR(', 5) is not None  # query syntax never leaks
 
 
-def test_sync_reads_and_embeds_only_what_changed(settings, tmp_path):
+def test_sync_reads_and_embeds_only_what_changed(settings, tmp_path, monkeypatch):
     folder, index_dir = tmp_path / "articles", tmp_path / "index"
     shutil.copytree(SEEDS, folder)
     first = rag.build_index(folder, index_dir, settings=settings, progress=False)
     assert (first.embedded, first.removed, first.articles) == (5, 0, 5)
     rows_before = {c.id: row for row, c in _rows(index_dir, settings).items()}
+    embedded_texts = []
+    real_embed = Embedder.embed
+
+    def counting_embed(self, texts, progress=False):
+        embedded_texts.extend(texts)
+        return real_embed(self, texts, progress)
+
+    monkeypatch.setattr(Embedder, "embed", counting_embed)
 
     again = rag.build_index(folder, index_dir, settings=settings, progress=False)
-    assert (again.embedded, again.removed) == (0, 0)
+    assert (again.embedded, again.removed) == (0, 0) and embedded_texts == []
 
     (folder / "cod.txt").write_text("Norway and Iceland agree Arctic cod quota\n\nThe ministers signed it in "
                                     "Tromsø on March 3, 2026.\n", encoding="utf-8")
@@ -73,6 +81,9 @@ def test_sync_reads_and_embeds_only_what_changed(settings, tmp_path):
     (folder / sorted(os.listdir(SEEDS))[0]).unlink()
     changed = rag.build_index(folder, index_dir, settings=settings, progress=False)
     assert (changed.embedded, changed.removed, changed.articles) == (2, 1, 5)
+    stored = load_index(index_dir, settings.embedding_model)
+    # Exactly the passages of the two files read, once each: nothing else was embedded.
+    assert len(embedded_texts) == stored.articles["cod.txt"].chunks + stored.articles[ISTANBUL].chunks
 
     # Untouched articles keep their passages' rows (and so their vectors' ids)...
     rows_after = {c.id: row for row, c in _rows(index_dir, settings).items()}
@@ -228,7 +239,8 @@ if len(sys.argv) > 3:
     rag.vectors.write = paused_then_failing
 try:
     rag.build_index(sys.argv[1], sys.argv[2], progress=False)
-except OSError:
+except rag.IndexUnusableError as exc:
+    assert "No space left on device" in str(exc) and "the last commit is kept" in str(exc), exc
     sys.exit(3)
 """
 
@@ -291,3 +303,90 @@ def test_a_pdf_article_keeps_its_pages_and_date_so_a_citation_names_its_page(set
                      stored.articles)
     [citation] = checked.citations
     assert citation.date == "2023-03-18" and citation.page == 2  # the page of the sentence it rests on
+
+
+def test_dense_search_returns_what_a_brute_force_scan_of_every_vector_returns(seed_index, settings):
+    stored = load_index(seed_index, settings.embedding_model)
+    rows = stored.row_ids()
+    every = stored.vectors_of(rows)
+    embedder = load_embedder(settings.embedding_model)
+    for question in ["What came out of the May 2025 Istanbul talks?", "Bayraktar drones", "capital of Australia"]:
+        query = embedder.embed([question])[0]
+        scores = every @ query
+        brute = [rows[i] for i in np.argsort(-scores)[:10]]
+        found = stored.search(query, 10)
+        assert [row for row, _ in found] == brute
+        assert [score for _, score in found] == pytest.approx(sorted(scores, reverse=True)[:10], abs=1e-5)
+
+
+def test_a_file_that_disappears_or_changes_during_a_sync_is_reported_or_read_again(settings, tmp_path, monkeypatch):
+    import rag.sync
+
+    folder, index_dir = tmp_path / "articles", tmp_path / "index"
+    shutil.copytree(SEEDS, folder)
+    gone, edited = sorted(os.listdir(SEEDS))[:2]
+    real_load = rag.sync.load_article
+
+    def racing_load(path, max_bytes):
+        if path.name == gone:
+            path.unlink()  # deleted after it was hashed
+        if path.name == edited:
+            with open(path, "a", encoding="utf-8") as f:  # changed after it was hashed
+                f.write("\nA sentence written while the sync ran.\n")
+        return real_load(path, max_bytes)
+
+    monkeypatch.setattr(rag.sync, "load_article", racing_load)
+    info = rag.build_index(folder, index_dir, settings=settings, progress=False)
+    assert info.articles == 4 and [s.split(":")[0] for s in info.skipped] == [gone]
+    monkeypatch.setattr(rag.sync, "load_article", real_load)
+    # Indexed under the hash it had before the change, so the next sync reads it again.
+    again = rag.build_index(folder, index_dir, settings=settings, progress=False)
+    assert again.embedded == 1
+    assert any("written while the sync ran" in c.text for c in _chunks(index_dir, settings))
+
+
+# `rag index` with a file size limit (as a full disk would), the limit's signal ignored so that
+# the write fails with an error instead of killing the process.
+_LIMITED = """
+import resource, signal, sys
+from rag.cli import main
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), int(sys.argv[1])))
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_a_full_disk_during_a_sync_is_a_clear_error_and_keeps_the_last_commit(settings, tmp_path):
+    folder, index_dir = tmp_path / "articles", tmp_path / "index"
+    folder.mkdir()
+    shutil.copy(SEEDS / ISTANBUL, folder)
+    rag.build_index(folder, index_dir, settings=settings, progress=False)
+    before = read_catalog(index_dir)[1]
+    for path in sorted(SEEDS.iterdir()):  # much more text than the limit leaves room for
+        (folder / f"copy-{path.name}").write_text(path.read_text(encoding="utf-8") + "\nCopied.\n", encoding="utf-8")
+    # Room for SQLite's 32 KB shared-memory file and the vector file of the one article, not for
+    # five articles more (in the WAL or the vector file).
+    limit = 32_768 + next(index_dir.glob("vectors-*.faiss")).stat().st_size + 5_000
+    result = subprocess.run([sys.executable, "-c", _LIMITED, str(limit), "--index-dir", str(index_dir), "index",
+                             str(folder)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert "could not write the index" in result.stderr and "the last commit is kept" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert read_catalog(index_dir)[1] == before
+    assert load_index(index_dir, settings.embedding_model).size == before[0].chunks
+
+
+def test_dry_run_says_what_a_sync_would_do_and_changes_nothing(settings, tmp_path):
+    folder, index_dir = tmp_path / "articles", tmp_path / "index"
+    shutil.copytree(SEEDS, folder)
+    rag.build_index(folder, index_dir, settings=settings, progress=False)
+    (folder / "cod.txt").write_text("Arctic cod quota agreed\n\nNorway and Iceland agreed it.\n", encoding="utf-8")
+    (folder / ISTANBUL).unlink()
+    before = read_catalog(index_dir)
+    result = subprocess.run([sys.executable, "-m", "rag.cli", "--index-dir", str(index_dir), "index", str(folder),
+                             "--dry-run"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "would add cod.txt" in result.stdout and f"would remove {ISTANBUL}" in result.stdout
+    assert "would add 1, change 0, remove 1 and leave 4 unchanged" in result.stdout
+    assert "holds 5 articles" in result.stdout
+    assert read_catalog(index_dir) == before
