@@ -14,6 +14,9 @@ Prints figures, not verdicts, in three parts:
    vectors are the real ones (the folder's passages) plus Gaussian noise: a synthetic archive of
    near-duplicates of real news passages, queried with the SQuAD questions.
 3. keywords: FTS5 (rag.index.keyword_search) over synthetic passages of real sentences, shuffled.
+4. retrieval: the whole retrieve() (dense, keywords, fusion, filters) over synthetic indexes of
+   those sizes written through rag.index (passages of 5 real sentences, in articles of 1,000
+   passages; vectors as in part 2), with the process's peak resident memory.
 """
 
 from __future__ import annotations
@@ -51,7 +54,13 @@ def sync_figures(folder: Path, index_dir: Path, questions: list[str]) -> None:
     load_embedder(settings.embedding_model, settings.models_dir)  # loading is not syncing
     info, seconds = timed(lambda: rag.build_index(folder, index_dir, settings=settings, progress=False))
     print(f"from scratch: {info.articles} articles, {info.chunks} passages in {seconds:.1f} s "
-          f"({info.chunks / seconds:.0f} passages/s)")
+          f"({info.articles / seconds:.1f} articles/s, {info.chunks / seconds:.0f} passages/s)")
+    embedder = load_embedder(settings.embedding_model, settings.models_dir)
+    texts = [f"{c.title}\n{c.text}" for c in load_index(index_dir, settings.embedding_model).all_chunks()]
+    sample = random.Random(0).sample(texts, min(2000, len(texts)))
+    _, raw = timed(lambda: embedder.model.encode(sample, batch_size=32, normalize_embeddings=True))
+    print(f"raw SentenceTransformer.encode of {len(sample)} of the same passages: {len(sample) / raw:.0f} passages/s; "
+          f"the build ran at {info.chunks / seconds / (len(sample) / raw):.2f} of that")
     _, seconds = timed(lambda: rag.build_index(folder, index_dir, settings=settings, progress=False))
     print(f"unchanged re-sync (every file hashed, nothing read): {seconds:.2f} s")
     (folder / "zz_added.txt").write_text((PROJECT_DIR / "seeds" / sorted(p.name for p in (PROJECT_DIR / "seeds").iterdir())[0])
@@ -67,7 +76,6 @@ def sync_figures(folder: Path, index_dir: Path, questions: list[str]) -> None:
     print(f"one article removed: {seconds:.2f} s ({info.removed} removed)")
 
     index = load_index(index_dir, settings.embedding_model)
-    embedder = load_embedder(settings.embedding_model, settings.models_dir)
     retrieve(questions[0], index, embedder, settings.top_k)
     times = [timed(lambda: retrieve(q, index, embedder, settings.top_k))[1] for q in questions]
     print(f"retrieval over {index.size} passages: median {statistics.median(times) * 1000:.0f} ms, "
@@ -75,6 +83,14 @@ def sync_figures(folder: Path, index_dir: Path, questions: list[str]) -> None:
 
 
 def vector_figures(real: np.ndarray, queries: np.ndarray, sizes: list[int]) -> None:
+    saved = vector_file.ANN_FROM
+    try:
+        _vector_figures(real, queries, sizes)
+    finally:
+        vector_file.ANN_FROM = saved
+
+
+def _vector_figures(real: np.ndarray, queries: np.ndarray, sizes: list[int]) -> None:
     rng = np.random.default_rng(0)
     for n in sizes:
         base = real[rng.integers(0, len(real), n)]
@@ -137,18 +153,57 @@ def keyword_figures(texts: list[str], questions: list[str], sizes: list[int]) ->
             db.close()
 
 
+def retrieve_figures(real: np.ndarray, texts: list[str], questions: list[str], sizes: list[int]) -> None:
+    import resource
+
+    from rag.index import Build, writing
+    from rag.schema import Article, Chunk
+
+    settings = load_settings()
+    embedder = load_embedder(settings.embedding_model, settings.models_dir)
+    pool = [s for text in texts for s in sentences(text)]
+    rng, noise = random.Random(0), np.random.default_rng(0)
+    per_article = 1000
+    for n in sizes:
+        with tempfile.TemporaryDirectory(prefix="rag-retrieve-") as tmp:
+            build = Build(settings.embedding_model, real.shape[1], settings.chunk_tokens, settings.chunk_overlap)
+            started = time.perf_counter()
+            with writing(Path(tmp), build) as writer:
+                for a in range(n // per_article):
+                    passages = [" ".join(rng.sample(pool, 5)) for _ in range(per_article)]
+                    text = "\n\n".join(passages)
+                    chunks, offset = [], 0
+                    for position, passage in enumerate(passages):
+                        chunks.append(Chunk(id=f"{a}-{position}", source=f"a{a}.txt", title=f"Article {a}",
+                                            text=passage, start=offset, end=offset + len(passage), position=position))
+                        offset += len(passage) + 2
+                    vectors = real[noise.integers(0, len(real), per_article)]
+                    vectors = vectors + noise.normal(0, 0.02, vectors.shape).astype(np.float32)
+                    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+                    writer.put(Article(source=f"a{a}.txt", path="", text=text, spans=[(0, len(text))],
+                                       title=f"Article {a}", content_hash=str(a)), str(a), chunks, vectors)
+            written = time.perf_counter() - started
+            index, loading = timed(lambda: load_index(Path(tmp), settings.embedding_model))
+            retrieve(questions[0], index, embedder, settings.top_k)
+            times = sorted(timed(lambda: retrieve(q, index, embedder, settings.top_k))[1] for q in questions)
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+            print(f"{n:>9,} passages ({'IVF' if vector_file.is_approximate(index.vectors) else 'exact'}): written in "
+                  f"{written:.0f} s, loaded in {loading:.1f} s; retrieve() p50 {times[len(times) // 2] * 1000:.0f} ms, "
+                  f"p95 {times[int(0.95 * len(times))] * 1000:.0f} ms; peak resident memory so far {rss:.1f} GB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--squad", type=Path, default=PROJECT_DIR.parent / "shared" / "data" / "squad2-dev-part.json")
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--articles", type=int, default=2000)
-    parser.add_argument("--keywords-only", action="store_true", help="only part 3")
+    parser.add_argument("--only", choices=["keywords", "retrieve"], help="run one part (with part 1 for retrieve)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     squad = load_squad(args.squad)
     questions = [q.question for q in random.Random(0).sample(squad.questions, args.questions)]
-    if args.keywords_only:
+    if args.only == "keywords":
         keyword_figures(list(squad.documents.values()), questions, sizes)
         return
     with tempfile.TemporaryDirectory(prefix="rag-archive-") as tmp:
@@ -166,11 +221,17 @@ def main() -> None:
         settings = load_settings()
         index = load_index(Path(tmp) / "index", settings.embedding_model)
         real = index.vectors_of(index.row_ids())
+    if args.only == "retrieve":
+        print("== 4. whole retrieve() (synthetic indexes)")
+        retrieve_figures(real, list(squad.documents.values()), questions, sizes)
+        return
     queries = load_embedder(settings.embedding_model, settings.models_dir).embed(questions)
     print(f"== 2. vectors (synthetic: {len(real)} real passage vectors plus noise; {len(queries)} SQuAD questions)")
     vector_figures(real, queries, sizes)
     print("== 3. keywords (synthetic passages of 5 real sentences each)")
     keyword_figures(list(squad.documents.values()), questions, sizes)
+    print("== 4. whole retrieve() (synthetic indexes)")
+    retrieve_figures(real, list(squad.documents.values()), questions, sizes)
 
 
 if __name__ == "__main__":
