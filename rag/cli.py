@@ -44,8 +44,23 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+_EXAMPLES = """examples:
+  rag index library                 # index (or sync) the articles in library/
+  rag index library --dry-run       # what a sync would change, and the index's size
+  rag ask "What came out of the May 2025 Istanbul talks?"
+  rag chat                          # a conversation in the terminal
+  rag ui                            # the web app on http://127.0.0.1:7860
+  rag serve                         # an OpenAI-compatible API (and the web app) on http://127.0.0.1:8000
+  rag eval --split test             # the evaluation that is reported
+
+`rag COMMAND --help` for a command's options. Exit codes: 0 success, 2 bad usage or input (the
+message names the command that fixes it), 1 internal failure."""
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rag", description="Cited answers from a folder of news articles, offline.")
+    parser = argparse.ArgumentParser(prog="rag", description="Cited answers from a folder of news articles, offline.",
+                                     epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("--config", help="settings file (TOML); default ./rag.toml or $RAG_CONFIG")
     parser.add_argument("--index-dir", type=Path, help="index folder (default: the project's index/)")
     parser.add_argument("--generator", help="generator model name or path to a .gguf / model folder")
@@ -53,13 +68,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and show tracebacks")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    index = commands.add_parser("index", help="index the .txt/.md/.html articles in DIR: new and changed files are "
-                                "read and embedded, deleted ones removed, unchanged ones left alone")
+    index = commands.add_parser("index", help="index the .txt/.md/.html/.pdf articles in DIR: new and changed files "
+                                "are read and embedded, deleted ones removed, unchanged ones left alone",
+                                epilog="examples:\n  rag index library\n  rag --index-dir /data/index index /data/news "
+                                "--ray auto\n  rag index library --dry-run --json",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     index.add_argument("source_dir", type=Path)
     index.add_argument("--ray", metavar="ADDRESS",
                        help="embed on a Ray cluster: 'auto' (a running one, else a local one) or its address")
     index.add_argument("--dry-run", action="store_true",
                        help="say what a sync would add, change and remove, and how big the index is; change nothing")
+    index.add_argument("--json", action="store_true", help="print the result (or the dry run) as JSON")
     index.set_defaults(command=_index)
 
     ask = commands.add_parser("ask", help="answer one question with citations")
@@ -127,8 +146,11 @@ def _index(args, settings: Settings) -> int:
     from rag.pipeline import build_index
 
     if args.dry_run:
-        return _index_plan(args.source_dir, settings)
-    info = build_index(args.source_dir, settings=settings, ray=args.ray)
+        return _index_plan(args.source_dir, settings, args.json)
+    info = build_index(args.source_dir, settings=settings, ray=args.ray, progress=not args.json)
+    if args.json:
+        print(json.dumps(asdict(info), ensure_ascii=False, indent=2))
+        return 0
     for skipped in info.skipped:
         print(f"skipped {skipped}", file=sys.stderr)
     print(f"indexed {info.articles} articles as {info.chunks} chunks into {info.index_dir} in {info.seconds:.1f} s "
@@ -136,21 +158,34 @@ def _index(args, settings: Settings) -> int:
     return 0
 
 
-def _index_plan(source_dir: Path, settings: Settings) -> int:
+def _index_plan(source_dir: Path, settings: Settings, as_json: bool) -> int:
     from rag.index import index_size
     from rag.sync import build_for, plan_sync
 
     plan = plan_sync(source_dir, settings.index_dir, build_for(settings), settings.max_file_bytes)
+    size = index_size(settings.index_dir)
+    if as_json:
+        print(json.dumps({"add": [p.name for p, _ in plan.new], "change": [p.name for p, _ in plan.changed],
+                          "remove": plan.removed, "unchanged": len(plan.unchanged), "index": size}, indent=2))
+        return 0
     for word, entries in (("add", plan.new), ("change", plan.changed)):
         for path, _ in entries:
             print(f"would {word} {path.name}")
     for name in plan.removed:
         print(f"would remove {name}")
-    size = index_size(settings.index_dir)
     print(f"would add {len(plan.new)}, change {len(plan.changed)}, remove {len(plan.removed)} and leave "
           f"{len(plan.unchanged)} unchanged; the index at {settings.index_dir} holds {size['articles']} articles, "
           f"{size['passages']} passages, {size['bytes'] / 1e6:.1f} MB")
     return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rag-news")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 def _ask(args, settings: Settings) -> int:

@@ -1,10 +1,12 @@
 """The `rag` command as a user runs it: output, JSON and exit codes."""
 
+import importlib.metadata
 import json
+import shutil
 import subprocess
 import sys
 
-from conftest import ISTANBUL
+from conftest import ISTANBUL, SEEDS
 
 
 def rag_cli(*args, timeout=300):
@@ -79,3 +81,19 @@ def test_chat_goes_on_after_a_line_that_is_not_utf8(tmp_path):
                             input=b"caf\xe9?\n\n", capture_output=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert b"not" in result.stderr and b"UTF-8" in result.stderr  # said, then the empty line ended the chat
+
+
+def test_version_and_examples_in_help():
+    assert rag_cli("--version").stdout.strip() == f"rag {importlib.metadata.version('rag-news')}"
+    assert 'rag ask "What came out of the May 2025 Istanbul talks?"' in rag_cli("--help").stdout
+    assert "rag index library --dry-run --json" in rag_cli("index", "--help").stdout
+
+
+def test_index_prints_what_it_did_as_json(tmp_path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    shutil.copy(SEEDS / ISTANBUL, folder)
+    result = rag_cli("--index-dir", str(tmp_path / "index"), "index", str(folder), "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert (info["articles"], info["embedded"], info["removed"]) == (1, 1, 0) and info["chunks"] > 0
