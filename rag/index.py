@@ -513,6 +513,7 @@ def _open_for_writing(index_dir: Path, moved_aside: bool = False) -> sqlite3.Con
     db = _connect(index_dir / DATABASE)
     try:
         db.execute("PRAGMA journal_mode = WAL")  # readers never wait for a writer
+        _drop_other_versions(db)
         db.executescript(_SCHEMA)
         db.execute("BEGIN IMMEDIATE")
         return db
@@ -534,6 +535,22 @@ def _open_for_writing(index_dir: Path, moved_aside: bool = False) -> sqlite3.Con
         log.warning("%s is not an SQLite database (%s): moved aside as %s, building a new index",
                     index_dir / DATABASE, exc, aside)
         return _open_for_writing(index_dir, moved_aside=True)
+
+
+def _drop_other_versions(db: sqlite3.Connection) -> None:
+    """Drop the tables of an index written by another version of the format: their columns may
+    differ, and `rag index` is the rebuild that readers name."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        tables = {name for name, in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        stored = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone() if "meta" in tables else None
+        if stored is not None and json.loads(stored[0]) != VERSION:
+            for table in ("chunks_terms", "chunks_fts", "words", "chunks", "articles", "meta"):
+                db.execute(f"DROP TABLE IF EXISTS {table}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _remove_unnamed_files(index_dir: Path, written: str | None) -> None:

@@ -104,7 +104,7 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
         # The title travels with each passage: it often names the subject the passage leaves implicit.
         texts = [f"{c.title}\n{c.text}" for _, _, chunks in batch for c in chunks]
         ends = np.cumsum([len(chunks) for _, _, chunks in batch])  # each file's last passage + 1
-        step = len(texts) if embed else EMBED_SLICE  # Ray pays a start-up per call: one call a batch
+        step = max(len(texts), 1) if embed else EMBED_SLICE  # Ray pays a start-up per call: one call a batch
         pieces, files_done = [], 0
         for start in range(0, len(texts), step):
             pieces.append((embed or embedder.embed)(texts[start:start + step]))
@@ -113,7 +113,7 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
             bar.update(done - files_done)
             files_done = done
             bar.set_postfix_str(f"{passages / (time.perf_counter() - started):.0f} passages/s")
-        vectors = np.concatenate(pieces)
+        vectors = np.concatenate(pieces) if pieces else np.zeros((0, build.dimension), dtype=np.float32)
         with writing(index_dir, build) as writer:
             row = 0
             for article, digest, chunks in batch:

@@ -390,3 +390,17 @@ def test_dry_run_says_what_a_sync_would_do_and_changes_nothing(settings, tmp_pat
     assert "would add 1, change 0, remove 1 and leave 4 unchanged" in result.stdout
     assert "holds 5 articles" in result.stdout
     assert read_catalog(index_dir) == before
+
+
+def test_an_index_of_another_version_of_the_database_is_rebuilt_by_rag_index(settings, tmp_path):
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    with sqlite3.connect(index_dir / DATABASE) as db:  # tables with other columns, as a later format might have
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('format', '\"rag-news-index\"'), ('version', '3')")
+        db.execute("CREATE TABLE articles (id INTEGER PRIMARY KEY, source TEXT)")
+    with pytest.raises(rag.IndexUnusableError, match="rag index"):
+        load_index(index_dir, settings.embedding_model)
+    rag.build_index(SEEDS, index_dir, settings=settings, progress=False)
+    stored = load_index(index_dir, settings.embedding_model)
+    assert stored.meta["version"] == 2 and len(stored.articles) == 5
