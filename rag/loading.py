@@ -180,7 +180,10 @@ def _decode(path: Path, data: bytes) -> str:
     """The file's text: UTF-8 (a byte-order mark dropped), else the encoding detected."""
     bom = next((name for mark, name in _BOMS if data.startswith(mark)), None)
     if bom:
-        text = data.decode(bom)  # the codec drops its own mark
+        try:
+            text = data.decode(bom)  # the codec drops its own mark
+        except UnicodeDecodeError:
+            raise _bad(path, f"not a text file (its byte-order mark says {bom.upper()}, but what follows is not)") from None
     elif b"\0" in data:
         raise _bad(path, "not a text file (it contains NUL bytes)")
     else:
@@ -349,6 +352,9 @@ _HIDDEN_CLASSES = {"hidden", "d-none", "sr-only", "visually-hidden", "screen-rea
 _UNSEEN_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _html_article(path: Path, page: str) -> Article:
     import trafilatura
     from htmldate import find_date
@@ -356,15 +362,16 @@ def _html_article(path: Path, page: str) -> Article:
     from lxml.html import fromstring
 
     try:
-        # An XHTML page's XML declaration names an encoding, which lxml refuses on decoded text.
-        tree = fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", page))
+        # An XHTML page's XML declaration names an encoding, which lxml refuses on decoded text;
+        # control characters are never page text and lxml's extraction refuses them.
+        tree = fromstring(_CONTROL.sub("", re.sub(r"^\s*<\?xml[^>]*\?>", "", page)))
+        _remove_unseen(tree)
+        # Only the page's markup (meta tags, <time>, the URL) is asked, not its body text: a year
+        # mentioned in passing is not the date the article was published.
+        published = find_date(tree, extensive_search=False, original_date=True)
+        doc = trafilatura.bare_extraction(tree, with_metadata=True, include_comments=False, include_tables=True)
     except (etree.ParserError, ValueError) as exc:
         raise _bad(path, f"not a readable HTML page ({exc})") from None
-    _remove_unseen(tree)
-    # Only the page's markup (meta tags, <time>, the URL) is asked, not its body text: a year
-    # mentioned in passing is not the date the article was published.
-    published = find_date(tree, extensive_search=False, original_date=True)
-    doc = trafilatura.bare_extraction(tree, with_metadata=True, include_comments=False, include_tables=True)
     body = [" ".join(line.split()) for line in (doc.text if doc and doc.text else "").split("\n")]
     body = [line for line in body if line]
     if not body:
