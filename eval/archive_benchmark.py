@@ -104,7 +104,7 @@ def _vector_figures(real: np.ndarray, queries: np.ndarray, sizes: list[int]) -> 
         truth = [exact.search(q[None, :], 20)[1][0] for q in queries]
         flat_ms = (time.perf_counter() - started) / len(queries) * 1000
         print(f"{n:>9,} vectors: exact {flat_ms:.1f} ms/question", end="", flush=True)
-        ivf, train_seconds = timed(lambda: vector_file.fitted(_forced_ann(exact), ids.tolist()))
+        ivf, train_seconds = timed(lambda: vector_file.fitted(_forced_ann(exact), ids.tolist))
         figures = []
         for nprobe in (4, 8, 16, 32, 64):
             ivf.nprobe = nprobe

@@ -460,8 +460,7 @@ class Writer:
             count = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
             if count != self.vectors.ntotal:  # a bug, not bad input: never commit it
                 raise AssertionError(f"{count} passages but {self.vectors.ntotal} vectors")
-            fitted = vector_file.fitted(self.vectors, [i for i, in self.db.execute("SELECT id FROM chunks")]) \
-                if count >= vector_file.ANN_FROM or vector_file.is_approximate(self.vectors) else self.vectors
+            fitted = vector_file.fitted(self.vectors, lambda: [i for i, in self.db.execute("SELECT id FROM chunks")])
             # Partial files are left by writers killed mid-write; none is running now: we hold the lock.
             for partial in self.index_dir.glob(".vectors-*.partial"):
                 partial.unlink(missing_ok=True)

@@ -388,13 +388,9 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     machine needs a login unless `allow_no_auth` says the network is trusted."""
     import uvicorn
 
-    from ui.app import is_loopback, login_check
+    from ui.app import login_check, require_login
 
-    if not is_loopback(host) and auth is None and not allow_no_auth:
-        raise BadInputError(
-            f"refusing to serve on {host}, which other machines can reach, without a login: give --auth "
-            "USER:PASSWORD (or set RAG_UI_AUTH), or --no-auth if the network is trusted"
-        )
+    require_login(host, auth, allow_no_auth)
     # One check for the app and the API: guesses at either wait their turn behind each other.
     app = create_app(settings, login=login_check(*auth) if auth else None)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info" if block else "warning"))

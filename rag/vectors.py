@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -67,26 +68,28 @@ def vectors_of(index, ids: list[int]) -> np.ndarray:
     return index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
 
 
-def fitted(index, all_ids: list[int]):
+def fitted(index, all_ids: Callable[[], list[int]]):
     """The index to write for its current size: exact below ANN_FROM, an IVF from there, retrained
-    when it has outgrown the one it was trained as. `all_ids` are every id it holds."""
+    when it has outgrown the one it was trained as. `all_ids()` gives every id it holds (asked
+    only when the index is rebuilt)."""
     import faiss
 
     n = index.ntotal
-    if n < ANN_FROM:
-        if not is_approximate(index):
-            return index
-        rebuilt = empty(index.d)
-    elif is_approximate(index) and n <= RETRAIN_GROWTH * _trained_size(index):
+    if n < ANN_FROM and not is_approximate(index):
         return index
+    if n >= ANN_FROM and is_approximate(index) and n <= RETRAIN_GROWTH * _trained_size(index):
+        return index
+    ids = all_ids()
+    if n < ANN_FROM:
+        rebuilt = empty(index.d)
     else:
         nlist = int(math.sqrt(n))
         rebuilt = faiss.index_factory(index.d, f"IVF{nlist},Flat", faiss.METRIC_INNER_PRODUCT)  # an IndexIVFFlat
         rebuilt.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct and remove by id
         rebuilt.nprobe = NPROBE
-        sample = np.random.default_rng(0).permutation(np.asarray(all_ids))[: TRAIN_PER_LIST * nlist].tolist()
+        sample = np.random.default_rng(0).permutation(np.asarray(ids))[: TRAIN_PER_LIST * nlist].tolist()
         rebuilt.train(vectors_of(index, sample))
-    add(rebuilt, np.asarray(all_ids), vectors_of(index, all_ids))
+    add(rebuilt, np.asarray(ids), vectors_of(index, ids))
     return rebuilt
 
 

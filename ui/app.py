@@ -98,6 +98,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def require_login(host: str, auth: tuple[str, str] | None, allow_no_auth: bool, *, share: bool = False) -> None:
+    """BadInputError unless serving on `host` (or a share link) is safe as asked: anyone who can
+    reach the port can read the articles, upload files and use the CPU, so a bind beyond this
+    machine or a public share link needs a login, unless `allow_no_auth` says the network is
+    trusted. `rag ui` and `rag serve` both apply it."""
+    if (share or not is_loopback(host)) and auth is None and not allow_no_auth:
+        where = "a public share link" if share else f"{host}, which other machines can reach,"
+        raise BadInputError(
+            f"refusing to serve on {where} without a login: give --auth USER:PASSWORD (or set RAG_UI_AUTH), "
+            "or --no-auth if the network is trusted"
+        )
+
+
 def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860, *, share: bool = False,
           auth: tuple[str, str] | None = None, allow_no_auth: bool = False, block: bool = True) -> gr.Blocks:
     """Serve the app (until interrupted when `block`); `rag ui` and the tests call this.
@@ -106,12 +119,7 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     bind beyond this machine or a public share link needs a login (`auth`), unless
     `allow_no_auth` says the network is trusted.
     """
-    if (share or not is_loopback(host)) and auth is None and not allow_no_auth:
-        where = "a public share link" if share else f"{host}, which other machines can reach,"
-        raise BadInputError(
-            f"refusing to serve on {where} without a login: give --auth USER:PASSWORD (or set RAG_UI_AUTH), "
-            "or --no-auth if the network is trusted"
-        )
+    require_login(host, auth, allow_no_auth, share=share)
     settings = settings or load_settings()
     app = build_app(settings)
     app.launch(server_name=host, server_port=port, share=share, auth=login_check(*auth) if auth else None,
