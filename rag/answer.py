@@ -161,6 +161,8 @@ def _renumber(text: str, hits: list[Hit], citing: dict[int, list[str]],
             outlet=article.outlet if article else None,
             date=(article.published or (article.dates[-1] if article.dates else None)) if article else None,
             page=page_of(article, start) if article else None,  # the highlighted sentence's page
+            file=article.file if article else chunk.source, origin=article.origin if article else None,
+            url=article.url if article else None,
             support=round(max(support(claim, f"{chunk.title}\n{chunk.text}") for claim in citing[old]), 3),
         ))
     return text, citations

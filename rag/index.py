@@ -37,7 +37,7 @@ from rag.schema import Article, ArticleRecord, Chunk
 from rag.text import name_key
 
 FORMAT = "rag-news-index"
-VERSION = 2
+VERSION = 3  # 3: an article records the file, row or entry and URL it came from
 DATABASE = "index.sqlite"
 # Version 1 kept everything in JSON files named by this manifest; it is rebuilt, not read.
 VERSION_1_MANIFEST = "manifest.json"
@@ -62,9 +62,13 @@ CREATE TABLE IF NOT EXISTS articles (
     author TEXT,
     pages TEXT NOT NULL,
     content_hash TEXT NOT NULL,
+    file TEXT NOT NULL,
+    origin TEXT,
+    url TEXT,
     file_hash TEXT NOT NULL,
     added TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS articles_by_file ON articles(file);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL,
@@ -259,7 +263,7 @@ def _reading(index_dir: Path) -> Iterator[sqlite3.Connection]:
     if not path.is_file():
         if (index_dir / VERSION_1_MANIFEST).exists():
             raise IndexUnusableError(f"the index at {index_dir} has the format of version 1 (manifest.json); "
-                                     "this version reads version 2: rebuild it with `rag index DIR`")
+                                     f"this version reads version {VERSION}: rebuild it with `rag index DIR`")
         raise IndexUnusableError(f"no index at {index_dir}: build one with `rag index DIR` (e.g. `rag index seeds`)")
     try:
         db = _connect(path)
@@ -284,10 +288,10 @@ def _article_records(db: sqlite3.Connection) -> list[ArticleRecord]:
     counts = dict(db.execute("SELECT article_id, count(*) FROM chunks GROUP BY article_id"))
     return [ArticleRecord(source=source, title=title, outlet=outlet, dates=json.loads(dates), published=published,
                           author=author, pages=json.loads(pages), content_hash=content_hash,
-                          chunks=counts.get(article_id, 0), added=added)
-            for article_id, source, title, outlet, dates, published, author, pages, content_hash, added in db.execute(
-                "SELECT id, source, title, outlet, dates, published, author, pages, content_hash, added "
-                "FROM articles ORDER BY source")]
+                          chunks=counts.get(article_id, 0), added=added, file=file, origin=origin, url=url)
+            for article_id, source, title, outlet, dates, published, author, pages, content_hash, added, file, origin, url
+            in db.execute("SELECT id, source, title, outlet, dates, published, author, pages, content_hash, added, "
+                          "file, origin, url FROM articles ORDER BY source")]
 
 
 @lru_cache(maxsize=4)
@@ -369,13 +373,25 @@ class Build:
 
 
 def indexed_files(index_dir: Path, build: Build) -> dict[str, str]:
-    """source -> SHA-256 of the file as indexed; empty when there is no usable index built as `build`."""
+    """file name -> SHA-256 of the file as indexed ("" when its articles were indexed from
+    different versions of it: a sync killed half-way through a dump); empty when there is no
+    usable index built as `build`."""
     try:
         with _reading(Path(index_dir)) as db:
             meta = _meta(db)
             if not build.matches(meta) or _usable_vectors(Path(index_dir), meta, db) is None:
                 return {}
-            return dict(db.execute("SELECT source, file_hash FROM articles"))
+            return {file: digest if versions == 1 else "" for file, digest, versions in db.execute(
+                "SELECT file, min(file_hash), count(DISTINCT file_hash) FROM articles GROUP BY file")}
+    except (IndexUnusableError, sqlite3.DatabaseError):
+        return {}
+
+
+def indexed_texts(index_dir: Path, file: str) -> dict[str, str]:
+    """source -> content hash of the articles indexed from `file`."""
+    try:
+        with _reading(Path(index_dir)) as db:
+            return dict(db.execute("SELECT source, content_hash FROM articles WHERE file = ?", (file,)))
     except (IndexUnusableError, sqlite3.DatabaseError):
         return {}
 
@@ -406,8 +422,16 @@ class Writer:
         self.vectors_changed = self.changed = self.started_again
 
     def indexed(self) -> dict[str, str]:
-        """source -> file SHA-256, as this transaction sees them."""
-        return dict(self.db.execute("SELECT source, file_hash FROM articles"))
+        """source -> the file it came from, as this transaction sees them."""
+        return dict(self.db.execute("SELECT source, file FROM articles"))
+
+    def keep(self, source: str, content_hash: str, file_hash: str) -> bool:
+        """Record that the article is unchanged in the file's new version (`file_hash`), when it
+        is indexed with this text; False when it is not, and must be put."""
+        kept = self.db.execute("UPDATE articles SET file_hash = ? WHERE source = ? AND content_hash = ?",
+                               (file_hash, source, content_hash)).rowcount > 0
+        self.changed |= kept
+        return kept
 
     def remove(self, source: str) -> None:
         row = self.db.execute("SELECT id FROM articles WHERE source = ?", (source,)).fetchone()
@@ -426,10 +450,11 @@ class Writer:
         added = before[1] if before and before[0] == article.content_hash else _now()
         self.remove(article.source)
         article_id = self.db.execute(
-            "INSERT INTO articles (source, title, outlet, dates, published, author, pages, content_hash, file_hash, "
-            "added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO articles (source, title, outlet, dates, published, author, pages, content_hash, file, origin, "
+            "url, file_hash, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (article.source, article.title, article.outlet, json.dumps(sorted(article.dates)), article.published,
-             article.author, json.dumps(article.pages), article.content_hash, file_hash, added)).lastrowid
+             article.author, json.dumps(article.pages), article.content_hash, article.file, article.origin,
+             article.url, file_hash, added)).lastrowid
         ids = [self.db.execute(
             "INSERT INTO chunks (key, article_id, position, start, end, text) VALUES (?, ?, ?, ?, ?, ?)",
             (c.id, article_id, c.position, c.start, c.end, c.text)).lastrowid for c in chunks]

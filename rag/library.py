@@ -24,7 +24,7 @@ from pathlib import Path
 from rag.config import Settings, load_settings
 from rag.errors import BadInputError
 from rag.index import read_catalog
-from rag.loading import SUPPORTED_SUFFIXES, load_article
+from rag.loading import ARCHIVE_SUFFIXES, SUPPORTED_SUFFIXES, load_file
 from rag.pipeline import build_index
 from rag.schema import Article, ArticleRecord, IndexInfo
 
@@ -118,15 +118,22 @@ def add_articles(paths: list[str | Path], index_dir: str | Path | None = None, *
 
 def remove_article(source: str, index_dir: str | Path | None = None, *, settings: Settings | None = None,
                    progress: bool = False) -> IndexInfo:
-    """Delete an indexed article's file from the library and sync; only files the index lists."""
+    """Delete an indexed file from the library and sync: an article's file, or a dump or feed
+    named by its file name (all its articles go). A row of a dump is not cut out of the user's
+    file: BadInputError says to remove or edit the file."""
     settings = settings or load_settings()
     index_dir = _index_dir(index_dir, settings)
     with _WRITE_LOCK:
         folder = articles_folder(index_dir)
-        listed = [a.source for a in list_articles(index_dir)]
-        _require_listed(source, listed)
-        if len(listed) == 1:
-            raise BadInputError(f"{source} is the only article: an index needs at least one, so add another first")
+        records = list_articles(index_dir)
+        files = {a.file for a in records}
+        entry = next((a for a in records if a.source == source and a.file != source), None)
+        if entry is not None:
+            raise BadInputError(f"{source} is {entry.origin} of {entry.file}: remove {entry.file} (all its "
+                                "articles), or edit that file and re-index")
+        _require_listed(source, sorted(files))
+        if len(files) == 1:
+            raise BadInputError(f"{source} is the only file: an index needs at least one, so add another first")
         path = folder / source
         # Set aside rather than deleted, so a failed build can put it back and change nothing.
         aside = folder / f".{source}.removing"
@@ -153,7 +160,8 @@ def reindex(index_dir: str | Path | None = None, *, settings: Settings | None = 
 
 
 def read_article(source: str, index_dir: str | Path | None = None, *, settings: Settings | None = None) -> Article:
-    """An indexed article read from the library folder, as it was when indexed.
+    """An indexed article read from the library folder, as it was when indexed (a row of a dump
+    or an entry of a feed is read from its file).
 
     Only names the index lists are read, so a caller passing on a name from a browser never
     opens another path; a file changed since indexing is refused, as its offsets no longer hold.
@@ -162,8 +170,10 @@ def read_article(source: str, index_dir: str | Path | None = None, *, settings: 
     index_dir = _index_dir(index_dir, settings)
     articles = {a.source: a for a in list_articles(index_dir)}
     _require_listed(source, list(articles))
-    article = load_article(articles_folder(index_dir) / source, settings.max_file_bytes)
-    if article.content_hash != articles[source].content_hash:
+    record = articles[source]
+    found, _ = load_file(articles_folder(index_dir) / record.file, settings.max_file_bytes)
+    article = next((a for a in found if a.source == source), None)
+    if article is None or article.content_hash != record.content_hash:
         raise BadInputError(f"{source} has changed since it was indexed: re-index to see it with its citations")
     return article
 
@@ -177,8 +187,9 @@ def _require_listed(source: str, listed: list[str]) -> None:
         raise BadInputError(f"{source!r} is not in the library; it holds: {', '.join(listed) or 'nothing'}")
 
 
-def _checked_copy(path: Path, name: str, staging: Path, max_bytes: int) -> tuple[Path, str]:
-    """Copy one file into `staging` under its safe name and load it; (copy, content hash)."""
+def _checked_copy(path: Path, name: str, staging: Path, max_bytes: int) -> tuple[Path, str | None]:
+    """Copy one file into `staging` under its safe name and load it; (copy, content hash of the
+    article it is, None for a dump or feed)."""
     target = staging / safe_name(name)
     if target.exists():
         raise BadInputError(f"two of the files would both be saved as {target.name}: rename one")
@@ -192,14 +203,18 @@ def _checked_copy(path: Path, name: str, staging: Path, max_bytes: int) -> tuple
     if size > max_bytes:
         raise BadInputError(f"{target.name}: {size:,} bytes, over the {max_bytes:,}-byte limit (setting max_file_bytes)")
     shutil.copyfile(path, target)
-    return target, load_article(target, max_bytes).content_hash
+    articles, _ = load_file(target, max_bytes)
+    # A dump or feed is not compared by text: feeds saved on different days share entries.
+    return target, None if target.suffix in ARCHIVE_SUFFIXES else articles[0].content_hash
 
 
-def _conflicts(staged: list[tuple[Path, str]], folder: Path, indexed: dict[str, str]) -> list[str]:
+def _conflicts(staged: list[tuple[Path, str | None]], folder: Path, indexed: dict[str, str]) -> list[str]:
     problems, seen = [], {}
     for path, content_hash in staged:
         if (folder / path.name).exists():
             problems.append(f"{path.name} is already in the library: remove it first to replace it")
+        elif content_hash is None:
+            continue
         elif content_hash in indexed:
             problems.append(f"{path.name} has the same text as {indexed[content_hash]}, which is already indexed")
         elif content_hash in seen:

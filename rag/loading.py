@@ -9,6 +9,8 @@ words in it (page furniture left out) and a little metadata (title, outlet, auth
   date from htmldate.
 - .pdf: the text of each page as pypdf extracts it, hard-wrapped lines joined into paragraphs;
   `Article.pages` keeps where each page starts, so `page_of` names a citation's page.
+- .csv/.jsonl dumps and .rss/.atom/.xml feeds hold many articles: rag.archives reads them, one
+  article per row or entry. `load_file` reads any supported file.
 
 Every offset (spans, chunks, citations) points into `Article.text`, which is what the article
 view shows: for HTML and PDF that is the extracted text, not the file's bytes.
@@ -33,9 +35,13 @@ from rag.errors import BadInputError
 from rag.schema import Article, ArticleRecord
 from rag.text import MONTH_NAME, month_number, sentences
 
-__all__ = ["SUPPORTED_SUFFIXES", "load_article", "load_folder", "page_of"]
+__all__ = ["SUPPORTED_SUFFIXES", "ARCHIVE_SUFFIXES", "load_file", "load_article", "load_folder", "page_of",
+           "content_hash"]
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
+# Files that are one article each, and files that hold many (rag.archives).
+ARTICLE_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
+ARCHIVE_SUFFIXES = (".csv", ".jsonl", ".rss", ".atom", ".xml")
+SUPPORTED_SUFFIXES = ARTICLE_SUFFIXES + ARCHIVE_SUFFIXES
 _HTML_SUFFIXES = (".html", ".htm")
 
 log = logging.getLogger(__name__)
@@ -76,11 +82,25 @@ _DATE = re.compile(
 )
 
 
+def load_file(path: Path, max_bytes: int = 5_000_000) -> tuple[list[Article], list[str]]:
+    """The articles of any supported file: one for an article file, one per row or entry of a
+    dump or feed; and the rows or entries skipped, as "file, row 7: reason". BadInputError
+    (naming the file) when nothing in it is usable."""
+    path = Path(path)
+    if path.suffix.lower() in ARCHIVE_SUFFIXES:
+        from rag.archives import load_archive
+
+        return load_archive(path, max_bytes)
+    return [load_article(path, max_bytes)], []
+
+
 def load_article(path: Path, max_bytes: int = 5_000_000) -> Article:
     """Read one .txt/.md/.html/.htm/.pdf file; BadInputError (naming the file) when it is not usable."""
     path = Path(path)
-    data = _read(path, max_bytes)
     suffix = path.suffix.lower()
+    if suffix in ARCHIVE_SUFFIXES:
+        raise _bad(path, "a dump or feed holds many articles: read it with load_file")
+    data = _read(path, max_bytes)
     if suffix == ".pdf":
         return _pdf_article(path, data)
     text = _decode(path, data)
@@ -105,7 +125,7 @@ def article_files(folder: Path) -> list[Path]:
     files = sorted(p for p in folder.iterdir()
                    if not p.name.startswith(".") and (p.is_symlink() or not p.is_dir()))
     if not any(p.suffix.lower() in SUPPORTED_SUFFIXES for p in files):
-        raise BadInputError(f"no {'/'.join(SUPPORTED_SUFFIXES)} files in {folder}")
+        raise BadInputError(f"no article files in {folder} (the types read: {', '.join(SUPPORTED_SUFFIXES)})")
     return files
 
 
@@ -114,7 +134,9 @@ def load_folder(folder: Path, max_bytes: int = 5_000_000) -> tuple[list[Article]
     articles, skipped = [], []
     for path in article_files(folder):
         try:
-            articles.append(load_article(path, max_bytes))
+            found, left_out = load_file(path, max_bytes)
+            articles += found
+            skipped += left_out
         except BadInputError as exc:
             log.warning("skipping %s", exc)
             skipped.append(str(exc))
@@ -137,9 +159,15 @@ def _article(path: Path, text: str, kept: list[tuple[int, int, str]], **metadata
         path=str(path),
         text=text,
         spans=[(s, e) for s, e, _ in kept],
-        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        content_hash=content_hash(text),
         **metadata,
     )
+
+
+def content_hash(text: str) -> str:
+    """The SHA-256 of an article's text: chunk ids derive from it, and an unchanged row of a dump
+    is recognised by it."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _bad(path: Path, reason: str) -> BadInputError:

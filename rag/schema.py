@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Article:
-    """One source file, read and cleaned.
+    """One article, read and cleaned: a whole file, or one row of a dump or entry of a feed.
 
     `text` is what a reader is shown, and every offset in the system points into it: a .txt/.md
     file's decoded content, unchanged; an HTML page's or a PDF's extracted text.
@@ -19,7 +19,10 @@ class Article:
     paragraph or line, with page furniture (credits, "9 hours ago", trailers...) left out.
     """
 
-    source: str  # file name, e.g. "004_e89adec3750aa83b.txt": what citations show
+    # What citations show, unique in an index: the file name ("004_e89adec3750aa83b.txt"), or
+    # for a row of a dump or an entry of a feed the file's name, "#" and the row number or
+    # entry key ("archive.csv#12", "world.rss#9f2c41d07a").
+    source: str
     path: str  # where the file was read from
     text: str
     spans: list[tuple[int, int]]
@@ -32,13 +35,19 @@ class Article:
     published: str | None = None
     author: str | None = None  # as the page's markup or the PDF's properties name them
     pages: list[int] = field(default_factory=list)  # a PDF's page start offsets in `text` (rag.loading.page_of)
+    file: str = ""  # the name of the file it came from (set to `source` when left empty)
+    origin: str | None = None  # where in that file, for a dump or feed: "row 12", "line 3", "entry 4"
+    url: str | None = None  # the article's address on the web, when the dump or feed gives one
+
+    def __post_init__(self):
+        self.file = self.file or self.source
 
 
 @dataclass
 class ArticleRecord:
     """What an index records of one article (a row of its articles table); the library lists these."""
 
-    source: str  # file name in the folder the index was built from
+    source: str  # as Article.source: a file name, or "file#row" for a dump's row or a feed's entry
     title: str
     outlet: str | None = None
     dates: list[str] = field(default_factory=list)  # ISO dates the text states, sorted
@@ -48,6 +57,12 @@ class ArticleRecord:
     content_hash: str = ""
     chunks: int = 0
     added: str | None = None  # ISO time it first entered the index with this content
+    file: str = ""  # the file in the library folder it came from
+    origin: str | None = None  # "row 12", "line 3", "entry 4": where in that file, for a dump or feed
+    url: str | None = None
+
+    def __post_init__(self):
+        self.file = self.file or self.source
 
 
 @dataclass
@@ -99,6 +114,9 @@ class Citation:
     # The article's publication date (ISO), else the latest date it states, when there is one.
     date: str | None = None
     page: int | None = None  # the page of a PDF the highlighted sentence starts on
+    file: str = ""  # the file in the library the article came from (its source, for a one-article file)
+    origin: str | None = None  # the row of a dump or entry of a feed the article is ("row 12")
+    url: str | None = None  # the article's web address, when its dump or feed gives one
 
 
 @dataclass

@@ -163,7 +163,8 @@ def answers(question: str, history: list[dict], settings: Settings) -> Iterator[
 
 
 def citations(answer: Answer, settings: Settings) -> list[dict]:
-    """The citations in the API's shape, each with its article's path in the library folder."""
+    """The citations in the API's shape, each with its article's web address (from a dump or
+    feed) or else its file's path in the library folder."""
     from rag.library import articles_folder
 
     try:
@@ -171,7 +172,7 @@ def citations(answer: Answer, settings: Settings) -> list[dict]:
     except RagError:  # an index from before the library, or its folder moved: no path to give
         folder = None
     return [{"n": c.n, "source": c.source, "title": c.title,
-             "url_or_path": str(folder / c.source) if folder else None, "quote": c.quote,
+             "url_or_path": c.url or (str(folder / (c.file or c.source)) if folder else None), "quote": c.quote,
              "start": c.start, "end": c.end, "highlight_start": c.highlight_start, "highlight_end": c.highlight_end}
             for c in answer.citations]
 

@@ -2,7 +2,9 @@
 
 Each file is compared with the index by the SHA-256 of its bytes (`plan_sync`): new files are
 added, changed ones re-chunked and re-embedded, deleted (or no longer usable) ones removed, and
-unchanged ones not read past their hash. Work is committed in batches of BATCH_FILES files, so a
+unchanged ones not read past their hash. A dump or feed (many articles in one file) that changed
+is read again, but only its rows or entries whose text changed are embedded; rows gone from it
+are removed. Work is committed in batches of BATCH_ARTICLES articles, so a
 build of a large archive that is killed keeps the batches it finished, and another writer (the UI
 adding an article) waits for one batch, not for the whole build. Embedding runs outside the
 write transaction; if another writer indexed the same file meanwhile, the batch replaces it with
@@ -24,16 +26,16 @@ from rag.chunking import chunk_article
 from rag.config import Settings
 from rag.embedding import load_embedder
 from rag.errors import BadInputError, IndexUnusableError
-from rag.index import Build, indexed_files, read_catalog, writing
-from rag.loading import article_files, load_article
+from rag.index import Build, indexed_files, indexed_texts, read_catalog, writing
+from rag.loading import article_files, load_file
 from rag.models import sha256_file
-from rag.schema import IndexInfo
+from rag.schema import Article, Chunk, IndexInfo
 
 log = logging.getLogger(__name__)
 
-# Files per write transaction: 500 news articles are about 3,000 passages, about a minute of
+# Articles per write transaction: 500 news articles are about 3,000 passages, about a minute of
 # embedding on 2 cores, and a vector file rewritten a few times per thousand articles.
-BATCH_FILES = 500
+BATCH_ARTICLES = 500
 # Passages embedded at a time by the local embedder, so the progress bar moves between commits.
 EMBED_SLICE = 256
 
@@ -81,72 +83,114 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
     build = build_for(settings)
     plan = plan_sync(folder, index_dir, build, settings.max_file_bytes)
-    to_read = plan.new + plan.changed
-    present = set(plan.unchanged)
+    changed = {path.name for path, _ in plan.changed}
 
-    bar = _progress(len(to_read), progress)
+    bar = _progress(len(plan.new) + len(plan.changed), progress)
     skipped: list[str] = []
-    embedded = passages = 0
-    for first in range(0, len(to_read), BATCH_FILES):
-        batch = []
-        for path, digest in to_read[first:first + BATCH_FILES]:
-            try:
-                article = load_article(path, settings.max_file_bytes)
-            except BadInputError as exc:
-                log.warning("skipping %s", exc)
-                skipped.append(str(exc))
-                bar.update(1)
-                continue
-            chunks = chunk_article(article, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)
-            batch.append((article, digest, chunks))
-        if not batch:
+    read: set[str] = set()  # the sources of the articles read from new and changed files
+    counts = {"embedded": 0, "passages": 0}
+    batch: list[_Pending] = []
+    for path, digest in plan.new + plan.changed:
+        try:
+            articles, left_out = load_file(path, settings.max_file_bytes)
+        except BadInputError as exc:
+            log.warning("skipping %s", exc)
+            skipped.append(str(exc))
+            bar.update(1)
             continue
-        # The title travels with each passage: it often names the subject the passage leaves implicit.
-        texts = [f"{c.title}\n{c.text}" for _, _, chunks in batch for c in chunks]
-        ends = np.cumsum([len(chunks) for _, _, chunks in batch])  # each file's last passage + 1
-        step = max(len(texts), 1) if embed else EMBED_SLICE  # Ray pays a start-up per call: one call a batch
-        pieces, files_done = [], 0
-        for start in range(0, len(texts), step):
-            pieces.append((embed or embedder.embed)(texts[start:start + step]))
-            passages += len(pieces[-1])
-            done = int(np.searchsorted(ends, start + len(pieces[-1]), side="right"))
-            bar.update(done - files_done)
-            files_done = done
-            bar.set_postfix_str(f"{passages / (time.perf_counter() - started):.0f} passages/s")
-        vectors = np.concatenate(pieces) if pieces else np.zeros((0, build.dimension), dtype=np.float32)
-        with writing(index_dir, build) as writer:
-            row = 0
-            for article, digest, chunks in batch:
-                writer.put(article, digest, chunks, vectors[row:row + len(chunks)])
-                row += len(chunks)
-        present.update(article.source for article, _, _ in batch)
-        embedded += len(batch)
+        for reason in left_out:
+            log.warning("skipping %s", reason)
+        skipped += left_out
+        # A dump or feed that changed is mostly the same rows: those indexed with the same text
+        # are kept as they are, not embedded again.
+        known = indexed_texts(index_dir, path.name) if path.name in changed else {}
+        for article in articles:
+            read.add(article.source)
+            chunks = chunk_article(article, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)
+            batch.append(_Pending(article, digest, chunks, known.get(article.source) == article.content_hash,
+                                  1 / len(articles)))
+            if len(batch) == BATCH_ARTICLES:
+                _commit(batch, index_dir, build, embed or embedder.embed, embed is not None, bar, counts, started)
+                batch = []
+    if batch:
+        _commit(batch, index_dir, build, embed or embedder.embed, embed is not None, bar, counts, started)
     bar.close()
-    if not present:
+    if not read and not plan.unchanged:
         raise BadInputError(f"no usable article in {folder}: " + "; ".join(skipped))
 
     removed = 0
+    unchanged = set(plan.unchanged)
     with writing(index_dir, build) as writer:
-        if writer.started_again and not embedded:
+        if writer.started_again and not read:
             # The index was damaged or rebuilt with other settings after it was compared with
             # the folder: committing now would leave it empty.
             raise IndexUnusableError(f"the index at {index_dir} changed while it was synced: run `rag index` again")
-        for source in writer.indexed():
-            if source not in present:
+        for source, file in writer.indexed().items():
+            if source not in read and file not in unchanged:
                 writer.remove(source)
                 removed += 1
         writer.set_source_dir(folder)
     _, articles = read_catalog(index_dir)
     return IndexInfo(index_dir=str(index_dir), embedding_model=settings.embedding_model, dimension=build.dimension,
                      articles=len(articles), chunks=sum(a.chunks for a in articles), skipped=skipped,
-                     embedded=embedded, removed=removed, seconds=round(time.perf_counter() - started, 3))
+                     embedded=counts["embedded"], removed=removed, seconds=round(time.perf_counter() - started, 3))
+
+
+@dataclass
+class _Pending:
+    """An article read and waiting for its batch's commit."""
+
+    article: Article
+    file_hash: str
+    chunks: list[Chunk]
+    known: bool  # indexed already with this text: kept as it is, not embedded
+    weight: float  # its share of its file, for the progress bar
+
+
+def _commit(batch: list[_Pending], index_dir: Path, build: Build, embed: Callable[[list[str]], np.ndarray],
+            remote: bool, bar, counts: dict, started: float) -> None:
+    """Embed the batch's new passages (outside the write transaction) and write them in one."""
+    texts = [_embedded_text(c) for item in batch if not item.known for c in item.chunks]
+    ends = np.cumsum([0 if item.known else len(item.chunks) for item in batch])  # each article's last passage + 1
+    weights = np.cumsum([item.weight for item in batch])
+    step = max(len(texts), 1) if remote else EMBED_SLICE  # Ray pays a start-up per call: one call a batch
+    pieces, shown = [], 0.0
+    for start in range(0, len(texts) or 1, step):
+        pieces.append(embed(texts[start:start + step]) if texts else np.zeros((0, build.dimension), np.float32))
+        counts["passages"] += len(pieces[-1])
+        done = int(np.searchsorted(ends, start + len(pieces[-1]), side="right"))  # articles embedded whole
+        if done:
+            bar.update(float(weights[done - 1]) - shown)
+            shown = float(weights[done - 1])
+        bar.set_postfix_str(f"{counts['passages'] / (time.perf_counter() - started):.0f} passages/s")
+    vectors = np.concatenate(pieces)
+    with writing(index_dir, build) as writer:
+        row = 0
+        for item in batch:
+            if item.known:
+                if writer.keep(item.article.source, item.article.content_hash, item.file_hash):
+                    continue
+                # Another writer changed or removed it since the comparison: embed it after all.
+                own = embed([_embedded_text(c) for c in item.chunks])
+            else:
+                own, row = vectors[row:row + len(item.chunks)], row + len(item.chunks)
+            writer.put(item.article, item.file_hash, item.chunks, own)
+            counts["embedded"] += 1
+    bar.update(float(weights[-1]) - shown)
+
+
+def _embedded_text(chunk: Chunk) -> str:
+    # The title travels with each passage: it often names the subject the passage leaves implicit.
+    return f"{chunk.title}\n{chunk.text}"
 
 
 def _progress(files: int, shown: bool):
     """Files done of those to read, with the time left; passages per second beside it."""
     from tqdm import tqdm
 
-    return tqdm(total=files, unit="file", desc="indexing", disable=not shown or files == 0)
+    # A dump moves the bar by its share per article, so the count of files done can be fractional.
+    return tqdm(total=files, unit="file", desc="indexing", disable=not shown or files == 0,
+                bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} files [{elapsed}<{remaining}{postfix}]")
 
 
 def _file_hash(path: Path, max_bytes: int) -> str | None:

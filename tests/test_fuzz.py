@@ -18,7 +18,7 @@ from rag.chunking import chunk_article
 from rag.errors import RagError
 from rag.evaluation.questions import load_questions
 from rag.library import safe_name
-from rag.loading import SUPPORTED_SUFFIXES, load_article, load_folder
+from rag.loading import SUPPORTED_SUFFIXES, load_file, load_folder
 from rag.schema import Chunk, Hit
 from rag.text import split_sentences
 
@@ -47,11 +47,37 @@ def test_any_file_loads_or_is_refused_with_a_reason(data, suffix):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"article{suffix}"
         path.write_bytes(data)
-        try:
-            article = load_article(path)
-        except RagError as exc:
-            assert str(exc).startswith(path.name)
-            return
+        _loads_or_is_refused(path)
+
+
+# Dumps and feeds with a valid frame around random content: random bytes alone are refused at
+# once ("no text column"), which would leave the row and entry parsing unexercised.
+_FRAMES = {
+    ".csv": (b"title,date,url,text\n", b"\n"),
+    ".jsonl": (b'{"title": "A", "text": "first row"}\n', b""),
+    ".rss": (b"<rss version='2.0'><channel><title>T</title><item><title>A</title><description>", b"</description>"
+             b"<pubDate>", b"</pubDate></item></channel></rss>"),
+}
+
+
+@given(data=RAW_BYTES, date=st.text(max_size=40), suffix=st.sampled_from(sorted(_FRAMES)))
+def test_any_row_or_entry_of_a_dump_or_feed_loads_or_is_refused_with_a_reason(data, date, suffix):
+    head, *rest = _FRAMES[suffix]
+    body = head + data + rest[0] + (date.encode("utf-8", "replace") + b"".join(rest[1:]) if len(rest) > 1 else b"")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"dump{suffix}"
+        path.write_bytes(body)
+        _loads_or_is_refused(path)
+
+
+def _loads_or_is_refused(path: Path) -> None:
+    try:
+        articles, skipped = load_file(path)
+    except RagError as exc:
+        assert str(exc).startswith(path.name)
+        return
+    assert articles and all(reason.startswith(path.name) for reason in skipped)
+    for article in articles:
         # Every span lies in the text, and so does every chunk cut from it.
         assert all(0 <= s < e <= len(article.text) for s, e in article.spans)
         for chunk in chunk_article(article, _words, max_tokens=20, overlap=5):

@@ -16,7 +16,7 @@ import rag
 from conftest import ISTANBUL, SEEDS
 from rag import vectors as vector_file
 from rag.embedding import Embedder, load_embedder
-from rag.index import DATABASE, load_index, read_catalog
+from rag.index import DATABASE, VERSION, load_index, read_catalog
 
 
 def _chunks(index_dir, settings):
@@ -25,7 +25,7 @@ def _chunks(index_dir, settings):
 
 def test_round_trip_keeps_every_chunk_and_finds_each_by_its_own_text(seed_index, settings):
     stored = load_index(seed_index, settings.embedding_model)
-    assert stored.meta["format"] == "rag-news-index" and stored.meta["version"] == 2
+    assert stored.meta["format"] == "rag-news-index" and stored.meta["version"] == VERSION
     assert stored.meta["embedding_model"] == "all-MiniLM-L6-v2" and stored.meta["dimension"] == 384
     assert sorted(stored.articles) == sorted(p.name for p in SEEDS.iterdir())
     chunks = list(stored.all_chunks())
@@ -225,7 +225,7 @@ import sys, time
 from pathlib import Path
 import rag, rag.sync, rag.vectors
 
-rag.sync.BATCH_FILES = 1
+rag.sync.BATCH_ARTICLES = 1
 if len(sys.argv) > 3:
     paused, go = Path(sys.argv[3]), Path(sys.argv[4])
 
@@ -325,7 +325,7 @@ def test_a_file_that_disappears_or_changes_during_a_sync_is_reported_or_read_aga
     folder, index_dir = tmp_path / "articles", tmp_path / "index"
     shutil.copytree(SEEDS, folder)
     gone, edited = sorted(os.listdir(SEEDS))[:2]
-    real_load = rag.sync.load_article
+    real_load = rag.sync.load_file
 
     def racing_load(path, max_bytes):
         if path.name == gone:
@@ -335,14 +335,18 @@ def test_a_file_that_disappears_or_changes_during_a_sync_is_reported_or_read_aga
                 f.write("\nA sentence written while the sync ran.\n")
         return real_load(path, max_bytes)
 
-    monkeypatch.setattr(rag.sync, "load_article", racing_load)
+    monkeypatch.setattr(rag.sync, "load_file", racing_load)
     info = rag.build_index(folder, index_dir, settings=settings, progress=False)
     assert info.articles == 4 and [s.split(":")[0] for s in info.skipped] == [gone]
-    monkeypatch.setattr(rag.sync, "load_article", real_load)
-    # Indexed under the hash it had before the change, so the next sync reads it again.
-    again = rag.build_index(folder, index_dir, settings=settings, progress=False)
-    assert again.embedded == 1
+    monkeypatch.setattr(rag.sync, "load_file", real_load)
+    # Indexed as read but under the hash it had before the change, so the next sync reads it
+    # again; its text is the one indexed, so it is not embedded again, only its hash updated.
     assert any("written while the sync ran" in c.text for c in _chunks(index_dir, settings))
+    again = rag.build_index(folder, index_dir, settings=settings, progress=False)
+    assert (again.embedded, again.articles) == (0, 4)
+    from rag.sync import build_for, plan_sync
+    plan = plan_sync(folder, index_dir, build_for(settings), settings.max_file_bytes)
+    assert (plan.changed, len(plan.unchanged)) == ([], 4)
 
 
 # `rag index` with a file size limit (as a full disk would), the limit's signal ignored so that
@@ -397,10 +401,10 @@ def test_an_index_of_another_version_of_the_database_is_rebuilt_by_rag_index(set
     index_dir.mkdir()
     with sqlite3.connect(index_dir / DATABASE) as db:  # tables with other columns, as a later format might have
         db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        db.execute("INSERT INTO meta VALUES ('format', '\"rag-news-index\"'), ('version', '3')")
+        db.execute("INSERT INTO meta VALUES ('format', '\"rag-news-index\"'), ('version', '99')")
         db.execute("CREATE TABLE articles (id INTEGER PRIMARY KEY, source TEXT)")
     with pytest.raises(rag.IndexUnusableError, match="rag index"):
         load_index(index_dir, settings.embedding_model)
     rag.build_index(SEEDS, index_dir, settings=settings, progress=False)
     stored = load_index(index_dir, settings.embedding_model)
-    assert stored.meta["version"] == 2 and len(stored.articles) == 5
+    assert stored.meta["version"] == VERSION and len(stored.articles) == 5

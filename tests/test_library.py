@@ -168,7 +168,7 @@ def test_removing_deletes_the_file_and_its_passages(settings, tmp_path):
     assert sorted(p.name for p in (tmp_path / "articles").iterdir()) == [TWO_SEEDS[1]]
     index = load_index(settings.index_dir, settings.embedding_model)
     assert {c.source for c in index.all_chunks()} == {TWO_SEEDS[1]}
-    with pytest.raises(BadInputError, match="the only article"):
+    with pytest.raises(BadInputError, match="the only file"):
         library.remove_article(TWO_SEEDS[1], settings=settings)
 
 

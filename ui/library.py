@@ -19,7 +19,7 @@ from rag.errors import RagError
 from rag.loading import SUPPORTED_SUFFIXES
 from rag.schema import IndexInfo
 
-COLUMNS = ["Title", "Latest date", "Outlet", "Chunks", "Added (UTC)", "File"]
+COLUMNS = ["Title", "Date", "Outlet", "Chunks", "Added (UTC)", "File"]
 
 
 def plain(text: str) -> str:
@@ -35,9 +35,11 @@ def table(settings: Settings) -> tuple[list[list], list[str], str]:
         articles = library.list_articles(settings=settings)
     except RagError as exc:
         return [], [], f"⚠️ {plain(str(exc))}"
-    rows = [[a.title, a.dates[-1] if a.dates else "", a.outlet or "", a.chunks,
-             (a.added or "").replace("T", " ")[:16], a.source] for a in articles]
-    return rows, [a.source for a in articles], ""
+    rows = [[a.title, a.published or (a.dates[-1] if a.dates else ""), a.outlet or "", a.chunks,
+             (a.added or "").replace("T", " ")[:16], f"{a.file}, {a.origin}" if a.origin else a.file]
+            for a in articles]
+    # Files are removed whole: a row of a dump is not cut out of the user's file.
+    return rows, sorted({a.file for a in articles}), ""
 
 
 def refresh(settings: Settings, status: str = "") -> tuple:
@@ -92,7 +94,8 @@ def library_tab(settings: Settings, tab: gr.Tab) -> None:
     """The library's components and events; call inside `tab`."""
     mb = settings.max_file_bytes / 1_000_000
     gr.Markdown(f"The articles the chat answers from. Add `.txt`, `.md`, `.html` or `.pdf` files (one article "
-                f"each, up to {mb:g} MB); a file that cannot be read is refused and nothing changes.")
+                f"each), `.csv`/`.jsonl` dumps or `.rss`/`.atom` feeds (one article per row or entry), up to "
+                f"{mb:g} MB each; a file that cannot be read is refused and nothing changes.")
     # Read when a page loads (functions as values), not written into the page's layout: with a
     # login, the layout is served before it, and the file names must not be.
     articles = gr.Dataframe(lambda: table(settings)[0], headers=COLUMNS, interactive=False, wrap=True,
@@ -105,9 +108,9 @@ def library_tab(settings: Settings, tab: gr.Tab) -> None:
             # Its choices are filled when the tab opens; any name is accepted here because
             # rag.library refuses one the index does not list (choices fixed at start-up made
             # an article added later impossible to remove through the API).
-            chosen = gr.Dropdown([], value=None, label="Article to remove", allow_custom_value=True,
+            chosen = gr.Dropdown([], value=None, label="File to remove", allow_custom_value=True,
                                  elem_id="library-remove-choice")
-            remove_button = gr.Button("Remove article", variant="stop", elem_id="library-remove")
+            remove_button = gr.Button("Remove file", variant="stop", elem_id="library-remove")
             reindex_button = gr.Button("Re-index the folder", elem_id="library-reindex",
                                        variant="secondary")
 

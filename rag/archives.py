@@ -1,0 +1,224 @@
+"""Files that hold many articles: dumps (CSV, JSON Lines) and feeds (RSS, Atom).
+
+Archives and datasets ship as dumps, one article per row, and news sites publish feeds, one per
+entry. Each row or entry becomes an `Article` of its own, cited as "file#key":
+- a dump's row by its number ("archive.csv#12": the 12th row under the header, the 12th line of
+  a JSONL file), which stays put when rows are appended;
+- a feed's entry by a short hash of its id (or link, or title), which stays put as the feed rolls
+  on and new entries push old ones down.
+The columns (or JSON keys) title, text, date, url and outlet are recognised by name, with the
+usual alternatives below; the others are ignored. A row or entry with no text is skipped with
+the reason, and the rest are kept; a dump with no text column, or a file that is not a feed, is
+refused whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import time
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+from rag.errors import BadInputError
+from rag.loading import _bad, _dates, _decode, _drop_furniture, _lines, _read, _remove_unseen, _title, content_hash
+from rag.schema import Article
+
+FEED_SUFFIXES = (".rss", ".atom", ".xml")  # the others of rag.loading.ARCHIVE_SUFFIXES are dumps
+
+# A column's role from its name (compared lower-cased, with "-" and " " read as "_"). "source"
+# is an outlet here, as in news datasets ("source": "BBC"), not a file.
+COLUMNS = {
+    "text": ("text", "content", "body", "article", "story", "full_text", "maintext"),
+    "title": ("title", "headline", "heading"),
+    "date": ("date", "published", "pubdate", "pub_date", "publish_date", "published_at", "date_publish",
+             "datetime", "timestamp"),
+    "url": ("url", "link", "href"),
+    "outlet": ("outlet", "source", "publisher", "site", "site_name", "sitename", "source_name", "domain"),
+    "author": ("author", "authors", "byline"),
+}
+
+
+def load_archive(path: Path, max_bytes: int) -> tuple[list[Article], list[str]]:
+    """The articles of a dump or feed, and the rows or entries skipped, each as "file, row 7:
+    reason". BadInputError when the file is unusable as a whole or none of its rows is."""
+    data = _read(path, max_bytes)
+    if path.suffix.lower() in FEED_SUFFIXES:
+        articles, skipped = _feed(path, data)
+    else:
+        articles, skipped = _dump(path, data, max_bytes)
+    if not articles:
+        raise _bad(path, "no usable article in it" + (f" ({'; '.join(skipped[:3])})" if skipped else ""))
+    return articles, skipped
+
+
+# --- dumps ---
+
+
+def _dump(path: Path, data: bytes, max_bytes: int) -> tuple[list[Article], list[str]]:
+    text = _decode(path, data)
+    if path.suffix.lower() == ".csv":
+        rows, skipped = _csv_rows(path, text, max_bytes)
+        where = "row"
+    else:
+        rows, skipped = _jsonl_rows(path, text)
+        where = "line"
+    articles = []
+    for number, row in rows:
+        try:
+            articles.append(_row_article(path, number, f"{where} {number}", row))
+        except BadInputError as exc:
+            skipped.append(str(exc))
+    return articles, skipped
+
+
+def _csv_rows(path: Path, text: str, max_bytes: int) -> tuple[list[tuple[int, dict]], list[str]]:
+    # An article is one field: Python's default limit (128 KiB) is below the file size limit.
+    csv.field_size_limit(max(csv.field_size_limit(), max_bytes))
+    try:
+        dialect = csv.Sniffer().sniff(text[:10_000], delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+    try:
+        header = reader.fieldnames or []
+        _require_text_column(path, header)
+        return [(number, row) for number, row in enumerate(reader, start=1)], []
+    except csv.Error as exc:
+        raise _bad(path, f"not a readable CSV file ({exc})") from None
+
+
+def _jsonl_rows(path: Path, text: str) -> tuple[list[tuple[int, dict]], list[str]]:
+    rows, skipped, keys = [], [], set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            skipped.append(f"{path.name}, line {number}: not JSON ({exc.msg})")
+            continue
+        if not isinstance(row, dict):
+            skipped.append(f"{path.name}, line {number}: not a JSON object")
+            continue
+        rows.append((number, row))
+        keys.update(row)
+    if rows:
+        _require_text_column(path, keys)
+    return rows, skipped
+
+
+def _require_text_column(path: Path, names) -> None:
+    if not any(_role(name) == "text" for name in names):
+        raise _bad(path, f"no text column: one named {', '.join(COLUMNS['text'])} is needed "
+                         f"(it has {', '.join(map(str, names)) or 'none'})")
+
+
+def _role(name) -> str | None:
+    key = re.sub(r"[\s-]+", "_", str(name).strip().lower())
+    return next((role for role, names in COLUMNS.items() if key in names), None)
+
+
+def _row_article(path: Path, number: int, origin: str, row: dict) -> Article:
+    fields: dict[str, str] = {}
+    for name, value in row.items():
+        role = _role(name)
+        if role and role not in fields and isinstance(value, (str, int, float)) and str(value).strip():
+            fields[role] = str(value).strip()
+    where = f"{path.name}, {origin}"
+    if "text" not in fields:
+        raise BadInputError(f"{where}: no text")
+    return _entry_article(path, f"{path.name}#{number}", origin, fields["text"], where, title=fields.get("title"),
+                          published=_iso_date(fields.get("date")), url=fields.get("url"),
+                          outlet=fields.get("outlet"), author=fields.get("author"))
+
+
+# --- feeds ---
+
+
+def _feed(path: Path, data: bytes) -> tuple[list[Article], list[str]]:
+    import feedparser
+
+    feed = feedparser.parse(data)
+    if not feed.entries:
+        reason = feed.get("bozo_exception") or "it has no entries"
+        raise _bad(path, f"not a readable RSS or Atom feed ({reason})")
+    outlet = " ".join(feed.feed.get("title", "").split()) or None
+    articles, skipped = [], []
+    for number, entry in enumerate(feed.entries, start=1):
+        origin = f"entry {number}"
+        where = f"{path.name}, {origin}"
+        body = entry.get("content", [{}])[0].get("value") or entry.get("summary") or ""
+        identity = entry.get("id") or entry.get("link") or entry.get("title") or body
+        key = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:10]
+        # dict.get: feedparser's own get maps a missing key to another one, with a warning.
+        parsed = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
+        try:
+            articles.append(_entry_article(
+                path, f"{path.name}#{key}", origin, _html_text(body), where,
+                title=" ".join(entry.get("title", "").split()) or None, url=entry.get("link"), outlet=outlet,
+                author=entry.get("author_detail", {}).get("name") or entry.get("author"), published=time.strftime("%Y-%m-%d", parsed) if parsed else None))
+        except BadInputError as exc:
+            skipped.append(str(exc))
+    if feed.bozo and not articles:  # a feed cut off or broken: say so, not "no text"
+        raise _bad(path, f"not a readable RSS or Atom feed ({feed.bozo_exception})")
+    return articles, skipped
+
+
+def _html_text(fragment: str) -> str:
+    """The text a reader sees in an entry's HTML: paragraphs and line breaks kept as lines,
+    hidden elements, scripts and comments left out (rag.loading's rule for pages)."""
+    from lxml import etree
+    from lxml.html import fragment_fromstring
+
+    if "<" not in fragment:
+        return fragment
+    try:
+        tree = fragment_fromstring(fragment, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return re.sub(r"<[^>]+>", " ", fragment)
+    _remove_unseen(tree)
+    for node in tree.iter("br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr"):
+        node.tail = "\n" + (node.tail or "")
+    return tree.text_content()
+
+
+# --- one row or entry ---
+
+
+def _entry_article(path: Path, source: str, origin: str, body: str, where: str, *, title: str | None,
+                   published: str | None, **metadata) -> Article:
+    """An Article whose text is the title, then `body`, each line's whitespace folded. The
+    headline heads the text as in a saved page (rag.loading), so a passage about it can be cited."""
+    lines = [" ".join(line.split()) for line in body.splitlines()]
+    if title and any(lines) and lines[0] != title:
+        lines = [title, *lines]
+    text = "\n".join(line for line in lines if line).strip() + "\n"
+    kept, trailer_outlet = _drop_furniture(_lines(text))
+    if not kept:
+        raise BadInputError(f"{where}: no text")
+    return Article(source=source, path=str(path), text=text, spans=[(s, e) for s, e, _ in kept],
+                   title=title or _title([t for _, _, t in kept]), dates=_dates(text), published=published,
+                   content_hash=content_hash(text), file=path.name, origin=origin,
+                   **{**metadata, "outlet": metadata.get("outlet") or trailer_outlet})
+
+
+def _iso_date(value: str | None) -> str | None:
+    """An ISO date (YYYY-MM-DD) from a dump's date field: ISO 8601 ("2025-05-16T09:00:00Z"),
+    an e-mail/RSS date ("Fri, 16 May 2025 09:00:00 GMT"), or a written one ("16 May 2025")."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).date().isoformat()
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(value).date().isoformat()
+    except (TypeError, ValueError, IndexError):
+        pass
+    written = _dates(value)
+    return written[0] if written and len(written[0]) == 10 else None

@@ -1,0 +1,168 @@
+"""Dumps (CSV, JSON Lines) and feeds (RSS, Atom): one article per row or entry, each cited to its
+file and row, with its date and web address; bad rows skipped by name, the rest kept; a changed
+dump re-embeds only the rows that changed. Fixtures: tests/fixtures/archives/ (written for these
+tests, in the shapes news sites and datasets use)."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import rag
+from conftest import PROJECT_DIR, SEEDS
+from rag import library
+from rag.config import load_settings
+from rag.embedding import load_embedder
+from rag.errors import BadInputError
+from rag.index import load_index
+from rag.loading import load_file
+from rag.retrieval import retrieve
+from rag.schema import Answer, Citation, Timings
+
+ARCHIVES = PROJECT_DIR / "tests" / "fixtures" / "archives"
+
+
+def by_title(articles):
+    return {a.title: a for a in articles}
+
+
+def test_a_csv_dump_gives_one_article_per_row_with_its_columns_and_skips_a_row_without_text():
+    articles, skipped = load_file(ARCHIVES / "harbour-news.csv")
+    bridge = by_title(articles)["Council approves £2.4m footbridge over the Wey"]
+    assert [a.source for a in articles] == ["harbour-news.csv#1", "harbour-news.csv#2", "harbour-news.csv#4"]
+    assert (bridge.file, bridge.origin, bridge.outlet) == ("harbour-news.csv", "row 2", "Portwell Post")
+    assert bridge.url == "https://news.example.org/portwell/footbridge"
+    # ISO, e-mail and written dates in the date column all become ISO dates.
+    assert [a.published for a in articles] == ["2024-03-02", "2024-03-05", "2024-03-12"]
+    # The text shown is the headline and the row's text; every span points into it.
+    assert bridge.text.startswith("Council approves £2.4m footbridge over the Wey\nPortwell town council voted 9 to 4")
+    assert all(bridge.text[s:e].strip() for s, e in bridge.spans)
+    # Page furniture inside a row's text is left out of the article's words, as in a .txt file.
+    harbour = articles[0]
+    assert not any("Read more" in harbour.text[s:e] for s, e in harbour.spans)
+    assert skipped == ["harbour-news.csv, row 3: no text"]
+
+
+def test_a_jsonl_dump_skips_a_broken_line_and_a_non_object_by_line_number_and_keeps_the_rest():
+    articles, skipped = load_file(ARCHIVES / "coast.jsonl")
+    assert [(a.source, a.origin) for a in articles] == [("coast.jsonl#1", "line 1"), ("coast.jsonl#4", "line 4")]
+    assert skipped[0].startswith("coast.jsonl, line 2: not JSON")
+    assert skipped[1] == "coast.jsonl, line 3: not a JSON object"
+    assert (articles[0].url, articles[1].outlet) == ("https://news.example.org/portwell/library", "Coastal Times")
+
+
+def test_an_rss_feed_gives_one_article_per_entry_with_date_link_and_author_and_no_hidden_text():
+    articles, skipped = load_file(ARCHIVES / "portwell-post.rss")
+    ferry = articles[0]
+    assert ferry.title == "Ferry to Eastholm runs every two hours from April"
+    assert (ferry.published, ferry.url, ferry.outlet, ferry.author, ferry.origin) == (
+        "2024-03-11", "https://news.example.org/portwell/ferry-timetable", "Portwell Post", "Mara Quinn", "entry 1")
+    # The entry's HTML is read as a reader sees it: paragraphs as lines, a hidden paragraph gone.
+    assert ferry.text.splitlines()[1:] == [
+        "The ferry between Portwell and Eastholm will run every two hours from 1 April, the operator said on Monday.",
+        "A single ticket stays at £4."]
+    assert "FERRY-HIJACK" not in ferry.text
+    assert skipped == ["portwell-post.rss, entry 3: no text"]
+
+
+def test_a_feed_entry_keeps_its_name_as_the_feed_rolls_on(tmp_path):
+    """Entries are named by their id, not their place: a newer entry on top renames nothing."""
+    before = {a.title: a.source for a in load_file(ARCHIVES / "portwell-post.rss")[0]}
+    feed = (ARCHIVES / "portwell-post.rss").read_text(encoding="utf-8")
+    newer = ("<item><title>Harbour fees frozen for 2025</title><guid>fees-2025</guid>"
+             "<description>Portwell harbour fees will not rise in 2025, the harbour board said.</description></item>")
+    rolled = tmp_path / "portwell-post.rss"
+    rolled.write_text(feed.replace("<item>", newer + "<item>", 1), encoding="utf-8")
+    after = {a.title: a.source for a in load_file(rolled)[0]}
+    assert {title: after[title] for title in before} == before and len(after) == len(before) + 1
+
+
+def test_an_atom_feed_reads_its_html_content():
+    (pier,), skipped = load_file(ARCHIVES / "coastal-times.atom")
+    assert (pier.published, pier.author, pier.url) == ("2024-03-20", "Tomas Reyes", "https://coastal.example.com/eastholm-pier")
+    assert "rebuilt in stone at a cost of £1.1 million" in pier.text and skipped == []
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("no-text-column.csv", "no text column: one named text, .* is needed \\(it has headline, category\\)"),
+    ("broken.rss", "not a readable RSS or Atom feed"),
+])
+def test_a_dump_without_text_or_a_broken_feed_is_refused_naming_the_file_and_why(name, reason):
+    with pytest.raises(BadInputError, match=f"^{name}: {reason}"):
+        load_file(ARCHIVES / name)
+
+
+def test_a_latin1_dump_is_read_in_its_encoding(tmp_path):
+    dump = tmp_path / "pounds.csv"
+    dump.write_bytes("title,text\nPrices,A loaf now costs £1.20 in Portwell.\n".encode("latin-1"))
+    (article,), _ = load_file(dump)
+    assert "£1.20" in article.text
+
+
+@pytest.fixture
+def folder(tmp_path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    shutil.copy(SEEDS / "001_6c89766725f97774.txt", folder)
+    for name in ("harbour-news.csv", "coast.jsonl", "portwell-post.rss", "no-text-column.csv"):
+        shutil.copy(ARCHIVES / name, folder)
+    return folder
+
+
+def test_a_folder_with_dumps_and_feeds_is_indexed_row_by_row_and_a_row_is_found_and_cited(folder, tmp_path):
+    settings = load_settings(index_dir=tmp_path / "index")
+    info = rag.build_index(folder, settings=settings, progress=False)
+    assert info.articles == 1 + 3 + 2 + 2
+    assert "no-text-column.csv: no text column" in " ".join(info.skipped)
+    assert "harbour-news.csv, row 3: no text" in info.skipped
+    index = load_index(settings.index_dir, settings.embedding_model)
+    embedder = load_embedder(settings.embedding_model, settings.models_dir)
+    hits = retrieve("How much will the footbridge over the Wey cost?", index, embedder, 4)
+    assert hits[0].chunk.source == "harbour-news.csv#2"
+    record = index.articles["harbour-news.csv#2"]
+    assert (record.file, record.origin, record.published) == ("harbour-news.csv", "row 2", "2024-03-05")
+    # The article view reads a row from its file, and shows the offsets the passage has.
+    article = library.read_article("harbour-news.csv#2", settings=settings)
+    assert article.text[hits[0].chunk.start:hits[0].chunk.end] == hits[0].chunk.text
+
+
+def test_a_changed_dump_embeds_only_the_rows_whose_text_changed_and_drops_rows_gone(folder, tmp_path):
+    settings = load_settings(index_dir=tmp_path / "index")
+    rag.build_index(folder, settings=settings, progress=False)
+    dump = folder / "harbour-news.csv"
+    lines = dump.read_text(encoding="utf-8").splitlines(keepends=True)
+    # Row 4 (the bakery, the last line) is removed, and a new row appended in its place.
+    lines[-1] = ('105,Tide gauge installed on the pier,2024-03-14,https://news.example.org/portwell/tide,'
+                 'Portwell Post,local,"A tide gauge was installed on Portwell pier on Thursday."\n')
+    dump.write_text("".join(lines), encoding="utf-8")
+    info = rag.build_index(folder, settings=settings, progress=False)
+    assert (info.embedded, info.removed, info.articles) == (1, 0, 8)
+    titles = {a.source: a.title for a in library.list_articles(settings=settings)}
+    assert titles["harbour-news.csv#4"] == "Tide gauge installed on the pier"
+    assert "Bakery wins regional bread prize" not in titles.values()
+    # Rows dropped from the end are removed; the rows before them are not read into the model again.
+    dump.write_text("".join(lines[:4]), encoding="utf-8")  # the header and row 1 (three lines of text)
+    info = rag.build_index(folder, settings=settings, progress=False)
+    assert (info.embedded, info.removed, info.articles) == (0, 2, 6)
+
+
+def test_a_row_is_removed_with_its_file_only_and_a_dump_can_be_uploaded(folder, tmp_path):
+    settings = load_settings(index_dir=tmp_path / "index")
+    rag.build_index(folder, settings=settings, progress=False)
+    with pytest.raises(BadInputError, match="harbour-news.csv#2 is row 2 of harbour-news.csv: remove harbour-news.csv"):
+        library.remove_article("harbour-news.csv#2", settings=settings)
+    info = library.remove_article("harbour-news.csv", settings=settings)
+    assert (info.removed, info.articles) == (3, 5) and not (folder / "harbour-news.csv").exists()
+    info = library.add_articles([ARCHIVES / "coastal-times.atom"], settings=settings)
+    assert info.articles == 6
+    assert any(a.file == "coastal-times.atom" for a in library.list_articles(settings=settings))
+
+
+def test_the_api_gives_a_feed_entry_s_web_address_as_its_citation_s_url():
+    from rag.server import citations
+
+    cited = Citation(n=1, source="portwell-post.rss#f09b92a75e", title="Ferry", chunk_id="c", quote="q", start=0, end=1,
+                     file="portwell-post.rss", origin="entry 1", url="https://news.example.org/portwell/ferry-timetable")
+    answer = Answer(question="q", text="t [1].", citations=[cited], abstained=False, timings=Timings())
+    settings = load_settings(index_dir=Path("/nonexistent"))
+    assert citations(answer, settings)[0]["url_or_path"] == "https://news.example.org/portwell/ferry-timetable"
