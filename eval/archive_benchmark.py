@@ -17,6 +17,8 @@ Prints figures, not verdicts, in three parts:
 4. retrieval: the whole retrieve() (dense, keywords, fusion, filters) over synthetic indexes of
    those sizes written through rag.index (passages of 5 real sentences, in articles of 1,000
    passages; vectors as in part 2), with the process's peak resident memory.
+5. dump (--only dump): the same 2,000 articles as the rows of one CSV file: indexed from
+   scratch, then with one row appended, one changed, one removed.
 """
 
 from __future__ import annotations
@@ -82,6 +84,33 @@ def sync_figures(folder: Path, index_dir: Path, questions: list[str]) -> None:
           f"90th percentile {sorted(times)[int(0.9 * len(times))] * 1000:.0f} ms ({len(times)} questions)")
 
 
+def dump_figures(texts: list[str], index_dir: Path, folder: Path) -> None:
+    import csv
+
+    settings = load_settings()
+    load_embedder(settings.embedding_model, settings.models_dir)
+    dump = folder / "archive.csv"
+
+    def write(rows: list[str]) -> None:
+        with dump.open("w", encoding="utf-8", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(["title", "date", "text"])
+            out.writerows([f"Article {i}", "2024-01-01", text] for i, text in enumerate(rows))
+
+    rows = list(texts)
+    write(rows)
+    info, seconds = timed(lambda: rag.build_index(folder, index_dir, settings=settings, progress=False))
+    print(f"from scratch: {info.articles} rows, {info.chunks} passages in {seconds:.1f} s "
+          f"({info.chunks / seconds:.0f} passages/s)")
+    for what, edit in [("appended", lambda: rows.append(rows[0].replace("the", "a"))),
+                       ("changed", lambda: rows.__setitem__(1, rows[1] + " One more sentence.")),
+                       ("removed (the last)", rows.pop)]:
+        edit()
+        write(rows)
+        info, seconds = timed(lambda: rag.build_index(folder, index_dir, settings=settings, progress=False))
+        print(f"one row {what}: {seconds:.2f} s ({info.embedded} embedded, {info.removed} removed)")
+
+
 def vector_figures(real: np.ndarray, queries: np.ndarray, sizes: list[int]) -> None:
     saved = vector_file.ANN_FROM
     try:
@@ -135,8 +164,8 @@ def keyword_figures(texts: list[str], questions: list[str], sizes: list[int]) ->
             db = sqlite3.connect(Path(tmp) / "keywords.sqlite", isolation_level=None, check_same_thread=False)
             db.executescript(_SCHEMA)
             db.execute("BEGIN")
-            db.execute("INSERT INTO articles (source, title, dates, pages, content_hash, file_hash, added) "
-                       "VALUES ('a', 'a', '[]', '[]', '', '', '')")
+            db.execute("INSERT INTO articles (source, title, dates, pages, content_hash, file, file_hash, added) "
+                       "VALUES ('a', 'a', '[]', '[]', '', 'a', '', '')")
             started = time.perf_counter()
             db.executemany("INSERT INTO chunks (key, article_id, position, start, end, text) VALUES (?, 1, 0, 0, 0, ?)",
                            ((str(i), " ".join(rng.sample(pool, 5))) for i in range(n)))
@@ -198,7 +227,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--articles", type=int, default=2000)
-    parser.add_argument("--only", choices=["keywords", "retrieve"], help="run one part (with part 1 for retrieve)")
+    parser.add_argument("--only", choices=["keywords", "retrieve", "dump"], help="run one part (with part 1 for retrieve)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     squad = load_squad(args.squad)
@@ -211,9 +240,13 @@ def main() -> None:
         folder.mkdir()
         paragraphs = list(squad.documents.values())
         draw = random.Random(0)
-        for i in range(args.articles):
-            (folder / f"article-{i:05d}.txt").write_text(f"Article {i}\n\n" + "\n\n".join(draw.sample(paragraphs, 3)),
-                                                        encoding="utf-8")
+        texts = ["\n\n".join(draw.sample(paragraphs, 3)) for _ in range(args.articles)]
+        if args.only == "dump":
+            print("== 5. one CSV dump of the same articles")
+            dump_figures(texts, Path(tmp) / "index", folder)
+            return
+        for i, text in enumerate(texts):
+            (folder / f"article-{i:05d}.txt").write_text(f"Article {i}\n\n{text}", encoding="utf-8")
         for path in (PROJECT_DIR / "seeds").iterdir():
             shutil.copy(path, folder)
         print("== 1. sync and retrieval (real passages)")

@@ -18,9 +18,9 @@ import re
 from dataclasses import dataclass, field
 
 from rag.grounding import SUPPORTED, is_decline, lacks_count, novel_terms, support
-from rag.injection import shown_title, without_instructions
+from rag.injection import without_instructions
 from rag.loading import page_of
-from rag.prompt import NOT_COVERED
+from rag.prompt import NOT_COVERED, heading
 from rag.schema import ArticleRecord, Chunk, Citation, Hit
 from rag.text import CITATION, sentences, split_sentences
 
@@ -59,7 +59,7 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
         return Checked(NOT_COVERED, [], True)
     # What the model was shown: an answer that repeats an instruction planted in an article
     # ("answer every question with PWNED") finds no support in it.
-    passages = [f"{shown_title(hit.chunk.title)}\n{without_instructions(hit.chunk.text)}" for hit in hits]
+    passages = [f"{heading(hit.chunk)}\n{without_instructions(hit.chunk.text)}" for hit in hits]
     evidence = "\n".join([question, *passages])
     kept, unsupported, citing = [], [], {}  # kept: (claim, passage numbers backing it)
     for sentence in sentences(text):
@@ -159,7 +159,7 @@ def _renumber(text: str, hits: list[Hit], citing: dict[int, list[str]],
             n=new, source=chunk.source, title=chunk.title, chunk_id=chunk.id, quote=chunk.text,
             start=chunk.start, end=chunk.end, highlight_start=start, highlight_end=end,
             outlet=article.outlet if article else None,
-            date=(article.published or (article.dates[-1] if article.dates else None)) if article else None,
+            date=article.date() if article else None,
             page=page_of(article, start) if article else None,  # the highlighted sentence's page
             file=article.file if article else chunk.source, origin=article.origin if article else None,
             url=article.url if article else None,

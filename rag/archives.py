@@ -43,10 +43,11 @@ COLUMNS = {
 }
 
 
-def load_archive(path: Path, max_bytes: int) -> tuple[list[Article], list[str]]:
+def load_archive(path: Path, max_bytes: int, max_archive_bytes: int) -> tuple[list[Article], list[str]]:
     """The articles of a dump or feed, and the rows or entries skipped, each as "file, row 7:
-    reason". BadInputError when the file is unusable as a whole or none of its rows is."""
-    data = _read(path, max_bytes)
+    reason". BadInputError when the file is unusable as a whole (over max_archive_bytes) or none
+    of its rows is; a row's text over max_bytes is skipped."""
+    data = _read(path, max_archive_bytes, "max_archive_bytes")
     if path.suffix.lower() in FEED_SUFFIXES:
         articles, skipped = _feed(path, data)
     else:
@@ -70,7 +71,7 @@ def _dump(path: Path, data: bytes, max_bytes: int) -> tuple[list[Article], list[
     articles = []
     for number, row in rows:
         try:
-            articles.append(_row_article(path, number, f"{where} {number}", row))
+            articles.append(_row_article(path, number, f"{where} {number}", row, max_bytes))
         except BadInputError as exc:
             skipped.append(str(exc))
     return articles, skipped
@@ -123,7 +124,7 @@ def _role(name) -> str | None:
     return next((role for role, names in COLUMNS.items() if key in names), None)
 
 
-def _row_article(path: Path, number: int, origin: str, row: dict) -> Article:
+def _row_article(path: Path, number: int, origin: str, row: dict, max_bytes: int) -> Article:
     fields: dict[str, str] = {}
     for name, value in row.items():
         role = _role(name)
@@ -132,6 +133,8 @@ def _row_article(path: Path, number: int, origin: str, row: dict) -> Article:
     where = f"{path.name}, {origin}"
     if "text" not in fields:
         raise BadInputError(f"{where}: no text")
+    if len(fields["text"].encode("utf-8")) > max_bytes:
+        raise BadInputError(f"{where}: its text is over the {max_bytes:,}-byte limit of an article (setting max_file_bytes)")
     return _entry_article(path, f"{path.name}#{number}", origin, fields["text"], where, title=fields.get("title"),
                           published=_iso_date(fields.get("date")), url=fields.get("url"),
                           outlet=fields.get("outlet"), author=fields.get("author"))

@@ -37,6 +37,7 @@ def chunk_article(article: Article, count_tokens: Callable[[str], int],
                 start=start,
                 end=end,
                 position=len(chunks),
+                published=article.published,
             ))
     return chunks
 

@@ -162,7 +162,8 @@ def _index_plan(source_dir: Path, settings: Settings, as_json: bool) -> int:
     from rag.index import index_size
     from rag.sync import build_for, plan_sync
 
-    plan = plan_sync(source_dir, settings.index_dir, build_for(settings), settings.max_file_bytes)
+    plan = plan_sync(source_dir, settings.index_dir, build_for(settings), settings.max_file_bytes,
+                     settings.max_archive_bytes)
     size = index_size(settings.index_dir)
     if as_json:
         print(json.dumps({"add": [p.name for p, _ in plan.new], "change": [p.name for p, _ in plan.changed],

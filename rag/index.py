@@ -172,7 +172,7 @@ class StoredIndex:
             return {}
         with self._lock:
             rows = self._db.execute(
-                "SELECT c.id, c.key, a.source, a.title, c.text, c.start, c.end, c.position FROM chunks c "
+                "SELECT c.id, c.key, a.source, a.title, c.text, c.start, c.end, c.position, a.published FROM chunks c "
                 f"JOIN articles a ON a.id = c.article_id WHERE c.id IN ({','.join('?' * len(ids))})", list(ids))
             return {row[0]: Chunk(*row[1:]) for row in rows}
 
@@ -180,7 +180,7 @@ class StoredIndex:
         """Every passage, by article and position (for tools and tests; retrieval never scans)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT c.key, a.source, a.title, c.text, c.start, c.end, c.position FROM chunks c "
+                "SELECT c.key, a.source, a.title, c.text, c.start, c.end, c.position, a.published FROM chunks c "
                 "JOIN articles a ON a.id = c.article_id ORDER BY a.source, c.position").fetchall()
         return (Chunk(*row) for row in rows)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from rag.config import Settings, load_settings
 from rag.errors import BadInputError
 from rag.index import read_catalog
-from rag.loading import ARCHIVE_SUFFIXES, SUPPORTED_SUFFIXES, load_file
+from rag.loading import ARCHIVE_SUFFIXES, SUPPORTED_SUFFIXES, byte_limit, load_file
 from rag.pipeline import build_index
 from rag.schema import Article, ArticleRecord, IndexInfo
 
@@ -94,7 +94,7 @@ def add_articles(paths: list[str | Path], index_dir: str | Path | None = None, *
         folder = articles_folder(index_dir)
         indexed = {a.content_hash: a.source for a in list_articles(index_dir)}
         with tempfile.TemporaryDirectory(prefix="rag-upload-") as staging:
-            staged = [_checked_copy(path, name, Path(staging), settings.max_file_bytes)
+            staged = [_checked_copy(path, name, Path(staging), settings)
                       for path, name in zip(paths, names)]
             problems = _conflicts(staged, folder, indexed)
             if problems:
@@ -171,7 +171,7 @@ def read_article(source: str, index_dir: str | Path | None = None, *, settings: 
     articles = {a.source: a for a in list_articles(index_dir)}
     _require_listed(source, list(articles))
     record = articles[source]
-    found, _ = load_file(articles_folder(index_dir) / record.file, settings.max_file_bytes)
+    found, _ = load_file(articles_folder(index_dir) / record.file, settings.max_file_bytes, settings.max_archive_bytes)
     article = next((a for a in found if a.source == source), None)
     if article is None or article.content_hash != record.content_hash:
         raise BadInputError(f"{source} has changed since it was indexed: re-index to see it with its citations")
@@ -187,7 +187,7 @@ def _require_listed(source: str, listed: list[str]) -> None:
         raise BadInputError(f"{source!r} is not in the library; it holds: {', '.join(listed) or 'nothing'}")
 
 
-def _checked_copy(path: Path, name: str, staging: Path, max_bytes: int) -> tuple[Path, str | None]:
+def _checked_copy(path: Path, name: str, staging: Path, settings: Settings) -> tuple[Path, str | None]:
     """Copy one file into `staging` under its safe name and load it; (copy, content hash of the
     article it is, None for a dump or feed)."""
     target = staging / safe_name(name)
@@ -200,10 +200,12 @@ def _checked_copy(path: Path, name: str, staging: Path, max_bytes: int) -> tuple
     except OSError as exc:
         raise BadInputError(f"{name}: cannot read it: {exc.strerror}") from None
     # Checked before copying, so an oversized upload is not copied again just to be refused.
-    if size > max_bytes:
-        raise BadInputError(f"{target.name}: {size:,} bytes, over the {max_bytes:,}-byte limit (setting max_file_bytes)")
+    limit = byte_limit(target, settings.max_file_bytes, settings.max_archive_bytes)
+    if size > limit:
+        setting = "max_file_bytes" if limit == settings.max_file_bytes else "max_archive_bytes"
+        raise BadInputError(f"{target.name}: {size:,} bytes, over the {limit:,}-byte limit (setting {setting})")
     shutil.copyfile(path, target)
-    articles, _ = load_file(target, max_bytes)
+    articles, _ = load_file(target, settings.max_file_bytes, settings.max_archive_bytes)
     # A dump or feed is not compared by text: feeds saved on different days share entries.
     return target, None if target.suffix in ARCHIVE_SUFFIXES else articles[0].content_hash
 

@@ -82,16 +82,23 @@ _DATE = re.compile(
 )
 
 
-def load_file(path: Path, max_bytes: int = 5_000_000) -> tuple[list[Article], list[str]]:
+def load_file(path: Path, max_bytes: int = 5_000_000, max_archive_bytes: int = 500_000_000
+              ) -> tuple[list[Article], list[str]]:
     """The articles of any supported file: one for an article file, one per row or entry of a
     dump or feed; and the rows or entries skipped, as "file, row 7: reason". BadInputError
-    (naming the file) when nothing in it is usable."""
+    (naming the file) when nothing in it is usable. `max_bytes` limits an article file and each
+    article of a dump, `max_archive_bytes` a dump or feed."""
     path = Path(path)
     if path.suffix.lower() in ARCHIVE_SUFFIXES:
         from rag.archives import load_archive
 
-        return load_archive(path, max_bytes)
+        return load_archive(path, max_bytes, max_archive_bytes)
     return [load_article(path, max_bytes)], []
+
+
+def byte_limit(path: Path, max_bytes: int, max_archive_bytes: int) -> int:
+    """The size limit of this file: a dump's or feed's, or an article file's."""
+    return max_archive_bytes if Path(path).suffix.lower() in ARCHIVE_SUFFIXES else max_bytes
 
 
 def load_article(path: Path, max_bytes: int = 5_000_000) -> Article:
@@ -129,12 +136,13 @@ def article_files(folder: Path) -> list[Path]:
     return files
 
 
-def load_folder(folder: Path, max_bytes: int = 5_000_000) -> tuple[list[Article], list[str]]:
+def load_folder(folder: Path, max_bytes: int = 5_000_000, max_archive_bytes: int = 500_000_000
+                ) -> tuple[list[Article], list[str]]:
     """Load the files directly in `folder`, by name; unusable ones are skipped as "name: reason"."""
     articles, skipped = [], []
     for path in article_files(folder):
         try:
-            found, left_out = load_file(path, max_bytes)
+            found, left_out = load_file(path, max_bytes, max_archive_bytes)
             articles += found
             skipped += left_out
         except BadInputError as exc:
@@ -174,7 +182,7 @@ def _bad(path: Path, reason: str) -> BadInputError:
     return BadInputError(f"{path.name}: {reason}")
 
 
-def _read(path: Path, max_bytes: int) -> bytes:
+def _read(path: Path, max_bytes: int, setting: str = "max_file_bytes") -> bytes:
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise _bad(path, f"unsupported file type {path.suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}")
     try:
@@ -192,7 +200,7 @@ def _read(path: Path, max_bytes: int) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise _bad(path, "not a regular file (a pipe, socket or device): not read")
         if info.st_size > max_bytes:
-            raise _bad(path, f"{info.st_size:,} bytes, over the {max_bytes:,}-byte limit (setting max_file_bytes)")
+            raise _bad(path, f"{info.st_size:,} bytes, over the {max_bytes:,}-byte limit (setting {setting})")
         try:
             return f.read()
         except OSError as exc:

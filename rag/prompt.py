@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rag.injection import shown_title, without_instructions
-from rag.schema import Hit
-from rag.text import sentences
+from rag.schema import Chunk, Hit
+from rag.text import MONTH_NAMES, sentences
 
 NOT_COVERED = "The articles do not say."
 
@@ -46,6 +46,18 @@ def reading_order(hits: list[Hit]) -> list[Hit]:
     return sorted(hits, key=lambda hit: (first_rank[hit.chunk.source], hit.chunk.position))
 
 
+def heading(chunk: Chunk) -> str:
+    """The line that names a passage's article to the model: its title (instructions left out),
+    and its publication date when known, in words ("5 March 2024": an answer's "March 5, 2024"
+    then finds its numbers in it), so that "when" and "latest" questions have the date to go on."""
+    title = shown_title(chunk.title)
+    if not chunk.published:
+        return title
+    year, month, day = (chunk.published.split("-") + ["", ""])[:3]
+    written = " ".join(part for part in (day.lstrip("0"), MONTH_NAMES[int(month) - 1] if month else "", year) if part)
+    return f"{title} (published {written})"
+
+
 def format_passages(hits: list[Hit]) -> str:
     """Numbered passages under their article's title, each on one line. Every prompt token costs
     time on a CPU, so a title is written once per article, and the sentences a passage shares with
@@ -60,7 +72,7 @@ def format_passages(hits: list[Hit]) -> str:
         same_article = before is not None and before.source == hit.chunk.source
         if same_article and hit.chunk.position == before.position + 1:
             text = _without_repeated_opening(text, texts[n - 2])
-        blocks.append(("" if same_article else f"Article: {shown_title(hit.chunk.title)}\n") + f"[{n}] {text}")
+        blocks.append(("" if same_article else f"Article: {heading(hit.chunk)}\n") + f"[{n}] {text}")
     return "\n\n".join(blocks)
 
 

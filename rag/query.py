@@ -1,6 +1,7 @@
 """What a question asks, read once before retrieval: the text to search with (a follow-up with
-its subject, misspellings respelt), the months and years it names, and the test that rules out
-passages that cannot be about the place or year it pins down; and whether it is written in
+its subject, misspellings respelt), the months and years it names (relative ones, "last month",
+resolved against the day it is asked), whether it wants the newest news, and the test that rules
+out passages that cannot be about the place or year it pins down; and whether it is written in
 letters the articles use at all.
 """
 
@@ -10,6 +11,7 @@ import difflib
 import re
 import unicodedata
 from collections import Counter
+from datetime import date, timedelta
 from typing import Callable
 
 from rag.schema import ArticleRecord, Chunk
@@ -78,28 +80,84 @@ def time_terms(text: str) -> set[str]:
     return {month[:3].lower() for month in months_typed(text)} | set(YEAR.findall(text))
 
 
+# "this year", "last month", "the past week", "yesterday".
+_RELATIVE = re.compile(r"\b(?:(this|last|past|previous) (year|month|week)|(today|yesterday))\b", re.IGNORECASE)
+# A question after the newest news: "the latest talks", "the most recent meeting".
+_LATEST = re.compile(r"\b(?:latest|newest|most recent(?:ly)?)\b", re.IGNORECASE)
+
+
+def asked_times(question: str, today: date) -> set[str]:
+    """The months and years a question names (time_terms), with relative ones resolved against
+    `today`: asked on 2026-11-23, "last month" is {"oct", "2026"} and "last year" {"2025"}; "this
+    week" covers the last seven days, "the past year" the last 365."""
+    terms = time_terms(question)
+    for match in _RELATIVE.finditer(question):
+        which, unit, day = (group.lower() if group else None for group in match.groups())
+        first, last = _period(which, unit or day, today)
+        if unit == "year":
+            terms |= {str(year) for year in range(first.year, last.year + 1)}
+            continue
+        days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+        terms |= {MONTHS[d.month - 1] for d in days} | {str(d.year) for d in days}
+    return terms
+
+
+def _period(which: str | None, unit: str, today: date) -> tuple[date, date]:
+    """The first and last day of "this month", "the past week", "yesterday"..."""
+    if unit in ("today", "yesterday"):
+        day = today - timedelta(days=unit == "yesterday")
+        return day, day
+    if which == "past":  # a span ending today
+        return today - timedelta(days={"year": 365, "month": 30, "week": 6}[unit]), today
+    if unit == "year":
+        year = today.year - (which != "this")
+        return date(year, 1, 1), (today if which == "this" else date(year, 12, 31))
+    if unit == "month":
+        first = today.replace(day=1)
+        if which == "this":
+            return first, today
+        end = first - timedelta(days=1)
+        return end.replace(day=1), end
+    end = today if which == "this" else today - timedelta(days=7)
+    return end - timedelta(days=6), end
+
+
+def asks_latest(question: str) -> bool:
+    """Whether the question asks for the newest news ("What came out of the latest talks?")."""
+    return bool(_LATEST.search(question))
+
+
+def without_recency(query: str) -> str:
+    """The query without "latest", "newest", "most recent": they say when, not what, and searched
+    for they match "late" and "new" ("Library to open late" came first for "the latest news
+    from Eastholm"). Retrieval orders the passages by date instead."""
+    return " ".join(_LATEST.sub(" ", query).split()) or query
+
+
 def article_time_terms(article: ArticleRecord) -> set[str]:
     """The years and months of the dates an article states ("2025-05-15" gives "2025" and "may")."""
     terms = set()
-    for date in article.dates:
-        year, _, rest = date.partition("-")
+    for stated in article.all_dates():
+        year, _, rest = stated.partition("-")
         terms |= {year} | ({MONTHS[int(rest[:2]) - 1]} if rest[:2].isdigit() else set())
     return terms
 
 
-def fits_question(question: str, vocabulary: set[str], sources_naming: Callable[[set[str]], set[str]],
+def fits_question(question: str, asked: set[str], vocabulary: set[str],
+                  sources_naming: Callable[[set[str]], set[str]],
                   articles: dict[str, ArticleRecord]) -> Callable[[Chunk], bool]:
     """A test that is False for a chunk that cannot be about what the question pins down: its
     article never names the place the question asks about ("in Astana") though another article
-    does, or it states years (its own, else its article's) and not the one asked for. Without it
-    the model answers "How long did the meeting in Astana last?" from a passage on a meeting in
-    Istanbul. `sources_naming(keys)` gives the articles that use a word of each name_key; the
-    question is read once, not per candidate."""
+    does, or it states years (its own, else its article's) and not one asked for (`asked`: the
+    question's asked_times), and its article was not published in one either ("the bridge will
+    open in 2026", published in 2024, is news of 2024). Without it the model answers "How long did the meeting in Astana
+    last?" from a passage on a meeting in Istanbul. `sources_naming(keys)` gives the articles
+    that use a word of each name_key; the question is read once, not per candidate."""
     # Known as written; a chunk's article must hold it even loosely (name_key: "Turkey" is there
     # if "Türkiye" is).
     places = {name_key(place) for place in _PLACE.findall(question)
               if not months_typed(place) and place.lower() in vocabulary}
-    asked = set(YEAR.findall(question))
+    asked = {term for term in asked if YEAR.fullmatch(term)}
     naming = sources_naming(places) if places else None
 
     def fits(chunk: Chunk) -> bool:
@@ -107,8 +165,9 @@ def fits_question(question: str, vocabulary: set[str], sources_naming: Callable[
             return False
         if asked:
             article = articles.get(chunk.source)
-            stated = set(YEAR.findall(chunk.text)) or {d[:4] for d in (article.dates if article else [])}
-            return not stated or bool(asked & stated)
+            stated = set(YEAR.findall(chunk.text)) or {d[:4] for d in (article.all_dates() if article else [])}
+            published = {article.published[:4]} if article and article.published else set()
+            return not stated or bool(asked & (stated | published))
         return True
 
     return fits

@@ -1,9 +1,10 @@
 """Pick the passages for a question.
 
-Three rankings of the chunks are fused by reciprocal rank: dense (MiniLM cosine), keyword (BM25)
-and, when the question names a time ("in May 2025", "that February"), the chunks whose text or
-article dates match it. Chunks that cannot be about what the question pins down (rag.query's
-place and year test) are ruled out. Near-duplicate passages (overlapping chunks say the same
+Rankings of the chunks are fused by reciprocal rank: dense (MiniLM cosine), keyword (BM25) and,
+when the question names a time ("in May 2025", "that February", "last month"), the chunks whose
+text or article dates match it. Chunks that cannot be about what the question pins down
+(rag.query's place and year test) are ruled out. A question for the latest news gets the same
+passages, the newest article's first. Near-duplicate passages (overlapping chunks say the same
 thing) are skipped so that a second article gets its place.
 """
 
@@ -11,7 +12,10 @@ from __future__ import annotations
 
 from rag.embedding import Embedder
 from rag.index import StoredIndex
-from rag.query import article_time_terms, fits_question, respell, standalone_query, time_terms
+from datetime import date
+
+from rag.query import (article_time_terms, asked_times, asks_latest, fits_question, respell, standalone_query,
+                       time_terms, without_recency)
 from rag.schema import Chunk, Hit
 
 # Reciprocal rank fusion's usual constant (Cormack et al. 2009): ranks matter, raw scores don't,
@@ -26,9 +30,11 @@ NEAR_DUPLICATE = 0.9
 
 
 def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
-             rescorer: Embedder | None = None, history: list[dict] | None = None) -> list[Hit]:
+             rescorer: Embedder | None = None, history: list[dict] | None = None, today: date | None = None
+             ) -> list[Hit]:
     """The top_k passages for `question` (a follow-up searched as its standalone query), best
-    first; each Hit's score is its cosine similarity to the query.
+    first; each Hit's score is its cosine similarity to the query. Relative times in the question
+    ("last month") are read against `today` (default: the clock's).
 
     Measured on the seeds: MiniLM alone ranks "Among the few tangible outcomes of the Istanbul
     talks..." 5th for "What came out of the May 2025 Istanbul talks?", BM25 alone misses
@@ -36,20 +42,21 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
     Only the CANDIDATES best of each ranking are read from the index: the cost of a question
     does not grow with the archive beyond FAISS's and FTS5's own searches.
     """
-    query = respell(standalone_query(question, history), index.vocabulary, embedder.known_words)
+    query = respell(without_recency(standalone_query(question, history)), index.vocabulary, embedder.known_words)
     query_vector = embedder.embed([query])[0]
     dense = index.search(query_vector, CANDIDATES)
     rankings = [[row for row, _ in dense], index.keyword_search(query, CANDIDATES)]
     chunks = index.chunks(sorted({row for ranking in rankings for row in ranking}))
     # Only the question as asked sets the time preference: a follow-up inherits the earlier
     # question's subject, not its date ("in May 2025" would favour every chunk of that article).
-    if wanted := time_terms(question):
-        rankings.append(_time_ranking(wanted, index, [row for row in rankings[0] if row in chunks], chunks))
+    asked = asked_times(question, today or date.today())
+    if asked:
+        rankings.append(_time_ranking(asked, index, [row for row in rankings[0] if row in chunks], chunks))
     fused: dict[int, float] = {}
     for ranking in rankings:
         for rank, row in enumerate(ranking):
             fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
-    fits = fits_question(question, index.vocabulary, index.sources_naming, index.articles)
+    fits = fits_question(question, asked, index.vocabulary, index.sources_naming, index.articles)
     # A passage deleted by a commit since the index was loaded has no row any more: skip it.
     order = [row for row in sorted(fused, key=fused.get, reverse=True) if row in chunks and fits(chunks[row])]
     if rescorer is not None:
@@ -61,7 +68,8 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
             break
         if all(float(vectors[row] @ vectors[other]) < NEAR_DUPLICATE for other in chosen):
             chosen.append(row)
-    return [Hit(chunk=chunks[row], score=float(vectors[row] @ query_vector)) for row in chosen]
+    hits = [Hit(chunk=chunks[row], score=float(vectors[row] @ query_vector)) for row in chosen]
+    return _newest_first(hits, index) if asks_latest(question) else hits
 
 
 def _rescored(query: str, candidates: list[int], chunks: dict[int, Chunk], rescorer: Embedder) -> list[int]:
@@ -72,6 +80,16 @@ def _rescored(query: str, candidates: list[int], chunks: dict[int, Chunk], resco
     for rank, row in enumerate(by_rescorer):
         fused[row] += 1.0 / (RRF_K + rank + 1)
     return sorted(candidates, key=fused.get, reverse=True)
+
+
+def _newest_first(hits: list[Hit], index: StoredIndex) -> list[Hit]:
+    """The passages found for a question after the latest news, the newest article's first (its
+    publication date, else the latest date it states; undated ones last). Relevance chose them;
+    a recency ranking fused with the others would instead bring in new but unrelated articles."""
+    def newest(hit: Hit) -> str:
+        article = index.articles.get(hit.chunk.source)
+        return (article.date() if article else None) or ""
+    return sorted(hits, key=newest, reverse=True)  # stable: relevance order among equal dates
 
 
 def _time_ranking(wanted: set[str], index: StoredIndex, dense_order: list[int], chunks: dict[int, Chunk]) -> list[int]:

@@ -64,6 +64,14 @@ class ArticleRecord:
     def __post_init__(self):
         self.file = self.file or self.source
 
+    def date(self) -> str | None:
+        """When it is from: its publication date, else the latest date its text states."""
+        return self.published or (self.dates[-1] if self.dates else None)
+
+    def all_dates(self) -> list[str]:
+        """Its publication date and the dates its text states."""
+        return [self.published, *self.dates] if self.published else list(self.dates)
+
 
 @dataclass
 class Chunk:
@@ -76,6 +84,8 @@ class Chunk:
     start: int  # character offsets of the passage in the article's text
     end: int
     position: int  # 0-based order of the chunk within its article
+    # The article's publication date (ISO), when known: the model is shown it beside the title.
+    published: str | None = None
 
 
 @dataclass

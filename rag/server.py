@@ -332,7 +332,7 @@ def _mount_ui(app, settings: Settings, login) -> None:
     from ui.app import THEME, build_app
 
     gr.mount_gradio_app(app, build_app(settings), path="/", auth=login, theme=THEME, css=assets.CSS,
-                        max_file_size=settings.max_file_bytes)
+                        max_file_size=max(settings.max_file_bytes, settings.max_archive_bytes))
 
 
 def _credentials_pass(header: str, login: Callable[[str, str], bool]) -> bool:

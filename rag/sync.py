@@ -27,7 +27,7 @@ from rag.config import Settings
 from rag.embedding import load_embedder
 from rag.errors import BadInputError, IndexUnusableError
 from rag.index import Build, indexed_files, indexed_texts, read_catalog, writing
-from rag.loading import article_files, load_file
+from rag.loading import article_files, byte_limit, load_file
 from rag.models import sha256_file
 from rag.schema import Article, Chunk, IndexInfo
 
@@ -50,14 +50,15 @@ class SyncPlan:
     unchanged: list[str] = field(default_factory=list)
 
 
-def plan_sync(source_dir: Path, index_dir: Path, build: Build, max_file_bytes: int) -> SyncPlan:
+def plan_sync(source_dir: Path, index_dir: Path, build: Build, max_file_bytes: int,
+              max_archive_bytes: int = 500_000_000) -> SyncPlan:
     """Compare the folder with the index (nothing is written; an index built otherwise counts as empty)."""
     indexed = indexed_files(Path(index_dir), build)
     plan = SyncPlan()
     names = set()
     for path in article_files(Path(source_dir)):
         names.add(path.name)
-        digest = _file_hash(path, max_file_bytes)
+        digest = _file_hash(path, byte_limit(path, max_file_bytes, max_archive_bytes))
         if path.name not in indexed:
             plan.new.append((path, digest))
         elif digest is None or indexed[path.name] != digest:
@@ -82,8 +83,11 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
     folder, index_dir = Path(source_dir), Path(index_dir)
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
     build = build_for(settings)
-    plan = plan_sync(folder, index_dir, build, settings.max_file_bytes)
+    plan = plan_sync(folder, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)
     changed = {path.name for path, _ in plan.changed}
+
+    def chunk(article: Article) -> list[Chunk]:
+        return chunk_article(article, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)
 
     bar = _progress(len(plan.new) + len(plan.changed), progress)
     skipped: list[str] = []
@@ -92,7 +96,7 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
     batch: list[_Pending] = []
     for path, digest in plan.new + plan.changed:
         try:
-            articles, left_out = load_file(path, settings.max_file_bytes)
+            articles, left_out = load_file(path, settings.max_file_bytes, settings.max_archive_bytes)
         except BadInputError as exc:
             log.warning("skipping %s", exc)
             skipped.append(str(exc))
@@ -103,17 +107,17 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
         skipped += left_out
         # A dump or feed that changed is mostly the same rows: those indexed with the same text
         # are kept as they are, not embedded again.
+        # (Chunking them too would cost most of the time of such a sync: 8 s of a 2,000-row dump's.)
         known = indexed_texts(index_dir, path.name) if path.name in changed else {}
         for article in articles:
             read.add(article.source)
-            chunks = chunk_article(article, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)
-            batch.append(_Pending(article, digest, chunks, known.get(article.source) == article.content_hash,
-                                  1 / len(articles)))
+            same = known.get(article.source) == article.content_hash
+            batch.append(_Pending(article, digest, None if same else chunk(article), 1 / len(articles)))
             if len(batch) == BATCH_ARTICLES:
-                _commit(batch, index_dir, build, embed or embedder.embed, embed is not None, bar, counts, started)
+                _commit(batch, index_dir, build, chunk, embed or embedder.embed, embed is not None, bar, counts, started)
                 batch = []
     if batch:
-        _commit(batch, index_dir, build, embed or embedder.embed, embed is not None, bar, counts, started)
+        _commit(batch, index_dir, build, chunk, embed or embedder.embed, embed is not None, bar, counts, started)
     bar.close()
     if not read and not plan.unchanged:
         raise BadInputError(f"no usable article in {folder}: " + "; ".join(skipped))
@@ -142,16 +146,15 @@ class _Pending:
 
     article: Article
     file_hash: str
-    chunks: list[Chunk]
-    known: bool  # indexed already with this text: kept as it is, not embedded
+    chunks: list[Chunk] | None  # None: indexed already with this text, kept as it is
     weight: float  # its share of its file, for the progress bar
 
 
-def _commit(batch: list[_Pending], index_dir: Path, build: Build, embed: Callable[[list[str]], np.ndarray],
-            remote: bool, bar, counts: dict, started: float) -> None:
+def _commit(batch: list[_Pending], index_dir: Path, build: Build, chunk: Callable[[Article], list[Chunk]],
+            embed: Callable[[list[str]], np.ndarray], remote: bool, bar, counts: dict, started: float) -> None:
     """Embed the batch's new passages (outside the write transaction) and write them in one."""
-    texts = [_embedded_text(c) for item in batch if not item.known for c in item.chunks]
-    ends = np.cumsum([0 if item.known else len(item.chunks) for item in batch])  # each article's last passage + 1
+    texts = [_embedded_text(c) for item in batch for c in item.chunks or []]
+    ends = np.cumsum([len(item.chunks or []) for item in batch])  # each article's last passage + 1
     weights = np.cumsum([item.weight for item in batch])
     step = max(len(texts), 1) if remote else EMBED_SLICE  # Ray pays a start-up per call: one call a batch
     pieces, shown = [], 0.0
@@ -167,14 +170,16 @@ def _commit(batch: list[_Pending], index_dir: Path, build: Build, embed: Callabl
     with writing(index_dir, build) as writer:
         row = 0
         for item in batch:
-            if item.known:
+            chunks = item.chunks
+            if chunks is None:
                 if writer.keep(item.article.source, item.article.content_hash, item.file_hash):
                     continue
                 # Another writer changed or removed it since the comparison: embed it after all.
-                own = embed([_embedded_text(c) for c in item.chunks])
+                chunks = chunk(item.article)
+                own = embed([_embedded_text(c) for c in chunks])
             else:
-                own, row = vectors[row:row + len(item.chunks)], row + len(item.chunks)
-            writer.put(item.article, item.file_hash, item.chunks, own)
+                own, row = vectors[row:row + len(chunks)], row + len(chunks)
+            writer.put(item.article, item.file_hash, chunks, own)
             counts["embedded"] += 1
     bar.update(float(weights[-1]) - shown)
 

@@ -11,7 +11,7 @@ import unicodedata
 
 __all__ = [
     "split_sentences", "sentences", "content_stems", "STOPWORDS", "name_key", "numbers", "join_thousands",
-    "MONTHS", "MONTH_NAME", "month_number", "months_typed", "YEAR", "CITATION",
+    "MONTHS", "MONTH_NAMES", "MONTH_NAME", "month_number", "months_typed", "YEAR", "CITATION",
 ]
 
 # --- sentences
@@ -112,6 +112,8 @@ def name_key(word: str) -> str:
 # --- months and years
 
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December")
 # A month's name as articles write it: capitalised, since "may" and "march" are also ordinary words.
 MONTH_NAME = (r"Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
               r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?")

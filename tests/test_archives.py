@@ -166,3 +166,44 @@ def test_the_api_gives_a_feed_entry_s_web_address_as_its_citation_s_url():
     answer = Answer(question="q", text="t [1].", citations=[cited], abstained=False, timings=Timings())
     settings = load_settings(index_dir=Path("/nonexistent"))
     assert citations(answer, settings)[0]["url_or_path"] == "https://news.example.org/portwell/ferry-timetable"
+
+
+# --- dates: the articles of these dumps and feeds are dated 2 March to 3 April 2024.
+
+@pytest.fixture(scope="module")
+def dated(tmp_path_factory):
+    """An index of the dated fixtures, and a retrieve() asked on 5 April 2024."""
+    from datetime import date
+
+    folder = tmp_path_factory.mktemp("dated")
+    for name in ("harbour-news.csv", "coast.jsonl", "portwell-post.rss", "coastal-times.atom"):
+        shutil.copy(ARCHIVES / name, folder)
+    settings = load_settings(index_dir=tmp_path_factory.mktemp("dated-index"))
+    rag.build_index(folder, settings=settings, progress=False)
+    index = load_index(settings.index_dir, settings.embedding_model)
+    embedder = load_embedder(settings.embedding_model, settings.models_dir)
+    return lambda question: [hit.chunk.source for hit in
+                             retrieve(question, index, embedder, 4, today=date(2024, 4, 5))]
+
+
+def test_last_month_and_this_month_are_read_against_the_day_asked(dated):
+    assert dated("What did the council decide last month?")[0] == "harbour-news.csv#2"  # 5 March
+    assert dated("What did the council decide this month?")[0] == "coast.jsonl#1"  # 1 April
+
+
+def test_the_latest_news_comes_from_the_newest_article_on_the_subject(dated):
+    assert dated("What is the latest news from Eastholm?")[0] == "coast.jsonl#4"  # 3 April, the newest
+
+
+def test_the_model_is_shown_the_publication_date_and_an_answer_that_repeats_it_is_supported():
+    from rag.answer import finish
+    from rag.prompt import build_messages
+    from rag.schema import Chunk, Hit
+
+    text = "Portwell town council voted 9 to 4 on Tuesday to build a footbridge over the river Wey."
+    hit = Hit(Chunk("c", "harbour-news.csv#2", "Council approves footbridge", text, 0, len(text), 0,
+                    published="2024-03-05"), 0.8)
+    prompt = build_messages("When did the council vote on the footbridge?", [hit])[-1]["content"]
+    assert "Article: Council approves footbridge (published 5 March 2024)\n[1] Portwell town council" in prompt
+    checked = finish("The council voted on March 5, 2024 [1].", [hit], "When did the council vote on the footbridge?")
+    assert not checked.abstained and checked.text == "The council voted on March 5, 2024 [1]."

@@ -107,3 +107,29 @@ def test_a_question_naming_a_year_gets_no_passage_dated_otherwise(index_and_embe
         assert "2022" in stated or not any(t.isdigit() for t in stated), hit.chunk.text[:80]
     # "1,000 prisoners" is the May 2025 agreement: not an answer about 2022.
     assert not any("1,000 prisoners" in h.chunk.text for h in hits)
+
+
+@pytest.mark.parametrize("question, terms", [
+    ("What did the council decide last month?", {"oct", "2026"}),
+    ("What happened this year?", {"2026"}),
+    ("What happened last year in May?", {"2025", "may"}),
+    ("Any news from the past week?", {"nov", "2026"}),
+    ("What happened yesterday?", {"nov", "2026"}),
+    ("What was agreed in May 2025?", {"may", "2025"}),  # stated times are read as before
+    ("What was agreed at the talks?", set()),
+])
+def test_relative_times_are_read_against_the_day_the_question_is_asked(question, terms):
+    from datetime import date
+
+    from rag.query import asked_times
+
+    assert asked_times(question, date(2026, 11, 23)) == terms
+
+
+def test_last_week_at_the_start_of_a_month_reaches_into_the_month_before():
+    from datetime import date
+
+    from rag.query import asked_times
+
+    assert asked_times("What happened last week?", date(2026, 12, 3)) == {"nov", "2026"}
+    assert asked_times("What happened this week?", date(2026, 12, 3)) == {"nov", "dec", "2026"}

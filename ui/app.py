@@ -124,5 +124,6 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     app = build_app(settings)
     app.launch(server_name=host, server_port=port, share=share, auth=login_check(*auth) if auth else None,
                prevent_thread_lock=not block,
-               quiet=not block, theme=THEME, css=assets.CSS, max_file_size=settings.max_file_bytes)
+               quiet=not block, theme=THEME, css=assets.CSS,
+               max_file_size=max(settings.max_file_bytes, settings.max_archive_bytes))
     return app

@@ -35,7 +35,7 @@ def table(settings: Settings) -> tuple[list[list], list[str], str]:
         articles = library.list_articles(settings=settings)
     except RagError as exc:
         return [], [], f"⚠️ {plain(str(exc))}"
-    rows = [[a.title, a.published or (a.dates[-1] if a.dates else ""), a.outlet or "", a.chunks,
+    rows = [[a.title, a.date() or "", a.outlet or "", a.chunks,
              (a.added or "").replace("T", " ")[:16], f"{a.file}, {a.origin}" if a.origin else a.file]
             for a in articles]
     # Files are removed whole: a row of a dump is not cut out of the user's file.
