@@ -425,11 +425,15 @@ class Writer:
         """source -> the file it came from, as this transaction sees them."""
         return dict(self.db.execute("SELECT source, file FROM articles"))
 
-    def keep(self, source: str, content_hash: str, file_hash: str) -> bool:
-        """Record that the article is unchanged in the file's new version (`file_hash`), when it
-        is indexed with this text; False when it is not, and must be put."""
-        kept = self.db.execute("UPDATE articles SET file_hash = ? WHERE source = ? AND content_hash = ?",
-                               (file_hash, source, content_hash)).rowcount > 0
+    def keep(self, article: Article, file_hash: str) -> bool:
+        """Keep the article's passages as indexed, when its text is indexed as it is now, with
+        the file's new hash and the article's metadata as it is now (a feed entry's place, a
+        row's date may change with the same text); False when it is not, and must be put."""
+        kept = self.db.execute(
+            "UPDATE articles SET file_hash = ?, origin = ?, url = ?, published = ?, outlet = ?, author = ? "
+            "WHERE source = ? AND content_hash = ?",
+            (file_hash, article.origin, article.url, article.published, article.outlet, article.author,
+             article.source, article.content_hash)).rowcount > 0
         self.changed |= kept
         return kept
 

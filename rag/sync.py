@@ -173,7 +173,7 @@ def _commit(batch: list[_Pending], index_dir: Path, build: Build, chunk: Callabl
         for item in batch:
             chunks = item.chunks
             if chunks is None:
-                if writer.keep(item.article.source, item.article.content_hash, item.file_hash):
+                if writer.keep(item.article, item.file_hash):
                     continue
                 # Another writer changed or removed it since the comparison: embed it after all.
                 chunks = chunk(item.article)

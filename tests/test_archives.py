@@ -134,12 +134,15 @@ def test_a_changed_dump_embeds_only_the_rows_whose_text_changed_and_drops_rows_g
     # Row 4 (the bakery, the last line) is removed, and a new row appended in its place.
     lines[-1] = ('105,Tide gauge installed on the pier,2024-03-14,https://news.example.org/portwell/tide,'
                  'Portwell Post,local,"A tide gauge was installed on Portwell pier on Thursday."\n')
+    # Row 1 keeps its text but gets another date: its record follows, its passages stay.
+    lines[1] = lines[1].replace("2024-03-02T07:30:00Z", "2024-03-03")
     dump.write_text("".join(lines), encoding="utf-8")
     info = rag.build_index(folder, settings=settings, progress=False)
     assert (info.embedded, info.removed, info.articles) == (1, 0, 8)
-    titles = {a.source: a.title for a in library.list_articles(settings=settings)}
-    assert titles["harbour-news.csv#4"] == "Tide gauge installed on the pier"
-    assert "Bakery wins regional bread prize" not in titles.values()
+    records = {a.source: a for a in library.list_articles(settings=settings)}
+    assert records["harbour-news.csv#4"].title == "Tide gauge installed on the pier"
+    assert "Bakery wins regional bread prize" not in {a.title for a in records.values()}
+    assert records["harbour-news.csv#1"].published == "2024-03-03"
     # Rows dropped from the end are removed; the rows before them are not read into the model again.
     dump.write_text("".join(lines[:4]), encoding="utf-8")  # the header and row 1 (three lines of text)
     info = rag.build_index(folder, settings=settings, progress=False)

@@ -327,13 +327,13 @@ def test_a_file_that_disappears_or_changes_during_a_sync_is_reported_or_read_aga
     gone, edited = sorted(os.listdir(SEEDS))[:2]
     real_load = rag.sync.load_file
 
-    def racing_load(path, max_bytes):
+    def racing_load(path, *limits):
         if path.name == gone:
             path.unlink()  # deleted after it was hashed
         if path.name == edited:
             with open(path, "a", encoding="utf-8") as f:  # changed after it was hashed
                 f.write("\nA sentence written while the sync ran.\n")
-        return real_load(path, max_bytes)
+        return real_load(path, *limits)
 
     monkeypatch.setattr(rag.sync, "load_file", racing_load)
     info = rag.build_index(folder, index_dir, settings=settings, progress=False)
