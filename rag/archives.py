@@ -25,7 +25,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from rag.errors import BadInputError
-from rag.loading import _bad, _dates, _decode, _drop_furniture, _lines, _read, _remove_unseen, _title, content_hash
+from rag.loading import _article, _bad, _dates, _decode, _drop_furniture, _lines, _read, _remove_unseen, _title
 from rag.schema import Article
 
 FEED_SUFFIXES = (".rss", ".atom", ".xml")  # the others of rag.loading.ARCHIVE_SUFFIXES are dumps
@@ -204,10 +204,9 @@ def _entry_article(path: Path, source: str, origin: str, body: str, where: str, 
     kept, trailer_outlet = _drop_furniture(_lines(text))
     if not kept:
         raise BadInputError(f"{where}: no text")
-    return Article(source=source, path=str(path), text=text, spans=[(s, e) for s, e, _ in kept],
-                   title=title or _title([t for _, _, t in kept]), dates=_dates(text), published=published,
-                   content_hash=content_hash(text), file=path.name, origin=origin,
-                   **{**metadata, "outlet": metadata.get("outlet") or trailer_outlet})
+    return _article(path, text, kept, source, title=title or _title([t for _, _, t in kept]), dates=_dates(text),
+                    published=published, origin=origin,
+                    **{**metadata, "outlet": metadata.get("outlet") or trailer_outlet})
 
 
 def _iso_date(value: str | None) -> str | None:

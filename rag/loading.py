@@ -161,9 +161,13 @@ def page_of(article: Article | ArticleRecord, offset: int) -> int | None:
     return max(bisect_right(article.pages, offset), 1)
 
 
-def _article(path: Path, text: str, kept: list[tuple[int, int, str]], **metadata) -> Article:
+def _article(path: Path, text: str, kept: list[tuple[int, int, str]], source: str | None = None,
+             **metadata) -> Article:
+    """The Article of `text` read from `path`, its own words the `kept` lines; `source` names a
+    row or entry of a dump or feed (rag.archives), else the file's name does."""
     return Article(
-        source=path.name,
+        source=source or path.name,
+        file=path.name,
         path=str(path),
         text=text,
         spans=[(s, e) for s, e, _ in kept],

@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def located(file: str, origin: str | None) -> str:
+    """Where an article is, as the UI names it: "archive.csv, row 12", or just the file."""
+    return f"{file}, {origin}" if origin else file
+
+
 @dataclass
 class Article:
     """One article, read and cleaned: a whole file, or one row of a dump or entry of a feed.

@@ -17,7 +17,7 @@ from rag import library
 from rag.config import Settings
 from rag.errors import RagError
 from rag.loading import SUPPORTED_SUFFIXES
-from rag.schema import IndexInfo
+from rag.schema import IndexInfo, located
 
 COLUMNS = ["Title", "Date", "Outlet", "Chunks", "Added (UTC)", "File"]
 
@@ -36,7 +36,7 @@ def table(settings: Settings) -> tuple[list[list], list[str], str]:
     except RagError as exc:
         return [], [], f"⚠️ {plain(str(exc))}"
     rows = [[a.title, a.date() or "", a.outlet or "", a.chunks,
-             (a.added or "").replace("T", " ")[:16], f"{a.file}, {a.origin}" if a.origin else a.file]
+             (a.added or "").replace("T", " ")[:16], located(a.file, a.origin)]
             for a in articles]
     # Files are removed whole: a row of a dump is not cut out of the user's file.
     return rows, sorted({a.file for a in articles}), ""

@@ -14,7 +14,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from rag.loading import page_of
-from rag.schema import Answer, Article, Chunk, Citation
+from rag.schema import Answer, Article, Chunk, Citation, located
 from rag.text import CITATION
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ def article_view(article: Article, c_start: int, c_end: int, h_start: int, h_end
             f"</span>{escape(text[c_end:])}")
     # A PDF's text runs on across pages: say which page the cited passage is on.
     page = page_of(article, c_start) if c_end else None
-    where = f"{article.file}, {article.origin}" if article.origin else article.source
+    where = located(article.file, article.origin)
     if page:
         where += f" · page {page} of {len(article.pages)}"
     return (f'<div class="article-view" role="dialog" aria-label="{escape(article.title)}">'
@@ -143,7 +143,7 @@ def _section(k: int, exchange: Exchange, show_details: bool, hidden: bool) -> st
 
 
 def _source(k: int, c: Citation) -> str:
-    facts = [c.outlet, c.date, f"{c.file}, {c.origin}" if c.origin else c.source, f"page {c.page}" if c.page else None]
+    facts = [c.outlet, c.date, located(c.file or c.source, c.origin), f"page {c.page}" if c.page else None]
     meta_line = " · ".join(escape(f) for f in facts if f)
     if c.url and c.url.lower().startswith(("https://", "http://")):  # never a javascript: link from a dump
         meta_line += f' · <a href="{escape(c.url)}" target="_blank" rel="noopener noreferrer">original</a>'
