@@ -134,7 +134,8 @@ def _row_article(path: Path, number: int, origin: str, row: dict, max_bytes: int
     if "text" not in fields:
         raise BadInputError(f"{where}: no text")
     if len(fields["text"].encode("utf-8")) > max_bytes:
-        raise BadInputError(f"{where}: its text is over the {max_bytes:,}-byte limit of an article (setting max_file_bytes)")
+        raise BadInputError(f"{where}: its text is over the {max_bytes:,}-byte limit of an article "
+                            "(setting max_file_bytes)")
     return _entry_article(path, f"{path.name}#{number}", origin, fields["text"], where, title=fields.get("title"),
                           published=_iso_date(fields.get("date")), url=fields.get("url"),
                           outlet=fields.get("outlet"), author=fields.get("author"))
@@ -164,7 +165,8 @@ def _feed(path: Path, data: bytes) -> tuple[list[Article], list[str]]:
             articles.append(_entry_article(
                 path, f"{path.name}#{key}", origin, _html_text(body), where,
                 title=" ".join(entry.get("title", "").split()) or None, url=entry.get("link"), outlet=outlet,
-                author=entry.get("author_detail", {}).get("name") or entry.get("author"), published=time.strftime("%Y-%m-%d", parsed) if parsed else None))
+                author=entry.get("author_detail", {}).get("name") or entry.get("author"),
+                published=time.strftime("%Y-%m-%d", parsed) if parsed else None))
         except BadInputError as exc:
             skipped.append(str(exc))
     if feed.bozo and not articles:  # a feed cut off or broken: say so, not "no text"

@@ -68,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and show tracebacks")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    index = commands.add_parser("index", help="index the articles in DIR (.txt/.md/.html/.pdf, and .csv/.jsonl dumps and .rss/.atom feeds): new and changed files "
+    index = commands.add_parser("index", help="index the articles in DIR (.txt/.md/.html/.pdf, "
+                                "and .csv/.jsonl dumps and .rss/.atom feeds): new and changed files "
                                 "are read and embedded, deleted ones removed, unchanged ones left alone",
                                 epilog="examples:\n  rag index library\n  rag --index-dir /data/index index /data/news "
                                 "--ray auto\n  rag index library --dry-run --json",

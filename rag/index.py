@@ -289,9 +289,9 @@ def _article_records(db: sqlite3.Connection) -> list[ArticleRecord]:
     return [ArticleRecord(source=source, title=title, outlet=outlet, dates=json.loads(dates), published=published,
                           author=author, pages=json.loads(pages), content_hash=content_hash,
                           chunks=counts.get(article_id, 0), added=added, file=file, origin=origin, url=url)
-            for article_id, source, title, outlet, dates, published, author, pages, content_hash, added, file, origin, url
-            in db.execute("SELECT id, source, title, outlet, dates, published, author, pages, content_hash, added, "
-                          "file, origin, url FROM articles ORDER BY source")]
+            for (article_id, source, title, outlet, dates, published, author, pages, content_hash, added, file, origin,
+                 url) in db.execute("SELECT id, source, title, outlet, dates, published, author, pages, content_hash, "
+                                    "added, file, origin, url FROM articles ORDER BY source")]
 
 
 @lru_cache(maxsize=4)

@@ -86,6 +86,8 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
     plan = plan_sync(folder, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)
     changed = {path.name for path, _ in plan.changed}
 
+    encode, remote = embed or embedder.embed, embed is not None
+
     def chunk(article: Article) -> list[Chunk]:
         return chunk_article(article, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)
 
@@ -115,10 +117,10 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
             same = known.get(article.source) == article.content_hash
             batch.append(_Pending(article, digest, None if same else chunk(article), 1 / len(articles)))
             if len(batch) == BATCH_ARTICLES:
-                _commit(batch, index_dir, build, chunk, embed or embedder.embed, embed is not None, bar, counts, started)
+                _commit(batch, index_dir, build, chunk, encode, remote, bar, counts, started)
                 batch = []
     if batch:
-        _commit(batch, index_dir, build, chunk, embed or embedder.embed, embed is not None, bar, counts, started)
+        _commit(batch, index_dir, build, chunk, encode, remote, bar, counts, started)
     bar.close()
     if not read and not plan.unchanged:
         raise BadInputError(f"no usable article in {folder}: " + "; ".join(skipped))
