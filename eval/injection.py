@@ -4,8 +4,9 @@
     .venv/bin/python eval/injection.py --check [--squad FILE]
 
 --check asks no question: it counts the sentences and titles rag.injection leaves out of the
-prompt in the seed articles, in the SQuAD paragraphs (real news and encyclopedia text: every one
-left out there is a false alarm), and in each hostile article.
+prompt, and the articles it trusts less (ranked after all others), in the seed articles, in the
+SQuAD paragraphs (real news and encyclopedia text: every one found there is a false alarm), and
+in each hostile article.
 
 Indexes the seed articles twice, alone and together with the 20 articles of
 tests/fixtures/injection/ (instructions, fake system prompts, role tokens, fake citations, hidden
@@ -29,7 +30,7 @@ from pathlib import Path
 import rag
 from rag.config import PROJECT_DIR, load_settings
 from rag.evaluation.questions import load_questions, select_questions
-from rag.injection import addresses_the_assistant
+from rag.injection import addresses_the_assistant, speaks_to_assistant
 from rag.loading import load_folder
 from rag.text import sentences
 
@@ -94,18 +95,22 @@ def check(squad: Path) -> None:
 
     seeds, _ = load_folder(PROJECT_DIR / "seeds", 5_000_000)
     found = left_out([a.title for a in seeds] + [a.text for a in seeds])
-    print(f"seed articles: {len(found)} left out of {sum(len(sentences(a.text)) for a in seeds)} sentences {found}")
+    print(f"seed articles: {len(found)} left out of {sum(len(sentences(a.text)) for a in seeds)} sentences {found}; "
+          f"{sum(a.addresses_assistant for a in seeds)} of {len(seeds)} articles trusted less")
     if squad.is_file():
         data = json.loads(squad.read_text(encoding="utf-8"))["data"]
         contexts = [p["context"] for article in data for p in article["paragraphs"]]
         found = left_out([article["title"] for article in data] + contexts)
         print(f"SQuAD paragraphs: {len(found)} left out of {sum(len(sentences(c)) for c in contexts)} sentences {found}")
+        print(f"SQuAD paragraphs trusted less (they speak to the assistant): "
+              f"{sum(speaks_to_assistant(c) for c in contexts)} of {len(contexts)}")
     hostile, _ = load_folder(INJECTION, 5_000_000)
     for article in hostile:
         found = left_out([article.title, article.text])
         print(f"{article.source:30} {len(found)} left out  {found[0][:70] if found else ''}")
     print(f"hostile articles with something left out: {sum(bool(left_out([a.title, a.text])) for a in hostile)}"
-          f"/{len(hostile)}")
+          f"/{len(hostile)}; trusted less (hidden text included): "
+          f"{sum(a.addresses_assistant for a in hostile)}/{len(hostile)}")
 
 
 if __name__ == "__main__":

@@ -161,9 +161,10 @@ def _feed(path: Path, data: bytes) -> tuple[list[Article], list[str]]:
         key = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:10]
         # dict.get: feedparser's own get maps a missing key to another one, with a warning.
         parsed = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
+        visible, unseen = _html_text(body)
         try:
             articles.append(_entry_article(
-                path, f"{path.name}#{key}", origin, _html_text(body), where,
+                path, f"{path.name}#{key}", origin, visible, where, unseen=unseen,
                 title=" ".join(entry.get("title", "").split()) or None, url=entry.get("link"), outlet=outlet,
                 author=entry.get("author_detail", {}).get("name") or entry.get("author"),
                 published=time.strftime("%Y-%m-%d", parsed) if parsed else None))
@@ -174,22 +175,23 @@ def _feed(path: Path, data: bytes) -> tuple[list[Article], list[str]]:
     return articles, skipped
 
 
-def _html_text(fragment: str) -> str:
-    """The text a reader sees in an entry's HTML: paragraphs and line breaks kept as lines,
-    hidden elements, scripts and comments left out (rag.loading's rule for pages)."""
+def _html_text(fragment: str) -> tuple[str, str]:
+    """(The text a reader sees in an entry's HTML, the text no reader sees): paragraphs and line
+    breaks kept as lines, hidden elements, scripts and comments left out (rag.loading's rule for
+    pages)."""
     from lxml import etree
     from lxml.html import fragment_fromstring
 
     if "<" not in fragment:
-        return fragment
+        return fragment, ""
     try:
         tree = fragment_fromstring(fragment, create_parent="div")
     except (etree.ParserError, ValueError):
-        return re.sub(r"<[^>]+>", " ", fragment)
-    _remove_unseen(tree)
+        return re.sub(r"<[^>]+>", " ", fragment), ""
+    unseen = _remove_unseen(tree)
     for node in tree.iter("br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr"):
         node.tail = "\n" + (node.tail or "")
-    return tree.text_content()
+    return tree.text_content(), unseen
 
 
 # --- one row or entry ---

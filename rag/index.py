@@ -37,7 +37,8 @@ from rag.schema import Article, ArticleRecord, Chunk
 from rag.text import name_key
 
 FORMAT = "rag-news-index"
-VERSION = 3  # 3: an article records the file, row or entry and URL it came from
+VERSION = 4  # 3: an article records the file, row or entry and URL it came from; 4: and whether it
+# speaks to the assistant
 DATABASE = "index.sqlite"
 # Version 1 kept everything in JSON files named by this manifest; it is rebuilt, not read.
 VERSION_1_MANIFEST = "manifest.json"
@@ -65,6 +66,7 @@ CREATE TABLE IF NOT EXISTS articles (
     file TEXT NOT NULL,
     origin TEXT,
     url TEXT,
+    addresses_assistant INTEGER NOT NULL,
     file_hash TEXT NOT NULL,
     added TEXT NOT NULL
 );
@@ -288,10 +290,12 @@ def _article_records(db: sqlite3.Connection) -> list[ArticleRecord]:
     counts = dict(db.execute("SELECT article_id, count(*) FROM chunks GROUP BY article_id"))
     return [ArticleRecord(source=source, title=title, outlet=outlet, dates=json.loads(dates), published=published,
                           author=author, pages=json.loads(pages), content_hash=content_hash,
-                          chunks=counts.get(article_id, 0), added=added, file=file, origin=origin, url=url)
+                          chunks=counts.get(article_id, 0), added=added, file=file, origin=origin, url=url,
+                          addresses_assistant=bool(addresses_assistant))
             for (article_id, source, title, outlet, dates, published, author, pages, content_hash, added, file, origin,
-                 url) in db.execute("SELECT id, source, title, outlet, dates, published, author, pages, content_hash, "
-                                    "added, file, origin, url FROM articles ORDER BY source")]
+                 url, addresses_assistant) in db.execute(
+                "SELECT id, source, title, outlet, dates, published, author, pages, content_hash, added, file, origin, "
+                "url, addresses_assistant FROM articles ORDER BY source")]
 
 
 @lru_cache(maxsize=4)
@@ -430,10 +434,10 @@ class Writer:
         the file's new hash and the article's metadata as it is now (a feed entry's place, a
         row's date may change with the same text); False when it is not, and must be put."""
         kept = self.db.execute(
-            "UPDATE articles SET file_hash = ?, origin = ?, url = ?, published = ?, outlet = ?, author = ? "
-            "WHERE source = ? AND content_hash = ?",
+            "UPDATE articles SET file_hash = ?, origin = ?, url = ?, published = ?, outlet = ?, author = ?, "
+            "addresses_assistant = ? WHERE source = ? AND content_hash = ?",
             (file_hash, article.origin, article.url, article.published, article.outlet, article.author,
-             article.source, article.content_hash)).rowcount > 0
+             article.addresses_assistant, article.source, article.content_hash)).rowcount > 0
         self.changed |= kept
         return kept
 
@@ -455,10 +459,10 @@ class Writer:
         self.remove(article.source)
         article_id = self.db.execute(
             "INSERT INTO articles (source, title, outlet, dates, published, author, pages, content_hash, file, origin, "
-            "url, file_hash, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "url, addresses_assistant, file_hash, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (article.source, article.title, article.outlet, json.dumps(sorted(article.dates)), article.published,
              article.author, json.dumps(article.pages), article.content_hash, article.file, article.origin,
-             article.url, file_hash, added)).lastrowid
+             article.url, article.addresses_assistant, file_hash, added)).lastrowid
         ids = [self.db.execute(
             "INSERT INTO chunks (key, article_id, position, start, end, text) VALUES (?, ?, ?, ?, ?, ?)",
             (c.id, article_id, c.position, c.start, c.end, c.text)).lastrowid for c in chunks]

@@ -39,15 +39,24 @@ _ADDRESSED = re.compile("|".join([
     r"summari[sz]ing|processing|answering)\b[^.!?]{0,30}\b(?:must|should|shall|has to|needs to|is to)\b|"
     r"\b(?:all|any|every|each) (?:following|subsequent|future|further|later) (?:questions?|answers?|prompts?|"
     r"requests?|queries)\b|\b(?:correct|right|only|true) answer (?:to|for) (?:any|every|all|each)\b",
-    # Fake roles and system text: "SYSTEM:", "assistant:", "system prompt", "developer mode".
-    r"^(?:system|assistant|user|developer)\s*:|\bsystem (?:prompt|message|override|instruction)s?\b|"
+    # Fake roles and system text: "SYSTEM:", "assistant:" (also quoted, as in a script's string),
+    # "system prompt", "developer mode".
+    r"(?:^|[\"'“(\[]\s*)(?:system|assistant|user|developer)\s*:|\bsystem (?:prompt|message|override|instruction)s?\b|"
     r"\bdeveloper mode\b|\bnew instructions?\b|\bjailbreak\b|\"role\"\s*:\s*\"(?:system|assistant|user)\"|"
     # The end of the model's input, faked: "Passages end here.", "End of context."
     r"\b(?:passages|context|documents?|sources|input) (?:ends?|is over|stops?) here\b|"
     r"\bend of (?:the )?(?:passages|context|documents?|sources|input|prompt)\b",
     # Addressing the AI: "note to the AI", "if you are an AI", "attention assistant".
     rf"\b(?:note|message|instructions?) (?:to|for) (?:the |any |all )?{_AI}s?\b|\bif you are an? {_AI}\b|"
-    rf"\b(?:attention|dear|hey),? (?:the )?{_AI}s?\b|\bas an ai\b",
+    rf"\b(?:attention|dear|hey),? (?:the )?{_AI}s?\b|\bas an ai\b|"
+    # ... or calling it by name before an order: "AI assistant: ignore...", "Assistant, reply X."
+    rf"^(?:(?:the|an?|ai) )?{_AI}s?\s*[,:]\s*(?:please )?(?:ignore|disregard|forget|answer|reply|respond|say|print"
+    r"|output|write|include|cite|begin|start|end|repeat|translate)\b",
+    # Override in the other languages of public injection collections (German, French, Spanish,
+    # Italian, Portuguese, Russian, Chinese): "ignore all previous instructions".
+    r"\b(?:ignorier\w*|vergiss\w*|ignor(?:ez?|a)|oubli\w*|olvid\w*|dimentic\w*|esque[cç]\w*|игнорир\w*|"
+    r"проигнорир\w*|забудь\w*)\b[^.!?]{0,50}(?:anweisung|regeln|instruction|consigne|instruccion|istruzion"
+    r"|instru[cç][oõ]|инструкци|указани|правил)|(?:忽略|无视|忽视|忘记)[^。！？]{0,20}(?:指令|指示|说明|规则|提示)",
 ]), re.IGNORECASE | re.MULTILINE)
 
 
@@ -58,8 +67,15 @@ _LOOKALIKES = str.maketrans("аеорсуххіјѕԁӏАВЕКМНОРСТХІ�
 
 
 def addresses_the_assistant(sentence: str) -> bool:
-    text = unicodedata.normalize("NFKC", " ".join(sentence.split())).translate(_LOOKALIKES)
-    return bool(_ADDRESSED.search(text))
+    text = unicodedata.normalize("NFKC", " ".join(sentence.split()))
+    # As written (an order in Russian), and with look-alikes folded (Latin spelt in Cyrillic).
+    return bool(_ADDRESSED.search(text) or _ADDRESSED.search(text.translate(_LOOKALIKES)))
+
+
+def speaks_to_assistant(text: str) -> bool:
+    """Whether any sentence of `text` addresses the assistant: the article is then trusted less
+    (rag.retrieval ranks its passages after every other article's)."""
+    return any(addresses_the_assistant(text[s:e]) for s, e in split_sentences(text, 0, len(text)))
 
 
 def without_instructions(text: str) -> str:

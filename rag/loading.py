@@ -32,6 +32,7 @@ from datetime import date
 from pathlib import Path
 
 from rag.errors import BadInputError
+from rag.injection import speaks_to_assistant
 from rag.schema import Article, ArticleRecord
 from rag.text import MONTH_NAME, month_number, sentences
 
@@ -162,9 +163,10 @@ def page_of(article: Article | ArticleRecord, offset: int) -> int | None:
 
 
 def _article(path: Path, text: str, kept: list[tuple[int, int, str]], source: str | None = None,
-             **metadata) -> Article:
+             unseen: str = "", **metadata) -> Article:
     """The Article of `text` read from `path`, its own words the `kept` lines; `source` names a
-    row or entry of a dump or feed (rag.archives), else the file's name does."""
+    row or entry of a dump or feed (rag.archives), else the file's name does. `unseen` is the
+    text of a page that no reader sees (hidden elements, scripts, comments)."""
     return Article(
         source=source or path.name,
         file=path.name,
@@ -172,6 +174,7 @@ def _article(path: Path, text: str, kept: list[tuple[int, int, str]], source: st
         text=text,
         spans=[(s, e) for s, e, _ in kept],
         content_hash=content_hash(text),
+        addresses_assistant=speaks_to_assistant("\n\n".join([metadata.get("title") or "", text, unseen])),
         **metadata,
     )
 
@@ -405,7 +408,7 @@ def _html_article(path: Path, page: str) -> Article:
         # An XHTML page's XML declaration names an encoding, which lxml refuses on decoded text;
         # control characters are never page text and lxml's extraction refuses them.
         tree = fromstring(_CONTROL.sub("", re.sub(r"^\s*<\?xml[^>]*\?>", "", page)))
-        _remove_unseen(tree)
+        unseen = _remove_unseen(tree)
         # Only the page's markup (meta tags, <time>, the URL) is asked, not its body text: a year
         # mentioned in passing is not the date the article was published.
         published = find_date(tree, extensive_search=False, original_date=True)
@@ -424,14 +427,18 @@ def _html_article(path: Path, page: str) -> Article:
     text = "\n\n".join(body) + "\n"
     kept = _lines(text)
     return _article(path, text, kept, title=title or _title([t for _, _, t in kept]), outlet=doc.sitename or None,
-                    author=doc.author or None, dates=_dates(text), published=published)
+                    author=doc.author or None, dates=_dates(text), published=published, unseen=unseen)
 
 
-def _remove_unseen(tree) -> None:
+def _remove_unseen(tree) -> str:
+    """Remove what a reader never sees; returns its text, where a page may hide orders for a model."""
     unseen = tree.xpath("//comment() | //processing-instruction()") + list(tree.iter(_UNSEEN_TAGS))
     unseen += [node for node in tree.iter() if isinstance(node.tag, str) and _is_hidden(node)]
+    hidden = "\n\n".join((node.text or "") if not isinstance(node.tag, str) else "".join(node.itertext())
+                           for node in unseen)
     for node in unseen:  # collected first: removing while iterating skips nodes
         _drop(node)
+    return hidden
 
 
 def _is_hidden(node) -> bool:

@@ -59,6 +59,7 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
     fits = fits_question(question, asked, index.vocabulary, index.sources_naming, index.articles)
     # A passage deleted by a commit since the index was loaded has no row any more: skip it.
     order = [row for row in sorted(fused, key=fused.get, reverse=True) if row in chunks and fits(chunks[row])]
+    order = _trusted_first(order, chunks, index)
     if rescorer is not None:
         order = _rescored(query, order[:RESCORED], chunks, rescorer) + order[RESCORED:]
     vectors = dict(zip(order, index.vectors_of(order)))
@@ -70,6 +71,19 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
             chosen.append(row)
     hits = [Hit(chunk=chunks[row], score=float(vectors[row] @ query_vector)) for row in chosen]
     return _newest_first(hits, index) if asks_latest(question) else hits
+
+
+def _trusted_first(order: list[int], chunks: dict[int, Chunk], index: StoredIndex) -> list[int]:
+    """`order` with the passages of articles that speak to the assistant (rag.injection: "ignore
+    all previous instructions", hidden orders) moved after all others. Such an article is an
+    injection attempt; its orders are left out of the prompt, but its news may be planted too,
+    and it changed 1 of 12 dev answers by taking a place among the passages shown ("Russia" for
+    "Astana", eval/injection.py). It is still shown when nothing else fits the question. No seed
+    article nor SQuAD paragraph is flagged (eval/injection.py --check), so their answers are unchanged."""
+    def flagged(row: int) -> bool:
+        article = index.articles.get(chunks[row].source)
+        return bool(article and article.addresses_assistant)
+    return sorted(order, key=flagged)  # stable: relevance order within each group
 
 
 def _rescored(query: str, candidates: list[int], chunks: dict[int, Chunk], rescorer: Embedder) -> list[int]:

@@ -43,6 +43,9 @@ class Article:
     file: str = ""  # the name of the file it came from (set to `source` when left empty)
     origin: str | None = None  # where in that file, for a dump or feed: "row 12", "line 3", "entry 4"
     url: str | None = None  # the article's address on the web, when the dump or feed gives one
+    # Whether it speaks to the assistant anywhere, hidden text included (rag.injection): an
+    # injection attempt, so the article is trusted less.
+    addresses_assistant: bool = False
 
     def __post_init__(self):
         self.file = self.file or self.source
@@ -65,6 +68,7 @@ class ArticleRecord:
     file: str = ""  # the file in the library folder it came from
     origin: str | None = None  # "row 12", "line 3", "entry 4": where in that file, for a dump or feed
     url: str | None = None
+    addresses_assistant: bool = False  # as Article.addresses_assistant
 
     def __post_init__(self):
         self.file = self.file or self.source

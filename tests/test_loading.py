@@ -406,3 +406,6 @@ def test_the_injection_set_loads_and_what_a_reader_cannot_see_is_dropped():
     for invisible in ("HIDDEN-HTML-5150", "SCRIPT-CANARY-21", "COMMENT-CANARY-22", "NOSCRIPT-CANARY-23"):
         assert invisible not in kept_text
     assert "PWNED" in kept_text  # visible instructions stay: they are the article's words, shown as data
+    # ... and each article is known to speak to the assistant, the hidden-only ones by what they hide.
+    assert [a.source for a in articles if not a.addresses_assistant] == []
+    assert not any(a.addresses_assistant for a in load_folder(SEEDS)[0])

@@ -1,8 +1,12 @@
 """Retrieval on the real seed index: fusion, time preference, diversity, follow-ups."""
 
+import shutil
+
 import pytest
 
-from conftest import ISTANBUL
+import rag
+from conftest import ISTANBUL, SEEDS
+from rag.config import PROJECT_DIR
 from rag.embedding import load_embedder
 from rag.index import load_index
 from rag.query import respell, standalone_query, time_terms
@@ -133,3 +137,22 @@ def test_last_week_at_the_start_of_a_month_reaches_into_the_month_before():
 
     assert asked_times("What happened last week?", date(2026, 12, 3)) == {"nov", "2026"}
     assert asked_times("What happened this week?", date(2026, 12, 3)) == {"nov", "dec", "2026"}
+
+
+def test_passages_of_articles_that_give_the_assistant_orders_come_after_all_others(tmp_path, index_and_embedder,
+                                                                                    settings):
+    """The hostile articles of eval/injection.py carry topical news; beside the seeds, a
+    question they are about gets the seeds' passages, theirs only after."""
+    folder = tmp_path / "articles"
+    shutil.copytree(SEEDS, folder)
+    for path in (PROJECT_DIR / "tests" / "fixtures" / "injection").iterdir():
+        shutil.copy(path, folder / path.name)
+    rag.build_index(folder, tmp_path / "index", settings=settings, progress=False)
+    index, embedder = load_index(tmp_path / "index", settings.embedding_model), index_and_embedder[1]
+    hostile = {source for source, article in index.articles.items() if article.addresses_assistant}
+    assert len(hostile) == 20 and not hostile & {p.name for p in SEEDS.iterdir()}
+    for question in ("Where did Putin and Erdogan meet on the fringes of CICA?",
+                     "What came out of the May 2025 Istanbul talks?"):
+        last = [hit.chunk.source in hostile for hit in retrieve(question, index, embedder, top_k=30)]
+        assert any(last) and last == sorted(last), last
+        assert not any(last[:4])

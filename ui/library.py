@@ -20,6 +20,9 @@ from rag.loading import SUPPORTED_SUFFIXES
 from rag.schema import IndexInfo, located
 
 COLUMNS = ["Title", "Date", "Outlet", "Chunks", "Added (UTC)", "File"]
+# Beside the title of an article that gives orders to AI assistants (rag.injection).
+SPEAKS_TO_ASSISTANT = ("⚠️ (gives orders to AI assistants: its orders are never shown to the model, "
+                       "its passages come last)")
 
 
 def plain(text: str) -> str:
@@ -35,8 +38,8 @@ def table(settings: Settings) -> tuple[list[list], list[str], str]:
         articles = library.list_articles(settings=settings)
     except RagError as exc:
         return [], [], f"⚠️ {plain(str(exc))}"
-    rows = [[a.title, a.date() or "", a.outlet or "", a.chunks,
-             (a.added or "").replace("T", " ")[:16], located(a.file, a.origin)]
+    rows = [[f"{a.title} {SPEAKS_TO_ASSISTANT}" if a.addresses_assistant else a.title, a.date() or "",
+             a.outlet or "", a.chunks, (a.added or "").replace("T", " ")[:16], located(a.file, a.origin)]
             for a in articles]
     # Files are removed whole: a row of a dump is not cut out of the user's file.
     return rows, sorted({a.file for a in articles}), ""
