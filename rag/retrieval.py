@@ -59,9 +59,9 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
     fits = fits_question(question, asked, index.vocabulary, index.sources_naming, index.articles)
     # A passage deleted by a commit since the index was loaded has no row any more: skip it.
     order = [row for row in sorted(fused, key=fused.get, reverse=True) if row in chunks and fits(chunks[row])]
-    order = _trusted_first(order, chunks, index)
     if rescorer is not None:
         order = _rescored(query, order[:RESCORED], chunks, rescorer) + order[RESCORED:]
+    order = _trusted_first(order, chunks, index)
     vectors = dict(zip(order, index.vectors_of(order)))
     chosen: list[int] = []
     for row in order:
