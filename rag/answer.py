@@ -63,7 +63,9 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
     evidence = "\n".join([question, *passages])
     kept, unsupported, citing = [], [], {}  # kept: (claim, passage numbers backing it)
     for sentence in sentences(text):
-        body = re.sub(r"\s+([.,;:!?])", r"\1", CITATION.sub("", sentence)).strip()
+        # A marker inside the sentence ("met: [1] in Astana and [2] in Istanbul") moves to its
+        # end; the gap it leaves is closed.
+        body = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(CITATION.sub("", sentence).split()))
         scores = [support(body, passage) for passage in passages]
         claimed = [int(n) for n in CITATION.findall(sentence)]
         backing = [n for n in claimed if scores[n - 1] >= SUPPORTED]

@@ -35,6 +35,11 @@ def test_citation_shapes_become_one_marker_before_the_stop(raw):
     assert not checked.abstained and checked.unsupported == []
 
 
+def test_markers_inside_a_sentence_move_to_its_end_without_leaving_gaps():
+    checked = finish("The towns met [2] in Lyon and agreed [2] to share the cost of a new dam.", _hits())
+    assert checked.text == "The towns met in Lyon and agreed to share the cost of a new dam [1]."
+
+
 def test_numbers_follow_first_use_and_only_cited_passages_are_listed():
     raw = "The dam will cost 1,000 million euros [3]. The towns met in Lyon [2]. It takes four years to build [3]."
     checked = finish(raw, _hits())
