@@ -5,8 +5,7 @@ when the question names a time ("in May 2025", "that February", "last month"), t
 text or article dates match it. Chunks that cannot be about what the question pins down
 (rag.query's place and year test) are ruled out. A question for the latest news gets the same
 passages, the newest article's first. Near-duplicate passages (overlapping chunks say the same
-thing) are skipped, and no article gets more than PER_ARTICLE places while another article that
-fits the question waits, so that an answer spread over several articles can be found.
+thing) are skipped so that a second article gets its place.
 """
 
 from __future__ import annotations
@@ -28,13 +27,6 @@ CANDIDATES = 20
 RESCORED = 10
 # Two passages closer than this (cosine) say nearly the same thing: keep the better one only.
 NEAR_DUPLICATE = 0.9
-# Places one article may take among the passages shown before every other article fitting the
-# question has had its chance; the rest are filled in relevance order as before. Chosen on the dev
-# split (eval/questions.jsonl, 35 answerable, top_k 4): gold evidence sentences among the passages
-# shown, no cap 77.6% -> cap 3 81.9%, cap 2 83.3%, cap 1 74.8%; then checked on the test split
-# (32): 85.2% -> 89.3% at cap 2. Without it the long Istanbul article filled all four places for
-# 5 of the 6 multi-article questions, so no other article could be cited.
-PER_ARTICLE = 2
 
 
 def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
@@ -69,28 +61,21 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
     order = [row for row in sorted(fused, key=fused.get, reverse=True) if row in chunks and fits(chunks[row])]
     if rescorer is not None:
         order = _rescored(query, order[:RESCORED], chunks, rescorer) + order[RESCORED:]
-    trusted, distrusted = _by_trust(order, chunks, index)
+    order = _trusted_first(order, chunks, index)
     vectors = dict(zip(order, index.vectors_of(order)))
     chosen: list[int] = []
-    # Each stage reads its rows in relevance order and adds those that still fit, so a shorter
-    # top_k always gets a prefix of a longer one's passages (the eval's recall@k relies on that).
-    for rows, per_article in ((trusted, PER_ARTICLE), (trusted, top_k), (distrusted, PER_ARTICLE), (distrusted, top_k)):
-        for row in rows:
-            if len(chosen) == top_k:
-                break
-            source = chunks[row].source
-            if (row not in chosen
-                    and sum(chunks[other].source == source for other in chosen) < per_article
-                    and all(float(vectors[row] @ vectors[other]) < NEAR_DUPLICATE for other in chosen)):
-                chosen.append(row)
+    for row in order:
+        if len(chosen) == top_k:
+            break
+        if all(float(vectors[row] @ vectors[other]) < NEAR_DUPLICATE for other in chosen):
+            chosen.append(row)
     hits = [Hit(chunk=chunks[row], score=float(vectors[row] @ query_vector)) for row in chosen]
     return _newest_first(hits, index) if asks_latest(question) else hits
 
 
-def _by_trust(order: list[int], chunks: dict[int, Chunk], index: StoredIndex) -> tuple[list[int], list[int]]:
-    """`order` split in two, each in relevance order: the passages of articles trusted as usual,
-    and those of articles that speak to the assistant (rag.injection: "ignore all previous
-    instructions", hidden orders), which are chosen only after all others. Such an article is an
+def _trusted_first(order: list[int], chunks: dict[int, Chunk], index: StoredIndex) -> list[int]:
+    """`order` with the passages of articles that speak to the assistant (rag.injection: "ignore
+    all previous instructions", hidden orders) moved after all others. Such an article is an
     injection attempt; its orders are left out of the prompt, but its news may be planted too,
     and it changed 1 of 12 dev answers by taking a place among the passages shown ("Russia" for
     "Astana", eval/injection.py). It is still shown when nothing else fits the question. No seed
@@ -98,7 +83,7 @@ def _by_trust(order: list[int], chunks: dict[int, Chunk], index: StoredIndex) ->
     def flagged(row: int) -> bool:
         article = index.articles.get(chunks[row].source)
         return bool(article and article.addresses_assistant)
-    return [row for row in order if not flagged(row)], [row for row in order if flagged(row)]
+    return sorted(order, key=flagged)  # stable: relevance order within each group
 
 
 def _rescored(query: str, candidates: list[int], chunks: dict[int, Chunk], rescorer: Embedder) -> list[int]:
