@@ -39,6 +39,15 @@ def test_no_two_passages_shown_are_near_duplicates(index_and_embedder):
         assert all(similarity[i, j] < NEAR_DUPLICATE + 0.01 for i in range(len(hits)) for j in range(i))
 
 
+def test_fewer_passages_are_a_prefix_of_more(index_and_embedder):
+    """The eval reads recall@10 from one deeper retrieval and asks with top_k 4: both must agree."""
+    index, embedder = index_and_embedder
+    for question in ("What does Ukraine demand in the negotiations?", "What came out of the May 2025 Istanbul talks?",
+                     "Where had Putin and Erdogan met before?"):
+        ids = [[h.chunk.id for h in retrieve(question, index, embedder, top_k=k)] for k in (2, 4, 10)]
+        assert ids[0] == ids[1][:2] == ids[2][:2] and ids[1] == ids[2][:4], ids
+
+
 def test_a_question_naming_a_time_prefers_passages_of_that_time(index_and_embedder):
     index, embedder = index_and_embedder
     plain = retrieve("What was discussed?", index, embedder, top_k=3)
