@@ -21,6 +21,7 @@ from rag.schema import Answer, Retrieved
 
 DEFAULT_EVAL_SET = PROJECT_DIR / "eval" / "questions.jsonl"
 DEFAULT_EVAL_REPORT = PROJECT_DIR / "eval" / "reports" / "latest.json"
+SEED_ARTICLES = PROJECT_DIR / "seeds"  # what the question set asks about
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,6 +123,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="what improved and what regressed from report A to report B")
     evaluate.add_argument("--index", dest="eval_index", type=Path, metavar="DIR",
                           help="index folder (default: --index-dir)")
+    evaluate.add_argument("--distractors", type=Path, metavar="FILE",
+                          help="ask the question set over a throwaway index of the seed articles and every "
+                               "paragraph of this SQuAD file (a crowded index)")
     evaluate.add_argument("--limit", type=int, metavar="N",
                           help="only N questions: the first N, or with --squad a sample, half unanswerable "
                                "(default with --squad: 200; 0 for every question)")
@@ -263,13 +267,15 @@ def _serve(args, settings: Settings) -> int:
 def _eval(args, settings: Settings) -> int:
     from rag.evaluation.report import compare_reports, format_comparison, format_summary
     from rag.evaluation.runner import evaluate_set
-    from rag.evaluation.squad import SAMPLE_SIZE, evaluate_squad
+    from rag.evaluation.squad import SAMPLE_SIZE, crowded_index, evaluate_squad
 
     if args.compare:
         print(format_comparison(compare_reports(*args.compare)))
         return 0
     if args.seed is not None and not args.squad:
         raise BadInputError("--seed only applies to --squad: the question set's --limit takes the first N")
+    if args.distractors and (args.squad or args.eval_index):
+        raise BadInputError("--distractors builds its own index of the seed articles: not with --squad or --index")
     if args.squad:
         if args.eval_index:
             raise BadInputError("--index does not apply to --squad: its paragraphs get a throwaway index")
@@ -277,6 +283,12 @@ def _eval(args, settings: Settings) -> int:
             raise BadInputError("--split does not apply to --squad: a SQuAD file has no dev/test split")
         limit = SAMPLE_SIZE if args.limit is None else args.limit or None
         report = evaluate_squad(args.squad, settings=settings, limit=limit, seed=args.seed or 0, kind=args.kind)
+    elif args.distractors:
+        with crowded_index(args.distractors, SEED_ARTICLES, settings=settings) as index_dir:
+            report = evaluate_set(args.question_set or DEFAULT_EVAL_SET, settings=settings, index_dir=index_dir,
+                                  kind=args.kind, split=args.split, limit=args.limit)
+        report["meta"]["index"]["path"] = None  # it was deleted with the temporary folder
+        report["meta"]["distractors"] = str(args.distractors)
     else:
         report = evaluate_set(args.question_set or DEFAULT_EVAL_SET, settings=settings, index_dir=args.eval_index,
                               kind=args.kind, split=args.split, limit=args.limit)

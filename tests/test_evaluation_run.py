@@ -94,6 +94,17 @@ def test_eval_squad_sample_builds_its_own_index(tmp_path):
     _shares_are_sane(report["summary"]["overall"])
 
 
+def test_eval_with_distractors_asks_the_seed_questions_over_seeds_and_paragraphs(tmp_path):
+    out = tmp_path / "crowded.json"
+    assert main(["eval", "--distractors", str(SQUAD), "--limit", "1", "--json", str(out)]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["meta"]["index"]["articles"] == 5 + 3 and report["meta"]["index"]["path"] is None
+    assert report["meta"]["distractors"] == str(SQUAD)
+    (row,) = report["rows"]
+    # the seed article that answers still ranks among the paragraphs put beside it
+    assert row["id"] == "q001" and row["gold_rank"] is not None
+
+
 def test_eval_compare_of_a_report_with_itself_changes_nothing(slice_report, capsys):
     path, _ = slice_report
     assert main(["eval", "--compare", str(path), str(path)]) == 0
@@ -106,6 +117,7 @@ def test_eval_compare_of_a_report_with_itself_changes_nothing(slice_report, caps
     (["eval", "--seed", "1"], "--seed only applies to --squad"),
     (["eval", "--squad", str(SQUAD), "--index", "somewhere"], "--index does not apply to --squad"),
     (["eval", "--squad", str(SQUAD), "--split", "test"], "--split does not apply to --squad"),
+    (["eval", "--distractors", str(SQUAD), "--index", "somewhere"], "--distractors builds its own index"),
     (["eval", "--kind", "trivia", "--json", "unused.json"], "no question of kind 'trivia'"),
 ])
 def test_eval_usage_errors_exit_2(args, message, capsys):

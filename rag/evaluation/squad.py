@@ -4,6 +4,10 @@ Every paragraph of the file becomes one article of a throwaway index (distractor
 question's gold source is its paragraph's file, its gold evidence the sentences of that file that
 hold an annotator's answer (from SQuAD's `answer_start`), and v2.0's `is_impossible` questions are
 the unanswerable ones. The user's own index is never touched.
+
+`rag eval --distractors FILE` puts the same paragraphs beside the seed articles instead, so that
+the seed questions are asked over a crowded index: a decline calibrated where five articles are
+all there is must still hold when something always looks close.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +29,7 @@ from rag.evaluation.questions import EvalQuestion, select_questions
 from rag.evaluation.runner import evaluate
 from rag.text import split_sentences
 
-__all__ = ["SquadSet", "load_squad", "evaluate_squad", "SAMPLE_SIZE"]
+__all__ = ["SAMPLE_SIZE", "SquadSet", "crowded_index", "evaluate_squad", "load_squad"]
 
 log = logging.getLogger(__name__)
 
@@ -102,19 +109,11 @@ def evaluate_squad(path: str | Path, *, settings: Settings, limit: int | None = 
     """Index the file's paragraphs in a temporary folder and `evaluate` a reproducible sample of
     `limit` questions (random.Random(seed), half unanswerable; None for all); the report is the
     same as for the seed set."""
-    from rag.pipeline import build_index
-
     squad = load_squad(path)
     if squad.skipped:
         log.warning("%s: left out %d questions that are blank or have no usable answer", path, len(squad.skipped))
     questions = select_questions(squad.questions, kind=kind, limit=limit, seed=seed)
-    with tempfile.TemporaryDirectory(prefix="rag-squad-") as tmp:
-        folder = Path(tmp) / "paragraphs"
-        folder.mkdir()
-        for name, text in squad.documents.items():
-            (folder / name).write_text(text, encoding="utf-8")
-        index_dir = Path(tmp) / "index"
-        build_index(folder, index_dir, settings=settings, progress=progress)
+    with _throwaway_index(squad.documents, settings=settings, progress=progress) as index_dir:
         report = evaluate(questions, settings=settings, index_dir=index_dir, progress=progress)
     report["meta"]["index"]["path"] = None  # it was deleted with the temporary folder
     report["meta"]["squad"] = {
@@ -122,3 +121,32 @@ def evaluate_squad(path: str | Path, *, settings: Settings, limit: int | None = 
         "questions": len(squad.questions), "skipped": squad.skipped, "kind": kind, "limit": limit, "seed": seed,
     }
     return report
+
+
+@contextmanager
+def crowded_index(path: str | Path, articles_dir: Path, *, settings: Settings, progress: bool = True) -> Iterator[Path]:
+    """A throwaway index of the articles in `articles_dir` and, as distractors, every paragraph of
+    the SQuAD file at `path`; deleted on leaving."""
+    squad = load_squad(path)
+    with _throwaway_index(squad.documents, articles_dir, settings=settings, progress=progress) as index_dir:
+        yield index_dir
+
+
+@contextmanager
+def _throwaway_index(documents: dict[str, str], articles_dir: Path | None = None, *, settings: Settings,
+                     progress: bool) -> Iterator[Path]:
+    from rag.pipeline import build_index
+
+    with tempfile.TemporaryDirectory(prefix="rag-squad-") as tmp:
+        folder = Path(tmp) / "articles"
+        if articles_dir is None:
+            folder.mkdir()
+        else:
+            shutil.copytree(articles_dir, folder)
+        for name, text in documents.items():
+            if (folder / name).exists():
+                raise BadInputError(f"{articles_dir} already holds a file named {name}, as a SQuAD paragraph is")
+            (folder / name).write_text(text, encoding="utf-8")
+        index_dir = Path(tmp) / "index"
+        build_index(folder, index_dir, settings=settings, progress=progress)
+        yield index_dir
