@@ -287,7 +287,8 @@ def _eval(args, settings: Settings) -> int:
         with crowded_index(args.distractors, SEED_ARTICLES, settings=settings) as index_dir:
             report = evaluate_set(args.question_set or DEFAULT_EVAL_SET, settings=settings, index_dir=index_dir,
                                   kind=args.kind, split=args.split, limit=args.limit)
-        report["meta"]["index"]["path"] = None  # it was deleted with the temporary folder
+        # it was deleted with the temporary folder
+        report["meta"]["index"]["path"] = report["meta"]["settings"]["index_dir"] = None
         report["meta"]["distractors"] = str(args.distractors)
     else:
         report = evaluate_set(args.question_set or DEFAULT_EVAL_SET, settings=settings, index_dir=args.eval_index,

@@ -99,6 +99,7 @@ def test_eval_with_distractors_asks_the_seed_questions_over_seeds_and_paragraphs
     assert main(["eval", "--distractors", str(SQUAD), "--limit", "1", "--json", str(out)]) == 0
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["meta"]["index"]["articles"] == 5 + 3 and report["meta"]["index"]["path"] is None
+    assert report["meta"]["settings"]["index_dir"] is None  # not the configured index, which was not asked
     assert report["meta"]["distractors"] == str(SQUAD)
     (row,) = report["rows"]
     # the seed article that answers still ranks among the paragraphs put beside it

@@ -212,7 +212,9 @@ def run_info(settings: Settings, index_dir: Path, index) -> dict:
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "git_commit": _git_commit(),
-        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(settings).items()},
+        # The index asked, which an eval may have built apart from the configured one.
+        "settings": {k: str(v) if isinstance(v, Path) else v
+                     for k, v in dataclasses.asdict(dataclasses.replace(settings, index_dir=index_dir)).items()},
         # A generator given as a path has no published hash; hashing a GB file per run is not worth it.
         "generator": {"name": settings.generator, "sha256": generator.sha256 if generator else None},
         "embedding_model": settings.embedding_model,

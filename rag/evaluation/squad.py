@@ -115,7 +115,8 @@ def evaluate_squad(path: str | Path, *, settings: Settings, limit: int | None = 
     questions = select_questions(squad.questions, kind=kind, limit=limit, seed=seed)
     with _throwaway_index(squad.documents, settings=settings, progress=progress) as index_dir:
         report = evaluate(questions, settings=settings, index_dir=index_dir, progress=progress)
-    report["meta"]["index"]["path"] = None  # it was deleted with the temporary folder
+    # it was deleted with the temporary folder
+    report["meta"]["index"]["path"] = report["meta"]["settings"]["index_dir"] = None
     report["meta"]["squad"] = {
         "path": str(path), "version": squad.version, "paragraphs": len(squad.documents),
         "questions": len(squad.questions), "skipped": squad.skipped, "kind": kind, "limit": limit, "seed": seed,
