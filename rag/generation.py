@@ -129,15 +129,17 @@ class LlamaCppGenerator:
         return {self.llm._model.token_get_text(t) for t in tokens if self.llm._model.token_get_attr(t) & self.not_text}
 
     def _count_prompt(self, tokens: list[int]) -> int:
-        """Record the prompt's size and return how many of its tokens the cache already holds.
+        """Record the prompt's size and the tokens new to the cache; return where evaluation starts.
 
         The runtime keeps the previous prompt's KV cache and reuses the shared prefix (the fixed
-        system prompt, or the whole prompt after `logprob`), so only the rest is evaluated; as
-        llama-cpp-python does, a prompt cached whole has its last token evaluated again."""
-        cached = min(self.llm.longest_token_prefix(self.llm._input_ids.tolist(), tokens), len(tokens) - 1)
-        self.last_prompt_tokens, self.last_new_prompt_tokens = len(tokens), len(tokens) - cached
+        system prompt, or the whole prompt after `logprob`), so only the rest is evaluated. As
+        llama-cpp-python does, a prompt cached whole has its last token evaluated again; that token
+        was read before and is not counted as new (counted, the answer after `logprob` made a
+        cold cache report 832 new tokens of an 831-token prompt)."""
+        shared = self.llm.longest_token_prefix(self.llm._input_ids.tolist(), tokens)
+        self.last_prompt_tokens, self.last_new_prompt_tokens = len(tokens), len(tokens) - shared
         self.last_completion_tokens = 0
-        return cached
+        return min(shared, len(tokens) - 1)
 
     def logprob(self, messages: list[dict], reply: str) -> float:
         """log P(reply | messages): the prompt is read (and stays cached for `stream`), then the

@@ -86,7 +86,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     yield Retrieved(hits=passages, seconds=timings.retrieval)
     generator = load_generator(settings)
     messages = build_messages(question, passages, history)
-    decline_logprob, new_prompt_tokens = None, None
+    decline_logprob, new_prompt_tokens = None, 0
     if settings.generator == FITTED_FOR:  # the calibration holds for the model it was fitted on
         # The generator reads the prompt and scores the decline (~0.3 s more); the prompt stays
         # cached, so the answer below costs no second reading.
@@ -111,10 +111,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     timings.total = time.perf_counter() - started
     yield Answer(question=question, text=checked.text, citations=checked.citations, abstained=checked.abstained,
                  timings=timings, hits=hits, prompt_tokens=generator.last_prompt_tokens,
-                 # After the decline was scored, the answer reads only the prompt's last token again,
-                 # one already counted (a cold cache counted 832 new tokens of an 831-token prompt).
-                 new_prompt_tokens=generator.last_new_prompt_tokens if new_prompt_tokens is None else new_prompt_tokens,
-                 decline_logprob=decline_logprob,
+                 new_prompt_tokens=new_prompt_tokens + generator.last_new_prompt_tokens, decline_logprob=decline_logprob,
                  completion_tokens=generator.last_completion_tokens, unsupported=checked.unsupported)
 
 
