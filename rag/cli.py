@@ -267,7 +267,7 @@ def _serve(args, settings: Settings) -> int:
 def _eval(args, settings: Settings) -> int:
     from rag.evaluation.report import compare_reports, format_comparison, format_summary
     from rag.evaluation.runner import evaluate_set
-    from rag.evaluation.squad import SAMPLE_SIZE, crowded_index, evaluate_squad
+    from rag.evaluation.squad import SAMPLE_SIZE, evaluate_among_distractors, evaluate_squad
 
     if args.compare:
         print(format_comparison(compare_reports(*args.compare)))
@@ -284,12 +284,8 @@ def _eval(args, settings: Settings) -> int:
         limit = SAMPLE_SIZE if args.limit is None else args.limit or None
         report = evaluate_squad(args.squad, settings=settings, limit=limit, seed=args.seed or 0, kind=args.kind)
     elif args.distractors:
-        with crowded_index(args.distractors, SEED_ARTICLES, settings=settings) as index_dir:
-            report = evaluate_set(args.question_set or DEFAULT_EVAL_SET, settings=settings, index_dir=index_dir,
-                                  kind=args.kind, split=args.split, limit=args.limit)
-        # it was deleted with the temporary folder
-        report["meta"]["index"]["path"] = report["meta"]["settings"]["index_dir"] = None
-        report["meta"]["distractors"] = str(args.distractors)
+        report = evaluate_among_distractors(args.question_set or DEFAULT_EVAL_SET, args.distractors, SEED_ARTICLES,
+                                            settings=settings, kind=args.kind, split=args.split, limit=args.limit)
     else:
         report = evaluate_set(args.question_set or DEFAULT_EVAL_SET, settings=settings, index_dir=args.eval_index,
                               kind=args.kind, split=args.split, limit=args.limit)

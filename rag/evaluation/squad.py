@@ -26,10 +26,10 @@ from rag.config import Settings
 from rag.errors import BadInputError
 from rag.evaluation.metrics import Span, normalize_answer
 from rag.evaluation.questions import EvalQuestion, select_questions
-from rag.evaluation.runner import evaluate
+from rag.evaluation.runner import evaluate, evaluate_set
 from rag.text import split_sentences
 
-__all__ = ["SAMPLE_SIZE", "SquadSet", "crowded_index", "evaluate_squad", "load_squad"]
+__all__ = ["SAMPLE_SIZE", "SquadSet", "evaluate_among_distractors", "evaluate_squad", "load_squad"]
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,7 @@ def evaluate_squad(path: str | Path, *, settings: Settings, limit: int | None = 
         log.warning("%s: left out %d questions that are blank or have no usable answer", path, len(squad.skipped))
     questions = select_questions(squad.questions, kind=kind, limit=limit, seed=seed)
     with _throwaway_index(squad.documents, settings=settings, progress=progress) as index_dir:
-        report = evaluate(questions, settings=settings, index_dir=index_dir, progress=progress)
-    # it was deleted with the temporary folder
-    report["meta"]["index"]["path"] = report["meta"]["settings"]["index_dir"] = None
+        report = _deleted_index(evaluate(questions, settings=settings, index_dir=index_dir, progress=progress))
     report["meta"]["squad"] = {
         "path": str(path), "version": squad.version, "paragraphs": len(squad.documents),
         "questions": len(squad.questions), "skipped": squad.skipped, "kind": kind, "limit": limit, "seed": seed,
@@ -124,13 +122,22 @@ def evaluate_squad(path: str | Path, *, settings: Settings, limit: int | None = 
     return report
 
 
-@contextmanager
-def crowded_index(path: str | Path, articles_dir: Path, *, settings: Settings, progress: bool = True) -> Iterator[Path]:
-    """A throwaway index of the articles in `articles_dir` and, as distractors, every paragraph of
-    the SQuAD file at `path`; deleted on leaving."""
+def evaluate_among_distractors(question_set: str | Path, path: str | Path, articles_dir: Path, *,
+                               settings: Settings, progress: bool = True, **selection) -> dict:
+    """`evaluate_set` over a throwaway index of the articles in `articles_dir` and, as distractors,
+    every paragraph of the SQuAD file at `path`; `selection`: kind, split, limit."""
     squad = load_squad(path)
     with _throwaway_index(squad.documents, articles_dir, settings=settings, progress=progress) as index_dir:
-        yield index_dir
+        report = _deleted_index(evaluate_set(question_set, settings=settings, index_dir=index_dir,
+                                             progress=progress, **selection))
+    report["meta"]["distractors"] = str(path)
+    return report
+
+
+def _deleted_index(report: dict) -> dict:
+    """The report of a throwaway index, which names no folder: it was deleted with it."""
+    report["meta"]["index"]["path"] = report["meta"]["settings"]["index_dir"] = None
+    return report
 
 
 @contextmanager
