@@ -105,10 +105,12 @@ def check(squad: Path) -> None:
         print(f"SQuAD paragraphs trusted less (they speak to the assistant): "
               f"{sum(speaks_to_assistant(c) for c in contexts)} of {len(contexts)}")
     hostile, _ = load_folder(INJECTION, 5_000_000)
+    with_something_left_out = 0
     for article in hostile:
         found = left_out([article.title, article.text])
+        with_something_left_out += bool(found)
         print(f"{article.source:30} {len(found)} left out  {found[0][:70] if found else ''}")
-    print(f"hostile articles with something left out: {sum(bool(left_out([a.title, a.text])) for a in hostile)}"
+    print(f"hostile articles with something left out: {with_something_left_out}"
           f"/{len(hostile)}; trusted less (hidden text included): "
           f"{sum(a.addresses_assistant for a in hostile)}/{len(hostile)}")
 

@@ -106,6 +106,13 @@ def test_eval_with_distractors_asks_the_seed_questions_over_seeds_and_paragraphs
     assert row["id"] == "q001" and row["gold_rank"] is not None
 
 
+def test_eval_with_distractors_outside_a_checkout_names_the_missing_articles(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("rag.cli.SEED_ARTICLES", tmp_path / "seeds")
+    assert main(["eval", "--distractors", str(SQUAD), "--json", str(tmp_path / "unused.json")]) == 2
+    assert f"no folder {tmp_path / 'seeds'}" in capsys.readouterr().err
+    assert not (tmp_path / "unused.json").exists()
+
+
 def test_eval_compare_of_a_report_with_itself_changes_nothing(slice_report, capsys):
     path, _ = slice_report
     assert main(["eval", "--compare", str(path), str(path)]) == 0

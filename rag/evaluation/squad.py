@@ -149,6 +149,8 @@ def _throwaway_index(documents: dict[str, str], articles_dir: Path | None = None
         folder = Path(tmp) / "articles"
         if articles_dir is None:
             folder.mkdir()
+        elif not articles_dir.is_dir():
+            raise BadInputError(f"no folder {articles_dir}: the articles the question set asks about")
         else:
             shutil.copytree(articles_dir, folder)
         for name, text in documents.items():
