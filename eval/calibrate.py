@@ -6,7 +6,7 @@
     python eval/calibrate.py /tmp/dev.json /tmp/squad-seed1.json
 
 Only tuning data goes in: dev rows (a report's test rows are dropped) and SQuAD samples other
-than the reported seed 0. Each row gives the two signals (`decline_logprob`, `top_score`) and
+than the reported seed 0 (less the questions they share with it). Each row gives the two signals (`decline_logprob`, `top_score`) and
 whether the question is answerable. A logistic regression, with both classes weighted equally,
 gives P(unanswerable). A question is declined early (no passage close enough), by the
 calibration, or, when the calibration lets it through, by the generator and the answer check as
@@ -30,11 +30,22 @@ FEATURES = ["decline_logprob", "top_score"]
 def load_rows(paths: list[Path]) -> list[dict]:
     rows = []
     for path in paths:
-        for row in json.loads(path.read_text(encoding="utf-8"))["rows"]:
-            if row.get("split") == "test":
+        report = json.loads(path.read_text(encoding="utf-8"))
+        reported = reported_sample(report["meta"]["squad"]["path"]) if report["meta"].get("squad") else set()
+        for row in report["rows"]:
+            if row.get("split") == "test" or row["id"] in reported:
                 continue  # never tuned on
             rows.append(row | {"file": path.name})
     return rows
+
+
+def reported_sample(squad_file: str) -> set[str]:
+    """The questions of the reported SQuAD sample (seed 0): another seed's sample shares a few of
+    them (7 of seed 1's 100), which must not be tuned on either."""
+    from rag.evaluation.questions import select_questions
+    from rag.evaluation.squad import SAMPLE_SIZE, load_squad
+
+    return {q.id for q in select_questions(load_squad(squad_file).questions, limit=SAMPLE_SIZE, seed=0)}
 
 
 def fit(x: np.ndarray, y: np.ndarray, steps: int = 50) -> np.ndarray:

@@ -30,6 +30,23 @@ def test_the_fit_separates_what_the_two_signals_separate():
     assert (p[:60] >= 0.5).mean() > 0.9 and (p[60:] < 0.5).mean() > 0.9
 
 
+def test_the_fit_never_sees_the_test_split_or_the_reported_squad_sample(tmp_path):
+    import json
+
+    from rag.evaluation.squad import load_squad
+
+    squad_file = PROJECT_DIR / "tests" / "fixtures" / "squad_v2_tiny.json"
+    reported = load_squad(squad_file).questions[0].id  # the tiny file's seed-0 sample is all of it
+    squad_report = tmp_path / "squad-seed1.json"
+    squad_report.write_text(json.dumps({"meta": {"squad": {"path": str(squad_file)}},
+                                        "rows": [{"id": reported}, {"id": "only-in-this-sample"}]}))
+    dev_report = tmp_path / "dev.json"
+    dev_report.write_text(json.dumps({"meta": {}, "rows": [{"id": "q001", "split": "dev"},
+                                                           {"id": "q003", "split": "test"}]}))
+    rows = _calibrate().load_rows([squad_report, dev_report])
+    assert [row["id"] for row in rows] == ["only-in-this-sample", "q001"]
+
+
 def test_the_shipped_decision_leans_the_way_each_signal_points():
     assert unanswerable(-1.0, 0.5) > unanswerable(-6.0, 0.5)
     assert unanswerable(-3.0, 0.3) > unanswerable(-3.0, 0.8)
