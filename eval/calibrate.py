@@ -28,13 +28,16 @@ FEATURES = ["decline_logprob", "top_score"]
 
 
 def load_rows(paths: list[Path]) -> list[dict]:
-    rows = []
+    rows, seen = [], set()
     for path in paths:
         report = json.loads(path.read_text(encoding="utf-8"))
         reported = reported_sample(report["meta"]["squad"]["path"]) if report["meta"].get("squad") else set()
         for row in report["rows"]:
             if row.get("split") == "test" or row["id"] in reported:
                 continue  # never tuned on
+            if row["id"] in seen:
+                continue  # two SQuAD samples share some questions: each counts once
+            seen.add(row["id"])
             rows.append(row | {"file": path.name})
     return rows
 
