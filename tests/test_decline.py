@@ -30,7 +30,7 @@ def test_the_fit_separates_what_the_two_signals_separate():
     assert (p[:60] >= 0.5).mean() > 0.9 and (p[60:] < 0.5).mean() > 0.9
 
 
-def test_the_fit_never_sees_the_test_split_or_the_reported_squad_sample(tmp_path):
+def test_the_fit_never_sees_the_test_split_or_the_reported_squad_sample_and_counts_a_question_once(tmp_path):
     import json
 
     from rag.evaluation.squad import load_squad
@@ -43,8 +43,11 @@ def test_the_fit_never_sees_the_test_split_or_the_reported_squad_sample(tmp_path
     dev_report = tmp_path / "dev.json"
     dev_report.write_text(json.dumps({"meta": {}, "rows": [{"id": "q001", "split": "dev"},
                                                            {"id": "q003", "split": "test"}]}))
-    rows = _calibrate().load_rows([squad_report, dev_report])
-    assert [row["id"] for row in rows] == ["only-in-this-sample", "q001"]
+    other_seed = tmp_path / "squad-seed2.json"  # shares a question with the first sample
+    other_seed.write_text(json.dumps({"meta": {"squad": {"path": str(squad_file)}},
+                                      "rows": [{"id": "only-in-this-sample"}, {"id": "only-in-seed-2"}]}))
+    rows = _calibrate().load_rows([squad_report, dev_report, other_seed])
+    assert [row["id"] for row in rows] == ["only-in-this-sample", "q001", "only-in-seed-2"]
 
 
 def test_the_shipped_decision_leans_the_way_each_signal_points():
