@@ -2,15 +2,15 @@
 
     RAG_CALIBRATED_DECLINE=false rag eval --split dev --json /tmp/dev.json
     RAG_CALIBRATED_DECLINE=false rag eval --squad ../shared/data/squad2-dev-part.json --seed 1 --limit 100 \
-        --json /tmp/squad-seed1.json
-    python eval/calibrate.py /tmp/dev.json /tmp/squad-seed1.json
+        --json /tmp/squad-seed1.json        # and the same with --seed 2 into /tmp/squad-seed2.json
+    python eval/calibrate.py /tmp/dev.json /tmp/squad-seed1.json /tmp/squad-seed2.json
 
 Only tuning data goes in: dev rows (a report's test rows are dropped) and SQuAD samples other
-than the reported seed 0 (less the questions they share with it). Each row gives the two signals (`decline_logprob`, `top_score`) and
-whether the question is answerable. A logistic regression, with both classes weighted equally,
-gives P(unanswerable). A question is declined early (no passage close enough), by the
-calibration, or, when the calibration lets it through, by the generator and the answer check as
-before; so the threshold is the lowest one at which the calibration adds at most --max-added
+than the reported seed 0 (less the questions they share with it). Each row gives the two signals
+(`decline_logprob`, `top_score`) and whether the question is answerable. A logistic regression,
+with both classes weighted equally, gives P(unanswerable). A question is declined early (no
+passage close enough), by the calibration, or, when the calibration lets it through, by the
+generator and the answer check as before; so the threshold is the lowest one at which the calibration adds at most --max-added
 false declines (a share of the pooled answerable questions) to those the pipeline makes anyway:
 as many more unanswerable questions declined as that allows.
 """

@@ -19,7 +19,7 @@ from pathlib import Path
 from rag.config import PROJECT_DIR, load_settings
 from rag.evaluation.metrics import gold_rank
 from rag.evaluation.questions import load_questions
-from rag.evaluation.squad import _throwaway_index, load_squad
+from rag.evaluation.squad import throwaway_index, load_squad
 
 
 def probe(questions, index_dir: Path, settings) -> list[dict]:
@@ -36,7 +36,8 @@ def probe(questions, index_dir: Path, settings) -> list[dict]:
             continue
         hits = retrieve(q.question, index, embedder, 10, None, q.history)
         rank = gold_rank([hit.chunk.source for hit in hits], q.sources)
-        searched = respell(without_recency(standalone_query(q.question, q.history)), index.vocabulary, embedder.known_words)
+        searched = respell(without_recency(standalone_query(q.question, q.history)), index.vocabulary,
+                           embedder.known_words)
         rows.append({"id": q.id, "question": q.question, "searched": searched, "rank": rank})
     return rows
 
@@ -72,7 +73,7 @@ def main() -> None:
     settings = load_settings()
     if args.squad:
         squad = load_squad(args.squad)
-        with _throwaway_index(squad.documents, settings=settings, progress=False) as index_dir:
+        with throwaway_index(squad.documents, settings=settings, progress=False) as index_dir:
             rows = probe(squad.questions, index_dir, settings)
     else:
         rows = probe(load_questions(PROJECT_DIR / "eval" / "questions.jsonl"), settings.index_dir, settings)

@@ -29,7 +29,7 @@ from rag.evaluation.questions import EvalQuestion, select_questions
 from rag.evaluation.runner import evaluate, evaluate_set
 from rag.text import split_sentences
 
-__all__ = ["SAMPLE_SIZE", "SquadSet", "evaluate_among_distractors", "evaluate_squad", "load_squad"]
+__all__ = ["SAMPLE_SIZE", "SquadSet", "evaluate_among_distractors", "evaluate_squad", "load_squad", "throwaway_index"]
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def evaluate_squad(path: str | Path, *, settings: Settings, limit: int | None = 
     if squad.skipped:
         log.warning("%s: left out %d questions that are blank or have no usable answer", path, len(squad.skipped))
     questions = select_questions(squad.questions, kind=kind, limit=limit, seed=seed)
-    with _throwaway_index(squad.documents, settings=settings, progress=progress) as index_dir:
+    with throwaway_index(squad.documents, settings=settings, progress=progress) as index_dir:
         report = _deleted_index(evaluate(questions, settings=settings, index_dir=index_dir, progress=progress))
     report["meta"]["squad"] = {
         "path": str(path), "version": squad.version, "paragraphs": len(squad.documents),
@@ -127,7 +127,7 @@ def evaluate_among_distractors(question_set: str | Path, path: str | Path, artic
     """`evaluate_set` over a throwaway index of the articles in `articles_dir` and, as distractors,
     every paragraph of the SQuAD file at `path`; `selection`: kind, split, limit."""
     squad = load_squad(path)
-    with _throwaway_index(squad.documents, articles_dir, settings=settings, progress=progress) as index_dir:
+    with throwaway_index(squad.documents, articles_dir, settings=settings, progress=progress) as index_dir:
         report = _deleted_index(evaluate_set(question_set, settings=settings, index_dir=index_dir,
                                              progress=progress, **selection))
     report["meta"]["distractors"] = str(path)
@@ -141,8 +141,10 @@ def _deleted_index(report: dict) -> dict:
 
 
 @contextmanager
-def _throwaway_index(documents: dict[str, str], articles_dir: Path | None = None, *, settings: Settings,
-                     progress: bool) -> Iterator[Path]:
+def throwaway_index(documents: dict[str, str], articles_dir: Path | None = None, *, settings: Settings,
+                    progress: bool) -> Iterator[Path]:
+    """An index of `documents` (file name -> text), beside a copy of `articles_dir` when given,
+    built in a temporary folder that is deleted on leaving: the user's index is never touched."""
     from rag.pipeline import build_index
 
     with tempfile.TemporaryDirectory(prefix="rag-squad-") as tmp:
