@@ -25,8 +25,7 @@ from rag.evaluation.squad import throwaway_index, load_squad
 def probe(questions, index_dir: Path, settings) -> list[dict]:
     from rag.embedding import load_embedder
     from rag.index import load_index
-    from rag.query import respell, standalone_query, without_recency
-    from rag.retrieval import retrieve
+    from rag.retrieval import retrieve, search_text
 
     index = load_index(index_dir, settings.embedding_model)
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
@@ -36,8 +35,7 @@ def probe(questions, index_dir: Path, settings) -> list[dict]:
             continue
         hits = retrieve(q.question, index, embedder, 10, None, q.history)
         rank = gold_rank([hit.chunk.source for hit in hits], q.sources)
-        searched = respell(without_recency(standalone_query(q.question, q.history)), index.vocabulary,
-                           embedder.known_words)
+        searched = search_text(q.question, q.history, index, embedder)
         rows.append({"id": q.id, "question": q.question, "searched": searched, "rank": rank})
     return rows
 

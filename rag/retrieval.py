@@ -29,6 +29,12 @@ RESCORED = 10
 NEAR_DUPLICATE = 0.9
 
 
+def search_text(question: str, history: list[dict] | None, index: StoredIndex, embedder: Embedder) -> str:
+    """What both rankings search with: the standalone question, words of recency left out and
+    misspellings respelt to the articles' words (rag.query)."""
+    return respell(without_recency(standalone_query(question, history)), index.vocabulary, embedder.known_words)
+
+
 def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
              rescorer: Embedder | None = None, history: list[dict] | None = None, today: date | None = None
              ) -> list[Hit]:
@@ -42,7 +48,7 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
     Only the CANDIDATES best of each ranking are read from the index: the cost of a question
     does not grow with the archive beyond FAISS's and FTS5's own searches.
     """
-    query = respell(without_recency(standalone_query(question, history)), index.vocabulary, embedder.known_words)
+    query = search_text(question, history, index, embedder)
     query_vector = embedder.embed([query])[0]
     dense = index.search(query_vector, CANDIDATES)
     rankings = [[row for row, _ in dense], index.keyword_search(query, CANDIDATES)]
