@@ -3,6 +3,7 @@ small fixed set of dev questions (two answerable, two the articles cannot answer
 
 import dataclasses
 import importlib.util
+import json
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 import rag
 from rag.config import PROJECT_DIR
 from rag.decline import declines, unanswerable
+from rag.evaluation.squad import load_squad
 
 
 def _calibrate():
@@ -31,10 +33,6 @@ def test_the_fit_separates_what_the_two_signals_separate():
 
 
 def test_the_fit_never_sees_the_test_split_or_the_reported_squad_sample_and_counts_a_question_once(tmp_path):
-    import json
-
-    from rag.evaluation.squad import load_squad
-
     squad_file = PROJECT_DIR / "tests" / "fixtures" / "squad_v2_tiny.json"
     reported = load_squad(squad_file).questions[0].id  # the tiny file's seed-0 sample is all of it
     squad_report = tmp_path / "squad-seed1.json"
