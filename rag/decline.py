@@ -31,8 +31,8 @@ FITTED_FOR = "qwen2.5-coder-1.5b"
 # eval/baselines/: dev-255ad71-nocal, squad-seed1-255ad71-nocal, squad-seed2-1cbe531-nocal). The
 # threshold is the lowest at which the calibration adds at most 5% false declines (of the pooled
 # answerable questions) to the pipeline's own. It printed: dev 7/9 unanswerable declined and 3/35
-# false declines, as the generator alone; SQuAD seed 1 25/50 declined and 4/50 false (the
-# generator alone: 10/50 and 1/50); seed 2 13/45 and 7/44 (alone 5/45 and 4/44). The fit before
+# false declines, as the generator alone; SQuAD seed 1 25/49 declined and 4/44 false (the
+# generator alone: 10/49 and 1/44); seed 2 13/45 and 7/44 (alone 5/45 and 4/44). The fit before
 # (seed 1 only, 7 of whose questions were also in the reported sample) was close: 0.393, -4.726,
 # bias 4.608, threshold 0.7087; it declined 2 more of seed 0's unanswerable questions and 1 fewer
 # answerable one.
