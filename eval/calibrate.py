@@ -10,9 +10,9 @@ than the reported seed 0 (less the questions they share with it). Each row gives
 (`decline_logprob`, `top_score`) and whether the question is answerable. A logistic regression,
 with both classes weighted equally, gives P(unanswerable). A question is declined early (no
 passage close enough), by the calibration, or, when the calibration lets it through, by the
-generator and the answer check as before; so the threshold is the lowest one at which the calibration adds at most --max-added
-false declines (a share of the pooled answerable questions) to those the pipeline makes anyway:
-as many more unanswerable questions declined as that allows.
+generator and the answer check as before; so the threshold is the lowest one at which the
+calibration adds at most --max-added false declines (a share of the pooled answerable questions)
+to those the pipeline makes anyway: as many more unanswerable questions declined as that allows.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ def load_rows(paths: list[Path]) -> list[dict]:
     rows, seen = [], set()
     for path in paths:
         report = json.loads(path.read_text(encoding="utf-8"))
-        reported = reported_sample(report["meta"]["squad"]["path"]) if report["meta"].get("squad") else set()
+        reported = reported_sample(report["meta"]["squad"]["path"]) if report["meta"].get("squad") else frozenset()
         for row in report["rows"]:
             if row.get("split") == "test" or row["id"] in reported:
                 continue  # never tuned on
@@ -42,13 +43,14 @@ def load_rows(paths: list[Path]) -> list[dict]:
     return rows
 
 
-def reported_sample(squad_file: str) -> set[str]:
+@cache  # two tuning samples of one file share its reported sample
+def reported_sample(squad_file: str) -> frozenset[str]:
     """The questions of the reported SQuAD sample (seed 0): another seed's sample shares a few of
     them (7 of seed 1's 100), which must not be tuned on either."""
     from rag.evaluation.questions import select_questions
     from rag.evaluation.squad import SAMPLE_SIZE, load_squad
 
-    return {q.id for q in select_questions(load_squad(squad_file).questions, limit=SAMPLE_SIZE, seed=0)}
+    return frozenset(q.id for q in select_questions(load_squad(squad_file).questions, limit=SAMPLE_SIZE, seed=0))
 
 
 def fit(x: np.ndarray, y: np.ndarray, steps: int = 50) -> np.ndarray:
