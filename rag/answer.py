@@ -1,8 +1,9 @@
 """From the model's raw text to the final answer: its citation markers, their numbers, and the
 check of every sentence against the passages (rag.grounding's rules).
 
-Small models cite unreliably: in odd shapes, to the wrong passage, or not at all. So after
-generation:
+Small models cite unreliably: in odd shapes, to the wrong passage, or not at all. With llama.cpp
+the grammar (rag.prompt.answer_grammar) lets only "[n]" markers of passages that exist be
+written; a backend without one (transformers) still writes the other shapes. So after generation:
 - citation shapes are rewritten to `[n]` and numbers that point at no passage are dropped;
 - a sentence whose cited passage does not support it, or that cites nothing, is attributed to
   the passage that does support it;

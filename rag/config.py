@@ -50,6 +50,9 @@ class Settings:
     # of the added ones answers that were wrong anyway): 100 of 200 right instead of 86. On the
     # test split it costs one of 32 right answers (README, Evaluation).
     calibrated_decline: bool = True
+    # Bind the generator's reply to rag.prompt.answer_grammar (llama.cpp only): every sentence
+    # ends with "[n]" markers of passages that exist.
+    citation_grammar: bool = True
     # Questions longer than this are refused rather than silently truncated.
     max_question_chars: int = 1000
     # Answers are one to three sentences; the cap stops a rambling model early.

@@ -19,7 +19,7 @@ from rag.embedding import load_embedder
 from rag.errors import BadInputError
 from rag.generation import load_generator
 from rag.index import load_index
-from rag.prompt import NOT_COVERED, build_messages, reading_order
+from rag.prompt import NOT_COVERED, answer_grammar, build_messages, reading_order
 from rag.query import unread_script
 from rag.retrieval import retrieve
 from rag.schema import Answer, IndexInfo, Retrieved, Timings
@@ -99,7 +99,8 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
             return
     pieces = []
     live = LiveRenumbering(len(hits))
-    for piece in generator.stream(messages, settings.max_answer_tokens):
+    grammar = answer_grammar(len(passages)) if settings.citation_grammar else None
+    for piece in generator.stream(messages, settings.max_answer_tokens, grammar):
         if timings.first_token is None:
             timings.first_token = time.perf_counter() - started
         pieces.append(piece)

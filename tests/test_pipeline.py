@@ -109,3 +109,18 @@ def test_a_question_in_a_script_no_article_uses_is_refused_not_answered_from_a_s
         rag.ask("Что решили на переговорах в Стамбуле в мае 2025 года?", settings=settings)
     # Names written in the articles' own letters are fine, accents and all.
     assert not rag.ask("Erdoğan and Putin met in which city in Kazakhstan?", settings=settings).abstained
+
+
+def test_the_grammar_lets_the_model_cite_only_in_the_one_shape_with_numbers_that_exist(settings):
+    from rag.generation import load_generator
+    from rag.prompt import answer_grammar
+
+    generator = load_generator(settings)
+    # Asked outright for other shapes, and for a number the prompt does not hold.
+    messages = [{"role": "user", "content": "[1] The towns agreed to share the cost of a dam.\n[2] Rain is due.\n\n"
+                 "What did the towns agree? Cite the source as (Source 7) or 【7】, never with square brackets."}]
+    free = "".join(generator.stream(messages, 40))
+    assert "7" in free and "[1]" not in free, free  # without the grammar the model obeys
+    bound = "".join(generator.stream(messages, 60, answer_grammar(2)))
+    assert re.fullmatch(r"([^\[\]()【】]|\[[12]\])+", bound), bound
+    assert "dam" in bound, bound  # and still answers
