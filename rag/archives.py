@@ -25,7 +25,17 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from rag.errors import BadInputError
-from rag.loading import _article, _bad, _dates, _decode, _drop_furniture, _lines, _read, _remove_unseen, _title
+from rag.loading import (
+    bad_file,
+    dates_in,
+    decode_text,
+    drop_furniture,
+    make_article,
+    read_bytes,
+    remove_unseen,
+    text_lines,
+    title_of,
+)
 from rag.schema import Article
 
 FEED_SUFFIXES = (".rss", ".atom", ".xml")  # the others of rag.loading.ARCHIVE_SUFFIXES are dumps
@@ -47,13 +57,13 @@ def load_archive(path: Path, max_bytes: int, max_archive_bytes: int) -> tuple[li
     """The articles of a dump or feed, and the rows or entries skipped, each as "file, row 7:
     reason". BadInputError when the file is unusable as a whole (over max_archive_bytes) or none
     of its rows is; a row's text over max_bytes is skipped."""
-    data = _read(path, max_archive_bytes, "max_archive_bytes")
+    data = read_bytes(path, max_archive_bytes, "max_archive_bytes")
     if path.suffix.lower() in FEED_SUFFIXES:
         articles, skipped = _feed(path, data)
     else:
         articles, skipped = _dump(path, data, max_bytes)
     if not articles:
-        raise _bad(path, "no usable article in it" + (f" ({'; '.join(skipped[:3])})" if skipped else ""))
+        raise bad_file(path, "no usable article in it" + (f" ({'; '.join(skipped[:3])})" if skipped else ""))
     return articles, skipped
 
 
@@ -61,7 +71,7 @@ def load_archive(path: Path, max_bytes: int, max_archive_bytes: int) -> tuple[li
 
 
 def _dump(path: Path, data: bytes, max_bytes: int) -> tuple[list[Article], list[str]]:
-    text = _decode(path, data)
+    text = decode_text(path, data)
     if path.suffix.lower() == ".csv":
         rows, skipped = _csv_rows(path, text, max_bytes)
         where = "row"
@@ -90,7 +100,7 @@ def _csv_rows(path: Path, text: str, max_bytes: int) -> tuple[list[tuple[int, di
         _require_text_column(path, header)
         return [(number, row) for number, row in enumerate(reader, start=1)], []
     except csv.Error as exc:
-        raise _bad(path, f"not a readable CSV file ({exc})") from None
+        raise bad_file(path, f"not a readable CSV file ({exc})") from None
 
 
 def _jsonl_rows(path: Path, text: str) -> tuple[list[tuple[int, dict]], list[str]]:
@@ -115,8 +125,8 @@ def _jsonl_rows(path: Path, text: str) -> tuple[list[tuple[int, dict]], list[str
 
 def _require_text_column(path: Path, names) -> None:
     if not any(_role(name) == "text" for name in names):
-        raise _bad(path, f"no text column: one named {', '.join(COLUMNS['text'])} is needed "
-                         f"(it has {', '.join(map(str, names)) or 'none'})")
+        raise bad_file(path, f"no text column: one named {', '.join(COLUMNS['text'])} is needed "
+                             f"(it has {', '.join(map(str, names)) or 'none'})")
 
 
 def _role(name) -> str | None:
@@ -150,7 +160,7 @@ def _feed(path: Path, data: bytes) -> tuple[list[Article], list[str]]:
     feed = feedparser.parse(data)
     if not feed.entries:
         reason = feed.get("bozo_exception") or "it has no entries"
-        raise _bad(path, f"not a readable RSS or Atom feed ({reason})")
+        raise bad_file(path, f"not a readable RSS or Atom feed ({reason})")
     outlet = " ".join(feed.feed.get("title", "").split()) or None
     articles, skipped = [], []
     for number, entry in enumerate(feed.entries, start=1):
@@ -171,7 +181,7 @@ def _feed(path: Path, data: bytes) -> tuple[list[Article], list[str]]:
         except BadInputError as exc:
             skipped.append(str(exc))
     if feed.bozo and not articles:  # a feed cut off or broken: say so, not "no text"
-        raise _bad(path, f"not a readable RSS or Atom feed ({feed.bozo_exception})")
+        raise bad_file(path, f"not a readable RSS or Atom feed ({feed.bozo_exception})")
     return articles, skipped
 
 
@@ -188,7 +198,7 @@ def _html_text(fragment: str) -> tuple[str, str]:
         tree = fragment_fromstring(fragment, create_parent="div")
     except (etree.ParserError, ValueError):
         return re.sub(r"<[^>]+>", " ", fragment), ""
-    unseen = _remove_unseen(tree)
+    unseen = remove_unseen(tree)
     for node in tree.iter("br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr"):
         node.tail = "\n" + (node.tail or "")
     return tree.text_content(), unseen
@@ -205,12 +215,12 @@ def _entry_article(path: Path, source: str, origin: str, body: str, where: str, 
     if title and any(lines) and lines[0] != title:
         lines = [title, *lines]
     text = "\n".join(line for line in lines if line).strip() + "\n"
-    kept, trailer_outlet = _drop_furniture(_lines(text))
+    kept, trailer_outlet = drop_furniture(text_lines(text))
     if not kept:
         raise BadInputError(f"{where}: no text")
-    return _article(path, text, kept, source, title=title or _title([t for _, _, t in kept]), dates=_dates(text),
-                    published=published, origin=origin,
-                    **{**metadata, "outlet": metadata.get("outlet") or trailer_outlet})
+    return make_article(path, text, kept, source, title=title or title_of([t for _, _, t in kept]),
+                        dates=dates_in(text), published=published, origin=origin,
+                        **{**metadata, "outlet": metadata.get("outlet") or trailer_outlet})
 
 
 def _iso_date(value: str | None) -> str | None:
@@ -226,5 +236,5 @@ def _iso_date(value: str | None) -> str | None:
         return parsedate_to_datetime(value).date().isoformat()
     except (TypeError, ValueError, IndexError):
         pass
-    written = _dates(value)
+    written = dates_in(value)
     return written[0] if written and len(written[0]) == 10 else None

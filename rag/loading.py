@@ -37,7 +37,10 @@ from rag.schema import Article, ArticleRecord
 from rag.text import MONTH_NAME, month_number, sentences
 
 __all__ = ["SUPPORTED_SUFFIXES", "ARCHIVE_SUFFIXES", "load_file", "load_article", "load_folder", "page_of",
-           "content_hash"]
+           "content_hash",
+           # the pieces rag.archives reads the articles of a dump or feed with
+           "read_bytes", "decode_text", "remove_unseen", "text_lines", "drop_furniture", "title_of", "dates_in",
+           "make_article", "bad_file"]
 
 # Files that are one article each, and files that hold many (rag.archives).
 ARTICLE_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
@@ -107,18 +110,18 @@ def load_article(path: Path, max_bytes: int = 5_000_000) -> Article:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in ARCHIVE_SUFFIXES:
-        raise _bad(path, "a dump or feed holds many articles: read it with load_file")
-    data = _read(path, max_bytes)
+        raise bad_file(path, "a dump or feed holds many articles: read it with load_file")
+    data = read_bytes(path, max_bytes)
     if suffix == ".pdf":
         return _pdf_article(path, data)
-    text = _decode(path, data)
+    text = decode_text(path, data)
     if suffix in _HTML_SUFFIXES:
         return _html_article(path, text)
-    kept, source = _drop_furniture(_lines(text))
+    kept, source = drop_furniture(text_lines(text))
     if not kept:
-        raise _bad(path, "no article text (only page furniture such as credits or links)")
-    return _article(path, text, kept, title=_title([t for _, _, t in kept]), outlet=source,
-                    dates=_dates(text), published=_dateline(text))
+        raise bad_file(path, "no article text (only page furniture such as credits or links)")
+    return make_article(path, text, kept, title=title_of([t for _, _, t in kept]), outlet=source,
+                        dates=dates_in(text), published=_dateline(text))
 
 
 def article_files(folder: Path) -> list[Path]:
@@ -162,8 +165,8 @@ def page_of(article: Article | ArticleRecord, offset: int) -> int | None:
     return max(bisect_right(article.pages, offset), 1)
 
 
-def _article(path: Path, text: str, kept: list[tuple[int, int, str]], source: str | None = None,
-             unseen: str = "", **metadata) -> Article:
+def make_article(path: Path, text: str, kept: list[tuple[int, int, str]], source: str | None = None,
+                 unseen: str = "", **metadata) -> Article:
     """The Article of `text` read from `path`, its own words the `kept` lines; `source` names a
     row or entry of a dump or feed (rag.archives), else the file's name does. `unseen` is the
     text of a page that no reader sees (hidden elements, scripts, comments)."""
@@ -185,13 +188,13 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _bad(path: Path, reason: str) -> BadInputError:
+def bad_file(path: Path, reason: str) -> BadInputError:
     return BadInputError(f"{path.name}: {reason}")
 
 
-def _read(path: Path, max_bytes: int, setting: str = "max_file_bytes") -> bytes:
+def read_bytes(path: Path, max_bytes: int, setting: str = "max_file_bytes") -> bytes:
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise _bad(path, f"unsupported file type {path.suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}")
+        raise bad_file(path, f"unsupported file type {path.suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}")
     try:
         # Only a regular file in the folder itself is read: a link could point anywhere on the
         # machine (/etc/passwd), and opening a pipe would block. O_NOFOLLOW refuses a link at
@@ -199,19 +202,19 @@ def _read(path: Path, max_bytes: int, setting: str = "max_file_bytes") -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise _bad(path, "a symbolic link: only files inside the library folder are read "
-                             "(copy the article in instead)") from None
-        raise _bad(path, f"cannot read it: {exc.strerror}") from None
+            raise bad_file(path, "a symbolic link: only files inside the library folder are read "
+                                 "(copy the article in instead)") from None
+        raise bad_file(path, f"cannot read it: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as f:
         info = os.fstat(f.fileno())
         if not stat.S_ISREG(info.st_mode):
-            raise _bad(path, "not a regular file (a pipe, socket or device): not read")
+            raise bad_file(path, "not a regular file (a pipe, socket or device): not read")
         if info.st_size > max_bytes:
-            raise _bad(path, f"{info.st_size:,} bytes, over the {max_bytes:,}-byte limit (setting {setting})")
+            raise bad_file(path, f"{info.st_size:,} bytes, over the {max_bytes:,}-byte limit (setting {setting})")
         try:
             return f.read()
         except OSError as exc:
-            raise _bad(path, f"cannot read it: {exc.strerror}") from None
+            raise bad_file(path, f"cannot read it: {exc.strerror}") from None
 
 
 # When a short text decodes equally well in several single-byte encodings (a lone "£" or "é"
@@ -219,16 +222,17 @@ def _read(path: Path, max_bytes: int, setting: str = "max_file_bytes") -> bytes:
 _PREFERRED_ENCODINGS = ("cp1252", "latin_1", "iso8859_15")
 
 
-def _decode(path: Path, data: bytes) -> str:
+def decode_text(path: Path, data: bytes) -> str:
     """The file's text: UTF-8 (a byte-order mark dropped), else the encoding detected."""
     bom = next((name for mark, name in _BOMS if data.startswith(mark)), None)
     if bom:
         try:
             text = data.decode(bom)  # the codec drops its own mark
         except UnicodeDecodeError:
-            raise _bad(path, f"not a text file (its byte-order mark says {bom.upper()}, but what follows is not)") from None
+            raise bad_file(path, f"not a text file (its byte-order mark says {bom.upper()}, "
+                                 "but what follows is not)") from None
     elif b"\0" in data:
-        raise _bad(path, "not a text file (it contains NUL bytes)")
+        raise bad_file(path, "not a text file (it contains NUL bytes)")
     else:
         try:
             # utf-8-sig reads plain UTF-8 unchanged and drops a leading byte-order mark, which
@@ -237,7 +241,7 @@ def _decode(path: Path, data: bytes) -> str:
         except UnicodeDecodeError:
             text = _detected(path, data)
     if not text.strip():
-        raise _bad(path, "empty file")
+        raise bad_file(path, "empty file")
     return text
 
 
@@ -251,7 +255,7 @@ def _detected(path: Path, data: bytes) -> str:
     results = from_bytes(data)
     best = results.best()
     if best is None:
-        raise _bad(path, "not a text file (no text encoding reads it: binary data?)")
+        raise bad_file(path, "not a text file (no text encoding reads it: binary data?)")
     encoding = best.encoding
     ties = [r for r in results if (r.chaos, r.coherence) == (best.chaos, best.coherence)]
     for preferred in _PREFERRED_ENCODINGS:
@@ -262,7 +266,7 @@ def _detected(path: Path, data: bytes) -> str:
     return data.decode(encoding)
 
 
-def _lines(text: str) -> list[tuple[int, int, str]]:
+def text_lines(text: str) -> list[tuple[int, int, str]]:
     """(start, end, text) of each non-blank line, surrounding whitespace left out of the span."""
     units = []
     for m in re.finditer(r"[^\n]+", text):
@@ -274,7 +278,7 @@ def _lines(text: str) -> list[tuple[int, int, str]]:
     return units
 
 
-def _drop_furniture(units: list[tuple[int, int, str]]) -> tuple[list[tuple[int, int, str]], str | None]:
+def drop_furniture(units: list[tuple[int, int, str]]) -> tuple[list[tuple[int, int, str]], str | None]:
     """The units that are the article's own words, and the outlet a "SOURCE:" trailer names."""
     texts = [t for _, _, t in units]
     promo = set()
@@ -302,7 +306,7 @@ def _is_symbol(text: str) -> bool:
     return not any(c.isalnum() for c in text)
 
 
-def _title(texts: list[str]) -> str:
+def title_of(texts: list[str]) -> str:
     first = _unmark(texts[0])
     if _is_headline(first):
         return first
@@ -331,7 +335,7 @@ def _short_title(text: str) -> str:
     return " ".join(words[:12]).rstrip(",;:–—-") + "…"
 
 
-def _dates(text: str) -> list[str]:
+def dates_in(text: str) -> list[str]:
     found, bare, years = set(), [], Counter()
     for m in _DATE.finditer(text):
         month = month_number(m["m1"] or m["m2"] or m["m3"])
@@ -371,7 +375,7 @@ _DATELINE_LINES = 8  # where a dateline can be: under the headline and the bylin
 
 def _dateline(text: str) -> str | None:
     """The publication date an explicit dateline near the top states (ISO), else None."""
-    for _, _, line in _lines(text)[:_DATELINE_LINES]:
+    for _, _, line in text_lines(text)[:_DATELINE_LINES]:
         m = _DATELINE.match(line)
         if not m:
             continue
@@ -408,29 +412,29 @@ def _html_article(path: Path, page: str) -> Article:
         # An XHTML page's XML declaration names an encoding, which lxml refuses on decoded text;
         # control characters are never page text and lxml's extraction refuses them.
         tree = fromstring(_CONTROL.sub("", re.sub(r"^\s*<\?xml[^>]*\?>", "", page)))
-        unseen = _remove_unseen(tree)
+        unseen = remove_unseen(tree)
         # Only the page's markup (meta tags, <time>, the URL) is asked, not its body text: a year
         # mentioned in passing is not the date the article was published.
         published = find_date(tree, extensive_search=False, original_date=True)
         doc = trafilatura.bare_extraction(tree, with_metadata=True, include_comments=False, include_tables=True)
     except (etree.ParserError, ValueError) as exc:
-        raise _bad(path, f"not a readable HTML page ({exc})") from None
+        raise bad_file(path, f"not a readable HTML page ({exc})") from None
     body = [" ".join(line.split()) for line in (doc.text if doc and doc.text else "").split("\n")]
     body = [line for line in body if line]
     if not body:
-        raise _bad(path, "no article text found in the page")
+        raise bad_file(path, "no article text found in the page")
     title = doc.title and " ".join(doc.title.split())
     # The headline heads the text, as in a .txt article: the article view then starts with it
     # and a passage about it can be cited. trafilatura usually leaves it out of the body.
     if title and body[0] != title:
         body.insert(0, title)
     text = "\n\n".join(body) + "\n"
-    kept = _lines(text)
-    return _article(path, text, kept, title=title or _title([t for _, _, t in kept]), outlet=doc.sitename or None,
-                    author=doc.author or None, dates=_dates(text), published=published, unseen=unseen)
+    kept = text_lines(text)
+    return make_article(path, text, kept, title=title or title_of([t for _, _, t in kept]), outlet=doc.sitename or None,
+                        author=doc.author or None, dates=dates_in(text), published=published, unseen=unseen)
 
 
-def _remove_unseen(tree) -> str:
+def remove_unseen(tree) -> str:
     """Remove what a reader never sees; returns its text, where a page may hide orders for a model."""
     unseen = tree.xpath("//comment() | //processing-instruction()") + list(tree.iter(_UNSEEN_TAGS))
     unseen += [node for node in tree.iter() if isinstance(node.tag, str) and _is_hidden(node)]
@@ -475,11 +479,11 @@ def _pdf_article(path: Path, data: bytes) -> Article:
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
-            raise _bad(path, "an encrypted PDF: save a copy without a password")
+            raise bad_file(path, "an encrypted PDF: save a copy without a password")
         pages = [page.extract_text() or "" for page in reader.pages]
         metadata = reader.metadata
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise _bad(path, f"not a readable PDF ({exc})") from None
+        raise bad_file(path, f"not a readable PDF ({exc})") from None
     # A line that fills the column (about as long as the document's longest lines) was wrapped.
     # The 90th percentile, not the longest: one overlong line (a URL) does not set the column.
     widths = sorted(len(" ".join(line.split())) for page in pages for line in page.split("\n") if line.strip())
@@ -493,12 +497,12 @@ def _pdf_article(path: Path, data: bytes) -> Article:
         if kept:
             text += "\n\n".join(kept) + "\n\n"
     if not text.strip():
-        raise _bad(path, "no text in the PDF (a scanned document? run OCR on it first)")
-    lines = _lines(text)
+        raise bad_file(path, "no text in the PDF (a scanned document? run OCR on it first)")
+    lines = text_lines(text)
     declared = metadata.title.strip() if metadata and metadata.title and metadata.title.strip() else None
-    return _article(path, text, lines, title=declared or _title([t for _, _, t in lines]),
-                    author=(metadata.author or "").strip() or None if metadata else None,
-                    dates=_dates(text), published=_dateline(text), pages=starts)
+    return make_article(path, text, lines, title=declared or title_of([t for _, _, t in lines]),
+                        author=(metadata.author or "").strip() or None if metadata else None,
+                        dates=dates_in(text), published=_dateline(text), pages=starts)
 
 
 def _paragraphs(page: str, full: float) -> list[str]:
