@@ -17,12 +17,14 @@ import json
 from pathlib import Path
 
 from rag.config import PROJECT_DIR, load_settings
-from rag.evaluation.metrics import gold_rank
+from rag.evaluation.metrics import gold_rank, mean, recall_at
 from rag.evaluation.questions import load_questions
 from rag.evaluation.squad import load_squad, throwaway_index
 
 
 def probe(questions, index_dir: Path, settings) -> list[dict]:
+    """Per answerable question: its search text, the gold article's rank among the 10 best
+    passages, and recall at 1, top_k and 10 as the eval reports define it (rag.evaluation.metrics)."""
     from rag.embedding import load_embedder
     from rag.index import load_index
     from rag.retrieval import retrieve, search_text
@@ -34,17 +36,18 @@ def probe(questions, index_dir: Path, settings) -> list[dict]:
         if not q.answerable:
             continue
         hits = retrieve(q.question, index, embedder, 10, None, q.history)
-        rank = gold_rank([hit.chunk.source for hit in hits], q.sources)
+        sources = [hit.chunk.source for hit in hits]
         searched = search_text(q.question, q.history, index, embedder)
-        rows.append({"id": q.id, "question": q.question, "searched": searched, "rank": rank})
+        rows.append({"id": q.id, "question": q.question, "searched": searched, "rank": gold_rank(sources, q.sources),
+                     **{f"recall@{k}": recall_at(sources, q.sources, k) for k in sorted({1, settings.top_k, 10})}})
     return rows
 
 
 def summary(rows: list[dict], top_k: int) -> str:
-    n = len(rows)
-    at = lambda k: sum(r["rank"] is not None and r["rank"] <= k for r in rows) / n  # noqa: E731
-    mrr = sum(1 / r["rank"] for r in rows if r["rank"]) / n
-    return f"{n} answerable questions: R@1 {at(1):.3f}  R@{top_k} {at(top_k):.3f}  R@10 {at(10):.3f}  MRR {mrr:.3f}"
+    at = lambda k: mean([r[f"recall@{k}"] for r in rows])  # noqa: E731
+    mrr = mean([1 / r["rank"] if r["rank"] else 0.0 for r in rows])
+    return (f"{len(rows)} answerable questions: R@1 {at(1):.3f}  R@{top_k} {at(top_k):.3f}  R@10 {at(10):.3f}  "
+            f"MRR {mrr:.3f}")
 
 
 def compare(before: Path, after: Path) -> None:
