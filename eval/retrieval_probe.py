@@ -31,11 +31,12 @@ def probe(questions, index_dir: Path, settings) -> list[dict]:
 
     index = load_index(index_dir, settings.embedding_model)
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
+    rescorer = load_embedder(settings.rescore_model, settings.models_dir) if settings.rescore_model else None
     rows = []
     for q in questions:
         if not q.answerable:
             continue
-        hits = retrieve(q.question, index, embedder, 10, None, q.history)
+        hits = retrieve(q.question, index, embedder, 10, rescorer, q.history)
         sources = [hit.chunk.source for hit in hits]
         searched = search_text(q.question, q.history, index, embedder)
         rows.append({"id": q.id, "question": q.question, "searched": searched, "rank": gold_rank(sources, q.sources),
