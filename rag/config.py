@@ -37,6 +37,9 @@ class Settings:
     generator: str = "qwen2.5-coder-1.5b"
     # Passages shown to the model. Each costs ~150 prompt tokens, ~1 s on 2 CPU cores.
     top_k: int = 4
+    # Of the top_k, passages whose cosine is more than this below the best one's are not shown
+    # (rag.retrieval.within_reach; 0 shows all top_k). Measured with 0.1 (README, Evaluation).
+    relevance_gap: float = 0.1
     # Chunk size and overlap in embedding-model tokens; MiniLM reads at most 256.
     chunk_tokens: int = 128
     chunk_overlap: int = 32

@@ -21,7 +21,7 @@ from rag.generation import load_generator
 from rag.index import load_index
 from rag.prompt import NOT_COVERED, answer_grammar, build_messages, reading_order
 from rag.query import unread_script
-from rag.retrieval import retrieve
+from rag.retrieval import retrieve, within_reach
 from rag.schema import Answer, IndexInfo, Retrieved, Timings
 from rag.sync import sync_folder
 
@@ -63,7 +63,8 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
                             "articles use: ask in the language of the articles")
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
     rescorer = load_embedder(settings.rescore_model, settings.models_dir) if settings.rescore_model else None
-    hits = retrieve(question, index, embedder, top_k or settings.top_k, rescorer, history)
+    hits = within_reach(retrieve(question, index, embedder, top_k or settings.top_k, rescorer, history),
+                        settings.relevance_gap)
     timings = Timings(retrieval=time.perf_counter() - started)
 
     top_score = max((hit.score for hit in hits), default=0.0)

@@ -79,6 +79,22 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
     return _newest_first(hits, index) if asks_latest(question) else hits
 
 
+def within_reach(hits: list[Hit], gap: float) -> list[Hit]:
+    """The hits worth showing the model: the first, and those whose cosine is within `gap` of the
+    best one's, in their order (`gap` 0: all of them).
+
+    A passage far less like the question than the best one rarely holds its answer, and the 1.5B
+    model answers from whatever it is shown: measured with gap 0.1 on a SQuAD tuning sample (seed
+    1, 100 questions, decline on), 4 more of 50 answerable questions right, one fewer false
+    decline, the same declines, and 37% fewer new prompt tokens (446 -> 280); among the passages
+    of the five seed articles, all on one subject, it shows nearly all four as before (README,
+    Evaluation). Retrieval alone, over the answerable SQuAD questions outside the reported sample:
+    the gold paragraph among those shown 93.6% -> 90.9%, with 2.6 passages shown instead of 4.
+    """
+    best = max((hit.score for hit in hits), default=0.0)
+    return [hit for i, hit in enumerate(hits) if i == 0 or gap <= 0 or hit.score >= best - gap]
+
+
 def _trusted_first(order: list[int], chunks: dict[int, Chunk], index: StoredIndex) -> list[int]:
     """`order` with the passages of articles that speak to the assistant (rag.injection: "ignore
     all previous instructions", hidden orders) moved after all others. Such an article is an

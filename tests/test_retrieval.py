@@ -10,7 +10,8 @@ from rag.config import PROJECT_DIR
 from rag.embedding import load_embedder
 from rag.index import load_index
 from rag.query import respell, standalone_query, time_terms
-from rag.retrieval import NEAR_DUPLICATE, retrieve
+from rag.retrieval import NEAR_DUPLICATE, retrieve, within_reach
+from rag.schema import Chunk, Hit
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +166,19 @@ def test_passages_of_articles_that_give_the_assistant_orders_come_after_all_othe
         last = [hit.chunk.source in hostile for hit in retrieve(question, index, embedder, top_k=30)]
         assert any(last) and last == sorted(last), last
         assert not any(last[:4])
+
+
+def test_passages_far_below_the_best_are_not_shown():
+    def hit(name, score):
+        return Hit(Chunk(id=name, source=f"{name}.txt", title=name, text=name, start=0, end=1), score)
+    ranked = [hit("fused-first", 0.41), hit("best", 0.55), hit("close", 0.47), hit("far", 0.30)]
+    # The fused ranking's first passage stays even below the reach; order is kept.
+    assert [h.chunk.id for h in within_reach(ranked, 0.1)] == ["fused-first", "best", "close"]
+    assert [h.chunk.id for h in within_reach(ranked, 0.0)] == ["fused-first", "best", "close", "far"]
+    assert within_reach([], 0.1) == []
+
+
+def test_on_the_seed_articles_the_answering_passage_stays_within_reach(index_and_embedder, settings):
+    hits = within_reach(retrieve("What came out of the May 2025 Istanbul talks?", *index_and_embedder, top_k=4),
+                        settings.relevance_gap)
+    assert any(h.chunk.source == ISTANBUL and "1,000 prisoners" in h.chunk.text for h in hits)

@@ -102,9 +102,10 @@ def run_eval(questions: list[EvalQuestion], ask_fn: AskFn, rank_fn: RankFn, prog
         answer = ask_fn(question.question, history)
         # answer.question is the question as the pipeline cleaned it, so the ranking is the one it saw.
         ranked = rank_fn(answer.question, history)
+        # The model is shown the top of the ranking, less those out of reach (rag.retrieval.within_reach).
         shown = [hit.chunk.id for hit in answer.hits]
-        if shown != [hit.chunk.id for hit in ranked[: len(shown)]]:
-            log.warning("%s: the passages shown to the model are not the top of the ranking scored for "
+        if shown != [hit.chunk.id for hit in ranked if hit.chunk.id in shown]:
+            log.warning("%s: the passages shown to the model are not, in order, among the ranking scored for "
                         "retrieval; the retrieval figures may not describe what the model saw", question.id)
         rows.append(score(question, answer, ranked))
     return {"rows": rows, "summary": summarize(rows)}
