@@ -35,7 +35,7 @@ class Settings:
     backend: str = "llama_cpp"
     # A name from rag.models.GENERATORS, or a path to a .gguf file / Hugging Face model folder.
     generator: str = "qwen2.5-coder-1.5b"
-    # Passages shown to the model. Each costs ~150 prompt tokens, ~1 s on 2 CPU cores.
+    # Passages shown to the model, at most (see relevance_gap). Each costs ~150 prompt tokens, ~1 s on 2 CPU cores.
     top_k: int = 4
     # Of the top_k, passages whose cosine is more than this below the best one's are not shown
     # (rag.retrieval.within_reach; 0 shows all top_k). Measured with 0.1 (README, Evaluation).

@@ -170,7 +170,7 @@ def test_passages_of_articles_that_give_the_assistant_orders_come_after_all_othe
 
 def test_passages_far_below_the_best_are_not_shown():
     def hit(name, score):
-        return Hit(Chunk(id=name, source=f"{name}.txt", title=name, text=name, start=0, end=1), score)
+        return Hit(Chunk(id=name, source=f"{name}.txt", title=name, text=name, start=0, end=1, position=0), score)
     ranked = [hit("fused-first", 0.41), hit("best", 0.55), hit("close", 0.47), hit("far", 0.30)]
     # The fused ranking's first passage stays even below the reach; order is kept.
     assert [h.chunk.id for h in within_reach(ranked, 0.1)] == ["fused-first", "best", "close"]
