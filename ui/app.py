@@ -42,7 +42,8 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         gr.Markdown("## Ask the news\nAnswers come only from the indexed articles; each cites the passages it "
                     "uses. Click a citation number to see the passage.")
         # The settings controls are made first, since the chat reads them, and shown in their tab.
-        top_k = gr.Slider(1, max(10, settings.top_k), value=settings.top_k, step=1, label="Passages shown to the model, at most",
+        top_k = gr.Slider(1, max(10, settings.top_k), value=settings.top_k, step=1,
+                          label="Passages shown to the model, at most",
                           info="More passages can answer broader questions; each adds about a second. Those "
                                "far less like the question than the best one are left out.",
                           render=False, elem_id="setting-top-k")
