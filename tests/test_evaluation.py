@@ -181,6 +181,14 @@ def test_run_eval_warns_when_the_prompt_passages_are_not_the_top_of_the_ranking(
     assert "not the top of the ranking" in caplog.text
 
 
+def test_run_eval_accepts_the_top_of_the_ranking_less_passages_out_of_reach(caplog):
+    question, answer, _ = RUN[0]
+    ranking = _ranking("004.txt", "001.txt", "002.txt")
+    answer = Answer(**{**answer.__dict__, "hits": [ranking[0], ranking[2]]})  # the second out of reach
+    run_eval([question], lambda q, h: answer, lambda q, h: ranking, progress=False)
+    assert "not the top of the ranking" not in caplog.text
+
+
 def test_unknown_kinds_follow_the_known_ones_in_the_summary():
     question, answer, ranking = RUN[0]
     rows = [score(_question("s", "squad", ["x"], ["p.txt"]), answer, ranking), score(question, answer, ranking)]

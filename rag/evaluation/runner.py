@@ -102,10 +102,12 @@ def run_eval(questions: list[EvalQuestion], ask_fn: AskFn, rank_fn: RankFn, prog
         answer = ask_fn(question.question, history)
         # answer.question is the question as the pipeline cleaned it, so the ranking is the one it saw.
         ranked = rank_fn(answer.question, history)
-        # The model is shown the top of the ranking, less those out of reach (rag.retrieval.within_reach).
+        # The model is shown the ranking's first passage and, in order, those of the rest within
+        # reach of the best one (rag.retrieval.within_reach).
         shown = [hit.chunk.id for hit in answer.hits]
-        if shown != [hit.chunk.id for hit in ranked if hit.chunk.id in shown]:
-            log.warning("%s: the passages shown to the model are not, in order, among the ranking scored for "
+        ranked_ids = [hit.chunk.id for hit in ranked]
+        if shown[:1] != ranked_ids[:1] or shown != [chunk for chunk in ranked_ids if chunk in shown]:
+            log.warning("%s: the passages shown to the model are not the top of the ranking scored for "
                         "retrieval; the retrieval figures may not describe what the model saw", question.id)
         rows.append(score(question, answer, ranked))
     return {"rows": rows, "summary": summarize(rows)}
