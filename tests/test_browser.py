@@ -214,14 +214,19 @@ def test_a_question_asked_while_another_is_answered_shows_its_place_in_the_queue
         pages[-1].goto(app_url)
         pages[-1].wait_for_selector("#question textarea")
     first, second = pages
+    # Gradio's queue status on the waiting session's chat reads "queue: 1/1" or similar, and only
+    # while the first answer is written (a few seconds): an observer notes it the moment it shows,
+    # where polling for it could look too late (a CI run once did).
+    second.evaluate("""() => {
+        const queued = () => /queue:?\\s*\\d+\\s*\\/\\s*\\d+/i.test(document.querySelector('#chat').innerText);
+        new MutationObserver(() => { if (queued()) window.sawQueue = true; })
+            .observe(document.querySelector('#chat'), {childList: true, subtree: true, characterData: true});
+    }""")
     for page, question in ((first, "What came out of the May 2025 Istanbul talks?"),
                            (second, "Which drones has Türkiye armed Ukraine with?")):
         page.fill("#question textarea", question)
         page.keyboard.press("Enter")
-    # Gradio's queue status on the waiting session's chat: "queue: 1/1" or similar.
-    second.wait_for_function("/queue:?\\s*\\d+\\s*\\/\\s*\\d+/i.test(document.querySelector('#chat').innerText)",
-                             timeout=ANSWER_MS)
-    _shot(second, "12-queued")
+    second.wait_for_function("window.sawQueue === true", timeout=ANSWER_MS)
     for page in pages:
         page.wait_for_function("document.querySelectorAll('#chat .cite-footer, #chat .abstained').length > 0",
                                timeout=ANSWER_MS)
