@@ -67,11 +67,12 @@ def test_answerable_dev_questions_pass_the_calibrated_decline(settings, question
 @pytest.mark.parametrize("question", [
     "How many prisoners were exchanged in the 2022 talks?",
     # Declined with the keyword ranking of the first fit (bm25s); with FTS5's the passages shown
-    # differ, and the refit (on FTS5 data) gives it P(unanswerable) 0.69, below the threshold of
-    # 0.711 that keeps added false declines within 5%. A miss of the calibration, not a stale fit;
+    # differ, and the refits since (the latest on four SQuAD samples, 2026-11-24) give it
+    # P(unanswerable) 0.63, below the threshold of 0.708 that keeps added false declines within
+    # 5%. A miss of the calibration, not a stale fit;
     # strict: it fails once it passes.
     pytest.param("What did Trump and Putin agree at their summit?",
-                 marks=pytest.mark.xfail(strict=True, reason="P(unanswerable) 0.69 is below the threshold")),
+                 marks=pytest.mark.xfail(strict=True, reason="P(unanswerable) 0.63 is below the threshold")),
 ])
 def test_near_miss_dev_questions_are_declined_before_the_model_writes(settings, question):
     answer = rag.ask(question, settings=dataclasses.replace(settings, calibrated_decline=True))
