@@ -31,11 +31,12 @@ FITTED_FOR = "qwen2.5-coder-1.5b"
 # of 100 (seeds 1 to 4, not the reported seed 0; the questions they share with seed 0 or with
 # each other counted once or not at all: 393 rows), run with RAG_CALIBRATED_DECLINE=false on the
 # pipeline that shows only the passages within reach of the best one (reports in eval/baselines/:
-# dev- and squad-seed{1,2,3,4}-a869126-nocal; that commit also asked the experimental answer check
-# after scoring the decline, which leaves both signals as they are here). The threshold is the lowest at which the calibration adds at most 5% false
-# declines (of the pooled answerable questions) to the pipeline's own. It printed: dev 7/9
-# unanswerable declined and 4/35 false declines, as the generator alone; SQuAD seeds 1-4 64/177
-# declined and 18/172 false (the generator alone 23/177 and 8/172). The fit before (2026-11-23:
+# dev- and squad-seed{1,2,3,4}-a869126-nocal; that commit also asked the experimental answer
+# check after scoring the decline, which leaves both signals as they are here). The threshold is
+# the lowest at which the calibration adds at most 5% false declines (of the pooled answerable
+# questions) to the pipeline's own. It printed: dev 7/9 unanswerable declined and 4/35 false
+# declines, as the generator alone; SQuAD seeds 1-4 64/177 declined and 18/172 false (the
+# generator alone 23/177 and 8/172). The fit before (2026-11-23:
 # 0.422, -4.251, bias 4.477, threshold 0.7114, from dev and seeds 1-2 run when all four passages
 # were shown) declined more on this data (70/177) for more false declines (24/172, 9% added): the
 # prompts it was fitted on were longer, and the generator's readiness to decline moved with them.

@@ -69,8 +69,7 @@ def test_answerable_dev_questions_pass_the_calibrated_decline(settings, question
     # Declined with the keyword ranking of the first fit (bm25s); with FTS5's the passages shown
     # differ, and the refits since (the latest on four SQuAD samples, 2026-11-24) give it
     # P(unanswerable) 0.63, below the threshold of 0.708 that keeps added false declines within
-    # 5%. A miss of the calibration, not a stale fit;
-    # strict: it fails once it passes.
+    # 5%. A miss of the calibration, not a stale fit; strict: it fails once it passes.
     pytest.param("What did Trump and Putin agree at their summit?",
                  marks=pytest.mark.xfail(strict=True, reason="P(unanswerable) 0.63 is below the threshold")),
 ])
