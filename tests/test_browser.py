@@ -220,7 +220,7 @@ def test_a_question_asked_while_another_is_answered_shows_its_place_in_the_queue
     second.evaluate("""() => {
         const queued = () => /queue:?\\s*\\d+\\s*\\/\\s*\\d+/i.test(document.querySelector('#chat').innerText);
         new MutationObserver(() => { if (queued()) window.sawQueue = true; })
-            .observe(document.querySelector('#chat'), {childList: true, subtree: true, characterData: true});
+            .observe(document.body, {childList: true, subtree: true, characterData: true});
     }""")
     for page, question in ((first, "What came out of the May 2025 Istanbul talks?"),
                            (second, "Which drones has Türkiye armed Ukraine with?")):
