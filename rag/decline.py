@@ -36,10 +36,10 @@ FITTED_FOR = "qwen2.5-coder-1.5b"
 # the lowest at which the calibration adds at most 5% false declines (of the pooled answerable
 # questions) to the pipeline's own. It printed: dev 7/9 unanswerable declined and 4/35 false
 # declines, as the generator alone; SQuAD seeds 1-4 64/177 declined and 18/172 false (the
-# generator alone 23/177 and 8/172). The fit before (2026-11-23:
-# 0.422, -4.251, bias 4.477, threshold 0.7114, from dev and seeds 1-2 run when all four passages
-# were shown) declined more on this data (70/177) for more false declines (24/172, 9% added): the
-# prompts it was fitted on were longer, and the generator's readiness to decline moved with them.
+# generator alone 23/177 and 8/172). The fit before (2026-11-23: 0.422, -4.251, bias 4.477,
+# threshold 0.7114, from dev and seeds 1-2 run when all four passages were shown) declined more
+# on this data (70/177) for more false declines (24/172, 9% added): the prompts it was fitted on
+# were longer, and the generator's readiness to decline moved with them.
 WEIGHTS = {"decline_logprob": 0.313, "top_score": -4.873}
 BIAS = 4.242
 # Decline at or above this probability of "unanswerable".

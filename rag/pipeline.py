@@ -113,8 +113,9 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     timings.total = time.perf_counter() - started
     yield Answer(question=question, text=checked.text, citations=checked.citations, abstained=checked.abstained,
                  timings=timings, hits=hits, prompt_tokens=generator.last_prompt_tokens,
-                 new_prompt_tokens=new_prompt_tokens + generator.last_new_prompt_tokens, decline_logprob=decline_logprob,
-                 completion_tokens=generator.last_completion_tokens, unsupported=checked.unsupported)
+                 new_prompt_tokens=new_prompt_tokens + generator.last_new_prompt_tokens,
+                 decline_logprob=decline_logprob, completion_tokens=generator.last_completion_tokens,
+                 unsupported=checked.unsupported)
 
 
 def ask(question: str, *, index_dir: str | Path | None = None, history: list[dict] | None = None,
