@@ -65,8 +65,9 @@ def sync_figures(folder: Path, index_dir: Path, questions: list[str]) -> None:
           f"the build ran at {info.chunks / seconds / (len(sample) / raw):.2f} of that")
     _, seconds = timed(lambda: rag.build_index(folder, index_dir, settings=settings, progress=False))
     print(f"unchanged re-sync (every file hashed, nothing read): {seconds:.2f} s")
-    (folder / "zz_added.txt").write_text((PROJECT_DIR / "seeds" / sorted(p.name for p in (PROJECT_DIR / "seeds").iterdir())[0])
-                                         .read_text(encoding="utf-8").replace("Astana", "Almaty"), encoding="utf-8")
+    first_seed = sorted((PROJECT_DIR / "seeds").iterdir())[0]
+    (folder / "zz_added.txt").write_text(first_seed.read_text(encoding="utf-8").replace("Astana", "Almaty"),
+                                         encoding="utf-8")
     info, seconds = timed(lambda: rag.build_index(folder, index_dir, settings=settings, progress=False))
     print(f"one article added: {seconds:.2f} s ({info.embedded} embedded)")
     changed = sorted(folder.glob("*.txt"))[0]
@@ -227,7 +228,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--articles", type=int, default=2000)
-    parser.add_argument("--only", choices=["keywords", "retrieve", "dump"], help="run one part (with part 1 for retrieve)")
+    parser.add_argument("--only", choices=["keywords", "retrieve", "dump"],
+                        help="run one part (with part 1 for retrieve)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     squad = load_squad(args.squad)

@@ -73,7 +73,8 @@ def main() -> None:
     print(f"median total {statistics.median(totals):.2f} s, median time to first token "
           f"{statistics.median(a.timings.first_token for a in generated):.2f} s over {len(rows)} questions")
     if warm:
-        prompt_rate = sum(a.prompt_tokens for a in warm) / sum(a.timings.first_token - a.timings.retrieval for a in warm)
+        reading = sum(a.timings.first_token - a.timings.retrieval for a in warm)
+        prompt_rate = sum(a.prompt_tokens for a in warm) / reading
         gen_time = sum(a.timings.total - a.timings.first_token for a in warm)
         gen_rate = sum(a.completion_tokens for a in warm) / gen_time if gen_time else float("nan")
         reading = sum(a.timings.first_token - a.timings.retrieval for a in warm)

@@ -79,7 +79,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("reports", nargs="+", type=Path)
     parser.add_argument("--max-added", type=float, default=0.05,
-                        help="false declines the calibration may add, as a share of answerable questions (default 0.05)")
+                        help="false declines the calibration may add, as a share of answerable questions "
+                             "(default 0.05)")
     args = parser.parse_args()
 
     rows = load_rows(args.reports)

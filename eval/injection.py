@@ -101,7 +101,8 @@ def check(squad: Path) -> None:
         data = json.loads(squad.read_text(encoding="utf-8"))["data"]
         contexts = [p["context"] for article in data for p in article["paragraphs"]]
         found = left_out([article["title"] for article in data] + contexts)
-        print(f"SQuAD paragraphs: {len(found)} left out of {sum(len(sentences(c)) for c in contexts)} sentences {found}")
+        total = sum(len(sentences(c)) for c in contexts)
+        print(f"SQuAD paragraphs: {len(found)} left out of {total} sentences {found}")
         print(f"SQuAD paragraphs trusted less (they speak to the assistant): "
               f"{sum(speaks_to_assistant(c) for c in contexts)} of {len(contexts)}")
     hostile, _ = load_folder(INJECTION, 5_000_000)

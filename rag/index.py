@@ -305,8 +305,9 @@ def _load(index_dir: Path, generation: int) -> StoredIndex:
         db.execute("BEGIN")  # one snapshot for everything read here
         meta = _meta(db)
         if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-            raise IndexUnusableError(f"{index_dir} holds format {meta.get('format')!r} version {meta.get('version')!r}, "
-                                     f"not {FORMAT!r} version {VERSION}: rebuild it with `rag index DIR`")
+            raise IndexUnusableError(f"{index_dir} holds format {meta.get('format')!r} "
+                                     f"version {meta.get('version')!r}, not {FORMAT!r} version {VERSION}: "
+                                     "rebuild it with `rag index DIR`")
         if meta.get("generation") != generation:
             raise _VectorsReplaced
         articles = {a.source: a for a in _article_records(db)}

@@ -27,7 +27,8 @@ _ADDRESSED = re.compile("|".join([
     r"\b(?:ignore|disregard|forget|override|bypass|overrule)\b[^.!?]{0,40}\b(?:instructions?|rules|prompts?|"
     r"directions|guidelines|directives|context|passages|sources|everything (?:above|else|before))\b",
     # A new identity: "you are now ...", "from now on you ...", "act as ...", "pretend to be ...".
-    rf"\byou are (?:now|no longer)\b|\bfrom now on,? you (?:are|will|must|answer|respond|reply)\b|\b(?:act|acting|behave) as (?:an? |the )?"
+    rf"\byou are (?:now|no longer)\b|\bfrom now on,? you (?:are|will|must|answer|respond|reply)\b"
+    rf"|\b(?:act|acting|behave) as (?:an? |the )?"
     rf"(?:\w+ ){{0,3}}{_AI}\b|\bpretend (?:to be|you are)\b|\byou are (?:an? |the )?(?:\w+ )?{_AI}\b",
     # Dictating the answer: "answer every question with", "respond only with", "your answer must".
     r"\b(?:answer|respond|reply)(?:ing)? (?:to )?(?:every|each|all|any)\b[^.!?]{0,30}\b(?:with|by)\b|"

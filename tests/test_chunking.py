@@ -133,7 +133,8 @@ def test_ids_are_stable_unique_and_change_with_the_file(tmp_path):
     first = [c.id for c in chunk_article(load_article(copy), words)]
     assert first == [c.id for c in chunk_article(load_article(copy), words)]
 
-    copy.write_text(ISTANBUL.read_text(encoding="utf-8").replace("1,000 prisoners", "1,200 prisoners"), encoding="utf-8")
+    copy.write_text(ISTANBUL.read_text(encoding="utf-8").replace("1,000 prisoners", "1,200 prisoners"),
+                    encoding="utf-8")
     edited = [c.id for c in chunk_article(load_article(copy), words)]
     assert len(edited) == len(first) and not set(edited) & set(first)
 
@@ -145,7 +146,8 @@ def test_ids_are_stable_unique_and_change_with_the_file(tmp_path):
 
 def test_html_chunks_are_slices_of_the_extracted_text(tmp_path):
     page = ("<html><head><title>T</title><script>var x = 1;</script></head><body><article>"
-            "<h1>Grain deal renewed</h1>\n<p>Ships sail &amp; prices fall. Buyers <i>cheer</i> the news from Istanbul.</p>\n"
+            "<h1>Grain deal renewed</h1>\n"
+            "<p>Ships sail &amp; prices fall. Buyers <i>cheer</i> the news from Istanbul.</p>\n"
             "<aside>Ad text</aside><p>Ports reopen along the coast.</p><p>Later words close the article.</p>"
             "</article></body></html>")
     article = make(tmp_path, page, "page.html")

@@ -63,7 +63,8 @@ RUN = [  # (question, answer, ranking deeper than the prompt)
      _answer("b", "The articles do not say.", abstained=True, total=0.5),
      _ranking("000.txt", "001.txt", "004.txt")),
     # unanswerable and declined: right
-    (_question("c", "unanswerable_out_of_domain", split="dev"), _answer("c", "The articles do not say.", abstained=True, total=0.4),
+    (_question("c", "unanswerable_out_of_domain", split="dev"),
+     _answer("c", "The articles do not say.", abstained=True, total=0.4),
      _ranking("000.txt")),
     # unanswerable but answered, citing nothing: wrong
     (_question("d", "unanswerable_injection", split="test"),

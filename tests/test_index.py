@@ -90,10 +90,11 @@ def test_sync_reads_and_embeds_only_what_changed(settings, tmp_path, monkeypatch
     kept = [key for key in rows_before if key in rows_after]
     assert kept and all(rows_before[key] == rows_after[key] for key in kept)
     # ...and the index equals one built from scratch over the same folder.
-    rag.build_index(folder, tmp_path / "fresh", settings=settings, progress=False)
-    assert sorted(c.id for c in _chunks(index_dir, settings)) == sorted(c.id for c in _chunks(tmp_path / "fresh", settings))
-    synced, fresh = load_index(index_dir, settings.embedding_model), load_index(tmp_path / "fresh", settings.embedding_model)
-    by_key = {c.id: row for row, c in _rows(tmp_path / "fresh", settings).items()}
+    fresh_dir = tmp_path / "fresh"
+    rag.build_index(folder, fresh_dir, settings=settings, progress=False)
+    assert sorted(c.id for c in _chunks(index_dir, settings)) == sorted(c.id for c in _chunks(fresh_dir, settings))
+    synced, fresh = load_index(index_dir, settings.embedding_model), load_index(fresh_dir, settings.embedding_model)
+    by_key = {c.id: row for row, c in _rows(fresh_dir, settings).items()}
     for key, row in rows_after.items():
         assert np.allclose(synced.vectors_of([row])[0], fresh.vectors_of([by_key[key]])[0], atol=1e-5)
 

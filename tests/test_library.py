@@ -87,7 +87,8 @@ def test_added_article_is_saved_under_a_safe_name_and_retrievable(settings, tmp_
 
     assert (info.articles, info.skipped) == (3, [])
     added = library.list_articles(settings=settings)[-1]
-    assert (added.source, added.outlet, added.dates) == ("Cod_deal_Tromsø.txt", "Nordic Fisheries Review", ["2026-03-03"])
+    assert (added.source, added.outlet, added.dates) == ("Cod_deal_Tromsø.txt", "Nordic Fisheries Review",
+                                                         ["2026-03-03"])
     assert (tmp_path / "articles" / "Cod_deal_Tromsø.txt").read_text(encoding="utf-8") == COD
     index = load_index(settings.index_dir, settings.embedding_model)
     hits = retrieve("Arctic cod quota", index, load_embedder(settings.embedding_model), 1)

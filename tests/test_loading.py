@@ -111,7 +111,8 @@ def write(tmp_path, name, content):
 
 
 def test_headline_title_and_a_short_first_sentence(tmp_path):
-    article = load_article(write(tmp_path, "a.txt", "Ceasefire holds in the north\n\nThe guns fell silent. Talks go on.\n"))
+    article = load_article(write(tmp_path, "a.txt",
+                                 "Ceasefire holds in the north\n\nThe guns fell silent. Talks go on.\n"))
     assert article.title == "Ceasefire holds in the north"
     article = load_article(write(tmp_path, "b.txt", "The guns fell silent. Talks go on.\n"))
     assert article.title == "The guns fell silent"
@@ -160,7 +161,8 @@ def test_article_sentences_that_look_like_furniture_are_kept(tmp_path, sentence)
 def test_promo_for_another_article_is_left_out(tmp_path):
     text = ("Ankara hosted the talks.\n\nDaily Wire - Why grain matters\n\nA teaser about grain.\n\n🔗\n\n"
             "The talks ended at noon.\n")
-    assert kept(load_article(write(tmp_path, "a.txt", text))) == ["Ankara hosted the talks.", "The talks ended at noon."]
+    assert kept(load_article(write(tmp_path, "a.txt", text))) == ["Ankara hosted the talks.",
+                                                                  "The talks ended at noon."]
 
 
 def test_dates(tmp_path):
@@ -180,10 +182,12 @@ def test_a_saved_news_page_yields_its_body_title_site_name_and_date():
     paragraphs = kept(article)
     assert paragraphs[0] == article.title and len(paragraphs) == 5
     assert paragraphs[1].startswith("Russian and Ukrainian delegations meeting in Istanbul on Friday agreed")
-    assert paragraphs[-1] == "Both delegations said they were ready to meet again, although no date was set for a second round."
+    assert paragraphs[-1] == ("Both delegations said they were ready to meet again, "
+                              "although no date was set for a second round.")
     assert article.text == "\n\n".join(paragraphs) + "\n"
     for furniture in ["cookies", "Subscribe", "Home", "Share on", "Email this", "Photo: Reuters", "Advertisement",
-                      "Related stories", "Grain deal", "newsletter", "rights reserved", "Privacy", "dataLayer", "fixed"]:
+                      "Related stories", "Grain deal", "newsletter", "rights reserved", "Privacy", "dataLayer",
+                      "fixed"]:
         assert furniture not in article.text
     assert article.content_hash == hashlib.sha256(article.text.encode("utf-8")).hexdigest()
 
@@ -223,7 +227,8 @@ def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
         stream.set_data("\n".join(["BT /F1 11 Tf 14 TL 72 720 Td", *(f"({line}) Tj T*" for line in escaped), "ET"])
                         .encode("latin-1"))
         page[NameObject("/Contents")] = writer._add_object(stream)
-        page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})})
+        fonts = DictionaryObject({NameObject("/F1"): font})
+        page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): fonts})
     if title:
         writer.add_metadata({"/Title": title})
     out = io.BytesIO()
@@ -295,10 +300,12 @@ def test_text_in_another_encoding_is_read_with_the_encoding_detected(tmp_path):
     article = load_article(write(tmp_path, "a.txt", "Wheat rose to £212 a tonne.\nTraders in London were surprised.\n"
                                                    .encode("latin-1")))
     assert kept(article) == ["Wheat rose to £212 a tonne.", "Traders in London were surprised."]
-    assert load_article(write(tmp_path, "b.txt", "Café talks in Genève\n".encode("latin-1"))).title == "Café talks in Genève"
+    latin = write(tmp_path, "b.txt", "Café talks in Genève\n".encode("latin-1"))
+    assert load_article(latin).title == "Café talks in Genève"
     russian = "Переговоры в Стамбуле прошли в пятницу. Стороны договорились об обмене пленными.\n"
     assert load_article(write(tmp_path, "c.txt", russian.encode("cp1251"))).text == russian
-    assert load_article(write(tmp_path, "d.txt", russian.encode("utf-16"))).text == russian  # its byte-order mark says so
+    # its byte-order mark says so
+    assert load_article(write(tmp_path, "d.txt", russian.encode("utf-16"))).text == russian
     page = '<html><head><meta charset="iso-8859-1"><title>Prix</title></head><body><p>Le blé à 212 £.</p></body></html>'
     assert "Le blé à 212 £." in load_article(write(tmp_path, "e.html", page.encode("latin-1"))).text
 

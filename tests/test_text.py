@@ -11,15 +11,18 @@ from rag.text import (
 @pytest.mark.parametrize("text, expected", [
     ("Mr. Smith met Dr. Jones in the U.S. capital. They agreed.",
      ["Mr. Smith met Dr. Jones in the U.S. capital.", "They agreed."]),
-    ("Prices rose 2.5 percent to 1,000 dollars. Then 3.75 more.", ["Prices rose 2.5 percent to 1,000 dollars.", "Then 3.75 more."]),
-    ("Cities, e.g. Paris and Rome, i.e. capitals, agreed. Good.", ["Cities, e.g. Paris and Rome, i.e. capitals, agreed.", "Good."]),
+    ("Prices rose 2.5 percent to 1,000 dollars. Then 3.75 more.",
+     ["Prices rose 2.5 percent to 1,000 dollars.", "Then 3.75 more."]),
+    ("Cities, e.g. Paris and Rome, i.e. capitals, agreed. Good.",
+     ["Cities, e.g. Paris and Rome, i.e. capitals, agreed.", "Good."]),
     ("He lives at No. 10 Downing Street. The answer was no. Then he left.",
      ["He lives at No. 10 Downing Street.", "The answer was no.", "Then he left."]),
     ("She said: “We will go.” Then she left.", ["She said: “We will go.”", "Then she left."]),
     ("“Is it over?” she asked. Nobody knows! Maybe... (It was.) Done.",
      ["“Is it over?” she asked.", "Nobody knows!", "Maybe...", "(It was.)", "Done."]),
     ("J. K. Rowling wrote it. 2025 was a year.", ["J. K. Rowling wrote it.", "2025 was a year."]),
-    ("Heading\nBody one. Body two\n\n  Indented line \xa0\r\nlast", ["Heading", "Body one.", "Body two", "Indented line", "last"]),
+    ("Heading\nBody one. Body two\n\n  Indented line \xa0\r\nlast",
+     ["Heading", "Body one.", "Body two", "Indented line", "last"]),
 ])
 def test_split_sentences(text, expected):
     assert sentences(text) == expected

@@ -20,7 +20,9 @@ CSS = """
   background: var(--color-accent, #f97316); color: white; font-size: .85em;
 }
 .abstained { border-left: 3px solid var(--neutral-400, #9ca3af); padding-left: .6em; }
-.abstained .hint, .pending, .panel-empty, .source-meta, .sources-question { color: var(--body-text-color-subdued, #6b7280); }
+.abstained .hint, .pending, .panel-empty, .source-meta, .sources-question {
+  color: var(--body-text-color-subdued, #6b7280);
+}
 .pending { font-style: italic; }
 .cursor { animation: blink 1s steps(2) infinite; }
 @keyframes blink { 50% { opacity: 0; } }
@@ -36,7 +38,10 @@ CSS = """
 .source.focused { border-color: var(--color-accent, #f97316); box-shadow: 0 0 0 3px var(--color-accent-soft, #fed7aa); }
 .source header { display: flex; gap: .5em; align-items: flex-start; }
 .source-meta { font-size: .8em; }
-.passage { white-space: pre-wrap; margin: .5em 0; padding-left: .6em; border-left: 3px solid var(--border-color-primary, #e5e7eb); font-size: .9em; }
+.passage {
+  white-space: pre-wrap; margin: .5em 0; padding-left: .6em; font-size: .9em;
+  border-left: 3px solid var(--border-color-primary, #e5e7eb);
+}
 .passage mark, .article-text mark { background: #fde68a; color: #111827; border-radius: 2px; padding: 0 .1em; }
 /* In the whole article the passage is tinted too, so its supporting sentence needs a stronger mark. */
 .article-text mark { background: #fcd34d; box-shadow: 0 0 0 2px #f59e0b; }

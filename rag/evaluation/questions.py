@@ -142,10 +142,12 @@ def _spans(raw, key: str, sources: list[str], where: str) -> list[Span]:
     spans = []
     for item in raw:
         if not (isinstance(item, dict) and set(item) == {"source", "start", "end"}
-                and isinstance(item["start"], int) and isinstance(item["end"], int) and 0 <= item["start"] < item["end"]):
+                and isinstance(item["start"], int) and isinstance(item["end"], int)
+                and 0 <= item["start"] < item["end"]):
             raise BadInputError(shape)
         if item["source"] not in sources:
-            raise BadInputError(f"{where}: {key} points into {item['source']!r}, which is not one of the sources {sources}")
+            raise BadInputError(f"{where}: {key} points into {item['source']!r}, "
+                                f"which is not one of the sources {sources}")
         spans.append(Span(item["source"], item["start"], item["end"]))
     return spans
 
