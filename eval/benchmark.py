@@ -77,7 +77,6 @@ def main() -> None:
         prompt_rate = sum(a.prompt_tokens for a in warm) / reading
         gen_time = sum(a.timings.total - a.timings.first_token for a in warm)
         gen_rate = sum(a.completion_tokens for a in warm) / gen_time if gen_time else float("nan")
-        reading = sum(a.timings.first_token - a.timings.retrieval for a in warm)
         print(f"after the first question: prompt read at {prompt_rate:.0f} tok/s (cached prefix included), "
               f"answer written at {gen_rate:.0f} tok/s; reading the prompt takes "
               f"{reading / (reading + gen_time):.0%} of generation time")
