@@ -4,7 +4,9 @@ check of every sentence against the passages (rag.grounding's rules).
 Small models cite unreliably: in odd shapes, to the wrong passage, or not at all. With llama.cpp
 the grammar (rag.prompt.answer_grammar) lets only "[n]" markers of passages that exist be
 written; a backend without one (transformers) still writes the other shapes. So after generation:
-- citation shapes are rewritten to `[n]` and numbers that point at no passage are dropped;
+- citation shapes are rewritten to `[n]` and numbers that point at no passage are dropped; markers
+  written as a list ("[1], [2], and [3]", where the model meant a list's items) become one
+  citation, their commas with them;
 - a sentence whose cited passage does not support it, or that cites nothing, is attributed to
   the passage that does support it;
 - a sentence no passage supports, or that names what no passage names, is left out; an answer
@@ -67,6 +69,7 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
         # A marker inside the sentence ("met: [1] in Astana and [2] in Istanbul") moves to its
         # end; the gap it leaves is closed.
         body = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(CITATION.sub("", sentence).split()))
+        body = re.sub(r"[,;:]+([.!?]?)$", r"\1", body)  # "four meetings: [1][2]." leaves "meetings:."
         scores = [support(body, passage) for passage in passages]
         claimed = [int(n) for n in CITATION.findall(sentence)]
         backing = [n for n in claimed if scores[n - 1] >= SUPPORTED]
@@ -125,10 +128,22 @@ def _marker_numbers(match: re.Match, passages: int) -> list[int]:
     return list(dict.fromkeys(n for n in map(int, re.findall(r"\d+", numbers)) if 1 <= n <= passages))
 
 
+# Markers written as a list ("[1], [2], and [3]") are one citation: the 1.5B model writes them in
+# place of the items of a list answer ("four meetings: [1], [2], [3], and [4]"), and moving the
+# markers to the sentence's end left the list's commas behind (", , , and": 1 dev and 2 SQuAD
+# answers of 144, 2026-11-24). The separators go with the markers.
+_MARKER_LIST = re.compile(rf"(?:{_MARKER.pattern})(?:\s*(?:,\s*(?:and\s+|&\s*)?|and\s+|&\s*)(?:{_MARKER.pattern}))*",
+                          re.IGNORECASE)
+
+
 def _normalise_markers(raw: str, passages: int) -> str:
     """All shapes to "[n]" (valid numbers only), placed before the sentence's final stop."""
 
-    text = _MARKER.sub(lambda match: "".join(f"[{n}]" for n in _marker_numbers(match, passages)), raw)
+    def markers(listed: re.Match) -> str:
+        numbers = [n for marker in _MARKER.finditer(listed.group(0)) for n in _marker_numbers(marker, passages)]
+        return "".join(f"[{n}]" for n in dict.fromkeys(numbers))
+
+    text = _MARKER_LIST.sub(markers, raw)
     text = re.sub(rf"([.!?])\s*((?:{CITATION.pattern}\s*)+)", lambda m: " " + m.group(2).replace(" ", "") + m.group(1),
                   text)
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)  # "claim [9] ." with [9] dropped -> "claim."

@@ -40,6 +40,18 @@ def test_markers_inside_a_sentence_move_to_its_end_without_leaving_gaps():
     assert checked.text == "The towns met in Lyon and agreed to share the cost of a new dam [1]."
 
 
+def test_markers_written_as_a_list_take_their_commas_with_them():
+    # The 1.5B model writes the passages' numbers where a list's items belong; moved to the end,
+    # the markers once left "a new dam:,, and [1]".
+    checked = finish("The towns agreed to share the cost of a new dam, which will cost 1,000 million euros: "
+                     "[2], [3], and [1].", _hits())
+    assert checked.text == ("The towns agreed to share the cost of a new dam, "
+                            "which will cost 1,000 million euros [1][2].")
+    assert [c.chunk_id for c in checked.citations] == ["c2", "c3"]
+    assert finish("The towns agreed to share the cost of a new dam. [2], [3]", _hits()).text == (
+        "The towns agreed to share the cost of a new dam [1].")
+
+
 def test_numbers_follow_first_use_and_only_cited_passages_are_listed():
     raw = "The dam will cost 1,000 million euros [3]. The towns met in Lyon [2]. It takes four years to build [3]."
     checked = finish(raw, _hits())
