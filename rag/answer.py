@@ -130,8 +130,9 @@ def _marker_numbers(match: re.Match, passages: int) -> list[int]:
 
 # Markers written as a list ("[1], [2], and [3]") are one citation: the 1.5B model writes them in
 # place of the items of a list answer ("four meetings: [1], [2], [3], and [4]"), and moving the
-# markers to the sentence's end left the list's commas behind (", , , and": 1 dev and 2 SQuAD
-# answers of 144, 2026-11-24). The separators go with the markers.
+# markers to the sentence's end left the list's commas behind (", , , and": 1 of the 44 dev
+# answers, 2 of 100 on SQuAD seed 1, 1 of 200 on seed 0; 2026-11-24). The separators go with
+# the markers.
 _MARKER_LIST = re.compile(rf"(?:{_MARKER.pattern})(?:\s*(?:,\s*(?:and\s+|&\s*)?|and\s+|&\s*)(?:{_MARKER.pattern}))*",
                           re.IGNORECASE)
 
