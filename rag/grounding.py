@@ -38,9 +38,9 @@ def support(sentence: str, passage: str) -> float:
 def novel_terms(sentence: str, evidence: str) -> set[str]:
     """Names and numbers in `sentence` that `evidence` never mentions: the mark of a claim made
     from outside knowledge ("Donetsk, Luhansk, Kharkiv" when the passage says "four regions").
-    Names are compared by name_key."""
+    Names (capitalised words, in any script) are compared by name_key."""
     evidence_words = {name_key(w) for w in re.findall(r"\w+", evidence)}
-    names = {w for w in re.findall(r"\b[A-Z][\w’'-]*", sentence) if w.lower() not in STOPWORDS}
+    names = {w for w in re.findall(r"\b[^\W\d_][\w’'-]*", sentence) if w[0].isupper() and w.lower() not in STOPWORDS}
     return {w for w in names if name_key(w) not in evidence_words} | (numbers(sentence) - numbers(evidence))
 
 

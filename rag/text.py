@@ -10,7 +10,8 @@ import re
 import unicodedata
 
 __all__ = [
-    "split_sentences", "sentences", "content_stems", "STOPWORDS", "name_key", "numbers", "join_thousands",
+    "split_sentences", "sentences", "content_stems", "fold_accents", "STOPWORDS", "name_key", "numbers",
+    "join_thousands",
     "MONTHS", "MONTH_NAMES", "MONTH_NAME", "month_number", "months_typed", "YEAR", "CITATION",
 ]
 
@@ -98,15 +99,24 @@ def numbers(text: str) -> set[str]:
 
 def content_stems(text: str) -> set[str]:
     """Lower-cased content words cut to 5 letters: a crude stem that matches agree/agreement,
-    demand/demands, Russia/Russian; numbers keep their digits ("1,000" -> "1000")."""
-    return {w[:5] for w in re.findall(r"[a-z0-9]+", join_thousands(text.lower()))
-            if w not in STOPWORDS and (len(w) > 2 or w.isdigit())}
+    demand/demands, Russia/Russian; numbers keep their digits ("1,000" -> "1000"). Words of any
+    script count, accents folded ("Erdoğan" and "Erdogan" are one word): read as a-z only, a
+    Russian sentence had no content words at all, so no answer over Russian articles was ever
+    found supported, and "Türkiye" became "rkiye"."""
+    words = re.findall(r"[^\W_]+", fold_accents(join_thousands(text.lower())))
+    return {w[:5] for w in words if w not in STOPWORDS and (len(w) > 2 or w.isdigit())}
+
+
+def fold_accents(text: str) -> str:
+    """`text` without its accents ("Türkiye" -> "Turkiye"); letters of other scripts stay."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def name_key(word: str) -> str:
     """A name compared on four accent-folded letters, so that "Turkey" matches "Türkiye" and
-    "Russia" matches "Russian"."""
-    return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode().lower()[:4]
+    "Russia" matches "Russian". Letters of other scripts are kept ("Анкара" -> "анка"): dropped,
+    every Russian name had the same empty key."""
+    return fold_accents(word).lower()[:4]
 
 
 # --- months and years

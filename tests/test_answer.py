@@ -111,6 +111,21 @@ def test_a_cited_answer_with_a_side_remark_is_not_an_abstention():
     assert checked.unsupported == []
 
 
+def test_an_answer_over_articles_in_another_script_is_checked_like_an_english_one():
+    # Read as a-z only, a Russian sentence had no content words: every answer over Russian
+    # articles was left out as unsupported and the question declined.
+    text = "Делегации встретились в Стамбуле. Российскую делегацию возглавил Владимир Мединский."
+    hits = [Hit(Chunk(id="ru", source="ru.txt", title="Переговоры", text=text, start=0, end=len(text), position=0),
+                score=0.5)]
+    checked = finish("Российскую делегацию возглавил Владимир Мединский [1].", hits)
+    assert checked.text == "Российскую делегацию возглавил Владимир Мединский [1]."
+    assert text[checked.citations[0].highlight_start:checked.citations[0].highlight_end] == (
+        "Российскую делегацию возглавил Владимир Мединский.")
+    # ...and a name the passage does not give is caught as in English.
+    checked = finish("Российскую делегацию возглавил Сергей Лавров [1].", hits)
+    assert checked.abstained and checked.unsupported == ["Российскую делегацию возглавил Сергей Лавров."]
+
+
 def test_support_counts_shared_content_words_with_crude_stems():
     assert support("Russian demands", "Russia demanded recognition") == 1.0
     assert support("1000 prisoners", "exchange 1,000 prisoners of war") == 1.0

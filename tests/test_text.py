@@ -54,9 +54,16 @@ def test_content_stems_drop_stopwords_and_cut_words_to_five_letters():
     assert content_stems("The towns agreed to an agreement on 1,000 dams") == {"towns", "agree", "1000", "dams"}
 
 
+def test_content_stems_read_every_script_and_fold_accents():
+    assert content_stems("Erdoğan met Zelenskyy in Türkiye") == {"erdog", "met", "zelen", "turki"}
+    assert content_stems("Erdogan") == content_stems("Erdoğan")
+    assert content_stems("Переговоры прошли в Стамбуле") == {"перег", "прошл", "стамб"}
+
+
 def test_name_key_folds_accents_and_endings():
     assert name_key("Türkiye") == name_key("Turkey") == "turk"
     assert name_key("Russian") == name_key("Russia")
+    assert name_key("Анкаре") == name_key("Анкара") != name_key("Стамбуле")
 
 
 def test_months_as_typed_in_questions():
