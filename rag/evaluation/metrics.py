@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 import string
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
 from rag.errors import BadInputError
 from rag.schema import Citation
-from rag.text import CITATION, join_thousands
+from rag.text import CITATION, fold_accents, join_thousands
 
 MATCHES = ("any", "all")
 # Ranks at which retrieval recall is reported; the runner retrieves max(RECALL_AT) passages.
@@ -58,9 +57,7 @@ def normalize_answer(s: str) -> str:
     after folding accents, typographic quotes and dashes, and thousands separators."""
     # "1 000" with a no-break or thin space is one number; NFKD would turn the space into an
     # ordinary one and split it, so the digits are joined first.
-    s = join_thousands(s)
-    s = unicodedata.normalize("NFKD", s)
-    s = "".join(ch for ch in s if not unicodedata.combining(ch))  # "Erdoğan" -> "Erdogan"
+    s = fold_accents(join_thousands(s))  # "Erdoğan" -> "Erdogan"
     s = s.translate(_TYPOGRAPHY).lower()
     s = "".join(ch for ch in s if ch not in _PUNCTUATION)
     s = _ARTICLES.sub(" ", s)
