@@ -38,10 +38,20 @@ def support(sentence: str, passage: str) -> float:
 def novel_terms(sentence: str, evidence: str) -> set[str]:
     """Names and numbers in `sentence` that `evidence` never mentions: the mark of a claim made
     from outside knowledge ("Donetsk, Luhansk, Kharkiv" when the passage says "four regions").
-    Names (capitalised words, in any script) are compared by name_key."""
+    Names (capitalised words, in any script) are compared by name_key, a hyphenated or
+    apostrophised name part by capitalised part, as the evidence's words are read: whole, "One-fifth"
+    was keyed "one-" and "Il-khanate" "il-k", found in no passage, and 3 right answers of 200 on the
+    SQuAD sample were left out ("One-fifth of the city's population was French speaking.")."""
     evidence_words = {name_key(w) for w in re.findall(r"\w+", evidence)}
     names = {w for w in re.findall(r"\b[^\W\d_][\w’'-]*", sentence) if w[0].isupper() and w.lower() not in STOPWORDS}
-    return {w for w in names if name_key(w) not in evidence_words} | (numbers(sentence) - numbers(evidence))
+    return ({w for w in names if any(name_key(part) not in evidence_words for part in _name_parts(w))}
+            | (numbers(sentence) - numbers(evidence)))
+
+
+def _name_parts(name: str) -> list[str]:
+    """The capitalised parts of a name: "Al-Qaeda" -> Al, Qaeda; "Kremlin-backed" -> Kremlin;
+    "O'Brien" -> O, Brien; "Putin's" -> Putin."""
+    return [part for part in re.split(r"[-’']", name) if part[:1].isupper()]
 
 
 def is_decline(text: str) -> bool:

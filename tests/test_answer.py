@@ -138,6 +138,20 @@ def test_novel_terms_are_names_and_numbers_the_evidence_lacks():
     assert novel_terms("Donetsk and Kharkiv were named on May 16.", evidence) == {"Donetsk", "Kharkiv", "16"}
 
 
+def test_hyphenated_and_apostrophised_names_are_checked_part_by_part():
+    # Read whole, "One-fifth" and "US-Russia" were found in no passage and a right answer was left out.
+    evidence = "By 1700, one-fifth of Berlin was French speaking. US-Russia contact resumed; Al-Qaeda denied it."
+    assert novel_terms("One-fifth of Berlin spoke French.", evidence) == set()
+    assert novel_terms("US-Russia contact resumed, O'Brien's aide said.", evidence + " Brien O") == set()
+    assert novel_terms("Al-Shabaab denied it.", evidence) == {"Al-Shabaab"}
+    assert novel_terms("The Kremlin-backed group denied it.", evidence) == {"Kremlin-backed"}
+    passage = "By 1700, one-fifth of the city's population was French speaking."
+    hits = [Hit(Chunk(id="c1", source="s1.txt", title="Berlin", text=passage, start=0, end=len(passage), position=0),
+                score=0.8)]
+    checked = finish("One-fifth of the city's population was French speaking [1].", hits)
+    assert not checked.abstained and checked.text == "One-fifth of the city's population was French speaking [1]."
+
+
 def test_live_renumbering_matches_the_final_numbers_even_when_a_marker_is_split():
     live = LiveRenumbering(3)
     pieces = ["The dam will cost 1,000 million euros [", "3", "]. The towns met in Lyon [2", "]."]
