@@ -10,8 +10,9 @@ written; a backend without one (transformers) still writes the other shapes. So 
 - a sentence whose cited passage does not support it, or that cites nothing, is attributed to
   the passage that does support it;
 - a sentence no passage supports, or that names what no passage names, is left out; an answer
-  with nothing left (outside knowledge, a joke asked for by an injected instruction), or a
-  "how many" answer with no number in it, becomes the abstention;
+  with nothing left (outside knowledge, a joke asked for by an injected instruction), a "how
+  many" answer with no number in it, or one that only restates the question, becomes the
+  abstention;
 - numbers are renumbered in order of first use and only cited passages are listed.
 """
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.grounding import SUPPORTED, is_decline, lacks_count, novel_terms, support
+from rag.grounding import SUPPORTED, is_decline, lacks_count, novel_terms, restates, support
 from rag.injection import without_instructions
 from rag.loading import page_of
 from rag.prompt import NOT_COVERED, heading
@@ -54,8 +55,8 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
     A sentence is supported by a passage when at least SUPPORTED of its content words are in it
     and it names nothing (no name, no number) that neither the passages nor the question mention.
     Supported sentences keep, or get, the citation of a passage that supports them; the others
-    are left out of the text and listed as unsupported. No supported sentence, or no number
-    in the answer to a "how many" question: an abstention.
+    are left out of the text and listed as unsupported. No supported sentence, no number in the
+    answer to a "how many" question, or nothing said the question does not say: an abstention.
     """
     text = _normalise_markers(raw, len(hits))
     if not text or is_decline(sentences(text)[0]):
@@ -83,7 +84,7 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
         for n in backing:
             citing.setdefault(n, []).append(body)
     claims = [claim for claim, _ in kept]
-    if not kept or lacks_count(question, claims):
+    if not kept or lacks_count(question, claims) or restates(question, claims):
         return Checked(NOT_COVERED, [], True, unsupported + claims)
     answer, citations = _renumber(" ".join(_with_markers(claim, backing) for claim, backing in kept), hits, citing,
                                   articles or {})

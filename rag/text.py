@@ -10,7 +10,7 @@ import re
 import unicodedata
 
 __all__ = [
-    "split_sentences", "sentences", "content_stems", "fold_accents", "STOPWORDS", "name_key", "numbers",
+    "split_sentences", "sentences", "content_stems", "fold_accents", "STOPWORDS", "name_key", "numbers", "spelled_numbers",
     "join_thousands",
     "MONTHS", "MONTH_NAMES", "MONTH_NAME", "month_number", "months_typed", "YEAR", "CITATION",
 ]
@@ -95,6 +95,25 @@ def join_thousands(text: str) -> str:
 def numbers(text: str) -> set[str]:
     """The numbers a text states, as digit strings ("1,000 prisoners in 2025" -> {"1000", "2025"})."""
     return set(re.findall(r"\d+", join_thousands(text)))
+
+
+_UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+          "seventeen eighteen nineteen").split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_SPELLED = re.compile(rf"\b(?:({'|'.join(_TENS)})(?:[- ]({'|'.join(_UNITS[1:10])}))?|({'|'.join(_UNITS)}))\b",
+                      re.IGNORECASE)
+
+
+def spelled_numbers(text: str) -> set[str]:
+    """The numbers a text spells out, as digit strings ("seven-layer", "twenty-five years" ->
+    {"7", "25"}); up to ninety-nine, as news writes them."""
+    found = set()
+    for tens, unit, alone in _SPELLED.findall(text):
+        if alone:
+            found.add(str(_UNITS.index(alone.lower())))
+        else:
+            found.add(str(20 + 10 * _TENS.index(tens.lower()) + (_UNITS.index(unit.lower()) if unit else 0)))
+    return found
 
 
 def content_stems(text: str) -> set[str]:

@@ -4,7 +4,7 @@ No model needed: the passages and raw answers are hand-made."""
 import pytest
 
 from rag.answer import LiveRenumbering, finish
-from rag.grounding import novel_terms, support
+from rag.grounding import novel_terms, restates, support
 from rag.prompt import NOT_COVERED
 from rag.schema import ArticleRecord, Chunk, Hit
 
@@ -136,6 +136,9 @@ def test_novel_terms_are_names_and_numbers_the_evidence_lacks():
     evidence = "Türkiye hosted talks in Istanbul on May 15; 1,000 prisoners will be exchanged."
     assert novel_terms("Turkey hosted the Istanbul talks; 1000 prisoners.", evidence) == set()
     assert novel_terms("Donetsk and Kharkiv were named on May 16.", evidence) == {"Donetsk", "Kharkiv", "16"}
+    # A number in digits may be spelled out in the evidence; not the other way round, unchecked.
+    assert novel_terms("It evolved into 7 layers over 25 years.", "a seven-layer protocol, twenty-five years on") == set()
+    assert novel_terms("It evolved into 8 layers.", "a seven-layer protocol") == {"8"}
 
 
 def test_hyphenated_and_apostrophised_names_are_checked_part_by_part():
@@ -186,3 +189,14 @@ def test_a_citation_carries_its_articles_outlet_and_latest_date():
                      _hits(), articles=articles)
     assert [(c.source, c.outlet, c.date) for c in checked.citations] == [
         ("s2.txt", "Lyon Daily", "2025-03-03"), ("s1.txt", None, None)]  # s1.txt has no record
+
+
+def test_an_answer_that_only_restates_the_question_is_an_abstention():
+    assert restates("What problems did the Yuan dynasty have near its end?", ["The Yuan dynasty had problems."])
+    assert not restates("What problems did the Yuan dynasty have?", ["The Yuan dynasty had floods."])
+    assert not restates("Were the centres profitable?", ["The centres were profitable."])  # a yes
+    hits = _hits()
+    checked = finish("The towns agreed to share [2].", hits, "What did the towns agree to share?")
+    assert checked.abstained and checked.text == NOT_COVERED
+    assert not finish("The towns agreed to share the cost of a new dam [2].", hits,
+                      "What did the towns agree to share?").abstained

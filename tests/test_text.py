@@ -4,7 +4,7 @@ import pytest
 
 from rag.text import (
     CITATION, content_stems, join_thousands, month_number, months_typed, name_key, numbers, sentences,
-    split_sentences,
+    spelled_numbers, split_sentences,
 )
 
 
@@ -47,6 +47,12 @@ def test_numbers_read_thousands_separators_as_one_number():
     assert numbers("1,000,000 people") == {"1000000"}
     # a comma between numbers that are not digit groups separates them
     assert numbers("rooms 1,2 and 3,45") == {"1", "2", "3", "45"}
+
+
+def test_spelled_numbers_up_to_ninety_nine():
+    assert spelled_numbers("a seven-layer protocol, twenty-five years, Forty two, ninety, Three") == {
+        "7", "25", "42", "90", "3"}
+    assert spelled_numbers("someone, often, nineteenth, tenfold") == set()
     assert join_thousands("1,0000") == "1,0000"
 
 
