@@ -10,8 +10,8 @@ import re
 import unicodedata
 
 __all__ = [
-    "split_sentences", "sentences", "content_stems", "fold_accents", "STOPWORDS", "name_key", "numbers", "spelled_numbers",
-    "join_thousands",
+    "split_sentences", "sentences", "content_stems", "fold_accents", "STOPWORDS", "name_key", "numbers",
+    "spelled_numbers", "join_thousands",
     "MONTHS", "MONTH_NAMES", "MONTH_NAME", "month_number", "months_typed", "YEAR", "CITATION",
 ]
 
