@@ -11,8 +11,8 @@ written; a backend without one (transformers) still writes the other shapes. So 
   the passage that does support it;
 - a sentence no passage supports, or that names what no passage names, is left out; an answer
   with nothing left (outside knowledge, a joke asked for by an injected instruction), a "how
-  many" answer with no number in it, or one that only restates the question, becomes the
-  abstention;
+  many" or "what year" answer with no number in it, or one that only restates the question,
+  becomes the abstention;
 - numbers are renumbered in order of first use and only cited passages are listed.
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.grounding import SUPPORTED, is_decline, lacks_count, novel_terms, restates, support
+from rag.grounding import SUPPORTED, is_decline, lacks_number, novel_terms, restates, support
 from rag.injection import without_instructions
 from rag.loading import page_of
 from rag.prompt import NOT_COVERED, heading
@@ -56,7 +56,8 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
     and it names nothing (no name, no number) that neither the passages nor the question mention.
     Supported sentences keep, or get, the citation of a passage that supports them; the others
     are left out of the text and listed as unsupported. No supported sentence, no number in the
-    answer to a "how many" question, or nothing said the question does not say: an abstention.
+    answer to a "how many" or "what year" question, or nothing said the question does not say:
+    an abstention.
     """
     text = _normalise_markers(raw, len(hits))
     if not text or is_decline(sentences(text)[0]):
@@ -84,7 +85,7 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
         for n in backing:
             citing.setdefault(n, []).append(body)
     claims = [claim for claim, _ in kept]
-    if not kept or lacks_count(question, claims) or restates(question, claims):
+    if not kept or lacks_number(question, claims) or restates(question, claims):
         return Checked(NOT_COVERED, [], True, unsupported + claims)
     answer, citations = _renumber(" ".join(_with_markers(claim, backing) for claim, backing in kept), hits, citing,
                                   articles or {})

@@ -170,7 +170,7 @@ def test_live_renumbering_releases_an_unclosed_bracket_at_the_end():
     assert live.flush() == "(sharply"
 
 
-def test_a_how_many_answer_without_a_number_is_an_abstention():
+def test_a_how_many_or_what_year_answer_without_a_number_is_an_abstention():
     question = "How many officials met in Lyon?"
     checked = finish("Officials from both towns met in Lyon [2].", _hits(), question)
     assert checked.abstained and checked.text == NOT_COVERED
@@ -181,6 +181,9 @@ def test_a_how_many_answer_without_a_number_is_an_abstention():
     assert finish("Türkiye armed Ukraine with Bayraktar TB2 drones [1].", drones, "How many TB2 drones?").abstained
     counted = finish("The dam will cost 1,000 million euros [3].", _hits(), "How much will the dam cost?")
     assert not counted.abstained and counted.text == "The dam will cost 1,000 million euros [1]."
+    # The same for a year asked for.
+    assert finish("Officials from both towns met in Lyon [2].", _hits(), "In what year did the towns meet?").abstained
+    assert not finish("The towns met in Lyon on 3 March [2].", _hits(), "In what year did the towns meet?").abstained
 
 
 def test_a_citation_carries_its_articles_outlet_and_latest_date():
@@ -196,6 +199,7 @@ def test_an_answer_that_only_restates_the_question_is_an_abstention():
     assert restates("What problems did the Yuan dynasty have near its end?", ["The Yuan dynasty had problems."])
     assert not restates("What problems did the Yuan dynasty have?", ["The Yuan dynasty had floods."])
     assert not restates("Were the centres profitable?", ["The centres were profitable."])  # a yes
+    assert not restates("Who led it, Lavrov or Medinsky?", ["Medinsky led it."])  # a choice
     hits = _hits()
     checked = finish("The towns agreed to share [2].", hits, "What did the towns agree to share?")
     assert checked.abstained and checked.text == NOT_COVERED
