@@ -23,8 +23,8 @@ _BACK_REFERENCES = re.compile(
     r"those|these|there|the talks|the meeting|the two)\b",
     re.IGNORECASE,
 )
-# "in Astana", "at Istanbul": the place a question is about.
-_PLACE = re.compile(r"\b(?:in|at)\s+([A-Z][^\W\d_]+)")
+# "in Astana", "at Istanbul": the place a question is about (capitalised, see asked_places).
+_PLACE = re.compile(r"\b(?:in|at)\s+([^\W\d_]{2,})")
 
 
 def standalone_query(question: str, history: list[dict] | None) -> str:
@@ -143,6 +143,12 @@ def article_time_terms(article: ArticleRecord) -> set[str]:
     return terms
 
 
+def asked_places(question: str) -> list[str]:
+    """The capitalised words after "in" or "at", in any script: "in Çanakkale" and "at Ürümqi"
+    as well as "in Astana" (read as A-Z only, a place with an accented initial was not read)."""
+    return [word for word in _PLACE.findall(question) if word[0].isupper()]
+
+
 def fits_question(question: str, asked: set[str], vocabulary: set[str],
                   sources_naming: Callable[[set[str]], set[str]],
                   articles: dict[str, ArticleRecord]) -> Callable[[Chunk], bool]:
@@ -155,7 +161,7 @@ def fits_question(question: str, asked: set[str], vocabulary: set[str],
     that use a word of each name_key; the question is read once, not per candidate."""
     # Known as written; a chunk's article must hold it even loosely (name_key: "Turkey" is there
     # if "Türkiye" is).
-    places = {name_key(place) for place in _PLACE.findall(question)
+    places = {name_key(place) for place in asked_places(question)
               if not months_typed(place) and place.lower() in vocabulary}
     asked = {term for term in asked if YEAR.fullmatch(term)}
     naming = sources_naming(places) if places else None

@@ -9,7 +9,7 @@ from conftest import ISTANBUL, SEEDS
 from rag.config import PROJECT_DIR
 from rag.embedding import load_embedder
 from rag.index import load_index
-from rag.query import respell, standalone_query, time_terms
+from rag.query import asked_places, respell, standalone_query, time_terms
 from rag.retrieval import NEAR_DUPLICATE, retrieve, within_reach
 from rag.schema import Chunk, Hit
 
@@ -111,6 +111,12 @@ def test_a_question_about_a_place_gets_no_passage_from_articles_that_never_name_
     assert hits and all(h.chunk.source == "000_011dc16fc288ae1d.txt" for h in hits)
     # A place no article names rules nothing out.
     assert len(retrieve("What was agreed in Geneva?", index, embedder, top_k=4)) == 4
+
+
+def test_the_place_a_question_asks_about_is_read_in_any_script():
+    assert asked_places("What was agreed in Çanakkale, at Ürümqi and in Astana, in the talks?") == [
+        "Çanakkale", "Ürümqi", "Astana"]
+    assert asked_places("Who was in A and B?") == []  # a letter is no place
 
 
 def test_a_question_naming_a_year_gets_no_passage_dated_otherwise(index_and_embedder):
