@@ -34,7 +34,7 @@ from rag import vectors as vector_file
 from rag.errors import IndexUnusableError
 from rag.models import sha256_file
 from rag.schema import Article, ArticleRecord, Chunk
-from rag.text import name_key
+from rag.text import name_key, stem
 
 FORMAT = "rag-news-index"
 VERSION = 4  # 3: an article records the file, row or entry and URL it came from; 4: and whether it
@@ -157,8 +157,8 @@ class StoredIndex:
         with self._lock:
             frequent = {term for term, in self._db.execute(
                 f"SELECT term FROM chunks_terms WHERE term IN ({','.join('?' * len(words))}) AND doc > ?",
-                [*(_fts_stem(w) for w in words), min(self.size / 2, KEYWORD_POSTINGS)])}
-            wanted = [w for w in words if _fts_stem(w) not in frequent]
+                [*(stem(w) for w in words), min(self.size / 2, KEYWORD_POSTINGS)])}
+            wanted = [w for w in words if stem(w) not in frequent]
             if not wanted:
                 return []
             match = " OR ".join(f'"{w}"' for w in wanted)
@@ -348,17 +348,6 @@ def _read_vectors(index_dir: Path, meta: dict):
         raise _damaged(index_dir, exc) from None
 
 
-@lru_cache(maxsize=4096)
-def _fts_stem(word: str) -> str:
-    """The term FTS5's porter tokenizer stores for a word (both are Martin Porter's algorithm)."""
-    return _porter().stemWord(word)
-
-
-@lru_cache(maxsize=1)
-def _porter():
-    import Stemmer
-
-    return Stemmer.Stemmer("porter")
 
 
 # --- writing

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 __all__ = [
     "split_sentences", "sentences", "content_stems", "fold_accents", "STOPWORDS", "name_key", "numbers",
-    "spelled_numbers", "join_thousands",
+    "spelled_numbers", "join_thousands", "stem", "content_words",
     "MONTHS", "MONTH_NAMES", "MONTH_NAME", "month_number", "months_typed", "YEAR", "CITATION",
 ]
 
@@ -116,14 +117,33 @@ def spelled_numbers(text: str) -> set[str]:
     return found
 
 
-def content_stems(text: str) -> set[str]:
-    """Lower-cased content words cut to 5 letters: a crude stem that matches agree/agreement,
-    demand/demands, Russia/Russian; numbers keep their digits ("1,000" -> "1000"). Words of any
-    script count, accents folded ("Erdoğan" and "Erdogan" are one word): read as a-z only, a
-    Russian sentence had no content words at all, so no answer over Russian articles was ever
-    found supported, and "Türkiye" became "rkiye"."""
+def content_words(text: str) -> list[str]:
+    """Lower-cased words that carry content (no stopwords; numbers keep their digits, "1,000" ->
+    "1000"). Words of any script count, accents folded ("Erdoğan" and "Erdogan" are one word):
+    read as a-z only, a Russian sentence had no content words at all, so no answer over Russian
+    articles was ever found supported, and "Türkiye" became "rkiye"."""
     words = re.findall(r"[^\W_]+", fold_accents(join_thousands(text.lower())))
-    return {w[:5] for w in words if w not in STOPWORDS and (len(w) > 2 or w.isdigit())}
+    return [w for w in words if w not in STOPWORDS and (len(w) > 2 or w.isdigit())]
+
+
+def content_stems(text: str) -> set[str]:
+    """Content words cut to 5 letters: a crude stem that matches agree/agreed/agreement,
+    demand/demands, Russia/Russian (not stop/stopped: see `stem`)."""
+    return {w[:5] for w in content_words(text)}
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Martin Porter's stem of an English word ("stopped" -> "stop"), as FTS5's porter tokenizer
+    stores it; a word of another script comes back as it is."""
+    return _porter().stemWord(word)
+
+
+@lru_cache(maxsize=1)
+def _porter():
+    import Stemmer
+
+    return Stemmer.Stemmer("porter")
 
 
 def fold_accents(text: str) -> str:

@@ -200,6 +200,7 @@ def test_an_answer_that_only_restates_the_question_is_an_abstention():
     assert not restates("What problems did the Yuan dynasty have?", ["The Yuan dynasty had floods."])
     assert not restates("Were the centres profitable?", ["The centres were profitable."])  # a yes
     assert not restates("Who led it, Lavrov or Medinsky?", ["Medinsky led it."])  # a choice
+    assert restates("When did the fighting stop in Prussia?", ["The fighting stopped in Prussia."])  # by Porter
     hits = _hits()
     checked = finish("The towns agreed to share [2].", hits, "What did the towns agree to share?")
     assert checked.abstained and checked.text == NOT_COVERED

@@ -4,7 +4,7 @@ import pytest
 
 from rag.text import (
     CITATION, content_stems, join_thousands, month_number, months_typed, name_key, numbers, sentences,
-    spelled_numbers, split_sentences,
+    spelled_numbers, split_sentences, stem,
 )
 
 
@@ -58,6 +58,11 @@ def test_spelled_numbers_up_to_ninety_nine():
 
 def test_content_stems_drop_stopwords_and_cut_words_to_five_letters():
     assert content_stems("The towns agreed to an agreement on 1,000 dams") == {"towns", "agree", "1000", "dams"}
+
+
+def test_stem_is_porters_and_leaves_other_scripts_alone():
+    assert stem("stopped") == stem("stop") == "stop"
+    assert stem("Стамбуле") == "Стамбуле"
 
 
 def test_content_stems_read_every_script_and_fold_accents():
