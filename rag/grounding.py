@@ -73,8 +73,10 @@ def restates(question: str, claims: list[str]) -> bool:
     """An answer with no content word the question lacks, to a question that is neither yes/no
     nor a choice: "The Yuan dynasty had problems near its end." for "What problems did the Yuan
     dynasty have near its end?". Such an answer says nothing; the 1.5B model writes it when the
-    passages do not answer. On the tuning runs with the decline off (dev and SQuAD seeds 1-4, 2026-11-24) 4
-    answers were of this kind, 2 to unanswerable questions and 2 wrong; no right answer was."""
+    passages do not answer. On the tuning runs with the decline off (dev and SQuAD seeds 1-4,
+    2026-11-24) 4 answers were of this kind, 2 to unanswerable questions and 2 wrong; no right
+    answer was. Compared by Porter stem too, 3 more, all to unanswerable questions ("The fighting
+    stopped in Prussia." for "When did the fighting stop in Prussia?")."""
     if _YES_NO_OR_CHOICE.search(question):
         return False
     asked = content_words(question)

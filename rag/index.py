@@ -348,8 +348,6 @@ def _read_vectors(index_dir: Path, meta: dict):
         raise _damaged(index_dir, exc) from None
 
 
-
-
 # --- writing
 
 
