@@ -184,6 +184,10 @@ def test_a_how_many_or_what_year_answer_without_a_number_is_an_abstention():
     # The same for a year asked for.
     assert finish("Officials from both towns met in Lyon [2].", _hits(), "In what year did the towns meet?").abstained
     assert not finish("The towns met in Lyon on 3 March [2].", _hits(), "In what year did the towns meet?").abstained
+    # A number the question already states is no answer to it; one spelled out is a number.
+    assert finish("Officials met in Lyon on 3 March [2].", _hits(), "How many officials met on 3 March?").abstained
+    assert not finish("In Lyon, thirteen officials met on 3 March [2].", _hits(),
+                      "How many officials met on 3 March?").abstained
 
 
 def test_a_citation_carries_its_articles_outlet_and_latest_date():
