@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from rag.text import (STOPWORDS, content_stems, content_words, join_thousands, name_key, numbers, spelled_numbers,
+from rag.text import (STOPWORDS, content_stems, content_words, name_key, numbers, spelled_numbers, stated_numbers,
                       stem)
 
 # Share of a sentence's content words found in a passage. Measured on the seed articles: correct
@@ -97,11 +97,6 @@ def lacks_number(question: str, claims: list[str]) -> bool:
     answer on the same runs, to an unanswerable question; none right."""
     if not _NUMBER_ASKED.search(question):
         return False
-    asked = _stated_numbers(question)
-    return not any(_stated_numbers(claim) - asked or _COUNT_WORDS.search(claim) for claim in claims)
+    asked = stated_numbers(question)
+    return not any(stated_numbers(claim) - asked or _COUNT_WORDS.search(claim) for claim in claims)
 
-
-def _stated_numbers(text: str) -> set[str]:
-    """Numbers written as words of their own, in digits or spelled out ("1,000", "seven"); a digit
-    inside a name ("TB2") is not one."""
-    return set(re.findall(r"\b\d+", join_thousands(text))) | spelled_numbers(text)

@@ -117,6 +117,12 @@ def spelled_numbers(text: str) -> set[str]:
     return found
 
 
+def stated_numbers(text: str) -> set[str]:
+    """The numbers a text states as words of their own, in digits or spelled out ("1,000 of them,
+    seven times" -> {"1000", "7"}); unlike `numbers`, a digit inside a name ("TB2") is not one."""
+    return set(re.findall(r"\b\d+", join_thousands(text))) | spelled_numbers(text)
+
+
 def content_words(text: str) -> list[str]:
     """Lower-cased words that carry content (no stopwords; numbers keep their digits, "1,000" ->
     "1000"). Words of any script count, accents folded ("Erdoğan" and "Erdogan" are one word):

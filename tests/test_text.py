@@ -4,7 +4,7 @@ import pytest
 
 from rag.text import (
     CITATION, content_stems, join_thousands, month_number, months_typed, name_key, numbers, sentences,
-    spelled_numbers, split_sentences, stem,
+    spelled_numbers, split_sentences, stated_numbers, stem,
 )
 
 
@@ -54,6 +54,11 @@ def test_spelled_numbers_up_to_ninety_nine():
         "7", "25", "42", "90", "3"}
     assert spelled_numbers("someone, often, nineteenth, tenfold") == set()
     assert join_thousands("1,0000") == "1,0000"
+
+
+def test_stated_numbers_are_words_of_their_own():
+    assert stated_numbers("1,000 TB2 drones, seven times") == {"1000", "7"}
+    assert numbers("1,000 TB2 drones, seven times") == {"1000", "2"}
 
 
 def test_content_stems_drop_stopwords_and_cut_words_to_five_letters():
