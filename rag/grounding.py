@@ -99,4 +99,3 @@ def lacks_number(question: str, claims: list[str]) -> bool:
         return False
     asked = stated_numbers(question)
     return not any(stated_numbers(claim) - asked or _COUNT_WORDS.search(claim) for claim in claims)
-

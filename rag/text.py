@@ -12,7 +12,7 @@ from functools import lru_cache
 
 __all__ = [
     "split_sentences", "sentences", "content_stems", "fold_accents", "STOPWORDS", "name_key", "numbers",
-    "spelled_numbers", "join_thousands", "stem", "content_words",
+    "spelled_numbers", "stated_numbers", "join_thousands", "stem", "content_words",
     "MONTHS", "MONTH_NAMES", "MONTH_NAME", "month_number", "months_typed", "YEAR", "CITATION",
 ]
 
