@@ -183,7 +183,12 @@ def test_a_how_many_or_what_year_answer_without_a_number_is_an_abstention():
     assert not counted.abstained and counted.text == "The dam will cost 1,000 million euros [1]."
     # The same for a year asked for.
     assert finish("Officials from both towns met in Lyon [2].", _hits(), "In what year did the towns meet?").abstained
-    assert not finish("The towns met in Lyon on 3 March [2].", _hits(), "In what year did the towns meet?").abstained
+    # A year needs three or four digits: a day of the month or a century is no year.
+    assert finish("The towns met in Lyon on 3 March [2].", _hits(), "In what year did the towns meet?").abstained
+    dated = [Hit(Chunk(id="y", source="y.txt", title="Dam", text="The dam was built in the 17th century, in 1622.",
+                       start=0, end=47, position=0), score=0.5)]
+    assert finish("The dam was built in the 17th century [1].", dated, "In what year was the dam built?").abstained
+    assert not finish("The dam was built in 1622 [1].", dated, "In what year was the dam built?").abstained
     # A number the question already states is no answer to it; one spelled out is a number.
     assert finish("Officials met in Lyon on 3 March [2].", _hits(), "How many officials met on 3 March?").abstained
     assert not finish("In Lyon, thirteen officials met on 3 March [2].", _hits(),
