@@ -1,5 +1,6 @@
 """End-to-end behaviour with the real embedding model and the real 1.5B generator."""
 
+import dataclasses
 import re
 
 import pytest
@@ -124,3 +125,29 @@ def test_the_grammar_lets_the_model_cite_only_in_the_one_shape_with_numbers_that
     bound = "".join(generator.stream(messages, 60, answer_grammar(2)))
     assert re.fullmatch(r"([^\[\]()【】]|\[[12]\])+", bound), bound
     assert "dam" in bound, bound  # and still answers
+
+
+BIDS = {  # each bid reported in its own article, as news of a takeover usually is; and one unrelated article
+    "acme.txt": ("Acme Holdings bids for Northwind Airlines\n\n"
+                 "Acme Holdings made a formal offer for Northwind Airlines on Monday, valuing the carrier at "
+                 "2 billion euros. The logistics group said it would keep Northwind's brand and its hub in Bergen.\n"),
+    "skyline.txt": ("Second bidder emerges for Northwind\n\n"
+                    "Skyline Capital, a private equity firm, confirmed on Wednesday that it had also bid for Northwind "
+                    "Airlines. Its offer includes a promise to keep all 3,000 jobs at the carrier.\n"),
+    "rail.txt": ("Rail strike ends\n\n"
+                 "Train drivers returned to work on Friday after the union accepted a pay offer of 6 percent over "
+                 "two years.\n"),
+}
+
+
+def test_a_question_whose_items_sit_in_different_articles_is_answered_from_each(settings, tmp_path):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for name, text in BIDS.items():
+        (articles / name).write_text(text, encoding="utf-8")
+    settings = dataclasses.replace(settings, index_dir=tmp_path / "index")
+    rag.build_index(articles, settings=settings, progress=False)
+    answer = rag.ask("Which companies bid for Northwind Airlines?", settings=settings)
+    assert {hit.chunk.source for hit in answer.hits} == {"acme.txt", "skyline.txt"}  # both shown, the strike not
+    assert "Acme" in answer.text and "Skyline" in answer.text, answer.text
+    assert {c.source for c in answer.citations} == {"acme.txt", "skyline.txt"}, answer.text
