@@ -101,8 +101,9 @@ def lacks_number(question: str, claims: list[str]) -> bool:
     answer on the same runs, to an unanswerable question; none right. A year asked for needs a
     year, three or four digits: any number passed before, so a day of the month ("on 3 March") or
     a century ("in the 17th century") answered "in what year". Replayed over every kept report
-    (2026-12-04): no answer with a year in it is affected; one changes, on the reported SQuAD
-    sample, an answer to an unanswerable question ("... in the 17th century [1].")."""
+    (2026-12-04): no answer with a year in it is affected; one answer changes, to an unanswerable
+    question in an older run of the reported SQuAD sample (a869126: "... in the 17th century
+    [1]."); the current reported runs have no such answer."""
     asked = stated_numbers(question)
     if _YEAR_ASKED.search(question):
         return not any(_YEAR.match(n) for claim in claims for n in stated_numbers(claim) - asked)
