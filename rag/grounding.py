@@ -30,6 +30,8 @@ _NUMBER_ASKED = re.compile(r"\bhow (many|much)\b", re.IGNORECASE)
 _YEAR_ASKED = re.compile(r"\b(what|which) (year|decade)\b", re.IGNORECASE)
 # A year written in digits has three or four ("1598", "622", "the 1920s"); a day of the month
 # ("on 3 March") or an ordinal century ("the 17th century") is no answer to "in what year".
+# Wider than rag.text.YEAR (1900-2099, the years a question's or article's dates are read in):
+# an answer may rightly name any year of history.
 _YEAR = re.compile(r"^\d{3,4}$")
 # Words that answer "how many" without being a number; numbers themselves are rag.text's.
 _COUNT_WORDS = re.compile(r"\b(hundreds?|thousands?|millions?|billions?|dozens?|half|once|twice|none|nothing)\b",
