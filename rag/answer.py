@@ -11,7 +11,8 @@ written; a backend without one (transformers) still writes the other shapes. So 
   the passage that does support it;
 - a sentence no passage supports, or that names what no passage names, is left out; an answer
   with nothing left (outside knowledge, a joke asked for by an injected instruction), a "how
-  many" or "what year" answer with no number the question does not already state, or one that
+  many" answer with no number the question does not already state, a "what year" one with no
+  year (three or four digits) it does not state, or one that
   only restates the question, becomes the abstention;
 - numbers are renumbered in order of first use and only cited passages are listed.
 """
@@ -56,7 +57,7 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
     and it names nothing (no name, no number) that neither the passages nor the question mention.
     Supported sentences keep, or get, the citation of a passage that supports them; the others
     are left out of the text and listed as unsupported. No supported sentence, no number beyond
-    the question's own in the answer to a "how many" or "what year" question, or nothing said
+    the question's own in the answer to a "how many" question (no year, to a "what year" one), or nothing said
     the question does not say: an abstention.
     """
     text = _normalise_markers(raw, len(hits))

@@ -4,7 +4,7 @@
 - `novel_terms`: names and numbers in a claim that the evidence never mentions;
 - `is_decline`: the model saying the passages do not answer;
 - `restates`: an answer that only restates the question;
-- `lacks_number`: a "how many" or "what year" answer without a number.
+- `lacks_number`: a "how many" answer without a number, a "what year" one without a year.
 rag.answer applies them to each sentence of an answer.
 """
 
@@ -93,8 +93,9 @@ def restates(question: str, claims: list[str]) -> bool:
 
 
 def lacks_number(question: str, claims: list[str]) -> bool:
-    """A "how many" or "what year" question answered without a number the question does not
-    already state: such an answer restates the question around a passage that does not say
+    """A "how many" or "what year" question answered without a number (for a year: three or
+    four digits) the question does not already state: such an answer restates the question
+    around a passage that does not say
     ("Türkiye has armed Ukraine with Bayraktar TB2 drones [1]."; "The Edict of Alès [1]" for "In
     what year did Protestant rule in Montpellier effectively collapse?"; "... quelled in 1598 ..."
     for "How many French Catholics were there in 1598?"). Year questions measured on the tuning
