@@ -140,8 +140,8 @@ def _parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="assemble and verify the model files")
     models.add_argument("action", choices=["install", "status"])
-    models.add_argument("--model", help="model to install: a generator name or all-mpnet-base-v2 "
-                                        "(default: the configured generator)")
+    models.add_argument("--model", help="model to install: a generator name, all-mpnet-base-v2 or "
+                                        "nomic-embed-text-v1.5 (default: the configured generator)")
     models.add_argument("--verify", action="store_true",
                         help="with status: re-hash every assembled generator now (exit 2 if one is damaged)")
     models.set_defaults(command=_models)

