@@ -35,8 +35,9 @@ $(VENV)/.installed: pyproject.toml
 models: $(VENV)/.installed
 	$(BIN)/rag models install
 	$(BIN)/rag models install --model qwen2.5-coder-0.5b
-	# The optional re-ranker (rescore_model); its test needs it.
+	# The optional re-ranker (rescore_model) and second embedding model; their tests need them.
 	$(BIN)/rag models install --model all-mpnet-base-v2
+	$(BIN)/rag models install --model nomic-embed-text-v1.5
 
 # The browser tests (tests/test_browser.py) drive Debian's Chromium through playwright;
 # playwright's own browser download does not work here.

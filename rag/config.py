@@ -26,7 +26,9 @@ class Settings:
     index_dir: Path = PROJECT_DIR / "index"
     # Where assembled model files live; outside the project so a fresh clone can reuse them.
     models_dir: Path = Path(user_cache_dir("rag-news")) / "models"
-    # Sentence-transformers model for passages and questions (see rag.models.EMBEDDING_MODELS).
+    # Sentence-transformers model for passages and questions (see rag.models.EMBEDDING_MODELS), or
+    # two joined by "+": "all-MiniLM-L6-v2+nomic-embed-text-v1.5" adds nomic's ranking (after
+    # `rag models install --model nomic-embed-text-v1.5`; see rag.embedding.Joined).
     embedding_model: str = "all-MiniLM-L6-v2"
     # A stronger embedding model that re-ranks the fused candidates ("all-mpnet-base-v2", after
     # `rag models install --model all-mpnet-base-v2`); empty for none.

@@ -43,7 +43,8 @@ def embed_on_ray(texts: list[str], model_name: str, models_dir: Path | None, add
     shut down again at the end if it was started here."""
     ray = _import_ray()
     # Fail here, in one line, rather than in every actor.
-    embedding_model_path(model_name, models_dir)
+    for name in model_name.split("+"):
+        embedding_model_path(name, models_dir)
     if not texts:
         from rag.embedding import load_embedder
 

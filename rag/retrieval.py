@@ -1,8 +1,9 @@
 """Pick the passages for a question.
 
-Rankings of the chunks are fused by reciprocal rank: dense (MiniLM cosine), keyword (BM25) and,
-when the question names a time ("in May 2025", "that February", "last month"), the chunks whose
-text or article dates match it. Chunks that cannot be about what the question pins down
+Rankings of the chunks are fused by reciprocal rank: dense (MiniLM cosine, and nomic's beside it
+when embedding_model joins the two: rag.embedding.Joined), keyword (BM25) and, when the question
+names a time ("in May 2025", "that February", "last month"), the chunks whose text or article
+dates match it. Chunks that cannot be about what the question pins down
 (rag.query's place and year test) are ruled out. A question for the latest news gets the same
 passages, the newest article's first. Near-duplicate passages (overlapping chunks say the same
 thing) are skipped so that a second article gets its place.
@@ -10,7 +11,7 @@ thing) are skipped so that a second article gets its place.
 
 from __future__ import annotations
 
-from rag.embedding import Embedder
+from rag.embedding import Embedder, Joined
 from rag.index import StoredIndex
 from datetime import date
 
@@ -29,13 +30,13 @@ RESCORED = 10
 NEAR_DUPLICATE = 0.9
 
 
-def search_text(question: str, history: list[dict] | None, index: StoredIndex, embedder: Embedder) -> str:
+def search_text(question: str, history: list[dict] | None, index: StoredIndex, embedder: Embedder | Joined) -> str:
     """What both rankings search with: the standalone question, words of recency left out and
     misspellings respelt to the articles' words (rag.query)."""
     return respell(without_recency(standalone_query(question, history)), index.vocabulary, embedder.known_words)
 
 
-def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
+def retrieve(question: str, index: StoredIndex, embedder: Embedder | Joined, top_k: int,
              rescorer: Embedder | None = None, history: list[dict] | None = None, today: date | None = None
              ) -> list[Hit]:
     """The top_k passages for `question` (a follow-up searched as its standalone query), best
@@ -49,9 +50,10 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
     does not grow with the archive beyond FAISS's and FTS5's own searches.
     """
     query = search_text(question, history, index, embedder)
-    query_vector = embedder.embed([query])[0]
-    dense = index.search(query_vector, CANDIDATES)
-    rankings = [[row for row, _ in dense], index.keyword_search(query, CANDIDATES)]
+    query_vector = embedder.embed_query(query)
+    # One dense ranking per embedding model (rag.embedding.Joined), the first model's first.
+    dense = [[row for row, _ in index.search(_only(query_vector, span), CANDIDATES)] for span in embedder.spans]
+    rankings = [dense[0], index.keyword_search(query, CANDIDATES), *dense[1:]]
     chunks = index.chunks(sorted({row for ranking in rankings for row in ranking}))
     # Only the question as asked sets the time preference: a follow-up inherits the earlier
     # question's subject, not its date ("in May 2025" would favour every chunk of that article).
@@ -68,15 +70,27 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder, top_k: int,
     if rescorer is not None:
         order = _rescored(query, order[:RESCORED], chunks, rescorer) + order[RESCORED:]
     order = _trusted_first(order, chunks, index)
-    vectors = dict(zip(order, index.vectors_of(order)))
+    # Scores and near duplicates are the first model's cosine, the scale every threshold was set on.
+    first = slice(*embedder.spans[0])
+    vectors = dict(zip(order, index.vectors_of(order)[:, first]))
     chosen: list[int] = []
     for row in order:
         if len(chosen) == top_k:
             break
         if all(float(vectors[row] @ vectors[other]) < NEAR_DUPLICATE for other in chosen):
             chosen.append(row)
-    hits = [Hit(chunk=chunks[row], score=float(vectors[row] @ query_vector)) for row in chosen]
+    hits = [Hit(chunk=chunks[row], score=float(vectors[row] @ query_vector[first])) for row in chosen]
     return _newest_first(hits, index) if asks_latest(question) else hits
+
+
+def _only(vector, span: tuple[int, int]):
+    """`vector` with zeros outside `span`: searched with, it ranks by that model's cosine alone."""
+    if span == (0, len(vector)):
+        return vector
+    part = vector.copy()
+    part[:span[0]] = 0
+    part[span[1]:] = 0
+    return part
 
 
 def within_reach(hits: list[Hit], gap: float) -> list[Hit]:

@@ -1,5 +1,6 @@
 """Retrieval on the real seed index: fusion, time preference, diversity, follow-ups."""
 
+import dataclasses
 import shutil
 
 import pytest
@@ -188,3 +189,49 @@ def test_on_the_seed_articles_the_answering_passage_stays_within_reach(index_and
     hits = within_reach(retrieve("What came out of the May 2025 Istanbul talks?", *index_and_embedder, top_k=4),
                         settings.relevance_gap)
     assert any(h.chunk.source == ISTANBUL and "1,000 prisoners" in h.chunk.text for h in hits)
+
+
+JOINED = "all-MiniLM-L6-v2+nomic-embed-text-v1.5"
+
+
+@pytest.fixture(scope="module")
+def joined_index(tmp_path_factory, settings):
+    index_dir = tmp_path_factory.mktemp("joined-index")
+    rag.build_index(SEEDS, index_dir, settings=dataclasses.replace(settings, embedding_model=JOINED), progress=False)
+    return load_index(index_dir, JOINED), load_embedder(JOINED, settings.models_dir)
+
+
+def test_a_second_embedding_model_ranks_beside_the_first_without_changing_the_scores(joined_index,
+                                                                                     index_and_embedder):
+    """nomic-embed-text-v1.5 beside MiniLM: each passage's vector holds both, each of unit length;
+    the scores every threshold reads (min_relevance, relevance_gap, the calibrated decline) stay
+    MiniLM's cosine, so a passage found by both indexes has the same score in each."""
+    index, embedder = joined_index
+    assert [end - start for start, end in embedder.spans] == [384, 768] and index.vectors.d == 1152
+    stored = index.vectors_of(index.row_ids()[:5])
+    assert (stored[:, :384] ** 2).sum(axis=1) == pytest.approx(1, abs=1e-4)
+    assert (stored[:, 384:] ** 2).sum(axis=1) == pytest.approx(1, abs=1e-4)
+    question = "What came out of the May 2025 Istanbul talks?"
+    joined = retrieve(question, index, embedder, top_k=4)
+    alone = {h.chunk.id: h.score for h in retrieve(question, *index_and_embedder, top_k=10)}
+    assert any("1,000 prisoners" in h.chunk.text for h in joined)
+    assert [h.score for h in joined if h.chunk.id in alone] == pytest.approx(
+        [alone[h.chunk.id] for h in joined if h.chunk.id in alone], abs=1e-4)
+
+
+@pytest.mark.parametrize("question, source, phrase", [
+    ("What came out of the May 2025 Istanbul talks?", ISTANBUL, "1,000 prisoners"),
+    ("Where had Putin and Erdogan met before the Astana talks?", "000_011dc16fc288ae1d.txt", "Tehran"),
+    ("Who represented Ukraine at the Istanbul talks?", "001_6c89766725f97774.txt", "defense minister"),
+])
+def test_with_the_second_model_the_answering_passage_is_shown(joined_index, question, source, phrase):
+    hits = within_reach(retrieve(question, *joined_index, top_k=4), 0.1)
+    assert any(h.chunk.source == source and phrase in h.chunk.text for h in hits), [h.chunk.text[:60] for h in hits]
+
+
+def test_the_second_model_reads_questions_and_passages_with_their_own_prefixes(joined_index):
+    """nomic was trained with "search_query: " before a question and "search_document: " before a
+    passage: the same text embedded as each is two vectors."""
+    nomic = joined_index[1].models[1]
+    question = "What did the Istanbul talks agree on?"
+    assert float(nomic.embed_query(question) @ nomic.embed([question])[0]) < 0.98
