@@ -33,6 +33,10 @@ _YEAR_ASKED = re.compile(r"\b(what|which) (year|decade)\b", re.IGNORECASE)
 # Wider than rag.text.YEAR (1900-2099, the years a question's or article's dates are read in):
 # an answer may rightly name any year of history.
 _YEAR = re.compile(r"^\d{3,4}$")
+# A decade answers "in what year" or "what decade" too, written short or in words: "the '90s",
+# "the 60s", "the sixties" ("the 1990s" is a year already).
+_DECADE = re.compile(r"(?:['’]|\b)\d0s\b|\b(?:twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties)\b",
+                     re.IGNORECASE)
 # Words that answer "how many" without being a number; numbers themselves are rag.text's.
 _COUNT_WORDS = re.compile(r"\b(hundreds?|thousands?|millions?|billions?|dozens?|half|once|twice|none|nothing)\b",
                           re.IGNORECASE)
@@ -102,14 +106,17 @@ def lacks_number(question: str, claims: list[str]) -> bool:
     runs with the decline off (dev, SQuAD seeds 1-4, 2026-11-24): 3 answers without a number, 2 to
     unanswerable questions, 1 wrong; none right. The question's own numbers not counting: one more
     answer on the same runs, to an unanswerable question; none right. A year asked for needs a
-    year, three or four digits: any number passed before, so a day of the month ("on 3 March") or
-    a century ("in the 17th century") answered "in what year". Replayed over every kept report
+    year, three or four digits, or a decade ("the '90s", "the sixties"): any number passed before,
+    so a day of the month ("on 3 March") or a century ("in the 17th century") answered "in what
+    year". Replayed over every kept report
     (2026-12-04): no answer with a year in it is affected; one answer changes, to an unanswerable
     question in an older run of the reported SQuAD sample (a869126: "... in the 17th century
     [1]."); the current reported runs have no such answer."""
     asked = stated_numbers(question)
     if _YEAR_ASKED.search(question):
-        return not any(_YEAR.match(n) for claim in claims for n in stated_numbers(claim) - asked)
+        decades_asked = {d.lower() for d in _DECADE.findall(question)}
+        return not any(any(_YEAR.match(n) for n in stated_numbers(claim) - asked)
+                       or {d.lower() for d in _DECADE.findall(claim)} - decades_asked for claim in claims)
     if not _NUMBER_ASKED.search(question):
         return False
     return not any(stated_numbers(claim) - asked or _COUNT_WORDS.search(claim) for claim in claims)

@@ -189,6 +189,13 @@ def test_a_how_many_or_what_year_answer_without_a_number_is_an_abstention():
                        start=0, end=47, position=0), score=0.5)]
     assert finish("The dam was built in the 17th century [1].", dated, "In what year was the dam built?").abstained
     assert not finish("The dam was built in 1622 [1].", dated, "In what year was the dam built?").abstained
+    # A decade is an answer to "what year" or "what decade", written short or in words.
+    sixties = [Hit(Chunk(id="s", source="s.txt", title="Dam", text="The dam was built in the sixties, in the '60s.",
+                         start=0, end=46, position=0), score=0.5)]
+    for answer in ("The dam was built in the sixties [1].", "The dam was built in the '60s [1]."):
+        assert not finish(answer, sixties, "In what decade was the dam built?").abstained
+    assert finish("The dam was built in the sixties [1].", sixties,
+                  "What year in the sixties was the dam built?").abstained
     # A number the question already states is no answer to it; one spelled out is a number.
     assert finish("Officials met in Lyon on 3 March [2].", _hits(), "How many officials met on 3 March?").abstained
     assert not finish("In Lyon, thirteen officials met on 3 March [2].", _hits(),
