@@ -84,11 +84,11 @@ class Joined:
     unit length, so one FAISS file holds them all, and a query vector that is zero outside one
     model's span searches by that model's cosine alone (rag.retrieval fuses the rankings).
 
-    Measured (eval/retrieval_probe.py over the 1,213 answerable questions of the SQuAD file, each
-    ranking fused with BM25): all-MiniLM-L6-v2 alone recall@1 0.773, nomic-embed-text-v1.5
-    beside it 0.806 (recall@4 0.940 -> 0.949); the seed questions among the seeds and the SQuAD
-    paragraphs 0.866 -> 0.940. Indexing costs ~0.2 s more a passage on 2 cores (MiniLM ~0.03 s).
-    """
+    Measured (eval/retrieval_probe.py over the 1,213 answerable questions of the SQuAD file):
+    all-MiniLM-L6-v2 with BM25 recall@1 0.776, nomic-embed-text-v1.5 beside them 0.807 (recall@4
+    0.938 -> 0.947); the seed questions among the seeds and the SQuAD paragraphs 0.866 -> 0.940.
+    Answers on the tuning sets were no better (README, Evaluation), and indexing costs ~0.2 s more
+    a passage on 2 cores (MiniLM ~0.03 s): an option, not the default."""
 
     def __init__(self, name: str, models: list):
         if not isinstance(models[0], Embedder):
