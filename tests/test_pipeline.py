@@ -56,6 +56,30 @@ def test_evidence_first_then_the_answer_in_pieces_then_the_answer(settings):
     assert "000_011dc16fc288ae1d.txt" in {c.source for c in final.citations}
 
 
+def test_the_passages_shown_are_those_within_relevance_gap_of_the_best(settings):
+    """relevance_gap decides, through the settings, which of the top_k passages the model reads:
+    0 shows all of them, a tiny gap only the best (and the fused ranking's first, if another),
+    the default those within it. Only the evidence is taken (the first item): no model is asked."""
+    question = "What did Putin and Erdogan discuss?"
+
+    def shown(gap: float) -> list:
+        stream = rag.ask_stream(question, settings=dataclasses.replace(settings, relevance_gap=gap))
+        found = next(stream)
+        stream.close()
+        assert isinstance(found, rag.Retrieved)
+        return found.hits
+
+    everything = shown(0)
+    assert len(everything) == settings.top_k
+    best = max(everything, key=lambda hit: hit.score)
+    for gap in (1e-6, settings.relevance_gap):
+        ids = {h.chunk.id for h in shown(gap)}
+        close = {h.chunk.id for h in everything if h.score >= best.score - gap}
+        # All those within the gap, and of the others only the fused ranking's first, if it is one.
+        assert close <= ids <= {h.chunk.id for h in everything} and len(ids - close) <= 1
+    assert len(shown(1e-6)) <= 2 < settings.top_k
+
+
 def test_follow_up_question_retrieves_from_the_conversation_subject(settings):
     history = [
         {"role": "user", "content": "What came out of the May 2025 Istanbul talks?"},
