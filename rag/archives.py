@@ -26,6 +26,7 @@ from pathlib import Path
 
 from rag.errors import BadInputError
 from rag.loading import (
+    CONTROL_CHARACTERS,
     bad_file,
     dates_in,
     decode_text,
@@ -195,7 +196,8 @@ def _html_text(fragment: str) -> tuple[str, str]:
     if "<" not in fragment:
         return fragment, ""
     try:
-        tree = fragment_fromstring(fragment, create_parent="div")
+        # A control character kept in the tree fails when a line break is added beside it.
+        tree = fragment_fromstring(CONTROL_CHARACTERS.sub("", fragment), create_parent="div")
     except (etree.ParserError, ValueError):
         return re.sub(r"<[^>]+>", " ", fragment), ""
     unseen = remove_unseen(tree)

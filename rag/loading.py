@@ -399,7 +399,8 @@ _HIDDEN_CLASSES = {"hidden", "d-none", "sr-only", "visually-hidden", "screen-rea
 _UNSEEN_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg")
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters are never text a reader sees, and lxml refuses them in any text it is given.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _html_article(path: Path, page: str) -> Article:
@@ -411,7 +412,7 @@ def _html_article(path: Path, page: str) -> Article:
     try:
         # An XHTML page's XML declaration names an encoding, which lxml refuses on decoded text;
         # control characters are never page text and lxml's extraction refuses them.
-        tree = fromstring(_CONTROL.sub("", re.sub(r"^\s*<\?xml[^>]*\?>", "", page)))
+        tree = fromstring(CONTROL_CHARACTERS.sub("", re.sub(r"^\s*<\?xml[^>]*\?>", "", page)))
         unseen = remove_unseen(tree)
         # Only the page's markup (meta tags, <time>, the URL) is asked, not its body text: a year
         # mentioned in passing is not the date the article was published.
