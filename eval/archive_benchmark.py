@@ -38,7 +38,7 @@ import numpy as np
 import rag
 from rag import vectors as vector_file
 from rag.config import PROJECT_DIR, load_settings
-from rag.embedding import load_embedder
+from rag.embedding import load_embedder, passage_text
 from rag.evaluation.squad import load_squad
 from rag.index import _SCHEMA, StoredIndex, load_index
 from rag.retrieval import retrieve
@@ -58,7 +58,7 @@ def sync_figures(folder: Path, index_dir: Path, questions: list[str]) -> None:
     print(f"from scratch: {info.articles} articles, {info.chunks} passages in {seconds:.1f} s "
           f"({info.articles / seconds:.1f} articles/s, {info.chunks / seconds:.0f} passages/s)")
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
-    texts = [f"{c.title}\n{c.text}" for c in load_index(index_dir, settings.embedding_model).all_chunks()]
+    texts = [passage_text(c) for c in load_index(index_dir, settings.embedding_model).all_chunks()]
     sample = random.Random(0).sample(texts, min(2000, len(texts)))
     _, raw = timed(lambda: embedder.model.encode(sample, batch_size=32, normalize_embeddings=True))
     print(f"raw SentenceTransformer.encode of {len(sample)} of the same passages: {len(sample) / raw:.0f} passages/s; "
@@ -260,7 +260,9 @@ def main() -> None:
         print("== 4. whole retrieve() (synthetic indexes)")
         retrieve_figures(real, list(squad.documents.values()), questions, sizes)
         return
-    queries = load_embedder(settings.embedding_model, settings.models_dir).embed(questions)
+    # As questions, not passages: with nomic joined, a question reads with its query prefix.
+    embedder = load_embedder(settings.embedding_model, settings.models_dir)
+    queries = np.stack([embedder.embed_query(question) for question in questions])
     print(f"== 2. vectors (synthetic: {len(real)} real passage vectors plus noise; {len(queries)} SQuAD questions)")
     vector_figures(real, queries, sizes)
     print("== 3. keywords (synthetic passages of 5 real sentences each)")

@@ -21,7 +21,7 @@ import torch
 from rag.chunking import chunk_article
 from rag.config import PROJECT_DIR, load_settings
 from rag.distributed import embed_on_ray
-from rag.embedding import load_embedder
+from rag.embedding import load_embedder, passage_text
 from rag.loading import load_folder
 
 BATCH = 64
@@ -30,7 +30,7 @@ BATCH = 64
 def seed_passages(settings) -> list[str]:
     articles, _ = load_folder(PROJECT_DIR / "seeds", settings.max_file_bytes)
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
-    return [f"{c.title}\n{c.text}" for a in articles
+    return [passage_text(c) for a in articles
             for c in chunk_article(a, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)]
 
 

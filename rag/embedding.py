@@ -17,10 +17,17 @@ import numpy as np
 
 from rag.errors import BadInputError
 from rag.models import embedding_model_path
+from rag.schema import Chunk
 
 # Set before transformers is imported anywhere: a missing file must fail, not trigger a download.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def passage_text(chunk: Chunk) -> str:
+    """What is embedded for a passage. The title travels with it: it often names the subject the
+    passage leaves implicit."""
+    return f"{chunk.title}\n{chunk.text}"
 
 
 class Embedder:

@@ -11,7 +11,7 @@ thing) are skipped so that a second article gets its place.
 
 from __future__ import annotations
 
-from rag.embedding import Embedder, Joined
+from rag.embedding import Embedder, Joined, passage_text
 from rag.index import StoredIndex
 from datetime import date
 
@@ -124,8 +124,8 @@ def _trusted_first(order: list[int], chunks: dict[int, Chunk], index: StoredInde
 
 def _rescored(query: str, candidates: list[int], chunks: dict[int, Chunk], rescorer: Embedder) -> list[int]:
     """The candidates re-ranked by fusing their order with the stronger model's cosine order."""
-    vectors = rescorer.embed([query] + [f"{chunks[row].title}\n{chunks[row].text}" for row in candidates])
-    by_rescorer = [candidates[j] for j in (vectors[1:] @ vectors[0]).argsort()[::-1]]
+    passages = rescorer.embed([passage_text(chunks[row]) for row in candidates])
+    by_rescorer = [candidates[j] for j in (passages @ rescorer.embed_query(query)).argsort()[::-1]]
     fused = {row: 1.0 / (RRF_K + rank + 1) for rank, row in enumerate(candidates)}
     for rank, row in enumerate(by_rescorer):
         fused[row] += 1.0 / (RRF_K + rank + 1)

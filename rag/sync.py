@@ -24,7 +24,7 @@ import numpy as np
 
 from rag.chunking import chunk_article
 from rag.config import Settings
-from rag.embedding import load_embedder
+from rag.embedding import load_embedder, passage_text
 from rag.errors import BadInputError, IndexUnusableError
 from rag.index import Build, indexed_files, indexed_texts, read_catalog, writing
 from rag.loading import article_files, byte_limit, load_file
@@ -156,7 +156,7 @@ class _Pending:
 def _commit(batch: list[_Pending], index_dir: Path, build: Build, chunk: Callable[[Article], list[Chunk]],
             embed: Callable[[list[str]], np.ndarray], remote: bool, bar, counts: dict, started: float) -> None:
     """Embed the batch's new passages (outside the write transaction) and write them in one."""
-    texts = [_embedded_text(c) for item in batch for c in item.chunks or []]
+    texts = [passage_text(c) for item in batch for c in item.chunks or []]
     ends = np.cumsum([len(item.chunks or []) for item in batch])  # each article's last passage + 1
     weights = np.cumsum([item.weight for item in batch])
     step = max(len(texts), 1) if remote else EMBED_SLICE  # Ray pays a start-up per call: one call a batch
@@ -179,17 +179,12 @@ def _commit(batch: list[_Pending], index_dir: Path, build: Build, chunk: Callabl
                     continue
                 # Another writer changed or removed it since the comparison: embed it after all.
                 chunks = chunk(item.article)
-                own = embed([_embedded_text(c) for c in chunks])
+                own = embed([passage_text(c) for c in chunks])
             else:
                 own, row = vectors[row:row + len(chunks)], row + len(chunks)
             writer.put(item.article, item.file_hash, chunks, own)
             counts["embedded"] += 1
     bar.update(float(weights[-1]) - shown)
-
-
-def _embedded_text(chunk: Chunk) -> str:
-    # The title travels with each passage: it often names the subject the passage leaves implicit.
-    return f"{chunk.title}\n{chunk.text}"
 
 
 def _progress(files: int, shown: bool):

@@ -235,3 +235,25 @@ def test_the_second_model_reads_questions_and_passages_with_their_own_prefixes(j
     nomic = joined_index[1].models[1]
     question = "What did the Istanbul talks agree on?"
     assert float(nomic.embed_query(question) @ nomic.embed([question])[0]) < 0.98
+
+
+def test_rescoring_reads_the_question_with_the_query_prefix(index_and_embedder, joined_index):
+    """A rescorer trained with prefixes (nomic as `rescore_model`) embeds the candidates as
+    passages and the question as a question, not as one more passage."""
+    nomic = joined_index[1].models[1]
+    calls = []
+
+    class Recording:
+        def embed(self, texts, progress=False):
+            calls.append(("passages", texts))
+            return nomic.embed(texts)
+
+        def embed_query(self, text):
+            calls.append(("question", text))
+            return nomic.embed_query(text)
+
+    question = "What came out of the May 2025 Istanbul talks?"
+    hits = retrieve(question, *index_and_embedder, top_k=4, rescorer=Recording())
+    assert any("1,000 prisoners" in h.chunk.text for h in hits)
+    assert ("question", question) in calls
+    assert all(question not in texts for kind, texts in calls if kind == "passages")
