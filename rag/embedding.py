@@ -68,9 +68,11 @@ class GgufEmbedder:
     def __init__(self, name: str, path: Path):
         from llama_cpp import Llama
 
+        from rag.generation import close_at_exit
+
         self.name = name
-        self.model = Llama(str(path), embedding=True, n_ctx=2048, n_batch=2048, n_ubatch=2048,
-                           n_threads=os.cpu_count(), verbose=False)
+        self.model = close_at_exit(Llama(str(path), embedding=True, n_ctx=2048, n_batch=2048, n_ubatch=2048,
+                                         n_threads=os.cpu_count(), verbose=False))
         self.dimension = self.model.n_embd()
 
     def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:

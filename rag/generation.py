@@ -17,8 +17,10 @@ Both read every message as text: a control token's spelling inside an article or
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
+import weakref
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -89,6 +91,23 @@ def as_text(messages: list[dict], control_spellings) -> list[dict]:
     return safe
 
 
+# llama.cpp models this process opened. Each is closed when the interpreter exits, while
+# llama_cpp's module is still whole: freed later, during teardown, Llama.__del__ called functions
+# already set to None and printed "Exception ignored in Llama.__del__" (seen after the test suite).
+_OPEN_LLAMAS = weakref.WeakSet()
+
+
+def close_at_exit(llm):
+    _OPEN_LLAMAS.add(llm)
+    return llm
+
+
+@atexit.register
+def _close_open_llamas() -> None:
+    for llm in list(_OPEN_LLAMAS):
+        llm.close()
+
+
 class LlamaCppGenerator:
     def __init__(self, model_path: Path, context_tokens: int = 4096, threads: int = 0):
         try:
@@ -97,13 +116,13 @@ class LlamaCppGenerator:
         except ImportError:
             raise ModelMissingError("llama-cpp-python is not installed: `pip install llama-cpp-python`") from None
         try:
-            self.llm = _greedy_grammar_llama()(
+            self.llm = close_at_exit(_greedy_grammar_llama()(
                 model_path=str(model_path), n_ctx=context_tokens, n_threads=threads or os.cpu_count(),
                 # Prompt reading decides the wait on a CPU. Measured on 2 cores with the 1.5B
                 # model: 128-token micro-batches read a 464-token prompt at ~150 tokens/s, the
                 # default 512 at ~132 (eval/benchmark.py shows the current rate).
                 n_ubatch=128, verbose=False,
-            )
+            ))
         except ValueError as exc:  # llama.cpp reports an unreadable file as ValueError
             raise ModelMissingError(f"llama.cpp cannot load {model_path}: {exc}") from None
         # Format the chat ourselves with the model's own template (as create_chat_completion
