@@ -92,7 +92,7 @@ def asked_times(question: str, today: date) -> set[str]:
     week" covers the last seven days, "the past year" the last 365."""
     terms = time_terms(question)
     for match in _RELATIVE.finditer(question):
-        which, unit, day = (group.lower() if group else None for group in match.groups())
+        which, unit, day = (group.casefold() if group else None for group in match.groups())
         first, last = _period(which, unit or day, today)
         if unit == "year":
             terms |= {str(year) for year in range(first.year, last.year + 1)}

@@ -109,11 +109,13 @@ def spelled_numbers(text: str) -> set[str]:
     """The numbers a text spells out, as digit strings ("seven-layer", "twenty-five years" ->
     {"7", "25"}); up to ninety-nine, as news writes them."""
     found = set()
+    # casefold, not lower: under re.IGNORECASE the long s "ſ" matches "s", and "ſix".lower() is
+    # no number name (a ValueError found by fuzzing).
     for tens, unit, alone in _SPELLED.findall(text):
         if alone:
-            found.add(str(_UNITS.index(alone.lower())))
+            found.add(str(_UNITS.index(alone.casefold())))
         else:
-            found.add(str(20 + 10 * _TENS.index(tens.lower()) + (_UNITS.index(unit.lower()) if unit else 0)))
+            found.add(str(20 + 10 * _TENS.index(tens.casefold()) + (_UNITS.index(unit.casefold()) if unit else 0)))
     return found
 
 
@@ -182,7 +184,7 @@ YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
 
 def month_number(name: str) -> int:
     """1 for "Jan", "january" or "JANUARY", ... 12 for December."""
-    return MONTHS.index(name[:3].lower()) + 1
+    return MONTHS.index(name.casefold()[:3]) + 1  # casefold: "ſeptember" (long s) is September
 
 
 def months_typed(text: str) -> list[str]:

@@ -56,6 +56,15 @@ def test_spelled_numbers_up_to_ninety_nine():
     assert join_thousands("1,0000") == "1,0000"
 
 
+def test_a_long_s_reads_as_an_s_in_number_and_month_names():
+    """Case-insensitive matching takes "ſ" (the long s) for "s", but lower-casing keeps it: "ſix"
+    and "ſeptember" raised ValueError inside the number and date readers (found by fuzzing), and
+    a question or an article holding one failed whole."""
+    assert spelled_numbers("ſix, ſeventy-ſix") == {"6", "76"}
+    assert month_number("ſeptember") == 9
+
+
+
 def test_stated_numbers_are_words_of_their_own():
     assert stated_numbers("1,000 TB2 drones, seven times") == {"1000", "7"}
     assert numbers("1,000 TB2 drones, seven times") == {"1000", "2"}
