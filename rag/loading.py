@@ -475,7 +475,7 @@ _PAGE_NUMBER = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?$|^[-â
 
 def _pdf_article(path: Path, data: bytes) -> Article:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import DependencyError
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -483,8 +483,17 @@ def _pdf_article(path: Path, data: bytes) -> Article:
             raise bad_file(path, "an encrypted PDF: save a copy without a password")
         pages = [page.extract_text() or "" for page in reader.pages]
         metadata = reader.metadata
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise bad_file(path, f"not a readable PDF ({exc})") from None
+        declared = metadata.title.strip() if metadata and metadata.title and metadata.title.strip() else None
+        author = (metadata.author or "").strip() or None if metadata else None
+    except BadInputError:
+        raise
+    except DependencyError:  # AES encryption needs the optional `cryptography` package
+        raise bad_file(path, "an encrypted PDF (AES): save a copy without a password") from None
+    # pypdf meets damaged files with whatever its parser raises: besides its own errors, found by
+    # fuzzing (tests/test_fuzz.py), AssertionError for a reference inside a content stream,
+    # NotImplementedError for an unknown filter, ValueError, KeyError, TypeError, RecursionError.
+    except Exception as exc:
+        raise bad_file(path, f"not a readable PDF ({type(exc).__name__}: {exc})") from None
     # A line that fills the column (about as long as the document's longest lines) was wrapped.
     # The 90th percentile, not the longest: one overlong line (a URL) does not set the column.
     widths = sorted(len(" ".join(line.split())) for page in pages for line in page.split("\n") if line.strip())
@@ -500,9 +509,7 @@ def _pdf_article(path: Path, data: bytes) -> Article:
     if not text.strip():
         raise bad_file(path, "no text in the PDF (a scanned document? run OCR on it first)")
     lines = text_lines(text)
-    declared = metadata.title.strip() if metadata and metadata.title and metadata.title.strip() else None
-    return make_article(path, text, lines, title=declared or title_of([t for _, _, t in lines]),
-                        author=(metadata.author or "").strip() or None if metadata else None,
+    return make_article(path, text, lines, title=declared or title_of([t for _, _, t in lines]), author=author,
                         dates=dates_in(text), published=_dateline(text), pages=starts)
 
 

@@ -271,9 +271,26 @@ def test_a_pdf_yields_its_text_and_the_page_of_an_offset(tmp_path):
     assert page_of(load_article(ISTANBUL), 100) is None  # no pages in a text file
 
 
+def damaged_pdf() -> bytes:
+    """A PDF whose page draws an object reference, which no content stream may hold: pypdf
+    raised AssertionError for it (found by fuzzing)."""
+    return make_pdf([["Grain deal renewed"]]).replace(b"(Grain deal renewed) Tj", b"[1 0 R] Tj", 1)
+
+
+def aes_encrypted_pdf() -> bytes:
+    """A PDF whose trailer says AES-256: pypdf needs the optional `cryptography` package to even
+    try the empty password, and raised DependencyError without it."""
+    keys = (b"/Encrypt << /Filter /Standard /V 5 /R 6 /Length 256 /P -4 /O <" + b"00" * 48 + b"> /U <"
+            + b"00" * 48 + b"> /OE <" + b"00" * 32 + b"> /UE <" + b"00" * 32 + b"> /Perms <" + b"00" * 16
+            + b"> >> /ID [<00><00>] ")
+    return make_pdf([["Grain deal renewed"]]).replace(b"trailer\n<<", b"trailer\n<<" + keys, 1)
+
+
 @pytest.mark.parametrize("content, reason", [
     (b"%PDF-1.4\n%%EOF", "not a readable PDF"),
     (make_pdf([[]]), "no text in the PDF"),
+    (damaged_pdf(), "not a readable PDF"),
+    (aes_encrypted_pdf(), "an encrypted PDF"),
 ])
 def test_unusable_pdfs_are_refused_with_a_reason(tmp_path, content, reason):
     with pytest.raises(BadInputError, match=f"^a.pdf: {reason}"):
