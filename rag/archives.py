@@ -89,13 +89,11 @@ def _dump(path: Path, data: bytes, max_bytes: int) -> tuple[list[Article], list[
 
 
 def _csv_rows(path: Path, text: str, max_bytes: int) -> tuple[list[tuple[int, dict]], list[str]]:
-    # An article is one field: Python's default limit (128 KiB) is below the file size limit.
-    csv.field_size_limit(max(csv.field_size_limit(), max_bytes))
-    try:
-        dialect = csv.Sniffer().sniff(text[:10_000], delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+    # An article is one field. No field can be longer than the file, and a row whose text is over
+    # max_bytes is skipped by _row_article: a lower limit (Python's default is 128 KiB) refused
+    # the whole dump for one long row.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=_dialect(text))
     try:
         header = reader.fieldnames or []
         _require_text_column(path, header)
@@ -104,15 +102,35 @@ def _csv_rows(path: Path, text: str, max_bytes: int) -> tuple[list[tuple[int, di
         raise bad_file(path, f"not a readable CSV file ({exc})") from None
 
 
+def _dialect(text: str) -> type[csv.Dialect]:
+    """Excel's CSV dialect with the delimiter the file uses (",", ";", tab or "|"). Only the
+    delimiter is sniffed: csv.Sniffer also guesses the quoting, and on a file written by Excel or
+    csv.writer with a quoted "\r" it guessed quotes were not doubled, which cut the text at the
+    first quote and lost the rest of the row (found by fuzzing)."""
+    try:
+        delimiter = csv.Sniffer().sniff(text[:10_000], delimiters=",;\t|").delimiter
+    except csv.Error:
+        return csv.excel
+
+    class Sniffed(csv.excel):
+        pass
+
+    Sniffed.delimiter = delimiter
+    return Sniffed
+
+
 def _jsonl_rows(path: Path, text: str) -> tuple[list[tuple[int, dict]], list[str]]:
     rows, skipped, keys = [], [], set()
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines also splits at U+2028, U+0085 and other characters
+    # that JSON allows inside a string, which lost the row and renumbered the ones after it.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-        except ValueError as exc:
-            skipped.append(f"{path.name}, line {number}: not JSON ({exc.msg})")
+        except (ValueError, RecursionError) as exc:  # RecursionError: nesting thousands deep
+            reason = getattr(exc, "msg", None) or str(exc) or type(exc).__name__  # over 4,300 digits: no .msg
+            skipped.append(f"{path.name}, line {number}: not JSON ({reason})")
             continue
         if not isinstance(row, dict):
             skipped.append(f"{path.name}, line {number}: not a JSON object")
@@ -178,12 +196,20 @@ def _feed(path: Path, data: bytes) -> tuple[list[Article], list[str]]:
                 path, f"{path.name}#{key}", origin, visible, where, unseen=unseen,
                 title=" ".join(entry.get("title", "").split()) or None, url=entry.get("link"), outlet=outlet,
                 author=entry.get("author_detail", {}).get("name") or entry.get("author"),
-                published=time.strftime("%Y-%m-%d", parsed) if parsed else None))
+                published=_feed_date(parsed)))
         except BadInputError as exc:
             skipped.append(str(exc))
     if feed.bozo and not articles:  # a feed cut off or broken: say so, not "no text"
         raise bad_file(path, f"not a readable RSS or Atom feed ({feed.bozo_exception})")
     return articles, skipped
+
+
+def _feed_date(parsed: time.struct_time | None) -> str | None:
+    """An entry's date as YYYY-MM-DD, or None when it is none: feeds write "0000-00-00" for no
+    date, which feedparser reads as the 30th of November of year -1 (found by fuzzing)."""
+    if not parsed or not 1900 <= parsed.tm_year <= 9999:
+        return None
+    return f"{parsed.tm_year:04d}-{parsed.tm_mon:02d}-{parsed.tm_mday:02d}"
 
 
 def _html_text(fragment: str) -> tuple[str, str]:

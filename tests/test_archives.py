@@ -3,6 +3,7 @@ file and row, with its date and web address; bad rows skipped by name, the rest 
 dump re-embeds only the rows that changed. Fixtures: tests/fixtures/archives/ (written for these
 tests, in the shapes news sites and datasets use)."""
 
+import csv
 import shutil
 from pathlib import Path
 
@@ -90,6 +91,45 @@ def test_an_atom_feed_reads_its_html_content():
 def test_a_dump_without_text_or_a_broken_feed_is_refused_naming_the_file_and_why(name, reason):
     with pytest.raises(BadInputError, match=f"^{name}: {reason}"):
         load_file(ARCHIVES / name)
+
+
+def test_rows_that_tripped_the_readers_are_kept_or_skipped_by_line(tmp_path):
+    """Found by fuzzing: a JSON text holding U+2028 (allowed inside a JSON string, a line break to
+    str.splitlines) was refused and renumbered the rows after it; a number of 5,000 digits and
+    nesting 100,000 deep crashed the load; a CSV written by csv.writer with a quoted "\r" lost
+    the text after its first quote (the sniffer guessed the quotes were not doubled)."""
+    dump = tmp_path / "odd.jsonl"
+    dump.write_text('{"text": "One line\u2028two", "title": "A"}\n{"text": ' + "9" * 5000 + '}\n'
+                    + "[" * 100_000 + "]" * 100_000 + '\n{"text": "Last row."}\n', encoding="utf-8")
+    articles, skipped = load_file(dump)
+    assert [a.source for a in articles] == ["odd.jsonl#1", "odd.jsonl#4"]
+    assert [reason.split(":")[0] for reason in skipped] == ["odd.jsonl, line 2", "odd.jsonl, line 3"]
+    csv_dump = tmp_path / "quotes.csv"
+    csv_dump.write_bytes(b'title,text\r\nRow 0,"He said ""no""\rThe talks ended."\r\n')
+    (article,), skipped = load_file(csv_dump)
+    assert article.text == 'Row 0\nHe said "no"\nThe talks ended.\n' and skipped == []
+
+
+def test_one_row_longer_than_the_article_limit_is_skipped_not_the_whole_dump(tmp_path):
+    """A field over the csv module's limit refused the whole dump ("field larger than field
+    limit"). The limit is global to the process and earlier loads raise it: back to Python's
+    default first, as in a fresh process."""
+    csv.field_size_limit(131_072)
+    dump = tmp_path / "long.csv"
+    dump.write_bytes(b"title,text\nA,A short article.\nB," + b"x" * 200_000 + b"\n")
+    articles, skipped = load_file(dump, max_bytes=100_000)
+    assert [a.title for a in articles] == ["A"]
+    assert skipped == ["long.csv, row 2: its text is over the 100,000-byte limit of an article "
+                       "(setting max_file_bytes)"]
+
+
+def test_a_feed_s_zero_date_is_no_date(tmp_path):
+    """Feeds write "0000-00-00" for no date; it was read as the 30th of November of year -1."""
+    feed = tmp_path / "zero.rss"
+    feed.write_text("<rss version='2.0'><channel><title>T</title><item><title>A</title><description>Ferry runs "
+                    "again.</description><pubDate>0000-00-00</pubDate></item></channel></rss>", encoding="utf-8")
+    (article,), _ = load_file(feed)
+    assert article.published is None
 
 
 def test_a_latin1_dump_is_read_in_its_encoding(tmp_path):
