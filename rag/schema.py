@@ -154,7 +154,9 @@ class Answer:
     citations: list[Citation]
     abstained: bool
     timings: Timings
-    hits: list[Hit] = field(default_factory=list)  # the passages the model was shown, in prompt order
+    # The passages the model was shown, best match first (the prompt groups them by article, in
+    # rag.prompt.reading_order, and numbers them in that order: citations follow the prompt's numbers).
+    hits: list[Hit] = field(default_factory=list)
     # log P(the decline sentence | prompt) under the generator: how ready the model was to say
     # the articles do not answer (rag.decline weighs it); None when the model was not asked.
     decline_logprob: float | None = None
