@@ -8,6 +8,7 @@ finally keyword arguments to `load_settings()` (which the CLI and the UI fill fr
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from dataclasses import dataclass
@@ -81,18 +82,28 @@ def _coerce(name: str, raw, kind):
     if raw is None:
         return None
     try:
-        if kind in ("int", int):
-            return int(raw)
         if kind in ("bool", bool):
             if isinstance(raw, bool):
                 return raw
             return {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}[str(raw).lower()]
+        if isinstance(raw, bool):  # TOML's true is no number: top_k = true was read as 1
+            raise TypeError
+        if kind in ("int", int):
+            if isinstance(raw, float) and not raw.is_integer():  # 4.9 was read as 4; inf overflowed
+                raise ValueError
+            return int(raw)
         if kind in ("float", float):
-            return float(raw)
-        if kind in ("Path", Path):
-            return Path(raw).expanduser()
-        return str(raw)
-    except (TypeError, ValueError, KeyError):
+            value = float(raw)
+            if not math.isfinite(value):  # min_relevance = nan turned the early decline off
+                raise ValueError
+            return value
+        if isinstance(raw, os.PathLike):
+            raw = os.fspath(raw)
+        if not isinstance(raw, str):  # generator = [1, 2] was read as the text "[1, 2]"
+            raise TypeError
+        # expanduser raises RuntimeError for "~nosuchuser/x"
+        return Path(raw).expanduser() if kind in ("Path", Path) else raw
+    except (TypeError, ValueError, KeyError, RuntimeError):
         raise BadInputError(f"setting {name}={raw!r} is not a valid {getattr(kind, '__name__', kind)}") from None
 
 
@@ -101,14 +112,16 @@ def load_settings(config_file: str | Path | None = None, **overrides) -> Setting
     fields = {f.name: f.type for f in dataclasses.fields(Settings)}
     values: dict = {}
 
-    path = config_file or os.environ.get("RAG_CONFIG")
+    path = config_file or os.environ.get("RAG_CONFIG") or None  # RAG_CONFIG="" is unset
     if path is None and Path("rag.toml").is_file():
         path = "rag.toml"
     if path is not None:
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise BadInputError(f"cannot read settings file {path}: {exc}") from None
+        # ValueError: TOML's own errors and text that is not UTF-8; RecursionError: arrays nested
+        # thousands deep.
+        except (OSError, ValueError, RecursionError) as exc:
+            raise BadInputError(f"cannot read settings file {path}: {type(exc).__name__}: {exc}") from None
         unknown = set(data) - set(fields)
         if unknown:
             raise BadInputError(f"unknown settings in {path}: {sorted(unknown)}; valid: {sorted(fields)}")
@@ -137,3 +150,8 @@ def _validate(s: Settings) -> None:
         raise BadInputError(f"top_k must be between 1 and 50, not {s.top_k}")
     if not 0 <= s.chunk_overlap < s.chunk_tokens:
         raise BadInputError(f"chunk_overlap ({s.chunk_overlap}) must be below chunk_tokens ({s.chunk_tokens})")
+    for name in ("max_question_chars", "max_answer_tokens", "context_tokens", "max_file_bytes", "max_archive_bytes"):
+        if getattr(s, name) < 1:
+            raise BadInputError(f"{name} must be at least 1, not {getattr(s, name)}")
+    if s.threads < 0:
+        raise BadInputError(f"threads must be 0 (all cores) or more, not {s.threads}")

@@ -37,8 +37,27 @@ def test_paths_are_paths(monkeypatch):
     ("top_k = 0\n", "top_k must be between 1 and 50"),
     ("backend = 'onnx'\n", "backend must be"),
     ("top_k = [\n", "cannot read settings file"),
+    # Found by fuzzing: each of these raised another exception (or was read as something else).
+    ("top_k = inf\n", "top_k=inf is not a valid int"),
+    ("top_k = 4.9\n", "top_k=4.9 is not a valid int"),
+    ("top_k = true\n", "top_k=True is not a valid int"),
+    ("min_relevance = nan\n", "min_relevance=nan is not a valid float"),
+    ("generator = [1, 2]\n", "generator=\\[1, 2\\] is not a valid str"),
+    ("index_dir = '~nosuchuser-rag/x'\n", "index_dir='~nosuchuser-rag/x' is not a valid Path"),
+    ("top_k = " + "[" * 5000 + "]" * 5000 + "\n", "cannot read settings file .*RecursionError"),
+    ("max_question_chars = -1\n", "max_question_chars must be at least 1"),
+    ("threads = -2\n", "threads must be 0"),
 ])
 def test_bad_settings_are_refused_by_name(tmp_path, content, message):
     (tmp_path / "rag.toml").write_text(content)
     with pytest.raises(BadInputError, match=message):
         load_settings()
+
+
+def test_a_settings_file_that_is_not_utf8_is_refused_and_an_empty_rag_config_is_unset(tmp_path, monkeypatch):
+    (tmp_path / "rag.toml").write_bytes(b"generator = '\xff'\n")
+    with pytest.raises(BadInputError, match="cannot read settings file .*UnicodeDecodeError"):
+        load_settings()
+    monkeypatch.setenv("RAG_CONFIG", "")
+    (tmp_path / "rag.toml").write_text("top_k = 3\n")
+    assert load_settings().top_k == 3  # the folder's rag.toml, as when RAG_CONFIG is not set
