@@ -157,6 +157,26 @@ def test_the_grammar_lets_the_model_cite_only_in_the_one_shape_with_numbers_that
     assert "dam" in bound, bound  # and still answers
 
 
+def test_the_grammar_sampler_that_checks_only_the_likeliest_tokens_is_the_one_used(settings, monkeypatch):
+    """rag.generation's GreedyGrammarLlama overrides llama-cpp-python's private `_init_sampler` so
+    that a grammar is checked against the 1,000 likeliest tokens, not the whole vocabulary (74
+    instead of 105 ms a token here). Should a llama-cpp-python release stop calling it, answers
+    would stay right but every token would cost the slow check: this says so."""
+    from rag.generation import GRAMMAR_CANDIDATES, load_generator
+    from rag.prompt import answer_grammar
+
+    generator = load_generator(settings)
+    llama = type(generator.llm)
+    made = []
+    original = llama._init_sampler
+    monkeypatch.setattr(llama, "_init_sampler",
+                        lambda self, **options: made.append(options) or original(self, **options))
+    messages = [{"role": "user", "content": "[1] The towns agreed to share the cost of a dam.\n\nWhat did they agree?"}]
+    assert "".join(generator.stream(messages, 8, answer_grammar(1)))
+    assert made and made[-1].get("grammar") is not None and made[-1].get("temp") == 0.0
+    assert GRAMMAR_CANDIDATES < generator.llm.n_vocab()
+
+
 BIDS = {  # each bid reported in its own article, as news of a takeover usually is; and one unrelated article
     "acme.txt": ("Acme Holdings bids for Northwind Airlines\n\n"
                  "Acme Holdings made a formal offer for Northwind Airlines on Monday, valuing the carrier at "
