@@ -85,8 +85,8 @@ def parse_body(body: bytes) -> dict:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise RequestError("the request body is not valid UTF-8: send JSON encoded as UTF-8") from None
-    except ValueError as exc:
-        raise RequestError(f"the request body is not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # RecursionError: arrays nested thousands deep (was a 500)
+        raise RequestError(f"the request body is not valid JSON ({type(exc).__name__}: {exc})") from None
     if not isinstance(data, dict):
         raise RequestError(f"the request body must be a JSON object, not {type(data).__name__}")
     return data

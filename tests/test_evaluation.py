@@ -300,6 +300,13 @@ def test_compare_refuses_a_file_that_is_not_a_report(tmp_path):
         compare_reports(tmp_path / "old.json", tmp_path / "old.json")
     with pytest.raises(BadInputError, match="cannot read report"):
         compare_reports(tmp_path / "absent.json", tmp_path / "old.json")
+    # Found by fuzzing: these were "internal error" exits (UnicodeDecodeError, KeyError).
+    (tmp_path / "bytes.json").write_bytes(b"\xff")
+    with pytest.raises(BadInputError, match="cannot read report .*UnicodeDecodeError"):
+        compare_reports(tmp_path / "bytes.json", tmp_path / "old.json")
+    (tmp_path / "cut.json").write_text(json.dumps({"meta": {}, "summary": {"overall": {}}, "rows": [{"id": "q1"}]}))
+    with pytest.raises(BadInputError, match="not a complete `rag eval --json` report .*KeyError"):
+        compare_reports(tmp_path / "cut.json", tmp_path / "cut.json")
 
 
 # --- SQuAD files
@@ -349,6 +356,7 @@ def test_load_squad_v1_and_unusable_questions(tmp_path):
     ('{"version": "v2.0"}', "not in SQuAD format"),
     ('{"data": [{"title": "x"}]}', "not in SQuAD format"),
     ('{"data": []}', "holds no paragraphs"),
+    ("[" * 100_000 + "]" * 100_000, "not valid JSON .*RecursionError"),  # was a RecursionError
 ])
 def test_load_squad_refuses_other_files(tmp_path, content, message):
     path = tmp_path / "bad.json"
@@ -404,11 +412,24 @@ NEXT = {**GOOD, "id": "q2"}
         ({**NEXT, "also": {"source": "000.txt"}}, "line 2: also must be a list"),
         ({**NEXT, "evidence": [{"source": "001.txt", "start": 0, "end": 9}]},
          r"line 2: evidence points into '001.txt', which is not one of the sources \['000.txt'\]"),
+        # Found by fuzzing: a RecursionError and a ValueError without .msg escaped.
+        ("[" * 100_000 + "]" * 100_000, "line 2: not valid JSON .*RecursionError"),
+        ("1" * 5000, "line 2: not valid JSON .*ValueError"),
     ],
 )
 def test_load_questions_rejects_bad_lines(tmp_path, bad, message):
     with pytest.raises(BadInputError, match=message):
         load_questions(_write(tmp_path, GOOD, bad))
+
+
+def test_a_question_holding_a_line_separator_is_one_line_and_a_file_not_in_utf8_is_refused(tmp_path):
+    """JSON allows U+2028 inside a string; str.splitlines split the line there (found by fuzzing)."""
+    line = json.dumps({**GOOD, "question": "Where did\u2028they meet?"}, ensure_ascii=False)
+    (question,) = load_questions(_write(tmp_path, line))
+    assert question.question == "Where did\u2028they meet?"
+    (tmp_path / "q.jsonl").write_bytes(b"\xff\n")
+    with pytest.raises(BadInputError, match="cannot read questions file .*UnicodeDecodeError"):
+        load_questions(tmp_path / "q.jsonl")
 
 
 def test_load_questions_missing_file(tmp_path):

@@ -112,6 +112,7 @@ def test_a_bad_request_gets_openais_error_object_and_400(client):
     (b'{"messages": [{"role": "user", "content": "Who met?"}], "stream": "yes"}', "stream", "true or false"),
     (b'{"messages": [{"role": "user", "content": "Who met?"}], "n": 2}', "n", "n must be 1"),
     (b'{"messages": [', None, "not valid JSON"),
+    (b"[" * 100_000 + b"]" * 100_000, None, "not valid JSON"),  # a RecursionError was a 500 (found by fuzzing)
     (b'["Who met?"]', None, "JSON object"),
     # Refused by the core's own check, before any model is loaded.
     (b'{"messages": [{"role": "user", "content": "' + b"why " * 300 + b'"}]}', "messages", "the limit is 1000"),

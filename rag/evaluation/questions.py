@@ -61,9 +61,10 @@ def load_questions(path: str | Path) -> list[EvalQuestion]:
     """Read and check a questions file: one JSON object a line, blank lines ignored."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise BadInputError(f"cannot read questions file {path}: {exc}") from None
+        # Lines end at "\n" only: str.splitlines also splits at U+2028, which JSON allows in a string.
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8
+        raise BadInputError(f"cannot read questions file {path}: {type(exc).__name__}: {exc}") from None
     questions: list[EvalQuestion] = []
     seen: set[str] = set()
     for lineno, line in enumerate(lines, start=1):
@@ -72,8 +73,8 @@ def load_questions(path: str | Path) -> list[EvalQuestion]:
         where = f"{path}, line {lineno}"
         try:
             row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BadInputError(f"{where}: not valid JSON ({exc.msg})") from None
+        except (ValueError, RecursionError) as exc:  # over 4,300 digits, or nested thousands deep
+            raise BadInputError(f"{where}: not valid JSON ({type(exc).__name__}: {exc})") from None
         question = _parse_question(row, where)
         if question.id in seen:
             raise BadInputError(f"{where}: duplicate id {question.id!r}")

@@ -60,6 +60,14 @@ def compare_reports(a_path: str | Path, b_path: str | Path) -> dict:
     outcome moved (right/wrong, rank of the first gold passage, citation precision and recall) or
     whose answer text changed at all."""
     a, b = _load(a_path), _load(b_path)
+    try:
+        return _compared(a, b, a_path, b_path)
+    except (KeyError, TypeError, AttributeError) as exc:  # a report cut short or edited by hand
+        raise BadInputError(f"{a_path} or {b_path} is not a complete `rag eval --json` report "
+                            f"({type(exc).__name__}: {exc})") from None
+
+
+def _compared(a: dict, b: dict, a_path, b_path) -> dict:
     a_rows, b_rows = ({r["id"]: r for r in report["rows"]} for report in (a, b))
     questions = []
     for qid in (q for q in b_rows if q in a_rows):
@@ -108,8 +116,8 @@ def format_comparison(comparison: dict) -> str:
 def _load(path: str | Path) -> dict:
     try:
         report = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BadInputError(f"cannot read report {path}: {exc}") from None
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: not JSON, or not UTF-8
+        raise BadInputError(f"cannot read report {path}: {type(exc).__name__}: {exc}") from None
     if not isinstance(report, dict) or not {"meta", "summary", "rows"} <= set(report):
         raise BadInputError(f"{path} is not a `rag eval --json` report (it needs meta, summary and rows)")
     return report

@@ -54,8 +54,8 @@ def load_squad(path: str | Path) -> SquadSet:
         squad = _parse(data)
     except OSError as exc:
         raise BadInputError(f"cannot read SQuAD file {path}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise BadInputError(f"{path} is not valid JSON ({exc.msg})") from None
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested thousands deep
+        raise BadInputError(f"{path} is not valid JSON ({type(exc).__name__}: {exc})") from None
     except (KeyError, TypeError, AttributeError) as exc:
         raise BadInputError(f"{path} is not in SQuAD format: {{'data': [{{'title', 'paragraphs': "
                             f"[{{'context', 'qas'}}]}}]}} expected ({type(exc).__name__}: {exc})") from None
