@@ -13,6 +13,7 @@ commit, so a question being answered keeps the index it loaded and the next one 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -32,8 +33,11 @@ __all__ = ["list_articles", "articles_folder", "safe_name", "add_articles",
            "remove_article", "reindex", "read_article"]
 
 _WRITE_LOCK = threading.Lock()
-# Long enough for any headline, short enough for every file system's 255-byte name limit.
+# Long enough for any headline, short enough for every file system's 255-byte name limit: 100
+# characters, and at most 245 bytes in UTF-8 with the suffix (a CJK character is 3 bytes: 120 of
+# them made a 364-byte name the file system refused; found by fuzzing).
 _MAX_STEM_CHARS = 100
+_MAX_NAME_BYTES = 245
 
 
 def list_articles(index_dir: str | Path | None = None, *, settings: Settings | None = None) -> list[ArticleRecord]:
@@ -72,7 +76,9 @@ def safe_name(name: str) -> str:
         raise BadInputError(
             f"{base or name!r}: unsupported file type {suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}"
         )
-    stem = re.sub(r"[^\w.-]+", "_", stem).strip("._-")[:_MAX_STEM_CHARS].rstrip("._-")
+    stem = re.sub(r"[^\w.-]+", "_", stem).strip("._-")[:_MAX_STEM_CHARS]
+    room = _MAX_NAME_BYTES - len(suffix.encode("utf-8"))
+    stem = stem.encode("utf-8")[:room].decode("utf-8", "ignore").rstrip("._-")
     return f"{stem or 'article'}{suffix}"
 
 
@@ -90,6 +96,8 @@ def add_articles(paths: list[str | Path], index_dir: str | Path | None = None, *
     names = names or [p.name for p in paths]
     if not paths:
         raise BadInputError("no file given: choose one or more .txt, .md or .html articles")
+    if len(names) != len(paths):  # zip() dropped the files without a name
+        raise BadInputError(f"{len(paths)} files but {len(names)} names: give one name a file")
     with _WRITE_LOCK:
         folder = articles_folder(index_dir)
         indexed = {a.content_hash: a.source for a in list_articles(index_dir)}
@@ -105,7 +113,7 @@ def add_articles(paths: list[str | Path], index_dir: str | Path | None = None, *
                     target = folder / path.name
                     # Copy beside the target, then rename: a build running from a shell never
                     # reads half a file. The dot keeps the partial copy out of any build.
-                    partial = folder / f".{path.name}.partial"
+                    partial = folder / _beside(path.name, "partial")
                     shutil.copyfile(path, partial)
                     os.replace(partial, target)
                     added.append(target)
@@ -136,7 +144,7 @@ def remove_article(source: str, index_dir: str | Path | None = None, *, settings
             raise BadInputError(f"{source} is the only file: an index needs at least one, so add another first")
         path = folder / source
         # Set aside rather than deleted, so a failed build can put it back and change nothing.
-        aside = folder / f".{source}.removing"
+        aside = folder / _beside(source, "removing")
         present = path.exists()
         if present:
             os.replace(path, aside)
@@ -182,6 +190,13 @@ def _index_dir(index_dir: str | Path | None, settings: Settings | None) -> Path:
     return Path(index_dir) if index_dir is not None else (settings or load_settings()).index_dir
 
 
+def _beside(name: str, purpose: str) -> str:
+    """A hidden name for a file on its way in or out of the library (hidden: no build reads it).
+    Made from a hash, not from the name: a name near the 255-byte limit plus ".removing" went
+    over it, and such a file could never be removed."""
+    return f".{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}.{purpose}"
+
+
 def _require_listed(source: str, listed: list[str]) -> None:
     if source not in listed:
         raise BadInputError(f"{source!r} is not in the library; it holds: {', '.join(listed) or 'nothing'}")
@@ -195,6 +210,8 @@ def _checked_copy(path: Path, name: str, staging: Path, settings: Settings) -> t
         raise BadInputError(f"two of the files would both be saved as {target.name}: rename one")
     if path.is_symlink():  # its target could be any file on the machine
         raise BadInputError(f"{name}: a symbolic link: give the article file itself")
+    if path.exists() and not path.is_file():  # a folder or a pipe: copying raised IsADirectoryError
+        raise BadInputError(f"{name}: not a file (a folder or a special file): give the article file itself")
     try:
         size = path.stat().st_size
     except OSError as exc:

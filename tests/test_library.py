@@ -2,6 +2,7 @@
 
 Each test builds its own small index with the real embedder (about a second)."""
 
+import os
 import shutil
 import sqlite3
 import threading
@@ -71,6 +72,8 @@ def test_lists_the_indexed_articles(settings, tmp_path):
     ("Путин и Эрдоган.htm", "Путин_и_Эрдоган.htm"),
     ("....txt", "article.txt"),
     ("x" * 300 + ".txt", "x" * 100 + ".txt"),
+    # 3 bytes a character: cut to fit 245 bytes with its suffix (found by fuzzing: 120 made 364).
+    ("中" * 120 + ".txt", "中" * 80 + ".txt"),
 ])
 def test_safe_name_keeps_a_plain_name_in_the_folder(name, expected):
     assert library.safe_name(name) == expected
@@ -123,6 +126,34 @@ def test_a_link_is_refused_as_an_upload_and_never_read_as_an_article(settings, t
     listed.symlink_to("/etc/passwd")
     with pytest.raises(BadInputError, match="a symbolic link"):
         library.read_article(TWO_SEEDS[1], settings=settings)
+
+
+def test_a_folder_a_pipe_or_a_file_without_a_name_is_refused_and_changes_nothing(settings, tmp_path):
+    """Found by fuzzing: a folder or a named pipe raised IsADirectoryError or SpecialFileError
+    from the copy, and names shorter than paths silently left the extra files out."""
+    before = _state(settings)
+    (tmp_path / "folder.txt").mkdir()
+    os.mkfifo(tmp_path / "pipe.txt")
+    for odd in ("folder.txt", "pipe.txt"):
+        with pytest.raises(BadInputError, match=f"{odd}: not a file"):
+            library.add_articles([tmp_path / odd], settings=settings)
+    cod, other = _upload(tmp_path, "cod.txt", COD), _upload(tmp_path, "other.txt", "Another text, about fishing.\n")
+    with pytest.raises(BadInputError, match="2 files but 1 names"):
+        library.add_articles([cod, other], names=["cod.txt"], settings=settings)
+    assert _state(settings) == before
+
+
+def test_a_file_whose_name_is_near_the_limit_can_be_added_and_removed(settings, tmp_path):
+    """Set aside as ".NAME.removing", a 250-byte name went over the file system's 255 bytes: such a
+    file (copied into the library by hand) could never be removed (found by fuzzing)."""
+    long_name = "日" * 82 + ".txt"  # 250 bytes
+    (tmp_path / "articles" / long_name).write_text(COD, encoding="utf-8")
+    library.reindex(settings=settings)
+    library.remove_article(long_name, settings=settings)
+    assert long_name not in {a.source for a in library.list_articles(settings=settings)}
+    library.add_articles([_upload(tmp_path, long_name, COD)], settings=settings)  # saved under 245 bytes
+    assert library.safe_name(long_name) == "日" * 80 + ".txt"
+    assert "日" * 80 + ".txt" in {a.source for a in library.list_articles(settings=settings)}
 
 
 def test_an_oversized_file_is_refused_before_it_is_read(settings, tmp_path):
