@@ -71,6 +71,10 @@ def plan_sync(source_dir: Path, index_dir: Path, build: Build, max_file_bytes: i
 
 def build_for(settings: Settings) -> Build:
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
+    if settings.chunk_tokens > embedder.max_tokens:  # the model would read only the start of each passage
+        raise BadInputError(f"chunk_tokens is {settings.chunk_tokens}, but {settings.embedding_model} reads at most "
+                            f"{embedder.max_tokens} tokens of a passage: set chunk_tokens to {embedder.max_tokens} "
+                            "or less")
     return Build(embedding_model=settings.embedding_model, dimension=embedder.dimension,
                  chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap)
 

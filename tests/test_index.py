@@ -1,6 +1,7 @@
 """The on-disk index: round trip, stable ids, incremental sync, refusals, and nothing lost when a
 writer fails, is killed, or meets another writer."""
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -114,6 +115,15 @@ def index_copy(seed_index, tmp_path):
 def _sql(index_dir, statement, *args):
     with sqlite3.connect(index_dir / DATABASE) as db:
         db.execute(statement, args)
+
+
+def test_passages_longer_than_the_embedding_model_reads_are_refused(settings, tmp_path):
+    """all-MiniLM-L6-v2 reads 256 tokens: with chunk_tokens above that, the end of every passage
+    was indexed for keywords but never embedded."""
+    with pytest.raises(rag.BadInputError, match="chunk_tokens is 300, but all-MiniLM-L6-v2 reads at most 256"):
+        rag.build_index(SEEDS, tmp_path / "index", settings=dataclasses.replace(settings, chunk_tokens=300),
+                        progress=False)
+    assert not (tmp_path / "index").exists()
 
 
 def test_index_built_with_another_model_is_refused(index_copy, settings):
