@@ -6,8 +6,10 @@ The normal test run tries each property on a few hundred examples; a longer sear
 """
 
 import csv
+import dataclasses
 import io
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -18,6 +20,7 @@ from hypothesis import HealthCheck, example, given, settings as hypothesis_setti
 import rag
 from rag.answer import LiveRenumbering, finish
 from rag.chunking import chunk_article
+from rag.config import Settings, load_settings
 from rag.errors import RagError
 from rag.evaluation.questions import load_questions
 from rag.library import safe_name
@@ -238,3 +241,33 @@ def test_any_question_is_retrieved_for_or_refused(question, settings):
     except RagError:
         return
     assert len(hits) <= 4 and all(-1.01 <= h.score <= 1.01 for h in hits)
+
+
+# Settings files with any values for the real settings (and a few unknown keys): a Settings whose
+# every field has its declared type, or a RagError naming the setting. Found this way: inf, nan,
+# true, 4.9, [1, 2], "~nosuchuser/x" and nesting thousands deep each crashed or were misread.
+SETTING_TYPES = {f.name: f.type for f in dataclasses.fields(Settings)}
+TOML_VALUES = st.one_of(
+    st.integers(-10**20, 10**20).map(str), st.floats().map(repr), st.text(max_size=30).map(json.dumps),
+    st.sampled_from(["inf", "-inf", "nan", "1e400", "-1", "4.9", "true", "false", "1979-05-27", "[]", "[1, 2]", "{}",
+                     '"~nosuchuser-rag/x"', '"llama_cpp"', '"transformers"', "0x10", "1_000",
+                     "[" * 3000 + "]" * 3000]))
+
+
+@given(entries=st.dictionaries(st.one_of(st.sampled_from(sorted(SETTING_TYPES)), st.text(max_size=8)), TOML_VALUES,
+                               max_size=4))
+@example(entries={"top_k": "inf"})
+def test_any_settings_file_gives_typed_settings_or_a_reason(entries, tmp_path_factory):
+    path = tmp_path_factory.mktemp("settings") / "rag.toml"
+    path.write_text("".join(f"{json.dumps(k)} = {v}\n" for k, v in entries.items()), encoding="utf-8",
+                    errors="surrogatepass")
+    try:
+        settings = load_settings(path)
+    except RagError:
+        return
+    types = {"int": int, "float": float, "bool": bool, "str": str, "Path": Path}
+    for name, kind in SETTING_TYPES.items():
+        value = getattr(settings, name)
+        assert isinstance(value, types[kind]) and (kind != "int" or not isinstance(value, bool)), (name, value)
+        assert kind != "float" or math.isfinite(value), (name, value)
+
