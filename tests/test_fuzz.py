@@ -200,6 +200,17 @@ def test_any_model_output_is_checked_into_a_consistent_answer(pieces, question):
     assert used == {c.n for c in checked.citations} and sorted(used) == list(range(1, len(used) + 1))
 
 
+@given(pieces=MODEL_OUTPUT, cuts=st.lists(st.integers(0, 400), max_size=12))
+def test_what_a_reader_sees_streamed_does_not_depend_on_how_the_model_s_text_is_cut(pieces, cuts):
+    """The model's tokens split its text anywhere, a citation marker included ("[", "2", "]"):
+    the renumbered text shown while it streams must be the same however it is cut."""
+    text = "".join(pieces)
+    bounds = sorted({0, len(text), *(cut for cut in cuts if cut < len(text))})
+    live, whole = LiveRenumbering(len(PASSAGES)), LiveRenumbering(len(PASSAGES))
+    streamed = "".join(live.feed(text[a:b]) for a, b in zip(bounds, bounds[1:])) + live.flush()
+    assert streamed == whole.feed(text) + whole.flush()
+
+
 @given(lines=st.lists(st.one_of(st.text(max_size=60), st.sampled_from([
     '{"id": "q1", "question": "Where?", "answers": ["Astana"], "sources": ["a.txt"], "kind": "fact"}',
     '{"id": "q2", "question": "x", "answers": [], "sources": [], "kind": "unanswerable_near_miss"}',
