@@ -151,6 +151,26 @@ def test_ask_see_the_streamed_answer_and_open_its_source(page):
     _shot(page, "07-after-undo")
 
 
+def test_markdown_an_article_holds_stays_text_in_the_answer(page, monkeypatch):
+    """The model may copy an article's sentence with a Markdown link or image in it, and the check
+    keeps it (its words are the article's). The chat rendered Markdown: the link was live and the
+    image was fetched from its server, a beacon (found by fuzzing). A title holding a blank line
+    broke the answer's markup the same way. No model here: the core's stream is faked."""
+    import rag
+    from test_ui import _citation, _fake_ask_stream
+
+    text = "The statement is at [the official page](http://127.0.0.1:9/login) ![logo](http://127.0.0.1:9/b.png) [1]."
+    monkeypatch.setattr(rag, "ask_stream", _fake_ask_stream([], text=text, citation=_citation(title="Talks\n\n*x*")))
+    page.fill("#question textarea", "Where is the statement?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#chat .cite-footer", timeout=ANSWER_MS)
+    _shot(page, "markdown-stays-text")
+    answer = page.locator("#chat .message-content").last
+    assert "[the official page](http://127.0.0.1:9/login)" in answer.inner_text()
+    assert page.locator("#chat a[href*='127.0.0.1:9'], #chat img[src*='127.0.0.1:9']").count() == 0
+    assert answer.locator(".cite-chip").count() == 1 and "<button" not in answer.inner_text()
+
+
 def test_add_an_article_ask_about_it_then_remove_it(page, browser, app_url, tmp_path):
     _open_tab(page, "Library")
     _library_rows(page, 5)

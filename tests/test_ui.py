@@ -66,7 +66,7 @@ def test_answer_streams_with_chips_then_opens_its_sources_and_follow_up_gets_pla
     _, chat_, exchanges, panel = steps[-1]
     assert chat_[0] == {"role": "user", "content": "What were the prisoners swapped for?"}
     assert chat_[1]["content"].startswith(
-        'Prisoners were swapped <button type="button" class="cite-chip ref-0-1" title="Talks">1</button>.\n\n'
+        'Prisoners were swapped <button type="button" class="cite-chip ref-0-1" title="Talks">1</button>.'
         '<div class="cite-footer"><button type="button" class="cite-source ref-0-1">')
     # The panel holds the passage, its supporting sentence marked, and the retrieval details.
     assert ('<blockquote class="passage">They met in Istanbul.\n<mark>They swapped 1,000 prisoners.</mark> '

@@ -150,7 +150,7 @@ def article_html(cited: dict, settings: Settings) -> str:
         article = library.read_article(str(cited["source"]), settings=settings)
         offsets = (int(cited[key]) for key in ("start", "end", "hs", "he"))
         return render.article_view(article, *offsets)
-    except (RagError, KeyError, TypeError, ValueError) as exc:
+    except (RagError, KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: "end": 1e999
         return render.article_error(str(exc))
 
 
@@ -168,6 +168,10 @@ def chat_tab(settings: Settings, top_k: gr.Slider, generator: gr.Radio, show_det
                 placeholder="Ask a question about the indexed news articles.",
                 # The answer is HTML (the chips); copying would copy the markup, so no copy buttons.
                 buttons=[], elem_id="chat",
+                # Messages are HTML built from escaped text, never Markdown: an article's
+                # "[statement](http://...)" or "![x](http://.../beacon.png)" copied into an answer
+                # became a live link and an image fetched from that server (found by fuzzing).
+                render_markdown=False,
             )
             question = gr.Textbox(placeholder="Ask about the articles…", show_label=False, submit_btn=True,
                                   elem_id="question")

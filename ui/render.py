@@ -13,7 +13,7 @@ import re
 from html import escape
 from typing import TYPE_CHECKING
 
-from rag.loading import page_of
+from rag.loading import page_of, web_address
 from rag.schema import Answer, Article, Chunk, Citation, located
 from rag.text import CITATION
 
@@ -42,8 +42,7 @@ def answer_html(k: int, answer: Answer, show_details: bool) -> str:
     ]
     if show_details:
         footer.append(f'<button type="button" class="show-details ref-{k}-0">Details</button>')
-    # The blank line ends the markdown paragraph, so the footer is an HTML block of its own.
-    return body + (f'\n\n<div class="cite-footer">{"".join(footer)}</div>' if footer else "")
+    return body + (f'<div class="cite-footer">{"".join(footer)}</div>' if footer else "")
 
 
 def streaming_html(k: int, text: str) -> str:
@@ -145,7 +144,7 @@ def _section(k: int, exchange: Exchange, show_details: bool, hidden: bool) -> st
 def _source(k: int, c: Citation) -> str:
     facts = [c.outlet, c.date, located(c.file or c.source, c.origin), f"page {c.page}" if c.page else None]
     meta_line = " · ".join(escape(f) for f in facts if f)
-    if c.url and c.url.lower().startswith(("https://", "http://")):  # never a javascript: link from a dump
+    if web_address(c.url):  # never a javascript: link from a dump
         meta_line += f' · <a href="{escape(c.url)}" target="_blank" rel="noopener noreferrer">original</a>'
     return (
         f'<article class="source" data-answer="{k}" data-n="{c.n}">'
