@@ -169,7 +169,18 @@ def make_article(path: Path, text: str, kept: list[tuple[int, int, str]], source
                  unseen: str = "", **metadata) -> Article:
     """The Article of `text` read from `path`, its own words the `kept` lines; `source` names a
     row or entry of a dump or feed (rag.archives), else the file's name does. `unseen` is the
-    text of a page that no reader sees (hidden elements, scripts, comments)."""
+    text of a page that no reader sees (hidden elements, scripts, comments).
+
+    Metadata from dumps, feeds and PDFs is whatever their authors wrote (found by fuzzing): a
+    title is folded to one line (a blank line in it broke the web app's markup), a web address
+    is kept only if it is one (http or https: a dump's "javascript:..." reached API clients), and
+    a lone surrogate from a JSON escape ("\\ud800") becomes "?" (it failed every later encode)."""
+    metadata = {key: _valid(value) for key, value in metadata.items()}
+    if metadata.get("title"):
+        metadata["title"] = " ".join(metadata["title"].split())
+    if "url" in metadata:
+        metadata["url"] = web_address(metadata["url"])
+    text = _valid(text)
     return Article(
         source=source or path.name,
         file=path.name,
@@ -180,6 +191,16 @@ def make_article(path: Path, text: str, kept: list[tuple[int, int, str]], source
         addresses_assistant=speaks_to_assistant("\n\n".join([metadata.get("title") or "", text, unseen])),
         **metadata,
     )
+
+
+def web_address(url: str | None) -> str | None:
+    """`url` if it is a web address a reader may follow (http or https), else None."""
+    return url if url and url.strip().lower().startswith(("https://", "http://")) else None
+
+
+def _valid(value):
+    """Text with any lone surrogate as "?" (one character for one: offsets stay put)."""
+    return value.encode("utf-8", "replace").decode("utf-8") if isinstance(value, str) else value
 
 
 def content_hash(text: str) -> str:

@@ -25,6 +25,7 @@ import base64
 import dataclasses
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -40,6 +41,7 @@ import rag
 from rag.config import Settings, load_settings
 from rag.errors import BadInputError, IndexUnusableError, ModelMissingError, RagError
 from rag.generation import Turns
+from rag.loading import web_address
 from rag.schema import Answer, Retrieved
 
 log = logging.getLogger(__name__)
@@ -162,6 +164,18 @@ def answers(question: str, history: list[dict], settings: Settings) -> Iterator[
         yield from rag.ask_stream(question, history=history, settings=settings)
 
 
+def _finite(value):
+    """`value` with every infinite or NaN float as None: JSON has no such number, and one (a
+    decline log-probability of -inf) made /api/ask answer 500 (found by fuzzing)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
 def citations(answer: Answer, settings: Settings) -> list[dict]:
     """The citations in the API's shape, each with its article's web address (from a dump or
     feed) or else its file's path in the library folder."""
@@ -172,7 +186,8 @@ def citations(answer: Answer, settings: Settings) -> list[dict]:
     except RagError:  # an index from before the library, or its folder moved: no path to give
         folder = None
     return [{"n": c.n, "source": c.source, "title": c.title,
-             "url_or_path": c.url or (str(folder / (c.file or c.source)) if folder else None), "quote": c.quote,
+             "url_or_path": web_address(c.url) or (str(folder / (c.file or c.source)) if folder else None),
+             "quote": c.quote,
              "start": c.start, "end": c.end, "highlight_start": c.highlight_start, "highlight_end": c.highlight_end}
             for c in answer.citations]
 
@@ -300,7 +315,7 @@ def create_app(settings: Settings | None = None, *, login: Callable[[str, str], 
         run = dataclasses.replace(settings, generator=_model(data.get("model"), settings),
                                   top_k=top_k or settings.top_k)
         answer = await run_in_threadpool(_last, answers(question, history, run))
-        return asdict(answer)
+        return _finite(asdict(answer))
 
     @app.get("/v1/models")
     def list_models():

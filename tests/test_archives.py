@@ -123,6 +123,18 @@ def test_one_row_longer_than_the_article_limit_is_skipped_not_the_whole_dump(tmp
                        "(setting max_file_bytes)"]
 
 
+def test_a_row_s_title_is_one_line_its_url_a_web_address_and_a_lone_surrogate_no_crash(tmp_path):
+    """Found by fuzzing: a title holding a blank line broke the web app's markup; a url column of
+    "javascript:..." was kept; a JSON escape of a lone surrogate raised UnicodeEncodeError."""
+    dump = tmp_path / "odd.jsonl"
+    dump.write_text('{"title": "Talks\\n\\nend", "url": "javascript:alert(1)", "text": "The talks ended."}\n'
+                    '{"title": "Bad \\ud800 title", "url": "https://news.example.org/a", "text": "Talks resume."}\n',
+                    encoding="utf-8")
+    first, second = load_file(dump)[0]
+    assert (first.title, first.url) == ("Talks end", None)
+    assert (second.title, second.url) == ("Bad ? title", "https://news.example.org/a")
+
+
 def test_a_feed_s_zero_date_is_no_date(tmp_path):
     """Feeds write "0000-00-00" for no date; it was read as the 30th of November of year -1."""
     feed = tmp_path / "zero.rss"

@@ -36,7 +36,7 @@ def client(server):
 
 
 def _fake(text="Prisoners were swapped [1].", pieces=("Prisoners were ", "swapped [1]."), abstained=False, log=None,
-          fail_after=None):
+          fail_after=None, url=None, decline_logprob=None):
     def ask_stream(question, *, history=None, settings=None, **_):
         if log is not None:
             log.append({"question": question, "history": history, "generator": settings.generator})
@@ -46,9 +46,10 @@ def _fake(text="Prisoners were swapped [1].", pieces=("Prisoners were ", "swappe
             if k == fail_after:
                 raise RuntimeError("the model failed")
             yield piece
-        citations = [] if abstained else [Citation(1, ISTANBUL, "Talks", "a-0", QUOTE, 100, 100 + len(QUOTE), 122, 151)]
+        citations = [] if abstained else [Citation(1, ISTANBUL, "Talks", "a-0", QUOTE, 100, 100 + len(QUOTE), 122, 151,
+                                                   url=url)]
         yield Answer(question, text, citations, abstained, Timings(0.01, 0.5, 1.0), hits=[hit], prompt_tokens=700,
-                     completion_tokens=9)
+                     completion_tokens=9, decline_logprob=decline_logprob)
 
     return ask_stream
 
@@ -226,6 +227,20 @@ def test_api_ask_returns_the_whole_answer(server, monkeypatch):
                         ({"question": "Who?", "history": [{"role": "robot", "content": "x"}]}, "history[0].role")]:
         refused = httpx.post(f"{server}/api/ask", content=_json(body), headers={"Content-Type": "application/json"})
         assert refused.status_code == 400 and refused.json()["error"]["param"] == param
+
+
+def test_answers_carry_only_json_numbers_and_links_only_to_web_addresses(server, monkeypatch):
+    """Found by fuzzing: an infinite float made /api/ask answer 500 (JSON has no such number), and
+    a dump's "javascript:" url reached API clients as the citation's url_or_path."""
+    monkeypatch.setattr(rag, "ask_stream", _fake(url="javascript:alert(1)", decline_logprob=float("-inf")))
+    reply = httpx.post(f"{server}/api/ask", json={"question": "Who?"})
+    assert reply.status_code == 200 and reply.json()["decline_logprob"] is None
+    chat = httpx.post(f"{server}/v1/chat/completions", json={"messages": [{"role": "user", "content": "Who?"}]})
+    (citation,) = chat.json()["choices"][0]["message"]["citations"]
+    assert citation["url_or_path"].endswith(ISTANBUL)
+    monkeypatch.setattr(rag, "ask_stream", _fake(url="https://news.example.org/talks"))
+    chat = httpx.post(f"{server}/v1/chat/completions", json={"messages": [{"role": "user", "content": "Who?"}]})
+    assert chat.json()["choices"][0]["message"]["citations"][0]["url_or_path"] == "https://news.example.org/talks"
 
 
 def _json(value) -> bytes:
