@@ -173,6 +173,9 @@ def test_whole_article_view_shows_only_listed_articles_with_the_passage_marked(s
     view = chat.article_html({"source": "a.txt", "start": 7, "end": 56, "hs": 17, "he": 40}, Settings())
     assert ('Title\n\n<span class="passage-range">They met. <mark>They swapped prisoners.</mark> Then they left.'
             "</span>") in view
+    # Offsets come from the browser: an absurd one is a message, not an error (found by fuzzing).
+    view = chat.article_html({"source": "a.txt", "start": 7, "end": 1e999, "hs": 17, "he": 40}, Settings())
+    assert "Cannot show the article" in view
 
     monkeypatch.undo()
     # A made-up name is refused by the library (only indexed names are read), as a message.
