@@ -74,7 +74,7 @@ def load_archive(path: Path, max_bytes: int, max_archive_bytes: int) -> tuple[li
 def _dump(path: Path, data: bytes, max_bytes: int) -> tuple[list[Article], list[str]]:
     text = decode_text(path, data)
     if path.suffix.lower() == ".csv":
-        rows, skipped = _csv_rows(path, text, max_bytes)
+        rows, skipped = _csv_rows(path, text)
         where = "row"
     else:
         rows, skipped = _jsonl_rows(path, text)
@@ -88,10 +88,10 @@ def _dump(path: Path, data: bytes, max_bytes: int) -> tuple[list[Article], list[
     return articles, skipped
 
 
-def _csv_rows(path: Path, text: str, max_bytes: int) -> tuple[list[tuple[int, dict]], list[str]]:
+def _csv_rows(path: Path, text: str) -> tuple[list[tuple[int, dict]], list[str]]:
     # An article is one field. No field can be longer than the file, and a row whose text is over
-    # max_bytes is skipped by _row_article: a lower limit (Python's default is 128 KiB) refused
-    # the whole dump for one long row.
+    # max_file_bytes is skipped by _row_article: a lower limit (Python's default is 128 KiB)
+    # refused the whole dump for one long row.
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.DictReader(io.StringIO(text, newline=""), dialect=_dialect(text))
     try:
@@ -128,9 +128,8 @@ def _jsonl_rows(path: Path, text: str) -> tuple[list[tuple[int, dict]], list[str
             continue
         try:
             row = json.loads(line)
-        except (ValueError, RecursionError) as exc:  # RecursionError: nesting thousands deep
-            reason = getattr(exc, "msg", None) or str(exc) or type(exc).__name__  # over 4,300 digits: no .msg
-            skipped.append(f"{path.name}, line {number}: not JSON ({reason})")
+        except (ValueError, RecursionError) as exc:  # over 4,300 digits, or nested thousands deep
+            skipped.append(f"{path.name}, line {number}: not JSON ({type(exc).__name__}: {exc})")
             continue
         if not isinstance(row, dict):
             skipped.append(f"{path.name}, line {number}: not a JSON object")
