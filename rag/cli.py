@@ -123,9 +123,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="what improved and what regressed from report A to report B")
     evaluate.add_argument("--index", dest="eval_index", type=Path, metavar="DIR",
                           help="index folder (default: --index-dir)")
-    evaluate.add_argument("--distractors", type=Path, metavar="FILE",
+    evaluate.add_argument("--distractors", type=Path, metavar="FILE|DIR",
                           help="ask the question set over a throwaway index of the seed articles and every "
-                               "paragraph of this SQuAD file (a crowded index)")
+                               "paragraph of this SQuAD file, or every article of this folder (a crowded index)")
     evaluate.add_argument("--limit", type=int, metavar="N",
                           help="only N questions: the first N, or with --squad a sample, half unanswerable "
                                "(default with --squad: 200; 0 for every question)")

@@ -106,6 +106,28 @@ def test_eval_with_distractors_asks_the_seed_questions_over_seeds_and_paragraphs
     assert row["id"] == "q001" and row["gold_rank"] is not None
 
 
+def test_eval_with_a_folder_of_distractors_indexes_its_articles_beside_the_seeds(tmp_path):
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "floods.txt").write_text("Floods closed the Hume Highway near Goulburn on Tuesday.\n", encoding="utf-8")
+    (news / "cricket.txt").write_text("Australia won the third Test in Adelaide by 48 runs.\n", encoding="utf-8")
+    out = tmp_path / "crowded.json"
+    assert main(["eval", "--distractors", str(news), "--limit", "1", "--json", str(out)]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["meta"]["index"]["articles"] == 5 + 2 and report["meta"]["distractors"] == str(news)
+    assert [r["id"] for r in report["rows"]] == ["q001"]
+
+
+def test_eval_with_distractors_named_as_a_seed_article_is_refused(tmp_path, capsys):
+    news = tmp_path / "news"
+    news.mkdir()
+    seed = next(p.name for p in sorted((PROJECT_DIR / "seeds").iterdir()) if p.suffix == ".txt")
+    (news / seed).write_text("Another article under the same name.\n", encoding="utf-8")
+    assert main(["eval", "--distractors", str(news), "--json", str(tmp_path / "unused.json")]) == 2
+    assert f"two articles would be named {seed}" in capsys.readouterr().err
+    assert not (tmp_path / "unused.json").exists()
+
+
 def test_eval_with_distractors_outside_a_checkout_names_the_missing_articles(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("rag.cli.SEED_ARTICLES", tmp_path / "seeds")
     assert main(["eval", "--distractors", str(SQUAD), "--json", str(tmp_path / "unused.json")]) == 2

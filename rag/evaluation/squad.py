@@ -5,9 +5,9 @@ question's gold source is its paragraph's file, its gold evidence the sentences 
 hold an annotator's answer (from SQuAD's `answer_start`), and v2.0's `is_impossible` questions are
 the unanswerable ones. The user's own index is never touched.
 
-`rag eval --distractors FILE` puts the same paragraphs beside the seed articles instead, so that
-the seed questions are asked over a crowded index: a decline calibrated where five articles are
-all there is must still hold when something always looks close.
+`rag eval --distractors FILE` puts the same paragraphs (or, given a folder, its articles) beside the
+seed articles instead, so that the seed questions are asked over a crowded index: a decline
+calibrated where five articles are all there is must still hold when something always looks close.
 """
 
 from __future__ import annotations
@@ -125,9 +125,11 @@ def evaluate_squad(path: str | Path, *, settings: Settings, limit: int | None = 
 def evaluate_among_distractors(question_set: str | Path, path: str | Path, articles_dir: Path, *,
                                settings: Settings, progress: bool = True, **selection) -> dict:
     """`evaluate_set` over a throwaway index of the articles in `articles_dir` and, as distractors,
-    every paragraph of the SQuAD file at `path`; `selection`: kind, split, limit."""
-    squad = load_squad(path)
-    with throwaway_index(squad.documents, articles_dir, settings=settings, progress=progress) as index_dir:
+    every paragraph of the SQuAD file at `path`, or every article of the folder at `path`;
+    `selection`: kind, split, limit."""
+    path = Path(path)
+    documents, folders = ({}, [articles_dir, path]) if path.is_dir() else (load_squad(path).documents, [articles_dir])
+    with throwaway_index(documents, *folders, settings=settings, progress=progress) as index_dir:
         report = _deleted_index(evaluate_set(question_set, settings=settings, index_dir=index_dir,
                                              progress=progress, **selection))
     report["meta"]["distractors"] = str(path)
@@ -141,24 +143,31 @@ def _deleted_index(report: dict) -> dict:
 
 
 @contextmanager
-def throwaway_index(documents: dict[str, str], articles_dir: Path | None = None, *, settings: Settings,
+def throwaway_index(documents: dict[str, str], *articles_dirs: Path, settings: Settings,
                     progress: bool) -> Iterator[Path]:
-    """An index of `documents` (file name -> text), beside a copy of `articles_dir` when given,
+    """An index of `documents` (file name -> text), beside copies of the files of `articles_dirs`,
     built in a temporary folder that is deleted on leaving: the user's index is never touched."""
     from rag.pipeline import build_index
 
     with tempfile.TemporaryDirectory(prefix="rag-squad-") as tmp:
         folder = Path(tmp) / "articles"
-        if articles_dir is None:
-            folder.mkdir()
-        elif not articles_dir.is_dir():
-            raise BadInputError(f"no folder {articles_dir}: the articles the question set asks about")
-        else:
-            shutil.copytree(articles_dir, folder)
+        folder.mkdir()
+        for articles_dir in articles_dirs:
+            if not articles_dir.is_dir():
+                raise BadInputError(f"no folder {articles_dir}: the articles the question set asks about")
+            for file in sorted(articles_dir.iterdir()):
+                if file.is_file():  # what the index reads of a folder: the files directly in it
+                    shutil.copyfile(file, _unused(folder / file.name))
         for name, text in documents.items():
-            if (folder / name).exists():
-                raise BadInputError(f"{articles_dir} already holds a file named {name}, as a SQuAD paragraph is")
-            (folder / name).write_text(text, encoding="utf-8")
+            _unused(folder / name).write_text(text, encoding="utf-8")
         index_dir = Path(tmp) / "index"
         build_index(folder, index_dir, settings=settings, progress=progress)
         yield index_dir
+
+
+def _unused(target: Path) -> Path:
+    """`target`, a path in a throwaway index's folder that no other article has taken yet."""
+    if target.exists():
+        raise BadInputError(f"two articles would be named {target.name}: the question set's articles and its "
+                            "distractors need different file names")
+    return target
