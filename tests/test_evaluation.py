@@ -2,6 +2,7 @@
 checks, the report comparison and the SQuAD reader. The metrics themselves are in
 test_evaluation_metrics.py; a small run with the real models is in test_evaluation_run.py."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from rag.schema import Answer, Chunk, Citation, Hit, Timings
 PROJECT = Path(__file__).resolve().parent.parent
 QUESTIONS = PROJECT / "eval" / "questions.jsonl"
 SEEDS = PROJECT / "seeds"
+NEWS_QUESTIONS = PROJECT / "eval" / "news" / "questions.jsonl"
 SQUAD = Path(__file__).resolve().parent / "fixtures" / "squad_v2_tiny.json"
 
 
@@ -452,40 +454,56 @@ def test_shipped_questions_cover_every_kind_and_seed():
         assert len(facts) >= 5, f"{seed} is the source of only {facts}"
 
 
-def test_shipped_gold_answers_appear_in_their_sources():
-    seed_text = {p.name: normalize_answer(p.read_text(encoding="utf-8")) for p in SEEDS.glob("*.txt")}
-    for q in load_questions(QUESTIONS):
-        unknown = [s for s in q.sources if s not in seed_text]
-        assert not unknown, f"{q.id}: no such seed {unknown}"
+@pytest.fixture(scope="module", params=["seeds", "news"])
+def shipped_set(request, tmp_path_factory):
+    """(questions file, {file name: text} of the articles it asks about): the seed set, and the
+    news-archive set over the articles eval/news/fetch.py takes from gensim's wheel."""
+    if request.param == "seeds":
+        return QUESTIONS, {p.name: p.read_text(encoding="utf-8") for p in SEEDS.glob("*.txt")}
+    spec = importlib.util.spec_from_file_location("news_fetch", PROJECT / "eval" / "news" / "fetch.py")
+    fetch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fetch)
+    folder = tmp_path_factory.mktemp("news")
+    assert fetch.fetch(folder) == 350
+    return NEWS_QUESTIONS, {p.name: p.read_text(encoding="utf-8") for p in folder.iterdir()}
+
+
+def test_shipped_gold_answers_appear_in_their_sources(shipped_set):
+    path, articles = shipped_set
+    article_text = {name: normalize_answer(text) for name, text in articles.items()}
+    for q in load_questions(path):
+        unknown = [s for s in q.sources if s not in article_text]
+        assert not unknown, f"{q.id}: no such article {unknown}"
         if q.match == "all":
-            union = " ".join(seed_text[s] for s in q.sources)
+            union = " ".join(article_text[s] for s in q.sources)
             assert contains_answer(union, q.answers, match="all"), f"{q.id}: {q.answers} not all in {q.sources}"
         else:
             for gold in q.answers:
-                found = any(contains_answer(seed_text[s], [gold]) for s in q.sources)
+                found = any(contains_answer(article_text[s], [gold]) for s in q.sources)
                 assert found, f"{q.id}: {gold!r} not in {q.sources}"
 
 
-def test_shipped_evidence_is_whole_sentences_that_state_the_answer():
-    seed_text = {p.name: p.read_text(encoding="utf-8") for p in SEEDS.glob("*.txt")}
-    sentences = {name: set(split_sentences(text, 0, len(text))) for name, text in seed_text.items()}
-    for q in load_questions(QUESTIONS):
+def test_shipped_evidence_is_whole_sentences_that_state_the_answer(shipped_set):
+    path, articles = shipped_set
+    sentences = {name: set(split_sentences(text, 0, len(text))) for name, text in articles.items()}
+    for q in load_questions(path):
         if not q.answerable:
             continue
         assert q.evidence, f"{q.id}: an answerable question without gold evidence"
         for span in [*q.evidence, *q.also]:
             assert (span.start, span.end) in sentences[span.source], (
                 f"{q.id}: {span} is not a whole sentence of {span.source}: "
-                f"{seed_text[span.source][span.start:span.end]!r}")
-        stated = " ".join(seed_text[span.source][span.start:span.end] for span in q.evidence)
+                f"{articles[span.source][span.start:span.end]!r}")
+        stated = " ".join(articles[span.source][span.start:span.end] for span in q.evidence)
         assert contains_answer(stated, q.answers, q.match), f"{q.id}: {q.answers} not in its evidence {stated!r}"
         assert {span.source for span in q.evidence} <= set(q.sources)
 
 
-def test_shipped_split_is_fixed_and_stratified_by_kind():
-    questions = load_questions(QUESTIONS)
+@pytest.mark.parametrize("path", [QUESTIONS, NEWS_QUESTIONS], ids=["seeds", "news"])
+def test_shipped_split_is_fixed_and_stratified_by_kind(path):
+    questions = load_questions(path)
     assert all(q.split in SPLITS for q in questions)
-    for kind in KINDS:
+    for kind in {q.kind for q in questions}:
         of_kind = [q for q in questions if q.kind == kind]
         dev = sum(q.split == "dev" for q in of_kind)
         # each kind is halved; an odd count gives the extra question to dev
