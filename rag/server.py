@@ -151,6 +151,8 @@ def _text(content, param: str) -> str:
 def _model(model, settings: Settings) -> str:
     if model is None:
         return settings.generator
+    if not isinstance(model, str):  # a malformed request, not an unknown model (was a 404)
+        raise RequestError(f"model must be a model's name, not {type(model).__name__}", "model")
     if model not in models(settings):
         raise RequestError(f"the model {model!r} does not exist; available: {', '.join(models(settings))}",
                            "model", status=404, code="model_not_found")
@@ -316,6 +318,14 @@ def create_app(settings: Settings | None = None, *, login: Callable[[str, str], 
                                   top_k=top_k or settings.top_k)
         answer = await run_in_threadpool(_last, answers(question, history, run))
         return _finite(asdict(answer))
+
+    # Without these the mounted web app answered a GET here with its own 404: a client that
+    # sends the wrong method is told which one to use.
+    @app.get("/v1/chat/completions")
+    @app.get("/api/ask")
+    def post_only():
+        status, error = error_object(RequestError("this endpoint takes POST", status=405, code="method_not_allowed"))
+        return JSONResponse(error, status_code=status, headers={"Allow": "POST"})
 
     @app.get("/v1/models")
     def list_models():

@@ -131,6 +131,18 @@ def test_an_unknown_model_is_404_as_in_openai(client):
     assert refused.value.body["code"] == "model_not_found" and "qwen2.5-coder-0.5b" in refused.value.body["message"]
 
 
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/api/ask"])
+def test_the_answer_endpoints_ask_for_post(server, path, monkeypatch):
+    monkeypatch.setattr(rag, "ask_stream", _fake())
+    reply = httpx.get(f"{server}{path}")
+    assert reply.status_code == 405 and reply.headers["allow"] == "POST"
+    assert reply.json()["error"]["code"] == "method_not_allowed"
+    # a model given as anything but a name is a bad request, not an unknown model
+    reply = httpx.post(f"{server}{path}", json={"model": ["x"], "question": "Who met?",
+                                                 "messages": [{"role": "user", "content": "Who met?"}]})
+    assert reply.status_code == 400 and reply.json()["error"]["param"] == "model", reply.text
+
+
 def test_models_health_and_the_web_app_share_the_port(client, server):
     assert [m.id for m in client.models.list()] == ["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"]
     health = httpx.get(f"{server}/healthz")
