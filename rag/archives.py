@@ -72,7 +72,8 @@ def load_archive(path: Path, max_bytes: int, max_archive_bytes: int) -> tuple[li
 
 
 def _dump(path: Path, data: bytes, max_bytes: int) -> tuple[list[Article], list[str]]:
-    text = decode_text(path, data)
+    # A stray NUL byte (a damaged row of a scraped dump) costs its row, not the whole dump.
+    text = decode_text(path, data, stray_nuls=True)
     if path.suffix.lower() == ".csv":
         rows, skipped = _csv_rows(path, text)
         where = "row"
@@ -159,6 +160,8 @@ def _row_article(path: Path, number: int, origin: str, row: dict, max_bytes: int
         if role and role not in fields and isinstance(value, (str, int, float)) and str(value).strip():
             fields[role] = str(value).strip()
     where = f"{path.name}, {origin}"
+    if any("\0" in value for value in fields.values()):
+        raise BadInputError(f"{where}: it holds a NUL byte (damaged data?)")
     if "text" not in fields:
         raise BadInputError(f"{where}: no text")
     if len(fields["text"].encode("utf-8")) > max_bytes:

@@ -243,8 +243,10 @@ def read_bytes(path: Path, max_bytes: int, setting: str = "max_file_bytes") -> b
 _PREFERRED_ENCODINGS = ("cp1252", "latin_1", "iso8859_15")
 
 
-def decode_text(path: Path, data: bytes) -> str:
-    """The file's text: UTF-8 (a byte-order mark dropped), else the encoding detected."""
+def decode_text(path: Path, data: bytes, stray_nuls: bool = False) -> str:
+    """The file's text: UTF-8 (a byte-order mark dropped), else the encoding detected. A NUL byte
+    says binary data, unless `stray_nuls` lets a few through (under 1% of the bytes: a dump's
+    reader then skips the rows that hold one; UTF-16 without its byte-order mark is half NULs)."""
     bom = next((name for mark, name in _BOMS if data.startswith(mark)), None)
     if bom:
         try:
@@ -252,7 +254,7 @@ def decode_text(path: Path, data: bytes) -> str:
         except UnicodeDecodeError:
             raise bad_file(path, f"not a text file (its byte-order mark says {bom.upper()}, "
                                  "but what follows is not)") from None
-    elif b"\0" in data:
+    elif b"\0" in data and not (stray_nuls and data.count(b"\0") < len(data) // 100):
         raise bad_file(path, "not a text file (it contains NUL bytes)")
     else:
         try:

@@ -123,6 +123,23 @@ def test_one_row_longer_than_the_article_limit_is_skipped_not_the_whole_dump(tmp
                        "(setting max_file_bytes)"]
 
 
+def test_a_stray_nul_byte_costs_its_row_not_the_whole_dump(tmp_path):
+    """One NUL anywhere refused the whole dump as "not a text file": a scraper's one damaged row
+    lost every article of the file. A file of NULs between its letters (UTF-16 without its
+    byte-order mark) is still refused."""
+    rows = [f'R{n},"Row {n} reports that the council met on Tuesday to approve the new budget."' for n in range(8)]
+    rows[3] = 'R3,"Row 3 was cut\x00 off by the scraper."'
+    dump = tmp_path / "scraped.csv"
+    dump.write_text("title,text\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    articles, skipped = load_file(dump)
+    assert [a.title for a in articles] == ["R0", "R1", "R2", "R4", "R5", "R6", "R7"]
+    assert skipped == ["scraped.csv, row 4: it holds a NUL byte (damaged data?)"]
+    wide = tmp_path / "wide.csv"
+    wide.write_bytes("title,text\nA,Floods closed the Hume Highway.\n".encode("utf-16-le"))
+    with pytest.raises(BadInputError, match="not a text file"):
+        load_file(wide)
+
+
 def test_a_row_s_title_is_one_line_its_url_a_web_address_and_a_lone_surrogate_no_crash(tmp_path):
     """Found by fuzzing: a title holding a blank line broke the web app's markup; a url column of
     "javascript:..." was kept; a JSON escape of a lone surrogate raised UnicodeEncodeError."""
