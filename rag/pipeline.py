@@ -109,13 +109,14 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
             yield renumbered
     if rest := live.flush():
         yield rest
-    checked = finish("".join(pieces), passages, question, index.articles)
+    raw_text = "".join(pieces)
+    checked = finish(raw_text, passages, question, index.articles)
     timings.total = time.perf_counter() - started
     yield Answer(question=question, text=checked.text, citations=checked.citations, abstained=checked.abstained,
                  timings=timings, hits=hits, prompt_tokens=generator.last_prompt_tokens,
                  new_prompt_tokens=new_prompt_tokens + generator.last_new_prompt_tokens,
                  decline_logprob=decline_logprob, completion_tokens=generator.last_completion_tokens,
-                 unsupported=checked.unsupported)
+                 unsupported=checked.unsupported, raw_text=raw_text)
 
 
 def ask(question: str, *, index_dir: str | Path | None = None, history: list[dict] | None = None,

@@ -162,6 +162,9 @@ class Answer:
     decline_logprob: float | None = None
     # Sentences the model wrote that no passage supports; left out of `text`.
     unsupported: list[str] = field(default_factory=list)
+    # The model's reply as it wrote it, before rag.answer checked it ("" when the model was not
+    # asked to write): eval/replay_checks.py re-runs the check on it without the model.
+    raw_text: str = ""
     prompt_tokens: int = 0
     # Prompt tokens the model had to read: those not reused from the runtime's cache of the
     # previous prompt (its fixed instructions and examples). What decides the wait on a CPU.

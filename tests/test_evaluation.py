@@ -454,17 +454,22 @@ def test_shipped_questions_cover_every_kind_and_seed():
         assert len(facts) >= 5, f"{seed} is the source of only {facts}"
 
 
+def _script(path):
+    """A script of eval/ (not a package), imported from its file."""
+    spec = importlib.util.spec_from_file_location(Path(path).stem, PROJECT / "eval" / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module", params=["seeds", "news"])
 def shipped_set(request, tmp_path_factory):
     """(questions file, {file name: text} of the articles it asks about): the seed set, and the
     news-archive set over the articles eval/news/fetch.py takes from gensim's wheel."""
     if request.param == "seeds":
         return QUESTIONS, {p.name: p.read_text(encoding="utf-8") for p in SEEDS.glob("*.txt")}
-    spec = importlib.util.spec_from_file_location("news_fetch", PROJECT / "eval" / "news" / "fetch.py")
-    fetch = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fetch)
     folder = tmp_path_factory.mktemp("news")
-    assert fetch.fetch(folder) == 350
+    assert _script("news/fetch.py").fetch(folder) == 350
     return NEWS_QUESTIONS, {p.name: p.read_text(encoding="utf-8") for p in folder.iterdir()}
 
 
@@ -508,3 +513,28 @@ def test_shipped_split_is_fixed_and_stratified_by_kind(path):
         dev = sum(q.split == "dev" for q in of_kind)
         # each kind is halved; an odd count gives the extra question to dev
         assert dev - (len(of_kind) - dev) in (0, 1), (kind, dev, len(of_kind))
+
+
+# --- eval/replay_checks.py: the answer checks re-run on recorded replies, one switched off at a time
+
+
+def test_replaying_the_checks_tells_what_each_one_saved_and_cut():
+    replay = _script("replay_checks.py").replay
+    passage = "The council met in Lyon on 3 March. It approved the new budget."
+    chunks = {"a#0": Chunk(id="a#0", source="a.txt", title="Council", text=passage, start=0, end=len(passage),
+                           position=0)}
+
+    def row(id, question, raw, gold=()):
+        return {"id": id, "question": question, "raw_answer": raw, "shown": ["a#0"], "answerable": bool(gold),
+                "gold_answers": list(gold), "match": "any"}
+
+    rows = [row("right", "Where did the council meet?", "The council met in Lyon [1].", ["Lyon"]),
+            # no number for "how many": the decline, which is right for a question the passage cannot answer
+            row("no-number", "How many people attended the meeting?", "The council met in Lyon [1]."),
+            # a name the passage never gives: left out, so the answer is declined (wrongly, by this gold)
+            row("new-name", "Where did the council meet?", "The council met in Paris [1].", ["Paris"])]
+    every_check = replay(rows, chunks, None)
+    assert every_check == {"right": True, "no-number": True, "new-name": False}
+    assert replay(rows, chunks, "lacks_number") == every_check | {"no-number": False}
+    assert replay(rows, chunks, "novel_terms") == every_check | {"new-name": True}
+    assert replay(rows, chunks, "restates") == every_check

@@ -51,7 +51,7 @@ def score(question: EvalQuestion, answer: Answer, ranked: list[Hit]) -> dict:
     sources = [hit.chunk.source for hit in ranked]
     row = {
         "id": question.id, "kind": question.kind, "split": question.split, "question": question.question,
-        "gold_answers": question.answers, "gold_sources": question.sources,
+        "gold_answers": question.answers, "match": question.match, "gold_sources": question.sources,
         "answer": answer.text, "answerable": question.answerable, "abstained": abstained,
     }
     # Citations are graded where there is gold evidence to grade them against: an answered
@@ -77,6 +77,10 @@ def score(question: EvalQuestion, answer: Answer, ranked: list[Hit]) -> dict:
         "citations_cover_gold": grades["covers_gold"] if grades else None,
         "citations": [asdict(c) | {"cited_span": asdict(cited_span(c))} for c in answer.citations],
         "unsupported": answer.unsupported,  # sentences the pipeline dropped as unsupported
+        # What the answer check read: the model's reply and the passages shown, in the order of
+        # Answer.hits (eval/replay_checks.py re-runs the check on them without the model).
+        "raw_answer": answer.raw_text,
+        "shown": [h.chunk.id for h in answer.hits],
         "cited_sources": cited,
         "retrieved": [{"source": h.chunk.source, "chunk_id": h.chunk.id, "score": round(h.score, 4)} for h in ranked],
         # The two signals rag.decline weighs (eval/calibrate.py fits it from these columns).

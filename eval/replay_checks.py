@@ -1,0 +1,129 @@
+"""What each of the answer checks did on an eval report: answers it saved, answers it wrongly cut.
+
+    .venv/bin/python eval/replay_checks.py REPORT.json [--index DIR | --articles DIR]
+
+rag.answer.finish checks the model's reply without a model, so it can be re-run on a report's
+rows (their `raw_answer` and `shown` passages, recorded since 2026-12-04) with one check switched
+off at a time. A row's outcome is graded as the report grades it (an answerable question is right
+when the answer holds a gold phrase and is not a decline; an unanswerable one when it is declined):
+a check **saved** a row that is right with it and wrong without it, and **cut** one that is wrong
+with it and right without it. Rows the pipeline declined before the model wrote are not the
+checks' doing and are left out.
+
+The checks (rag.grounding's rules, as rag.answer applies them):
+- `support`: a sentence whose content words are mostly not in a passage is left out (and an
+  answer left with no sentence becomes the decline); switched off, every sentence is supported;
+- `novel_terms`: a sentence naming a name or number no passage or the question mentions is left
+  out; switched off, none is;
+- `lacks_number`: a "how many" answer without a number, a "what year" one without a year,
+  becomes the decline;
+- `restates`: an answer that only restates the question becomes the decline.
+
+The passages come from the index the report was run on: `--index DIR`, else the one its meta
+names if it is still there; or a throwaway index rebuilt as the eval built it (chunk ids follow
+the files' content, so they are the same): of `--articles DIR`, of the report's SQuAD file, of
+the seed articles and the report's distractors, or of the seed articles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from contextlib import ExitStack
+from pathlib import Path
+from unittest import mock
+
+from rag.answer import finish
+from rag.config import PROJECT_DIR, load_settings
+from rag.evaluation.metrics import contains_answer, strip_markers
+from rag.evaluation.squad import load_squad, throwaway_index
+from rag.index import load_index
+from rag.prompt import reading_order
+from rag.schema import Hit
+
+CHECKS = {
+    "support": ("rag.answer.support", lambda *_: 1.0),
+    "novel_terms": ("rag.answer.novel_terms", lambda *_: set()),
+    "lacks_number": ("rag.answer.lacks_number", lambda *_: False),
+    "restates": ("rag.answer.restates", lambda *_: False),
+}
+
+
+def outcome(row: dict, text: str, abstained: bool) -> bool:
+    """Right or wrong, as rag.evaluation.runner.score grades a row."""
+    if not row["answerable"]:
+        return abstained
+    return not abstained and contains_answer(strip_markers(text), row["gold_answers"], row["match"])
+
+
+def replay(rows: list[dict], chunks: dict, switched_off: str | None) -> dict[str, bool]:
+    """Each answered row's outcome with the check `switched_off` (None: all checks on)."""
+    results = {}
+    with ExitStack() as stack:
+        if switched_off:
+            target, stand_in = CHECKS[switched_off]
+            stack.enter_context(mock.patch(target, stand_in))
+        for row in rows:
+            passages = reading_order([Hit(chunks[chunk_id], 0.0) for chunk_id in row["shown"]])
+            checked = finish(row["raw_answer"], passages, row["question"])
+            results[row["id"]] = outcome(row, checked.text, checked.abstained)
+    return results
+
+
+def chunks_by_id(index_dir: Path, settings) -> dict:
+    index = load_index(index_dir, settings.embedding_model)
+    return {chunk.id: chunk for chunk in index.all_chunks()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("report", type=Path)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--index", type=Path, help="the index the report's questions were asked over")
+    where.add_argument("--articles", type=Path, help="a folder of articles to index as the eval did")
+    args = parser.parse_args()
+    report = json.loads(args.report.read_text(encoding="utf-8"))
+    settings = load_settings()
+    rows = [r for r in report["rows"] if r.get("raw_answer")]
+    if not rows:
+        raise SystemExit(f"{args.report} has no raw answers: it was run before they were recorded")
+
+    meta = report["meta"]
+    with ExitStack() as stack:
+        documents, folders = {}, []
+        if args.index or args.articles:
+            folders = [args.articles] if args.articles else []
+        elif meta.get("squad"):
+            documents = load_squad(meta["squad"]["path"]).documents
+        elif meta.get("distractors"):
+            distractors = Path(meta["distractors"])
+            folders = [PROJECT_DIR / "seeds"]
+            if distractors.is_dir():
+                folders.append(distractors)
+            else:
+                documents = load_squad(distractors).documents
+        elif (meta["index"].get("path") or "") and Path(meta["index"]["path"]).is_dir():
+            args.index = Path(meta["index"]["path"])  # the index the report was run on, still there
+        else:
+            folders = [PROJECT_DIR / "seeds"]
+        index_dir = args.index or stack.enter_context(
+            throwaway_index(documents, *folders, settings=settings, progress=False))
+        chunks = chunks_by_id(index_dir, settings)
+
+    shipped = replay(rows, chunks, None)
+    recorded = {r["id"]: r["correct"] for r in rows}
+    differs = [i for i in shipped if shipped[i] != recorded[i]]
+    print(f"{args.report.name}: {len(rows)} answers the model wrote ({sum(not r['answerable'] for r in rows)} "
+          f"to unanswerable questions); replayed with every check on, {len(rows) - len(differs)} come out as "
+          f"the report graded them" + (f" (differ: {', '.join(differs)})" if differs else ""))
+    print(f"{'check':14s} {'saved':>6s} {'cut':>4s}   rows")
+    for name in CHECKS:
+        without = replay(rows, chunks, name)
+        saved = [i for i in shipped if shipped[i] and not without[i]]
+        cut = [i for i in shipped if without[i] and not shipped[i]]
+        print(f"{name:14s} {len(saved):6d} {len(cut):4d}   saved: {' '.join(saved) or '-'}; "
+              f"cut: {' '.join(cut) or '-'}")
+
+
+if __name__ == "__main__":
+    main()
