@@ -93,6 +93,11 @@ def load_file(path: Path, max_bytes: int = 5_000_000, max_archive_bytes: int = 5
     (naming the file) when nothing in it is usable. `max_bytes` limits an article file and each
     article of a dump, `max_archive_bytes` a dump or feed."""
     path = Path(path)
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:  # bytes no UTF-8 reads: the name could be neither stored nor cited
+        shown = os.fsencode(path.name).decode("utf-8", "backslashreplace")
+        raise BadInputError(f"{shown}: its name is not UTF-8 text; rename the file") from None
     if path.suffix.lower() in ARCHIVE_SUFFIXES:
         from rag.archives import load_archive
 

@@ -346,6 +346,18 @@ def test_a_dateline_near_the_top_is_the_publication_date(tmp_path, top, publishe
     assert article.published == published
 
 
+def test_a_file_whose_name_is_not_utf8_is_skipped_by_name_not_the_whole_folder(tmp_path):
+    """A name of bytes no UTF-8 reads (b"caf\xe9", written on a Latin-1 system) made every sync
+    crash (UnicodeEncodeError making the chunk ids), so nothing at all was indexed."""
+    (tmp_path / "good.txt").write_text("Talks\n\nThe talks ended with a prisoner exchange.\n", encoding="utf-8")
+    with open(os.path.join(os.fsencode(tmp_path), b"caf\xe9 talks.txt"), "w", encoding="utf-8") as bad:
+        bad.write("Cafe\n\nA cafe opened.\n")
+    articles, skipped = load_folder(tmp_path)
+    assert [a.source for a in articles] == ["good.txt"]
+    assert skipped == ["caf\\xe9 talks.txt: its name is not UTF-8 text; rename the file"]
+    skipped[0].encode("utf-8")  # storable and printable
+
+
 def test_load_folder_skips_bad_files_with_a_reason_and_loads_the_rest(tmp_path, caplog):
     write(tmp_path, "a_good.txt", "Grain deal renewed\nShips sail again.\n")
     write(tmp_path, "b_latin1.txt", "Caf\xe9 talks\n".encode("latin-1"))

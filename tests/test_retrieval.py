@@ -10,6 +10,7 @@ from conftest import ISTANBUL, SEEDS
 from rag.config import PROJECT_DIR
 from rag.embedding import load_embedder
 from rag.index import load_index
+from rag.prompt import HISTORY_CHARS
 from rag.query import asked_places, respell, standalone_query, time_terms
 from rag.retrieval import NEAR_DUPLICATE, retrieve, within_reach
 from rag.schema import Chunk, Hit
@@ -75,6 +76,14 @@ def test_follow_ups_borrow_the_previous_question(question, expected):
                {"role": "assistant", "content": "A prisoner exchange [1]."}]
     assert standalone_query(question, history) == expected
     assert standalone_query(question, None) == question
+
+
+def test_a_follow_up_borrows_only_as_much_of_a_long_turn_as_the_prompt_shows():
+    """A 100 KB earlier turn sent through the API was read whole (every unknown word respelt: 22 s,
+    every other question waiting); the prompt shows its first HISTORY_CHARS characters."""
+    history = [{"role": "user", "content": "talks " * 20_000}, {"role": "assistant", "content": "x"}]
+    query = standalone_query("And then?", history)
+    assert query.endswith(" And then?") and len(query) == HISTORY_CHARS + len(" And then?")
 
 
 def test_misspelt_words_are_respelt_to_the_articles_words_but_real_words_are_kept(index_and_embedder):
