@@ -168,6 +168,9 @@ def _index_plan(source_dir: Path, settings: Settings, as_json: bool) -> int:
     from rag.index import index_size
     from rag.sync import build_for, plan_sync
 
+    from rag.loading import article_files
+
+    article_files(source_dir)  # a missing or empty folder is refused before the model loads
     plan = plan_sync(source_dir, settings.index_dir, build_for(settings), settings.max_file_bytes,
                      settings.max_archive_bytes)
     size = index_size(settings.index_dir)

@@ -85,6 +85,7 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
     replaces the local embedder's `embed` (rag.distributed runs it on a Ray cluster)."""
     started = time.perf_counter()
     folder, index_dir = Path(source_dir), Path(index_dir)
+    article_files(folder)  # a missing or empty folder is refused before the model loads
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
     build = build_for(settings)
     plan = plan_sync(folder, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)

@@ -40,6 +40,22 @@ def test_indexing_an_empty_folder_exits_2(tmp_path):
     assert not (tmp_path / "index").exists()
 
 
+def test_a_missing_or_empty_folder_is_refused_before_any_model_loads(tmp_path, monkeypatch, capsys):
+    """Found by fuzzing: `rag index` and its dry run loaded the embedding model (seconds) before
+    saying the folder was not there."""
+    from rag.cli import main
+
+    def no_model(*_):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr("rag.sync.load_embedder", no_model)
+    monkeypatch.setattr("rag.embedding.load_embedder", no_model)
+    for args in (["index", str(tmp_path / "none")], ["index", str(tmp_path / "none"), "--dry-run"],
+                 ["index", str(tmp_path), "--dry-run"]):
+        assert main(["--index-dir", str(tmp_path / "index"), *args]) == 2
+        assert "no such folder" in capsys.readouterr().err or args[1] == str(tmp_path)
+
+
 def test_bad_usage_exits_2():
     assert rag_cli("ask").returncode == 2
 

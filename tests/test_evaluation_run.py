@@ -118,6 +118,26 @@ def test_eval_with_a_folder_of_distractors_indexes_its_articles_beside_the_seeds
     assert [r["id"] for r in report["rows"]] == ["q001"]
 
 
+@pytest.mark.parametrize("extra, says", [
+    (["--kind", "nope"], "no question of kind 'nope'"),
+    (["--set", "missing.jsonl"], "missing.jsonl"),
+    ([], "no article files in"),  # the folder of distractors is empty
+])
+def test_eval_with_distractors_refuses_bad_arguments_before_building_the_index(tmp_path, monkeypatch, capsys, extra,
+                                                                                 says):
+    """Found by fuzzing: these were refused only after the throwaway index was embedded (minutes
+    for a SQuAD file), and an empty folder of distractors was not refused at all."""
+    def built(*_, **__):
+        raise AssertionError("the index was built")
+
+    monkeypatch.setattr("rag.evaluation.squad.throwaway_index", built)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    distractors = empty if not extra else SQUAD
+    assert main(["eval", "--distractors", str(distractors), *extra, "--json", str(tmp_path / "r.json")]) == 2
+    assert says in capsys.readouterr().err
+
+
 def test_eval_with_distractors_named_as_a_seed_article_is_refused(tmp_path, capsys):
     news = tmp_path / "news"
     news.mkdir()

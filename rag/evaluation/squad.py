@@ -24,9 +24,10 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.errors import BadInputError
+from rag.loading import article_files
 from rag.evaluation.metrics import Span, normalize_answer
-from rag.evaluation.questions import EvalQuestion, select_questions
-from rag.evaluation.runner import evaluate, evaluate_set
+from rag.evaluation.questions import EvalQuestion, load_questions, select_questions
+from rag.evaluation.runner import evaluate
 from rag.text import split_sentences
 
 __all__ = ["SAMPLE_SIZE", "SquadSet", "evaluate_among_distractors", "evaluate_squad", "load_squad", "throwaway_index"]
@@ -124,14 +125,21 @@ def evaluate_squad(path: str | Path, *, settings: Settings, limit: int | None = 
 
 def evaluate_among_distractors(question_set: str | Path, path: str | Path, articles_dir: Path, *,
                                settings: Settings, progress: bool = True, **selection) -> dict:
-    """`evaluate_set` over a throwaway index of the articles in `articles_dir` and, as distractors,
+    """The question set asked over a throwaway index of the articles in `articles_dir` and, as distractors,
     every paragraph of the SQuAD file at `path`, or every article of the folder at `path`;
     `selection`: kind, split, limit."""
+    # Everything that can be refused is refused before the index is built (minutes for a
+    # SQuAD file): the question set and the slice of it, and a folder without articles.
+    questions = select_questions(load_questions(question_set), **selection)
     path = Path(path)
-    documents, folders = ({}, [articles_dir, path]) if path.is_dir() else (load_squad(path).documents, [articles_dir])
+    if path.is_dir():
+        article_files(path)
+        documents, folders = {}, [articles_dir, path]
+    else:
+        documents, folders = load_squad(path).documents, [articles_dir]
     with throwaway_index(documents, *folders, settings=settings, progress=progress) as index_dir:
-        report = _deleted_index(evaluate_set(question_set, settings=settings, index_dir=index_dir,
-                                             progress=progress, **selection))
+        report = _deleted_index(evaluate(questions, settings=settings, index_dir=index_dir, progress=progress))
+    report["meta"]["question_set"] = {"path": str(question_set), **selection}
     report["meta"]["distractors"] = str(path)
     return report
 
