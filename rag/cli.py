@@ -280,6 +280,7 @@ def _eval(args, settings: Settings) -> int:
         raise BadInputError("--seed only applies to --squad: the question set's --limit takes the first N")
     if args.distractors and (args.squad or args.eval_index):
         raise BadInputError("--distractors builds its own index of the seed articles: not with --squad or --index")
+    _writable(args.json_out)  # before the run, not after minutes of answers that would be lost
     if args.squad:
         if args.eval_index:
             raise BadInputError("--index does not apply to --squad: its paragraphs get a throwaway index")
@@ -294,10 +295,19 @@ def _eval(args, settings: Settings) -> int:
         report = evaluate_set(args.question_set or DEFAULT_EVAL_SET, settings=settings, index_dir=args.eval_index,
                               kind=args.kind, split=args.split, limit=args.limit)
     print(format_summary(report["summary"]))
-    args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     print(f"\nreport written to {args.json_out}")
     return 0
+
+
+def _writable(path: Path) -> None:
+    """Refuse a report path that cannot be written (a folder, a path under a file, no permission)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInputError(f"cannot write the report to {path}: {exc.strerror or exc}") from None
+    if path.is_dir() or not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise BadInputError(f"cannot write the report to {path}: a folder, or no permission to write there")
 
 
 def _models(args, settings: Settings) -> int:

@@ -309,6 +309,18 @@ def test_compare_refuses_a_file_that_is_not_a_report(tmp_path):
     (tmp_path / "cut.json").write_text(json.dumps({"meta": {}, "summary": {"overall": {}}, "rows": [{"id": "q1"}]}))
     with pytest.raises(BadInputError, match="not a complete `rag eval --json` report .*KeyError"):
         compare_reports(tmp_path / "cut.json", tmp_path / "cut.json")
+    # Also found by fuzzing, internal errors when the table was printed: a metric as text, a
+    # count as a float, a numeric id in one report only.
+    edited = _report([{"id": "q1", "correct": True}], accuracy="high")
+    (tmp_path / "edited.json").write_text(json.dumps(edited))
+    with pytest.raises(BadInputError, match="a metric is 'high', not a number"):
+        compare_reports(tmp_path / "edited.json", tmp_path / "edited.json")
+    odd = _report([{"id": 7, "correct": True}])
+    odd["summary"]["overall"]["count"] = 1.0
+    (tmp_path / "odd.json").write_text(json.dumps(odd))
+    (tmp_path / "one.json").write_text(json.dumps(_report([{"id": "q1", "correct": True}])))
+    text = format_comparison(compare_reports(tmp_path / "odd.json", tmp_path / "one.json"))
+    assert "only in A: 7" in text and "only in B: q1" in text
 
 
 # --- SQuAD files

@@ -138,6 +138,19 @@ def test_eval_with_distractors_refuses_bad_arguments_before_building_the_index(t
     assert says in capsys.readouterr().err
 
 
+def test_a_report_path_that_cannot_be_written_is_refused_before_the_run(tmp_path, monkeypatch, capsys):
+    """Found by fuzzing: a folder or a path under a file as --json failed only after the whole
+    run (exit 1), and every answer was lost."""
+    def asked(*_, **__):
+        raise AssertionError("the questions were asked")
+
+    monkeypatch.setattr("rag.evaluation.runner.evaluate", asked)
+    (tmp_path / "file").write_text("x")
+    for out in (tmp_path, tmp_path / "file" / "report.json"):
+        assert main(["eval", "--split", "dev", "--json", str(out)]) == 2
+        assert f"cannot write the report to {out}" in capsys.readouterr().err
+
+
 def test_eval_with_distractors_named_as_a_seed_article_is_refused(tmp_path, capsys):
     news = tmp_path / "news"
     news.mkdir()

@@ -82,13 +82,21 @@ def _compared(a: dict, b: dict, a_path, b_path) -> dict:
         "a": {"path": str(a_path), "created": a["meta"].get("created"), "count": len(a_rows)},
         "b": {"path": str(b_path), "created": b["meta"].get("created"), "count": len(b_rows)},
         "setup_changed": _setup_changes(a["meta"], b["meta"]),
-        "metrics": {key: [a["summary"]["overall"].get(key), b["summary"]["overall"].get(key)]
+        "metrics": {key: [_metric(a["summary"]["overall"].get(key)), _metric(b["summary"]["overall"].get(key))]
                     for _, key, _ in _COLUMNS},
         "questions": questions,
         "unchanged": sum(q in a_rows for q in b_rows) - len(questions),
         "only_in_a": [q for q in a_rows if q not in b_rows],
         "only_in_b": [q for q in b_rows if q not in a_rows],
     }
+
+
+def _metric(value):
+    """A metric as a report holds it, a number or None; anything else (a report edited by hand)
+    is refused here rather than failing when the table is printed."""
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return value
+    raise TypeError(f"a metric is {value!r}, not a number")
 
 
 def format_comparison(comparison: dict) -> str:
@@ -109,7 +117,7 @@ def format_comparison(comparison: dict) -> str:
     lines += ["", f"unchanged (same answer text, same outcomes): {comparison['unchanged']} questions"]
     for side in ("a", "b"):
         if comparison[f"only_in_{side}"]:
-            lines.append(f"only in {side.upper()}: {', '.join(comparison[f'only_in_{side}'])}")
+            lines.append(f"only in {side.upper()}: {', '.join(map(str, comparison[f'only_in_{side}']))}")
     return "\n".join(lines)
 
 
@@ -184,7 +192,7 @@ def _cell(value, fmt: str) -> str:
         return f"{value:.0%}"
     if fmt == "s":
         return f"{value:.1f}s"
-    return format(value, fmt)
+    return format(round(value) if fmt == "d" else value, fmt)
 
 
 def _delta(a, b, fmt: str) -> str:
@@ -194,4 +202,4 @@ def _delta(a, b, fmt: str) -> str:
         return f"{(b - a) * 100:+.0f} pts"
     if fmt == "s":
         return f"{b - a:+.1f}s"
-    return format(b - a, "+" + fmt)
+    return format(round(b - a) if fmt == "d" else b - a, "+" + fmt)
