@@ -100,15 +100,21 @@ def parse_chat(data: dict, settings: Settings) -> Chat:
     if turns[-1]["role"] != "user":
         raise RequestError(f"the last message must be the user's question, not {turns[-1]['role']!r}",
                            f"messages[{len(turns) - 1}].role")
-    stream, options = data.get("stream", False), data.get("stream_options") or {}
+    # OpenAI's schema lets a client send null for a field it leaves at its default.
+    stream = False if data.get("stream") is None else data["stream"]
+    options = data.get("stream_options") or {}
     if not isinstance(stream, bool):
         raise RequestError(f"stream must be true or false, not {stream!r}", "stream")
     if not isinstance(options, dict):
         raise RequestError("stream_options must be an object", "stream_options")
-    if data.get("n", 1) != 1:
+    include_usage = options.get("include_usage") or False
+    if not isinstance(include_usage, bool):
+        raise RequestError(f"stream_options.include_usage must be true or false, not {include_usage!r}",
+                           "stream_options.include_usage")
+    if data.get("n") not in (None, 1):
         raise RequestError("n must be 1: there is one checked answer per question", "n")
     return Chat(turns[-1]["content"], conversation(turns[:-1]), _model(data.get("model"), settings), stream,
-                bool(options.get("include_usage")))
+                include_usage)
 
 
 def parse_messages(messages, param: str) -> list[dict]:
@@ -134,8 +140,9 @@ def conversation(turns: list[dict]) -> list[dict]:
 
 def _text(content, param: str) -> str:
     """A message's text: a string, or OpenAI's list of text parts."""
-    if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
-        content = "".join(str(p.get("text", "")) for p in content) if content else ""
+    if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text"
+                                         and isinstance(p.get("text"), str) for p in content):
+        content = "".join(p["text"] for p in content)
     if not isinstance(content, str):
         raise RequestError(f"{param} must be text (a string or text parts), not {type(content).__name__}", param)
     try:

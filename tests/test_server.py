@@ -112,6 +112,12 @@ def test_a_bad_request_gets_openais_error_object_and_400(client):
      "messages[1].role", "must be the user's question"),
     (b'{"messages": [{"role": "user", "content": "Who met?"}], "stream": "yes"}', "stream", "true or false"),
     (b'{"messages": [{"role": "user", "content": "Who met?"}], "n": 2}', "n", "n must be 1"),
+    # Found by fuzzing: a text part without text reached the core as the question "None", and
+    # include_usage "no" turned usage on.
+    (b'{"messages": [{"role": "user", "content": [{"type": "text", "text": null}]}]}', "messages[0].content",
+     "must be text"),
+    (b'{"messages": [{"role": "user", "content": "Who met?"}], "stream_options": {"include_usage": "no"}}',
+     "stream_options.include_usage", "true or false"),
     (b'{"messages": [', None, "not valid JSON"),
     (b"[" * 100_000 + b"]" * 100_000, None, "not valid JSON"),  # a RecursionError was a 500 (found by fuzzing)
     (b'["Who met?"]', None, "JSON object"),
@@ -123,6 +129,14 @@ def test_bad_requests_are_refused_with_the_field_that_is_wrong(server, body, par
     assert reply.status_code == 400, reply.text
     error = reply.json()["error"]
     assert error["type"] == "invalid_request_error" and error["param"] == param and says in error["message"]
+
+
+def test_null_for_a_field_with_a_default_is_the_default(client, monkeypatch):
+    """OpenAI's schema allows null for stream and n; both were refused with a 400."""
+    monkeypatch.setattr(rag, "ask_stream", _fake())
+    reply = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": HEADLINE}],
+                                           extra_body={"stream": None, "n": None})
+    assert reply.choices[0].message.content == "Prisoners were swapped [1]."
 
 
 def test_an_unknown_model_is_404_as_in_openai(client):
