@@ -28,6 +28,7 @@ the seed articles and the report's distractors, or of the seed articles.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from contextlib import ExitStack
 from pathlib import Path
@@ -82,13 +83,22 @@ def main() -> None:
     where.add_argument("--index", type=Path, help="the index the report's questions were asked over")
     where.add_argument("--articles", type=Path, help="a folder of articles to index as the eval did")
     args = parser.parse_args()
-    report = json.loads(args.report.read_text(encoding="utf-8"))
-    settings = load_settings()
-    rows = [r for r in report["rows"] if r.get("raw_answer")]
+    try:
+        report = json.loads(args.report.read_text(encoding="utf-8"))
+        rows = [r for r in report["rows"] if r.get("raw_answer")]
+        meta = report["meta"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SystemExit(f"{args.report} is not a readable `rag eval --json` report ({type(exc).__name__}: {exc})")
     if not rows:
         raise SystemExit(f"{args.report} has no raw answers: it was run before they were recorded")
+    needed = {"id", "question", "raw_answer", "shown", "answerable", "gold_answers", "match", "correct"}
+    if incomplete := [str(r.get("id")) for r in rows if not needed <= set(r) or not isinstance(r["raw_answer"], str)]:
+        raise SystemExit(f"{args.report}: rows without {', '.join(sorted(needed))}: {', '.join(incomplete[:5])}")
+    # The passages are rebuilt as the report's run cut them: its chunk size and embedding model.
+    recorded = {k: v for k, v in meta.get("settings", {}).items()
+                if k in ("embedding_model", "chunk_tokens", "chunk_overlap")}
+    settings = dataclasses.replace(load_settings(), **recorded)
 
-    meta = report["meta"]
     with ExitStack() as stack:
         documents, folders = {}, []
         if args.index or args.articles:
@@ -109,6 +119,9 @@ def main() -> None:
         index_dir = args.index or stack.enter_context(
             throwaway_index(documents, *folders, settings=settings, progress=False))
         chunks = chunks_by_id(index_dir, settings)
+    if missing := [r["id"] for r in rows if not set(r["shown"]) <= set(chunks)]:
+        raise SystemExit(f"the passages shown for {', '.join(missing[:5])} are not in the index used: give the "
+                         "index the report was run on (--index) or its articles (--articles)")
 
     shipped = replay(rows, chunks, None)
     recorded = {r["id"]: r["correct"] for r in rows}
