@@ -71,10 +71,10 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
     for sentence in sentences(text):
         # A marker inside the sentence ("met: [1] in Astana and [2] in Istanbul") moves to its
         # end; the gap it leaves is closed.
-        body = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(CITATION.sub("", sentence).split()))
-        body = re.sub(r"[,;:]+([.!?]?)$", r"\1", body)  # "four meetings: [1][2]." leaves "meetings:."
+        body = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_without_markers(sentence).split()))
+        body = re.sub(r"(?<![,;:])[,;:]+([.!?]?)$", r"\1", body)  # "four meetings: [1][2]." leaves "meetings:."
         scores = [support(body, passage) for passage in passages]
-        claimed = [int(n) for n in CITATION.findall(sentence)]
+        claimed = [n for n in map(int, CITATION.findall(sentence)) if 1 <= n <= len(passages)]
         backing = [n for n in claimed if scores[n - 1] >= SUPPORTED]
         if not backing and scores and max(scores) >= SUPPORTED:
             backing = [scores.index(max(scores)) + 1]
@@ -126,9 +126,11 @@ class LiveRenumbering:
 
 
 def _marker_numbers(match: re.Match, passages: int) -> list[int]:
-    """The valid passage numbers in one marker, in order, without repeats."""
+    """The valid passage numbers in one marker, in order, without repeats. A number of over four
+    digits is no passage's (and one of over 4,300 digits is more than int() reads)."""
     numbers = next(group for group in match.groups() if group)
-    return list(dict.fromkeys(n for n in map(int, re.findall(r"\d+", numbers)) if 1 <= n <= passages))
+    digits = [d for d in re.findall(r"\d+", numbers) if len(d.lstrip("0")) <= 4]
+    return list(dict.fromkeys(n for n in map(int, digits) if 1 <= n <= passages))
 
 
 # Markers written as a list ("[1], [2], and [3]") are one citation: the 1.5B model writes them in
@@ -138,6 +140,14 @@ def _marker_numbers(match: re.Match, passages: int) -> list[int]:
 # the markers.
 _MARKER_LIST = re.compile(rf"(?:{_MARKER.pattern})(?:\s*(?:,\s*(?:and\s+|&\s*)?|and\s+|&\s*)(?:{_MARKER.pattern}))*",
                           re.IGNORECASE)
+
+
+def _without_markers(sentence: str) -> str:
+    """The sentence without its "[n]" markers, however nested: removing "[2]" from "[[2]3]" leaves
+    a "[3]" (found by fuzzing: it reached the renumbering and crashed it)."""
+    while CITATION.search(sentence):
+        sentence = CITATION.sub("", sentence)
+    return sentence
 
 
 def _normalise_markers(raw: str, passages: int) -> str:
@@ -150,7 +160,7 @@ def _normalise_markers(raw: str, passages: int) -> str:
     text = _MARKER_LIST.sub(markers, raw)
     text = re.sub(rf"([.!?])\s*((?:{CITATION.pattern}\s*)+)", lambda m: " " + m.group(2).replace(" ", "") + m.group(1),
                   text)
-    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)  # "claim [9] ." with [9] dropped -> "claim."
+    text = re.sub(r"(?<![ \t])[ \t]+([.,;:!?])", r"\1", text)  # "claim [9] ." with [9] dropped -> "claim."
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 

@@ -19,7 +19,9 @@ __all__ = [
 # --- sentences
 
 # A stop (with any closing quotes or brackets) and the space after it: a possible sentence end.
-_STOP = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
+# It starts where a run of stops starts: tried from inside a run too, a line of 20,000 dots took
+# 7 s to split (found by fuzzing), and a 5 MB file of them would never finish indexing.
+_STOP = re.compile(r"(?<![.!?…])[.!?…]+[\"'”’)\]]*\s+")
 _OPENERS = "\"'“‘(["
 _NEXT = re.compile(f"[{re.escape(_OPENERS)}]*(.)")  # the first letter after the stop
 _LINE = re.compile(r"[^\n]+")

@@ -1,6 +1,8 @@
 """Citations as a small model writes them: repaired, checked against the passages, renumbered.
 No model needed: the passages and raw answers are hand-made."""
 
+import re
+
 import pytest
 
 from rag.answer import LiveRenumbering, finish
@@ -33,6 +35,22 @@ def test_citation_shapes_become_one_marker_before_the_stop(raw):
     assert checked.text == "The towns agreed to share the cost of a new dam [1]."
     assert [(c.n, c.chunk_id, c.start) for c in checked.citations] == [(1, "c2", 200)]
     assert not checked.abstained and checked.unsupported == []
+
+
+@pytest.mark.parametrize("raw, passages", [
+    ("The towns agreed to share the cost of a new dam [[2]3].", 3),  # KeyError: 3
+    ("Heavy rain is expected across the valley next week [[7]2].", 1),  # IndexError: [2] of one passage
+    ("The dam will cost 1,000 million euros [" + "1" * 5000 + "].", 3),  # ValueError: int() of 5,000 digits
+])
+def test_odd_markers_from_a_model_without_the_grammar_do_not_crash_the_check(raw, passages):
+    """Found by fuzzing (the grammar keeps llama.cpp's model from writing these; a transformers
+    model can): each raised. Every marker left in the text has its citation."""
+    checked = finish(raw, _hits()[:passages])
+    numbers = [int(n) for n in re.findall(r"\[(\d+)\]", checked.text)]
+    assert sorted(set(numbers)) == [c.n for c in checked.citations]
+    stream = LiveRenumbering(passages)
+    stream.feed(raw)
+    stream.flush()
 
 
 def test_markers_inside_a_sentence_move_to_its_end_without_leaving_gaps():

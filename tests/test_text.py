@@ -28,6 +28,13 @@ def test_split_sentences(text, expected):
     assert sentences(text) == expected
 
 
+def test_a_run_of_stops_is_split_at_once():
+    """Found by fuzzing: a line of 20,000 dots took 7 s to split (each dot a new try), so a file
+    of them never finished indexing; 100,000 took minutes."""
+    text = "." * 100_000 + " Then a sentence."
+    assert split_sentences(text, 0, len(text)) == [(0, 100_000), (100_001, len(text))]
+
+
 def test_split_sentences_offsets_are_absolute_and_stay_in_range():
     text = "Skip this. Start here. And here.\nNot this."
     start, end = text.index("Start"), text.index("\n")
