@@ -70,16 +70,20 @@ def _pack(units: list[tuple[int, int]], counts: list[int], article: Article,
     def tokens(a: int, b: int) -> int:
         return total[b] - total[a]
 
-    ranges, i, n = [], 0, len(units)
+    ranges, i, n, last = [], 0, len(units), 0  # last: where the previous chunk ended
     while True:
         j = i + 1  # at least one sentence, however long
         while j < n and tokens(i, j + 1) <= max_tokens:
             j += 1
         if j == i + 1 < n and _is_heading(article, units[i]):
             j += 1  # a lone heading takes its first sentence along, even past max_tokens
-        elif i + 1 < j < n and _is_heading(article, units[j - 1]):
-            j -= 1  # a heading that would close a chunk belongs with the paragraph opening the next
+        elif max(i + 1, last + 1) < j < n and _is_heading(article, units[j - 1]):
+            # A heading that would close a chunk belongs with the paragraph opening the next; but
+            # not when that leaves no new sentence: the chunk would lie inside the one before,
+            # the same passage twice (found by fuzzing).
+            j -= 1
         ranges.append((i, j))
+        last = j
         if j == n:
             return ranges
         # Back up over whole sentences that fit in the overlap and still leave room for the next

@@ -74,6 +74,16 @@ def dropped_ranges(article):
     return ranges
 
 
+def test_a_heading_pulled_back_never_makes_a_chunk_inside_the_one_before(tmp_path):
+    """Found by fuzzing: the overlap backed up to "Two three four.", then the heading rule gave the
+    chunk back its new line, and the second chunk lay inside the first: one passage embedded,
+    retrieved and shown twice."""
+    article = make(tmp_path, "Title line\n\nOne. Two three four.\nHeading\nFive six.\n")
+    chunks = chunk_article(article, words, max_tokens=4, overlap=3)
+    assert all(b.end > a.end for a, b in zip(chunks, chunks[1:])), texts(chunks)
+    assert "Heading\nFive six." in texts(chunks)
+
+
 @pytest.mark.parametrize("max_tokens, overlap", [(160, 32), (50, 15)])
 def test_seed_chunks(max_tokens, overlap):
     overlaps = 0
