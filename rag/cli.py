@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ui = commands.add_parser("ui", help="serve the chat web UI")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    ui.add_argument("--port", type=int, default=7860)
+    ui.add_argument("--port", type=port, default=7860)
     ui.add_argument("--share", action="store_true", help="also open a public Gradio share link (needs --auth)")
     login = ui.add_mutually_exclusive_group()
     login.add_argument("--auth", metavar="USER:PASSWORD",
@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve an OpenAI-style HTTP API (/v1/chat/completions) and the web UI")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=port, default=8000)
     login = serve.add_mutually_exclusive_group()
     login.add_argument("--auth", metavar="USER:PASSWORD",
                        help="require this login (default: $RAG_UI_AUTH); API clients send it as the API key")
@@ -298,6 +298,15 @@ def _eval(args, settings: Settings) -> int:
     args.json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     print(f"\nreport written to {args.json_out}")
     return 0
+
+
+def port(text: str) -> int:
+    """A TCP port (0 for any free one); argparse turns the ValueError into a usage error, exit 2
+    ("invalid port value"; 70000 was an OverflowError, exit 1)."""
+    number = int(text)
+    if not 0 <= number <= 65535:
+        raise ValueError(text)
+    return number
 
 
 def _writable(path: Path) -> None:

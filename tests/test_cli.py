@@ -58,6 +58,9 @@ def test_a_missing_or_empty_folder_is_refused_before_any_model_loads(tmp_path, m
 
 def test_bad_usage_exits_2():
     assert rag_cli("ask").returncode == 2
+    for command in ("serve", "ui"):  # a port out of range was an OverflowError, exit 1
+        result = rag_cli(command, "--port", "70000")
+        assert result.returncode == 2 and "invalid port value: '70000'" in result.stderr
 
 
 def test_a_question_that_is_not_utf8_exits_2_with_a_message(tmp_path):

@@ -423,6 +423,8 @@ NEXT = {**GOOD, "id": "q2"}
         ({**NEXT, "split": "train"}, "line 2: split must be one of"),
         ({**NEXT, "evidence": [{"source": "000.txt", "start": 5, "end": 5}]}, "line 2: evidence must be a list"),
         ({**NEXT, "evidence": [{"source": "000.txt", "start": "5", "end": 9}]}, "line 2: evidence must be a list"),
+        # Found by fuzzing: JSON's false and true were read as offsets 0 and 1.
+        ({**NEXT, "evidence": [{"source": "000.txt", "start": False, "end": True}]}, "line 2: evidence must be a list"),
         ({**NEXT, "also": {"source": "000.txt"}}, "line 2: also must be a list"),
         ({**NEXT, "evidence": [{"source": "001.txt", "start": 0, "end": 9}]},
          r"line 2: evidence points into '001.txt', which is not one of the sources \['000.txt'\]"),

@@ -143,7 +143,7 @@ def _spans(raw, key: str, sources: list[str], where: str) -> list[Span]:
     spans = []
     for item in raw:
         if not (isinstance(item, dict) and set(item) == {"source", "start", "end"}
-                and isinstance(item["start"], int) and isinstance(item["end"], int)
+                and all(isinstance(item[k], int) and not isinstance(item[k], bool) for k in ("start", "end"))
                 and 0 <= item["start"] < item["end"]):
             raise BadInputError(shape)
         if item["source"] not in sources:
