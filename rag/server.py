@@ -374,7 +374,14 @@ def _credentials_pass(header: str, login: Callable[[str, str], bool]) -> bool:
             value = base64.b64decode(value, validate=True).decode("utf-8")
         except ValueError:
             value = ""
-    elif scheme.lower() != "bearer":
+    elif scheme.lower() == "bearer":
+        # Header values arrive read as Latin-1 (HTTP's old rule); clients send UTF-8, so a
+        # password such as "pässword" never matched (found by fuzzing).
+        try:
+            value = value.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            pass
+    else:
         value = ""
     user, _, password = value.strip().partition(":")
     return login(user, password)

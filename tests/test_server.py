@@ -2,6 +2,7 @@
 index. Two tests ask the real model; the others check requests, errors, turns and the login
 with a fake core (`rag.ask_stream` replaced, as tests/test_ui.py does)."""
 
+import base64
 import threading
 import time
 from pathlib import Path
@@ -293,6 +294,19 @@ def test_a_login_guards_the_api_and_the_web_app(settings, monkeypatch):
             assert httpx.get(url + route).status_code == 401, route
     finally:
         running.should_exit = True
+
+
+def test_a_login_with_letters_beyond_ascii_matches_as_bearer_and_as_basic():
+    from rag.server import _credentials_pass
+
+    def login(user, password):
+        return (user, password) == ("reader", "pässwörd")
+
+    as_sent = "reader:pässwörd".encode("utf-8")
+    # Starlette gives a header's bytes read as Latin-1
+    assert _credentials_pass(("Bearer " + as_sent.decode("latin-1")), login)
+    assert _credentials_pass("Basic " + base64.b64encode(as_sent).decode("ascii"), login)
+    assert not _credentials_pass("Bearer reader:passwort", login)
 
 
 def test_a_network_bind_needs_a_login(settings, monkeypatch, capsys):
