@@ -99,33 +99,30 @@ def main() -> None:
                 if k in ("embedding_model", "chunk_tokens", "chunk_overlap")}
     settings = dataclasses.replace(load_settings(), **recorded)
 
+    run_on = Path(meta.get("index", {}).get("path") or "")  # the index the report was run on
+    index_dir = args.index or (run_on if not args.articles and run_on.name and run_on.is_dir() else None)
     with ExitStack() as stack:
-        documents, folders = {}, []
-        if args.index or args.articles:
-            folders = [args.articles] if args.articles else []
-        elif meta.get("squad"):
-            documents = load_squad(meta["squad"]["path"]).documents
-        elif meta.get("distractors"):
-            distractors = Path(meta["distractors"])
-            folders = [PROJECT_DIR / "seeds"]
-            if distractors.is_dir():
-                folders.append(distractors)
-            else:
-                documents = load_squad(distractors).documents
-        elif (meta["index"].get("path") or "") and Path(meta["index"]["path"]).is_dir():
-            args.index = Path(meta["index"]["path"])  # the index the report was run on, still there
-        else:
-            folders = [PROJECT_DIR / "seeds"]
-        index_dir = args.index or stack.enter_context(
-            throwaway_index(documents, *folders, settings=settings, progress=False))
+        if index_dir is None:  # rebuilt as the eval built it
+            documents, folders = {}, [PROJECT_DIR / "seeds"]
+            if args.articles:
+                folders = [args.articles]
+            elif meta.get("squad"):
+                documents, folders = load_squad(meta["squad"]["path"]).documents, []
+            elif meta.get("distractors"):
+                distractors = Path(meta["distractors"])
+                if distractors.is_dir():
+                    folders.append(distractors)
+                else:
+                    documents = load_squad(distractors).documents
+            index_dir = stack.enter_context(throwaway_index(documents, *folders, settings=settings, progress=False))
         chunks = chunks_by_id(index_dir, settings)
     if missing := [r["id"] for r in rows if not set(r["shown"]) <= set(chunks)]:
         raise SystemExit(f"the passages shown for {', '.join(missing[:5])} are not in the index used: give the "
                          "index the report was run on (--index) or its articles (--articles)")
 
     shipped = replay(rows, chunks, None)
-    recorded = {r["id"]: r["correct"] for r in rows}
-    differs = [i for i in shipped if shipped[i] != recorded[i]]
+    graded = {r["id"]: r["correct"] for r in rows}
+    differs = [i for i in shipped if shipped[i] != graded[i]]
     print(f"{args.report.name}: {len(rows)} answers the model wrote ({sum(not r['answerable'] for r in rows)} "
           f"to unanswerable questions); replayed with every check on, {len(rows) - len(differs)} come out as "
           f"the report graded them" + (f" (differ: {', '.join(differs)})" if differs else ""))

@@ -166,9 +166,8 @@ def _index(args, settings: Settings) -> int:
 
 def _index_plan(source_dir: Path, settings: Settings, as_json: bool) -> int:
     from rag.index import index_size
-    from rag.sync import build_for, plan_sync
-
     from rag.loading import article_files
+    from rag.sync import build_for, plan_sync
 
     article_files(source_dir)  # a missing or empty folder is refused before the model loads
     plan = plan_sync(source_dir, settings.index_dir, build_for(settings), settings.max_file_bytes,
