@@ -36,7 +36,7 @@ from unittest import mock
 
 from rag.answer import finish
 from rag.config import PROJECT_DIR, load_settings
-from rag.evaluation.metrics import contains_answer, strip_markers
+from rag.evaluation.metrics import is_right
 from rag.evaluation.squad import load_squad, throwaway_index
 from rag.index import load_index
 from rag.prompt import reading_order
@@ -50,13 +50,6 @@ CHECKS = {
 }
 
 
-def outcome(row: dict, text: str, abstained: bool) -> bool:
-    """Right or wrong, as rag.evaluation.runner.score grades a row."""
-    if not row["answerable"]:
-        return abstained
-    return not abstained and contains_answer(strip_markers(text), row["gold_answers"], row["match"])
-
-
 def replay(rows: list[dict], chunks: dict, switched_off: str | None) -> dict[str, bool]:
     """Each answered row's outcome with the check `switched_off` (None: all checks on)."""
     results = {}
@@ -67,7 +60,8 @@ def replay(rows: list[dict], chunks: dict, switched_off: str | None) -> dict[str
         for row in rows:
             passages = reading_order([Hit(chunks[chunk_id], 0.0) for chunk_id in row["shown"]])
             checked = finish(row["raw_answer"], passages, row["question"])
-            results[row["id"]] = outcome(row, checked.text, checked.abstained)
+            results[row["id"]] = is_right(row["answerable"], row["gold_answers"], row["match"], checked.text,
+                                          checked.abstained)
     return results
 
 

@@ -82,6 +82,14 @@ def contains_answer(text: str, answers: list[str], match: str = "any") -> bool:
     return all(found) if match == "all" else any(found)
 
 
+def is_right(answerable: bool, answers: list[str], match: str, text: str, abstained: bool) -> bool:
+    """A question's outcome: an answerable one is right when the answer (markers stripped) holds
+    its gold phrases and is not a decline; an unanswerable one when it is declined."""
+    if not answerable:
+        return abstained
+    return not abstained and contains_answer(strip_markers(text), answers, match)
+
+
 def token_f1(prediction: str, gold: str) -> float:
     """SQuAD's token-overlap F1 between two strings."""
     pred = normalize_answer(prediction).split()

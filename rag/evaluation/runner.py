@@ -20,7 +20,7 @@ from typing import Callable
 
 from rag.config import PROJECT_DIR, Settings
 from rag.evaluation.metrics import (
-    RECALL_AT, best_f1, cited_span, contains_answer, gold_rank, grade_citations, mean, percentile, recall_at,
+    RECALL_AT, best_f1, cited_span, gold_rank, grade_citations, is_right, mean, percentile, recall_at,
     strip_markers,
 )
 from rag.evaluation.questions import KINDS, SPLITS, EvalQuestion, load_questions, select_questions
@@ -47,6 +47,7 @@ def score(question: EvalQuestion, answer: Answer, ranked: list[Hit]) -> dict:
     # The pipeline decides when it declines; scoring trusts that flag instead of guessing from
     # phrases like "the articles do not say", which a partly right answer may also contain.
     abstained = answer.abstained
+    right = is_right(question.answerable, question.answers, question.match, answer.text, abstained)
     cited = list(dict.fromkeys(c.source for c in answer.citations))
     sources = [hit.chunk.source for hit in ranked]
     row = {
@@ -61,7 +62,7 @@ def score(question: EvalQuestion, answer: Answer, ranked: list[Hit]) -> dict:
     if question.answerable:
         rank = gold_rank(sources, question.sources)
         row |= {
-            "correct": contains_answer(text, question.answers, question.match) and not abstained,
+            "correct": right,
             "f1": best_f1(text, question.answers),
             "gold_source_cited": any(s in question.sources for s in cited),
             "gold_rank": rank,
@@ -69,7 +70,7 @@ def score(question: EvalQuestion, answer: Answer, ranked: list[Hit]) -> dict:
             **{f"recall@{k}": recall_at(sources, question.sources, k) for k in RECALL_AT},
         }
     else:
-        row |= {"correct": abstained, "f1": None, "gold_source_cited": None, "gold_rank": None,
+        row |= {"correct": right, "f1": None, "gold_source_cited": None, "gold_rank": None,
                 "reciprocal_rank": None, **{f"recall@{k}": None for k in RECALL_AT}}
     row |= {
         "cited_sentences": grades["cited"] if grades else None,
@@ -201,13 +202,21 @@ def evaluate(questions: list[EvalQuestion], *, settings: Settings, index_dir: st
     return {"meta": run_info(settings, index_dir, index), **result}
 
 
+def question_slice(path: str | Path, *, kind: str | None = None, split: str | None = None,
+                   limit: int | None = None) -> tuple[list[EvalQuestion], dict]:
+    """The questions of a questions file to ask (one kind, one split or the first `limit`), and
+    how a report names them (its meta's `question_set`)."""
+    questions = select_questions(load_questions(path), kind=kind, split=split, limit=limit)
+    return questions, {"path": str(path), "kind": kind, "split": split, "limit": limit}
+
+
 def evaluate_set(path: str | Path, *, settings: Settings, index_dir: str | Path | None = None,
                  kind: str | None = None, split: str | None = None, limit: int | None = None,
                  progress: bool = True) -> dict:
     """`evaluate` on a questions file (see eval/README.md), optionally one kind, one split or the first `limit`."""
-    questions = select_questions(load_questions(path), kind=kind, split=split, limit=limit)
+    questions, named = question_slice(path, kind=kind, split=split, limit=limit)
     report = evaluate(questions, settings=settings, index_dir=index_dir, progress=progress)
-    report["meta"]["question_set"] = {"path": str(path), "kind": kind, "split": split, "limit": limit}
+    report["meta"]["question_set"] = named
     return report
 
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.errors import BadInputError
-from rag.loading import article_files
 from rag.evaluation.metrics import Span, normalize_answer
-from rag.evaluation.questions import EvalQuestion, load_questions, select_questions
-from rag.evaluation.runner import evaluate
+from rag.evaluation.questions import EvalQuestion, select_questions
+from rag.evaluation.runner import evaluate, question_slice
+from rag.loading import article_files
 from rag.text import split_sentences
 
 __all__ = ["SAMPLE_SIZE", "SquadSet", "evaluate_among_distractors", "evaluate_squad", "load_squad", "throwaway_index"]
@@ -130,7 +130,7 @@ def evaluate_among_distractors(question_set: str | Path, path: str | Path, artic
     `selection`: kind, split, limit."""
     # Everything that can be refused is refused before the index is built (minutes for a
     # SQuAD file): the question set and the slice of it, and a folder without articles.
-    questions = select_questions(load_questions(question_set), **selection)
+    questions, named = question_slice(question_set, **selection)
     path = Path(path)
     if path.is_dir():
         article_files(path)
@@ -139,7 +139,7 @@ def evaluate_among_distractors(question_set: str | Path, path: str | Path, artic
         documents, folders = load_squad(path).documents, [articles_dir]
     with throwaway_index(documents, *folders, settings=settings, progress=progress) as index_dir:
         report = _deleted_index(evaluate(questions, settings=settings, index_dir=index_dir, progress=progress))
-    report["meta"]["question_set"] = {"path": str(question_set), **selection}
+    report["meta"]["question_set"] = named
     report["meta"]["distractors"] = str(path)
     return report
 
