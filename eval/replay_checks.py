@@ -17,6 +17,7 @@ The checks (rag.grounding's rules, as rag.answer applies them):
   out; switched off, none is;
 - `lacks_number`: a "how many" answer without a number, a "what year" one without a year,
   becomes the decline;
+- `lacks_time`: a "when" answer that names no time becomes the decline;
 - `restates`: an answer that only restates the question becomes the decline.
 
 The passages come from the index the report was run on: `--index DIR`, else the one its meta
@@ -46,6 +47,7 @@ CHECKS = {
     "support": ("rag.answer.support", lambda *_: 1.0),
     "novel_terms": ("rag.answer.novel_terms", lambda *_: set()),
     "lacks_number": ("rag.answer.lacks_number", lambda *_: False),
+    "lacks_time": ("rag.answer.lacks_time", lambda *_: False),
     "restates": ("rag.answer.restates", lambda *_: False),
 }
 

@@ -12,7 +12,7 @@ written; a backend without one (transformers) still writes the other shapes. So 
 - a sentence no passage supports, or that names what no passage names, is left out; an answer
   with nothing left (outside knowledge, a joke asked for by an injected instruction), a "how
   many" answer with no number the question does not already state, a "what year" one with no
-  year (three or four digits) it does not state, or one that
+  year (three or four digits) it does not state, a "when" one that names no time, or one that
   only restates the question, becomes the abstention;
 - numbers are renumbered in order of first use and only cited passages are listed.
 """
@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.grounding import SUPPORTED, is_decline, lacks_number, novel_terms, restates, support
+from rag.grounding import SUPPORTED, is_decline, lacks_number, lacks_time, novel_terms, restates, support
 from rag.injection import without_instructions
 from rag.loading import page_of
 from rag.prompt import NOT_COVERED, heading
@@ -57,8 +57,8 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
     and it names nothing (no name, no number) that neither the passages nor the question mention.
     Supported sentences keep, or get, the citation of a passage that supports them; the others
     are left out of the text and listed as unsupported. No supported sentence, no number beyond
-    the question's own in the answer to a "how many" question (no year, to a "what year" one), or nothing said
-    the question does not say: an abstention.
+    the question's own in the answer to a "how many" question (no year, to a "what year" one; no time,
+    to a "when" one), or nothing said the question does not say: an abstention.
     """
     text = _normalise_markers(raw, len(hits))
     if not text or is_decline(sentences(text)[0]):
@@ -86,7 +86,7 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
         for n in backing:
             citing.setdefault(n, []).append(body)
     claims = [claim for claim, _ in kept]
-    if not kept or lacks_number(question, claims) or restates(question, claims):
+    if not kept or lacks_number(question, claims) or lacks_time(question, claims) or restates(question, claims):
         return Checked(NOT_COVERED, [], True, unsupported + claims)
     answer, citations = _renumber(" ".join(_with_markers(claim, backing) for claim, backing in kept), hits, citing,
                                   articles or {})

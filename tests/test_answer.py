@@ -220,6 +220,20 @@ def test_a_how_many_or_what_year_answer_without_a_number_is_an_abstention():
                       "How many officials met on 3 March?").abstained
 
 
+
+def test_a_when_answer_that_names_no_time_is_an_abstention():
+    question = "When did officials from both towns meet in Lyon?"
+    checked = finish("Officials from both towns met in Lyon [2].", _hits(), question)
+    assert checked.abstained and checked.unsupported == ["Officials from both towns met in Lyon."]
+    # A date, a month, a span or a time told against another event each answers "when".
+    for answer in ("Officials from both towns met in Lyon on 3 March [2].", "They met in Lyon in March [2].",
+                   "Officials from both towns met in Lyon after the towns agreed [2]."):
+        assert not finish(answer, _hits(), question).abstained, answer
+    # Only a question that asks when: "what happened when" asks what.
+    assert not finish("Officials from both towns met in Lyon [2].", _hits(),
+                      "What happened when the towns met?").abstained
+
+
 def test_a_citation_carries_its_articles_outlet_and_latest_date():
     articles = {"s2.txt": ArticleRecord(source="s2.txt", title="Title 2", outlet="Lyon Daily",
                                         dates=["2025-03-01", "2025-03-03"])}

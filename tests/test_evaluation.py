@@ -545,10 +545,12 @@ def test_replaying_the_checks_tells_what_each_one_saved_and_cut():
     rows = [row("right", "Where did the council meet?", "The council met in Lyon [1].", ["Lyon"]),
             # no number for "how many": the decline, which is right for a question the passage cannot answer
             row("no-number", "How many people attended the meeting?", "The council met in Lyon [1]."),
+            row("no-time", "When did the council meet in Lyon?", "The council approved the new budget [1]."),
             # a name the passage never gives: left out, so the answer is declined (wrongly, by this gold)
             row("new-name", "Where did the council meet?", "The council met in Paris [1].", ["Paris"])]
     every_check = replay(rows, chunks, None)
-    assert every_check == {"right": True, "no-number": True, "new-name": False}
+    assert every_check == {"right": True, "no-number": True, "no-time": True, "new-name": False}
     assert replay(rows, chunks, "lacks_number") == every_check | {"no-number": False}
+    assert replay(rows, chunks, "lacks_time") == every_check | {"no-time": False}
     assert replay(rows, chunks, "novel_terms") == every_check | {"new-name": True}
     assert replay(rows, chunks, "restates") == every_check
