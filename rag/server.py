@@ -61,6 +61,11 @@ class RequestError(BadInputError):
         self.param, self.status, self.code = param, status, code
 
 
+class IncompleteAnswerError(RuntimeError):
+    """The core stopped before its last item, the checked Answer: a fault of the server, told to
+    the client plainly (it was a 500 about StopIteration, or /api/ask's 200 with the passages)."""
+
+
 @dataclasses.dataclass
 class Chat:
     """What a chat request asks, once checked."""
@@ -170,7 +175,13 @@ def answers(question: str, history: list[dict], settings: Settings) -> Iterator[
     """rag.ask_stream in this process's queue: the turn is held until the answer is complete or
     the caller drops the iterator (a client that went away)."""
     with _ANSWERING.turn():
-        yield from rag.ask_stream(question, history=history, settings=settings)
+        item = None
+        for item in rag.ask_stream(question, history=history, settings=settings):
+            yield item
+        if not isinstance(item, Answer):
+            gave = f"its last item a {type(item).__name__}" if item is not None else "nothing given"
+            raise IncompleteAnswerError(f"answering {question!r} ended before the answer was checked ({gave}); "
+                                        "the server's log has the details")
 
 
 def _finite(value):
@@ -253,6 +264,8 @@ def error_object(exc: Exception) -> tuple[int, dict]:
     elif isinstance(exc, (IndexUnusableError, ModelMissingError)):
         status, kind, param = 503, "server_error", None
         code = "index_unusable" if isinstance(exc, IndexUnusableError) else "model_missing"
+    elif isinstance(exc, IncompleteAnswerError):
+        status, kind, param, code = 500, "server_error", None, "answer_incomplete"
     else:
         return 500, {"error": {"message": f"internal error ({type(exc).__name__}: {exc}); the server's log has "
                                           "the details", "type": "server_error", "param": None, "code": None}}

@@ -3,6 +3,7 @@ index. Two tests ask the real model; the others check requests, errors, turns an
 with a fake core (`rag.ask_stream` replaced, as tests/test_ui.py does)."""
 
 import base64
+import json
 import threading
 import time
 from pathlib import Path
@@ -210,6 +211,36 @@ def test_a_failure_mid_stream_arrives_as_an_error_event(client, monkeypatch):
     with pytest.raises(openai.APIError, match="internal error"):
         list(client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Who?"}],
                                             stream=True))
+
+
+def _ends_early(items):
+    def ask_stream(question, **_):
+        yield from items
+
+    return ask_stream
+
+
+@pytest.mark.parametrize("items", [[], [Retrieved([], 0.01)], [Retrieved([], 0.01), "Prisoners were "]],
+                         ids=["nothing", "passages only", "words only"])
+def test_a_core_that_ends_without_an_answer_is_a_clear_error_and_the_server_answers_on(server, items, monkeypatch):
+    """Such a core was a 500 about StopIteration or a missing attribute, a stream that ended with
+    [DONE] and no answer, or /api/ask's 200 with the passages as the answer."""
+    monkeypatch.setattr(rag, "ask_stream", _ends_early(items))
+    question = {"messages": [{"role": "user", "content": "Who?"}]}
+    for path, body in [("/v1/chat/completions", question), ("/api/ask", {"question": "Who?"})]:
+        reply = httpx.post(f"{server}{path}", json=body)
+        assert reply.status_code == 500, reply.text
+        assert reply.json()["error"]["code"] == "answer_incomplete", reply.text
+        assert "ended before the answer was checked" in reply.json()["error"]["message"]
+    stream = httpx.post(f"{server}/v1/chat/completions", json={**question, "stream": True})
+    events = [line.removeprefix("data: ") for line in stream.text.splitlines() if line]
+    if items:  # the stream had begun: the error is its last event, as for a failure mid-stream
+        assert json.loads(events[-1])["error"]["code"] == "answer_incomplete", stream.text
+    else:
+        assert stream.status_code == 500 and stream.json()["error"]["code"] == "answer_incomplete"
+    monkeypatch.setattr(rag, "ask_stream", _fake())
+    reply = httpx.post(f"{server}/v1/chat/completions", json=question, timeout=5)
+    assert reply.json()["choices"][0]["message"]["content"] == "Prisoners were swapped [1]."
 
 
 def test_concurrent_requests_take_turns_and_a_client_that_leaves_frees_its_turn(server, client, monkeypatch):
