@@ -29,9 +29,11 @@ from rag.prompt import NOT_COVERED, heading
 from rag.schema import ArticleRecord, Chunk, Citation, Hit
 from rag.text import CITATION, sentences, split_sentences
 
-# "[1]", "[1, 2]", "【1】", "[Source: 1]", "[Passage 2]", "(Source 1)"; a bare "(2)" is left alone
-# because it is as likely to be the article's own text ("(2025)") as a citation.
-_NUMBERS = r"(\d+(?:\s*(?:,|and|&)\s*\d+)*)"
+# "[1]", "[1, 2]", "[1, 2, and 3]", "[1-3]", "【1】", "[Source: 1]", "[Passage 2]", "(Source 1)"; a
+# bare "(2)" is left alone because it is as likely to be the article's own text ("(2025)") as a
+# citation. (The optional "and" after a comma has no space of its own in front: two runs of
+# spaces side by side are tried against each other, quadratic in a long run.)
+_NUMBERS = r"(\d+(?:\s*(?:,(?:\s*(?:and|&))?|and|&|[-–])\s*\d+)*)"
 _KEYWORD = r"(?:source|passage|article)s?\s*:?\s*"
 _MARKER = re.compile(
     rf"\[\s*(?:{_KEYWORD})?{_NUMBERS}\s*\]|【\s*(?:{_KEYWORD})?{_NUMBERS}\s*】|\(\s*{_KEYWORD}{_NUMBERS}\s*\)",
@@ -126,11 +128,19 @@ class LiveRenumbering:
 
 
 def _marker_numbers(match: re.Match, passages: int) -> list[int]:
-    """The valid passage numbers in one marker, in order, without repeats. A number of over four
-    digits is no passage's (and one of over 4,300 digits is more than int() reads)."""
+    """The valid passage numbers in one marker, in order, without repeats; a range ("1-3") stands
+    for the numbers in it, up to the last passage."""
     numbers = next(group for group in match.groups() if group)
-    digits = [d for d in re.findall(r"\d+", numbers) if len(d.lstrip("0")) <= 4]
-    return list(dict.fromkeys(n for n in map(int, digits) if 1 <= n <= passages))
+    found = []
+    for first, last in re.findall(r"(\d+)(?:\s*[-–]\s*(\d+))?", numbers):
+        found.extend(range(max(_number(first), 1), min(_number(last or first), passages) + 1))
+    return list(dict.fromkeys(found))
+
+
+def _number(digits: str) -> int:
+    """A number of over four digits is no passage's: it reads as 10,000 (one of over 4,300
+    digits is more than int() reads)."""
+    return int(digits) if len(digits.lstrip("0")) <= 4 else 10_000
 
 
 # Markers written as a list ("[1], [2], and [3]") are one citation: the 1.5B model writes them in

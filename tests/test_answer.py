@@ -254,3 +254,31 @@ def test_an_answer_that_only_restates_the_question_is_an_abstention():
     assert checked.abstained and checked.text == NOT_COVERED
     assert not finish("The towns agreed to share the cost of a new dam [2].", hits,
                       "What did the towns agree to share?").abstained
+
+
+@pytest.mark.parametrize("raw", [
+    "The towns agreed to share the cost of a new dam [2, 7, and 9].",
+    "The towns agreed to share the cost of a new dam [Sources: 2, 9, & 7].",
+    "The towns agreed to share the cost of a new dam [2 and 7].",
+    "The towns agreed to share the cost of a new dam [1-3].",
+    "The towns agreed to share the cost of a new dam [Passages 2–4].",
+    "The towns agreed to share the cost of a new dam (Source 2-2).",
+])
+def test_lists_with_and_and_ranges_of_numbers_are_citations_too(raw):
+    """A backend without the grammar writes these; ", and" and ranges were left in the text as
+    they were ("... a new dam [2, 7, and 9].")."""
+    checked = finish(raw, _hits())
+    assert checked.text == "The towns agreed to share the cost of a new dam [1]."
+    assert [c.chunk_id for c in checked.citations] == ["c2"]
+
+
+@pytest.mark.parametrize("raw, numbers", [
+    ("Rain is expected [1-3].", "[1][2][3]"),
+    ("Rain is expected [3-1].", ""),  # no range: nothing is cited
+    ("Rain is expected [2-99999].", "[1][2]"),  # up to the last passage, not 99,998 markers
+    ("Rain is expected [3, 1, and 2].", "[1][2][3]"),
+])
+def test_the_streamed_numbers_of_a_range_or_list_follow_first_use(raw, numbers):
+    live = LiveRenumbering(3)
+    assert live.feed(raw) + live.flush() == f"Rain is expected {numbers}."
+
