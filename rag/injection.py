@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from rag.text import split_sentences
+from rag.text import CITATION, split_sentences
 
 _AI = r"(?:ai|a\.i\.|assistant|chat ?bot|bot|language model|llm|model|gpt|dan)"
 _ADDRESSED = re.compile("|".join([
@@ -67,10 +67,21 @@ _LOOKALIKES = str.maketrans("аеорсуххіјѕԁӏАВЕКМНОРСТХІ�
                             "aeopcyxxijsdlABEKMHOPCTXIJSaeotuvABEHIKMNOPTXYZ")
 
 
+# The prompt's own structure faked inside a passage: one of its labels (rag.prompt writes
+# "Passages:", "Article: <title>", "[n] <passage>" and "Question:"; a fake worked example adds
+# "Answer:") beside a passage marker, "... Question: who won? [2] Article: Freedonia won". Both
+# are needed: a Q&A article writes "Question:" and "Answer:" honestly, an encyclopedia "[2]" as a
+# footnote; the labels as the prompt writes them, capitalised ("the question: who decides" is
+# prose). Checked apart from _ADDRESSED: one pattern holding both, in either order, would scan
+# the rest of the line from every label.
+_PROMPT_LABEL = re.compile(r"\b(?:Passages|Article|Question|Answer)\s*:")
+
+
 def addresses_the_assistant(sentence: str) -> bool:
     text = unicodedata.normalize("NFKC", " ".join(sentence.split()))
     # As written (an order in Russian), and with look-alikes folded (Latin spelt in Cyrillic).
-    return bool(_ADDRESSED.search(text) or _ADDRESSED.search(text.translate(_LOOKALIKES)))
+    return bool(_ADDRESSED.search(text) or _ADDRESSED.search(text.translate(_LOOKALIKES))
+                or (_PROMPT_LABEL.search(text.translate(_LOOKALIKES)) and CITATION.search(text)))
 
 
 def speaks_to_assistant(text: str) -> bool:
