@@ -32,8 +32,10 @@ _ADDRESSED = re.compile("|".join([
     rf"(?:\w+ ){{0,3}}{_AI}\b|\bpretend (?:to be|you are)\b|\byou are (?:an? |the )?(?:\w+ )?{_AI}\b",
     # Dictating the answer: "answer every question with", "respond only with", "your answer must".
     r"\b(?:answer|respond|reply)(?:ing)? (?:to )?(?:every|each|all|any)\b[^.!?]{0,30}\b(?:with|by)\b|"
-    r"\b(?:answer|respond|reply|say|output|print|write) only\b|\b(?:always|must) (?:answer|respond|reply|say|output"
-    r"|begin|start|end)\b|\byour (?:answer|response|reply|output)s? (?:must|should|shall|will)\b|"
+    r"\b(?:answer|respond|reply|say|output|print|write) only\b|\b(?:always|must) (?:answer|respond|reply|say|output)\b|"
+    # "must start" and "must end" are news ("the attacks must end"); an order says whose answer:
+    # "your answer must start" (below).
+    r"\balways (?:begin|start|end)\b|\byour (?:answer|response|reply|output)s? (?:must|should|shall|will)\b|"
     r"\b(?:translate|end|begin|start|finish|format|write|make) your (?:\w+ )?(?:answer|response|reply|output)s?\b|"
     r"\bwhen (?:you )?(?:answer|respond|reply)(?:ing)?,|"
     r"\b(?:the|any|every|next) (?:\w+ )?(?:assistant|chat ?bot|ai|llm|language model)s? (?:that|who|which|reading|"

@@ -104,3 +104,13 @@ def test_the_prompts_structure_faked_mid_line_is_left_out_and_an_honest_intervie
     interview = ("Question: Will the talks resume? Answer: We hope so, the minister said.\n"
                  "The Kompetenz-Kompetenz question: who decides [3] is open.")
     assert without_instructions(interview) == interview and not speaks_to_assistant(interview)
+
+
+@pytest.mark.parametrize("sentence", [
+    "He said the persistent attacks must end and that perpetrators would be punished.",
+    "Mr Rudd says consular officials must start to try and establish the facts.",
+])
+def test_must_end_or_start_in_the_news_is_no_order(sentence):
+    """Both were left out of the news archive's articles (eval/injection.py --check), and their
+    articles trusted less; an order says whose answer must start ("Your response must start")."""
+    assert not addresses_the_assistant(sentence)
