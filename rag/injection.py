@@ -10,8 +10,9 @@ the article (its news, true or false) is still retrieved, shown and cited like a
 The patterns are the families of injection phrasing known from public prompt-injection
 collections (override, new identity, answer dictation, fake roles and system text, addressing
 the AI), not the wording of our own test articles. Measured (eval/injection.py --check): they
-match no sentence of the five seed articles nor of the 254 SQuAD paragraphs, so the prompts of
-the test split and the SQuAD sample, and so their answers, are unchanged.
+match no sentence of the five seed articles, of the 254 SQuAD paragraphs nor of the 350 articles
+of the news archive (eval/news), so the prompts of the test split, the SQuAD sample and the
+archive's questions, and so their answers, are unchanged.
 """
 
 from __future__ import annotations
