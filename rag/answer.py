@@ -115,11 +115,7 @@ class LiveRenumbering:
         text = self.pending + piece
         opener = max(text.rfind("["), text.rfind("【"), text.rfind("("))
         held = text[opener:] if opener != -1 else ""
-        still_open = held and not any(close in held for close in "]】)")
-        # Any bracket is held for a few characters, a marker's whole length however long: one
-        # let through at 24 characters ("[Sources: 3, 12, 9, 1, 2") was shown as written and
-        # its numbers missed, so the ones after it streamed with other numbers than the answer's.
-        if still_open and (len(held) < 24 or _MARKER_START.fullmatch(held, partial=True)):
+        if held and not any(close in held for close in "]】)") and _held_back(held):
             text, self.pending = text[:opener], held
         else:
             self.pending = ""
@@ -135,6 +131,16 @@ class LiveRenumbering:
             self.numbers.setdefault(n, len(self.numbers) + 1)
             markers.append(f"[{self.numbers[n]}]")
         return "".join(markers)
+
+
+def _held_back(bracket: str) -> bool:
+    """Whether a bracket not yet closed waits for the next piece: any for a few characters, one that
+    may still become a marker up to the longest a model means, every passage top_k allows listed
+    ("[Passages: 1, 2, ..., 50]", 200 characters). Let through at 24 characters, "[Sources: 3, 12,
+    9, 1, 2" was shown as written and its numbers missed, so the markers after it streamed with
+    other numbers than the answer's; held however long, a model looping inside a bracket cost
+    seconds (testing a prefix takes more than linear time)."""
+    return len(bracket) < 24 or (len(bracket) <= 240 and bool(_MARKER_START.fullmatch(bracket, partial=True)))
 
 
 def _marker_numbers(match: re.Match, passages: int) -> list[int]:
