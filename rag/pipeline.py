@@ -56,7 +56,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     """
     started = time.perf_counter()
     settings = settings or load_settings()
-    question = _checked(question, settings)
+    question, history = _checked(question, settings), _checked_history(history)
     index = load_index(Path(index_dir) if index_dir is not None else settings.index_dir, settings.embedding_model)
     if written_in := unread_script(question, index.vocabulary):
         raise BadInputError(f"the question is written in {written_in.title()} letters, which none of the indexed "
@@ -125,6 +125,20 @@ def ask(question: str, *, index_dir: str | Path | None = None, history: list[dic
     for item in ask_stream(question, index_dir=index_dir, history=history, top_k=top_k, settings=settings):
         pass
     return item
+
+
+def _checked_history(history) -> list[dict]:
+    """The conversation, a list of {role, content} turns (turns of other roles or without text are
+    skipped where they are read); anything else was an AttributeError deep in retrieval (found by
+    fuzzing)."""
+    if history is None:
+        return []
+    if not isinstance(history, (list, tuple)):
+        raise BadInputError(f"the history must be a list of {{role, content}} turns, not {type(history).__name__}")
+    for k, turn in enumerate(history):
+        if not isinstance(turn, dict):
+            raise BadInputError(f"history[{k}] must be a {{role, content}} turn (a dict), not {type(turn).__name__}")
+    return list(history)
 
 
 def _checked(question: str, settings: Settings) -> str:

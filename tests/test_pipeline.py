@@ -117,6 +117,17 @@ def test_a_question_that_is_not_text_is_refused_before_anything_loads(tmp_path, 
         rag.ask(question, index_dir=tmp_path / "no-index")
 
 
+@pytest.mark.parametrize("history, message", [
+    ("Where were the talks?", "the history must be a list of {role, content} turns, not str"),
+    ({"role": "user", "content": "Where?"}, "not dict"),
+    ([{"role": "user", "content": "Where?"}, None], r"history\[1\] must be a {role, content} turn \(a dict\)"),
+])
+def test_a_history_that_is_not_a_list_of_turns_is_refused_before_anything_loads(tmp_path, history, message):
+    """It was an AttributeError in retrieval, once the index had loaded (found by fuzzing)."""
+    with pytest.raises(rag.BadInputError, match=message):
+        rag.ask("What came of the talks?", history=history, index_dir=tmp_path / "no-index")
+
+
 def test_control_tokens_typed_in_an_article_stay_text(settings):
     from rag.generation import load_generator
 
