@@ -182,7 +182,8 @@ PASSAGES = [Hit(Chunk(id=f"c{i}", source=f"s{i}.txt", title=f"Title {i}", text=t
                                       "The dam will cost 1,000 million euros."], start=1)]
 MODEL_OUTPUT = st.lists(st.one_of(
     st.sampled_from(["The towns agreed", " to share the cost", " [1]", " [2]", " [3]", "【1】", " (Source 2)",
-                     " [Source: 1, 2]", ".", " ", "\n", "The articles do not say.", " 1,000", "[", "]"]),
+                     " [Source: 1, 2]", " [2, 1, and 3]", " [1-2]", " (Passages 2–3)", ", and", "-", ".", " ", "\n",
+                     "The articles do not say.", " 1,000", "[", "]"]),
     st.text(max_size=10),
 ), max_size=30)
 
