@@ -388,7 +388,9 @@ def _write(tmp_path, *rows):
     return path
 
 
-GOOD = {"id": "q1", "question": "Where?", "answers": ["Astana"], "sources": ["000.txt"], "kind": "fact"}
+ASTANA = "Putin and Erdogan met in Astana.\n"  # 000.txt, the article GOOD asks about
+GOOD = {"id": "q1", "question": "Where?", "answers": ["Astana"], "sources": ["000.txt"], "kind": "fact",
+        "evidence": [{"source": "000.txt", "start": 0, "end": 32}], "split": "dev"}
 
 
 def test_load_questions_round_trip(tmp_path):
@@ -396,7 +398,8 @@ def test_load_questions_round_trip(tmp_path):
                                        "split": "test", "evidence": [{"source": "000.txt", "start": 3, "end": 9}],
                                        "also": [{"source": "000.txt", "start": 0, "end": 2}]})
     first, second = load_questions(path)
-    assert first == EvalQuestion(id="q1", question="Where?", answers=["Astana"], sources=["000.txt"], kind="fact")
+    assert first == EvalQuestion(id="q1", question="Where?", answers=["Astana"], sources=["000.txt"], kind="fact",
+                                 evidence=[Span("000.txt", 0, 32)], split="dev")
     assert second.history == HISTORY and second.match == "all" and second.answerable
     assert second.split == "test"
     assert second.evidence == [Span("000.txt", 3, 9)] and second.also == [Span("000.txt", 0, 2)]
@@ -421,6 +424,9 @@ NEXT = {**GOOD, "id": "q2"}
         ({**NEXT, "history": [{"role": "bot", "content": "hi"}]}, "line 2: history must be"),
         ({**NEXT, "answers": ["the"]}, r"line 2: answers \['the'\] are empty"),
         ({**NEXT, "split": "train"}, "line 2: split must be one of"),
+        ({k: v for k, v in NEXT.items() if k != "split"}, r"line 2: missing field\(s\) \['split'\]"),
+        ({k: v for k, v in NEXT.items() if k != "evidence"}, "line 2: a 'fact' question needs evidence"),
+        ({**NEXT, "evidence": []}, "line 2: a 'fact' question needs evidence"),
         ({**NEXT, "evidence": [{"source": "000.txt", "start": 5, "end": 5}]}, "line 2: evidence must be a list"),
         ({**NEXT, "evidence": [{"source": "000.txt", "start": "5", "end": 9}]}, "line 2: evidence must be a list"),
         # Found by fuzzing: JSON's false and true were read as offsets 0 and 1.
@@ -436,6 +442,22 @@ NEXT = {**GOOD, "id": "q2"}
 def test_load_questions_rejects_bad_lines(tmp_path, bad, message):
     with pytest.raises(BadInputError, match=message):
         load_questions(_write(tmp_path, GOOD, bad))
+
+
+def test_evidence_past_the_end_of_its_article_or_in_no_article_is_refused(tmp_path):
+    """Offsets past the end never overlap a citation: the question's citation recall would be 0
+    whatever the answer cites."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "000.txt").write_text(ASTANA, encoding="utf-8")
+    assert load_questions(_write(tmp_path, GOOD), articles=folder)[0].evidence == [Span("000.txt", 0, 32)]
+    past_end = {**GOOD, "also": [{"source": "000.txt", "start": 30, "end": 40}]}
+    with pytest.raises(BadInputError, match=r"q\.jsonl, line 1: also ends at character 40, past the end of "
+                                            r"000\.txt \(33 characters\)"):
+        load_questions(_write(tmp_path, past_end), articles=folder)
+    elsewhere = {**GOOD, "sources": ["001.txt"], "evidence": [{"source": "001.txt", "start": 0, "end": 9}]}
+    with pytest.raises(BadInputError, match=r"q\.jsonl, line 1: source '001\.txt' is not an article of .*articles"):
+        load_questions(_write(tmp_path, elsewhere), articles=folder)
 
 
 def test_a_question_holding_a_line_separator_is_one_line_and_a_file_not_in_utf8_is_refused(tmp_path):
@@ -478,19 +500,21 @@ def _script(path):
 
 @pytest.fixture(scope="module", params=["seeds", "news"])
 def shipped_set(request, tmp_path_factory):
-    """(questions file, {file name: text} of the articles it asks about): the seed set, and the
-    news-archive set over the articles eval/news/fetch.py takes from gensim's wheel."""
+    """(its questions, read against the folder of the articles they ask about; {file name: text}
+    of those articles): the seed set, and the news-archive set over the articles
+    eval/news/fetch.py takes from gensim's wheel."""
     if request.param == "seeds":
-        return QUESTIONS, {p.name: p.read_text(encoding="utf-8") for p in SEEDS.glob("*.txt")}
-    folder = tmp_path_factory.mktemp("news")
-    assert _script("news/fetch.py").fetch(folder) == 350
-    return NEWS_QUESTIONS, {p.name: p.read_text(encoding="utf-8") for p in folder.iterdir()}
+        path, folder = QUESTIONS, SEEDS
+    else:
+        path, folder = NEWS_QUESTIONS, tmp_path_factory.mktemp("news")
+        assert _script("news/fetch.py").fetch(folder) == 350
+    return load_questions(path, articles=folder), {p.name: p.read_text(encoding="utf-8") for p in folder.iterdir()}
 
 
 def test_shipped_gold_answers_appear_in_their_sources(shipped_set):
-    path, articles = shipped_set
+    questions, articles = shipped_set
     article_text = {name: normalize_answer(text) for name, text in articles.items()}
-    for q in load_questions(path):
+    for q in questions:
         unknown = [s for s in q.sources if s not in article_text]
         assert not unknown, f"{q.id}: no such article {unknown}"
         if q.match == "all":
@@ -503,9 +527,9 @@ def test_shipped_gold_answers_appear_in_their_sources(shipped_set):
 
 
 def test_shipped_evidence_is_whole_sentences_that_state_the_answer(shipped_set):
-    path, articles = shipped_set
+    questions, articles = shipped_set
     sentences = {name: set(split_sentences(text, 0, len(text))) for name, text in articles.items()}
-    for q in load_questions(path):
+    for q in questions:
         if not q.answerable:
             continue
         assert q.evidence, f"{q.id}: an answerable question without gold evidence"

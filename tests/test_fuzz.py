@@ -213,8 +213,9 @@ def test_what_a_reader_sees_streamed_does_not_depend_on_how_the_model_s_text_is_
 
 
 @given(lines=st.lists(st.one_of(st.text(max_size=60), st.sampled_from([
-    '{"id": "q1", "question": "Where?", "answers": ["Astana"], "sources": ["a.txt"], "kind": "fact"}',
-    '{"id": "q2", "question": "x", "answers": [], "sources": [], "kind": "unanswerable_near_miss"}',
+    '{"id": "q1", "question": "Where?", "answers": ["Astana"], "sources": ["a.txt"], "kind": "fact", "split": "dev", '
+    '"evidence": [{"source": "a.txt", "start": 0, "end": 9}]}',
+    '{"id": "q2", "question": "x", "answers": [], "sources": [], "kind": "unanswerable_near_miss", "split": "test"}',
     '{"id": 3}', "[]", "null", '{"evidence": [{"source": "a.txt", "start": 1, "end": 0}]}'])), max_size=5))
 def test_any_questions_file_loads_or_is_refused_with_its_line(lines):
     with tempfile.TemporaryDirectory() as folder:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rag.errors import BadInputError
 from rag.evaluation.metrics import MATCHES, Span, normalize_answer
+from rag.loading import load_article
 
 __all__ = ["KINDS", "SPLITS", "EvalQuestion", "load_questions", "select_questions"]
 
@@ -29,8 +30,8 @@ ROLES = ("user", "assistant")
 # never tuned on (eval/README.md).
 SPLITS = ("dev", "test")
 
-_REQUIRED = ("id", "question", "answers", "sources", "kind")
-_OPTIONAL = ("match", "history", "note", "evidence", "also", "split")
+_REQUIRED = ("id", "question", "answers", "sources", "kind", "split")
+_OPTIONAL = ("match", "history", "note", "evidence", "also")
 
 
 @dataclass
@@ -57,8 +58,10 @@ class EvalQuestion:
 # --- the question set
 
 
-def load_questions(path: str | Path) -> list[EvalQuestion]:
-    """Read and check a questions file: one JSON object a line, blank lines ignored."""
+def load_questions(path: str | Path, articles: str | Path | None = None) -> list[EvalQuestion]:
+    """Read and check a questions file: one JSON object a line, blank lines ignored. Given
+    `articles`, the folder of the files the questions ask about, each source must be an article
+    of it and each evidence span lie within that article's text."""
     path = Path(path)
     try:
         # Lines end at "\n" only: str.splitlines also splits at U+2028, which JSON allows in a string.
@@ -67,6 +70,7 @@ def load_questions(path: str | Path) -> list[EvalQuestion]:
         raise BadInputError(f"cannot read questions file {path}: {type(exc).__name__}: {exc}") from None
     questions: list[EvalQuestion] = []
     seen: set[str] = set()
+    lengths: dict[str, int] = {}  # source -> characters of its text, each article read once
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -76,6 +80,8 @@ def load_questions(path: str | Path) -> list[EvalQuestion]:
         except (ValueError, RecursionError) as exc:  # over 4,300 digits, or nested thousands deep
             raise BadInputError(f"{where}: not valid JSON ({type(exc).__name__}: {exc})") from None
         question = _parse_question(row, where)
+        if articles is not None:
+            _check_in_articles(question, Path(articles), lengths, where)
         if question.id in seen:
             raise BadInputError(f"{where}: duplicate id {question.id!r}")
         seen.add(question.id)
@@ -111,8 +117,8 @@ def _parse_question(row, where: str) -> EvalQuestion:
     note = row.get("note")
     if note is not None and not isinstance(note, str):
         raise BadInputError(f"{where}: note must be a string")
-    split = row.get("split")
-    if split is not None and split not in SPLITS:
+    split = row["split"]
+    if split not in SPLITS:
         raise BadInputError(f"{where}: split must be one of {list(SPLITS)}, not {split!r}")
 
     question = EvalQuestion(
@@ -132,7 +138,26 @@ def _parse_question(row, where: str) -> EvalQuestion:
         raise BadInputError(f"{where}: answers {empty} are empty once normalised")
     if not question.answerable and question.evidence:
         raise BadInputError(f"{where}: a {question.kind!r} question has no evidence to point at")
+    if question.answerable and not question.evidence:  # its citations could not be graded
+        raise BadInputError(f"{where}: a {question.kind!r} question needs evidence: the sentences that state "
+                            "its answer")
     return question
+
+
+def _check_in_articles(question: EvalQuestion, folder: Path, lengths: dict[str, int], where: str) -> None:
+    """Each source an article of `folder`, each span within its text: a span past the end overlaps
+    no citation, so the question's citations would count as wrong whatever they cite."""
+    for source in question.sources:
+        if source not in lengths:
+            try:
+                lengths[source] = len(load_article(folder / source).text)
+            except BadInputError as exc:
+                raise BadInputError(f"{where}: source {source!r} is not an article of {folder} ({exc})") from None
+    for key, spans in (("evidence", question.evidence), ("also", question.also)):
+        for span in spans:
+            if span.end > lengths[span.source]:
+                raise BadInputError(f"{where}: {key} ends at character {span.end}, past the end of {span.source} "
+                                    f"({lengths[span.source]} characters)")
 
 
 def _spans(raw, key: str, sources: list[str], where: str) -> list[Span]:
