@@ -175,16 +175,19 @@ def _index_plan(source_dir: Path, settings: Settings, as_json: bool) -> int:
     size = index_size(settings.index_dir)
     if as_json:
         print(json.dumps({"add": [p.name for p, _ in plan.new], "change": [p.name for p, _ in plan.changed],
-                          "remove": plan.removed, "unchanged": len(plan.unchanged), "index": size}, indent=2))
+                          "remove": plan.removed, "skip": plan.refused, "unchanged": len(plan.unchanged),
+                          "index": size}, indent=2))
         return 0
     for word, entries in (("add", plan.new), ("change", plan.changed)):
         for path, _ in entries:
             print(f"would {word} {path.name}")
+    for reason in plan.refused:
+        print(f"would skip {reason}")
     for name in plan.removed:
         print(f"would remove {name}")
-    print(f"would add {len(plan.new)}, change {len(plan.changed)}, remove {len(plan.removed)} and leave "
-          f"{len(plan.unchanged)} unchanged; the index at {settings.index_dir} holds {size['articles']} articles, "
-          f"{size['passages']} passages, {size['bytes'] / 1e6:.1f} MB")
+    print(f"would add {len(plan.new)}, change {len(plan.changed)}, remove {len(plan.removed)}, skip "
+          f"{len(plan.refused)} and leave {len(plan.unchanged)} unchanged; the index at {settings.index_dir} holds "
+          f"{size['articles']} articles, {size['passages']} passages, {size['bytes'] / 1e6:.1f} MB")
     return 0
 
 

@@ -217,9 +217,8 @@ def _checked_copy(path: Path, name: str, staging: Path, settings: Settings) -> t
     except OSError as exc:
         raise BadInputError(f"{name}: cannot read it: {exc.strerror}") from None
     # Checked before copying, so an oversized upload is not copied again just to be refused.
-    limit = byte_limit(target, settings.max_file_bytes, settings.max_archive_bytes)
+    limit, setting = byte_limit(target, settings.max_file_bytes, settings.max_archive_bytes)
     if size > limit:
-        setting = "max_file_bytes" if limit == settings.max_file_bytes else "max_archive_bytes"
         raise BadInputError(f"{target.name}: {size:,} bytes, over the {limit:,}-byte limit (setting {setting})")
     shutil.copyfile(path, target)
     articles, _ = load_file(target, settings.max_file_bytes, settings.max_archive_bytes)

@@ -28,8 +28,11 @@ import re
 import stat
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 from rag.errors import BadInputError
 from rag.injection import speaks_to_assistant
@@ -93,11 +96,6 @@ def load_file(path: Path, max_bytes: int = 5_000_000, max_archive_bytes: int = 5
     (naming the file) when nothing in it is usable. `max_bytes` limits an article file and each
     article of a dump, `max_archive_bytes` a dump or feed."""
     path = Path(path)
-    try:
-        path.name.encode("utf-8")
-    except UnicodeEncodeError:  # bytes no UTF-8 reads: the name could be neither stored nor cited
-        shown = os.fsencode(path.name).decode("utf-8", "backslashreplace")
-        raise BadInputError(f"{shown}: its name is not UTF-8 text; rename the file") from None
     if path.suffix.lower() in ARCHIVE_SUFFIXES:
         from rag.archives import load_archive
 
@@ -105,9 +103,12 @@ def load_file(path: Path, max_bytes: int = 5_000_000, max_archive_bytes: int = 5
     return [load_article(path, max_bytes)], []
 
 
-def byte_limit(path: Path, max_bytes: int, max_archive_bytes: int) -> int:
-    """The size limit of this file: a dump's or feed's, or an article file's."""
-    return max_archive_bytes if Path(path).suffix.lower() in ARCHIVE_SUFFIXES else max_bytes
+def byte_limit(path: Path, max_bytes: int, max_archive_bytes: int) -> tuple[int, str]:
+    """The size limit of this file and the setting that sets it: a dump's or feed's, or an
+    article file's."""
+    if Path(path).suffix.lower() in ARCHIVE_SUFFIXES:
+        return max_archive_bytes, "max_archive_bytes"
+    return max_bytes, "max_file_bytes"
 
 
 def load_article(path: Path, max_bytes: int = 5_000_000) -> Article:
@@ -219,6 +220,21 @@ def bad_file(path: Path, reason: str) -> BadInputError:
 
 
 def read_bytes(path: Path, max_bytes: int, setting: str = "max_file_bytes") -> bytes:
+    with opened(path, max_bytes, setting) as f:
+        return f.read()
+
+
+@contextmanager
+def opened(path: Path, max_bytes: int, setting: str = "max_file_bytes") -> Iterator[BinaryIO]:
+    """The file, open for reading, if it is one that is read: BadInputError (naming the file and
+    why) for a name that is not UTF-8, an unsupported type, a link, a pipe or device, a file over
+    `max_bytes`, or one that cannot be read. A sync's plan hashes files through it too, so that it
+    skips exactly what reading would refuse."""
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:  # bytes no UTF-8 reads: the name could be neither stored nor cited
+        shown = os.fsencode(path.name).decode("utf-8", "backslashreplace")
+        raise BadInputError(f"{shown}: its name is not UTF-8 text; rename the file") from None
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise bad_file(path, f"unsupported file type {path.suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}")
     try:
@@ -238,7 +254,7 @@ def read_bytes(path: Path, max_bytes: int, setting: str = "max_file_bytes") -> b
         if info.st_size > max_bytes:
             raise bad_file(path, f"{info.st_size:,} bytes, over the {max_bytes:,}-byte limit (setting {setting})")
         try:
-            return f.read()
+            yield f
         except OSError as exc:
             raise bad_file(path, f"cannot read it: {exc.strerror}") from None
 

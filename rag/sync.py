@@ -14,6 +14,7 @@ the old hash, so the next sync reads it again.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -27,8 +28,7 @@ from rag.config import Settings
 from rag.embedding import load_embedder, passage_text
 from rag.errors import BadInputError, IndexUnusableError
 from rag.index import Build, indexed_files, indexed_texts, read_catalog, writing
-from rag.loading import article_files, byte_limit, load_file
-from rag.models import sha256_file
+from rag.loading import article_files, byte_limit, load_file, opened
 from rag.schema import Article, Chunk, IndexInfo
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,12 @@ EMBED_SLICE = 256
 class SyncPlan:
     """What a sync of `folder` into an index would do, decided by file hashes alone."""
 
-    new: list[tuple[Path, str | None]] = field(default_factory=list)  # (file, SHA-256; None: will be refused)
-    changed: list[tuple[Path, str | None]] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)  # indexed names no longer in the folder
+    new: list[tuple[Path, str]] = field(default_factory=list)  # (file, SHA-256)
+    changed: list[tuple[Path, str]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # indexed names no longer in the folder, or refused now
     unchanged: list[str] = field(default_factory=list)
+    # "name: reason" of each file that is not read (a link, a pipe, another type, over the size limit)
+    refused: list[str] = field(default_factory=list)
 
 
 def plan_sync(source_dir: Path, index_dir: Path, build: Build, max_file_bytes: int,
@@ -57,11 +59,15 @@ def plan_sync(source_dir: Path, index_dir: Path, build: Build, max_file_bytes: i
     plan = SyncPlan()
     names = set()
     for path in article_files(Path(source_dir)):
+        try:
+            digest = _file_hash(path, *byte_limit(path, max_file_bytes, max_archive_bytes))
+        except BadInputError as exc:
+            plan.refused.append(str(exc))
+            continue
         names.add(path.name)
-        digest = _file_hash(path, byte_limit(path, max_file_bytes, max_archive_bytes))
         if path.name not in indexed:
             plan.new.append((path, digest))
-        elif digest is None or indexed[path.name] != digest:
+        elif indexed[path.name] != digest:
             plan.changed.append((path, digest))
         else:
             plan.unchanged.append(path.name)
@@ -97,7 +103,9 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
         return chunk_article(article, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)
 
     bar = _progress(len(plan.new) + len(plan.changed), progress)
-    skipped: list[str] = []
+    skipped = list(plan.refused)
+    for reason in skipped:
+        log.warning("skipping %s", reason)
     read: set[str] = set()  # the sources of the articles read from new and changed files
     counts = {"embedded": 0, "passages": 0}
     batch: list[_Pending] = []
@@ -201,12 +209,8 @@ def _progress(files: int, shown: bool):
                 bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} files [{elapsed}<{remaining}{postfix}]")
 
 
-def _file_hash(path: Path, max_bytes: int) -> str | None:
-    """The SHA-256 of a regular file's bytes; None for anything load_article will refuse anyway
-    (links, special files, oversized files), so that it is read and the reason reported."""
-    try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > max_bytes:
-            return None
-        return sha256_file(path)
-    except OSError:
-        return None
+def _file_hash(path: Path, max_bytes: int, setting: str) -> str:
+    """The SHA-256 of the file's bytes; BadInputError, as reading it would give, for a file that
+    is not read (a link, a pipe, another type, over the size limit)."""
+    with opened(path, max_bytes, setting) as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()

@@ -2,6 +2,7 @@
 writer fails, is killed, or meets another writer."""
 
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -402,9 +403,45 @@ def test_dry_run_says_what_a_sync_would_do_and_changes_nothing(settings, tmp_pat
                              "--dry-run"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "would add cod.txt" in result.stdout and f"would remove {ISTANBUL}" in result.stdout
-    assert "would add 1, change 0, remove 1 and leave 4 unchanged" in result.stdout
+    assert "would add 1, change 0, remove 1, skip 0 and leave 4 unchanged" in result.stdout
     assert "holds 5 articles" in result.stdout
     assert read_catalog(index_dir) == before
+
+
+def test_a_dry_run_skips_what_a_sync_skips_and_removes_what_it_removes(tmp_path, capsys):
+    """A link, a pipe and a file of another type were listed as "would add", and an indexed file
+    that became a link as "unchanged" or "would change", although a sync skips them (and removes
+    what was indexed from one)."""
+    from rag.cli import main
+
+    folder, index_dir = tmp_path / "articles", tmp_path / "index"
+    folder.mkdir()
+    for path in sorted(SEEDS.iterdir())[:2]:
+        shutil.copy(path, folder)
+    settings = rag.load_settings(index_dir=index_dir)
+    rag.build_index(folder, settings=settings, progress=False)
+    (folder / "link.txt").symlink_to(SEEDS / ISTANBUL)
+    os.mkfifo(folder / "pipe.txt")  # hashing it must not block
+    (folder / "notes.docx").write_text("Meeting notes", encoding="utf-8")
+    first = sorted(folder.iterdir())[0]
+    first.unlink()
+    first.symlink_to(SEEDS / first.name)  # indexed as a file, a link now
+    refused = [f"{first.name}: a symbolic link: only files inside the library folder are read (copy the article "
+               "in instead)",
+               "link.txt: a symbolic link: only files inside the library folder are read (copy the article in instead)",
+               "notes.docx: unsupported file type .docx; use .txt, .md, .html, .htm, .pdf, .csv, .jsonl, .rss, .atom, "
+               ".xml",
+               "pipe.txt: not a regular file (a pipe, socket or device): not read"]
+    assert main(["--index-dir", str(index_dir), "index", str(folder), "--dry-run"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[:-1] == [*(f"would skip {reason}" for reason in refused), f"would remove {first.name}"]
+    assert printed[-1].startswith("would add 0, change 0, remove 1, skip 4 and leave 1 unchanged")
+    assert main(["--index-dir", str(index_dir), "index", str(folder), "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert (plan["add"], plan["change"], plan["remove"], plan["skip"]) == ([], [], [first.name], refused)
+
+    info = rag.build_index(folder, settings=settings, progress=False)
+    assert (info.skipped, info.removed, info.articles) == (refused, 1, 1)
 
 
 def test_an_index_of_another_version_of_the_database_is_rebuilt_by_rag_index(settings, tmp_path):
