@@ -170,9 +170,9 @@ def _index_plan(source_dir: Path, settings: Settings, as_json: bool) -> int:
     from rag.sync import build_for, plan_sync
 
     article_files(source_dir)  # a missing or empty folder is refused before the model loads
+    size = index_size(settings.index_dir)  # and so is a damaged index
     plan = plan_sync(source_dir, settings.index_dir, build_for(settings), settings.max_file_bytes,
                      settings.max_archive_bytes)
-    size = index_size(settings.index_dir)
     if as_json:
         print(json.dumps({"add": [p.name for p, _ in plan.new], "change": [p.name for p, _ in plan.changed],
                           "remove": plan.removed, "skip": plan.refused, "unchanged": len(plan.unchanged),

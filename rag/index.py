@@ -235,17 +235,15 @@ def read_catalog(index_dir: Path) -> tuple[dict, list[ArticleRecord]]:
     with _reading(index_dir) as db:
         try:
             return _meta(db), _article_records(db)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:  # ValueError: a value that is not JSON
             raise _damaged(index_dir, exc) from None
 
 
 def index_size(index_dir: Path) -> dict:
-    """Articles, passages and bytes on disk of the index at index_dir (zeros when there is none)."""
+    """Articles, passages and bytes on disk of the index at index_dir (zeros when there is none);
+    IndexUnusableError when it is damaged, which is not the same as empty."""
     index_dir = Path(index_dir)
-    try:
-        _, articles = read_catalog(index_dir)
-    except IndexUnusableError:
-        articles = []
+    articles = read_catalog(index_dir)[1] if (index_dir / DATABASE).is_file() else []
     files = [*index_dir.glob(f"{DATABASE}*"), *index_dir.glob("vectors-*.faiss")] if index_dir.is_dir() else []
     return {"articles": len(articles), "passages": sum(a.chunks for a in articles),
             "bytes": sum(path.stat().st_size for path in files)}

@@ -3,10 +3,14 @@
 import importlib.metadata
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ISTANBUL, SEEDS
+from rag.index import DATABASE
 
 
 def rag_cli(*args, timeout=300):
@@ -40,20 +44,44 @@ def test_indexing_an_empty_folder_exits_2(tmp_path):
     assert not (tmp_path / "index").exists()
 
 
+def _no_model(*_):
+    raise AssertionError("a model was loaded")
+
+
 def test_a_missing_or_empty_folder_is_refused_before_any_model_loads(tmp_path, monkeypatch, capsys):
     """Found by fuzzing: `rag index` and its dry run loaded the embedding model (seconds) before
     saying the folder was not there."""
     from rag.cli import main
 
-    def no_model(*_):
-        raise AssertionError("a model was loaded")
-
-    monkeypatch.setattr("rag.sync.load_embedder", no_model)
-    monkeypatch.setattr("rag.embedding.load_embedder", no_model)
+    monkeypatch.setattr("rag.sync.load_embedder", _no_model)
+    monkeypatch.setattr("rag.embedding.load_embedder", _no_model)
     for args in (["index", str(tmp_path / "none")], ["index", str(tmp_path / "none"), "--dry-run"],
                  ["index", str(tmp_path), "--dry-run"]):
         assert main(["--index-dir", str(tmp_path / "index"), *args]) == 2
         assert "no such folder" in capsys.readouterr().err or args[1] == str(tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["not a database", "no tables", "meta not JSON"])
+def test_a_dry_run_over_a_damaged_index_says_it_is_damaged(tmp_path, monkeypatch, capsys, damage):
+    """It said the index held 0 articles (and, for meta that is not JSON, ended in a traceback)."""
+    from rag.cli import main
+
+    monkeypatch.setattr("rag.sync.load_embedder", _no_model)  # the damage is told first
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    database = index_dir / DATABASE
+    if damage == "not a database":
+        database.write_bytes(b"not a database, a page of text\n" * 200)
+    else:
+        with sqlite3.connect(database) as db:
+            db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            if damage == "meta not JSON":
+                db.execute("INSERT INTO meta VALUES ('format', '{')")
+    before = database.read_bytes()
+    assert main(["--index-dir", str(index_dir), "index", str(SEEDS), "--dry-run"]) == 2
+    error = capsys.readouterr().err
+    assert f"the index at {index_dir} is damaged" in error and "rebuild it with `rag index DIR`" in error
+    assert database.read_bytes() == before
 
 
 def test_bad_usage_exits_2():
