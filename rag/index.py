@@ -284,6 +284,18 @@ def _meta(db: sqlite3.Connection) -> dict:
     return {key: json.loads(value) for key, value in db.execute("SELECT key, value FROM meta")}
 
 
+def _sound_meta(db: sqlite3.Connection) -> dict | None:
+    """The index's settings, or None when they are damaged (a value that is not JSON, a
+    generation that is not a number): a writer then starts the index again, since `rag index` is
+    the fix load_index names for a damaged index."""
+    try:
+        meta = _meta(db)
+        int(meta.get("generation", 0))
+        return meta
+    except (ValueError, TypeError):
+        return None
+
+
 def _article_records(db: sqlite3.Connection) -> list[ArticleRecord]:
     counts = dict(db.execute("SELECT article_id, count(*) FROM chunks GROUP BY article_id"))
     return [ArticleRecord(source=source, title=title, outlet=outlet, dates=json.loads(dates), published=published,
@@ -368,8 +380,8 @@ def indexed_files(index_dir: Path, build: Build) -> dict[str, str]:
     usable index built as `build`."""
     try:
         with _reading(Path(index_dir)) as db:
-            meta = _meta(db)
-            if not build.matches(meta) or _usable_vectors(Path(index_dir), meta, db) is None:
+            meta = _sound_meta(db)
+            if meta is None or not build.matches(meta) or _usable_vectors(Path(index_dir), meta, db) is None:
                 return {}
             return {file: digest if versions == 1 else "" for file, digest, versions in db.execute(
                 "SELECT file, min(file_hash), count(DISTINCT file_hash) FROM articles GROUP BY file")}
@@ -400,7 +412,10 @@ class Writer:
 
     def __init__(self, db: sqlite3.Connection, index_dir: Path, build: Build):
         self.db, self.index_dir, self.build = db, index_dir, build
-        meta = _meta(db)
+        meta = _sound_meta(db)
+        if meta is None:  # damaged: started again below, with settings written anew
+            db.execute("DELETE FROM meta")
+            meta = {}
         self.meta = meta
         self.vectors_changed = False
         self.vectors = _usable_vectors(index_dir, meta, db) if build.matches(meta) else None

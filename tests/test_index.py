@@ -134,7 +134,7 @@ def test_index_built_with_another_model_is_refused(index_copy, settings):
 
 
 @pytest.mark.parametrize("damage", ["truncate vectors", "flip a vector byte", "drop chunks", "garble database",
-                                    "delete vectors"])
+                                    "delete vectors", "meta not JSON", "generation not a number"])
 def test_damaged_index_is_refused_with_the_fix(index_copy, settings, damage):
     vectors = index_copy / read_catalog(index_copy)[0]["vectors_file"]
     if damage == "truncate vectors":
@@ -147,6 +147,10 @@ def test_damaged_index_is_refused_with_the_fix(index_copy, settings, damage):
         _sql(index_copy, "DELETE FROM chunks")
     elif damage == "delete vectors":
         vectors.unlink()
+    elif damage == "meta not JSON":  # `rag index` ended in a JSONDecodeError, so it was no fix
+        _sql(index_copy, "UPDATE meta SET value = '{' WHERE key = 'created'")
+    elif damage == "generation not a number":
+        _sql(index_copy, "UPDATE meta SET value = '\"x\"' WHERE key = 'generation'")
     else:
         for path in index_copy.glob(f"{DATABASE}*"):
             path.unlink()
