@@ -169,9 +169,9 @@ def _index_plan(source_dir: Path, settings: Settings, as_json: bool) -> int:
     from rag.loading import article_files
     from rag.sync import build_for, plan_sync
 
-    article_files(source_dir)  # a missing or empty folder is refused before the model loads
+    files = article_files(source_dir)  # a missing or empty folder is refused before the model loads
     size = index_size(settings.index_dir)  # and so is a damaged index
-    plan = plan_sync(source_dir, settings.index_dir, build_for(settings), settings.max_file_bytes,
+    plan = plan_sync(files, settings.index_dir, build_for(settings), settings.max_file_bytes,
                      settings.max_archive_bytes)
     if as_json:
         print(json.dumps({"add": [p.name for p, _ in plan.new], "change": [p.name for p, _ in plan.changed],

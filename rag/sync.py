@@ -52,13 +52,15 @@ class SyncPlan:
     refused: list[str] = field(default_factory=list)
 
 
-def plan_sync(source_dir: Path, index_dir: Path, build: Build, max_file_bytes: int,
+def plan_sync(files: list[Path], index_dir: Path, build: Build, max_file_bytes: int,
               max_archive_bytes: int = 500_000_000) -> SyncPlan:
-    """Compare the folder with the index (nothing is written; an index built otherwise counts as empty)."""
+    """Compare a folder's files (`article_files`, listed by the caller before the model loads, so
+    that a missing folder is refused first) with the index. Nothing is written; an index built
+    otherwise counts as empty."""
     indexed = indexed_files(Path(index_dir), build)
     plan = SyncPlan()
     names = set()
-    for path in article_files(Path(source_dir)):
+    for path in files:
         try:
             digest = _file_hash(path, *byte_limit(path, max_file_bytes, max_archive_bytes))
         except BadInputError as exc:
@@ -91,10 +93,10 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
     replaces the local embedder's `embed` (rag.distributed runs it on a Ray cluster)."""
     started = time.perf_counter()
     folder, index_dir = Path(source_dir), Path(index_dir)
-    article_files(folder)  # a missing or empty folder is refused before the model loads
+    files = article_files(folder)  # a missing or empty folder is refused before the model loads
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
     build = build_for(settings)
-    plan = plan_sync(folder, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)
+    plan = plan_sync(files, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)
     changed = {path.name for path, _ in plan.changed}
 
     encode, remote = embed or embedder.embed, embed is not None

@@ -360,8 +360,9 @@ def test_a_file_that_disappears_or_changes_during_a_sync_is_reported_or_read_aga
     assert any("written while the sync ran" in c.text for c in _chunks(index_dir, settings))
     again = rag.build_index(folder, index_dir, settings=settings, progress=False)
     assert (again.embedded, again.articles) == (0, 4)
+    from rag.loading import article_files
     from rag.sync import build_for, plan_sync
-    plan = plan_sync(folder, index_dir, build_for(settings), settings.max_file_bytes)
+    plan = plan_sync(article_files(folder), index_dir, build_for(settings), settings.max_file_bytes)
     assert (plan.changed, len(plan.unchanged)) == ([], 4)
 
 
@@ -410,6 +411,24 @@ def test_dry_run_says_what_a_sync_would_do_and_changes_nothing(settings, tmp_pat
     assert "would add 1, change 0, remove 1, skip 0 and leave 4 unchanged" in result.stdout
     assert "holds 5 articles" in result.stdout
     assert read_catalog(index_dir) == before
+
+
+def test_a_sync_lists_its_folder_once(tmp_path, monkeypatch):
+    """It listed it twice, before the model loaded (to refuse a missing folder early) and again
+    for its plan: twice the work on a large archive, and two listings that may disagree."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    shutil.copy(SEEDS / ISTANBUL, folder)
+    listed = []
+
+    def listing(path):
+        listed.append(path)
+        return real_listing(path)
+
+    real_listing = rag.sync.article_files
+    monkeypatch.setattr(rag.sync, "article_files", listing)
+    rag.build_index(folder, tmp_path / "index", settings=rag.load_settings(), progress=False)
+    assert listed == [folder]
 
 
 def test_a_dry_run_skips_what_a_sync_skips_and_removes_what_it_removes(tmp_path, capsys):
