@@ -37,7 +37,7 @@ from typing import BinaryIO
 from rag.errors import BadInputError
 from rag.injection import speaks_to_assistant
 from rag.schema import Article, ArticleRecord
-from rag.text import MONTH_NAME, month_number, sentences
+from rag.text import LINE, MONTH_NAME, month_number, sentences
 
 __all__ = ["SUPPORTED_SUFFIXES", "ARCHIVE_SUFFIXES", "load_file", "load_article", "load_folder", "page_of",
            "content_hash",
@@ -314,7 +314,7 @@ def _detected(path: Path, data: bytes) -> str:
 def text_lines(text: str) -> list[tuple[int, int, str]]:
     """(start, end, text) of each non-blank line, surrounding whitespace left out of the span."""
     units = []
-    for m in re.finditer(r"[^\n]+", text):
+    for m in LINE.finditer(text):
         line = m.group()
         stripped = line.strip()
         if stripped:

@@ -11,7 +11,7 @@ import unicodedata
 from functools import lru_cache
 
 __all__ = [
-    "split_sentences", "sentences", "content_stems", "fold_accents", "STOPWORDS", "name_key", "numbers",
+    "LINE", "split_sentences", "sentences", "content_stems", "fold_accents", "STOPWORDS", "name_key", "numbers",
     "spelled_numbers", "stated_numbers", "join_thousands", "stem", "content_words",
     "MONTHS", "MONTH_NAMES", "MONTH_NAME", "month_number", "months_typed", "YEAR", "CITATION",
 ]
@@ -24,7 +24,9 @@ __all__ = [
 _STOP = re.compile(r"(?<![.!?…])[.!?…]+[\"'”’)\]]*\s+")
 _OPENERS = "\"'“‘(["
 _NEXT = re.compile(f"[{re.escape(_OPENERS)}]*(.)")  # the first letter after the stop
-_LINE = re.compile(r"[^\n]+")
+# A line: it ends at "\n", "\r\n" or a lone "\r" (files saved by old Macs, which would otherwise be
+# one line: the whole article its title).
+LINE = re.compile(r"[^\r\n]+")
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "gen", "col", "lt", "sgt", "capt",
                   "gov", "sen", "rep", "rev", "hon", "vs", "approx", "dept", "inc", "corp", "ltd", "co",
                   "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
@@ -38,7 +40,7 @@ def split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     A line break always ends a sentence: headings and list items stand alone.
     """
     spans = []
-    for line in _LINE.finditer(text, start, end):
+    for line in LINE.finditer(text, start, end):
         s, e = line.span()
         for stop in _STOP.finditer(text, s, e):
             if _ends_sentence(text, stop):

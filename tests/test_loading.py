@@ -159,6 +159,20 @@ def test_article_sentences_that_look_like_furniture_are_kept(tmp_path, sentence)
     assert kept(article) == ["Talks resumed on Monday.", sentence]
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_lines_end_at_any_newline_convention(tmp_path, newline):
+    """A file with old Mac line ends (a lone CR) was one line: the whole article its title, no
+    furniture left out, and its headings glued to the sentences after them."""
+    lines = ["Grain deal renewed", "", "9 hours ago", "Ships sail again from Odesa", "The deal runs to May."]
+    path = tmp_path / "a.txt"
+    path.write_bytes(newline.join(lines).encode("utf-8"))
+    article = load_article(path)
+    assert article.title == "Grain deal renewed"
+    assert kept(article) == ["Grain deal renewed", "Ships sail again from Odesa", "The deal runs to May."]
+    assert sentences(article.text) == ["Grain deal renewed", "9 hours ago", "Ships sail again from Odesa",
+                                       "The deal runs to May."]
+
+
 def test_a_run_of_spaces_after_a_furniture_word_is_read_in_linear_time(tmp_path):
     """Found by probing with long lines: the "9 hours ago" rule's "\\s*:?\\s*" tried every way
     to split the spaces after "Updated" between its two halves: 30,000 spaces took 16 s, and a
