@@ -432,9 +432,9 @@ def test_a_sync_lists_its_folder_once(tmp_path, monkeypatch):
 
 
 def test_a_dry_run_skips_what_a_sync_skips_and_removes_what_it_removes(tmp_path, capsys):
-    """A link, a pipe and a file of another type were listed as "would add", and an indexed file
-    that became a link as "unchanged" or "would change", although a sync skips them (and removes
-    what was indexed from one)."""
+    """A link, a pipe, a file of another type and one whose name is not UTF-8 were listed as
+    "would add", and an indexed file that became a link as "unchanged" or "would change",
+    although a sync skips them (and removes what was indexed from one)."""
     from rag.cli import main
 
     folder, index_dir = tmp_path / "articles", tmp_path / "index"
@@ -446,11 +446,13 @@ def test_a_dry_run_skips_what_a_sync_skips_and_removes_what_it_removes(tmp_path,
     (folder / "link.txt").symlink_to(SEEDS / ISTANBUL)
     os.mkfifo(folder / "pipe.txt")  # hashing it must not block
     (folder / "notes.docx").write_text("Meeting notes", encoding="utf-8")
+    (folder / os.fsdecode(b"caf\xe9.txt")).write_text("Talks resumed.", encoding="utf-8")
     first = sorted(folder.iterdir())[0]
     first.unlink()
     first.symlink_to(SEEDS / first.name)  # indexed as a file, a link now
     refused = [f"{first.name}: a symbolic link: only files inside the library folder are read (copy the article "
                "in instead)",
+               "caf\\xe9.txt: its name is not UTF-8 text; rename the file",
                "link.txt: a symbolic link: only files inside the library folder are read (copy the article in instead)",
                "notes.docx: unsupported file type .docx; use .txt, .md, .html, .htm, .pdf, .csv, .jsonl, .rss, .atom, "
                ".xml",
@@ -458,7 +460,7 @@ def test_a_dry_run_skips_what_a_sync_skips_and_removes_what_it_removes(tmp_path,
     assert main(["--index-dir", str(index_dir), "index", str(folder), "--dry-run"]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[:-1] == [*(f"would skip {reason}" for reason in refused), f"would remove {first.name}"]
-    assert printed[-1].startswith("would add 0, change 0, remove 1, skip 4 and leave 1 unchanged")
+    assert printed[-1].startswith("would add 0, change 0, remove 1, skip 5 and leave 1 unchanged")
     assert main(["--index-dir", str(index_dir), "index", str(folder), "--dry-run", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert (plan["add"], plan["change"], plan["remove"], plan["skip"]) == ([], [], [first.name], refused)
