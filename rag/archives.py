@@ -183,13 +183,15 @@ def _feed(path: Path, data: bytes) -> tuple[list[Article], list[str]]:
         reason = feed.get("bozo_exception") or "it has no entries"
         raise bad_file(path, f"not a readable RSS or Atom feed ({reason})")
     outlet = " ".join(feed.feed.get("title", "").split()) or None
-    articles, skipped = [], []
+    articles, skipped, taken = [], [], set()
     for number, entry in enumerate(feed.entries, start=1):
         origin = f"entry {number}"
         where = f"{path.name}, {origin}"
         body = entry.get("content", [{}])[0].get("value") or entry.get("summary") or ""
-        identity = entry.get("id") or entry.get("link") or entry.get("title") or body
-        key = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:10]
+        key = _entry_key(entry, body, taken)
+        if key is None:
+            skipped.append(f"{where}: the same entry as an earlier one (id or link, title and text): left out")
+            continue
         # dict.get: feedparser's own get maps a missing key to another one, with a warning.
         parsed = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
         visible, unseen = _html_text(body)
@@ -204,6 +206,21 @@ def _feed(path: Path, data: bytes) -> tuple[list[Article], list[str]]:
     if feed.bozo and not articles:  # a feed cut off or broken: say so, not "no text"
         raise bad_file(path, f"not a readable RSS or Atom feed ({feed.bozo_exception})")
     return articles, skipped
+
+
+def _entry_key(entry, body: str, taken: set[str]) -> str | None:
+    """The entry's name in its feed: its id, link or title, hashed, so that it keeps its name as
+    newer entries arrive on top. Entries that share one (a live blog's updates all link to one
+    page) are told apart by their title and text: one name for all made each replace the one
+    before in the index. None for an entry that repeats an earlier one whole."""
+    identity = entry.get("id") or entry.get("link") or entry.get("title") or body
+    name, whole = (hashlib.sha256(basis.encode("utf-8")).hexdigest()[:10]
+                   for basis in (identity, f"{identity}\0{entry.get('title', '')}\0{body}"))
+    if whole in taken:
+        return None
+    key = whole if name in taken else name
+    taken.update((name, whole))
+    return key
 
 
 def _feed_date(parsed: time.struct_time | None) -> str | None:

@@ -78,6 +78,25 @@ def test_a_feed_entry_keeps_its_name_as_the_feed_rolls_on(tmp_path):
     assert {title: after[title] for title in before} == before and len(after) == len(before) + 1
 
 
+def test_feed_entries_that_share_an_id_keep_apart_and_a_repeated_entry_is_skipped_by_name(tmp_path):
+    """A live blog's updates all linking to one page were one article name, so each replaced the
+    one before in the index: two of three updates lost without a word."""
+    def item(text, title="Harbour live"):
+        return f"<item><title>{title}</title><link>https://portwell.example/live</link><description>{text}</description></item>"
+
+    updates = ["The ferry left at noon.", "The ferry reached Eastholm.", "The harbour closed for the night."]
+    feed = tmp_path / "live.rss"
+    feed.write_text(f"<rss><channel><title>Portwell Post</title>{''.join(map(item, updates))}{item(updates[0])}"
+                    f"{item(updates[0], 'Harbour live, corrected')}</channel></rss>", encoding="utf-8")
+    articles, skipped = load_file(feed)
+    assert [a.text.split("\n")[1] for a in articles] == [*updates, updates[0]]
+    assert len({a.source for a in articles}) == 4
+    assert skipped == ["live.rss, entry 4: the same entry as an earlier one (id or link, title and text): left out"]
+    # the first entry of that link keeps the name it had alone
+    feed.write_text(f"<rss><channel>{item(updates[0])}</channel></rss>", encoding="utf-8")
+    assert load_file(feed)[0][0].source == articles[0].source
+
+
 def test_an_atom_feed_reads_its_html_content():
     (pier,), skipped = load_file(ARCHIVES / "coastal-times.atom")
     assert (pier.published, pier.author, pier.url) == ("2024-03-20", "Tomas Reyes", "https://coastal.example.com/eastholm-pier")
