@@ -58,6 +58,7 @@ def test_the_shipped_decision_leans_the_way_each_signal_points():
     "How did Moscow respond to Erdogan's offer to host talks in Istanbul?",
     "What must any settlement include, according to Ukrainian officials ahead of the Istanbul round?",
 ])
+@pytest.mark.slow
 def test_answerable_dev_questions_pass_the_calibrated_decline(settings, question):
     answer = rag.ask(question, settings=dataclasses.replace(settings, calibrated_decline=True))
     assert answer.decline_logprob is not None
@@ -74,6 +75,7 @@ def test_answerable_dev_questions_pass_the_calibrated_decline(settings, question
     pytest.param("What did Trump and Putin agree at their summit?",
                  marks=pytest.mark.xfail(strict=True, reason="P(unanswerable) 0.63 is below the threshold")),
 ])
+@pytest.mark.slow
 def test_near_miss_dev_questions_are_declined_before_the_model_writes(settings, question):
     answer = rag.ask(question, settings=dataclasses.replace(settings, calibrated_decline=True))
     assert answer.abstained and answer.completion_tokens == 0  # declined by the calibration, not by writing

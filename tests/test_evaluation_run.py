@@ -77,6 +77,7 @@ def test_eval_slice_report_has_every_row_and_sane_values(slice_report, seed_inde
     assert "retrieval and citations" in printed and f"report written to {path}" in printed
 
 
+@pytest.mark.slow
 def test_eval_squad_sample_builds_its_own_index(tmp_path):
     out = tmp_path / "squad.json"
     assert main(["eval", "--squad", str(SQUAD), "--limit", "2", "--seed", "2", "--json", str(out)]) == 0
@@ -94,6 +95,7 @@ def test_eval_squad_sample_builds_its_own_index(tmp_path):
     _shares_are_sane(report["summary"]["overall"])
 
 
+@pytest.mark.slow
 def test_eval_with_distractors_asks_the_seed_questions_over_seeds_and_paragraphs(tmp_path):
     out = tmp_path / "crowded.json"
     assert main(["eval", "--distractors", str(SQUAD), "--limit", "1", "--json", str(out)]) == 0
@@ -106,6 +108,7 @@ def test_eval_with_distractors_asks_the_seed_questions_over_seeds_and_paragraphs
     assert row["id"] == "q001" and row["gold_rank"] is not None
 
 
+@pytest.mark.slow
 def test_eval_with_a_folder_of_distractors_indexes_its_articles_beside_the_seeds(tmp_path):
     news = tmp_path / "news"
     news.mkdir()

@@ -14,6 +14,7 @@ def _source_text(name: str) -> str:
     return (SEEDS / name).read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_istanbul_talks_answer_cites_the_prisoner_exchange(settings):
     answer = rag.ask("What came out of the May 2025 Istanbul talks?", settings=settings)
     assert not answer.abstained
@@ -44,6 +45,7 @@ def test_question_the_articles_do_not_cover_is_declined(settings):
     assert answer.citations == []
 
 
+@pytest.mark.slow
 def test_evidence_first_then_the_answer_in_pieces_then_the_answer(settings):
     items = list(rag.ask_stream("Where had Putin and Erdogan met before their talks in Astana?", settings=settings))
     found, pieces, final = items[0], items[1:-1], items[-1]
@@ -80,6 +82,7 @@ def test_the_passages_shown_are_those_within_relevance_gap_of_the_best(settings)
     assert len(shown(1e-6)) <= 2 < settings.top_k
 
 
+@pytest.mark.slow
 def test_follow_up_question_retrieves_from_the_conversation_subject(settings):
     history = [
         {"role": "user", "content": "What came out of the May 2025 Istanbul talks?"},
@@ -128,6 +131,7 @@ def test_a_history_that_is_not_a_list_of_turns_is_refused_before_anything_loads(
         rag.ask("What came of the talks?", history=history, index_dir=tmp_path / "no-index")
 
 
+@pytest.mark.slow
 def test_control_tokens_typed_in_an_article_stay_text(settings):
     from rag.generation import load_generator
 
@@ -146,6 +150,7 @@ def test_control_tokens_typed_in_an_article_stay_text(settings):
     assert generator.prompt(plain)[0] == generator.llm.tokenize(formatted, special=True)
 
 
+@pytest.mark.slow
 def test_a_question_in_a_script_no_article_uses_is_refused_not_answered_from_a_stray_passage(settings):
     with pytest.raises(rag.BadInputError, match="Cyrillic letters"):
         rag.ask("Что решили на переговорах в Стамбуле в мае 2025 года?", settings=settings)
@@ -153,6 +158,7 @@ def test_a_question_in_a_script_no_article_uses_is_refused_not_answered_from_a_s
     assert not rag.ask("Erdoğan and Putin met in which city in Kazakhstan?", settings=settings).abstained
 
 
+@pytest.mark.slow
 def test_the_grammar_lets_the_model_cite_only_in_the_one_shape_with_numbers_that_exist(settings):
     from rag.generation import load_generator
     from rag.prompt import answer_grammar
@@ -168,6 +174,7 @@ def test_the_grammar_lets_the_model_cite_only_in_the_one_shape_with_numbers_that
     assert "dam" in bound, bound  # and still answers
 
 
+@pytest.mark.slow
 def test_the_grammar_sampler_that_checks_only_the_likeliest_tokens_is_the_one_used(settings, monkeypatch):
     """rag.generation's GreedyGrammarLlama overrides llama-cpp-python's private `_init_sampler` so
     that a grammar is checked against the 1,000 likeliest tokens, not the whole vocabulary (74
@@ -201,6 +208,7 @@ BIDS = {  # each bid reported in its own article, as news of a takeover usually 
 }
 
 
+@pytest.mark.slow
 def test_a_question_whose_items_sit_in_different_articles_is_answered_from_each(settings, tmp_path):
     articles = tmp_path / "articles"
     articles.mkdir()

@@ -18,6 +18,7 @@ def smollm2_gguf() -> Path:
     return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+@pytest.mark.slow
 def test_transformers_backend_answers_through_the_same_pipeline(seed_index, smollm2_gguf):
     settings = load_settings(index_dir=seed_index, backend="transformers", generator=str(smollm2_gguf),
                              max_answer_tokens=40)
