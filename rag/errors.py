@@ -16,3 +16,9 @@ class IndexUnusableError(RagError):
 
 class ModelMissingError(RagError):
     """A model file is absent or does not match its published checksum."""
+
+
+class IncompleteAnswerError(RuntimeError):
+    """The core stopped before its last item, the checked Answer. A fault, not something the user
+    can act on, so not a RagError; the edges tell it plainly (the API's code answer_incomplete,
+    the web app's message) instead of showing unchecked words, or nothing, as the answer."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from rag.answer import LiveRenumbering, finish
 from rag.config import Settings, load_settings
 from rag.decline import FITTED_FOR, declines
 from rag.embedding import load_embedder
-from rag.errors import BadInputError
+from rag.errors import BadInputError, IncompleteAnswerError
 from rag.generation import load_generator
 from rag.index import load_index
 from rag.prompt import NOT_COVERED, answer_grammar, build_messages, reading_order
@@ -117,6 +117,20 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
                  new_prompt_tokens=new_prompt_tokens + generator.last_new_prompt_tokens,
                  decline_logprob=decline_logprob, completion_tokens=generator.last_completion_tokens,
                  unsupported=checked.unsupported, raw_text=raw_text)
+
+
+def require_answer(items: Iterable[Retrieved | str | Answer], question: str) -> Iterator[Retrieved | str | Answer]:
+    """The items of an ask_stream for `question`, passed on; IncompleteAnswerError if they end
+    before the checked Answer. Callers that show the stream use this, so that a core that stops
+    early (it was a 500 about StopIteration, the passages returned as the answer, or a chat left
+    waiting for good) is one clear error wherever it happens."""
+    item = None
+    for item in items:
+        yield item
+    if not isinstance(item, Answer):
+        gave = f"its last item a {type(item).__name__}" if item is not None else "nothing given"
+        raise IncompleteAnswerError(f"answering {question!r} ended before the answer was checked ({gave}); "
+                                    "the server's log has the details")
 
 
 def ask(question: str, *, index_dir: str | Path | None = None, history: list[dict] | None = None,

@@ -39,9 +39,10 @@ from starlette.concurrency import run_in_threadpool
 
 import rag
 from rag.config import Settings, load_settings
-from rag.errors import BadInputError, IndexUnusableError, ModelMissingError, RagError
+from rag.errors import BadInputError, IncompleteAnswerError, IndexUnusableError, ModelMissingError, RagError
 from rag.generation import Turns
 from rag.loading import web_address
+from rag.pipeline import require_answer
 from rag.schema import Answer, Retrieved
 
 log = logging.getLogger(__name__)
@@ -59,11 +60,6 @@ class RequestError(BadInputError):
     def __init__(self, message: str, param: str | None = None, status: int = 400, code: str | None = None):
         super().__init__(message)
         self.param, self.status, self.code = param, status, code
-
-
-class IncompleteAnswerError(RuntimeError):
-    """The core stopped before its last item, the checked Answer: a fault of the server, told to
-    the client plainly (it was a 500 about StopIteration, or /api/ask's 200 with the passages)."""
 
 
 @dataclasses.dataclass
@@ -175,13 +171,7 @@ def answers(question: str, history: list[dict], settings: Settings) -> Iterator[
     """rag.ask_stream in this process's queue: the turn is held until the answer is complete or
     the caller drops the iterator (a client that went away)."""
     with _ANSWERING.turn():
-        item = None
-        for item in rag.ask_stream(question, history=history, settings=settings):
-            yield item
-        if not isinstance(item, Answer):
-            gave = f"its last item a {type(item).__name__}" if item is not None else "nothing given"
-            raise IncompleteAnswerError(f"answering {question!r} ended before the answer was checked ({gave}); "
-                                        "the server's log has the details")
+        yield from require_answer(rag.ask_stream(question, history=history, settings=settings), question)
 
 
 def _finite(value):
