@@ -149,6 +149,35 @@ def test_a_bug_in_the_core_is_a_message_too_not_a_stuck_chat(monkeypatch):
     assert chat.history(exchanges) == []
 
 
+def _ends_early(items):
+    def ask_stream(question, **_):
+        yield from items
+
+    return ask_stream
+
+
+@pytest.mark.parametrize("items", [[], [Retrieved([], 0.01)], [Retrieved([], 0.01), "Prisoners were "]],
+                         ids=["nothing", "passages only", "words only"])
+def test_a_core_that_ends_without_an_answer_is_a_message_and_the_chat_goes_on(items, monkeypatch):
+    """Such a core left "Searching the articles…" spinning in the chat for good (the words
+    streamed so far vanished), at every later turn too."""
+    monkeypatch.setattr(rag, "ask_stream", _ends_early(items))
+    _, chat_, exchanges, _ = _ask("Who swapped prisoners?")[-1]
+    broke_off = ("⚠️ The answer broke off before it was checked against the articles, so it is not shown. "
+                 "Retry to ask again; the server&#x27;s log has the details.")
+    assert chat_[-1] == {"role": "assistant", "content": broke_off}  # unchecked words are not shown as the answer
+    assert chat.history(exchanges) == []
+    # What was typed is kept: undo puts the question back in the textbox, retry asks it again.
+    assert chat.undo(exchanges, True)[0] == "Who swapped prisoners?"
+    monkeypatch.setattr(rag, "ask_stream", _fake_ask_stream(calls := []))
+    _, chat_, retried, _ = list(chat.retry(exchanges, 4, "qwen2.5-coder-1.5b", True, settings=Settings()))[-1]
+    assert retried[-1].answer.text == "Prisoners were swapped [1]." and calls[-1]["history"] == []
+    # The next question is answered, with the failed one in the chat and out of the history.
+    _, chat_, exchanges, _ = _ask("And then?", exchanges)[-1]
+    assert [m["content"] for m in chat_[:2]] == ["Who swapped prisoners?", broke_off]
+    assert chat_[-1]["content"].startswith("Prisoners were swapped") and calls[-1]["history"] == []
+
+
 def test_undo_retry_and_clear(monkeypatch):
     calls = []
     monkeypatch.setattr(rag, "ask_stream", _fake_ask_stream(calls))

@@ -18,8 +18,9 @@ import gradio as gr
 import rag
 from rag import library
 from rag.config import Settings
-from rag.errors import IndexUnusableError, ModelMissingError, RagError
+from rag.errors import IncompleteAnswerError, IndexUnusableError, ModelMissingError, RagError
 from rag.answer import best_sentence
+from rag.pipeline import require_answer
 from rag.schema import Answer, Retrieved
 from ui import assets, render
 
@@ -96,7 +97,7 @@ def respond(question: str, exchanges: list[Exchange], top_k: int, generator: str
     yield "", chat_messages(exchanges + [asked], show_details), exchanges, gr.skip()
     text, answer = "", None
     try:
-        for item in rag.ask_stream(question, history=history(exchanges), settings=run):
+        for item in require_answer(rag.ask_stream(question, history=history(exchanges), settings=run), question):
             if isinstance(item, Retrieved):  # evidence first, while the model reads it
                 found = [(hit.chunk, *best_sentence(hit.chunk, [question])) for hit in item.hits]
                 yield "", chat_messages(exchanges + [asked], show_details, found=len(found)), exchanges, \
@@ -108,6 +109,12 @@ def respond(question: str, exchanges: list[Exchange], top_k: int, generator: str
                 yield "", chat_messages(exchanges + [asked], show_details, streaming=text), exchanges, gr.skip()
     except RagError as exc:
         asked.error = explain(exc)
+    except IncompleteAnswerError as exc:
+        # The words streamed so far were never checked (the check can replace them all), so they
+        # are not left standing as if they were the answer.
+        log.error("%s", exc)
+        asked.error = ("The answer broke off before it was checked against the articles, so it is not shown. "
+                       "Retry to ask again; the server's log has the details.")
     except Exception as exc:  # the app's edge: a bug becomes a message here and a traceback in the log
         log.exception("answering %r failed", question)
         asked.error = f"Internal error ({type(exc).__name__}: {exc}); the server's log has the details."
