@@ -11,6 +11,7 @@ import pytest
 
 from rag.cli import main
 from rag.config import PROJECT_DIR
+from rag.evaluation.runner import summarize
 from rag.models import GENERATORS
 
 QUESTIONS = PROJECT_DIR / "eval" / "questions.jsonl"
@@ -154,6 +155,38 @@ def test_a_report_path_that_cannot_be_written_is_refused_before_the_run(tmp_path
         assert f"cannot write the report to {out}" in capsys.readouterr().err
 
 
+def test_a_set_whose_evidence_does_not_fit_its_articles_is_refused_before_any_model_loads(seed_index, tmp_path,
+                                                                                           monkeypatch, capsys):
+    """`rag eval --set` read the set without its articles, so evidence past an article's end was
+    accepted, and every citation of that question graded wrong whatever it cited. The articles
+    are the folder the index records, or with --distractors the seeds."""
+    asked = []
+
+    def evaluate(questions, **_):
+        asked.append(len(questions))
+        return {"meta": {}, "rows": [], "summary": summarize([])}
+
+    def built(*_, **__):
+        raise AssertionError("the index was built")
+
+    monkeypatch.setattr("rag.evaluation.runner.evaluate", evaluate)
+    monkeypatch.setattr("rag.evaluation.squad.throwaway_index", built)
+    row = json.loads(QUESTIONS.read_text(encoding="utf-8").splitlines()[0])
+    row["evidence"][0]["end"] = 1_000_000
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    out = str(tmp_path / "r.json")
+    for args in (["--index-dir", str(seed_index), "eval", "--set", str(bad)],
+                 ["eval", "--set", str(bad), "--distractors", str(SQUAD)]):
+        assert main([*args, "--json", out]) == 2
+        assert f"{bad}, line 1: evidence ends at character 1000000, past the end of" in capsys.readouterr().err
+    assert asked == []
+    # The shipped set fits its articles, as indexed (seed_index records seeds/).
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["--index-dir", str(seed_index), "eval", "--split", "test", "--json", out]) == 0
+    assert asked == [40]
+
+
 def test_eval_with_distractors_named_as_a_seed_article_is_refused(tmp_path, capsys):
     news = tmp_path / "news"
     news.mkdir()
@@ -186,6 +219,6 @@ def test_eval_compare_of_a_report_with_itself_changes_nothing(slice_report, caps
     (["eval", "--distractors", str(SQUAD), "--index", "somewhere"], "--distractors builds its own index"),
     (["eval", "--kind", "trivia", "--json", "unused.json"], "no question of kind 'trivia'"),
 ])
-def test_eval_usage_errors_exit_2(args, message, capsys):
-    assert main(args) == 2
+def test_eval_usage_errors_exit_2(args, message, seed_index, capsys):
+    assert main(["--index-dir", str(seed_index), *args]) == 2
     assert message in capsys.readouterr().err

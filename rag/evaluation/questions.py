@@ -68,6 +68,8 @@ def load_questions(path: str | Path, articles: str | Path | None = None) -> list
         lines = path.read_text(encoding="utf-8").split("\n")
     except (OSError, ValueError) as exc:  # ValueError: not UTF-8
         raise BadInputError(f"cannot read questions file {path}: {type(exc).__name__}: {exc}") from None
+    if articles is not None and not Path(articles).is_dir():  # else every source would be "not an article"
+        raise BadInputError(f"no folder {articles}: the articles the questions in {path} ask about")
     questions: list[EvalQuestion] = []
     seen: set[str] = set()
     lengths: dict[str, int] = {}  # source -> characters of its text, each article read once

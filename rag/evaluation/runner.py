@@ -202,11 +202,12 @@ def evaluate(questions: list[EvalQuestion], *, settings: Settings, index_dir: st
     return {"meta": run_info(settings, index_dir, index), **result}
 
 
-def question_slice(path: str | Path, *, kind: str | None = None, split: str | None = None,
+def question_slice(path: str | Path, articles: Path, *, kind: str | None = None, split: str | None = None,
                    limit: int | None = None) -> tuple[list[EvalQuestion], dict]:
-    """The questions of a questions file to ask (one kind, one split or the first `limit`), and
-    how a report names them (its meta's `question_set`)."""
-    questions = select_questions(load_questions(path), kind=kind, split=split, limit=limit)
+    """The questions of a questions file to ask (one kind, one split or the first `limit`), checked
+    against the folder of the articles they ask about, and how a report names them (its meta's
+    `question_set`)."""
+    questions = select_questions(load_questions(path, articles=articles), kind=kind, split=split, limit=limit)
     return questions, {"path": str(path), "kind": kind, "split": split, "limit": limit}
 
 
@@ -214,7 +215,12 @@ def evaluate_set(path: str | Path, *, settings: Settings, index_dir: str | Path 
                  kind: str | None = None, split: str | None = None, limit: int | None = None,
                  progress: bool = True) -> dict:
     """`evaluate` on a questions file (see eval/README.md), optionally one kind, one split or the first `limit`."""
-    questions, named = question_slice(path, kind=kind, split=split, limit=limit)
+    from rag.library import articles_folder
+
+    # The evidence offsets point into the files the index read: those of the folder it records.
+    # Checked before any model loads.
+    index_dir = Path(index_dir) if index_dir is not None else settings.index_dir
+    questions, named = question_slice(path, articles_folder(index_dir), kind=kind, split=split, limit=limit)
     report = evaluate(questions, settings=settings, index_dir=index_dir, progress=progress)
     report["meta"]["question_set"] = named
     return report

@@ -129,8 +129,9 @@ def evaluate_among_distractors(question_set: str | Path, path: str | Path, artic
     every paragraph of the SQuAD file at `path`, or every article of the folder at `path`;
     `selection`: kind, split, limit."""
     # Everything that can be refused is refused before the index is built (minutes for a
-    # SQuAD file): the question set and the slice of it, and a folder without articles.
-    questions, named = question_slice(question_set, **selection)
+    # SQuAD file): the question set, checked against its articles, and the slice of it, and a
+    # folder without articles.
+    questions, named = question_slice(question_set, articles_dir, **selection)
     path = Path(path)
     if path.is_dir():
         article_files(path)
