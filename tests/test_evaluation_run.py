@@ -44,6 +44,7 @@ def slice_report(seed_index, tmp_path_factory):
     return out, printed.getvalue()
 
 
+@pytest.mark.slow  # slice_report runs a real eval: it loads the generator
 def test_eval_slice_report_has_every_row_and_sane_values(slice_report, seed_index):
     path, printed = slice_report
     report = json.loads(path.read_text(encoding="utf-8"))
@@ -204,6 +205,7 @@ def test_eval_with_distractors_outside_a_checkout_names_the_missing_articles(tmp
     assert not (tmp_path / "unused.json").exists()
 
 
+@pytest.mark.slow  # slice_report runs a real eval: it loads the generator
 def test_eval_compare_of_a_report_with_itself_changes_nothing(slice_report, capsys):
     path, _ = slice_report
     assert main(["eval", "--compare", str(path), str(path)]) == 0
