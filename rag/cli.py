@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rag.config import PROJECT_DIR, Settings, load_settings
-from rag.errors import BadInputError, RagError
+from rag.errors import BadInputError, IncompleteAnswerError, RagError
 from rag.schema import Answer, Retrieved
 
 DEFAULT_EVAL_SET = PROJECT_DIR / "eval" / "questions.jsonl"
@@ -220,7 +220,7 @@ def _render(answer: Answer) -> str:
 
 
 def _chat(args, settings: Settings) -> int:
-    from rag.pipeline import ask_stream
+    from rag.pipeline import ask_stream, require_answer
 
     history: list[dict] = []
     print("Ask about the articles; an empty line or Ctrl-D ends the chat.")
@@ -236,7 +236,7 @@ def _chat(args, settings: Settings) -> int:
             return 0
         try:
             streamed = ""
-            for item in ask_stream(question, history=history, settings=settings):
+            for item in require_answer(ask_stream(question, history=history, settings=settings), question):
                 if isinstance(item, Retrieved):
                     print(f"({len(item.hits)} passages found; reading them…)", file=sys.stderr, flush=True)
                 elif isinstance(item, Answer):
@@ -250,6 +250,8 @@ def _chat(args, settings: Settings) -> int:
                     print(item, end="", flush=True)
         except RagError as exc:  # one bad question does not end the conversation
             print(f"error: {exc}", file=sys.stderr)
+        except IncompleteAnswerError as exc:  # nor one the core broke off: the words shown were never checked
+            print(f"\nerror: {exc}; the words above were not checked against the articles", file=sys.stderr)
 
 
 def _ui(args, settings: Settings) -> int:

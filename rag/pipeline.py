@@ -136,7 +136,8 @@ def require_answer(items: Iterable[Retrieved | str | Answer], question: str) -> 
 def ask(question: str, *, index_dir: str | Path | None = None, history: list[dict] | None = None,
         top_k: int | None = None, settings: Settings | None = None) -> Answer:
     """Answer `question` from the indexed articles, with citations. See ask_stream."""
-    for item in ask_stream(question, index_dir=index_dir, history=history, top_k=top_k, settings=settings):
+    for item in require_answer(ask_stream(question, index_dir=index_dir, history=history, top_k=top_k,
+                                          settings=settings), question):
         pass
     return item
 

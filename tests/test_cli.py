@@ -1,6 +1,7 @@
 """The `rag` command as a user runs it: output, JSON and exit codes."""
 
 import importlib.metadata
+import io
 import json
 import shutil
 import sqlite3
@@ -17,6 +18,7 @@ def rag_cli(*args, timeout=300):
     return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_ask_json_prints_the_whole_answer(seed_index):
     result = rag_cli("--index-dir", str(seed_index), "ask", "What came out of the May 2025 Istanbul talks?", "--json")
     assert result.returncode == 0, result.stderr
@@ -128,6 +130,21 @@ def test_chat_goes_on_after_a_line_that_is_not_utf8(tmp_path):
                             input=b"caf\xe9?\n\n", capture_output=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert b"not" in result.stderr and b"UTF-8" in result.stderr  # said, then the empty line ended the chat
+
+
+def test_chat_says_so_when_an_answer_breaks_off_and_goes_on(monkeypatch, capsys):
+    import rag.pipeline
+    from rag.cli import main
+
+    def broken_off(question, **kwargs):  # words, then no checked Answer
+        yield "The talks"
+
+    monkeypatch.setattr(rag.pipeline, "ask_stream", broken_off)
+    monkeypatch.setattr("sys.stdin", io.StringIO("What happened?\nAnd then?\n\n"))
+    assert main(["chat"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("ended before the answer was checked") == 2  # both questions were asked
+    assert "not checked against the articles" in err
 
 
 def test_version_and_examples_in_help():

@@ -10,6 +10,16 @@ from conftest import ISTANBUL, SEEDS
 from rag.schema import Answer
 
 
+def test_ask_refuses_a_stream_that_ends_without_its_checked_answer(monkeypatch):
+    import rag.pipeline
+    from rag.errors import IncompleteAnswerError
+
+    for items in ([], ["The talks"]):
+        monkeypatch.setattr(rag.pipeline, "ask_stream", lambda question, _items=items, **kwargs: iter(_items))
+        with pytest.raises(IncompleteAnswerError, match="ended before the answer was checked"):
+            rag.ask("What happened?")
+
+
 def _source_text(name: str) -> str:
     return (SEEDS / name).read_text(encoding="utf-8")
 
