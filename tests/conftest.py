@@ -8,6 +8,7 @@ import pytest
 
 import rag
 from rag.config import PROJECT_DIR, load_settings
+from rag.schema import Retrieved
 
 SEEDS = PROJECT_DIR / "seeds"
 ISTANBUL = "004_e89adec3750aa83b.txt"
@@ -40,3 +41,16 @@ def serve_copy_of_seeds(root: Path):
     settings = load_settings(index_dir=root / "index")
     rag.build_index(root / "articles", settings=settings, progress=False)
     return serve(settings, "127.0.0.1", free_port(), block=False)
+
+
+# A core (rag.ask_stream) that ends before its checked Answer, each way it can: the API and the web
+# app must each say so and answer the next question.
+ENDING_EARLY = pytest.mark.parametrize("items", [[], [Retrieved([], 0.01)], [Retrieved([], 0.01), "Prisoners were "]],
+                                       ids=["nothing", "passages only", "words only"])
+
+
+def core_ending_with(items):
+    def ask_stream(question, **_):
+        yield from items
+
+    return ask_stream

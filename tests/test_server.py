@@ -13,7 +13,7 @@ import openai
 import pytest
 
 import rag
-from conftest import ISTANBUL, SEEDS, free_port
+from conftest import ENDING_EARLY, ISTANBUL, SEEDS, core_ending_with, free_port
 from rag.cli import main
 from rag.errors import BadInputError
 from rag.schema import Answer, Chunk, Citation, Hit, Retrieved, Timings
@@ -213,19 +213,11 @@ def test_a_failure_mid_stream_arrives_as_an_error_event(client, monkeypatch):
                                             stream=True))
 
 
-def _ends_early(items):
-    def ask_stream(question, **_):
-        yield from items
-
-    return ask_stream
-
-
-@pytest.mark.parametrize("items", [[], [Retrieved([], 0.01)], [Retrieved([], 0.01), "Prisoners were "]],
-                         ids=["nothing", "passages only", "words only"])
+@ENDING_EARLY
 def test_a_core_that_ends_without_an_answer_is_a_clear_error_and_the_server_answers_on(server, items, monkeypatch):
     """Such a core was a 500 about StopIteration or a missing attribute, a stream that ended with
     [DONE] and no answer, or /api/ask's 200 with the passages as the answer."""
-    monkeypatch.setattr(rag, "ask_stream", _ends_early(items))
+    monkeypatch.setattr(rag, "ask_stream", core_ending_with(items))
     question = {"messages": [{"role": "user", "content": "Who?"}]}
     for path, body in [("/v1/chat/completions", question), ("/api/ask", {"question": "Who?"})]:
         reply = httpx.post(f"{server}{path}", json=body)

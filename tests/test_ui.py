@@ -10,7 +10,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 import rag
-from conftest import ISTANBUL, free_port, serve_copy_of_seeds
+from conftest import ENDING_EARLY, ISTANBUL, core_ending_with, free_port, serve_copy_of_seeds
 from rag.cli import main
 from rag.config import Settings
 from rag.errors import BadInputError
@@ -149,19 +149,11 @@ def test_a_bug_in_the_core_is_a_message_too_not_a_stuck_chat(monkeypatch):
     assert chat.history(exchanges) == []
 
 
-def _ends_early(items):
-    def ask_stream(question, **_):
-        yield from items
-
-    return ask_stream
-
-
-@pytest.mark.parametrize("items", [[], [Retrieved([], 0.01)], [Retrieved([], 0.01), "Prisoners were "]],
-                         ids=["nothing", "passages only", "words only"])
+@ENDING_EARLY
 def test_a_core_that_ends_without_an_answer_is_a_message_and_the_chat_goes_on(items, monkeypatch):
     """Such a core left "Searching the articles…" spinning in the chat for good (the words
     streamed so far vanished), at every later turn too."""
-    monkeypatch.setattr(rag, "ask_stream", _ends_early(items))
+    monkeypatch.setattr(rag, "ask_stream", core_ending_with(items))
     _, chat_, exchanges, _ = _ask("Who swapped prisoners?")[-1]
     broke_off = ("⚠️ The answer broke off before it was checked against the articles, so it is not shown. "
                  "Retry to ask again; the server&#x27;s log has the details.")
