@@ -98,6 +98,10 @@ def _csv_rows(path: Path, text: str) -> tuple[list[tuple[int, dict]], list[str]]
     try:
         header = reader.fieldnames or []
         _require_text_column(path, header)
+        # A column named twice keeps only its last value in each row: the other is lost unseen.
+        if twice := sorted({str(name) for name in header if header.count(name) > 1}):
+            raise bad_file(path, f"the header names {', '.join(map(repr, twice))} twice: rename one, or its "
+                                 "values would be lost")
         return [(number, row) for number, row in enumerate(reader, start=1)], []
     except csv.Error as exc:
         raise bad_file(path, f"not a readable CSV file ({exc})") from None

@@ -27,6 +27,13 @@ def by_title(articles):
     return {a.title: a for a in articles}
 
 
+def test_a_csv_whose_header_names_a_column_twice_is_refused_not_half_read(tmp_path):
+    dump = tmp_path / "twice.csv"
+    dump.write_text("title,text,text\nBridge,The council met.,It approved the budget.\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match="twice.csv: .*the header names 'text' twice: rename one"):
+        load_file(dump)
+
+
 def test_a_csv_dump_gives_one_article_per_row_with_its_columns_and_skips_a_row_without_text():
     articles, skipped = load_file(ARCHIVES / "harbour-news.csv")
     bridge = by_title(articles)["Council approves £2.4m footbridge over the Wey"]
