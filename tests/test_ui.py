@@ -383,3 +383,14 @@ def test_sentences_left_out_of_an_answer_are_listed_with_its_sources(monkeypatch
     assert "moon" not in chat_[-1]["content"]
     assert "Left out of the answer: 1 sentence no passage supports" in panel
     assert "<li>The &lt;b&gt;moon&lt;/b&gt; agreed.</li>" in panel
+
+
+def test_the_chat_and_the_library_status_typeset_no_latex(tmp_path):
+    """Gradio typesets "$$...$$" in chat messages and Markdown by default: an article's
+    "$$\\rule{99em}{99em}$$" copied into an answer, or a file name in the status line, was drawn as
+    a box of that size instead of shown as written."""
+    from ui.app import build_app
+
+    app = build_app(Settings(index_dir=tmp_path))
+    shown = {b.elem_id: b for b in app.blocks.values() if getattr(b, "elem_id", None) in ("chat", "library-status")}
+    assert len(shown) == 2 and all(b.latex_delimiters == [] for b in shown.values())

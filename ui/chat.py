@@ -178,7 +178,9 @@ def chat_tab(settings: Settings, top_k: gr.Slider, generator: gr.Radio, show_det
                 # Messages are HTML built from escaped text, never Markdown: an article's
                 # "[statement](http://...)" or "![x](http://.../beacon.png)" copied into an answer
                 # became a live link and an image fetched from that server (found by fuzzing).
-                render_markdown=False,
+                # Nor LaTeX: Gradio typesets "$$...$$" by default, so an article's "$$\rule{99em}
+                # {99em}$$" (a box of any size) or "\color{red}" was drawn instead of shown as written.
+                render_markdown=False, latex_delimiters=[],
             )
             question = gr.Textbox(placeholder="Ask about the articles…", show_label=False, submit_btn=True,
                                   elem_id="question")

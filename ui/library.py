@@ -103,7 +103,8 @@ def library_tab(settings: Settings, tab: gr.Tab) -> None:
     # login, the layout is served before it, and the file names must not be.
     articles = gr.Dataframe(lambda: table(settings)[0], headers=COLUMNS, interactive=False, wrap=True,
                             elem_id="library-table", column_widths=["38%", "11%", "13%", "7%", "13%", "18%"])
-    status = gr.Markdown(lambda: table(settings)[2], elem_id="library-status")
+    # No LaTeX either (Gradio typesets "$$...$$" by default): the status shows file names as typed.
+    status = gr.Markdown(lambda: table(settings)[2], elem_id="library-status", latex_delimiters=[])
     with gr.Row():
         upload = gr.File(label="Add articles", file_count="multiple", file_types=list(SUPPORTED_SUFFIXES),
                          elem_id="library-upload", scale=2)
