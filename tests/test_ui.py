@@ -57,7 +57,7 @@ def test_answer_streams_with_chips_then_opens_its_sources_and_follow_up_gets_pla
     assert shown[1] == '<span class="pending">Reading the passage found (shown beside)…</span>'
     # Evidence first: the passage found, its sentence closest to the question marked, before any word.
     evidence = steps[1][3]
-    assert "Passages found for “What were the prisoners swapped for?”" in evidence
+    assert "Passages found for “<bdi>What were the prisoners swapped for?</bdi>”" in evidence
     assert ('<blockquote class="passage">They met in Istanbul.\n<mark>They swapped 1,000 prisoners.</mark> '
             "Talks go on.</blockquote>") in evidence
     assert shown[2] == 'Prisoners <span class="cursor">▍</span>'
@@ -73,7 +73,7 @@ def test_answer_streams_with_chips_then_opens_its_sources_and_follow_up_gets_pla
             "Talks go on.</blockquote>") in panel
     assert 'data-source="a.txt" data-start="100" data-end="164" data-hs="122" data-he="151"' in panel
     # The article's outlet and latest date come with the citation: no second read of the index.
-    assert '<div class="source-meta">Wire · 2025-05-16 · a.txt</div>' in panel
+    assert '<div class="source-meta"><bdi>Wire</bdi> · <bdi>2025-05-16</bdi> · <bdi>a.txt</bdi></div>' in panel
     assert "Retrieval 0.05 s · first token 1.50 s · total 2.25 s · 700 prompt tokens, 9 answer tokens" in panel
     assert '<span class="score" title="cosine similarity">0.710</span>' in panel and "cited as [1]" in panel
 
@@ -209,8 +209,23 @@ def test_whole_article_view_names_the_page_of_a_pdf_passage():
     two, more = text.index("Page two"), text.index("More")
     article = Article("a.pdf", "a.pdf", text, [(0, 15), (two, more + 13)], "Title", pages=[0, two])
     view = render.article_view(article, two, more + 13, more, more + 13)
-    assert "a.pdf · page 2 of 2" in view and "<mark>More of them.</mark>" in view
+    assert "<bdi>a.pdf</bdi> · page 2 of 2" in view and "<mark>More of them.</mark>" in view
     assert "page" not in render.article_view(Article("a.txt", "a.txt", text, [(0, 15)], "Title"), 0, 15, 0, 15)
+
+
+def test_text_from_articles_set_beside_other_text_is_isolated_from_it(monkeypatch):
+    """A right-to-left override (U+202E) in an outlet showed the date and file after it reversed
+    ("61-50-5202"); each fact, the question and a file name before its page number is its own
+    <bdi>, where such a character ends."""
+    rlo = "\u202e"
+    citation = _citation(outlet=f"Wire{rlo}", title=f"{rlo}Talks")
+    monkeypatch.setattr(rag, "ask_stream", _fake_ask_stream([], citation=citation))
+    *_, panel = _ask(f"Why{rlo}?")[-1]
+    assert f"<bdi>Wire{rlo}</bdi> · <bdi>2025-05-16</bdi> · <bdi>a.txt</bdi>" in panel
+    assert f"Sources for “<bdi>Why{rlo}?</bdi>”" in panel
+    assert "<strong><bdi>Talks</bdi></strong> <code><bdi>a.txt</bdi></code>" in panel  # the details
+    article = Article(f"a{rlo}.pdf", f"a{rlo}.pdf", "Page one.", [(0, 9)], "Title", pages=[0])
+    assert f"<bdi>a{rlo}.pdf</bdi> · page 1 of 1" in render.article_view(article, 0, 9, 0, 9)
 
 
 @pytest.mark.parametrize("host, share, refused", [

@@ -87,7 +87,7 @@ def evidence_panel(question: str, found: list[tuple[Chunk, int, int]]) -> str:
         "</article>"
         for chunk, h_start, h_end in found)
     return (f'<div class="sources-panel"><section class="answer-sources evidence-found">'
-            f'<p class="sources-question">Passages found for “{escape(question)}”. The answer is being written '
+            f'<p class="sources-question">Passages found for “{_isolated(question)}”. The answer is being written '
             f'from them…</p>{passages}</section></div>')
 
 
@@ -100,11 +100,11 @@ def article_view(article: Article, c_start: int, c_end: int, h_start: int, h_end
             f"</span>{escape(text[c_end:])}")
     # A PDF's text runs on across pages: say which page the cited passage is on.
     page = page_of(article, c_start) if c_end else None
-    where = located(article.file, article.origin)
+    where = _isolated(located(article.file, article.origin))
     if page:
         where += f" · page {page} of {len(article.pages)}"
     return (f'<div class="article-view" role="dialog" aria-label="{escape(article.title)}">'
-            f'<header><div><strong>{escape(article.title)}</strong><div class="source-meta">{escape(where)}'
+            f'<header><div><strong>{escape(article.title)}</strong><div class="source-meta">{where}'
             f'</div></div><button type="button" class="article-close">Close</button></header>'
             f'<div class="article-text">{body}</div></div>')
 
@@ -112,6 +112,13 @@ def article_view(article: Article, c_start: int, c_end: int, h_start: int, h_end
 def article_error(message: str) -> str:
     return (f'<div class="article-view"><header><strong>Cannot show the article</strong>'
             f'<button type="button" class="article-close">Close</button></header><p>{escape(message)}</p></div>')
+
+
+def _isolated(text: str) -> str:
+    """`text` escaped, in its own bidirectional isolate. Untrusted text set inline beside other
+    text: an outlet ending in U+202E (right-to-left override) showed the date and file after it
+    reversed ("61-50-5202"), and an Arabic or Hebrew title pulled the numbers after it across."""
+    return f"<bdi>{escape(text)}</bdi>"
 
 
 def _with_chips(k: int, escaped: str, citations: dict[int, Citation]) -> str:
@@ -125,7 +132,7 @@ def _with_chips(k: int, escaped: str, citations: dict[int, Citation]) -> str:
 
 def _section(k: int, exchange: Exchange, show_details: bool, hidden: bool) -> str:
     answer = exchange.answer
-    parts = [f'<p class="sources-question">Sources for “{escape(exchange.question)}”</p>']
+    parts = [f'<p class="sources-question">Sources for “{_isolated(exchange.question)}”</p>']
     if answer.citations:
         parts += [_source(k, c) for c in answer.citations]
     else:
@@ -143,7 +150,7 @@ def _section(k: int, exchange: Exchange, show_details: bool, hidden: bool) -> st
 
 def _source(k: int, c: Citation) -> str:
     facts = [c.outlet, c.date, located(c.file or c.source, c.origin), f"page {c.page}" if c.page else None]
-    meta_line = " · ".join(escape(f) for f in facts if f)
+    meta_line = " · ".join(_isolated(f) for f in facts if f)
     if web_address(c.url):  # never a javascript: link from a dump
         meta_line += f' · <a href="{escape(c.url)}" target="_blank" rel="noopener noreferrer">original</a>'
     return (
@@ -191,7 +198,7 @@ def _details(exchange: Exchange) -> str:
         preview = text if len(text) <= _HIT_PREVIEW_CHARS else text[:_HIT_PREVIEW_CHARS].rsplit(" ", 1)[0] + "…"
         tag = f' <span class="cited">cited as [{cited[hit.chunk.id]}]</span>' if hit.chunk.id in cited else ""
         hits.append(f'<li><span class="score" title="cosine similarity">{hit.score:.3f}</span> '
-                    f'<strong>{escape(hit.chunk.title)}</strong> <code>{escape(hit.chunk.source)}</code>{tag}'
+                    f'<strong>{_isolated(hit.chunk.title)}</strong> <code>{_isolated(hit.chunk.source)}</code>{tag}'
                     f'<div class="hit-text">{escape(preview)}</div></li>')
     return (f'<details class="retrieval"><summary>Retrieval details</summary><p class="timings">{timings}</p>'
             f'<p>Passages shown to the model, best match first:</p><ol class="hits">{"".join(hits)}</ol></details>')
