@@ -77,8 +77,9 @@ class Settings:
     max_archive_bytes: int = 500_000_000
 
 
-def _coerce(name: str, raw, kind):
-    """Turn a TOML or environment value into the field's type, naming the field when it fails."""
+def _coerce(name: str, raw, kind, origin: str):
+    """Turn a TOML or environment value into the field's type, naming the field and where it was
+    set (`origin`) when it fails."""
     if raw is None:
         return None
     try:
@@ -104,13 +105,17 @@ def _coerce(name: str, raw, kind):
         # expanduser raises RuntimeError for "~nosuchuser/x"
         return Path(raw).expanduser() if kind in ("Path", Path) else raw
     except (TypeError, ValueError, KeyError, RuntimeError):
-        raise BadInputError(f"setting {name}={raw!r} is not a valid {getattr(kind, '__name__', kind)}") from None
+        raise BadInputError(f"setting {name}={raw!r} is not a valid {getattr(kind, '__name__', kind)} "
+                            f"(set in {origin})") from None
 
 
 def load_settings(config_file: str | Path | None = None, **overrides) -> Settings:
     """Defaults < file < environment < overrides (None values in overrides are ignored)."""
     fields = {f.name: f.type for f in dataclasses.fields(Settings)}
     values: dict = {}
+    # Where each value came from, for the errors: with a file and the environment both in play,
+    # "top_k must be between 1 and 50" did not say which to fix.
+    origin: dict[str, str] = {}
 
     path = config_file or os.environ.get("RAG_CONFIG") or None  # RAG_CONFIG="" is unset
     if path is None and Path("rag.toml").is_file():
@@ -126,32 +131,40 @@ def load_settings(config_file: str | Path | None = None, **overrides) -> Setting
         if unknown:
             raise BadInputError(f"unknown settings in {path}: {sorted(unknown)}; valid: {sorted(fields)}")
         values.update(data)
+        origin.update(dict.fromkeys(data, f"settings file {path}"))
 
     for name in fields:
         env = os.environ.get(f"RAG_{name.upper()}")
         if env is not None:
-            values[name] = env
+            values[name], origin[name] = env, f"environment variable RAG_{name.upper()}"
 
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(given)
+    origin.update(dict.fromkeys(given, "the arguments"))
     unknown = set(values) - set(fields)
     if unknown:
         raise BadInputError(f"unknown settings {sorted(unknown)}; valid: {sorted(fields)}")
 
-    typed = {name: _coerce(name, value, fields[name]) for name, value in values.items()}
+    typed = {name: _coerce(name, value, fields[name], origin[name]) for name, value in values.items()}
     settings = Settings(**typed)
-    _validate(settings)
+    _validate(settings, origin)
     return settings
 
 
-def _validate(s: Settings) -> None:
+def _validate(s: Settings, origin: dict[str, str]) -> None:
+    def refused(message: str, *names: str) -> BadInputError:
+        where = sorted({origin[name] for name in names if name in origin})
+        return BadInputError(f"{message} (set in {', '.join(where)})" if where else message)
+
     if s.backend not in ("llama_cpp", "transformers"):
-        raise BadInputError(f"backend must be 'llama_cpp' or 'transformers', not {s.backend!r}")
+        raise refused(f"backend must be 'llama_cpp' or 'transformers', not {s.backend!r}", "backend")
     if not 1 <= s.top_k <= 50:
-        raise BadInputError(f"top_k must be between 1 and 50, not {s.top_k}")
+        raise refused(f"top_k must be between 1 and 50, not {s.top_k}", "top_k")
     if not 0 <= s.chunk_overlap < s.chunk_tokens:
-        raise BadInputError(f"chunk_overlap ({s.chunk_overlap}) must be below chunk_tokens ({s.chunk_tokens})")
+        raise refused(f"chunk_overlap ({s.chunk_overlap}) must be below chunk_tokens ({s.chunk_tokens})",
+                      "chunk_overlap", "chunk_tokens")
     for name in ("max_question_chars", "max_answer_tokens", "context_tokens", "max_file_bytes", "max_archive_bytes"):
         if getattr(s, name) < 1:
-            raise BadInputError(f"{name} must be at least 1, not {getattr(s, name)}")
+            raise refused(f"{name} must be at least 1, not {getattr(s, name)}", name)
     if s.threads < 0:
-        raise BadInputError(f"threads must be 0 (all cores) or more, not {s.threads}")
+        raise refused(f"threads must be 0 (all cores) or more, not {s.threads}", "threads")

@@ -54,6 +54,23 @@ def test_bad_settings_are_refused_by_name(tmp_path, content, message):
         load_settings()
 
 
+def test_a_refusal_names_where_the_value_was_set(tmp_path, monkeypatch):
+    """With a settings file and the environment both in play, "top_k must be between 1 and 50"
+    did not say which one to fix."""
+    (tmp_path / "rag.toml").write_text("top_k = 5\nchunk_overlap = 64\nthreads = 'all'\n")
+    with pytest.raises(BadInputError, match=r"threads='all' is not a valid int \(set in settings file rag.toml\)"):
+        load_settings()
+    monkeypatch.setenv("RAG_THREADS", "2")
+    monkeypatch.setenv("RAG_TOP_K", "0")
+    with pytest.raises(BadInputError, match=r"top_k must .* not 0 \(set in environment variable RAG_TOP_K\)$"):
+        load_settings()
+    with pytest.raises(BadInputError, match=r"not 99 \(set in the arguments\)$"):
+        load_settings(top_k=99)
+    monkeypatch.setenv("RAG_CHUNK_TOKENS", "64")
+    with pytest.raises(BadInputError, match=r"\(set in environment variable RAG_CHUNK_TOKENS, settings file rag.toml"):
+        load_settings(top_k=4)
+
+
 def test_a_settings_file_that_is_not_utf8_is_refused_and_an_empty_rag_config_is_unset(tmp_path, monkeypatch):
     (tmp_path / "rag.toml").write_bytes(b"generator = '\xff'\n")
     with pytest.raises(BadInputError, match="cannot read settings file .*UnicodeDecodeError"):
