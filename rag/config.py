@@ -19,6 +19,11 @@ from platformdirs import user_cache_dir
 from rag.errors import BadInputError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# llama.cpp takes these in 32-bit fields, which wrap silently (context_tokens = 10**12 asked for a
+# 3.5-billion-token cache, threads = 2**32 + 2 was read as 2): the generators here were trained
+# on 32,768 tokens of context, and ggml runs at most 512 threads (GGML_MAX_N_THREADS).
+MAX_CONTEXT_TOKENS = 32_768
+MAX_THREADS = 512
 
 
 @dataclass(frozen=True)
@@ -166,5 +171,14 @@ def _validate(s: Settings, origin: dict[str, str]) -> None:
     for name in ("max_question_chars", "max_answer_tokens", "context_tokens", "max_file_bytes", "max_archive_bytes"):
         if getattr(s, name) < 1:
             raise refused(f"{name} must be at least 1, not {getattr(s, name)}", name)
-    if s.threads < 0:
-        raise refused(f"threads must be 0 (all cores) or more, not {s.threads}", "threads")
+    if not 0 <= s.threads <= MAX_THREADS:
+        raise refused(f"threads must be 0 (all cores) to {MAX_THREADS}, not {s.threads}", "threads")
+    if s.context_tokens > MAX_CONTEXT_TOKENS:
+        raise refused(f"context_tokens must be at most {MAX_CONTEXT_TOKENS}, not {s.context_tokens}", "context_tokens")
+    # Cosine similarities lie in [-1, 1]: min_relevance = 2 declined every question without a word,
+    # and a negative relevance_gap was read as 0.
+    if not -1 <= s.min_relevance <= 1:
+        raise refused(f"min_relevance must be between -1 and 1 (a cosine similarity), not {s.min_relevance}",
+                      "min_relevance")
+    if s.relevance_gap < 0:
+        raise refused(f"relevance_gap must be 0 (show all top_k) or more, not {s.relevance_gap}", "relevance_gap")
