@@ -107,8 +107,11 @@ def _coerce(name: str, raw, kind, origin: str):
             raw = os.fspath(raw)
         if not isinstance(raw, str):  # generator = [1, 2] was read as the text "[1, 2]"
             raise TypeError
-        # expanduser raises RuntimeError for "~nosuchuser/x"
-        return Path(raw).expanduser() if kind in ("Path", Path) else raw
+        if kind not in ("Path", Path):
+            return raw
+        if not raw.strip():  # RAG_INDEX_DIR="" was the working directory: an index written there
+            raise ValueError
+        return Path(raw).expanduser()  # RuntimeError for "~nosuchuser/x"
     except (TypeError, ValueError, KeyError, RuntimeError):
         raise BadInputError(f"setting {name}={raw!r} is not a valid {getattr(kind, '__name__', kind)} "
                             f"(set in {origin})") from None

@@ -48,6 +48,7 @@ def test_paths_are_paths(monkeypatch):
     ("max_question_chars = -1\n", "max_question_chars must be at least 1"),
     ("threads = -2\n", "threads must be 0"),
     # Found by probing: each of these was accepted and made an absurd run (or wrapped in llama.cpp).
+    ("index_dir = ' '\n", "index_dir=' ' is not a valid Path"),
     ("threads = 4294967298\n", "threads must be 0 .* to 512, not 4294967298"),
     ("context_tokens = 1000000000000\n", "context_tokens must be at most 32768, not 1000000000000"),
     ("min_relevance = 2.0\n", "min_relevance must be between -1 and 1"),
