@@ -29,7 +29,7 @@ from typing import Iterator
 import numpy as np
 
 from rag.config import Settings
-from rag.errors import ModelMissingError
+from rag.errors import BadInputError, ModelMissingError
 from rag.models import generator_path
 
 
@@ -143,7 +143,15 @@ class LlamaCppGenerator:
         """The prompt's tokens and the stop strings, with the messages' contents read as text."""
         formatted = self.formatter(messages=as_text(messages, self._control_spellings))
         # special=True parses the template's own control tokens; as_text left none in the contents.
-        return self.llm.tokenize(formatted.prompt.encode("utf-8"), special=True), formatted.stop
+        tokens = self.llm.tokenize(formatted.prompt.encode("utf-8"), special=True)
+        # Checked here, for the decline's scoring and the answer alike: a prompt longer than the
+        # context (top_k = 50 of long passages, or a small context_tokens) failed inside llama.cpp
+        # (the scoring's decode, or the answer's "Requested tokens exceed context window"), an
+        # internal error that named no setting to change.
+        if len(tokens) >= self.llm.n_ctx():
+            raise BadInputError(f"the prompt is {len(tokens)} tokens, more than context_tokens ({self.llm.n_ctx()}) "
+                                "holds: raise context_tokens or show fewer passages (top_k)")
+        return tokens, formatted.stop
 
     @staticmethod
     @lru_cache(maxsize=16)  # one per number of passages shown

@@ -230,3 +230,22 @@ def test_a_question_whose_items_sit_in_different_articles_is_answered_from_each(
     assert {hit.chunk.source for hit in answer.hits} == {"acme.txt", "skyline.txt"}  # both shown, the strike not
     assert "Acme" in answer.text and "Skyline" in answer.text, answer.text
     assert {c.source for c in answer.citations} == {"acme.txt", "skyline.txt"}, answer.text
+
+
+def test_a_prompt_longer_than_the_generator_s_context_is_refused_naming_the_settings_that_fix_it():
+    """It failed inside llama.cpp, in the decline's scoring or the answer, as an internal error.
+    No model: a stand-in whose context holds 64 tokens, one token a byte."""
+    from types import SimpleNamespace
+
+    from rag.errors import BadInputError
+    from rag.generation import LlamaCppGenerator
+
+    generator = object.__new__(LlamaCppGenerator)  # only its prompt is built
+    generator.llm = SimpleNamespace(tokenize=lambda text, special: list(text), n_ctx=lambda: 64)
+    generator.formatter = lambda messages: SimpleNamespace(prompt=messages[0]["content"], stop=["<end>"])
+    generator._control_spellings = lambda content: set()
+    assert generator.prompt([{"role": "user", "content": "x" * 63}]) == ([ord("x")] * 63, ["<end>"])
+    long = [{"role": "user", "content": "x" * 64}]
+    for scored_or_answered in (lambda: generator.logprob(long, "No."), lambda: next(generator.stream(long, 10))):
+        with pytest.raises(BadInputError, match=r"prompt is 64 tokens, more than context_tokens \(64\).*top_k"):
+            scored_or_answered()
