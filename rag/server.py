@@ -80,10 +80,27 @@ def models(settings: Settings) -> list[str]:
     return list(GENERATORS) + ([settings.generator] if settings.generator not in GENERATORS else [])
 
 
+async def read_body(request: Request) -> bytes:
+    """The request's body, refused (413) as soon as it is known to be over MAX_BODY_BYTES: by its
+    declared length before any of it is read, else once what has arrived passes the limit. Read
+    whole first, a 50 MB body took that memory, and the client had to send it all, to be refused."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _too_large(f"{int(declared):,} bytes")
+    body = bytearray()
+    async for piece in request.stream():
+        body += piece
+        if len(body) > MAX_BODY_BYTES:
+            raise _too_large(f"over {MAX_BODY_BYTES:,} bytes")
+    return bytes(body)
+
+
+def _too_large(size: str) -> RequestError:
+    return RequestError(f"the request is {size}; the limit is {MAX_BODY_BYTES:,} bytes", status=413,
+                        code="request_too_large")
+
+
 def parse_body(body: bytes) -> dict:
-    if len(body) > MAX_BODY_BYTES:
-        raise RequestError(f"the request is {len(body):,} bytes; the limit is {MAX_BODY_BYTES:,}", status=413,
-                           code="request_too_large")
     try:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
@@ -302,7 +319,7 @@ def create_app(settings: Settings | None = None, *, login: Callable[[str, str], 
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):
-        chat = parse_chat(parse_body(await request.body()), settings)
+        chat = parse_chat(parse_body(await read_body(request)), settings)
         run = dataclasses.replace(settings, generator=chat.model)
         items = answers(chat.question, chat.history, run)
         # The first item is taken here, after this request's turn and retrieval, so that a
@@ -317,7 +334,7 @@ def create_app(settings: Settings | None = None, *, login: Callable[[str, str], 
 
     @app.post("/api/ask")
     async def api_ask(request: Request):
-        data = parse_body(await request.body())
+        data = parse_body(await read_body(request))
         question = _text(data.get("question"), "question")
         history = data.get("history")
         history = conversation(parse_messages(history, "history")) if history not in (None, []) else []

@@ -3,7 +3,9 @@ index. Two tests ask the real model; the others check requests, errors, turns an
 with a fake core (`rag.ask_stream` replaced, as tests/test_ui.py does)."""
 
 import base64
+import http.client
 import json
+import socket
 import threading
 import time
 from pathlib import Path
@@ -131,6 +133,27 @@ def test_bad_requests_are_refused_with_the_field_that_is_wrong(server, body, par
     assert reply.status_code == 400, reply.text
     error = reply.json()["error"]
     assert error["type"] == "invalid_request_error" and error["param"] == param and says in error["message"]
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/api/ask"])
+@pytest.mark.parametrize("framing", ["Content-Length: 50000000", "Transfer-Encoding: chunked"])
+def test_a_body_over_the_limit_is_refused_before_it_is_all_read(server, path, framing):
+    """A 50 MB body was read whole, into memory, before its size was checked: the client had to
+    send all of it to be told 413. Now the declared length is refused at once, and a body sent
+    without one (chunked) as soon as what has arrived passes the limit."""
+    host, port = server.removeprefix("http://").split(":")
+    chunked = framing.startswith("Transfer")
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(head.encode())
+        piece = b'{"messages": [' + b" " * 100_000
+        for _ in range(12 if chunked else 1):  # past the 1,000,000-byte limit, but never the whole body
+            conn.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+        reply = http.client.HTTPResponse(conn)
+        reply.begin()
+        error = json.loads(reply.read())["error"]
+    assert reply.status == 413 and error["code"] == "request_too_large", error
+    assert "the limit is 1,000,000 bytes" in error["message"]
 
 
 def test_null_for_a_field_with_a_default_is_the_default(client, monkeypatch):
