@@ -31,11 +31,13 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing
 from dataclasses import asdict
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 import rag
 from rag.config import Settings, load_settings
@@ -310,6 +312,10 @@ def create_app(settings: Settings | None = None, *, login: Callable[[str, str], 
     app = FastAPI(title="Ask the news", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(signed_in)])
 
+    @app.exception_handler(ClientDisconnect)
+    async def gone(request: Request, exc: ClientDisconnect) -> Response:
+        return Response(status_code=499)  # nobody reads it; not an error worth a traceback in the log
+
     @app.exception_handler(RagError)
     @app.exception_handler(Exception)  # Starlette logs these with their traceback too
     async def refused(request: Request, exc: Exception) -> JSONResponse:
@@ -329,8 +335,7 @@ def create_app(settings: Settings | None = None, *, login: Callable[[str, str], 
         if chat.stream:
             return _Stream(_relay(events(chat, rest, run)), media_type="text/event-stream",
                            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        answer = await run_in_threadpool(_last, rest)
-        return completion(chat, answer, run)
+        return completion(chat, await _answer(rest, request), run)
 
     @app.post("/api/ask")
     async def api_ask(request: Request):
@@ -343,8 +348,7 @@ def create_app(settings: Settings | None = None, *, login: Callable[[str, str], 
             raise RequestError(f"top_k must be a whole number from 1 to 50, not {top_k!r}", "top_k")
         run = dataclasses.replace(settings, generator=_model(data.get("model"), settings),
                                   top_k=top_k or settings.top_k)
-        answer = await run_in_threadpool(_last, answers(question, history, run))
-        return _finite(asdict(answer))
+        return _finite(asdict(await _answer(answers(question, history, run), request)))
 
     # Without these the mounted web app answered a GET here with its own 404: a client that
     # sends the wrong method is told which one to use.
@@ -435,9 +439,14 @@ def _chain(first, rest: Iterator) -> Iterator:
     yield from rest
 
 
-def _last(items: Iterator):
-    for item in items:
-        pass
+async def _answer(items: Iterator, request: Request) -> Answer:
+    """The last item, the answer. A client that has gone is noticed between items and the answer
+    stops there, freeing the turn: run to its end, it kept the model for nobody (a client's timeout
+    and retry made two answers to one question, the second waiting for the first)."""
+    async with aclosing(_relay(items)) as relayed:
+        async for item in relayed:
+            if await request.is_disconnected():
+                raise ClientDisconnect
     return item
 
 

@@ -289,6 +289,36 @@ def test_concurrent_requests_take_turns_and_a_client_that_leaves_frees_its_turn(
     assert time.monotonic() - started < 5  # three answers of 0.3 s each, after the one that left
 
 
+@pytest.mark.parametrize("path, body", [
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "leaving"}]}),
+    ("/api/ask", {"question": "leaving"}),
+])
+def test_a_client_that_leaves_before_a_whole_answer_frees_its_turn(server, monkeypatch, path, body):
+    """Only a stream noticed its client leaving: a client that gave up on a whole answer (the
+    openai client's timeout, which then asks again) kept the model for the rest of that answer,
+    and every question behind it waited for nobody's answer."""
+    at_model = []
+
+    def slow(question, **kwargs):
+        at_model.append(question)
+        try:
+            for piece in ["Prisoners ", "were ", "swapped [1]."] * (20 if question == "leaving" else 1):
+                time.sleep(0.2 if question == "leaving" else 0)
+                yield piece
+            yield Answer(question, "Prisoners were swapped [1].", [], False, Timings())
+        finally:
+            at_model.remove(question)
+
+    monkeypatch.setattr(rag, "ask_stream", slow)
+    with pytest.raises(httpx.ReadTimeout):  # the answer takes 12 s; the client leaves after 1
+        httpx.post(f"{server}{path}", json=body, timeout=1)
+    started = time.monotonic()
+    reply = httpx.post(f"{server}/v1/chat/completions", json={"messages": [{"role": "user", "content": "next"}]},
+                       timeout=15)
+    assert reply.json()["choices"][0]["message"]["content"] == "Prisoners were swapped [1]."
+    assert time.monotonic() - started < 3 and at_model == []
+
+
 def test_api_ask_returns_the_whole_answer(server, monkeypatch):
     monkeypatch.setattr(rag, "ask_stream", _fake())
     reply = httpx.post(f"{server}/api/ask", json={"question": "Who?", "history": [], "top_k": 2})
