@@ -34,6 +34,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing
 from dataclasses import asdict
 
+import anyio
+
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -52,6 +54,8 @@ log = logging.getLogger(__name__)
 ROLES = ("system", "developer", "user", "assistant")
 # A question is at most max_question_chars; a request this big is not a conversation.
 MAX_BODY_BYTES = 1_000_000
+# Threads that wait for a turn; requests beyond these wait for a thread, holding none.
+MAX_QUEUED = 1000
 # Whole answers, one at a time in this process (the mounted UI queues its own, one at a time).
 _ANSWERING = Turns()
 
@@ -323,15 +327,21 @@ def create_app(settings: Settings | None = None, *, login: Callable[[str, str], 
         headers = {"WWW-Authenticate": 'Basic realm="rag"'} if status == 401 else None
         return JSONResponse(error, status_code=status, headers=headers)
 
+    # Questions wait for their turn each in a thread of these, not of the default pool (40
+    # threads), which the answer being made needs for each of its pieces: waiting there, 40
+    # questions queued behind a stream left it no thread to go on with, and the server hung.
+    waiting = anyio.CapacityLimiter(MAX_QUEUED)
+
+    async def started(items: Iterator) -> Iterator:
+        """`items` with the first one made, after this request's turn and retrieval, so that a
+        question the core refuses gets its status code rather than a stream that fails."""
+        return _chain(await anyio.to_thread.run_sync(next, items, limiter=waiting), items)
+
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):
         chat = parse_chat(parse_body(await read_body(request)), settings)
         run = dataclasses.replace(settings, generator=chat.model)
-        items = answers(chat.question, chat.history, run)
-        # The first item is taken here, after this request's turn and retrieval, so that a
-        # question the core refuses gets its status code rather than a stream that fails.
-        first = await run_in_threadpool(next, items)
-        rest = _chain(first, items)
+        rest = await started(answers(chat.question, chat.history, run))
         if chat.stream:
             return _Stream(_relay(events(chat, rest, run)), media_type="text/event-stream",
                            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -348,7 +358,7 @@ def create_app(settings: Settings | None = None, *, login: Callable[[str, str], 
             raise RequestError(f"top_k must be a whole number from 1 to 50, not {top_k!r}", "top_k")
         run = dataclasses.replace(settings, generator=_model(data.get("model"), settings),
                                   top_k=top_k or settings.top_k)
-        return _finite(asdict(await _answer(answers(question, history, run), request)))
+        return _finite(asdict(await _answer(await started(answers(question, history, run)), request)))
 
     # Without these the mounted web app answered a GET here with its own 404: a client that
     # sends the wrong method is told which one to use.

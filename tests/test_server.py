@@ -319,6 +319,36 @@ def test_a_client_that_leaves_before_a_whole_answer_frees_its_turn(server, monke
     assert time.monotonic() - started < 3 and at_model == []
 
 
+def test_more_questions_queued_than_the_thread_pool_holds_all_get_their_answers(server, monkeypatch):
+    """Each question waited for its turn in a thread of the pool (40 threads) that the answer
+    being made needs for each of its pieces: with 40 queued behind a stream, the stream had no
+    thread to go on with, and the server hung for good."""
+
+    def ask_stream(question, **kwargs):
+        for piece in ["Prisoners ", "were ", "swapped [1]."] * (5 if question == "first" else 1):
+            time.sleep(0.05 if question == "first" else 0)
+            yield piece
+        yield Answer(question, "Prisoners were swapped [1].", [], False, Timings())
+
+    monkeypatch.setattr(rag, "ask_stream", ask_stream)
+    question = {"messages": [{"role": "user", "content": "next"}]}
+    replies = []
+    with httpx.stream("POST", f"{server}/v1/chat/completions", timeout=30,
+                      json={"stream": True, "messages": [{"role": "user", "content": "first"}]}) as first:
+        lines = first.iter_lines()
+        next(lines)  # it holds the turn
+        threads = [threading.Thread(target=lambda: replies.append(httpx.post(
+            f"{server}/v1/chat/completions", json=question, timeout=30))) for _ in range(45)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1)  # all queued
+        streamed = [line for line in lines if line]
+    for thread in threads:
+        thread.join(30)
+    assert streamed[-1] == "data: [DONE]"
+    assert [r.json()["choices"][0]["message"]["content"] for r in replies] == ["Prisoners were swapped [1]."] * 45
+
+
 def test_api_ask_returns_the_whole_answer(server, monkeypatch):
     monkeypatch.setattr(rag, "ask_stream", _fake())
     reply = httpx.post(f"{server}/api/ask", json={"question": "Who?", "history": [], "top_k": 2})
