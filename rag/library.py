@@ -110,13 +110,7 @@ def add_articles(paths: list[str | Path], index_dir: str | Path | None = None, *
             added = []
             try:
                 for path, _ in staged:
-                    target = folder / path.name
-                    # Copy beside the target, then rename: a build running from a shell never
-                    # reads half a file. The dot keeps the partial copy out of any build.
-                    partial = folder / _beside(path.name, "partial")
-                    shutil.copyfile(path, partial)
-                    os.replace(partial, target)
-                    added.append(target)
+                    added.append(_publish(path, folder / path.name))
                 return build_index(folder, index_dir, settings=settings, progress=progress)
             except BaseException:
                 for target in added:
@@ -197,6 +191,34 @@ def _beside(name: str, purpose: str) -> str:
     return f".{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}.{purpose}"
 
 
+def _publish(staged: Path, target: Path) -> Path:
+    """Copy a checked file into the library as `target`, never over a file of that name.
+
+    Copied beside it, then linked in whole: a build running from a shell never reads half a file
+    (the dot keeps the partial copy out of any build). Linked, not renamed: a rename replaced a
+    file saved under the name after _conflicts found it free (by another process, or by hand).
+    """
+    partial = target.with_name(_beside(target.name, "partial"))
+    shutil.copyfile(staged, partial)
+    try:
+        os.link(partial, target)
+    except FileExistsError:
+        raise BadInputError(_taken(target.name)) from None
+    except OSError:  # a file system without hard links (FAT, some network shares): claim the name, then fill it
+        try:
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            raise BadInputError(_taken(target.name)) from None
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def _taken(name: str) -> str:
+    return f"{name} is already in the library: remove it first to replace it"
+
+
 def _require_listed(source: str, listed: list[str]) -> None:
     if source not in listed:
         raise BadInputError(f"{source!r} is not in the library; it holds: {', '.join(listed) or 'nothing'}")
@@ -229,8 +251,8 @@ def _checked_copy(path: Path, name: str, staging: Path, settings: Settings) -> t
 def _conflicts(staged: list[tuple[Path, str | None]], folder: Path, indexed: dict[str, str]) -> list[str]:
     problems, seen = [], {}
     for path, content_hash in staged:
-        if (folder / path.name).exists():
-            problems.append(f"{path.name} is already in the library: remove it first to replace it")
+        if os.path.lexists(folder / path.name):  # a dangling link too: replacing it would lose it
+            problems.append(_taken(path.name))
         elif content_hash is None:
             continue
         elif content_hash in indexed:

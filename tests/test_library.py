@@ -178,6 +178,40 @@ def test_adding_is_all_or_nothing_and_refuses_taken_names_and_known_texts(settin
     assert _state(settings) == before
 
 
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_a_file_saved_under_the_name_after_the_check_is_never_replaced(settings, tmp_path, monkeypatch, hard_links):
+    """The name was checked free, and then the copy renamed over whatever was there: a file that
+    another process (a second `rag ui`, `rag serve`) or the user saved meanwhile was replaced
+    without a word, and a dangling link there too. A folder without hard links (FAT, some
+    network shares) is covered the same way."""
+    folder = library.articles_folder(settings=settings)
+    checked = library._conflicts
+
+    def saved_meanwhile(staged, folder, indexed):
+        problems = checked(staged, folder, indexed)
+        (folder / "cod.txt").write_text("The other writer's article.\n")
+        return problems
+
+    def no_hard_links(source, target):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(library, "_conflicts", saved_meanwhile)
+    if not hard_links:
+        monkeypatch.setattr(os, "link", no_hard_links)
+    before = read_catalog(settings.index_dir)
+    with pytest.raises(BadInputError, match="cod.txt is already in the library"):
+        library.add_articles([_upload(tmp_path, "cod.txt", COD)], settings=settings)
+    assert (folder / "cod.txt").read_text() == "The other writer's article.\n"
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*TWO_SEEDS, "cod.txt"])  # no copy left behind
+    assert read_catalog(settings.index_dir) == before
+    monkeypatch.setattr(library, "_conflicts", checked)
+    (folder / "cod.txt").unlink()
+    (folder / "cod.txt").symlink_to(tmp_path / "nowhere.txt")
+    with pytest.raises(BadInputError, match="cod.txt is already in the library"):
+        library.add_articles([_upload(tmp_path, "cod.txt", COD)], settings=settings)
+    assert (folder / "cod.txt").is_symlink() and not (tmp_path / "nowhere.txt").exists()
+
+
 def test_a_failed_build_takes_the_added_file_out_again(settings, tmp_path, monkeypatch):
     before = _state(settings)
 
