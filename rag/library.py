@@ -199,7 +199,11 @@ def _publish(staged: Path, target: Path) -> Path:
     file saved under the name after _conflicts found it free (by another process, or by hand).
     """
     partial = target.with_name(_beside(target.name, "partial"))
-    shutil.copyfile(staged, partial)
+    # Its name is predictable: whatever is there (a crash's leftover, or a link planted to make
+    # the copy write elsewhere) goes, and "x" creates the file or fails, never following a link.
+    partial.unlink(missing_ok=True)
+    with open(staged, "rb") as source, open(partial, "xb") as copy:
+        shutil.copyfileobj(source, copy)
     try:
         os.link(partial, target)
     except FileExistsError:

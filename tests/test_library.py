@@ -212,6 +212,17 @@ def test_a_file_saved_under_the_name_after_the_check_is_never_replaced(settings,
     assert (folder / "cod.txt").is_symlink() and not (tmp_path / "nowhere.txt").exists()
 
 
+def test_a_link_at_the_partial_copys_name_never_makes_an_upload_write_outside_the_folder(settings, tmp_path):
+    """The partial copy's name is known (a hash of the file's name); a link planted there, by
+    anyone who can write to the folder, made the copy write through it to any file of the user."""
+    folder = library.articles_folder(settings=settings)
+    outside = tmp_path / "outside.txt"
+    (folder / library._beside("cod.txt", "partial")).symlink_to(outside)
+    library.add_articles([_upload(tmp_path, "cod.txt", COD)], settings=settings)
+    assert not outside.exists() and (folder / "cod.txt").read_text() == COD
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*TWO_SEEDS, "cod.txt"])
+
+
 def test_a_failed_build_takes_the_added_file_out_again(settings, tmp_path, monkeypatch):
     before = _state(settings)
 
