@@ -340,7 +340,7 @@ def test_app_answers_with_the_prisoner_exchange_and_cites_its_article(client):
     answer = _text(chat_[1])
     assert "1,000" in answer or "prisoner" in answer.lower(), answer
     assert 'class="cite-chip ref-0-1"' in answer
-    assert f"{ISTANBUL}</div>" in panel and "<mark>" in panel
+    assert f"<bdi>{ISTANBUL}</bdi></div>" in panel and "<mark>" in panel  # the cited file, last in its meta line
 
 
 def test_app_shows_a_message_for_an_empty_question(client):
