@@ -258,22 +258,29 @@ def test_a_core_that_ends_without_an_answer_is_a_clear_error_and_the_server_answ
     assert reply.json()["choices"][0]["message"]["content"] == "Prisoners were swapped [1]."
 
 
-def test_concurrent_requests_take_turns_and_a_client_that_leaves_frees_its_turn(server, client, monkeypatch):
-    at_model, most = [], []
-
-    def slow(question, **kwargs):
+def _core_holding_the_model(at_model: list, most: list, leaving: tuple[int, float], others: float):
+    """A fake core that lists the questions at the model while it answers (and in `most` how many
+    there were): "leaving" writes its three pieces `leaving[0]` times, `leaving[1]` s each; the
+    others once, `others` s each."""
+    def ask_stream(question, **kwargs):
         at_model.append(question)
         most.append(len(at_model))
+        repeats, delay = leaving if question == "leaving" else (1, others)
         try:
-            # The one that leaves would hold the model for 20 s if its answer went on without it.
-            for piece in ["Prisoners ", "were ", "swapped [1]."] * (100 if question == "leaving" else 1):
-                time.sleep(0.2 if question == "leaving" else 0.1)
+            for piece in ["Prisoners ", "were ", "swapped [1]."] * repeats:
+                time.sleep(delay)
                 yield piece
             yield Answer(question, "Prisoners were swapped [1].", [], False, Timings())
         finally:
             at_model.remove(question)
 
-    monkeypatch.setattr(rag, "ask_stream", slow)
+    return ask_stream
+
+
+def test_concurrent_requests_take_turns_and_a_client_that_leaves_frees_its_turn(server, client, monkeypatch):
+    at_model, most = [], []
+    # The one that leaves would hold the model for 20 s if its answer went on without it.
+    monkeypatch.setattr(rag, "ask_stream", _core_holding_the_model(at_model, most, leaving=(100, 0.2), others=0.1))
     with httpx.stream("POST", f"{server}/v1/chat/completions", timeout=10,
                       json={"stream": True, "messages": [{"role": "user", "content": "leaving"}]}) as leaving:
         next(leaving.iter_lines())
@@ -298,18 +305,7 @@ def test_a_client_that_leaves_before_a_whole_answer_frees_its_turn(server, monke
     openai client's timeout, which then asks again) kept the model for the rest of that answer,
     and every question behind it waited for nobody's answer."""
     at_model = []
-
-    def slow(question, **kwargs):
-        at_model.append(question)
-        try:
-            for piece in ["Prisoners ", "were ", "swapped [1]."] * (20 if question == "leaving" else 1):
-                time.sleep(0.2 if question == "leaving" else 0)
-                yield piece
-            yield Answer(question, "Prisoners were swapped [1].", [], False, Timings())
-        finally:
-            at_model.remove(question)
-
-    monkeypatch.setattr(rag, "ask_stream", slow)
+    monkeypatch.setattr(rag, "ask_stream", _core_holding_the_model(at_model, [], leaving=(20, 0.2), others=0))
     with pytest.raises(httpx.ReadTimeout):  # the answer takes 12 s; the client leaves after 1
         httpx.post(f"{server}{path}", json=body, timeout=1)
     started = time.monotonic()
