@@ -30,7 +30,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
 from dataclasses import asdict
 
@@ -304,12 +304,13 @@ def _usage(answer: Answer) -> dict:
             "total_tokens": answer.prompt_tokens + answer.completion_tokens}
 
 
-def create_app(settings: Settings | None = None, *, login: Callable[[str, str], bool] | None = None) -> FastAPI:
-    """The FastAPI app; `login(user, password)` guards every route when given."""
+def create_app(settings: Settings | None = None, *,
+               login: Callable[[str, str], Awaitable[bool]] | None = None) -> FastAPI:
+    """The FastAPI app; `await login(user, password)` guards every route when given."""
     settings = settings or load_settings()
 
-    def signed_in(request: Request) -> None:  # sync: a wrong login sleeps, in the thread pool
-        if login is not None and not _credentials_pass(request.headers.get("authorization", ""), login):
+    async def signed_in(request: Request) -> None:
+        if login is not None and not await login(*_credentials(request.headers.get("authorization", ""))):
             raise RequestError("a login is needed: send Authorization: Bearer USER:PASSWORD (the OpenAI "
                                "clients' api_key) or HTTP Basic", status=401, code="invalid_api_key")
 
@@ -401,7 +402,8 @@ def _mount_ui(app, settings: Settings, login) -> None:
                         max_file_size=max(settings.max_file_bytes, settings.max_archive_bytes))
 
 
-def _credentials_pass(header: str, login: Callable[[str, str], bool]) -> bool:
+def _credentials(header: str) -> tuple[str, str]:
+    """(user, password) from an Authorization header, Bearer or Basic; empty when it has none."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "basic":
         try:
@@ -418,7 +420,7 @@ def _credentials_pass(header: str, login: Callable[[str, str], bool]) -> bool:
     else:
         value = ""
     user, _, password = value.strip().partition(":")
-    return login(user, password)
+    return user, password
 
 
 class _Stream(StreamingResponse):

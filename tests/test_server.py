@@ -398,17 +398,53 @@ def test_a_login_guards_the_api_and_the_web_app(settings, monkeypatch):
         running.should_exit = True
 
 
-def test_a_login_with_letters_beyond_ascii_matches_as_bearer_and_as_basic():
-    from rag.server import _credentials_pass
+def test_wrong_logins_waiting_their_turn_leave_a_signed_in_stream_going(tmp_path, monkeypatch):
+    """Each wrong login waited for its turn in a thread of the pool (40 threads) that a stream
+    needs for each of its pieces: 80 guesses at once stopped every signed-in answer until all
+    but 40 had had their turn (40 s with the real delay)."""
+    import ui.app
 
-    def login(user, password):
-        return (user, password) == ("reader", "pässwörd")
+    monkeypatch.setattr(ui.app, "FAILED_LOGIN_DELAY", 0.2)  # 80 guesses take 16 s
+
+    def ask_stream(question, **kwargs):  # 3 s of pieces
+        for piece in ["Prisoners ", "were ", "swapped [1]."] * 20:
+            time.sleep(0.05)
+            yield piece
+        yield Answer(question, "Prisoners were swapped [1].", [], False, Timings())
+
+    monkeypatch.setattr(rag, "ask_stream", ask_stream)
+    port = free_port()
+    running = serve(rag.config.Settings(index_dir=tmp_path), "127.0.0.1", port, auth=("reader", "s3cret"),
+                    block=False)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.stream("POST", f"{url}/v1/chat/completions", headers={"Authorization": "Bearer reader:s3cret"},
+                          json={"stream": True, "messages": [{"role": "user", "content": "first"}]},
+                          timeout=30) as stream:
+            lines = stream.iter_lines()
+            next(lines)
+            guesses = [threading.Thread(target=httpx.get, args=(f"{url}/v1/models",),
+                                        kwargs={"headers": {"Authorization": f"Bearer reader:{k}"}, "timeout": 30})
+                       for k in range(80)]
+            started = time.monotonic()
+            for guess in guesses:
+                guess.start()
+            streamed = [line for line in lines if line]
+            assert streamed[-1] == "data: [DONE]" and time.monotonic() - started < 8
+        for guess in guesses:
+            guess.join(30)
+    finally:
+        running.should_exit = True
+
+
+def test_a_login_with_letters_beyond_ascii_matches_as_bearer_and_as_basic():
+    from rag.server import _credentials
 
     as_sent = "reader:pässwörd".encode("utf-8")
     # Starlette gives a header's bytes read as Latin-1
-    assert _credentials_pass(("Bearer " + as_sent.decode("latin-1")), login)
-    assert _credentials_pass("Basic " + base64.b64encode(as_sent).decode("ascii"), login)
-    assert not _credentials_pass("Bearer reader:passwort", login)
+    assert _credentials("Bearer " + as_sent.decode("latin-1")) == ("reader", "pässwörd")
+    assert _credentials("Basic " + base64.b64encode(as_sent).decode("ascii")) == ("reader", "pässwörd")
+    assert _credentials("Bearer reader:passwort") == ("reader", "passwort")
 
 
 def test_a_network_bind_needs_a_login(settings, monkeypatch, capsys):

@@ -2,6 +2,7 @@
 local port and driven through gradio_client, as a browser would drive it (test_browser.py drives
 a real browser)."""
 
+import asyncio
 import time
 import urllib.error
 import urllib.request
@@ -245,7 +246,7 @@ def test_a_network_bind_or_share_link_needs_a_login(host, share, refused, monkey
             serve(settings, host, share=share)
         serve(settings, host, share=share, auth=("u", "p"))
         serve(settings, host, share=share, allow_no_auth=True)
-        assert launched[0]["auth"]("u", "p") is True and launched[1]["auth"] is None
+        assert asyncio.run(launched[0]["auth"]("u", "p")) is True and launched[1]["auth"] is None
     else:
         serve(settings, host)
         assert launched[0]["server_name"] == host and launched[0]["share"] is False
@@ -266,20 +267,48 @@ def test_cli_refuses_an_open_network_bind(capsys, monkeypatch):
 
 
 def test_wrong_logins_are_slowed_and_checked_one_at_a_time(monkeypatch):
-    from concurrent.futures import ThreadPoolExecutor
-
     import ui.app
 
     monkeypatch.setattr(ui.app, "FAILED_LOGIN_DELAY", 0.2)
     check = ui.app.login_check("reader", "s3cret")
-    started = time.monotonic()
-    assert check("reader", "s3cret") is True
-    right = time.monotonic() - started
-    started = time.monotonic()
-    with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(lambda guess: check("reader", guess), ["a", "b", "c"]))
-    assert results == [False, False, False]
-    assert right < 0.2 <= 0.6 <= time.monotonic() - started  # three wrong guesses in a row, not at once
+
+    async def timed(*guesses):
+        started = time.monotonic()
+        results = await asyncio.gather(*(check("reader", guess) for guess in guesses))
+        return results, time.monotonic() - started
+
+    assert asyncio.run(timed("s3cret"))[0] == [True]
+    assert asyncio.run(timed("s3cret"))[1] < 0.2
+    results, took = asyncio.run(timed("a", "b", "c"))
+    assert results == [False, False, False] and took >= 0.6  # three wrong guesses in a row, not at once
+
+
+def test_wrong_logins_being_checked_leave_the_app_answering(tmp_path, monkeypatch):
+    """Gradio calls a plain login function on its event loop: while a wrong login waited out its
+    delay (and the others waited for their turn), the whole app stood still, every session's
+    answer with it, so anyone who could reach the login page could stop the app."""
+    import threading
+
+    import httpx
+
+    import ui.app
+
+    monkeypatch.setattr(ui.app, "FAILED_LOGIN_DELAY", 0.5)
+    app = serve(Settings(index_dir=tmp_path), "127.0.0.1", free_port(), auth=("reader", "s3cret"), block=False)
+    try:
+        guesses = [threading.Thread(target=httpx.post, args=(app.local_url + "login",),
+                                    kwargs={"data": {"username": "reader", "password": guess}, "timeout": 10})
+                   for guess in "abcd"]
+        for guess in guesses:
+            guess.start()
+        time.sleep(0.2)  # the first guess is waiting out its delay, the others their turn
+        started = time.monotonic()
+        assert httpx.get(app.local_url, timeout=10).status_code == 200
+        assert time.monotonic() - started < 0.4
+        for guess in guesses:
+            guess.join(10)
+    finally:
+        app.close()
 
 
 def test_the_login_page_shows_no_article_names(settings):

@@ -9,11 +9,10 @@ Importing these modules loads no model: the core loads and caches them on the fi
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
-import threading
-import time
-from typing import Callable
+from typing import Awaitable, Callable
 
 import gradio as gr
 
@@ -75,17 +74,19 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
-def login_check(user: str, password: str) -> Callable[[str, str], bool]:
-    """Gradio's `auth` as a function: compared in constant time, one attempt at a time, a failed
-    one slowed down."""
-    turn = threading.Lock()
+def login_check(user: str, password: str) -> Callable[[str, str], Awaitable[bool]]:
+    """Gradio's `auth` as a coroutine function: compared in constant time, one attempt at a time, a
+    failed one slowed down. A coroutine, so that a guess waits holding nothing: Gradio calls a
+    plain function on its event loop, where one wrong login stopped the whole app for its delay,
+    and `rag serve`'s guesses waited for their turn in threads of the pool its answers need."""
+    turn = asyncio.Lock()
 
-    def check(given_user: str, given_password: str) -> bool:
-        with turn:
+    async def check(given_user: str, given_password: str) -> bool:
+        async with turn:
             right = (hmac.compare_digest(given_user.encode(), user.encode())
                      & hmac.compare_digest(given_password.encode(), password.encode()))
             if not right:
-                time.sleep(FAILED_LOGIN_DELAY)
+                await asyncio.sleep(FAILED_LOGIN_DELAY)
             return right
 
     return check
