@@ -83,8 +83,9 @@ _PROMPT_LABEL = re.compile(r"\b(?:Passages|Article|Question|Answer)\s*:")
 def addresses_the_assistant(sentence: str) -> bool:
     text = unicodedata.normalize("NFKC", " ".join(sentence.split()))
     # As written (an order in Russian), and with look-alikes folded (Latin spelt in Cyrillic).
-    return bool(_ADDRESSED.search(text) or _ADDRESSED.search(text.translate(_LOOKALIKES))
-                or (_PROMPT_LABEL.search(text.translate(_LOOKALIKES)) and CITATION.search(text)))
+    folded = text.translate(_LOOKALIKES)
+    return bool(_ADDRESSED.search(text) or _ADDRESSED.search(folded)
+                or (_PROMPT_LABEL.search(folded) and CITATION.search(text)))
 
 
 def speaks_to_assistant(text: str) -> bool:
