@@ -21,6 +21,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 QUESTIONS = PROJECT / "eval" / "questions.jsonl"
 SEEDS = PROJECT / "seeds"
 NEWS_QUESTIONS = PROJECT / "eval" / "news" / "questions.jsonl"
+NEWS_TUNING = PROJECT / "eval" / "news" / "tuning.jsonl"  # dev only: tuning checks on news, never reported
 SQUAD = Path(__file__).resolve().parent / "fixtures" / "squad_v2_tiny.json"
 
 
@@ -498,16 +499,24 @@ def _script(path):
     return module
 
 
-@pytest.fixture(scope="module", params=["seeds", "news"])
-def shipped_set(request, tmp_path_factory):
+@pytest.fixture(scope="module")
+def news_articles(tmp_path_factory):
+    """The folder of the 350 news articles, fetched once as eval/news/fetch.py does (from gensim's wheel)."""
+    folder = tmp_path_factory.mktemp("news")
+    assert _script("news/fetch.py").fetch(folder) == 350
+    return folder
+
+
+@pytest.fixture(scope="module", params=["seeds", "news", "news-tuning"])
+def shipped_set(request):
     """(its questions, read against the folder of the articles they ask about; {file name: text}
-    of those articles): the seed set, and the news-archive set over the articles
-    eval/news/fetch.py takes from gensim's wheel."""
+    of those articles): the seed set, and the news-archive set and its dev-only tuning set over
+    the articles eval/news/fetch.py takes from gensim's wheel."""
     if request.param == "seeds":
         path, folder = QUESTIONS, SEEDS
     else:
-        path, folder = NEWS_QUESTIONS, tmp_path_factory.mktemp("news")
-        assert _script("news/fetch.py").fetch(folder) == 350
+        path = NEWS_QUESTIONS if request.param == "news" else NEWS_TUNING
+        folder = request.getfixturevalue("news_articles")
     return load_questions(path, articles=folder), {p.name: p.read_text(encoding="utf-8") for p in folder.iterdir()}
 
 
@@ -551,6 +560,17 @@ def test_shipped_split_is_fixed_and_stratified_by_kind(path):
         dev = sum(q.split == "dev" for q in of_kind)
         # each kind is halved; an odd count gives the extra question to dev
         assert dev - (len(of_kind) - dev) in (0, 1), (kind, dev, len(of_kind))
+
+
+def test_news_tuning_set_is_dev_only_and_apart_from_the_news_set():
+    """The tuning set is for tuning checks and thresholds, never reported: every row dev, by design
+    not stratified, and no id or question shared with the news set it must not leak into."""
+    tuning, news = load_questions(NEWS_TUNING), load_questions(NEWS_QUESTIONS)
+    assert len(tuning) >= 50
+    assert {q.split for q in tuning} == {"dev"}
+    assert not {q.id for q in tuning} & {q.id for q in news}
+    assert not {q.question.lower() for q in tuning} & {q.question.lower() for q in news}
+    assert sum(not q.answerable for q in tuning) >= 20
 
 
 # --- eval/replay_checks.py: the answer checks re-run on recorded replies, one switched off at a time
