@@ -31,7 +31,7 @@ from typing import Iterator
 import numpy as np
 
 from rag import vectors as vector_file
-from rag.errors import IndexUnusableError
+from rag.errors import BadInputError, IndexUnusableError
 from rag.models import sha256_file
 from rag.schema import Article, ArticleRecord, Chunk
 from rag.text import name_key, stem
@@ -425,6 +425,7 @@ class Writer:
             db.execute("DELETE FROM articles")
             self.vectors = vector_file.empty(build.dimension)
         self.vectors_changed = self.changed = self.started_again
+        self.not_finite: list[str] = []  # articles put with a NaN or infinite vector: the commit refuses them
 
     def indexed(self) -> dict[str, str]:
         """source -> the file it came from, as this transaction sees them."""
@@ -454,6 +455,13 @@ class Writer:
     def put(self, article: Article, file_hash: str, chunks: list[Chunk], vectors: np.ndarray) -> None:
         """Add the article, replacing what is indexed under its name. An article whose text is
         unchanged keeps the time it was first added."""
+        # Every vector enters the index here. A NaN one (a custom `embed` can return it: the Ray
+        # path, another model) is never found by exact search and makes the IVF's training fail
+        # at every later sync; it is kept out, and the commit refuses the whole transaction,
+        # naming every such article of it, not only the first.
+        if not np.isfinite(vectors).all():
+            self.not_finite.append(article.source)
+            return
         before = self.db.execute("SELECT content_hash, added FROM articles WHERE source = ?",
                                  (article.source,)).fetchone()
         added = before[1] if before and before[0] == article.content_hash else _now()
@@ -485,6 +493,10 @@ class Writer:
 
     def _commit(self) -> str | None:
         """Write the vector file and commit; the name of the file written, if any."""
+        if self.not_finite:
+            raise BadInputError(f"the embedding model gave vectors that are not finite (NaN or infinity) for "
+                                f"{', '.join(self.not_finite)}: nothing of this batch is written and the last commit "
+                                "is kept; check the embedding model, or remove the article")
         if not self.changed:
             self.db.execute("ROLLBACK")
             return None

@@ -234,6 +234,34 @@ def test_unreadable_files_are_skipped_by_name_and_the_rest_indexed(settings, tmp
     assert [s.split(":")[0] for s in info.skipped] == ["image.txt"]
 
 
+def test_a_vector_that_is_not_finite_is_refused_by_article_and_the_batch_rolled_back(index_copy, settings, tmp_path):
+    """The shipped embedders give zeros for an empty text, but a custom `embed` (the Ray path,
+    another model) can return NaN: such a vector was indexed, never found by exact search, and
+    from ANN_FROM passages made the IVF's training fail at every later sync."""
+    from rag.sync import sync_folder
+
+    folder = tmp_path / "articles"
+    shutil.copytree(SEEDS, folder)
+    for name, text in [("cod.txt", "Cod quota agreed"), ("hake.txt", "Hake quota agreed"),
+                       ("salmon.txt", "Salmon quota agreed")]:
+        (folder / name).write_text(f"{text}\n\nNorway and Iceland agreed it in Tromsø.\n", encoding="utf-8")
+    real = load_embedder(settings.embedding_model).embed
+
+    def failing_embed(texts):
+        vectors = real(texts)
+        vectors[["Cod" in t for t in texts]] = np.nan
+        vectors[["Salmon" in t for t in texts], 0] = np.inf
+        return vectors
+
+    before = read_catalog(index_copy)
+    refusal = r"not finite .* cod\.txt, salmon\.txt\b.*last commit is kept"
+    with pytest.raises(rag.BadInputError, match=refusal) as refused:
+        sync_folder(folder, index_copy, settings, embed=failing_embed, progress=False)
+    assert "hake.txt" not in str(refused.value)
+    assert read_catalog(index_copy) == before  # hake.txt, in the same batch, was rolled back too
+    assert load_index(index_copy, settings.embedding_model).size == sum(a.chunks for a in before[1])
+
+
 # A sync in its own process (as a UI would be beside a shell `rag index`), one file per commit;
 # with a fourth argument it pauses inside its write transaction until that file exists, then fails.
 _WRITER = """
