@@ -167,12 +167,11 @@ def _index(args, settings: Settings) -> int:
 def _index_plan(source_dir: Path, settings: Settings, as_json: bool) -> int:
     from rag.index import index_size
     from rag.loading import article_files
-    from rag.sync import build_for, plan_sync
+    from rag.sync import build_for, dry_run
 
     files = article_files(source_dir)  # a missing or empty folder is refused before the model loads
     size = index_size(settings.index_dir)  # and so is a damaged index
-    plan = plan_sync(files, settings.index_dir, build_for(settings), settings.max_file_bytes,
-                     settings.max_archive_bytes)
+    plan = dry_run(files, settings.index_dir, build_for(settings), settings)
     if as_json:
         print(json.dumps({"add": [p.name for p, _ in plan.new], "change": [p.name for p, _ in plan.changed],
                           "remove": plan.removed, "skip": plan.refused, "unchanged": len(plan.unchanged),

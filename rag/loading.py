@@ -39,8 +39,8 @@ from rag.injection import speaks_to_assistant
 from rag.schema import Article, ArticleRecord
 from rag.text import LINE, MONTH_NAME, month_number, sentences
 
-__all__ = ["SUPPORTED_SUFFIXES", "ARCHIVE_SUFFIXES", "load_file", "load_article", "load_folder", "page_of",
-           "content_hash",
+__all__ = ["SUPPORTED_SUFFIXES", "ARCHIVE_SUFFIXES", "load_file", "load_or_skip", "load_article", "load_folder",
+           "page_of", "content_hash",
            # the pieces rag.archives reads the articles of a dump or feed with
            "read_bytes", "decode_text", "remove_unseen", "text_lines", "drop_furniture", "title_of", "dates_in",
            "make_article", "bad_file"]
@@ -104,6 +104,17 @@ def load_file(path: Path, max_bytes: int = 5_000_000, max_archive_bytes: int = 5
     return [load_article(path, max_bytes)], []
 
 
+def load_or_skip(path: Path, max_bytes: int = 5_000_000, max_archive_bytes: int = 500_000_000
+                 ) -> tuple[list[Article], list[str]]:
+    """load_file's articles and what it skips; for a file with no usable article (empty, binary,
+    page furniture only), no article and the file's reason. The one rule of what a sync, its dry
+    run and load_folder skip, so that a dry run says what the sync will do."""
+    try:
+        return load_file(path, max_bytes, max_archive_bytes)
+    except BadInputError as exc:
+        return [], [str(exc)]
+
+
 def byte_limit(path: Path, max_bytes: int, max_archive_bytes: int) -> tuple[int, str]:
     """The size limit of this file and the setting that sets it: a dump's or feed's, or an
     article file's."""
@@ -152,13 +163,11 @@ def load_folder(folder: Path, max_bytes: int = 5_000_000, max_archive_bytes: int
     """Load the files directly in `folder`, by name; unusable ones are skipped as "name: reason"."""
     articles, skipped = [], []
     for path in article_files(folder):
-        try:
-            found, left_out = load_file(path, max_bytes, max_archive_bytes)
-            articles += found
-            skipped += left_out
-        except BadInputError as exc:
-            log.warning("skipping %s", exc)
-            skipped.append(str(exc))
+        found, left_out = load_or_skip(path, max_bytes, max_archive_bytes)
+        for reason in left_out:
+            log.warning("skipping %s", reason)
+        articles += found
+        skipped += left_out
     if not articles:
         raise BadInputError(f"no usable article in {folder}: " + "; ".join(skipped))
     return articles, skipped

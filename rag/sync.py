@@ -28,7 +28,7 @@ from rag.config import Settings
 from rag.embedding import load_embedder, passage_text
 from rag.errors import BadInputError, IndexUnusableError
 from rag.index import Build, indexed_files, indexed_texts, read_catalog, writing
-from rag.loading import article_files, byte_limit, load_file, opened
+from rag.loading import article_files, byte_limit, load_or_skip, opened
 from rag.schema import Article, Chunk, IndexInfo
 
 log = logging.getLogger(__name__)
@@ -42,13 +42,15 @@ EMBED_SLICE = 256
 
 @dataclass
 class SyncPlan:
-    """What a sync of `folder` into an index would do, decided by file hashes alone."""
+    """What a sync of `folder` into an index would do: decided by file hashes alone (plan_sync),
+    or also by reading new and changed files (dry_run)."""
 
     new: list[tuple[Path, str]] = field(default_factory=list)  # (file, SHA-256)
     changed: list[tuple[Path, str]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # indexed names no longer in the folder, or refused now
     unchanged: list[str] = field(default_factory=list)
-    # "name: reason" of each file that is not read (a link, a pipe, another type, over the size limit)
+    # "name: reason" of each file that is not read (a link, a pipe, another type, over the size
+    # limit); after dry_run, also of each one read and refused, and "name, row 7: reason" of rows
     refused: list[str] = field(default_factory=list)
 
 
@@ -74,6 +76,23 @@ def plan_sync(files: list[Path], index_dir: Path, build: Build, max_file_bytes: 
         else:
             plan.unchanged.append(path.name)
     plan.removed = sorted(set(indexed) - names)
+    return plan
+
+
+def dry_run(files: list[Path], index_dir: Path, build: Build, settings: Settings) -> SyncPlan:
+    """plan_sync, with the new and changed files read (not embedded) by the function the sync
+    reads them with: one it would skip once read (empty, binary, page furniture only) is refused
+    with the sync's reason, and removed if it was indexed; so are a dump's unusable rows."""
+    plan = plan_sync(files, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)
+    for entries in (plan.new, plan.changed):  # in the sync's order, so the reasons come in its order
+        for path, digest in list(entries):
+            articles, left_out = load_or_skip(path, settings.max_file_bytes, settings.max_archive_bytes)
+            plan.refused += left_out
+            if not articles:
+                entries.remove((path, digest))
+                if entries is plan.changed:
+                    plan.removed.append(path.name)
+    plan.removed.sort()
     return plan
 
 
@@ -112,16 +131,13 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
     counts = {"embedded": 0, "passages": 0}
     batch: list[_Pending] = []
     for path, digest in plan.new + plan.changed:
-        try:
-            articles, left_out = load_file(path, settings.max_file_bytes, settings.max_archive_bytes)
-        except BadInputError as exc:
-            log.warning("skipping %s", exc)
-            skipped.append(str(exc))
-            bar.update(1)
-            continue
+        articles, left_out = load_or_skip(path, settings.max_file_bytes, settings.max_archive_bytes)
         for reason in left_out:
             log.warning("skipping %s", reason)
         skipped += left_out
+        if not articles:
+            bar.update(1)
+            continue
         # A dump or feed that changed is mostly the same rows: those indexed with the same text
         # are kept as they are, neither embedded nor chunked again (eval/archive_benchmark.py
         # --only dump: a row appended to a 2,000-row dump took 7.7 s with every row re-chunked,

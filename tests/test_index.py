@@ -369,7 +369,7 @@ def test_a_file_that_disappears_or_changes_during_a_sync_is_reported_or_read_aga
     folder, index_dir = tmp_path / "articles", tmp_path / "index"
     shutil.copytree(SEEDS, folder)
     gone, edited = sorted(os.listdir(SEEDS))[:2]
-    real_load = rag.sync.load_file
+    real_load = rag.sync.load_or_skip
 
     def racing_load(path, *limits):
         if path.name == gone:
@@ -379,10 +379,10 @@ def test_a_file_that_disappears_or_changes_during_a_sync_is_reported_or_read_aga
                 f.write("\nA sentence written while the sync ran.\n")
         return real_load(path, *limits)
 
-    monkeypatch.setattr(rag.sync, "load_file", racing_load)
+    monkeypatch.setattr(rag.sync, "load_or_skip", racing_load)
     info = rag.build_index(folder, index_dir, settings=settings, progress=False)
     assert info.articles == 4 and [s.split(":")[0] for s in info.skipped] == [gone]
-    monkeypatch.setattr(rag.sync, "load_file", real_load)
+    monkeypatch.setattr(rag.sync, "load_or_skip", real_load)
     # Indexed as read but under the hash it had before the change, so the next sync reads it
     # again; its text is the one indexed, so it is not embedded again, only its hash updated.
     assert any("written while the sync ran" in c.text for c in _chunks(index_dir, settings))
@@ -495,6 +495,50 @@ def test_a_dry_run_skips_what_a_sync_skips_and_removes_what_it_removes(tmp_path,
 
     info = rag.build_index(folder, settings=settings, progress=False)
     assert (info.skipped, info.removed, info.articles) == (refused, 1, 1)
+
+
+def test_a_dry_run_reads_new_and_changed_files_and_skips_what_the_sync_refuses_once_it_reads_them(
+        tmp_path, capsys, monkeypatch):
+    """An empty file, binary junk, a file of page furniture only and a dump's row without text
+    were listed as "would add", and an indexed file emptied as "would change", although the sync
+    skips them once it reads them (and removes what was indexed from the emptied one)."""
+    from rag.cli import main
+
+    folder, index_dir = tmp_path / "articles", tmp_path / "index"
+    folder.mkdir()
+    for path in sorted(SEEDS.iterdir())[:2]:
+        shutil.copy(path, folder)
+    settings = rag.load_settings(index_dir=index_dir)
+    rag.build_index(folder, settings=settings, progress=False)
+    emptied = sorted(folder.iterdir())[0]
+    emptied.write_text("")
+    (folder / "cod.txt").write_text("Cod quota agreed\n\nNorway and Iceland agreed it.\n", encoding="utf-8")
+    (folder / "dump.csv").write_text("title,text\nHake quota,Norway agreed a hake quota.\nEmpty row,\n",
+                                     encoding="utf-8")
+    (folder / "empty.txt").write_text("")
+    (folder / "furniture.txt").write_text("9 hours ago\nContact us\n", encoding="utf-8")
+    (folder / "junk.txt").write_bytes(b"\x89PNG\x00\x00\x01binary")
+    skipped = ["dump.csv, row 2: no text", "empty.txt: empty file",
+               "furniture.txt: no article text (only page furniture such as credits or links)",
+               "junk.txt: not a text file (it contains NUL bytes)", f"{emptied.name}: empty file"]
+
+    def no_embedding(*_):
+        raise AssertionError("a dry run embeds nothing")
+
+    with monkeypatch.context() as dry:
+        dry.setattr(Embedder, "embed", no_embedding)
+        assert main(["--index-dir", str(index_dir), "index", str(folder), "--dry-run"]) == 0
+        printed = capsys.readouterr().out.splitlines()
+        assert printed[:-1] == ["would add cod.txt", "would add dump.csv", *(f"would skip {s}" for s in skipped),
+                                f"would remove {emptied.name}"]
+        assert printed[-1].startswith("would add 2, change 0, remove 1, skip 5 and leave 1 unchanged")
+        assert main(["--index-dir", str(index_dir), "index", str(folder), "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert (plan["add"], plan["change"], plan["remove"]) == (["cod.txt", "dump.csv"], [], [emptied.name])
+
+    info = rag.build_index(folder, settings=settings, progress=False)
+    assert info.skipped == plan["skip"] == skipped  # the same reasons, from the same function
+    assert (info.removed, info.articles) == (1, 3)
 
 
 def test_an_index_of_another_version_of_the_database_is_rebuilt_by_rag_index(settings, tmp_path):
