@@ -8,6 +8,8 @@ finally keyword arguments to `load_settings()` (which the CLI and the UI fill fr
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import logging
 import math
 import os
 import tomllib
@@ -24,6 +26,15 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 # on 32,768 tokens of context, and ggml runs at most 512 threads (GGML_MAX_N_THREADS).
 MAX_CONTEXT_TOKENS = 32_768
 MAX_THREADS = 512
+# A RAG_ variable that nothing reads is warned of when what follows "RAG_" is this close (difflib's
+# ratio) to a variable that is read: RAG_TOPK scores 0.89 against TOP_K, RAG_THREAD 0.92, while
+# names that others may give the shared prefix (RAG_HOST, RAG_API_KEY, RAG_DATA_DIR, RAG_UI_AUTH)
+# score 0.6 at most, and guesses such as RAG_MODEL or RAG_MAX_TOKENS 0.75 at most.
+MISSPELLING_CUTOFF = 0.8
+
+log = logging.getLogger(__name__)
+# Misspelt variables warned of in this process: every library call made without settings reads them.
+_warned: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -141,10 +152,12 @@ def load_settings(config_file: str | Path | None = None, **overrides) -> Setting
         values.update(data)
         origin.update(dict.fromkeys(data, f"settings file {path}"))
 
-    for name in fields:
-        env = os.environ.get(f"RAG_{name.upper()}")
+    variables = {name: f"RAG_{name.upper()}" for name in fields}
+    for name, variable in variables.items():
+        env = os.environ.get(variable)
         if env is not None:
-            values[name], origin[name] = env, f"environment variable RAG_{name.upper()}"
+            values[name], origin[name] = env, f"environment variable {variable}"
+    _warn_of_misspellings(["RAG_CONFIG", *variables.values()])
 
     given = {k: v for k, v in overrides.items() if v is not None}
     values.update(given)
@@ -157,6 +170,21 @@ def load_settings(config_file: str | Path | None = None, **overrides) -> Setting
     settings = Settings(**typed)
     _validate(settings, origin)
     return settings
+
+
+def _warn_of_misspellings(read: list[str]) -> None:
+    """Warn, once a process, of each RAG_ variable that nothing reads but is close to one that is
+    read (RAG_TOPK was ignored without a word). An unknown one is no error: the prefix is shared
+    with RAG_UI_AUTH, which the CLI reads, and perhaps with other tools' variables."""
+    by_suffix = {variable.removeprefix("RAG_"): variable for variable in read}
+    for name in sorted(os.environ):
+        if name in read or name in _warned or not name.upper().startswith("RAG_"):
+            continue
+        meant = difflib.get_close_matches(name[4:].upper(), by_suffix, n=1, cutoff=MISSPELLING_CUTOFF)
+        if meant:
+            _warned.add(name)
+            log.warning("environment variable %s is not read (no setting has that name): did you mean %s?",
+                        name, by_suffix[meant[0]])
 
 
 def _validate(s: Settings, origin: dict[str, str]) -> None:

@@ -1,14 +1,20 @@
 """Settings: defaults < file < environment < arguments, and clear refusals."""
 
+import logging
+import os
+import subprocess
+import sys
+
 import pytest
 
-from rag.config import Settings, load_settings
+from rag import config
+from rag.config import PROJECT_DIR, Settings, load_settings
 from rag.errors import BadInputError
 
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch, tmp_path):
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith("RAG_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
@@ -84,3 +90,30 @@ def test_a_settings_file_that_is_not_utf8_is_refused_and_an_empty_rag_config_is_
     monkeypatch.setenv("RAG_CONFIG", "")
     (tmp_path / "rag.toml").write_text("top_k = 3\n")
     assert load_settings().top_k == 3  # the folder's rag.toml, as when RAG_CONFIG is not set
+
+
+def test_a_misspelt_variable_is_warned_of_once_naming_the_one_meant(tmp_path, monkeypatch, caplog):
+    """RAG_TOPK=6 was ignored without a word. A RAG_ variable that is no setting is no error: the
+    prefix is shared (RAG_UI_AUTH, perhaps other tools' variables)."""
+    monkeypatch.setattr(config, "_warned", set())
+    (tmp_path / "other.toml").write_text("top_k = 5\n")
+    for name, value in [("RAG_TOPK", "6"), ("RAG_min_relevance", "0.5"), ("RAG_CONFIG", "other.toml"),
+                        ("RAG_UI_AUTH", "reader:secret"), ("RAG_API_KEY", "k"), ("RAG_HOST", "h"),
+                        ("RAG_DATA_DIR", "d"), ("RAG_INDEX_DIR", str(tmp_path))]:
+        monkeypatch.setenv(name, value)
+    with caplog.at_level(logging.WARNING, logger="rag.config"):
+        assert load_settings() == load_settings() == Settings(index_dir=tmp_path, top_k=5)
+    assert [record.getMessage() for record in caplog.records] == [
+        "environment variable RAG_TOPK is not read (no setting has that name): did you mean RAG_TOP_K?",
+        "environment variable RAG_min_relevance is not read (no setting has that name): did you mean "
+        "RAG_MIN_RELEVANCE?"]
+
+
+def test_the_command_line_shows_the_warning_on_stderr(tmp_path):
+    environment = {**os.environ, "RAG_TOPK": "6"}  # the fixture left no other RAG_ variable
+    result = subprocess.run([sys.executable, "-m", "rag.cli", "--index-dir", str(tmp_path / "index"), "index",
+                             str(tmp_path / "none"), "--dry-run"], capture_output=True, text=True, timeout=120,
+                            cwd=PROJECT_DIR, env=environment)
+    assert result.returncode == 2 and "no such folder" in result.stderr  # the warning is no error
+    assert result.stderr.count("WARNING: environment variable RAG_TOPK is not read") == 1
+    assert "did you mean RAG_TOP_K?" in result.stderr
