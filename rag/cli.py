@@ -21,7 +21,7 @@ from rag.schema import Answer, Retrieved
 
 DEFAULT_EVAL_SET = PROJECT_DIR / "eval" / "questions.jsonl"
 DEFAULT_EVAL_REPORT = PROJECT_DIR / "eval" / "reports" / "latest.json"
-SEED_ARTICLES = PROJECT_DIR / "seeds"  # what the question set asks about
+SEED_ARTICLES = PROJECT_DIR / "seeds"  # what the default question set asks about
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,8 +124,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--index", dest="eval_index", type=Path, metavar="DIR",
                           help="index folder (default: --index-dir)")
     evaluate.add_argument("--distractors", type=Path, metavar="FILE|DIR",
-                          help="ask the question set over a throwaway index of the seed articles and every "
-                               "paragraph of this SQuAD file, or every article of this folder (a crowded index)")
+                          help="ask the question set over a throwaway index of its articles (--articles) and "
+                               "every paragraph of this SQuAD file, or every article of this folder (a crowded index)")
+    evaluate.add_argument("--articles", type=Path, metavar="DIR",
+                          help="with --distractors: the folder of the articles the question set asks about "
+                               "(default: seeds/)")
     evaluate.add_argument("--limit", type=int, metavar="N",
                           help="only N questions: the first N, or with --squad a sample, half unanswerable "
                                "(default with --squad: 200; 0 for every question)")
@@ -282,7 +285,10 @@ def _eval(args, settings: Settings) -> int:
     if args.seed is not None and not args.squad:
         raise BadInputError("--seed only applies to --squad: the question set's --limit takes the first N")
     if args.distractors and (args.squad or args.eval_index):
-        raise BadInputError("--distractors builds its own index of the seed articles: not with --squad or --index")
+        raise BadInputError("--distractors builds its own index of the set's articles: not with --squad or --index")
+    if args.articles and not args.distractors:
+        raise BadInputError("--articles only applies to --distractors: otherwise the set's articles are the folder "
+                            "the index was built from")
     _writable(args.json_out)  # before the run, not after minutes of answers that would be lost
     if args.squad:
         if args.eval_index:
@@ -292,8 +298,9 @@ def _eval(args, settings: Settings) -> int:
         limit = SAMPLE_SIZE if args.limit is None else args.limit or None
         report = evaluate_squad(args.squad, settings=settings, limit=limit, seed=args.seed or 0, kind=args.kind)
     elif args.distractors:
-        report = evaluate_among_distractors(args.question_set or DEFAULT_EVAL_SET, args.distractors, SEED_ARTICLES,
-                                            settings=settings, kind=args.kind, split=args.split, limit=args.limit)
+        report = evaluate_among_distractors(args.question_set or DEFAULT_EVAL_SET, args.distractors,
+                                            args.articles or SEED_ARTICLES, settings=settings, kind=args.kind,
+                                            split=args.split, limit=args.limit)
     else:
         report = evaluate_set(args.question_set or DEFAULT_EVAL_SET, settings=settings, index_dir=args.eval_index,
                               kind=args.kind, split=args.split, limit=args.limit)

@@ -13,6 +13,7 @@ from rag.cli import main
 from rag.config import PROJECT_DIR
 from rag.evaluation.runner import summarize
 from rag.models import GENERATORS
+from rag.schema import Answer, Timings
 
 QUESTIONS = PROJECT_DIR / "eval" / "questions.jsonl"
 SQUAD = Path(__file__).resolve().parent / "fixtures" / "squad_v2_tiny.json"
@@ -123,6 +124,68 @@ def test_eval_with_a_folder_of_distractors_indexes_its_articles_beside_the_seeds
     assert [r["id"] for r in report["rows"]] == ["q001"]
 
 
+BRIDGE = "The Veltmar harbour bridge cost 40 million euros."
+
+
+def _set_over_other_articles(tmp_path) -> tuple[Path, Path, Path]:
+    """A question set over a folder of two articles that are not the seeds, and a folder of two
+    distractors: (set, articles, distractors)."""
+    articles, distractors = tmp_path / "articles", tmp_path / "distractors"
+    articles.mkdir()
+    distractors.mkdir()
+    text = f"Bridge opens\n\n{BRIDGE} It opened on 3 May.\n"
+    (articles / "bridge.txt").write_text(text, encoding="utf-8")
+    (articles / "orchard.txt").write_text("Orchard\n\nThe Lindholm orchard lost its apple harvest to frost.\n",
+                                          encoding="utf-8")
+    (distractors / "floods.txt").write_text("Floods closed the Hume Highway near Goulburn on Tuesday.\n",
+                                            encoding="utf-8")
+    (distractors / "cricket.txt").write_text("Australia won the third Test in Adelaide by 48 runs.\n",
+                                             encoding="utf-8")
+    start = text.index(BRIDGE)
+    rows = [{"id": "b1", "question": "How much did the Veltmar harbour bridge cost?", "answers": ["40 million euros"],
+             "sources": ["bridge.txt"], "kind": "fact", "split": "dev",
+             "evidence": [{"source": "bridge.txt", "start": start, "end": start + len(BRIDGE)}]},
+            {"id": "b2", "question": "What is the capital of Peru?", "answers": [], "sources": [],
+             "kind": "unanswerable_out_of_domain", "split": "test"}]
+    question_set = tmp_path / "set.jsonl"
+    question_set.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return question_set, articles, distractors
+
+
+def _best_passage_as_answer(question, *, index_dir, history, settings):
+    """rag.ask with the model's part faked: the best passage of the real retrieval, as the answer."""
+    from rag.embedding import load_embedder
+    from rag.index import load_index
+    from rag.retrieval import retrieve
+
+    index = load_index(index_dir, settings.embedding_model)
+    hits = retrieve(question, index, load_embedder(settings.embedding_model, settings.models_dir), 1, None, history)
+    return Answer(question=question, text=hits[0].chunk.text, citations=[], abstained=False,
+                  timings=Timings(retrieval=0.0, first_token=None, total=0.0), hits=hits)
+
+
+def test_eval_with_distractors_asks_a_set_over_its_own_articles(tmp_path, monkeypatch, capsys):
+    """--articles names the folder of the set's articles: the offsets are checked against it and
+    the throwaway index holds it beside the distractors. Without it the set was checked against
+    seeds/ and refused, so a set over other articles (eval/news/) could not be asked in a crowd."""
+    monkeypatch.setattr("rag.generation.load_generator", lambda settings: None)
+    monkeypatch.setattr("rag.pipeline.ask", _best_passage_as_answer)
+    question_set, articles, distractors = _set_over_other_articles(tmp_path)
+    out = tmp_path / "crowded.json"
+    run = ["eval", "--set", str(question_set), "--distractors", str(distractors), "--json", str(out)]
+    assert main(run) == 2
+    assert f"source 'bridge.txt' is not an article of {PROJECT_DIR / 'seeds'}" in capsys.readouterr().err
+
+    assert main([*run, "--articles", str(articles)]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["meta"]["index"]["articles"] == 2 + 2 and report["meta"]["index"]["path"] is None
+    assert report["meta"]["distractors"] == str(distractors)
+    fact, outside = report["rows"]
+    assert (fact["id"], outside["id"]) == ("b1", "b2")
+    assert fact["gold_rank"] == 1 and fact["correct"] and not outside["correct"]
+    assert {hit["source"] for hit in fact["retrieved"]} == {"bridge.txt", "orchard.txt", "floods.txt", "cricket.txt"}
+
+
 @pytest.mark.parametrize("extra, says", [
     (["--kind", "nope"], "no question of kind 'nope'"),
     (["--set", "missing.jsonl"], "missing.jsonl"),
@@ -198,6 +261,19 @@ def test_eval_with_distractors_named_as_a_seed_article_is_refused(tmp_path, caps
     assert not (tmp_path / "unused.json").exists()
 
 
+def test_eval_with_distractors_named_as_one_of_the_set_s_articles_is_refused(tmp_path, monkeypatch, capsys):
+    def built(*_, **__):
+        raise AssertionError("the index was built")
+
+    monkeypatch.setattr("rag.pipeline.build_index", built)
+    question_set, articles, distractors = _set_over_other_articles(tmp_path)
+    (distractors / "bridge.txt").write_text("Another article under the same name.\n", encoding="utf-8")
+    assert main(["eval", "--set", str(question_set), "--articles", str(articles), "--distractors", str(distractors),
+                 "--json", str(tmp_path / "unused.json")]) == 2
+    assert "two articles would be named bridge.txt" in capsys.readouterr().err
+    assert not (tmp_path / "unused.json").exists()
+
+
 def test_eval_with_distractors_outside_a_checkout_names_the_missing_articles(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("rag.cli.SEED_ARTICLES", tmp_path / "seeds")
     assert main(["eval", "--distractors", str(SQUAD), "--json", str(tmp_path / "unused.json")]) == 2
@@ -219,6 +295,10 @@ def test_eval_compare_of_a_report_with_itself_changes_nothing(slice_report, caps
     (["eval", "--squad", str(SQUAD), "--index", "somewhere"], "--index does not apply to --squad"),
     (["eval", "--squad", str(SQUAD), "--split", "test"], "--split does not apply to --squad"),
     (["eval", "--distractors", str(SQUAD), "--index", "somewhere"], "--distractors builds its own index"),
+    # the set's articles are the folder the index was built from, or a SQuAD file's paragraphs
+    (["eval", "--articles", "somewhere"], "--articles only applies to --distractors"),
+    (["eval", "--index", "somewhere", "--articles", "somewhere"], "--articles only applies to --distractors"),
+    (["eval", "--squad", str(SQUAD), "--articles", "somewhere"], "--articles only applies to --distractors"),
     (["eval", "--kind", "trivia", "--json", "unused.json"], "no question of kind 'trivia'"),
 ])
 def test_eval_usage_errors_exit_2(args, message, seed_index, capsys):

@@ -6,8 +6,9 @@ hold an annotator's answer (from SQuAD's `answer_start`), and v2.0's `is_impossi
 the unanswerable ones. The user's own index is never touched.
 
 `rag eval --distractors FILE` puts the same paragraphs (or, given a folder, its articles) beside the
-seed articles instead, so that the seed questions are asked over a crowded index: a decline
-calibrated where five articles are all there is must still hold when something always looks close.
+articles of a question set instead (the seed articles, or `--articles DIR`), so that its questions
+are asked over a crowded index: a decline calibrated where five articles are all there is must
+still hold when something always looks close.
 """
 
 from __future__ import annotations
