@@ -22,8 +22,9 @@ The checks (rag.grounding's rules, as rag.answer applies them):
 
 The passages come from the index the report was run on: `--index DIR`, else the one its meta
 names if it is still there; or a throwaway index rebuilt as the eval built it (chunk ids follow
-the files' content, so they are the same): of `--articles DIR`, of the report's SQuAD file, of
-the seed articles and the report's distractors, or of the seed articles.
+the files' content, so they are the same): of `--articles DIR`, of the report's SQuAD file, or of
+the set's articles (the folder its meta records; the seed articles for a report from before
+2026-12-05, which does not) and the report's distractors, if any.
 """
 
 from __future__ import annotations
@@ -72,6 +73,22 @@ def chunks_by_id(index_dir: Path, settings) -> dict:
     return {chunk.id: chunk for chunk in index.all_chunks()}
 
 
+def rebuilt_from(meta: dict, articles: Path | None) -> tuple[dict[str, str], list[Path]]:
+    """What to index to rebuild the report's throwaway index: (documents, folders), as
+    squad.throwaway_index takes them."""
+    if articles:
+        return {}, [articles]
+    if meta.get("squad"):
+        return load_squad(meta["squad"]["path"]).documents, []
+    folders = [Path((meta.get("question_set") or {}).get("articles") or PROJECT_DIR / "seeds")]
+    if not meta.get("distractors"):
+        return {}, folders
+    distractors = Path(meta["distractors"])
+    if distractors.is_dir():
+        return {}, [*folders, distractors]
+    return load_squad(distractors).documents, folders
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("report", type=Path)
@@ -99,17 +116,7 @@ def main() -> None:
     index_dir = args.index or (run_on if not args.articles and run_on.name and run_on.is_dir() else None)
     with ExitStack() as stack:
         if index_dir is None:  # rebuilt as the eval built it
-            documents, folders = {}, [PROJECT_DIR / "seeds"]
-            if args.articles:
-                folders = [args.articles]
-            elif meta.get("squad"):
-                documents, folders = load_squad(meta["squad"]["path"]).documents, []
-            elif meta.get("distractors"):
-                distractors = Path(meta["distractors"])
-                if distractors.is_dir():
-                    folders.append(distractors)
-                else:
-                    documents = load_squad(distractors).documents
+            documents, folders = rebuilt_from(meta, args.articles)
             index_dir = stack.enter_context(throwaway_index(documents, *folders, settings=settings, progress=False))
         chunks = chunks_by_id(index_dir, settings)
     if missing := [r["id"] for r in rows if not set(r["shown"]) <= set(chunks)]:

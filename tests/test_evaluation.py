@@ -598,3 +598,23 @@ def test_replaying_the_checks_tells_what_each_one_saved_and_cut():
     assert replay(rows, chunks, "lacks_time") == every_check | {"no-time": False}
     assert replay(rows, chunks, "novel_terms") == every_check | {"new-name": True}
     assert replay(rows, chunks, "restates") == every_check
+
+
+def test_replaying_rebuilds_the_throwaway_index_from_the_articles_the_report_records(tmp_path):
+    """A distractors run over a set's own articles (--articles) is rebuilt from them, not from the
+    seeds, whose passages the report never showed."""
+    from rag.config import PROJECT_DIR
+
+    rebuilt_from = _script("replay_checks.py").rebuilt_from
+    news, distractors = tmp_path / "news", tmp_path / "distractors"
+    distractors.mkdir()
+    question_set = {"path": "news.jsonl", "articles": str(news)}
+    documents, folders = rebuilt_from({"question_set": question_set, "distractors": str(SQUAD)}, None)
+    assert folders == [news] and documents == load_squad(SQUAD).documents
+    assert rebuilt_from({"question_set": question_set, "distractors": str(distractors)}, None) == (
+        {}, [news, distractors])
+    assert rebuilt_from({"question_set": question_set}, None) == ({}, [news])  # its index since deleted
+    # a report from before the articles were recorded, and --articles given
+    assert rebuilt_from({"question_set": {"path": "q.jsonl"}, "distractors": str(distractors)}, None) == (
+        {}, [PROJECT_DIR / "seeds", distractors])
+    assert rebuilt_from({"question_set": question_set}, tmp_path / "mine") == ({}, [tmp_path / "mine"])

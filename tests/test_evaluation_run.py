@@ -180,6 +180,7 @@ def test_eval_with_distractors_asks_a_set_over_its_own_articles(tmp_path, monkey
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["meta"]["index"]["articles"] == 2 + 2 and report["meta"]["index"]["path"] is None
     assert report["meta"]["distractors"] == str(distractors)
+    assert report["meta"]["question_set"]["articles"] == str(articles)  # for eval/replay_checks.py
     fact, outside = report["rows"]
     assert (fact["id"], outside["id"]) == ("b1", "b2")
     assert fact["gold_rank"] == 1 and fact["correct"] and not outside["correct"]

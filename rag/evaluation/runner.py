@@ -208,7 +208,8 @@ def question_slice(path: str | Path, articles: Path, *, kind: str | None = None,
     against the folder of the articles they ask about, and how a report names them (its meta's
     `question_set`)."""
     questions = select_questions(load_questions(path, articles=articles), kind=kind, split=split, limit=limit)
-    return questions, {"path": str(path), "kind": kind, "split": split, "limit": limit}
+    # The articles too: eval/replay_checks.py rebuilds a throwaway index from them.
+    return questions, {"path": str(path), "articles": str(articles), "kind": kind, "split": split, "limit": limit}
 
 
 def evaluate_set(path: str | Path, *, settings: Settings, index_dir: str | Path | None = None,
