@@ -222,6 +222,25 @@ def test_a_how_many_or_what_year_answer_without_a_number_is_an_abstention():
 
 
 
+def test_a_measure_needs_a_number_and_a_price_a_sum_of_money():
+    """"How long", "how far", "how strong" ask for a number as "how many" does, and "how much" a
+    thing cost or was fined for asks for a sum of money: a number of something else (the bomb's
+    weight for its cost: a news tuning answer) is no answer to it."""
+    dam = [Hit(Chunk(id="m", source="m.txt", title="Dam", text="The dam weighs 6,800 kilograms. Its gates are strong.",
+                     start=0, end=52, position=0), score=0.5)]
+    assert finish("The dam cost 6,800 kilograms [1].", dam, "How much did the dam cost?").abstained
+    assert finish("The dam's gates are strong [1].", dam, "How strong are the dam's gates?").abstained
+    assert finish("The dam weighs 6,800 kilograms [1].", dam, "How heavy is the dam?").text == (
+        "The dam weighs 6,800 kilograms [1].")
+    # A currency as a word or a sign, or a share, states a sum; "how much" of anything else needs a number only.
+    for answer in ("The dam will cost 1,000 million euros [3].", "The dam will cost $1,000 million [3]."):
+        assert not finish(answer, _hits(), "How much will the dam cost?").abstained, answer
+    assert not finish("It rose by 2 per cent a year [1].", [Hit(Chunk(
+        id="p", source="p.txt", title="Prices", text="It rose by 2 per cent a year.", start=0, end=29, position=0),
+        score=0.5)], "How much did the price of oil rise?").abstained
+    assert not finish("The dam weighs 6,800 kilograms [1].", dam, "How much does the dam weigh?").abstained
+
+
 def test_a_when_answer_that_names_no_time_is_an_abstention():
     question = "When did officials from both towns meet in Lyon?"
     checked = finish("Officials from both towns met in Lyon [2].", _hits(), question)
