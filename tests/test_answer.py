@@ -161,6 +161,23 @@ def test_novel_terms_are_names_and_numbers_the_evidence_lacks():
     assert novel_terms("It evolved into 8 layers.", "a seven-layer protocol") == {"8"}
 
 
+def test_the_question_vouches_for_a_name_only_where_it_writes_one():
+    """A passage that names no airline, a question that asks which: "American Airlines" was let
+    through on the question's lower-case "airline" (a news tuning answer to a question no article
+    answers)."""
+    passage = "A man with a loaded gun was stopped in Memphis before boarding his flight. Americans' fears grow."
+    question = "Which airline was the man flying with when he was stopped in Memphis?"
+    assert novel_terms("He was flying with American Airlines.", passage, question) == {"Airlines"}
+    # A name the question writes, capitalised, needs no passage; nor does a sentence's first word,
+    # capitalised by its place, that the question uses.
+    assert novel_terms("He was stopped at Memphis by the Airline Police.", passage,
+                       "Did the Airline Police stop him?") == set()
+    assert novel_terms("Airline staff stopped him in Memphis.", passage, question) == set()
+    hits = [Hit(Chunk(id="c1", source="s1.txt", title="Gun", text=passage, start=0, end=len(passage), position=0),
+                score=0.8)]
+    assert finish("The man was flying with American Airlines when he was stopped in Memphis [1].", hits,
+                  question).abstained
+
 def test_hyphenated_and_apostrophised_names_are_checked_part_by_part():
     # Read whole, "One-fifth" and "US-Russia" were found in no passage and a right answer was left out.
     evidence = "By 1700, one-fifth of Berlin was French speaking. US-Russia contact resumed; Al-Qaeda denied it."
