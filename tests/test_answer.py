@@ -159,6 +159,8 @@ def test_novel_terms_are_names_and_numbers_the_evidence_lacks():
     spelled = "a seven-layer protocol, twenty-five years on"
     assert novel_terms("It evolved into 7 layers over 25 years.", spelled) == set()
     assert novel_terms("It evolved into 8 layers.", "a seven-layer protocol") == {"8"}
+    # "one" is as often a pronoun: no evidence of a count of 1.
+    assert novel_terms("He won 1 vote.", "He was elected on the first ballot. One of those backing him left.") == {"1"}
 
 
 def test_the_question_vouches_for_a_name_only_where_it_writes_one():
