@@ -2,6 +2,7 @@
 
     python eval/retrieval_probe.py --json /tmp/seeds.json                  # the 84 seed questions, the seed index
     python eval/retrieval_probe.py --squad ../shared/data/squad2-dev-part.json --json /tmp/squad.json
+    python eval/retrieval_probe.py --set eval/news/tuning.jsonl --index /tmp/news-index   # another set, its index
 
 A retrieval change (query reading, ranking, filters) can be measured in a minute or two over
 every answerable question of a SQuAD file (1,213 of its 2,624, about 40 ms each) instead of the
@@ -67,6 +68,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--squad", type=Path, help="a SQuAD file: every question, over a throwaway index of it")
     parser.add_argument("--json", type=Path, help="write each question's search text and gold rank here")
+    parser.add_argument("--set", type=Path, dest="question_set", help="a questions file (default: the seed set)")
+    parser.add_argument("--index", type=Path, help="the index --set's questions ask about (default: the seed index)")
+    parser.add_argument("--split", choices=["dev", "test"], help="only this split of the questions file")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
     args = parser.parse_args()
     if args.compare:
@@ -78,7 +82,8 @@ def main() -> None:
         with throwaway_index(squad.documents, settings=settings, progress=False) as index_dir:
             rows = probe(squad.questions, index_dir, settings)
     else:
-        rows = probe(load_questions(PROJECT_DIR / "eval" / "questions.jsonl"), settings.index_dir, settings)
+        questions = load_questions(args.question_set or PROJECT_DIR / "eval" / "questions.jsonl")
+        rows = probe([q for q in questions if args.split in (None, q.split)], args.index or settings.index_dir, settings)
     print(summary(rows, settings.top_k))
     if args.json:
         args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
