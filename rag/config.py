@@ -68,11 +68,9 @@ class Settings:
     # without calling the model. Calibrated on eval/questions.jsonl (2026-11-22): out-of-domain
     # and injection questions peaked at 0.19, the lowest answerable (misspelt) one scored 0.27.
     min_relevance: float = 0.22
-    # Also decline when rag.decline's calibrated model says the articles do not answer. On the
-    # reported SQuAD sample (seed 0, held out from the fit) it declines 37% of the unanswerable
-    # questions instead of 19% and loses 4 of 100 right answers (false declines 8% -> 20%, most
-    # of the added ones answers that were wrong anyway): 100 of 200 right instead of 86. On the
-    # test split it costs one of 32 right answers (README, Evaluation).
+    # Also decline when rag.decline's calibrated model says the articles do not answer; only with
+    # the generator it was fitted on (rag.decline.FITTED_FOR). What the current fit gains and costs
+    # on the reported sets is in rag.decline's docstring (README, Evaluation).
     calibrated_decline: bool = True
     # Write the answer under rag.prompt.answer_grammar (llama.cpp only): its only brackets are
     # "[n]" markers of passages that exist. Same outcomes on dev and test, one more right answer
