@@ -15,8 +15,8 @@ The checks (rag.grounding's rules, as rag.answer applies them):
   answer left with no sentence becomes the decline); switched off, every sentence is supported;
 - `novel_terms`: a sentence naming a name or number no passage or the question mentions is left
   out; switched off, none is;
-- `lacks_number`: a "how many" answer without a number, a "what year" one without a year,
-  becomes the decline;
+- `lacks_number`: a "how many" (or "how long", "how far"...) answer without a number, a "how much
+  did it cost" one without a sum of money, a "what year" one without a year, becomes the decline;
 - `lacks_time`: a "when" answer that names no time becomes the decline;
 - `restates`: an answer that only restates the question becomes the decline.
 

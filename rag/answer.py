@@ -11,9 +11,10 @@ written; a backend without one (transformers) still writes the other shapes. So 
   the passage that does support it;
 - a sentence no passage supports, or that names what no passage names, is left out; an answer
   with nothing left (outside knowledge, a joke asked for by an injected instruction), a "how
-  many" answer with no number the question does not already state, a "what year" one with no
-  year (three or four digits) it does not state, a "when" one that names no time, or one that
-  only restates the question, becomes the abstention;
+  many" (or "how long", "how far"...) answer with no number the question does not already state,
+  a "how much did it cost" one with no sum of money, a "what year" one with no year (three or four
+  digits, or a decade) it does not state, a "when" one that names no time, or one that only
+  restates the question, becomes the abstention;
 - numbers are renumbered in order of first use and only cited passages are listed.
 """
 
@@ -65,8 +66,9 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
     and it names nothing (no name, no number) that neither the passages nor the question mention.
     Supported sentences keep, or get, the citation of a passage that supports them; the others
     are left out of the text and listed as unsupported. No supported sentence, no number beyond
-    the question's own in the answer to a "how many" question (no year, to a "what year" one; no time,
-    to a "when" one), or nothing said the question does not say: an abstention.
+    the question's own in the answer to a "how many" or "how long" question (no sum of money, to a
+    "how much did it cost" one; no year, to a "what year" one; no time, to a "when" one), or nothing
+    said the question does not say: an abstention (rag.grounding's lacks_number, lacks_time, restates).
     """
     text = _normalise_markers(raw, len(hits))
     if not text or is_decline(sentences(text)[0]):
