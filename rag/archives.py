@@ -6,8 +6,8 @@ entry. Each row or entry becomes an `Article` of its own, cited as "file#key":
   a JSONL file), which stays put when rows are appended;
 - a feed's entry by a short hash of its id (or link, or title), which stays put as the feed rolls
   on and new entries push old ones down.
-The columns (or JSON keys) title, text, date, url and outlet are recognised by name, with the
-usual alternatives below; the others are ignored. A row or entry with no text is skipped with
+The columns (or JSON keys) title, text, date, url, outlet and author are recognised by name, with
+the usual alternatives below (COLUMNS); the others are ignored. A row or entry with no text is skipped with
 the reason, and the rest are kept; a dump with no text column, or a file that is not a feed, is
 refused whole.
 """

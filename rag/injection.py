@@ -95,7 +95,8 @@ def speaks_to_assistant(text: str) -> bool:
 
 
 def without_instructions(text: str) -> str:
-    """`text` with the sentences that address the assistant left out (whitespace of the rest kept)."""
+    """`text` with the sentences that address the assistant left out, the rest's whitespace then
+    folded to single spaces; `text` itself, unchanged, when none does."""
     spans = split_sentences(text, 0, len(text))
     dropped = [(s, e) for s, e in spans if addresses_the_assistant(text[s:e])]
     if not dropped:
