@@ -86,7 +86,7 @@ def add_articles(paths: list[str | Path], index_dir: str | Path | None = None, *
                  settings: Settings | None = None, progress: bool = False) -> IndexInfo:
     """Check the files, copy them into the library under safe names and sync the index.
 
-    All or nothing: if any file is unusable (type, size, not UTF-8 text, no article text), a
+    All or nothing: if any file is unusable (type, size, not text, no article text), a
     name is taken, or a text is already indexed, BadInputError names it and nothing changes.
     `names` are the files' original names when `paths` are temporary copies (an upload).
     """
@@ -95,7 +95,8 @@ def add_articles(paths: list[str | Path], index_dir: str | Path | None = None, *
     paths = [Path(p) for p in paths]
     names = names or [p.name for p in paths]
     if not paths:
-        raise BadInputError("no file given: choose one or more .txt, .md or .html articles")
+        raise BadInputError("no file given: choose one or more articles, dumps or feeds "
+                            f"({', '.join(SUPPORTED_SUFFIXES)})")
     if len(names) != len(paths):  # zip() dropped the files without a name
         raise BadInputError(f"{len(paths)} files but {len(names)} names: give one name a file")
     with _WRITE_LOCK:
