@@ -4,7 +4,7 @@ sizes this machine cannot embed for real.
     .venv/bin/python eval/archive_benchmark.py [--squad ../shared/data/squad2-dev-part.json]
                                                [--sizes 10000,100000,1000000]
 
-Prints figures, not verdicts, in three parts:
+Prints figures, not verdicts, in four parts (a fifth with --only dump; --only runs one part):
 1. sync: a folder of 2,000 articles (the size of a real archive that took 12 minutes to index
    before sync was incremental), each three SQuAD paragraphs drawn at random (real text, made-up
    articles), plus the seeds: indexed from scratch, re-synced unchanged, then with one article

