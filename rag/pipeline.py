@@ -1,8 +1,9 @@
 """The one core behind the CLI, the UI and the eval runner: build_index(), ask(), ask_stream().
 
-A question goes: check -> retrieve passages (with the conversation) -> (too weak? say so) ->
-prompt -> the generator scores the decline (calibrated to decline? say so) -> generate,
-streaming -> check each sentence and its citations -> Answer.
+A question goes: check (and its script against the articles') -> retrieve passages (with the
+conversation), keeping those within reach of the best -> (too weak? say so) -> yield them (evidence
+first) -> prompt -> the generator scores the decline (calibrated to decline? say so; the 1.5B
+only) -> generate, streaming -> check each sentence and its citations -> Answer.
 """
 
 from __future__ import annotations
