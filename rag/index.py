@@ -417,7 +417,6 @@ class Writer:
             db.execute("DELETE FROM meta")
             meta = {}
         self.meta = meta
-        self.vectors_changed = False
         self.vectors = _usable_vectors(index_dir, meta, db) if build.matches(meta) else None
         # New, built with other settings, or damaged: start again (in this same transaction).
         self.started_again = self.vectors is None
