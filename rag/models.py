@@ -38,7 +38,6 @@ class SplitModel:
     part_path: str  # where part n (1-based) sits inside its wheel, formatted with n
     size: int
     sha256: str
-    license: str = "Apache-2.0"
     first_part: int = 1  # the number of the first of `packages` (a model may sit in the last parts only)
 
     def part_file(self, index: int) -> str:
