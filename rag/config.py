@@ -26,6 +26,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 # on 32,768 tokens of context, and ggml runs at most 512 threads (GGML_MAX_N_THREADS).
 MAX_CONTEXT_TOKENS = 32_768
 MAX_THREADS = 512
+# Passages shown to the model, at most: the settings and the HTTP API's per-request top_k both
+# hold to it.
+MAX_TOP_K = 50
 # A RAG_ variable that nothing reads is warned of when what follows "RAG_" is this close (difflib's
 # ratio) to a variable that is read: RAG_TOPK scores 0.89 against TOP_K, RAG_THREAD 0.92, while
 # names that others may give the shared prefix (RAG_HOST, RAG_API_KEY, RAG_DATA_DIR, RAG_UI_AUTH)
@@ -192,8 +195,8 @@ def _validate(s: Settings, origin: dict[str, str]) -> None:
 
     if s.backend not in ("llama_cpp", "transformers"):
         raise refused(f"backend must be 'llama_cpp' or 'transformers', not {s.backend!r}", "backend")
-    if not 1 <= s.top_k <= 50:
-        raise refused(f"top_k must be between 1 and 50, not {s.top_k}", "top_k")
+    if not 1 <= s.top_k <= MAX_TOP_K:
+        raise refused(f"top_k must be between 1 and {MAX_TOP_K}, not {s.top_k}", "top_k")
     if not 0 <= s.chunk_overlap < s.chunk_tokens:
         raise refused(f"chunk_overlap ({s.chunk_overlap}) must be below chunk_tokens ({s.chunk_tokens})",
                       "chunk_overlap", "chunk_tokens")

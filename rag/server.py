@@ -42,7 +42,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 import rag
-from rag.config import Settings, load_settings
+from rag.config import MAX_TOP_K, Settings, load_settings
 from rag.errors import BadInputError, IncompleteAnswerError, IndexUnusableError, ModelMissingError, RagError
 from rag.generation import Turns
 from rag.loading import web_address
@@ -355,8 +355,9 @@ def create_app(settings: Settings | None = None, *,
         history = data.get("history")
         history = conversation(parse_messages(history, "history")) if history not in (None, []) else []
         top_k = data.get("top_k")
-        if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 50):
-            raise RequestError(f"top_k must be a whole number from 1 to 50, not {top_k!r}", "top_k")
+        if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool)
+                                  or not 1 <= top_k <= MAX_TOP_K):
+            raise RequestError(f"top_k must be a whole number from 1 to {MAX_TOP_K}, not {top_k!r}", "top_k")
         run = dataclasses.replace(settings, generator=_model(data.get("model"), settings),
                                   top_k=top_k or settings.top_k)
         return _finite(asdict(await _answer(await started(answers(question, history, run)), request)))
