@@ -128,6 +128,12 @@ def embedding_model_path(name: str, models_dir: Path | None = None) -> Path:
     return path
 
 
+def offered_generators(configured: str) -> list[str]:
+    """The generators a user may pick (the web app's choice of model, the HTTP API's models): the
+    known ones and the configured one."""
+    return list(GENERATORS) + ([configured] if configured not in GENERATORS else [])
+
+
 def generator_path(generator: str, models_dir: Path) -> Path:
     """The local file (or Hugging Face folder) for `generator`: a registry name or a path."""
     if generator in GENERATORS:

@@ -46,6 +46,7 @@ from rag.config import MAX_TOP_K, Settings, load_settings
 from rag.errors import BadInputError, IncompleteAnswerError, IndexUnusableError, ModelMissingError, RagError
 from rag.generation import Turns
 from rag.loading import web_address
+from rag.models import offered_generators
 from rag.pipeline import require_answer
 from rag.schema import Answer, Retrieved
 
@@ -77,13 +78,6 @@ class Chat:
     model: str
     stream: bool = False
     include_usage: bool = False
-
-
-def models(settings: Settings) -> list[str]:
-    """The generators the UI offers: the known ones and the configured one."""
-    from rag.models import GENERATORS
-
-    return list(GENERATORS) + ([settings.generator] if settings.generator not in GENERATORS else [])
 
 
 async def read_body(request: Request) -> bytes:
@@ -184,8 +178,9 @@ def _model(model, settings: Settings) -> str:
         return settings.generator
     if not isinstance(model, str):  # a malformed request, not an unknown model (was a 404)
         raise RequestError(f"model must be a model's name, not {type(model).__name__}", "model")
-    if model not in models(settings):
-        raise RequestError(f"the model {model!r} does not exist; available: {', '.join(models(settings))}",
+    offered = offered_generators(settings.generator)
+    if model not in offered:
+        raise RequestError(f"the model {model!r} does not exist; available: {', '.join(offered)}",
                            "model", status=404, code="model_not_found")
     return model
 
@@ -373,7 +368,7 @@ def create_app(settings: Settings | None = None, *,
     @app.get("/v1/models")
     def list_models():
         return {"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "rag-news"}
-                                           for m in models(settings)]}
+                                           for m in offered_generators(settings.generator)]}
 
     @app.get("/healthz")
     def healthz():

@@ -18,7 +18,7 @@ import gradio as gr
 
 from rag.config import Settings, load_settings
 from rag.errors import BadInputError
-from rag.models import GENERATORS
+from rag.models import offered_generators
 from ui import assets
 from ui.chat import chat_tab
 from ui.library import library_tab
@@ -35,7 +35,7 @@ FAILED_LOGIN_DELAY = 1.0
 def build_app(settings: Settings | None = None) -> gr.Blocks:
     # Resolved once here, so a bad rag.toml fails at startup rather than on the first question.
     settings = settings or load_settings()
-    models = list(GENERATORS) + ([settings.generator] if settings.generator not in GENERATORS else [])
+    models = offered_generators(settings.generator)
     # analytics off: the app is offline, and Gradio would otherwise call home on start.
     with gr.Blocks(title="Ask the news", analytics_enabled=False) as app:
         gr.Markdown("## Ask the news\nAnswers come only from the indexed articles; each cites the passages it "
