@@ -257,21 +257,27 @@ def _chat(args, settings: Settings) -> int:
 
 
 def _ui(args, settings: Settings) -> int:
-    from ui.app import parse_auth, serve
+    from ui.app import serve
 
-    # The environment keeps the password out of the process list and the shell history.
-    auth = None if args.no_auth else parse_auth(args.auth or os.environ.get("RAG_UI_AUTH") or None)
-    serve(settings, host=args.host, port=args.port, share=args.share, auth=auth, allow_no_auth=args.no_auth)
+    serve(settings, host=args.host, port=args.port, share=args.share, auth=_login(args), allow_no_auth=args.no_auth)
     return 0
 
 
 def _serve(args, settings: Settings) -> int:
     from rag.server import serve
+
+    serve(settings, host=args.host, port=args.port, auth=_login(args), allow_no_auth=args.no_auth)
+    return 0
+
+
+def _login(args) -> tuple[str, str] | None:
+    """The login `rag ui` and `rag serve` require: --auth, else $RAG_UI_AUTH; none with --no-auth."""
     from ui.app import parse_auth
 
-    auth = None if args.no_auth else parse_auth(args.auth or os.environ.get("RAG_UI_AUTH") or None)
-    serve(settings, host=args.host, port=args.port, auth=auth, allow_no_auth=args.no_auth)
-    return 0
+    if args.no_auth:
+        return None
+    # The environment keeps the password out of the process list and the shell history.
+    return parse_auth(args.auth or os.environ.get("RAG_UI_AUTH") or None)
 
 
 def _eval(args, settings: Settings) -> int:
