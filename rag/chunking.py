@@ -17,8 +17,7 @@ from rag.text import split_sentences
 __all__ = ["chunk_article"]
 
 
-def chunk_article(article: Article, count_tokens: Callable[[str], int],
-                  max_tokens: int = 160, overlap: int = 32) -> list[Chunk]:
+def chunk_article(article: Article, count_tokens: Callable[[str], int], max_tokens: int, overlap: int) -> list[Chunk]:
     """Pack whole sentences into chunks of at most max_tokens (a longer sentence is a chunk on its
     own, and a heading always has company: the embedder truncates what is too long); each chunk
     after the first in a region starts with the last sentences of the previous one, up to

@@ -12,6 +12,8 @@ from rag.text import split_sentences
 
 SEEDS = sorted((PROJECT_DIR / "seeds").glob("*.txt"))
 ISTANBUL = PROJECT_DIR / "seeds" / "004_e89adec3750aa83b.txt"
+# Chunk sizes for the tests that are not about them (words stand in for tokens).
+WIDE = {"max_tokens": 160, "overlap": 32}
 
 
 def words(text: str) -> int:
@@ -49,7 +51,7 @@ def test_a_sentence_longer_than_the_limit_is_a_chunk_of_its_own(tmp_path):
 
 def test_chunks_do_not_reach_across_furniture(tmp_path):
     article = make(tmp_path, "Para one is here.\n9 hours ago\nPara two is here.\n\nStill para two.\n")
-    assert texts(chunk_article(article, words)) == ["Para one is here.", "Para two is here.\n\nStill para two."]
+    assert texts(chunk_article(article, words, **WIDE)) == ["Para one is here.", "Para two is here.\n\nStill para two."]
 
 
 def test_a_heading_opens_the_next_chunk_rather_than_closing_one(tmp_path):
@@ -125,7 +127,7 @@ def test_headings_are_never_alone_or_last_in_a_chunk():
 
 
 def test_istanbul_furniture_is_in_no_chunk():
-    chunks = chunk_article(load_article(ISTANBUL), words)
+    chunks = chunk_article(load_article(ISTANBUL), words, **WIDE)
     for furniture in ["9 hours ago", "/ Reuters", "TRT Global -", "gears up to host", "🔗", "SOURCE:", "Contact us"]:
         assert not any(furniture in c.text for c in chunks)
     assert chunks[0].text == (
@@ -135,23 +137,23 @@ def test_istanbul_furniture_is_in_no_chunk():
 
 
 def test_ids_are_stable_unique_and_change_with_the_file(tmp_path):
-    all_ids = [c.id for path in SEEDS for c in chunk_article(load_article(path), words)]
+    all_ids = [c.id for path in SEEDS for c in chunk_article(load_article(path), words, **WIDE)]
     assert len(set(all_ids)) == len(all_ids)
 
     copy = tmp_path / ISTANBUL.name
     shutil.copy(ISTANBUL, copy)
-    first = [c.id for c in chunk_article(load_article(copy), words)]
-    assert first == [c.id for c in chunk_article(load_article(copy), words)]
+    first = [c.id for c in chunk_article(load_article(copy), words, **WIDE)]
+    assert first == [c.id for c in chunk_article(load_article(copy), words, **WIDE)]
 
     copy.write_text(ISTANBUL.read_text(encoding="utf-8").replace("1,000 prisoners", "1,200 prisoners"),
                     encoding="utf-8")
-    edited = [c.id for c in chunk_article(load_article(copy), words)]
+    edited = [c.id for c in chunk_article(load_article(copy), words, **WIDE)]
     assert len(edited) == len(first) and not set(edited) & set(first)
 
     # The same article in another file keeps its own ids.
     other = tmp_path / "copy.txt"
     shutil.copy(ISTANBUL, other)
-    assert not set(c.id for c in chunk_article(load_article(other), words)) & set(first)
+    assert not set(c.id for c in chunk_article(load_article(other), words, **WIDE)) & set(first)
 
 
 def test_html_chunks_are_slices_of_the_extracted_text(tmp_path):
