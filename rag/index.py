@@ -34,7 +34,7 @@ from rag import vectors as vector_file
 from rag.errors import BadInputError, IndexUnusableError
 from rag.models import sha256_file
 from rag.schema import Article, ArticleRecord, Chunk
-from rag.text import name_key, stem
+from rag.text import WORD, name_key, stem
 
 FORMAT = "rag-news-index"
 VERSION = 4  # 3: an article records the file, row or entry and URL it came from; 4: and whether it
@@ -100,7 +100,6 @@ CREATE INDEX IF NOT EXISTS words_by_word ON words(word);
 CREATE INDEX IF NOT EXISTS words_by_key ON words(key);
 """
 
-_WORD = re.compile(r"[^\W\d_]+")
 log = logging.getLogger(__name__)
 
 
@@ -474,7 +473,7 @@ class Writer:
         ids = [self.db.execute(
             "INSERT INTO chunks (key, article_id, position, start, end, text) VALUES (?, ?, ?, ?, ?, ?)",
             (c.id, article_id, c.position, c.start, c.end, c.text)).lastrowid for c in chunks]
-        words = {w.lower() for text in [article.title, *(c.text for c in chunks)] for w in _WORD.findall(text)}
+        words = {w.lower() for text in [article.title, *(c.text for c in chunks)] for w in WORD.findall(text)}
         self.db.executemany("INSERT INTO words (article_id, word, key) VALUES (?, ?, ?)",
                             [(article_id, w, name_key(w)) for w in words])
         vector_file.add(self.vectors, np.asarray(ids), vectors)

@@ -16,7 +16,7 @@ from typing import Callable
 
 from rag.prompt import HISTORY_CHARS
 from rag.schema import ArticleRecord, Chunk
-from rag.text import MONTHS, YEAR, months_typed, name_key
+from rag.text import MONTHS, WORD, YEAR, months_typed, name_key
 
 # Words that point back at an earlier turn ("what did they agree on?", "and after that?").
 _BACK_REFERENCES = re.compile(
@@ -55,7 +55,7 @@ def unread_script(question: str, vocabulary: set[str]) -> str | None:
     (a question in Russian over English articles); None when the articles can be searched with it.
     Without this check, such a question is matched by its numbers and punctuation alone and
     answered from an unrelated passage."""
-    scripts = Counter(script(word) for word in re.findall(r"[^\W\d_]+", question))
+    scripts = Counter(script(word) for word in WORD.findall(question))
     if not scripts:
         return None
     asked = scripts.most_common(1)[0][0]
@@ -75,7 +75,7 @@ def respell(query: str, vocabulary: set[str], known: set[str] = frozenset()) -> 
         close = difflib.get_close_matches(word.lower(), vocabulary, n=1, cutoff=0.8)
         return close[0] if close else word
 
-    return re.sub(r"[^\W\d_]+", fix, query)
+    return WORD.sub(fix, query)
 
 
 def time_terms(text: str) -> set[str]:

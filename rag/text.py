@@ -11,7 +11,7 @@ import unicodedata
 from functools import lru_cache
 
 __all__ = [
-    "LINE", "split_sentences", "sentences", "content_stems", "fold_accents", "STOPWORDS", "name_key", "numbers",
+    "LINE", "split_sentences", "sentences", "WORD", "content_stems", "fold_accents", "STOPWORDS", "name_key", "numbers",
     "spelled_numbers", "stated_numbers", "join_thousands", "stem", "content_words",
     "MONTHS", "MONTH_NAMES", "MONTH_NAME", "month_number", "months_typed", "YEAR", "CITATION",
 ]
@@ -81,6 +81,10 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 # --- words, names and numbers
+
+# A word as an index's vocabulary records it (rag.index) and a question is read against it
+# (rag.query): a run of letters, of any script.
+WORD = re.compile(r"[^\W\d_]+")
 
 STOPWORDS = frozenset(
     "the a an and or but of in on at to for from by with as is are was were be been being it its this that "
