@@ -13,7 +13,7 @@ Prints figures, not verdicts, in four parts (a fifth with --only dump; --only ru
    for several nprobe. Real passage vectors cannot be embedded by the million here, so the
    vectors are the real ones (the folder's passages) plus Gaussian noise: a synthetic archive of
    near-duplicates of real news passages, queried with the SQuAD questions.
-3. keywords: FTS5 (rag.index.keyword_search) over synthetic passages of real sentences, shuffled.
+3. keywords: FTS5 (rag.index.StoredIndex.keyword_search) over synthetic passages of real sentences, shuffled.
 4. retrieval: the whole retrieve() (dense, keywords, fusion, filters) over synthetic indexes of
    those sizes written through rag.index (passages of 5 real sentences, in articles of 1,000
    passages; vectors as in part 2), with the process's peak resident memory.
