@@ -95,10 +95,10 @@ def reindex(progress=gr.Progress(track_tqdm=True), *, settings: Settings) -> tup
 
 def library_tab(settings: Settings, tab: gr.Tab) -> None:
     """The library's components and events; call inside `tab`."""
-    mb = settings.max_file_bytes / 1_000_000
+    mb, archive_mb = settings.max_file_bytes / 1_000_000, settings.max_archive_bytes / 1_000_000
     gr.Markdown(f"The articles the chat answers from. Add `.txt`, `.md`, `.html` or `.pdf` files (one article "
-                f"each), `.csv`/`.jsonl` dumps or `.rss`/`.atom` feeds (one article per row or entry), up to "
-                f"{mb:g} MB each; a file that cannot be read is refused and nothing changes.")
+                f"each, up to {mb:g} MB), `.csv`/`.jsonl` dumps or `.rss`/`.atom`/`.xml` feeds (one article per "
+                f"row or entry, up to {archive_mb:g} MB); a file that cannot be read is refused and nothing changes.")
     # Read when a page loads (functions as values), not written into the page's layout: with a
     # login, the layout is served before it, and the file names must not be.
     articles = gr.Dataframe(lambda: table(settings)[0], headers=COLUMNS, interactive=False, wrap=True,
