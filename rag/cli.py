@@ -96,7 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     ui = commands.add_parser("ui", help="serve the chat web UI")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     ui.add_argument("--port", type=port, default=7860)
-    ui.add_argument("--share", action="store_true", help="also open a public Gradio share link (needs --auth)")
+    ui.add_argument("--share", action="store_true",
+                    help="also open a public Gradio share link (needs --auth, or --no-auth)")
     login = ui.add_mutually_exclusive_group()
     login.add_argument("--auth", metavar="USER:PASSWORD",
                        help="require this login (default: $RAG_UI_AUTH); needed for a non-loopback --host")
