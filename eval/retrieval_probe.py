@@ -83,7 +83,8 @@ def main() -> None:
             rows = probe(squad.questions, index_dir, settings)
     else:
         questions = load_questions(args.question_set or PROJECT_DIR / "eval" / "questions.jsonl")
-        rows = probe([q for q in questions if args.split in (None, q.split)], args.index or settings.index_dir, settings)
+        asked = [q for q in questions if args.split in (None, q.split)]
+        rows = probe(asked, args.index or settings.index_dir, settings)
     print(summary(rows, settings.top_k))
     if args.json:
         args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
