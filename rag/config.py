@@ -174,6 +174,20 @@ def load_settings(config_file: str | Path | None = None, **overrides) -> Setting
     return settings
 
 
+def with_arguments(settings: Settings, **arguments) -> Settings:
+    """`settings` with the values a call gives (None: keep), read and checked as load_settings
+    reads and checks its arguments: `rag.ask(top_k=1000)` was taken as it was, `top_k=0` for
+    the default."""
+    given = {name: value for name, value in arguments.items() if value is not None}
+    if not given:
+        return settings
+    fields = {f.name: f.type for f in dataclasses.fields(Settings)}
+    changed = dataclasses.replace(settings, **{name: _coerce(name, value, fields[name], "the arguments")
+                                               for name, value in given.items()})
+    _validate(changed, dict.fromkeys(given, "the arguments"))
+    return changed
+
+
 def _warn_of_misspellings(read: list[str]) -> None:
     """Warn, once a process, of each RAG_ variable that nothing reads but is close to one that is
     read (RAG_TOPK was ignored without a word). An unknown one is no error: the prefix is shared

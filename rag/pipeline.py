@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from rag.answer import LiveRenumbering, finish
-from rag.config import Settings, load_settings
+from rag.config import Settings, load_settings, with_arguments
 from rag.decline import FITTED_FOR, declines
 from rag.embedding import load_embedder
 from rag.errors import BadInputError, IncompleteAnswerError
@@ -56,7 +56,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     by the abstention), so a caller shows the Answer's text once it arrives.
     """
     started = time.perf_counter()
-    settings = settings or load_settings()
+    settings = with_arguments(settings or load_settings(), top_k=top_k)
     question, history = _checked(question, settings), _checked_history(history)
     index = load_index(Path(index_dir) if index_dir is not None else settings.index_dir, settings.embedding_model)
     if written_in := unread_script(question, index.vocabulary):
@@ -64,7 +64,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
                             "articles use: ask in the language of the articles")
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
     rescorer = load_embedder(settings.rescore_model, settings.models_dir) if settings.rescore_model else None
-    hits = within_reach(retrieve(question, index, embedder, top_k or settings.top_k, rescorer, history),
+    hits = within_reach(retrieve(question, index, embedder, settings.top_k, rescorer, history),
                         settings.relevance_gap)
     timings = Timings(retrieval=time.perf_counter() - started)
 

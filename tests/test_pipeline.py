@@ -141,6 +141,16 @@ def test_a_history_that_is_not_a_list_of_turns_is_refused_before_anything_loads(
         rag.ask("What came of the talks?", history=history, index_dir=tmp_path / "no-index")
 
 
+
+@pytest.mark.parametrize("top_k, message", [
+    (0, "top_k must be between 1 and 50, not 0 \\(set in the arguments\\)"),  # was taken for the default
+    (1000, "top_k must be between 1 and 50, not 1000"),  # was taken as it was
+    ("four", "setting top_k='four' is not a valid int"),
+])
+def test_a_top_k_out_of_range_is_refused_as_the_settings_refuse_it(tmp_path, top_k, message):
+    with pytest.raises(rag.BadInputError, match=message):
+        rag.ask("What came of the talks?", top_k=top_k, index_dir=tmp_path / "no-index")
+
 @pytest.mark.slow
 def test_control_tokens_typed_in_an_article_stay_text(settings):
     from rag.generation import load_generator
