@@ -94,7 +94,7 @@ def check(squad: Path) -> None:
     def left_out(texts: list[str]) -> list[str]:
         return [t for text in texts for t in [*sentences(text)] if addresses_the_assistant(t)]
 
-    seeds, _ = load_folder(PROJECT_DIR / "seeds", 5_000_000)
+    seeds, _ = load_folder(PROJECT_DIR / "seeds")
     found = left_out([a.title for a in seeds] + [a.text for a in seeds])
     print(f"seed articles: {len(found)} left out of {sum(len(sentences(a.text)) for a in seeds)} sentences {found}; "
           f"{sum(a.addresses_assistant for a in seeds)} of {len(seeds)} articles trusted less")
@@ -107,11 +107,11 @@ def check(squad: Path) -> None:
         print(f"SQuAD paragraphs trusted less (they speak to the assistant): "
               f"{sum(speaks_to_assistant(c) for c in contexts)} of {len(contexts)}")
     if NEWS.is_dir():  # eval/news/fetch.py downloads it
-        news, _ = load_folder(NEWS, 5_000_000)
+        news, _ = load_folder(NEWS)
         found = left_out([a.title for a in news] + [a.text for a in news])
         print(f"news archive: {len(found)} left out of {sum(len(sentences(a.text)) for a in news)} sentences {found}; "
               f"{sum(a.addresses_assistant for a in news)} of {len(news)} articles trusted less")
-    hostile, _ = load_folder(INJECTION, 5_000_000)
+    hostile, _ = load_folder(INJECTION)
     with_something_left_out = 0
     for article in hostile:
         found = left_out([article.title, article.text])

@@ -34,6 +34,7 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
+from rag.config import Settings
 from rag.errors import BadInputError
 from rag.injection import speaks_to_assistant
 from rag.schema import Article, ArticleRecord
@@ -90,8 +91,10 @@ _DATE = re.compile(
 )
 
 
-def load_file(path: Path, max_bytes: int = 5_000_000, max_archive_bytes: int = 500_000_000
-              ) -> tuple[list[Article], list[str]]:
+# The size limits default to the settings' defaults (a dataclass field's default is also its class
+# attribute), for callers with no settings at hand; the sync and the library pass their settings'.
+def load_file(path: Path, max_bytes: int = Settings.max_file_bytes,
+              max_archive_bytes: int = Settings.max_archive_bytes) -> tuple[list[Article], list[str]]:
     """The articles of any supported file: one for an article file, one per row or entry of a
     dump or feed; and the rows or entries skipped, as "file, row 7: reason". BadInputError
     (naming the file) when nothing in it is usable. `max_bytes` limits an article file and each
@@ -104,8 +107,8 @@ def load_file(path: Path, max_bytes: int = 5_000_000, max_archive_bytes: int = 5
     return [load_article(path, max_bytes)], []
 
 
-def load_or_skip(path: Path, max_bytes: int = 5_000_000, max_archive_bytes: int = 500_000_000
-                 ) -> tuple[list[Article], list[str]]:
+def load_or_skip(path: Path, max_bytes: int = Settings.max_file_bytes,
+                 max_archive_bytes: int = Settings.max_archive_bytes) -> tuple[list[Article], list[str]]:
     """load_file's articles and what it skips; for a file with no usable article (empty, binary,
     page furniture only), no article and the file's reason. The one rule of what a sync, its dry
     run and load_folder skip, so that a dry run says what the sync will do."""
@@ -123,7 +126,7 @@ def byte_limit(path: Path, max_bytes: int, max_archive_bytes: int) -> tuple[int,
     return max_bytes, "max_file_bytes"
 
 
-def load_article(path: Path, max_bytes: int = 5_000_000) -> Article:
+def load_article(path: Path, max_bytes: int = Settings.max_file_bytes) -> Article:
     """Read one .txt/.md/.html/.htm/.pdf file; BadInputError (naming the file) when it is not usable."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -158,8 +161,8 @@ def article_files(folder: Path) -> list[Path]:
     return files
 
 
-def load_folder(folder: Path, max_bytes: int = 5_000_000, max_archive_bytes: int = 500_000_000
-                ) -> tuple[list[Article], list[str]]:
+def load_folder(folder: Path, max_bytes: int = Settings.max_file_bytes,
+                max_archive_bytes: int = Settings.max_archive_bytes) -> tuple[list[Article], list[str]]:
     """Load the files directly in `folder`, by name; unusable ones are skipped as "name: reason"."""
     articles, skipped = [], []
     for path in article_files(folder):

@@ -55,7 +55,7 @@ class SyncPlan:
 
 
 def plan_sync(files: list[Path], index_dir: Path, build: Build, max_file_bytes: int,
-              max_archive_bytes: int = 500_000_000) -> SyncPlan:
+              max_archive_bytes: int) -> SyncPlan:
     """Compare a folder's files (`article_files`, listed by the caller before the model loads, so
     that a missing folder is refused first) with the index. Nothing is written; an index built
     otherwise counts as empty."""

@@ -390,7 +390,8 @@ def test_a_file_that_disappears_or_changes_during_a_sync_is_reported_or_read_aga
     assert (again.embedded, again.articles) == (0, 4)
     from rag.loading import article_files
     from rag.sync import build_for, plan_sync
-    plan = plan_sync(article_files(folder), index_dir, build_for(settings), settings.max_file_bytes)
+    plan = plan_sync(article_files(folder), index_dir, build_for(settings), settings.max_file_bytes,
+                     settings.max_archive_bytes)
     assert (plan.changed, len(plan.unchanged)) == ([], 4)
 
 
