@@ -49,6 +49,7 @@ from rag.loading import web_address
 from rag.models import offered_generators
 from rag.pipeline import require_answer
 from rag.schema import Answer, Retrieved
+from rag.text import CITATION
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +288,7 @@ def _event(data: dict) -> str:
 def _words(text: str) -> list[str]:
     """Words and citation markers: what a reader would notice changed, not spacing or where a
     marker sits around the full stop."""
-    return re.findall(r"\[\d+\]|\w+", text)
+    return [m.group() for m in re.finditer(rf"{CITATION.pattern}|\w+", text)]  # findall: the group, "" for a word
 
 
 def _finish_reason(answer: Answer, settings: Settings) -> str:
