@@ -27,6 +27,7 @@ from pathlib import Path
 from rag.errors import BadInputError
 from rag.loading import (
     CONTROL_CHARACTERS,
+    FEED_SUFFIXES,
     bad_file,
     dates_in,
     decode_text,
@@ -38,8 +39,6 @@ from rag.loading import (
     title_of,
 )
 from rag.schema import Article
-
-FEED_SUFFIXES = (".rss", ".atom", ".xml")  # the others of rag.loading.ARCHIVE_SUFFIXES are dumps
 
 # A column's role from its name (compared lower-cased, with "-" and " " read as "_"). "source"
 # is an outlet here, as in news datasets ("source": "BBC"), not a file.

@@ -43,12 +43,14 @@ from rag.text import LINE, MONTH_NAME, month_number, sentences
 __all__ = ["SUPPORTED_SUFFIXES", "ARCHIVE_SUFFIXES", "load_file", "load_or_skip", "load_article", "load_folder",
            "page_of", "content_hash",
            # the pieces rag.archives reads the articles of a dump or feed with
-           "read_bytes", "decode_text", "remove_unseen", "text_lines", "drop_furniture", "title_of", "dates_in",
-           "make_article", "bad_file"]
+           "FEED_SUFFIXES", "read_bytes", "decode_text", "remove_unseen", "text_lines", "drop_furniture", "title_of",
+           "dates_in", "make_article", "bad_file"]
 
-# Files that are one article each, and files that hold many (rag.archives).
+# Files that are one article each, and files that hold many (rag.archives): dumps (.csv, .jsonl)
+# and feeds.
 ARTICLE_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
-ARCHIVE_SUFFIXES = (".csv", ".jsonl", ".rss", ".atom", ".xml")
+FEED_SUFFIXES = (".rss", ".atom", ".xml")
+ARCHIVE_SUFFIXES = (".csv", ".jsonl") + FEED_SUFFIXES
 SUPPORTED_SUFFIXES = ARTICLE_SUFFIXES + ARCHIVE_SUFFIXES
 _HTML_SUFFIXES = (".html", ".htm")
 
