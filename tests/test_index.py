@@ -460,18 +460,24 @@ def test_a_sync_lists_its_folder_once(tmp_path, monkeypatch):
     assert listed == [folder]
 
 
-def test_a_dry_run_skips_what_a_sync_skips_and_removes_what_it_removes(tmp_path, capsys):
-    """A link, a pipe, a file of another type and one whose name is not UTF-8 were listed as
-    "would add", and an indexed file that became a link as "unchanged" or "would change",
-    although a sync skips them (and removes what was indexed from one)."""
-    from rag.cli import main
-
+def _two_seeds_indexed(tmp_path):
+    """A folder of two seed articles and its index: (folder, index folder, settings)."""
     folder, index_dir = tmp_path / "articles", tmp_path / "index"
     folder.mkdir()
     for path in sorted(SEEDS.iterdir())[:2]:
         shutil.copy(path, folder)
     settings = rag.load_settings(index_dir=index_dir)
     rag.build_index(folder, settings=settings, progress=False)
+    return folder, index_dir, settings
+
+
+def test_a_dry_run_skips_what_a_sync_skips_and_removes_what_it_removes(tmp_path, capsys):
+    """A link, a pipe, a file of another type and one whose name is not UTF-8 were listed as
+    "would add", and an indexed file that became a link as "unchanged" or "would change",
+    although a sync skips them (and removes what was indexed from one)."""
+    from rag.cli import main
+
+    folder, index_dir, settings = _two_seeds_indexed(tmp_path)
     (folder / "link.txt").symlink_to(SEEDS / ISTANBUL)
     os.mkfifo(folder / "pipe.txt")  # hashing it must not block
     (folder / "notes.docx").write_text("Meeting notes", encoding="utf-8")
@@ -505,12 +511,7 @@ def test_a_dry_run_reads_new_and_changed_files_and_skips_what_the_sync_refuses_o
     skips them once it reads them (and removes what was indexed from the emptied one)."""
     from rag.cli import main
 
-    folder, index_dir = tmp_path / "articles", tmp_path / "index"
-    folder.mkdir()
-    for path in sorted(SEEDS.iterdir())[:2]:
-        shutil.copy(path, folder)
-    settings = rag.load_settings(index_dir=index_dir)
-    rag.build_index(folder, settings=settings, progress=False)
+    folder, index_dir, settings = _two_seeds_indexed(tmp_path)
     emptied = sorted(folder.iterdir())[0]
     emptied.write_text("")
     (folder / "cod.txt").write_text("Cod quota agreed\n\nNorway and Iceland agreed it.\n", encoding="utf-8")
