@@ -16,7 +16,7 @@ from typing import Callable
 
 from rag.prompt import HISTORY_CHARS
 from rag.schema import ArticleRecord, Chunk
-from rag.text import MONTHS, WORD, YEAR, months_typed, name_key
+from rag.text import MONTHS, STOPWORDS, WORD, YEAR, months_typed, name_key
 
 # Words that point back at an earlier turn ("what did they agree on?", "and after that?").
 _BACK_REFERENCES = re.compile(
@@ -150,6 +150,33 @@ def asked_places(question: str) -> list[str]:
     """The capitalised words after "in" or "at", in any script: "in Çanakkale" and "at Ürümqi"
     as well as "in Astana" (read as A-Z only, a place with an accented initial was not read)."""
     return [word for word in _PLACE.findall(question) if word[0].isupper()]
+
+
+# Small words a name may hold between its capitalised ones ("Bank of England", "Osama bin Laden").
+# Not "and": "Putin and Erdogan" are two names (read as one, the passages that happen to write the
+# pair were ranked first: seed dev R@1 0.833 -> 0.748).
+_NAME_JOINERS = {"of", "the", "for", "de", "la", "von", "van", "al", "bin"}
+
+
+def asked_names(question: str) -> list[str]:
+    """The names a question writes, whole: "What did the Bank of England say?" -> ["Bank of
+    England"]: runs of capitalised words, with the small words a name holds between them;
+    punctuation and "and" end one, and a function word that opens the question ("Who", "In") is
+    none."""
+    names, run = [], []
+    for token in re.findall(r"[^\W\d_][\w'’-]*|[^\w\s]", question) + ["."]:
+        if token[0].isupper() and (run or token.lower() not in STOPWORDS):
+            run.append(token)
+            continue
+        if run and token.lower() in _NAME_JOINERS:
+            run.append(token)
+            continue
+        while run and not run[-1][0].isupper():
+            run.pop()
+        if run:
+            names.append(re.sub(r"['’]s?$", "", " ".join(run)))  # "Argentina's" is Argentina
+        run = []
+    return list(dict.fromkeys(names))
 
 
 def fits_question(question: str, asked: set[str], vocabulary: set[str],

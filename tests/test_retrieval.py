@@ -11,7 +11,7 @@ from rag.config import PROJECT_DIR
 from rag.embedding import load_embedder
 from rag.index import load_index
 from rag.prompt import HISTORY_CHARS
-from rag.query import asked_places, respell, standalone_query, time_terms
+from rag.query import asked_names, asked_places, respell, standalone_query, time_terms
 from rag.retrieval import NEAR_DUPLICATE, retrieve, within_reach
 from rag.schema import Chunk, Hit
 
@@ -266,3 +266,42 @@ def test_rescoring_reads_the_question_with_the_query_prefix(index_and_embedder, 
     assert any("1,000 prisoners" in h.chunk.text for h in hits)
     assert ("question", question) in calls
     assert all(question not in texts for kind, texts in calls if kind == "passages")
+
+
+def test_the_names_a_question_writes_are_read_whole():
+    assert asked_names("What did the Bank of England say to Argentina's economy minister?") == [
+        "Bank of England", "Argentina"]
+    assert asked_names("In which hospital were Al Qaeda fighters held in Kandahar?") == ["Al Qaeda", "Kandahar"]
+    # "and" ends a name: "Putin and Erdogan" are two (read as one, the passages that happen to write
+    # the pair were put first).
+    assert asked_names("Where did Putin and Erdogan meet?") == ["Putin", "Erdogan"]
+    assert asked_names("Who heads the Australian Food and Grocery Council?") == ["Australian Food", "Grocery Council"]
+    assert asked_names("who heads the food and grocery council") == []  # typed in lower case: none to go on
+
+
+def test_a_passage_that_writes_the_name_asked_about_is_shown_before_closer_ones(tmp_path, settings):
+    """Dense search over passages on food, councils and heads of things ranks the one passage that
+    names the Australian Food and Grocery Council below them (and, by cosine, out of reach of
+    the best); the keyword ranking alone put it first, which fusion outvoted. As in the news
+    tuning set's t008 ("Who heads the Australian Food and Grocery Council?", its article ranked
+    5th and not shown)."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    articles = {
+        "council.txt": "Food labels to change\n\nNew laws requiring all packaged food containing genetically "
+                       "modified crops to be labelled come into effect today. Head of the Australian Food and "
+                       "Grocery Council, Mitch Hooke, says companies have been cutting modified ingredients out.",
+        "safety.txt": "Who leads the push for food safety\n\nThe head of the national food safety authority says "
+                      "shoppers should read labels. He leads a council of state ministers who review food standards.",
+        "prices.txt": "Grocery chains head into price war\n\nAustralia's biggest grocery chains are heading into a "
+                      "price war. The head of one chain says food prices will fall.",
+        "waste.txt": "Council heads meet on food waste\n\nHeads of city councils met to discuss food waste. The "
+                     "Australian councils want grocery stores to donate unsold food.",
+    }
+    for name, text in articles.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    rag.build_index(folder, tmp_path / "index", settings=settings, progress=False)
+    index, embedder = load_index(tmp_path / "index", settings.embedding_model), load_embedder(settings.embedding_model)
+    shown = within_reach(retrieve("Who heads the Australian Food and Grocery Council?", index, embedder, top_k=4),
+                         settings.relevance_gap)
+    assert shown[0].chunk.source == "council.txt", [(h.chunk.source, h.score) for h in shown]
