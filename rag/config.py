@@ -95,6 +95,10 @@ class Settings:
     max_archive_bytes: int = 500_000_000
 
 
+# Each setting's type, as the dataclass declares it (a string under `from __future__ import annotations`).
+_TYPES = {f.name: f.type for f in dataclasses.fields(Settings)}
+
+
 def _coerce(name: str, raw, kind, origin: str):
     """Turn a TOML or environment value into the field's type, naming the field and where it was
     set (`origin`) when it fails."""
@@ -132,7 +136,6 @@ def _coerce(name: str, raw, kind, origin: str):
 
 def load_settings(config_file: str | Path | None = None, **overrides) -> Settings:
     """Defaults < file < environment < overrides (None values in overrides are ignored)."""
-    fields = {f.name: f.type for f in dataclasses.fields(Settings)}
     values: dict = {}
     # Where each value came from, for the errors: with a file and the environment both in play,
     # "top_k must be between 1 and 50" did not say which to fix.
@@ -148,13 +151,13 @@ def load_settings(config_file: str | Path | None = None, **overrides) -> Setting
         # thousands deep.
         except (OSError, ValueError, RecursionError) as exc:
             raise BadInputError(f"cannot read settings file {path}: {type(exc).__name__}: {exc}") from None
-        unknown = set(data) - set(fields)
+        unknown = set(data) - set(_TYPES)
         if unknown:
-            raise BadInputError(f"unknown settings in {path}: {sorted(unknown)}; valid: {sorted(fields)}")
+            raise BadInputError(f"unknown settings in {path}: {sorted(unknown)}; valid: {sorted(_TYPES)}")
         values.update(data)
         origin.update(dict.fromkeys(data, f"settings file {path}"))
 
-    variables = {name: f"RAG_{name.upper()}" for name in fields}
+    variables = {name: f"RAG_{name.upper()}" for name in _TYPES}
     for name, variable in variables.items():
         env = os.environ.get(variable)
         if env is not None:
@@ -164,11 +167,11 @@ def load_settings(config_file: str | Path | None = None, **overrides) -> Setting
     given = {k: v for k, v in overrides.items() if v is not None}
     values.update(given)
     origin.update(dict.fromkeys(given, "the arguments"))
-    unknown = set(values) - set(fields)
+    unknown = set(values) - set(_TYPES)
     if unknown:
-        raise BadInputError(f"unknown settings {sorted(unknown)}; valid: {sorted(fields)}")
+        raise BadInputError(f"unknown settings {sorted(unknown)}; valid: {sorted(_TYPES)}")
 
-    typed = {name: _coerce(name, value, fields[name], origin[name]) for name, value in values.items()}
+    typed = {name: _coerce(name, value, _TYPES[name], origin[name]) for name, value in values.items()}
     settings = Settings(**typed)
     _validate(settings, origin)
     return settings
@@ -181,8 +184,7 @@ def with_arguments(settings: Settings, **arguments) -> Settings:
     given = {name: value for name, value in arguments.items() if value is not None}
     if not given:
         return settings
-    fields = {f.name: f.type for f in dataclasses.fields(Settings)}
-    changed = dataclasses.replace(settings, **{name: _coerce(name, value, fields[name], "the arguments")
+    changed = dataclasses.replace(settings, **{name: _coerce(name, value, _TYPES[name], "the arguments")
                                                for name, value in given.items()})
     _validate(changed, dict.fromkeys(given, "the arguments"))
     return changed
