@@ -15,7 +15,7 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
-from rag.config import PROJECT_DIR, Settings, load_settings
+from rag.config import LOGIN_VARIABLE, PROJECT_DIR, Settings, load_settings
 from rag.errors import BadInputError, IncompleteAnswerError, RagError
 from rag.schema import Answer, Retrieved
 
@@ -278,7 +278,7 @@ def _login(args) -> tuple[str, str] | None:
     if args.no_auth:
         return None
     # The environment keeps the password out of the process list and the shell history.
-    return parse_auth(args.auth or os.environ.get("RAG_UI_AUTH") or None)
+    return parse_auth(args.auth or os.environ.get(LOGIN_VARIABLE) or None)
 
 
 def _eval(args, settings: Settings) -> int:

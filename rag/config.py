@@ -34,6 +34,9 @@ MAX_TOP_K = 50
 # names that others may give the shared prefix (RAG_HOST, RAG_API_KEY, RAG_DATA_DIR, RAG_UI_AUTH)
 # score 0.6 at most, and guesses such as RAG_MODEL or RAG_MAX_TOKENS 0.75 at most.
 MISSPELLING_CUTOFF = 0.8
+# The login `rag ui` and `rag serve` require when no --auth is given ("user:password"): read by
+# rag.cli, named here so that a misspelling of it is warned of with the settings' own.
+LOGIN_VARIABLE = "RAG_UI_AUTH"
 
 log = logging.getLogger(__name__)
 # Misspelt variables warned of in this process: every library call made without settings reads them.
@@ -162,7 +165,7 @@ def load_settings(config_file: str | Path | None = None, **overrides) -> Setting
         env = os.environ.get(variable)
         if env is not None:
             values[name], origin[name] = env, f"environment variable {variable}"
-    _warn_of_misspellings(["RAG_CONFIG", *variables.values()])
+    _warn_of_misspellings(["RAG_CONFIG", LOGIN_VARIABLE, *variables.values()])
 
     given = {k: v for k, v in overrides.items() if v is not None}
     values.update(given)
@@ -192,8 +195,8 @@ def with_arguments(settings: Settings, **arguments) -> Settings:
 
 def _warn_of_misspellings(read: list[str]) -> None:
     """Warn, once a process, of each RAG_ variable that nothing reads but is close to one that is
-    read (RAG_TOPK was ignored without a word). An unknown one is no error: the prefix is shared
-    with RAG_UI_AUTH, which the CLI reads, and perhaps with other tools' variables."""
+    read (RAG_TOPK was ignored without a word). An unknown one is no error: the prefix may be
+    shared with other tools' variables."""
     by_suffix = {variable.removeprefix("RAG_"): variable for variable in read}
     for name in sorted(os.environ):
         if name in read or name in _warned or not name.upper().startswith("RAG_"):

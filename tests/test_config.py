@@ -98,13 +98,15 @@ def test_a_misspelt_variable_is_warned_of_once_naming_the_one_meant(tmp_path, mo
     monkeypatch.setattr(config, "_warned", set())
     (tmp_path / "other.toml").write_text("top_k = 5\n")
     for name, value in [("RAG_TOPK", "6"), ("RAG_min_relevance", "0.5"), ("RAG_CONFIG", "other.toml"),
-                        ("RAG_UI_AUTH", "reader:secret"), ("RAG_API_KEY", "k"), ("RAG_HOST", "h"),
-                        ("RAG_DATA_DIR", "d"), ("RAG_INDEX_DIR", str(tmp_path))]:
+                        ("RAG_UI_AUTH", "reader:secret"), ("RAG_UI_AUHT", "reader:secret"), ("RAG_API_KEY", "k"),
+                        ("RAG_HOST", "h"), ("RAG_DATA_DIR", "d"), ("RAG_INDEX_DIR", str(tmp_path))]:
         monkeypatch.setenv(name, value)
     with caplog.at_level(logging.WARNING, logger="rag.config"):
         assert load_settings() == load_settings() == Settings(index_dir=tmp_path, top_k=5)
     assert [record.getMessage() for record in caplog.records] == [
         "environment variable RAG_TOPK is not read (no setting has that name): did you mean RAG_TOP_K?",
+        # the login the CLI reads is known too
+        "environment variable RAG_UI_AUHT is not read (no setting has that name): did you mean RAG_UI_AUTH?",
         "environment variable RAG_min_relevance is not read (no setting has that name): did you mean "
         "RAG_MIN_RELEVANCE?"]
 

@@ -16,7 +16,7 @@ from typing import Awaitable, Callable
 
 import gradio as gr
 
-from rag.config import Settings, load_settings
+from rag.config import LOGIN_VARIABLE, Settings, load_settings
 from rag.errors import BadInputError
 from rag.models import offered_generators
 from ui import assets
@@ -109,7 +109,7 @@ def require_login(host: str, auth: tuple[str, str] | None, allow_no_auth: bool, 
     if (share or not is_loopback(host)) and auth is None and not allow_no_auth:
         where = "a public share link" if share else f"{host}, which other machines can reach,"
         raise BadInputError(
-            f"refusing to serve on {where} without a login: give --auth USER:PASSWORD (or set RAG_UI_AUTH), "
+            f"refusing to serve on {where} without a login: give --auth USER:PASSWORD (or set {LOGIN_VARIABLE}), "
             "or --no-auth if the network is trusted"
         )
 
