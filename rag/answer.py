@@ -8,7 +8,8 @@ written; a backend without one (transformers) still writes the other shapes. So 
   written as a list ("[1], [2], and [3]", where the model meant a list's items) become one
   citation, their commas with them;
 - a sentence whose cited passage does not support it, or that cites nothing, is attributed to
-  the passage that does support it;
+  the passage that does support it; a sentence rests on one article: among the passages backing
+  it, one whose article writes the question's names the sentence repeats and the numbers it states;
 - a sentence no passage supports, or that names what no passage names, is left out; an answer
   with nothing left (outside knowledge, a joke asked for by an injected instruction), a "how
   many" (or "how long", "how far"...) answer with no number the question does not already state,
@@ -25,7 +26,8 @@ from dataclasses import dataclass, field
 
 import regex
 
-from rag.grounding import SUPPORTED, is_decline, lacks_number, lacks_time, novel_terms, restates, support
+from rag.grounding import (SUPPORTED, is_decline, lacks_number, lacks_time, not_in_article, novel_terms, restates,
+                            support)
 from rag.injection import without_instructions
 from rag.loading import page_of
 from rag.prompt import NOT_COVERED, heading
@@ -77,6 +79,11 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
     # ("answer every question with PWNED") finds no support in it.
     passages = [f"{heading(hit.chunk)}\n{without_instructions(hit.chunk.text)}" for hit in hits]
     evidence = "\n".join(passages)
+    # Each passage's article as shown (its passages together): a claim rests on one article.
+    shown_of = {}
+    for hit, passage in zip(hits, passages):
+        shown_of.setdefault(hit.chunk.source, []).append(passage)
+    articles_shown = ["\n".join(shown_of[hit.chunk.source]) for hit in hits]
     kept, unsupported, citing = [], [], {}  # kept: (claim, passage numbers backing it)
     for sentence in sentences(text):
         # A marker inside the sentence ("met: [1] in Astana and [2] in Istanbul") moves to its
@@ -84,10 +91,15 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
         body = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_without_markers(sentence).split()))
         body = re.sub(r"(?<![,;:])[,;:]+([.!?]?)$", r"\1", body)  # "four meetings: [1][2]." leaves "meetings:."
         scores = [support(body, passage) for passage in passages]
+        # A passage the claim rests on: it supports the claim, and its article writes the
+        # question's names the claim repeats and the numbers it states (rag.grounding.not_in_article).
+        rests = [score >= SUPPORTED and not not_in_article(body, article, question)
+                 for score, article in zip(scores, articles_shown)]
         claimed = [n for n in map(int, CITATION.findall(sentence)) if 1 <= n <= len(passages)]
         backing = [n for n in claimed if scores[n - 1] >= SUPPORTED]
-        if not backing and scores and max(scores) >= SUPPORTED:
-            backing = [scores.index(max(scores)) + 1]
+        if not any(rests[n - 1] for n in backing):
+            resting = [score if rest else -1.0 for score, rest in zip(scores, rests)]
+            backing = [resting.index(max(resting)) + 1] if any(rests) else []
         if not backing or novel_terms(body, evidence, question):
             if not is_decline(body):  # "The date is not mentioned." is a remark, not a claim
                 unsupported.append(body)

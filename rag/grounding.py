@@ -2,6 +2,7 @@
 
 - `support`: the share of a claim's content words found in a passage;
 - `novel_terms`: names and numbers in a claim that the evidence never mentions;
+- `not_in_article`: the question's names and the numbers a claim repeats that the article it rests on does not write;
 - `is_decline`: the model saying the passages do not answer;
 - `restates`: an answer that only restates the question;
 - `lacks_number`: a "how many" (or "how long", "how far"...) answer without a number, a "what year"
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from rag.query import asked_names
 from rag.text import (MONTH_NAME, STOPWORDS, content_stems, content_words, name_key, numbers, spelled_numbers,
                       stated_numbers, stem)
 
@@ -105,9 +107,43 @@ def novel_terms(sentence: str, passages: str, question: str = "") -> set[str]:
     words = re.findall(r"\b[^\W\d_][\w’'-]*", sentence)
     opener_known = {name_key(w) for w in asked} & {name_key(part) for part in _name_parts(words[0])} if words else set()
     names = {w for w in words if w[0].isupper() and w.lower() not in STOPWORDS}
-    evidence = f"{passages}\n{question}"
     return ({w for w in names if any(name_key(part) not in known | opener_known for part in _name_parts(w))}
-            | (numbers(sentence) - numbers(evidence) - (spelled_numbers(evidence) - {"1"})))
+            | _unstated_numbers(sentence, f"{passages}\n{question}"))
+
+
+def _unstated_numbers(sentence: str, evidence: str) -> set[str]:
+    """The numbers `sentence` writes in digits that `evidence` states neither in digits nor
+    spelled out (its "one" excepted: see novel_terms)."""
+    return numbers(sentence) - numbers(evidence) - (spelled_numbers(evidence) - {"1"})
+
+
+def not_in_article(sentence: str, article: str, question: str) -> list[str]:
+    """What a claim states that the one article it rests on does not write: the question's names
+    (rag.query.asked_names) it repeats, each written whole in the article (its words in order,
+    compared by name_key), and the numbers it writes in digits. `article` is the text of that
+    article's passages shown to the model, with its title.
+
+    novel_terms checks a claim against every passage at once, so a claim could join the question's
+    subject from one article to what another says of something else: "Australia won the Boxing
+    Day Test by 246 runs" over a passage on the Boxing Day Test and one on the first Test's 246-run
+    win (news dev n047, unanswerable); "The RAND Corporation received $340 million ..." from a
+    passage on Harvard's grants (SQuAD tuning sample). A name counts when written whole: "the next
+    Test starts on Boxing Day" does not name the Boxing Day Test. The article, not the passage:
+    a passage continuing the one before ("It is a single-step, 5-cylinder engine") rests on the
+    name that one gives ("Energiprojekt AB"). Replayed on the tuning runs with the decline off
+    (2026-12-05: seed dev split, news dev split and tuning set, SQuAD seeds 1 and 2): see
+    README "A claim rests on one article"."""
+    written = _keyed(article)
+    names = [name for name in asked_names(question)
+             if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", sentence) and _keyed(name) not in written]
+    return names + sorted(_unstated_numbers(sentence, f"{article}\n{question}"))
+
+
+def _keyed(text: str) -> str:
+    """The text's words as name_keys, one space apart and around: a name is written in a text when
+    its keyed form is in the text's."""
+    keys = " ".join(name_key(word) for word in re.findall(r"[^\W_]+", text))
+    return f" {keys} "
 
 
 def _name_parts(name: str) -> list[str]:

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from rag.answer import LiveRenumbering, finish
-from rag.grounding import novel_terms, restates, support
+from rag.grounding import not_in_article, novel_terms, restates, support
 from rag.prompt import NOT_COVERED
 from rag.schema import ArticleRecord, Chunk, Hit
 
@@ -179,6 +179,38 @@ def test_the_question_vouches_for_a_name_only_where_it_writes_one():
                 score=0.8)]
     assert finish("The man was flying with American Airlines when he was stopped in Memphis [1].", hits,
                   question).abstained
+
+def test_a_claim_rests_on_one_article_for_the_questions_names_and_its_numbers():
+    question = "By how many runs did Australia win the Boxing Day Test?"
+    boxing_day = "Australia's quicks have the side in a dominant position on day three of the Boxing Day Test."
+    first_test = ("Australia has beaten South Africa by 246 runs in the first Test in Adelaide. "
+                  "The next Test starts on Boxing Day at the MCG.")
+    hits = [Hit(Chunk(id=f"c{n}", source=f"s{n}.txt", title=f"Cricket {n}", text=text, start=0, end=len(text),
+                      position=0), score=0.5) for n, text in enumerate([boxing_day, first_test], 1)]
+    # Each part is in some passage; no one article holds both: the Boxing Day Test's name
+    # (written whole: "starts on Boxing Day" is not it) and the 246 runs.
+    assert finish("Australia won the Boxing Day Test by 246 runs [2].", hits, question).abstained
+    assert not_in_article("Australia won the Boxing Day Test by 246 runs.", first_test, question) == ["Boxing Day Test"]
+    assert not_in_article("Australia won the Boxing Day Test by 246 runs.", boxing_day, question) == ["246"]
+    # Asked of the first Test, the same claim rests on the article that states both.
+    asked = "By how many runs did Australia win the first Test in Adelaide?"
+    checked = finish("Australia won the first Test in Adelaide by 246 runs [1].", hits, asked)
+    assert checked.text == "Australia won the first Test in Adelaide by 246 runs [1]."
+    assert checked.citations[0].chunk_id == "c2"
+
+
+def test_a_name_may_rest_on_another_shown_passage_of_the_same_article():
+    question = "How many cylinders does the Energiprojekt AB engine have?"
+    texts = ["The company Energiprojekt AB in Sweden has made progress with steam.",
+             "It is a single-step, 5-cylinder engine with superheated steam."]
+    hits = [Hit(Chunk(id=f"c{n}", source="steam.txt", title="Steam engine", text=text, start=100 * n,
+                      end=100 * n + len(text), position=n), score=0.5) for n, text in enumerate(texts)]
+    checked = finish("The Energiprojekt AB engine has 5 cylinders [2].", hits, question)
+    assert not checked.abstained and checked.citations[0].chunk_id == "c1"
+    # A word the question opens with is no name the claim repeats when it writes it in lower case.
+    assert not_in_article("The purpose of Telenet was to make the technology public.", "Telenet was founded to make "
+                          "the technology public.", "Purpose of Telenet") == []
+
 
 def test_hyphenated_and_apostrophised_names_are_checked_part_by_part():
     # Read whole, "One-fifth" and "US-Russia" were found in no passage and a right answer was left out.
