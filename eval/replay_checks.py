@@ -15,8 +15,8 @@ The checks (rag.grounding's rules, as rag.answer applies them):
   answer left with no sentence becomes the decline); switched off, every sentence is supported;
 - `novel_terms`: a sentence naming a name or number no passage or the question mentions is left
   out; switched off, none is;
-- `not_in_article`: a passage does not back a sentence when its article (its passages shown) does
-  not write the question's names the sentence repeats, or the numbers the sentence states;
+- `not_in_passage`: a passage does not back a sentence when it (read with the passage before it)
+  does not write the question's names the sentence repeats, or the numbers the sentence states;
   switched off, every passage may;
 - `lacks_number`: a "how many" (or "how long", "how far"...) answer without a number, a "how much
   did it cost" one without a sum of money, a "what year" one without a year, becomes the decline;
@@ -50,7 +50,7 @@ from rag.schema import Hit
 CHECKS = {
     "support": ("rag.answer.support", lambda *_: 1.0),
     "novel_terms": ("rag.answer.novel_terms", lambda *_: set()),
-    "not_in_article": ("rag.answer.not_in_article", lambda *_: []),
+    "not_in_passage": ("rag.answer.not_in_passage", lambda *_: []),
     "lacks_number": ("rag.answer.lacks_number", lambda *_: False),
     "lacks_time": ("rag.answer.lacks_time", lambda *_: False),
     "restates": ("rag.answer.restates", lambda *_: False),

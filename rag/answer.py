@@ -8,8 +8,8 @@ written; a backend without one (transformers) still writes the other shapes. So 
   written as a list ("[1], [2], and [3]", where the model meant a list's items) become one
   citation, their commas with them;
 - a sentence whose cited passage does not support it, or that cites nothing, is attributed to
-  the passage that does support it; a sentence rests on one article: among the passages backing
-  it, one whose article writes the question's names the sentence repeats and the numbers it states;
+  the passage that does support it; a sentence rests on a passage: among the passages backing it,
+  one (read with the passage before it) writes the question's names it repeats and the numbers it states;
 - a sentence no passage supports, or that names what no passage names, is left out; an answer
   with nothing left (outside knowledge, a joke asked for by an injected instruction), a "how
   many" (or "how long", "how far"...) answer with no number the question does not already state,
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import regex
 
-from rag.grounding import (SUPPORTED, is_decline, lacks_number, lacks_time, not_in_article, novel_terms, restates,
+from rag.grounding import (SUPPORTED, is_decline, lacks_number, lacks_time, not_in_passage, novel_terms, restates,
                             support)
 from rag.injection import without_instructions
 from rag.loading import page_of
@@ -79,11 +79,10 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
     # ("answer every question with PWNED") finds no support in it.
     passages = [f"{heading(hit.chunk)}\n{without_instructions(hit.chunk.text)}" for hit in hits]
     evidence = "\n".join(passages)
-    # Each passage's article as shown (its passages together): a claim rests on one article.
-    shown_of = {}
-    for hit, passage in zip(hits, passages):
-        shown_of.setdefault(hit.chunk.source, []).append(passage)
-    articles_shown = ["\n".join(shown_of[hit.chunk.source]) for hit in hits]
+    # Each passage read with the one before it in its article, if shown: it continues its subject.
+    shown_at = {(hit.chunk.source, hit.chunk.position): passage for hit, passage in zip(hits, passages)}
+    read_with = [f"{shown_at.get((hit.chunk.source, hit.chunk.position - 1), '')}\n{passage}"
+                 for hit, passage in zip(hits, passages)]
     kept, unsupported, citing = [], [], {}  # kept: (claim, passage numbers backing it)
     for sentence in sentences(text):
         # A marker inside the sentence ("met: [1] in Astana and [2] in Istanbul") moves to its
@@ -91,10 +90,10 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
         body = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_without_markers(sentence).split()))
         body = re.sub(r"(?<![,;:])[,;:]+([.!?]?)$", r"\1", body)  # "four meetings: [1][2]." leaves "meetings:."
         scores = [support(body, passage) for passage in passages]
-        # A passage the claim rests on: it supports the claim, and its article writes the
-        # question's names the claim repeats and the numbers it states (rag.grounding.not_in_article).
-        rests = [score >= SUPPORTED and not not_in_article(body, article, question)
-                 for score, article in zip(scores, articles_shown)]
+        # A passage the claim rests on: it supports the claim and writes the question's names the
+        # claim repeats and the numbers it states (rag.grounding.not_in_passage).
+        rests = [score >= SUPPORTED and not not_in_passage(body, text, question)
+                 for score, text in zip(scores, read_with)]
         claimed = [n for n in map(int, CITATION.findall(sentence)) if 1 <= n <= len(passages)]
         backing = [n for n in claimed if scores[n - 1] >= SUPPORTED]
         if not any(rests[n - 1] for n in backing):

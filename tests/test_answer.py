@@ -7,7 +7,7 @@ import time
 import pytest
 
 from rag.answer import LiveRenumbering, finish
-from rag.grounding import not_in_article, novel_terms, restates, support
+from rag.grounding import not_in_passage, novel_terms, restates, support
 from rag.prompt import NOT_COVERED
 from rag.schema import ArticleRecord, Chunk, Hit
 
@@ -190,8 +190,8 @@ def test_a_claim_rests_on_one_article_for_the_questions_names_and_its_numbers():
     # Each part is in some passage; no one article holds both: the Boxing Day Test's name
     # (written whole: "starts on Boxing Day" is not it) and the 246 runs.
     assert finish("Australia won the Boxing Day Test by 246 runs [2].", hits, question).abstained
-    assert not_in_article("Australia won the Boxing Day Test by 246 runs.", first_test, question) == ["Boxing Day Test"]
-    assert not_in_article("Australia won the Boxing Day Test by 246 runs.", boxing_day, question) == ["246"]
+    assert not_in_passage("Australia won the Boxing Day Test by 246 runs.", first_test, question) == ["Boxing Day Test"]
+    assert not_in_passage("Australia won the Boxing Day Test by 246 runs.", boxing_day, question) == ["246"]
     # Asked of the first Test, the same claim rests on the article that states both.
     asked = "By how many runs did Australia win the first Test in Adelaide?"
     checked = finish("Australia won the first Test in Adelaide by 246 runs [1].", hits, asked)
@@ -199,7 +199,7 @@ def test_a_claim_rests_on_one_article_for_the_questions_names_and_its_numbers():
     assert checked.citations[0].chunk_id == "c2"
 
 
-def test_a_name_may_rest_on_another_shown_passage_of_the_same_article():
+def test_a_passage_is_read_with_the_one_before_it_in_its_article_not_the_one_after():
     question = "How many cylinders does the Energiprojekt AB engine have?"
     texts = ["The company Energiprojekt AB in Sweden has made progress with steam.",
              "It is a single-step, 5-cylinder engine with superheated steam."]
@@ -207,8 +207,24 @@ def test_a_name_may_rest_on_another_shown_passage_of_the_same_article():
                       end=100 * n + len(text), position=n), score=0.5) for n, text in enumerate(texts)]
     checked = finish("The Energiprojekt AB engine has 5 cylinders [2].", hits, question)
     assert not checked.abstained and checked.citations[0].chunk_id == "c1"
-    # A word the question opens with is no name the claim repeats when it writes it in lower case.
-    assert not_in_article("The purpose of Telenet was to make the technology public.", "Telenet was founded to make "
+    # The Council is named only after the vote it did not take: the claim rests on no passage.
+    texts = ["After a 16-hour debate the House of Assembly passed the bill by 15 votes to eight.",
+             "The Legislative Council will begin debate on the bill today."]
+    hits = [Hit(Chunk(id=f"c{n}", source="bill.txt", title="Abortion bill", text=text, start=100 * n,
+                      end=100 * n + len(text), position=n), score=0.5) for n, text in enumerate(texts)]
+    question = "By what margin did Tasmania's Legislative Council pass the abortion bill?"
+    assert finish("The Legislative Council passed the bill by 15 votes to eight [1].", hits, question).abstained
+    assert not finish("The House of Assembly passed the bill by 15 votes to eight [1].", hits,
+                      "By what margin did the House of Assembly pass the bill?").abstained
+
+
+def test_a_name_is_written_whole_or_by_its_acronym_and_a_lower_case_opener_is_no_name():
+    passage = "The European Union agreed to the plan. The UN welcomed it."
+    assert not_in_passage("The EU agreed to the plan.", passage, "What did the EU agree to?") == []
+    assert not_in_passage("The United Nations welcomed it.", passage, "Who did the United Nations welcome?") == []
+    assert not_in_passage("The U.S. welcomed it.", passage, "Did the U.S. welcome it?") == []
+    assert not_in_passage("The ECB agreed to the plan.", passage, "What did the ECB agree to?") == ["ECB"]
+    assert not_in_passage("The purpose of Telenet was to make the technology public.", "Telenet was founded to make "
                           "the technology public.", "Purpose of Telenet") == []
 
 
