@@ -92,8 +92,8 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
         scores = [support(body, passage) for passage in passages]
         # A passage the claim rests on: it supports the claim and writes the question's names the
         # claim repeats and the numbers it states (rag.grounding.not_in_passage).
-        rests = [score >= SUPPORTED and not not_in_passage(body, text, question)
-                 for score, text in zip(scores, read_with)]
+        rests = [score >= SUPPORTED and not not_in_passage(body, read, question)
+                 for score, read in zip(scores, read_with)]
         claimed = [n for n in map(int, CITATION.findall(sentence)) if 1 <= n <= len(passages)]
         backing = [n for n in claimed if scores[n - 1] >= SUPPORTED]
         if not any(rests[n - 1] for n in backing):

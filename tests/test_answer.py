@@ -180,19 +180,20 @@ def test_the_question_vouches_for_a_name_only_where_it_writes_one():
     assert finish("The man was flying with American Airlines when he was stopped in Memphis [1].", hits,
                   question).abstained
 
-def test_a_claim_rests_on_one_article_for_the_questions_names_and_its_numbers():
+
+def test_a_claim_rests_on_one_passage_for_the_questions_names_and_its_numbers():
     question = "By how many runs did Australia win the Boxing Day Test?"
     boxing_day = "Australia's quicks have the side in a dominant position on day three of the Boxing Day Test."
     first_test = ("Australia has beaten South Africa by 246 runs in the first Test in Adelaide. "
                   "The next Test starts on Boxing Day at the MCG.")
     hits = [Hit(Chunk(id=f"c{n}", source=f"s{n}.txt", title=f"Cricket {n}", text=text, start=0, end=len(text),
                       position=0), score=0.5) for n, text in enumerate([boxing_day, first_test], 1)]
-    # Each part is in some passage; no one article holds both: the Boxing Day Test's name
+    # Each part is in some passage; no one passage holds both: the Boxing Day Test's name
     # (written whole: "starts on Boxing Day" is not it) and the 246 runs.
     assert finish("Australia won the Boxing Day Test by 246 runs [2].", hits, question).abstained
     assert not_in_passage("Australia won the Boxing Day Test by 246 runs.", first_test, question) == ["Boxing Day Test"]
     assert not_in_passage("Australia won the Boxing Day Test by 246 runs.", boxing_day, question) == ["246"]
-    # Asked of the first Test, the same claim rests on the article that states both.
+    # Asked of the first Test, the same claim rests on the passage that states both.
     asked = "By how many runs did Australia win the first Test in Adelaide?"
     checked = finish("Australia won the first Test in Adelaide by 246 runs [1].", hits, asked)
     assert checked.text == "Australia won the first Test in Adelaide by 246 runs [1]."
