@@ -28,7 +28,7 @@ BATCH = 64
 
 
 def seed_passages(settings) -> list[str]:
-    articles, _ = load_folder(PROJECT_DIR / "seeds", settings.max_file_bytes)
+    articles, _ = load_folder(PROJECT_DIR / "seeds", settings.max_file_bytes, settings.max_archive_bytes)
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
     return [passage_text(c) for a in articles
             for c in chunk_article(a, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)]

@@ -34,7 +34,7 @@ def local_ray():
 def passages():
     """The passage texts of three seed articles, as build_index embeds them."""
     settings = load_settings()
-    articles, _ = load_folder(SEEDS, settings.max_file_bytes)
+    articles, _ = load_folder(SEEDS, settings.max_file_bytes, settings.max_archive_bytes)
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
     chunks = [chunk for article in articles[:3]
               for chunk in chunk_article(article, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)]
