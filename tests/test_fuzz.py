@@ -181,14 +181,22 @@ PASSAGES = [Hit(Chunk(id=f"c{i}", source=f"s{i}.txt", title=f"Title {i}", text=t
             for i, text in enumerate(["Officials met in Lyon on 3 March. They agreed to share the cost of a dam.",
                                       "The dam will cost 1,000 million euros."], start=1)]
 MODEL_OUTPUT = st.lists(st.one_of(
-    st.sampled_from(["The towns agreed", " to share the cost", " [1]", " [2]", " [3]", "【1】", " (Source 2)",
+    st.sampled_from(["The towns agreed", "The Towns Agreed", " in Lyon", " the Lyon Dam", " the EU",
+                     " to share the cost", " [1]", " [2]", " [3]", "【1】", " (Source 2)",
                      " [Source: 1, 2]", " [2, 1, and 3]", " [1-2]", " (Passages 2–3)", ", and", "-", ".", " ", "\n",
                      "The articles do not say.", " 1,000", "[", "]"]),
     st.text(max_size=10),
 ), max_size=30)
 
 
-@given(pieces=MODEL_OUTPUT, question=st.text(max_size=80))
+# Questions whose names the output may repeat, so that the check of a claim's passage
+# (rag.grounding.not_in_passage) runs on names written and not written, acronyms among them.
+QUESTIONS = st.one_of(st.text(max_size=80), st.sampled_from([
+    "What did the towns agree in Lyon?", "How much will the Lyon Dam cost?", "What did The Towns Agreed say?",
+    "Did the EU or the U.S. pay for it?", "What did Officials of Lyon's Council agree?"]))
+
+
+@given(pieces=MODEL_OUTPUT, question=QUESTIONS)
 def test_any_model_output_is_checked_into_a_consistent_answer(pieces, question):
     live = LiveRenumbering(len(PASSAGES))
     streamed = "".join(live.feed(piece) for piece in pieces) + live.flush()
