@@ -155,7 +155,7 @@ def asked_places(question: str) -> list[str]:
 # Small words a name may hold between its capitalised ones ("Bank of England", "Osama bin Laden").
 # Not "and": "Putin and Erdogan" are two names (read as one, the passages that happen to write the
 # pair were ranked first: seed dev R@1 0.833 -> 0.748).
-_NAME_JOINERS = {"of", "the", "for", "de", "la", "von", "van", "al", "bin"}
+NAME_JOINERS = {"of", "the", "for", "de", "la", "von", "van", "al", "bin"}
 
 
 def asked_names(question: str) -> list[str]:
@@ -168,7 +168,7 @@ def asked_names(question: str) -> list[str]:
         if token[0].isupper() and (run or token.lower() not in STOPWORDS):
             run.append(token)
             continue
-        if run and token.lower() in _NAME_JOINERS:
+        if run and token.lower() in NAME_JOINERS:
             run.append(token)
             continue
         while run and not run[-1][0].isupper():
