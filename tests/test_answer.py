@@ -311,6 +311,11 @@ def test_a_measure_needs_a_number_and_a_price_a_sum_of_money():
         id="p", source="p.txt", title="Prices", text="It rose by 2 per cent a year.", start=0, end=29, position=0),
         score=0.5)], "How much did the price of oil rise?").abstained
     assert not finish("The dam weighs 6,800 kilograms [1].", dam, "How much does the dam weigh?").abstained
+    # A currency that is an English word too states a sum only after a number: "won" the verb does not.
+    cup = [Hit(Chunk(id="c", source="c.txt", title="Cup", text="Federer won 3 titles. He earned 5,000 won a day.",
+                     start=0, end=48, position=0), score=0.5)]
+    assert finish("Federer won 3 titles [1].", cup, "How much did Federer earn?").abstained
+    assert not finish("Federer earned 5,000 won a day [1].", cup, "How much did Federer earn?").abstained
 
 
 def test_a_when_answer_that_names_no_time_is_an_abstention():
