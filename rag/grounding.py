@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 
 from rag.query import NAME_JOINERS, asked_names
-from rag.text import (MONTH_NAME, STOPWORDS, content_stems, content_words, name_key, numbers, spelled_numbers,
-                      stated_numbers, stem)
+from rag.text import (MONTH_NAME, NAME_WORD, STOPWORDS, content_stems, content_words, name_key, numbers,
+                      spelled_numbers, stated_numbers, stem)
 
 # Share of a sentence's content words found in a passage. Measured on the seed articles: correct
 # sentences from the 1.5B model score 0.6-1.0 against their passage, sentences from outside
@@ -110,7 +110,7 @@ def novel_terms(sentence: str, passages: str, question: str = "") -> set[str]:
     tuning t032, unanswerable; replayed on every report with raw answers, the only one changed)."""
     asked = re.findall(r"\w+", question)
     known = {name_key(w) for w in re.findall(r"\w+", passages)} | {name_key(w) for w in asked if w[0].isupper()}
-    words = re.findall(r"\b[^\W\d_][\w’'-]*", sentence)
+    words = NAME_WORD.findall(sentence)
     opener_known = {name_key(w) for w in asked} & {name_key(part) for part in _name_parts(words[0])} if words else set()
     names = {w for w in words if w[0].isupper() and w.lower() not in STOPWORDS}
     return ({w for w in names if any(name_key(part) not in known | opener_known for part in _name_parts(w))}

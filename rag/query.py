@@ -16,7 +16,7 @@ from typing import Callable
 
 from rag.prompt import HISTORY_CHARS
 from rag.schema import ArticleRecord, Chunk
-from rag.text import MONTHS, STOPWORDS, WORD, YEAR, months_typed, name_key
+from rag.text import MONTHS, NAME_WORD, STOPWORDS, WORD, YEAR, months_typed, name_key
 
 # Words that point back at an earlier turn ("what did they agree on?", "and after that?").
 _BACK_REFERENCES = re.compile(
@@ -164,7 +164,7 @@ def asked_names(question: str) -> list[str]:
     punctuation and "and" end one, and a function word that opens the question ("Who", "In") is
     none."""
     names, run = [], []
-    for token in re.findall(r"[^\W\d_][\w'’-]*|[^\w\s]", question) + ["."]:
+    for token in re.findall(rf"{NAME_WORD.pattern}|[^\w\s]", question) + ["."]:
         if token[0].isupper() and (run or token.lower() not in STOPWORDS):
             run.append(token)
             continue

@@ -11,8 +11,8 @@ import unicodedata
 from functools import lru_cache
 
 __all__ = [
-    "LINE", "split_sentences", "sentences", "WORD", "content_stems", "fold_accents", "STOPWORDS", "name_key", "numbers",
-    "spelled_numbers", "stated_numbers", "join_thousands", "stem", "content_words",
+    "LINE", "split_sentences", "sentences", "WORD", "NAME_WORD", "content_stems", "fold_accents", "STOPWORDS",
+    "name_key", "numbers", "spelled_numbers", "stated_numbers", "join_thousands", "stem", "content_words",
     "MONTHS", "MONTH_NAMES", "MONTH_NAME", "month_number", "months_typed", "YEAR", "CITATION",
 ]
 
@@ -85,6 +85,10 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
 # A word as an index's vocabulary records it (rag.index) and a question is read against it
 # (rag.query): a run of letters, of any script.
 WORD = re.compile(r"[^\W\d_]+")
+# A word as a name is read: from a letter at a word's start, through hyphens and apostrophes
+# ("Al-Qaeda", "O'Brien", "Putin's"); the "D" of "3D" is none. The answer check and the
+# question's names (rag.grounding, rag.query) read names alike.
+NAME_WORD = re.compile(r"\b[^\W\d_][\w'’-]*")
 
 STOPWORDS = frozenset(
     "the a an and or but of in on at to for from by with as is are was were be been being it its this that "

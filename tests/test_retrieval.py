@@ -277,6 +277,8 @@ def test_the_names_a_question_writes_are_read_whole():
     assert asked_names("Where did Putin and Erdogan meet?") == ["Putin", "Erdogan"]
     assert asked_names("Who heads the Australian Food and Grocery Council?") == ["Australian Food", "Grocery Council"]
     assert asked_names("who heads the food and grocery council") == []  # typed in lower case: none to go on
+    # A name word starts at a word's start, as the answer check reads one: the "D" of "3D" is none.
+    assert asked_names("Which studio made the 3D film Avatar?") == ["Avatar"]
 
 
 def test_a_passage_that_writes_the_name_asked_about_is_shown_before_closer_ones(tmp_path, settings):
