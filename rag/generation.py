@@ -116,13 +116,14 @@ class LlamaCppGenerator:
         except ImportError:
             raise ModelMissingError("llama-cpp-python is not installed: `pip install llama-cpp-python`") from None
         try:
-            self.llm = close_at_exit(_greedy_grammar_llama()(
-                model_path=str(model_path), n_ctx=context_tokens, n_threads=threads or os.cpu_count(),
-                # Prompt reading decides the wait on a CPU. Measured on 2 cores with the 1.5B
-                # model: 128-token micro-batches read a 464-token prompt at ~150 tokens/s, the
-                # default 512 at ~132 (eval/benchmark.py shows the current rate).
-                n_ubatch=128, verbose=False,
-            ))
+            with _plain_cpu_buffers():
+                self.llm = close_at_exit(_greedy_grammar_llama()(
+                    model_path=str(model_path), n_ctx=context_tokens, n_threads=threads or os.cpu_count(),
+                    # Prompt reading decides the wait on a CPU. Measured on 2 cores with the 1.5B
+                    # model: 128-token micro-batches read a 464-token prompt at ~150 tokens/s, the
+                    # default 512 at ~132 (eval/benchmark.py shows the current rate).
+                    n_ubatch=128, verbose=False,
+                ))
         except ValueError as exc:  # llama.cpp reports an unreadable file as ValueError
             raise ModelMissingError(f"llama.cpp cannot load {model_path}: {exc}") from None
         # Format the chat ourselves with the model's own template (as create_chat_completion
@@ -270,6 +271,34 @@ class TransformersGenerator:
 # eval/benchmark.py prints the generation rate, RAG_CITATION_GRAMMAR=false without the grammar).
 # 1,000 leaves room: only the few tokens holding a bracket or a parenthesis are ever disallowed.
 GRAMMAR_CANDIDATES = 1000
+
+
+@contextmanager
+def _plain_cpu_buffers():
+    """While a model loads, llama.cpp keeps its weights as the file has them, not in the "extra"
+    CPU buffer types it would repack them into (AMX tiles on an Intel CPU that has them, or
+    interleaved blocks for AVX2/AVX-512 kernels). llama-cpp-python compiles for the CPU it is
+    built on and offers no argument for this (llama.cpp's `use_extra_bufts`), so the defaults it
+    reads are changed for the load.
+    Why: on a 2-core Xeon VM reporting AMX (2026-12-05) the first prompt crashed the process
+    inside ggml_backend_amx_mul_mat (a segmentation fault: `rag ask`, the UI and every test with
+    the model). Built without AMX, the repacked weights read a 600-token prompt at 130 tokens/s
+    and wrote 15 tokens/s; as the file has them, 175 and 12: answers are mostly prompt (reading
+    it was 84% of generation time), so they come no slower."""
+    import llama_cpp.llama_cpp as native
+
+    defaults = native.llama_model_default_params
+
+    def plain():
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    native.llama_model_default_params = plain
+    try:
+        yield
+    finally:
+        native.llama_model_default_params = defaults
 
 
 @lru_cache(maxsize=1)

@@ -171,6 +171,21 @@ def test_control_tokens_typed_in_an_article_stay_text(settings):
 
 
 @pytest.mark.slow
+def test_the_generator_keeps_its_weights_as_the_file_has_them(settings):
+    """Repacked into llama.cpp's extra CPU buffer types (AMX tiles), the 1.5B model crashed the
+    process on its first prompt on a Xeon VM reporting AMX; this suite then died there at its
+    first answer. Elsewhere nothing shows it, so the load itself is checked."""
+    import llama_cpp.llama_cpp as native
+
+    from rag.generation import load_generator
+
+    generator = load_generator(settings)
+    assert generator.llm.model_params.use_extra_bufts is False
+    assert native.llama_model_default_params().use_extra_bufts  # llama.cpp's own default is left as it was
+    assert "".join(generator.stream([{"role": "user", "content": "Say hello."}], 8))
+
+
+@pytest.mark.slow
 def test_a_question_in_a_script_no_article_uses_is_refused_not_answered_from_a_stray_passage(settings):
     with pytest.raises(rag.BadInputError, match="Cyrillic letters"):
         rag.ask("Что решили на переговорах в Стамбуле в мае 2025 года?", settings=settings)
