@@ -286,7 +286,7 @@ def _plain_cpu_buffers():
     inside ggml_backend_amx_mul_mat (a segmentation fault: `rag ask`, the UI and every test with
     the model). Built without AMX, the repacked weights read a 600-token prompt at 130 tokens/s
     and wrote 15 tokens/s; as the file has them, 175 and 12: answers are mostly prompt (reading
-    it was 84% of generation time), so they come no slower."""
+    it takes two thirds of generation time there, eval/benchmark.py), so they come no slower."""
     import llama_cpp.llama_cpp as native
 
     defaults = native.llama_model_default_params
