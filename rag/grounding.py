@@ -139,10 +139,11 @@ def not_in_passage(sentence: str, passage: str, question: str) -> list[str]:
     decline off (2026-12-05: seed dev split, news dev split and tuning set, SQuAD seeds 1 and 2):
     4 answers to unanswerable questions declined, no answer cut (README "A claim rests on the
     passage it cites")."""
-    keyed = _keyed(passage)
-    names = [name for whole in asked_names(question) for name in re.split(r"['’]s\s+", whole)
-             if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", sentence) and not _written(name, passage, keyed)]
-    return names + sorted(_unstated_numbers(sentence, f"{passage}\n{question}"))
+    repeated = [name for whole in asked_names(question) for name in re.split(r"['’]s\s+", whole)
+                if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", sentence)]
+    keyed = _keyed(passage) if repeated else ""  # the passage is keyed only when a name needs it
+    return ([name for name in repeated if not _written(name, passage, keyed)]
+            + sorted(_unstated_numbers(sentence, f"{passage}\n{question}")))
 
 
 def _written(name: str, text: str, keyed: str) -> bool:
