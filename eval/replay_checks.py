@@ -21,6 +21,8 @@ The checks (rag.grounding's rules, as rag.answer applies them):
 - `lacks_number`: a "how many" (or "how long", "how far"...) answer without a number, a "how much
   did it cost" one without a sum of money, a "what year" one without a year, becomes the decline;
 - `lacks_time`: a "when" answer that names no time becomes the decline;
+- `lacks_name`: a "what is the name of" answer that names nothing the question does not becomes
+  the decline;
 - `restates`: an answer that only restates the question becomes the decline.
 
 The passages come from the index the report was run on: `--index DIR`, else the one its meta
@@ -53,6 +55,7 @@ CHECKS = {
     "not_in_passage": ("rag.answer.not_in_passage", lambda *_: []),
     "lacks_number": ("rag.answer.lacks_number", lambda *_: False),
     "lacks_time": ("rag.answer.lacks_time", lambda *_: False),
+    "lacks_name": ("rag.answer.lacks_name", lambda *_: False),
     "restates": ("rag.answer.restates", lambda *_: False),
 }
 

@@ -331,6 +331,20 @@ def test_a_when_answer_that_names_no_time_is_an_abstention():
                       "What happened when the towns met?").abstained
 
 
+def test_an_answer_to_what_is_the_name_of_that_names_no_one_is_an_abstention():
+    crash = [Hit(Chunk(id="c", source="c.txt", title="Crash", text=(
+        "The pilot of the Flying Doctor plane, 54, was killed near Mount Gambier. A nurse, Ann Lee, survived."),
+        start=0, end=101, position=0), score=0.5)]
+    question = "What was the name of the pilot killed near Mount Gambier?"
+    checked = finish("The pilot was 54 years old [1].", crash, question)
+    assert checked.abstained and checked.unsupported == ["The pilot was 54 years old."]
+    # Names of the question do not count ("Mount Gambier"); a name it lacks does, whatever the question's case.
+    assert finish("The pilot was killed near Mount Gambier [1].", crash, question).abstained
+    assert not finish("A nurse, Ann Lee, survived [1].", crash, "wat was the name of the nurse").abstained
+    # Only a question that asks for a name: "who" may rightly be answered "a nurse".
+    assert not finish("A nurse survived the crash [1].", crash, "Who survived the crash?").abstained
+
+
 def test_a_citation_carries_its_articles_outlet_and_latest_date():
     articles = {"s2.txt": ArticleRecord(source="s2.txt", title="Title 2", outlet="Lyon Daily",
                                         dates=["2025-03-01", "2025-03-03"])}
