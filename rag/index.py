@@ -32,6 +32,7 @@ import numpy as np
 
 from rag import vectors as vector_file
 from rag.errors import BadInputError, IndexUnusableError
+from rag.injection import RULES as INJECTION_RULES
 from rag.models import sha256_file
 from rag.schema import Article, ArticleRecord, Chunk
 from rag.text import WORD, name_key, stem
@@ -376,13 +377,16 @@ class Build:
 def indexed_files(index_dir: Path, build: Build) -> dict[str, str]:
     """file name -> SHA-256 of the file as indexed ("" when its articles were indexed from
     different versions of it: a sync killed half-way through a dump); empty when there is no
-    usable index built as `build`."""
+    usable index built as `build`; every one "" when its articles were judged by other rules of
+    rag.injection than today's, so that the sync reads them again, keeps their passages and
+    records what the rules say of them now (Writer.keep)."""
     try:
         with _reading(Path(index_dir)) as db:
             meta = _sound_meta(db)
             if meta is None or not build.matches(meta) or _usable_vectors(Path(index_dir), meta, db) is None:
                 return {}
-            return {file: digest if versions == 1 else "" for file, digest, versions in db.execute(
+            judged = meta.get("injection_rules") == INJECTION_RULES
+            return {file: digest if versions == 1 and judged else "" for file, digest, versions in db.execute(
                 "SELECT file, min(file_hash), count(DISTINCT file_hash) FROM articles GROUP BY file")}
     except (IndexUnusableError, sqlite3.DatabaseError):
         return {}
@@ -479,10 +483,11 @@ class Writer:
         vector_file.add(self.vectors, np.asarray(ids), vectors)
         self.vectors_changed = self.changed = True
 
-    def set_source_dir(self, folder: Path) -> None:
+    def synced(self, folder: Path) -> None:
+        """Record that the index now holds `folder`'s articles, every one judged by today's rag.injection."""
         folder = str(Path(folder).resolve())
-        if self.meta.get("source_dir") != folder:
-            self._set(source_dir=folder)
+        if self.meta.get("source_dir") != folder or self.meta.get("injection_rules") != INJECTION_RULES:
+            self._set(source_dir=folder, injection_rules=INJECTION_RULES)
             self.changed = True
 
     def _set(self, **values) -> None:

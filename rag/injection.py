@@ -10,33 +10,46 @@ the article (its news, true or false) is still retrieved, shown and cited like a
 The patterns are the families of injection phrasing known from public prompt-injection
 collections (override, new identity, answer dictation, fake roles and system text, addressing
 the AI), not the wording of our own test articles. Measured (eval/injection.py --check): they
-match no sentence of the five seed articles, of the 254 SQuAD paragraphs nor of the 350 articles
-of the news archive (eval/news), so the prompts of the test split, the SQuAD sample and the
-archive's questions, and so their answers, are unchanged.
+match no sentence of the five seed articles, of the 254 SQuAD paragraphs, of the 350 articles of
+the news archive (eval/news) nor of the 2,224 of the BBC archive (eval/news/bbc), so the prompts
+of the test split, the SQuAD sample and the archives' questions, and so their answers, are
+unchanged. (Before 2026-12-05 they matched 8 BBC sentences, such as "ministers must respond" and
+"I must say": 8 articles were trusted less, and a question about one found others first.)
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 
 from rag.text import CITATION, split_sentences
 
 _AI = r"(?:ai|a\.i\.|assistant|chat ?bot|bot|language model|llm|model|gpt|dan)"
+# Where an imperative stands: opening the sentence (after an opening bracket or quote mark),
+# after "please", or said to "you" ("you must", "you will").
+_ORDER = r"(?:^[\s\"'“(\[]*(?:please,? )?|\bplease,? |\byou (?:must |should |shall |will |may )?)"
 _ADDRESSED = re.compile("|".join([
     # Override: "ignore all previous instructions", "disregard the articles above".
     r"\b(?:ignore|disregard|forget|override|bypass|overrule)\b[^.!?]{0,40}\b(?:instructions?|rules|prompts?|"
-    r"directions|guidelines|directives|context|passages|sources|everything (?:above|else|before))\b",
+    r"directions|guidelines|directives|context|passages|sources|everything (?:above|before))\b",
     # A new identity: "you are now ...", "from now on you ...", "act as ...", "pretend to be ...".
-    rf"\byou are (?:now|no longer)\b|\bfrom now on,? you (?:are|will|must|answer|respond|reply)\b"
+    # "You are now ..." opens the sentence: inside one, it is someone quoted ("... - you are no
+    # longer tied to the schedule", a BBC technology story).
+    rf"^[\s(\[]*you are (?:now|no longer)\b|\bfrom now on,? you (?:are|will|must|answer|respond|reply)\b"
     rf"|\b(?:act|acting|behave) as (?:an? |the )?"
     rf"(?:\w+ ){{0,3}}{_AI}\b|\bpretend (?:to be|you are)\b|\byou are (?:an? |the )?(?:\w+ )?{_AI}\b",
     # Dictating the answer: "answer every question with", "respond only with", "your answer must".
     r"\b(?:answer|respond|reply)(?:ing)? (?:to )?(?:every|each|all|any)\b[^.!?]{0,30}\b(?:with|by)\b|"
-    r"\b(?:answer|respond|reply|say|output|print|write) only\b|\b(?:always|must) (?:answer|respond|reply|say|output)\b|"
-    # "must start" and "must end" are news ("the attacks must end"); an order says whose answer:
-    # "your answer must start" (below).
-    r"\balways (?:begin|start|end)\b|\byour (?:answer|response|reply|output)s? (?:must|should|shall|will)\b|"
+    # These verbs give an order only in the imperative or to "you": "Respond only with ...",
+    # "Always answer ...", "you must reply ..."; "ministers must respond", "I must say", "We always
+    # say", "opponents say only judges should ..." and "rather than respond only to ill health" are
+    # news (BBC stories; the whole article was trusted less for them). "must start" and "must
+    # end" are news too ("the attacks must end"); an order says whose answer: "your answer must
+    # start" (below).
+    rf"{_ORDER}(?:(?:answer|respond|reply|say|output|print|write) only"
+    r"|(?:always|must) (?:answer|respond|reply|say|output)|always (?:begin|start|end))\b|"
+    r"\byour (?:answer|response|reply|output)s? (?:must|should|shall|will)\b|"
     r"\b(?:translate|end|begin|start|finish|format|write|make) your (?:\w+ )?(?:answer|response|reply|output)s?\b|"
     r"\bwhen (?:you )?(?:answer|respond|reply)(?:ing)?,|"
     r"\b(?:the|any|every|next) (?:\w+ )?(?:assistant|chat ?bot|ai|llm|language model)s? (?:that|who|which|reading|"
@@ -78,6 +91,12 @@ _LOOKALIKES = str.maketrans("аеорсуххіјѕԁӏАВЕКМНОРСТХІ�
 # prose). Checked apart from _ADDRESSED: one pattern holding both, in either order, would scan
 # the rest of the line from every label.
 _PROMPT_LABEL = re.compile(r"\b(?:Passages|Article|Question|Answer)\s*:")
+
+
+# These rules' fingerprint, recorded in the index: an index whose articles were judged by other
+# rules (before a fix like 2026-12-05's, which stopped trusting 8 BBC stories less) has them read
+# and judged again at its next sync, nothing embedded again (rag.index.indexed_files).
+RULES = hashlib.sha256("\0".join([_ADDRESSED.pattern, _PROMPT_LABEL.pattern, str(_LOOKALIKES)]).encode()).hexdigest()
 
 
 def addresses_the_assistant(sentence: str) -> bool:

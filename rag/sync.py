@@ -167,7 +167,7 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
             if source not in read and file not in unchanged:
                 writer.remove(source)
                 removed += 1
-        writer.set_source_dir(folder)
+        writer.synced(folder)
     _, articles = read_catalog(index_dir)
     return IndexInfo(index_dir=str(index_dir), embedding_model=settings.embedding_model, dimension=build.dimension,
                      articles=len(articles), chunks=sum(a.chunks for a in articles), skipped=skipped,

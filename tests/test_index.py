@@ -19,6 +19,7 @@ from conftest import ISTANBUL, SEEDS
 from rag import vectors as vector_file
 from rag.embedding import Embedder, load_embedder
 from rag.index import DATABASE, VERSION, load_index, read_catalog
+from rag.injection import RULES as INJECTION_RULES
 
 
 def _chunks(index_dir, settings):
@@ -56,6 +57,27 @@ def test_keyword_search_ranks_by_bm25_and_ignores_words_most_passages_use(seed_i
     assert rows and all("Bayraktar" in stored.chunks(rows)[row].text for row in rows[:1])
     assert stored.keyword_search("the", 5) == []  # in more than half the passages: no weight in BM25
     assert stored.keyword_search('"unbalanced quote ) OR NEAR(', 5) is not None  # query syntax never leaks
+
+
+def test_articles_judged_by_other_injection_rules_are_judged_again_without_embedding(settings, tmp_path,
+                                                                                     monkeypatch):
+    """An index built before rag.injection's rules changed trusts less the articles those rules
+    flagged (8 BBC stories, before 2026-12-05): its next sync judges them again, embedding nothing."""
+    folder, index_dir = tmp_path / "articles", tmp_path / "index"
+    shutil.copytree(SEEDS, folder)
+    rag.build_index(folder, index_dir, settings=settings, progress=False)
+    assert read_catalog(index_dir)[0]["injection_rules"] == INJECTION_RULES
+    with sqlite3.connect(index_dir / DATABASE) as db:  # as older rules left it
+        db.execute("UPDATE articles SET addresses_assistant = 1 WHERE source = ?", (ISTANBUL,))
+        db.execute("UPDATE meta SET value = ? WHERE key = 'injection_rules'", (json.dumps("older rules"),))
+    embedded = []
+    monkeypatch.setattr(Embedder, "embed", lambda self, texts, progress=False: embedded.extend(texts))
+
+    again = rag.build_index(folder, index_dir, settings=settings, progress=False)
+    meta, articles = read_catalog(index_dir)
+    assert (again.embedded, again.articles, embedded) == (0, 5, [])
+    assert not any(article.addresses_assistant for article in articles)
+    assert meta["injection_rules"] == INJECTION_RULES
 
 
 def test_sync_reads_and_embeds_only_what_changed(settings, tmp_path, monkeypatch):
