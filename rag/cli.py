@@ -179,7 +179,7 @@ def _index_plan(source_dir: Path, settings: Settings, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"add": [p.name for p, _ in plan.new], "change": [p.name for p, _ in plan.changed],
                           "remove": plan.removed, "skip": plan.refused, "unchanged": len(plan.unchanged),
-                          "index": size}, indent=2))
+                          "judge_again": [p.name for p, _ in plan.judged_again], "index": size}, indent=2))
         return 0
     for word, entries in (("add", plan.new), ("change", plan.changed)):
         for path, _ in entries:
@@ -188,6 +188,9 @@ def _index_plan(source_dir: Path, settings: Settings, as_json: bool) -> int:
         print(f"would skip {reason}")
     for name in plan.removed:
         print(f"would remove {name}")
+    if plan.judged_again:
+        print(f"would read {len(plan.judged_again)} unchanged files again, to judge their articles by today's rules "
+              "for text that speaks to the assistant (rag.injection), and embed none of them")
     print(f"would add {len(plan.new)}, change {len(plan.changed)}, remove {len(plan.removed)}, skip "
           f"{len(plan.refused)} and leave {len(plan.unchanged)} unchanged; the index at {settings.index_dir} holds "
           f"{size['articles']} articles, {size['passages']} passages, {size['bytes'] / 1e6:.1f} MB")

@@ -377,19 +377,27 @@ class Build:
 def indexed_files(index_dir: Path, build: Build) -> dict[str, str]:
     """file name -> SHA-256 of the file as indexed ("" when its articles were indexed from
     different versions of it: a sync killed half-way through a dump); empty when there is no
-    usable index built as `build`; every one "" when its articles were judged by other rules of
-    rag.injection than today's, so that the sync reads them again, keeps their passages and
-    records what the rules say of them now (Writer.keep)."""
+    usable index built as `build`."""
     try:
         with _reading(Path(index_dir)) as db:
             meta = _sound_meta(db)
             if meta is None or not build.matches(meta) or _usable_vectors(Path(index_dir), meta, db) is None:
                 return {}
-            judged = meta.get("injection_rules") == INJECTION_RULES
-            return {file: digest if versions == 1 and judged else "" for file, digest, versions in db.execute(
+            return {file: digest if versions == 1 else "" for file, digest, versions in db.execute(
                 "SELECT file, min(file_hash), count(DISTINCT file_hash) FROM articles GROUP BY file")}
     except (IndexUnusableError, sqlite3.DatabaseError):
         return {}
+
+
+def judged_by_other_rules(index_dir: Path) -> bool:
+    """Whether the index's articles were judged by other rules of rag.injection than today's
+    (whether each speaks to the assistant, and is trusted less): a sync then reads them again."""
+    try:
+        with _reading(Path(index_dir)) as db:
+            meta = _sound_meta(db)
+            return meta is not None and meta.get("injection_rules") != INJECTION_RULES
+    except (IndexUnusableError, sqlite3.DatabaseError):
+        return False
 
 
 def indexed_texts(index_dir: Path, file: str) -> dict[str, str]:

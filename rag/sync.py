@@ -2,14 +2,15 @@
 
 Each file is compared with the index by the SHA-256 of its bytes (`plan_sync`): new files are
 added, changed ones re-chunked and re-embedded, deleted (or no longer usable) ones removed, and
-unchanged ones not read past their hash. A dump or feed (many articles in one file) that changed
-is read again, but only its rows or entries whose text changed are embedded; rows gone from it
-are removed. Work is committed in batches of BATCH_ARTICLES articles, so a
-build of a large archive that is killed keeps the batches it finished, and another writer (the UI
-adding an article) waits for one batch, not for the whole build. Embedding runs outside the
-write transaction; if another writer indexed the same file meanwhile, the batch replaces it with
-the same content. A file that changes between its hash and its reading is indexed as read, under
-the old hash, so the next sync reads it again.
+unchanged ones not read past their hash, unless the index's articles were judged by older rules
+of rag.injection: those are read again and judged, their passages kept, nothing embedded. A dump
+or feed (many articles in one file) that changed is read again, but only its rows or entries
+whose text changed are embedded; rows gone from it are removed. Work is committed in batches of
+BATCH_ARTICLES articles, so a build of a large archive that is killed keeps the batches it
+finished, and another writer (the UI adding an article) waits for one batch, not for the whole
+build. Embedding runs outside the write transaction; if another writer indexed the same file
+meanwhile, the batch replaces it with the same content. A file that changes between its hash and
+its reading is indexed as read, under the old hash, so the next sync reads it again.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from rag.chunking import chunk_article
 from rag.config import Settings
 from rag.embedding import load_embedder, passage_text
 from rag.errors import BadInputError, IndexUnusableError
-from rag.index import Build, indexed_files, indexed_texts, read_catalog, writing
+from rag.index import Build, indexed_files, indexed_texts, judged_by_other_rules, read_catalog, writing
 from rag.loading import article_files, byte_limit, load_or_skip, opened
 from rag.schema import Article, Chunk, IndexInfo
 
@@ -49,6 +50,8 @@ class SyncPlan:
     changed: list[tuple[Path, str]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # indexed names no longer in the folder, or refused now
     unchanged: list[str] = field(default_factory=list)
+    # Unchanged, but judged by older rules of rag.injection: read again, passages kept (Writer.keep).
+    judged_again: list[tuple[Path, str]] = field(default_factory=list)
     # "name: reason" of each file that is not read (a link, a pipe, another type, over the size
     # limit); after dry_run, also of each one read and refused, and "name, row 7: reason" of rows
     refused: list[str] = field(default_factory=list)
@@ -60,6 +63,7 @@ def plan_sync(files: list[Path], index_dir: Path, build: Build, max_file_bytes: 
     that a missing folder is refused first) with the index. Nothing is written; an index built
     otherwise counts as empty."""
     indexed = indexed_files(Path(index_dir), build)
+    rejudge = bool(indexed) and judged_by_other_rules(Path(index_dir))
     plan = SyncPlan()
     names = set()
     for path in files:
@@ -73,6 +77,8 @@ def plan_sync(files: list[Path], index_dir: Path, build: Build, max_file_bytes: 
             plan.new.append((path, digest))
         elif indexed[path.name] != digest:
             plan.changed.append((path, digest))
+        elif rejudge:
+            plan.judged_again.append((path, digest))
         else:
             plan.unchanged.append(path.name)
     plan.removed = sorted(set(indexed) - names)
@@ -116,21 +122,22 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
     build = build_for(settings)
     plan = plan_sync(files, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)
-    changed = {path.name for path, _ in plan.changed}
+    # Files whose articles are indexed: of these, the rows with the same text are kept.
+    changed = {path.name for path, _ in plan.changed + plan.judged_again}
 
     encode, remote = embed or embedder.embed, embed is not None
 
     def chunk(article: Article) -> list[Chunk]:
         return chunk_article(article, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)
 
-    bar = _progress(len(plan.new) + len(plan.changed), progress)
+    bar = _progress(len(plan.new) + len(plan.changed) + len(plan.judged_again), progress)
     skipped = list(plan.refused)
     for reason in skipped:
         log.warning("skipping %s", reason)
     read: set[str] = set()  # the sources of the articles read from new and changed files
     counts = {"embedded": 0, "passages": 0}
     batch: list[_Pending] = []
-    for path, digest in plan.new + plan.changed:
+    for path, digest in plan.new + plan.changed + plan.judged_again:
         articles, left_out = load_or_skip(path, settings.max_file_bytes, settings.max_archive_bytes)
         for reason in left_out:
             log.warning("skipping %s", reason)

@@ -60,9 +60,11 @@ def test_keyword_search_ranks_by_bm25_and_ignores_words_most_passages_use(seed_i
 
 
 def test_articles_judged_by_other_injection_rules_are_judged_again_without_embedding(settings, tmp_path,
-                                                                                     monkeypatch):
+                                                                                     monkeypatch, capsys):
     """An index built before rag.injection's rules changed trusts less the articles those rules
     flagged (8 BBC stories, before 2026-12-05): its next sync judges them again, embedding nothing."""
+    from rag.cli import main
+
     folder, index_dir = tmp_path / "articles", tmp_path / "index"
     shutil.copytree(SEEDS, folder)
     rag.build_index(folder, index_dir, settings=settings, progress=False)
@@ -70,6 +72,10 @@ def test_articles_judged_by_other_injection_rules_are_judged_again_without_embed
     with sqlite3.connect(index_dir / DATABASE) as db:  # as older rules left it
         db.execute("UPDATE articles SET addresses_assistant = 1 WHERE source = ?", (ISTANBUL,))
         db.execute("UPDATE meta SET value = ? WHERE key = 'injection_rules'", (json.dumps("older rules"),))
+    # A dry run says so: every file to read again, none changed, nothing embedded.
+    assert main(["--index-dir", str(index_dir), "index", str(folder), "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert (len(plan["judge_again"]), plan["change"], plan["add"], plan["unchanged"]) == (5, [], [], 0)
     embedded = []
     monkeypatch.setattr(Embedder, "embed", lambda self, texts, progress=False: embedded.extend(texts))
 
@@ -78,6 +84,8 @@ def test_articles_judged_by_other_injection_rules_are_judged_again_without_embed
     assert (again.embedded, again.articles, embedded) == (0, 5, [])
     assert not any(article.addresses_assistant for article in articles)
     assert meta["injection_rules"] == INJECTION_RULES
+    assert main(["--index-dir", str(index_dir), "index", str(folder), "--dry-run", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["unchanged"] == 5  # judged now: nothing to read again
 
 
 def test_sync_reads_and_embeds_only_what_changed(settings, tmp_path, monkeypatch):
