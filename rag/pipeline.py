@@ -22,7 +22,7 @@ from rag.generation import load_generator
 from rag.index import load_index
 from rag.prompt import NOT_COVERED, answer_grammar, build_messages, reading_order
 from rag.query import unread_script
-from rag.retrieval import retrieve, within_reach
+from rag.retrieval import passages_for
 from rag.schema import Answer, IndexInfo, Retrieved, Timings
 from rag.sync import sync_folder
 
@@ -64,8 +64,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
                             "articles use: ask in the language of the articles")
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
     rescorer = load_embedder(settings.rescore_model, settings.models_dir) if settings.rescore_model else None
-    hits = within_reach(retrieve(question, index, embedder, settings.top_k, rescorer, history),
-                        settings.relevance_gap)
+    hits = passages_for(question, index, embedder, settings.top_k, settings.relevance_gap, rescorer, history)
     timings = Timings(retrieval=time.perf_counter() - started)
 
     top_score = max((hit.score for hit in hits), default=0.0)

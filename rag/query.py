@@ -1,8 +1,8 @@
 """What a question asks, read once before retrieval: the text to search with (a follow-up with
-its subject, misspellings respelt), the months and years it names (relative ones, "last month",
-resolved against the day it is asked), whether it wants the newest news, and the test that rules
-out passages that cannot be about the place or year it pins down; and whether it is written in
-letters the articles use at all.
+its subject, misspellings respelt; a question that asks two things, each part), the months and
+years it names (relative ones, "last month", resolved against the day it is asked), whether it
+wants the newest news, and the test that rules out passages that cannot be about the place or
+year it pins down; and whether it is written in letters the articles use at all.
 """
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ _BACK_REFERENCES = re.compile(
     r"those|these|there|the talks|the meeting|the two)\b",
     re.IGNORECASE,
 )
+# A second question joined to the first by ", and" and a question word: "How much was Bellamy
+# fined, and which club's offer did he turn down?", "Where were the ashes scattered, and in which
+# city ...?". Without the comma "and what" is as often a list ("observation and what?").
+_SECOND_QUESTION = re.compile(r", and (?=(?:(?:in|on|at|for|from|to|with|by) )?"
+                              r"(?:who|whom|whose|what|which|how|where|when|why)\b)", re.IGNORECASE)
 # "in Astana", "at Istanbul": the place a question is about (capitalised, see asked_places).
 _PLACE = re.compile(r"\b(?:in|at)\s+([^\W\d_]{2,})")
 
@@ -40,6 +45,20 @@ def standalone_query(question: str, history: list[dict] | None) -> str:
         # read (every unknown word respelt) while every other question waited.
         return f"{previous[-1][:HISTORY_CHARS]} {question}"
     return question
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions `question` asks: itself, or the two it joins with ", and" and a question word.
+    The second carries the first's names it does not write, the ones its pronouns stand for: "How
+    much was Craig Bellamy fined by Newcastle, and which club's £6m offer did he turn down?" ->
+    "How much was Craig Bellamy fined by Newcastle?", "Craig Bellamy Newcastle which club's £6m
+    offer did he turn down?". A second part of fewer than three words ("and why?") is no search
+    of its own."""
+    first, *second = _SECOND_QUESTION.split(question, maxsplit=1)
+    if not second or len(second[0].split()) < 3:
+        return [question]
+    names = [name for name in asked_names(first) if name.casefold() not in second[0].casefold()]
+    return [f"{first.rstrip(' ?')}?", " ".join([*names, second[0]])]
 
 
 def script(word: str) -> str:

@@ -11,8 +11,8 @@ from rag.config import PROJECT_DIR
 from rag.embedding import load_embedder
 from rag.index import load_index
 from rag.prompt import HISTORY_CHARS
-from rag.query import asked_names, asked_places, respell, standalone_query, time_terms
-from rag.retrieval import NEAR_DUPLICATE, retrieve, within_reach
+from rag.query import asked_names, asked_places, question_parts, respell, standalone_query, time_terms
+from rag.retrieval import NEAR_DUPLICATE, passages_for, retrieve, within_reach
 from rag.schema import Chunk, Hit
 
 
@@ -307,3 +307,48 @@ def test_a_passage_that_writes_the_name_asked_about_is_shown_before_closer_ones(
     shown = within_reach(retrieve("Who heads the Australian Food and Grocery Council?", index, embedder, top_k=4),
                          settings.relevance_gap)
     assert shown[0].chunk.source == "council.txt", [(h.chunk.source, h.score) for h in shown]
+
+
+@pytest.mark.parametrize("question, parts", [
+    ("How much was Craig Bellamy fined by Newcastle, and which club's £6m offer did he turn down?",
+     ["How much was Craig Bellamy fined by Newcastle?",
+      "Craig Bellamy Newcastle which club's £6m offer did he turn down?"]),
+    ("Where were Harrison's ashes scattered, and in which city did fans hold a vigil for him?",
+     ["Where were Harrison's ashes scattered?", "Harrison in which city did fans hold a vigil for him?"]),
+    ("What happened, and why?", ["What happened, and why?"]),  # no search of its own
+    ("Agassiz's approach combined observation and what?", ["Agassiz's approach combined observation and what?"]),
+    ("Which yachts won line honours and which the title?", ["Which yachts won line honours and which the title?"]),
+])
+def test_a_question_that_asks_two_things_is_read_as_two(question, parts):
+    assert question_parts(question) == parts
+
+
+def test_a_question_that_asks_two_things_is_shown_a_passage_for_each(tmp_path, settings):
+    """Searched as one, the question finds the articles on the fine and shows none on the offer
+    (its cosine is far below the best); searched part by part, both (BBC dev b027: the Birmingham
+    article was not shown, and the model answered the fine only)."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    articles = {
+        "fine.txt": "Bellamy fined by Newcastle\n\nNewcastle have fined striker Craig Bellamy two weeks' wages, about "
+                    "£80,000, after his row with manager Graeme Souness.",
+        "souness.txt": "Souness defends Bellamy fine\n\nGraeme Souness said the fine Newcastle imposed on Craig "
+                       "Bellamy was fair and that the club would not back down.",
+        "apology.txt": "Bellamy accepts Newcastle fine\n\nCraig Bellamy has accepted the fine Newcastle handed him "
+                       "and apologised to his team-mates.",
+        "offer.txt": "Striker snubs Birmingham\n\nThe Welsh striker turned down a £6m move to Birmingham City last "
+                     "week, saying he wanted to stay in the north-east.",
+    }
+    for name, text in articles.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    rag.build_index(folder, tmp_path / "index", settings=settings, progress=False)
+    index, embedder = load_index(tmp_path / "index", settings.embedding_model), load_embedder(settings.embedding_model)
+    question = "How much was Craig Bellamy fined by Newcastle, and which club's £6m offer did he turn down?"
+    as_one = within_reach(retrieve(question, index, embedder, top_k=4), settings.relevance_gap)
+    assert "offer.txt" not in {hit.chunk.source for hit in as_one}
+    shown = passages_for(question, index, embedder, 4, settings.relevance_gap)
+    assert [hit.chunk.source for hit in shown[:2]] == ["fine.txt", "offer.txt"] and len(shown) <= 4
+    # A follow-up is searched as one question, with the conversation's subject.
+    history = [{"role": "user", "content": "Was Bellamy fined?"}, {"role": "assistant", "content": "Yes [1]."}]
+    assert passages_for(question, index, embedder, 4, settings.relevance_gap, history=history) == within_reach(
+        retrieve(question, index, embedder, 4, history=history), settings.relevance_gap)

@@ -182,7 +182,7 @@ def evaluate(questions: list[EvalQuestion], *, settings: Settings, index_dir: st
     from rag.generation import load_generator
     from rag.index import load_index
     from rag.pipeline import ask
-    from rag.retrieval import retrieve
+    from rag.retrieval import passages_for
 
     index_dir = Path(index_dir) if index_dir is not None else settings.index_dir
     index = load_index(index_dir, settings.embedding_model)
@@ -196,7 +196,7 @@ def evaluate(questions: list[EvalQuestion], *, settings: Settings, index_dir: st
         ask_fn=lambda text, history: ask(text, index_dir=index_dir, history=history, settings=settings),
         # The same call as ask() makes, only deeper: no second generator call. run_eval warns if
         # the two ever disagree on the passages the model saw.
-        rank_fn=lambda text, history: retrieve(text, index, embedder, max(RECALL_AT), rescorer, history),
+        rank_fn=lambda text, history: passages_for(text, index, embedder, max(RECALL_AT), 0, rescorer, history),
         progress=progress,
     )
     return {"meta": run_info(settings, index_dir, index), **result}
