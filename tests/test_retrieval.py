@@ -281,14 +281,22 @@ def test_the_names_a_question_writes_are_read_whole():
     assert asked_names("Which studio made the 3D film Avatar?") == ["Avatar"]
 
 
+def _index_of(articles: dict[str, str], tmp_path, settings):
+    """(index, embedder) of the articles {file name: text}, indexed in tmp_path."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for name, text in articles.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    rag.build_index(folder, tmp_path / "index", settings=settings, progress=False)
+    return load_index(tmp_path / "index", settings.embedding_model), load_embedder(settings.embedding_model)
+
+
 def test_a_passage_that_writes_the_name_asked_about_is_shown_before_closer_ones(tmp_path, settings):
     """Dense search over passages on food, councils and heads of things ranks the one passage that
     names the Australian Food and Grocery Council below them (and, by cosine, out of reach of
     the best); the keyword ranking alone put it first, which fusion outvoted. As in the news
     tuning set's t008 ("Who heads the Australian Food and Grocery Council?", its article ranked
     5th and not shown)."""
-    folder = tmp_path / "articles"
-    folder.mkdir()
     articles = {
         "council.txt": "Food labels to change\n\nNew laws requiring all packaged food containing genetically "
                        "modified crops to be labelled come into effect today. Head of the Australian Food and "
@@ -300,10 +308,7 @@ def test_a_passage_that_writes_the_name_asked_about_is_shown_before_closer_ones(
         "waste.txt": "Council heads meet on food waste\n\nHeads of city councils met to discuss food waste. The "
                      "Australian councils want grocery stores to donate unsold food.",
     }
-    for name, text in articles.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    rag.build_index(folder, tmp_path / "index", settings=settings, progress=False)
-    index, embedder = load_index(tmp_path / "index", settings.embedding_model), load_embedder(settings.embedding_model)
+    index, embedder = _index_of(articles, tmp_path, settings)
     shown = within_reach(retrieve("Who heads the Australian Food and Grocery Council?", index, embedder, top_k=4),
                          settings.relevance_gap)
     assert shown[0].chunk.source == "council.txt", [(h.chunk.source, h.score) for h in shown]
@@ -327,8 +332,6 @@ def test_a_question_that_asks_two_things_is_shown_a_passage_for_each(tmp_path, s
     """Searched as one, the question finds the articles on the fine and shows none on the offer
     (its cosine is far below the best); searched part by part, both (BBC dev b027: the Birmingham
     article was not shown, and the model answered the fine only)."""
-    folder = tmp_path / "articles"
-    folder.mkdir()
     articles = {
         "fine.txt": "Bellamy fined by Newcastle\n\nNewcastle have fined striker Craig Bellamy two weeks' wages, about "
                     "£80,000, after his row with manager Graeme Souness.",
@@ -339,10 +342,7 @@ def test_a_question_that_asks_two_things_is_shown_a_passage_for_each(tmp_path, s
         "offer.txt": "Striker snubs Birmingham\n\nThe Welsh striker turned down a £6m move to Birmingham City last "
                      "week, saying he wanted to stay in the north-east.",
     }
-    for name, text in articles.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    rag.build_index(folder, tmp_path / "index", settings=settings, progress=False)
-    index, embedder = load_index(tmp_path / "index", settings.embedding_model), load_embedder(settings.embedding_model)
+    index, embedder = _index_of(articles, tmp_path, settings)
     question = "How much was Craig Bellamy fined by Newcastle, and which club's £6m offer did he turn down?"
     as_one = within_reach(retrieve(question, index, embedder, top_k=4), settings.relevance_gap)
     assert "offer.txt" not in {hit.chunk.source for hit in as_one}
