@@ -122,22 +122,23 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
     build = build_for(settings)
     plan = plan_sync(files, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)
-    # Files whose articles are indexed: of these, the rows with the same text are kept.
-    changed = {path.name for path, _ in plan.changed + plan.judged_again}
+    # Files whose articles are indexed, read again: of these, the rows with the same text are kept.
+    indexed_again = plan.changed + plan.judged_again
+    changed = {path.name for path, _ in indexed_again}
 
     encode, remote = embed or embedder.embed, embed is not None
 
     def chunk(article: Article) -> list[Chunk]:
         return chunk_article(article, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)
 
-    bar = _progress(len(plan.new) + len(plan.changed) + len(plan.judged_again), progress)
+    bar = _progress(len(plan.new) + len(indexed_again), progress)
     skipped = list(plan.refused)
     for reason in skipped:
         log.warning("skipping %s", reason)
-    read: set[str] = set()  # the sources of the articles read from new and changed files
+    read: set[str] = set()  # the sources of the articles read from new, changed and re-judged files
     counts = {"embedded": 0, "passages": 0}
     batch: list[_Pending] = []
-    for path, digest in plan.new + plan.changed + plan.judged_again:
+    for path, digest in plan.new + indexed_again:
         articles, left_out = load_or_skip(path, settings.max_file_bytes, settings.max_archive_bytes)
         for reason in left_out:
             log.warning("skipping %s", reason)
