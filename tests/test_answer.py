@@ -10,6 +10,7 @@ from rag.answer import LiveRenumbering, finish
 from rag.grounding import not_in_passage, novel_terms, restates, support
 from rag.prompt import NOT_COVERED
 from rag.schema import ArticleRecord, Chunk, Hit
+from rag.text import content_words
 
 PASSAGES = [
     "Heavy rain is expected across the valley next week.",
@@ -329,6 +330,20 @@ def test_a_when_answer_that_names_no_time_is_an_abstention():
     # Only a question that asks when: "what happened when" asks what.
     assert not finish("Officials from both towns met in Lyon [2].", _hits(),
                       "What happened when the towns met?").abstained
+
+
+def test_may_the_month_is_a_content_word_and_may_the_verb_is_not():
+    """"From May [1]." answers when BT's users get the software (BBC b038): read as the modal verb,
+    "May" left the answer no content word, nothing supported it, and it was declined."""
+    bt = [Hit(Chunk(id="b", source="b.txt", title="BT program to beat dialler scams", text=(
+        "From May, dial-up net users will be able to download free software."), start=0, end=67, position=0),
+        score=0.5)]
+    question = "when can bt dial up users get the free software"
+    assert finish("From May [1].", bt, question).text == "From May [1]."
+    assert content_words("Talks resume in May.") == ["talks", "resume", "may"]
+    # The modal verb, and a sentence's first word, stay stopwords.
+    assert content_words("May I ask? It may rain.") == ["ask", "rain"]
+    assert finish("From June [1].", bt, question).abstained
 
 
 def test_an_answer_to_what_is_the_name_of_that_names_no_one_is_an_abstention():
