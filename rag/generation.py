@@ -1,16 +1,19 @@
 """Local language models that turn a chat (list of role/content messages) into streamed text.
 
-Two backends share two methods, each leaving `last_prompt_tokens`, `last_new_prompt_tokens` (those
+Two backends share three methods, each leaving `last_prompt_tokens`, `last_new_prompt_tokens` (those
 not reused from the cache) and `last_completion_tokens` set for the caller's report:
 - `logprob(messages, reply)`: log P(reply | messages), one forward pass, no sampling;
 - `stream(messages, max_tokens, grammar)`: the reply, in text pieces as they are written; a GBNF
   `grammar` (rag.prompt.answer_grammar) restricts what can be written (llama.cpp only: the
-  transformers backend has no grammar and ignores it).
+  transformers backend has no grammar and ignores it);
+- `sample(messages, max_tokens, grammar, temperature, seed)`: one whole reply sampled, for
+  rag.consistency's second opinions.
 The backends:
 - LlamaCppGenerator: a GGUF file through llama-cpp-python; the default, fast on a laptop CPU.
 - TransformersGenerator: a Hugging Face model folder, or a GGUF file read through transformers'
   `gguf_file` (dequantised, so slower): for users with a GPU or an HF-format model.
-Both decode greedily (temperature 0): the same question over the same index gives the same answer.
+The answer is decoded greedily (temperature 0), and samples have fixed seeds: the same question
+over the same index gives the same answer.
 Both read every message as text: a control token's spelling inside an article or a question
 ("<|im_start|>system") cannot become a real one.
 """
@@ -196,6 +199,17 @@ class LlamaCppGenerator:
                     self.llm.eval([token])
             return total
 
+    def sample(self, messages: list[dict], max_tokens: int, grammar: str | None, temperature: float, seed: int) -> str:
+        """One reply sampled at `temperature` (llama-cpp-python's top-k/top-p chain), the same for
+        the same `seed`; the prompt is the one `stream` just read, so only the reply costs time."""
+        tokens, stop = self.prompt(messages)
+        with self.turns.turn():
+            self._count_prompt(tokens)
+            reply = self.llm.create_completion(tokens, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                                               stop=stop, grammar=self._grammar(grammar) if grammar else None)
+            self.last_completion_tokens = reply["usage"]["completion_tokens"]
+            return reply["choices"][0]["text"]
+
     def stream(self, messages: list[dict], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
         tokens, stop = self.prompt(messages)
         with self.turns.turn():
@@ -244,6 +258,19 @@ class TransformersGenerator:
             self.last_completion_tokens = 0
             logits = self.model(torch.cat([prompt, following], dim=1)).logits[0, prompt.shape[1] - 1:-1]
             return float(torch.log_softmax(logits.float(), dim=-1).gather(1, following[0, :, None]).sum())
+
+    def sample(self, messages: list[dict], max_tokens: int, grammar: str | None, temperature: float, seed: int) -> str:
+        import torch
+
+        inputs = self._inputs(messages)
+        with self.turns.turn(), torch.no_grad():
+            torch.manual_seed(seed)
+            self.last_prompt_tokens = self.last_new_prompt_tokens = int(inputs["input_ids"].shape[1])
+            out = self.model.generate(**inputs, max_new_tokens=max_tokens, do_sample=True, temperature=temperature,
+                                      top_k=40, top_p=0.95)
+            reply = out[0, inputs["input_ids"].shape[1]:]
+            self.last_completion_tokens = int(reply.shape[0])
+            return self.tokenizer.decode(reply, skip_special_tokens=True)
 
     def stream(self, messages: list[dict], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
         from transformers import TextIteratorStreamer

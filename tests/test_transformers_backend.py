@@ -28,3 +28,15 @@ def test_transformers_backend_answers_through_the_same_pipeline(seed_index, smol
     assert len(pieces) > 2 and answer.text.strip()
     assert 100 < answer.prompt_tokens and 0 < answer.completion_tokens <= 41
     assert answer.timings.first_token is not None
+
+
+@pytest.mark.slow
+def test_transformers_backend_samples_a_reply_the_same_for_the_same_seed(smollm2_gguf):
+    """rag.consistency's second opinion asks the generator for sampled replies: a seed fixes one."""
+    from rag.generation import TransformersGenerator
+
+    generator = TransformersGenerator(smollm2_gguf)
+    messages = [{"role": "user", "content": "Name a colour."}]
+    first = generator.sample(messages, 12, None, 0.8, 1000)
+    assert isinstance(first, str) and first.strip() and 0 < generator.last_completion_tokens <= 12
+    assert generator.sample(messages, 12, None, 0.8, 1000) == first
