@@ -117,6 +117,14 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
     return Checked(answer, citations, False, unsupported)
 
 
+def overruled(checked: Checked) -> Checked:
+    """The decline in place of a checked answer that a later check overrules (rag.consistency),
+    its claims listed as unsupported, as `finish` lists those of an answer it declines."""
+    claims = [re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_without_markers(sentence).split()))
+              for sentence in sentences(checked.text)]
+    return Checked(NOT_COVERED, [], True, checked.unsupported + claims)
+
+
 class LiveRenumbering:
     """Renumbers citation markers while the answer streams, so the words a user watches appear
     with the numbers the final answer will have (first use order); a marker split across pieces

@@ -29,6 +29,8 @@ MAX_THREADS = 512
 # Passages shown to the model, at most: the settings and the HTTP API's per-request top_k both
 # hold to it.
 MAX_TOP_K = 50
+# Replies sampled for a second opinion, at most (rag.consistency).
+MAX_CONSISTENCY_SAMPLES = 9
 # A RAG_ variable that nothing reads is warned of when what follows "RAG_" is this close (difflib's
 # ratio) to a variable that is read: RAG_TOPK scores 0.89 against TOP_K, RAG_THREAD 0.92, while
 # names that others may give the shared prefix (RAG_HOST, RAG_API_KEY, RAG_DATA_DIR, RAG_UI_AUTH)
@@ -78,6 +80,10 @@ class Settings:
     # the generator it was fitted on (rag.decline.FITTED_FOR). What the current fit gains and costs
     # on the reported sets is in rag.decline's docstring (README, Evaluation).
     calibrated_decline: bool = True
+    # Replies the model samples for a second opinion on an answer the calibrated decline was unsure
+    # of (rag.consistency; 0: none). Each costs about the answer's own writing time, on about half
+    # the answers (README, Evaluation, "Second opinions").
+    consistency_samples: int = 3
     # Write the answer under rag.prompt.answer_grammar (llama.cpp only): its only brackets are
     # "[n]" markers of passages that exist. Same outcomes on dev and test, one more right answer
     # on the SQuAD sample; asides in parentheses are lost (README, Evaluation).
@@ -234,3 +240,6 @@ def _validate(s: Settings, origin: dict[str, str]) -> None:
                       "min_relevance")
     if s.relevance_gap < 0:
         raise refused(f"relevance_gap must be 0 (show all top_k) or more, not {s.relevance_gap}", "relevance_gap")
+    if not 0 <= s.consistency_samples <= MAX_CONSISTENCY_SAMPLES:
+        raise refused(f"consistency_samples must be 0 (no second opinion) to {MAX_CONSISTENCY_SAMPLES}, "
+                      f"not {s.consistency_samples}", "consistency_samples")

@@ -3,7 +3,8 @@
 A question goes: check (and its script against the articles') -> retrieve passages (with the
 conversation), keeping those within reach of the best -> (too weak? say so) -> yield them (evidence
 first) -> prompt -> the generator scores the decline (calibrated to decline? say so; the 1.5B
-only) -> generate, streaming -> check each sentence and its citations -> Answer.
+only) -> generate, streaming -> check each sentence and its citations -> (the calibration unsure?
+the model answers again: most samples say otherwise? decline) -> Answer.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from rag.answer import LiveRenumbering, finish
+from rag.answer import LiveRenumbering, finish, overruled
 from rag.config import Settings, load_settings, with_arguments
-from rag.decline import FITTED_FOR, declines
+from rag.consistency import FIRST_SEED, TEMPERATURE, VERIFY_FROM, disagreeing
+from rag.decline import FITTED_FOR, declines, unanswerable
 from rag.embedding import load_embedder
 from rag.errors import BadInputError, IncompleteAnswerError
 from rag.generation import load_generator
@@ -110,13 +112,26 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     if rest := live.flush():
         yield rest
     raw_text = "".join(pieces)
+    # The answer's own counts: sampling a second opinion sets the generator's anew.
+    prompt_tokens, completion_tokens = generator.last_prompt_tokens, generator.last_completion_tokens
+    new_prompt_tokens += generator.last_new_prompt_tokens
     checked = finish(raw_text, passages, question, index.articles)
+    samples_disagreeing = None
+    if (settings.consistency_samples and not checked.abstained and decline_logprob is not None
+            and unanswerable(decline_logprob, top_score) >= VERIFY_FROM):
+        # A second opinion (rag.consistency): the model answers again; when most of its samples
+        # say something else, the answer was not read in the passages.
+        samples = [finish(generator.sample(messages, settings.max_answer_tokens, grammar, TEMPERATURE, FIRST_SEED + k),
+                          passages, question) for k in range(settings.consistency_samples)]
+        samples_disagreeing = disagreeing(checked.text, [(sample.text, sample.abstained) for sample in samples],
+                                          question)
+        if 2 * samples_disagreeing > len(samples):
+            checked = overruled(checked)
     timings.total = time.perf_counter() - started
     yield Answer(question=question, text=checked.text, citations=checked.citations, abstained=checked.abstained,
-                 timings=timings, hits=hits, prompt_tokens=generator.last_prompt_tokens,
-                 new_prompt_tokens=new_prompt_tokens + generator.last_new_prompt_tokens,
-                 decline_logprob=decline_logprob, completion_tokens=generator.last_completion_tokens,
-                 unsupported=checked.unsupported, raw_text=raw_text)
+                 timings=timings, hits=hits, prompt_tokens=prompt_tokens, new_prompt_tokens=new_prompt_tokens,
+                 decline_logprob=decline_logprob, completion_tokens=completion_tokens,
+                 unsupported=checked.unsupported, raw_text=raw_text, samples_disagreeing=samples_disagreeing)
 
 
 def require_answer(items: Iterable[Retrieved | str | Answer], question: str) -> Iterator[Retrieved | str | Answer]:

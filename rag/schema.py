@@ -165,6 +165,9 @@ class Answer:
     # The model's reply as it wrote it, before rag.answer checked it ("" when the model was not
     # asked to write): eval/replay_checks.py re-runs the check on it without the model.
     raw_text: str = ""
+    # How many of the replies sampled for a second opinion (rag.consistency) said something else;
+    # None when none was asked for. Most of them: the answer became the decline.
+    samples_disagreeing: int | None = None
     prompt_tokens: int = 0
     # Prompt tokens the model had to read: those not reused from the runtime's cache of the
     # previous prompt (its fixed instructions and examples). What decides the wait on a CPU.

@@ -1,0 +1,113 @@
+"""How rag.consistency's second opinion would decide on a report's answers: the model asked again.
+
+    .venv/bin/python eval/second_opinion.py ask REPORT.json [--index DIR] [--split dev] --json OUT.json
+    .venv/bin/python eval/second_opinion.py summarise OUT.json [OUT2.json ...]
+
+`ask` rebuilds each row's prompt from the passages it recorded (`shown`), has the model write
+its answer again (greedy, as the pipeline does) and, when that answer is not the decline,
+SAMPLES replies at rag.consistency's temperature and seeds, each checked by rag.answer.finish.
+Run it on tuning rows only (a report's dev split, SQuAD seeds other than 0), with no other model
+job on the machine. `summarise` grades the answers as the eval does and prints, for the answers
+the calibrated decline lets through (rag.decline, from the report's recorded signals), how many
+right, wrong and unanswerable ones 0-3 samples contradict, and what each gate on P(unanswerable)
+would decline. The figures behind rag.consistency's defaults came from this (2026-12-05).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from contextlib import ExitStack
+from pathlib import Path
+
+from rag.answer import finish
+from rag.config import load_settings
+from rag.consistency import FIRST_SEED, TEMPERATURE, disagreeing
+from rag.decline import declines, unanswerable
+from rag.evaluation.metrics import is_right
+from rag.evaluation.squad import throwaway_index
+from rag.prompt import answer_grammar, build_messages, reading_order
+from rag.schema import Hit
+
+sys.path.insert(0, str(Path(__file__).parent))
+from replay_checks import chunks_by_id, rebuilt_from  # noqa: E402
+
+SAMPLES = 3
+GATES = (0.0, 0.1, 0.2, 0.3, 0.4)
+
+
+def ask(report_path: Path, index: Path | None, split: str | None, out: Path) -> None:
+    from rag.generation import load_generator
+
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    rows = [r for r in report["rows"] if r.get("shown") and (split is None or r.get("split") == split)]
+    settings = load_settings()
+    with ExitStack() as stack:
+        if index is None:
+            documents, folders = rebuilt_from(report["meta"], None)
+            index = stack.enter_context(throwaway_index(documents, *folders, settings=settings, progress=False))
+        chunks = chunks_by_id(index, settings)
+    generator = load_generator(settings)
+    results = []
+    for row in rows:
+        passages = reading_order([Hit(chunks[chunk_id], 0.0) for chunk_id in row["shown"]])
+        messages, grammar = build_messages(row["question"], passages), answer_grammar(len(passages))
+        answer = finish("".join(generator.stream(messages, settings.max_answer_tokens, grammar)), passages,
+                        row["question"])
+        samples = [] if answer.abstained else [
+            finish(generator.sample(messages, settings.max_answer_tokens, grammar, TEMPERATURE, FIRST_SEED + k),
+                   passages, row["question"]) for k in range(SAMPLES)]
+        results.append({key: row.get(key) for key in ("id", "question", "answerable", "gold_answers", "match",
+                                                      "decline_logprob", "top_score")}
+                       | {"answer": answer.text, "abstained": answer.abstained,
+                          "samples": [{"text": s.text, "abstained": s.abstained} for s in samples]})
+        out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+        print(row["id"], answer.text[:70], "|", [s.text[:30] for s in samples], flush=True)
+
+
+def summarise(paths: list[Path]) -> None:
+    rows = [row for path in paths for row in json.loads(path.read_text(encoding="utf-8"))]
+    graded = []
+    for row in rows:
+        signals = row["decline_logprob"] is not None
+        if (signals and declines(row["decline_logprob"], row["top_score"])) or row["abstained"]:
+            continue  # declined before a second opinion could be asked
+        right = is_right(row["answerable"], row["gold_answers"], row["match"], row["answer"], False)
+        kind = "right" if right else "wrong" if row["answerable"] else "unanswerable"
+        against = disagreeing(row["answer"], [(s["text"], s["abstained"]) for s in row["samples"]], row["question"])
+        p = unanswerable(row["decline_logprob"], row["top_score"]) if signals else 1.0
+        graded.append((kind, against, p))
+    kinds = ("right", "wrong", "unanswerable")
+    table = Counter((kind, against) for kind, against, _ in graded)
+    print(f"{len(graded)} answers after the calibrated decline ({len(rows)} rows)")
+    print("samples contradicting  " + "  ".join(f"{kind:>12s}" for kind in kinds))
+    for against in range(SAMPLES + 1):
+        print(f"{against:>21d}  " + "  ".join(f"{table[(kind, against)]:12d}" for kind in kinds))
+    for gate in GATES:
+        asked = [(kind, against) for kind, against, p in graded if p >= gate]
+        overruled = Counter(kind for kind, against in asked if 2 * against > SAMPLES)
+        print(f"gate P(unanswerable) >= {gate}: {len(asked)} asked again; declined: "
+              + ", ".join(f"{overruled[kind]} {kind}" for kind in kinds))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    asking = commands.add_parser("ask")
+    asking.add_argument("report", type=Path)
+    asking.add_argument("--index", type=Path, help="the index the report was run on (default: rebuilt)")
+    asking.add_argument("--split", choices=["dev", "test"])
+    asking.add_argument("--json", type=Path, required=True)
+    summing = commands.add_parser("summarise")
+    summing.add_argument("results", type=Path, nargs="+")
+    args = parser.parse_args()
+    if args.command == "ask":
+        ask(args.report, args.index, args.split, args.json)
+    else:
+        summarise(args.results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Whether the model's answer holds when it answers again: a second opinion for answers the
+calibrated decline (rag.decline) was unsure of.
+
+A model that reads the answer in its passages writes it again when it samples; one that makes an
+answer up from a near miss's passages (a nearby fact, another role's person) writes a different
+one, or declines (SelfCheckGPT's idea: Manakul et al., 2023). So when rag.decline gives an answer's
+question a probability of "unanswerable" of at least VERIFY_FROM, the model answers again
+(Settings.consistency_samples times, 3) at TEMPERATURE, each reply checked as the answer was
+(rag.answer.finish); when most of them say something else (another name, number or fact, or the
+decline) the answer becomes the decline.
+
+Chosen on the tuning rows, the model asked again (2026-12-05: seed dev split, news dev split and
+tuning set, BBC dev split, SQuAD seed 1; 187 questions the pipeline answered after the calibrated
+decline, eval/second_opinion.py): with 3 samples, the answers at least 2 of them contradict
+were 3 of the 122 right ones, 7 of the 24 wrong ones and 9 of the 41 answers to unanswerable
+questions; at 1 of 3, 17 right answers would be cut; at 3 of 3, 2 wrong and 2 unanswerable
+declined. The gate at 0.3 asks for a second opinion on 113 of the 187 (without it: 4 right, 8
+wrong, 10 unanswerable declined).
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.query import asked_names
+from rag.text import CITATION, content_stems, name_key, stated_numbers
+
+# Replies sampled for a second opinion, and how freely (llama-cpp-python's default chain: top-k 40,
+# top-p 0.95). Seeds are fixed: the same question gets the same decision.
+TEMPERATURE = 0.8
+FIRST_SEED = 1000
+# rag.decline's probability of "unanswerable" at or above which an answer is sampled again.
+VERIFY_FROM = 0.3
+
+
+def answer_key(text: str, question: str) -> set[str]:
+    """What an answer says that its question does not: the names (by name_key) and numbers it
+    adds, else its content words (5-letter stems) the question lacks."""
+    text = CITATION.sub("", text)
+    asked = {name_key(word) for word in re.findall(r"\w+", question)}
+    names = {name_key(word) for name in asked_names(text) for word in re.findall(r"[^\W_]+", name)
+             if word[0].isupper()} - asked
+    added = names | (stated_numbers(text) - stated_numbers(question))
+    return added or content_stems(text) - content_stems(question)
+
+
+def same_answer(first: str, first_declines: bool, other: str, other_declines: bool, question: str) -> bool:
+    """Whether two checked replies to `question` say the same: both the decline, or answers that
+    share a name, a number or (naming none) a content word the question does not write."""
+    if first_declines or other_declines:
+        return first_declines == other_declines
+    key, other_key = answer_key(first, question), answer_key(other, question)
+    return bool(key & other_key) or not (key or other_key)
+
+
+def disagreeing(answer: str, samples: list[tuple[str, bool]], question: str) -> int:
+    """How many of the checked `samples` ((text, declines) each) say something else than `answer`;
+    most of them (over half) overrule it."""
+    return sum(not same_answer(answer, False, text, declines, question) for text, declines in samples)
