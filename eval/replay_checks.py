@@ -7,7 +7,8 @@ rows (their `raw_answer` and `shown` passages, recorded since 2026-12-04) with o
 off at a time. A row's outcome is graded as the report grades it (an answerable question is right
 when the answer holds a gold phrase and is not a decline; an unanswerable one when it is declined):
 a check **saved** a row that is right with it and wrong without it, and **cut** one that is wrong
-with it and right without it. Rows the pipeline declined before the model wrote are not the
+with it and right without it. Rows the pipeline declined before the model wrote, or whose answer
+the second opinion overruled (rag.consistency: it samples, so it cannot be replayed), are not the
 checks' doing and are left out.
 
 The checks (rag.grounding's rules, as rag.answer applies them):
@@ -105,7 +106,10 @@ def main() -> None:
     args = parser.parse_args()
     try:
         report = json.loads(args.report.read_text(encoding="utf-8"))
-        rows = [r for r in report["rows"] if r.get("raw_answer")]
+        # An answer the second opinion overruled (rag.consistency, sampled: not replayable) is the
+        # decline whatever the checks say; left out, as those declined before the model wrote.
+        rows = [r for r in report["rows"] if r.get("raw_answer")
+                and not (r.get("samples_disagreeing") is not None and r["abstained"])]
         meta = report["meta"]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SystemExit(f"{args.report} is not a readable `rag eval --json` report ({type(exc).__name__}: {exc})")
