@@ -11,11 +11,10 @@ decline) the answer becomes the decline.
 
 Chosen on the tuning rows, the model asked again (2026-12-05: seed dev split, news dev split and
 tuning set, BBC dev split, SQuAD seed 1; 187 questions the pipeline answered after the calibrated
-decline, eval/second_opinion.py): with 3 samples, the answers at least 2 of them contradict
-were 3 of the 122 right ones, 7 of the 24 wrong ones and 9 of the 41 answers to unanswerable
-questions; at 1 of 3, 17 right answers would be cut; at 3 of 3, 2 wrong and 2 unanswerable
-declined. The gate at 0.3 asks for a second opinion on 113 of the 187 (without it: 4 right, 8
-wrong, 10 unanswerable declined).
+decline; eval/second_opinion.py). Asked on all 187, 3 samples each: the answers at least 2 of
+them contradict were 4 of the 122 right ones, 8 of the 24 wrong ones and 10 of the 41 answers to
+unanswerable questions; at 1 of 3, 17 right answers would go; at 3 of 3, 2 wrong and 2
+unanswerable. Asked only at VERIFY_FROM (113 of the 187): 3, 7 and 9.
 """
 
 from __future__ import annotations
