@@ -5,11 +5,11 @@
 
 `ask` rebuilds each row's prompt from the passages it recorded (`shown`), has the model write
 its answer again (greedy, as the pipeline does) and, when that answer is not the decline,
-SAMPLES replies at rag.consistency's temperature and seeds, each checked by rag.answer.finish.
+samples `consistency_samples` replies as rag.consistency does, each checked by rag.answer.finish.
 Run it on tuning rows only (a report's dev split, SQuAD seeds other than 0), with no other model
 job on the machine. `summarise` grades the answers as the eval does and prints, for the answers
 the calibrated decline lets through (rag.decline, from the report's recorded signals), how many
-right, wrong and unanswerable ones 0-3 samples contradict, and what each gate on P(unanswerable)
+right, wrong and unanswerable ones 0, 1, 2... samples contradict, and what each gate on P(unanswerable)
 would decline. The figures behind rag.consistency's defaults came from this (2026-12-05).
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rag.answer import finish
 from rag.config import load_settings
-from rag.consistency import FIRST_SEED, TEMPERATURE, disagreeing
+from rag.consistency import disagreeing, overrules, resample
 from rag.decline import declines, unanswerable
 from rag.evaluation.metrics import is_right
 from rag.evaluation.squad import throwaway_index
@@ -34,7 +34,6 @@ from rag.schema import Hit
 sys.path.insert(0, str(Path(__file__).parent))
 from replay_checks import chunks_by_id, rebuilt_from  # noqa: E402
 
-SAMPLES = 3
 GATES = (0.0, 0.1, 0.2, 0.3, 0.4)
 
 
@@ -56,9 +55,8 @@ def ask(report_path: Path, index: Path | None, split: str | None, out: Path) -> 
         messages, grammar = build_messages(row["question"], passages), answer_grammar(len(passages))
         answer = finish("".join(generator.stream(messages, settings.max_answer_tokens, grammar)), passages,
                         row["question"])
-        samples = [] if answer.abstained else [
-            finish(generator.sample(messages, settings.max_answer_tokens, grammar, TEMPERATURE, FIRST_SEED + k),
-                   passages, row["question"]) for k in range(SAMPLES)]
+        samples = [] if answer.abstained else resample(generator, messages, grammar, passages, row["question"],
+                                                       settings.consistency_samples, settings.max_answer_tokens)
         results.append({key: row.get(key) for key in ("id", "question", "answerable", "gold_answers", "match",
                                                       "decline_logprob", "top_score")}
                        | {"answer": answer.text, "abstained": answer.abstained,
@@ -78,16 +76,16 @@ def summarise(paths: list[Path]) -> None:
         kind = "right" if right else "wrong" if row["answerable"] else "unanswerable"
         against = disagreeing(row["answer"], [(s["text"], s["abstained"]) for s in row["samples"]], row["question"])
         p = unanswerable(row["decline_logprob"], row["top_score"]) if signals else 1.0
-        graded.append((kind, against, p))
+        graded.append((kind, against, len(row["samples"]), p))
     kinds = ("right", "wrong", "unanswerable")
-    table = Counter((kind, against) for kind, against, _ in graded)
+    table = Counter((kind, against) for kind, against, _, _ in graded)
     print(f"{len(graded)} answers after the calibrated decline ({len(rows)} rows)")
     print("samples contradicting  " + "  ".join(f"{kind:>12s}" for kind in kinds))
-    for against in range(SAMPLES + 1):
+    for against in range(max((samples for *_, samples, _ in graded), default=0) + 1):
         print(f"{against:>21d}  " + "  ".join(f"{table[(kind, against)]:12d}" for kind in kinds))
     for gate in GATES:
-        asked = [(kind, against) for kind, against, p in graded if p >= gate]
-        overruled = Counter(kind for kind, against in asked if 2 * against > SAMPLES)
+        asked = [(kind, against, samples) for kind, against, samples, p in graded if p >= gate]
+        overruled = Counter(kind for kind, against, samples in asked if overrules(against, samples))
         print(f"gate P(unanswerable) >= {gate}: {len(asked)} asked again; declined: "
               + ", ".join(f"{overruled[kind]} {kind}" for kind in kinds))
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import re
 
+from rag.answer import Checked, finish
 from rag.query import asked_names
+from rag.schema import Hit
 from rag.text import CITATION, content_stems, name_key, stated_numbers
 
 # Replies sampled for a second opinion, and how freely (llama-cpp-python's default chain: top-k 40,
@@ -52,7 +54,19 @@ def same_answer(first: str, first_declines: bool, other: str, other_declines: bo
     return bool(key & other_key) or not (key or other_key)
 
 
+def resample(generator, messages: list[dict], grammar: str | None, passages: list[Hit], question: str, count: int,
+             max_tokens: int) -> list[Checked]:
+    """`count` replies sampled for the prompt `messages` (at TEMPERATURE, seeds from FIRST_SEED), each
+    checked against `passages` as the answer was."""
+    return [finish(generator.sample(messages, max_tokens, grammar, TEMPERATURE, FIRST_SEED + k), passages, question)
+            for k in range(count)]
+
+
 def disagreeing(answer: str, samples: list[tuple[str, bool]], question: str) -> int:
-    """How many of the checked `samples` ((text, declines) each) say something else than `answer`;
-    most of them (over half) overrule it."""
+    """How many of the checked `samples` ((text, declines) each) say something else than `answer`."""
     return sum(not same_answer(answer, False, text, declines, question) for text, declines in samples)
+
+
+def overrules(disagreeing: int, samples: int) -> bool:
+    """Whether `disagreeing` of `samples` replies overrule the answer: most of them."""
+    return 2 * disagreeing > samples

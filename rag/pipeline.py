@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 
 from rag.answer import LiveRenumbering, finish, overruled
 from rag.config import Settings, load_settings, with_arguments
-from rag.consistency import FIRST_SEED, TEMPERATURE, VERIFY_FROM, disagreeing
+from rag.consistency import VERIFY_FROM, disagreeing, overrules, resample
 from rag.decline import FITTED_FOR, declines, unanswerable
 from rag.embedding import load_embedder
 from rag.errors import BadInputError, IncompleteAnswerError
@@ -121,11 +121,11 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
             and unanswerable(decline_logprob, top_score) >= VERIFY_FROM):
         # A second opinion (rag.consistency): the model answers again; when most of its samples
         # say something else, the answer was not read in the passages.
-        samples = [finish(generator.sample(messages, settings.max_answer_tokens, grammar, TEMPERATURE, FIRST_SEED + k),
-                          passages, question) for k in range(settings.consistency_samples)]
+        samples = resample(generator, messages, grammar, passages, question, settings.consistency_samples,
+                           settings.max_answer_tokens)
         samples_disagreeing = disagreeing(checked.text, [(sample.text, sample.abstained) for sample in samples],
                                           question)
-        if 2 * samples_disagreeing > len(samples):
+        if overrules(samples_disagreeing, len(samples)):
             checked = overruled(checked)
     timings.total = time.perf_counter() - started
     yield Answer(question=question, text=checked.text, citations=checked.citations, abstained=checked.abstained,

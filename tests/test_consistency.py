@@ -4,7 +4,7 @@ import pytest
 
 import rag
 import rag.pipeline
-from rag.consistency import answer_key, disagreeing, same_answer
+from rag.consistency import answer_key, disagreeing, overrules, same_answer
 
 BUYER = "Who bought Jimi Hendrix's 1965 Fender Stratocaster for £100,000?"
 
@@ -29,6 +29,8 @@ def test_disagreeing_counts_the_samples_that_say_something_else():
     samples = [("Bob Terry [1].", False), ("The articles do not say.", True), ("A Seattle museum [1].", False)]
     assert disagreeing("Bob Terry bought it [1].", samples, BUYER) == 2
     assert disagreeing("Bob Terry bought it [1].", samples[:1], BUYER) == 0
+    # Most of them overrule the answer: 2 of 3, not 1 of 3 nor 1 of 2.
+    assert overrules(2, 3) and not overrules(1, 3) and not overrules(1, 2)
 
 
 @pytest.mark.slow
