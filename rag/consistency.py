@@ -19,12 +19,10 @@ unanswerable. Asked only at VERIFY_FROM (113 of the 187): 3, 7 and 9.
 
 from __future__ import annotations
 
-import re
-
 from rag.answer import Checked, finish
-from rag.query import asked_names
+from rag.grounding import added_names
 from rag.schema import Hit
-from rag.text import CITATION, content_stems, name_key, stated_numbers
+from rag.text import CITATION, content_stems, stated_numbers
 
 # Replies sampled for a second opinion, and how freely (llama-cpp-python's default chain: top-k 40,
 # top-p 0.95). Seeds are fixed: the same question gets the same decision.
@@ -38,10 +36,7 @@ def answer_key(text: str, question: str) -> set[str]:
     """What an answer says that its question does not: the names (by name_key) and numbers it
     adds, else its content words (5-letter stems) the question lacks."""
     text = CITATION.sub("", text)
-    asked = {name_key(word) for word in re.findall(r"\w+", question)}
-    names = {name_key(word) for name in asked_names(text) for word in re.findall(r"[^\W_]+", name)
-             if word[0].isupper()} - asked
-    added = names | (stated_numbers(text) - stated_numbers(question))
+    added = added_names(text, question) | (stated_numbers(text) - stated_numbers(question))
     return added or content_stems(text) - content_stems(question)
 
 

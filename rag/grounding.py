@@ -8,7 +8,8 @@
 - `lacks_number`: a "how many" (or "how long", "how far"...) answer without a number, a "what year"
   one without a year, a "how much did it cost" one without a sum of money;
 - `lacks_time`: a "when" answer that names no time;
-- `lacks_name`: an answer to "what is the name of ..." that names nothing the question does not.
+- `lacks_name`: an answer to "what is the name of ..." that names nothing the question does not
+  (`added_names`: what it names that the question does not).
 rag.answer applies them to each sentence of an answer.
 """
 
@@ -290,7 +291,12 @@ def lacks_name(question: str, claims: list[str]) -> bool:
     (b054, "What is the name of the Georgia woman suing Hewlett Packard ...?"), no answer cut."""
     if not _NAME_ASKED.search(question):
         return False
+    return not any(added_names(claim, question) for claim in claims)
+
+
+def added_names(text: str, question: str) -> set[str]:
+    """The capitalised words of the names `text` writes (rag.query.asked_names) that the question
+    does not, as name_keys, compared whatever the question's case."""
     asked = {name_key(word) for word in re.findall(r"\w+", question)}
-    return not any(name_key(word) not in asked
-                   for claim in claims for name in asked_names(claim)
-                   for word in re.findall(r"[^\W_]+", name) if word[0].isupper())
+    return {name_key(word) for name in asked_names(text) for word in re.findall(r"[^\W_]+", name)
+            if word[0].isupper()} - asked
