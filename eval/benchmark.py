@@ -77,7 +77,8 @@ def main() -> None:
     checked_again = [a for a in rows if a.samples_disagreeing is not None]
     if checked_again:
         print(f"{len(checked_again)} answers asked for a second opinion: median total "
-              f"{statistics.median(a.timings.total for a in checked_again):.2f} s")
+              f"{statistics.median(a.timings.total for a in checked_again):.2f} s, "
+              f"{sum(a.samples_drawn for a in checked_again)} samples drawn")
     warm = [a for a in warm if a.samples_disagreeing is None]
     if warm:
         reading = sum(a.timings.first_token - a.timings.retrieval for a in warm)

@@ -10,7 +10,8 @@ Run it on tuning rows only (a report's dev split, SQuAD seeds other than 0), wit
 job on the machine. `summarise` grades the answers as the eval does and prints, for the answers
 the calibrated decline lets through (rag.decline, from the report's recorded signals), how many
 right, wrong and unanswerable ones 0, 1, 2... samples contradict, and what each gate on P(unanswerable)
-would decline. The figures behind rag.consistency's defaults came from this (2026-12-05).
+would decline, with the samples drawn (rag.consistency.tally stops once the rest cannot change
+the decision) of those asked for. The figures behind rag.consistency's defaults came from this (2026-12-05).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
-from rag.answer import finish
+from rag.answer import Checked, finish
 from rag.config import load_settings
-from rag.consistency import disagreeing, overrules, resample
+from rag.consistency import disagreeing, overrules, resample, tally
 from rag.decline import declines, unanswerable
 from rag.evaluation.metrics import is_right
 from rag.evaluation.squad import throwaway_index
@@ -55,8 +56,8 @@ def ask(report_path: Path, index: Path | None, split: str | None, out: Path) -> 
         messages, grammar = build_messages(row["question"], passages), answer_grammar(len(passages))
         answer = finish("".join(generator.stream(messages, settings.max_answer_tokens, grammar)), passages,
                         row["question"])
-        samples = [] if answer.abstained else resample(generator, messages, grammar, passages, row["question"],
-                                                       settings.consistency_samples, settings.max_answer_tokens)
+        samples = [] if answer.abstained else list(resample(generator, messages, grammar, passages, row["question"],
+                                                            settings.consistency_samples, settings.max_answer_tokens))
         results.append({key: row.get(key) for key in ("id", "question", "answerable", "gold_answers", "match",
                                                       "decline_logprob", "top_score")}
                        | {"answer": answer.text, "abstained": answer.abstained,
@@ -76,18 +77,21 @@ def summarise(paths: list[Path]) -> None:
         kind = "right" if right else "wrong" if row["answerable"] else "unanswerable"
         against = disagreeing(row["answer"], [(s["text"], s["abstained"]) for s in row["samples"]], row["question"])
         p = unanswerable(row["decline_logprob"], row["top_score"]) if signals else 1.0
-        graded.append((kind, against, len(row["samples"]), p))
+        drawn = tally(row["answer"], [Checked(s["text"], [], s["abstained"]) for s in row["samples"]],
+                      len(row["samples"]), row["question"])[1]
+        graded.append((kind, against, len(row["samples"]), p, drawn))
     kinds = ("right", "wrong", "unanswerable")
-    table = Counter((kind, against) for kind, against, _, _ in graded)
+    table = Counter((kind, against) for kind, against, *_ in graded)
     print(f"{len(graded)} answers after the calibrated decline ({len(rows)} rows)")
     print("samples contradicting  " + "  ".join(f"{kind:>12s}" for kind in kinds))
-    for against in range(max((samples for *_, samples, _ in graded), default=0) + 1):
+    for against in range(max((samples for _, _, samples, *_ in graded), default=0) + 1):
         print(f"{against:>21d}  " + "  ".join(f"{table[(kind, against)]:12d}" for kind in kinds))
     for gate in GATES:
-        asked = [(kind, against, samples) for kind, against, samples, p in graded if p >= gate]
-        overruled = Counter(kind for kind, against, samples in asked if overrules(against, samples))
+        asked = [(kind, against, samples, drawn) for kind, against, samples, p, drawn in graded if p >= gate]
+        overruled = Counter(kind for kind, against, samples, _ in asked if overrules(against, samples))
         print(f"gate P(unanswerable) >= {gate}: {len(asked)} asked again; declined: "
-              + ", ".join(f"{overruled[kind]} {kind}" for kind in kinds))
+              + ", ".join(f"{overruled[kind]} {kind}" for kind in kinds)
+              + f"; samples drawn {sum(drawn for *_, drawn in asked)} of {sum(samples for _, _, samples, _ in asked)}")
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rag.config import LOGIN_VARIABLE, PROJECT_DIR, Settings, load_settings
 from rag.errors import BadInputError, IncompleteAnswerError, RagError
-from rag.schema import Answer, Retrieved
+from rag.schema import Answer, Checking, Retrieved
 
 DEFAULT_EVAL_SET = PROJECT_DIR / "eval" / "questions.jsonl"
 DEFAULT_EVAL_REPORT = PROJECT_DIR / "eval" / "reports" / "latest.json"
@@ -245,6 +245,9 @@ def _chat(args, settings: Settings) -> int:
             for item in require_answer(ask_stream(question, history=history, settings=settings), question):
                 if isinstance(item, Retrieved):
                     print(f"({len(item.hits)} passages found; reading them…)", file=sys.stderr, flush=True)
+                elif isinstance(item, Checking):
+                    print(f"\n(checking the answer: the model answers up to {item.samples} times more…)",
+                          file=sys.stderr, flush=True)
                 elif isinstance(item, Answer):
                     # The streamed words were the model's own; show the checked text if it differs.
                     checked = item.text if item.text != streamed.strip() else ""

@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 
 from rag.answer import LiveRenumbering, finish, overruled
 from rag.config import Settings, load_settings, with_arguments
-from rag.consistency import VERIFY_FROM, disagreeing, overrules, resample
+from rag.consistency import VERIFY_FROM, overrules, resample, tally
 from rag.decline import FITTED_FOR, declines, unanswerable
 from rag.embedding import load_embedder
 from rag.errors import BadInputError, IncompleteAnswerError
@@ -25,7 +25,7 @@ from rag.index import load_index
 from rag.prompt import NOT_COVERED, answer_grammar, build_messages, reading_order
 from rag.query import unread_script
 from rag.retrieval import passages_for
-from rag.schema import Answer, IndexInfo, Retrieved, Timings
+from rag.schema import Answer, Checking, IndexInfo, Retrieved, Streamed, Timings
 from rag.sync import sync_folder
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,11 @@ def build_index(source_dir: str | Path, index_dir: str | Path | None = None, *,
 
 
 def ask_stream(question: str, *, index_dir: str | Path | None = None, history: list[dict] | None = None,
-               top_k: int | None = None, settings: Settings | None = None) -> Iterator[Retrieved | str | Answer]:
+               top_k: int | None = None, settings: Settings | None = None) -> Iterator[Streamed]:
     """Yield the passages found (a Retrieved) as soon as retrieval is done, then the answer text
-    piece by piece as the model writes it, then the final Answer. A question declined before the
-    model is called yields no Retrieved: its answer follows at once.
+    piece by piece as the model writes it, then (when the model is asked for a second opinion on
+    it, rag.consistency) a Checking, then the final Answer. A question declined before the model is
+    called yields no Retrieved: its answer follows at once.
 
     The pieces carry citation numbers already renumbered by first use; the Answer's text is the
     checked version (a sentence may be re-attributed or, if nothing supports the answer, replaced
@@ -116,25 +117,26 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     prompt_tokens, completion_tokens = generator.last_prompt_tokens, generator.last_completion_tokens
     new_prompt_tokens += generator.last_new_prompt_tokens
     checked = finish(raw_text, passages, question, index.articles)
-    samples_disagreeing = None
+    samples_disagreeing = samples_drawn = None
     if (settings.consistency_samples and not checked.abstained and decline_logprob is not None
             and unanswerable(decline_logprob, top_score) >= VERIFY_FROM):
         # A second opinion (rag.consistency): the model answers again; when most of its samples
         # say something else, the answer was not read in the passages.
+        yield Checking(samples=settings.consistency_samples)
         samples = resample(generator, messages, grammar, passages, question, settings.consistency_samples,
                            settings.max_answer_tokens)
-        samples_disagreeing = disagreeing(checked.text, [(sample.text, sample.abstained) for sample in samples],
-                                          question)
-        if overrules(samples_disagreeing, len(samples)):
+        samples_disagreeing, samples_drawn = tally(checked.text, samples, settings.consistency_samples, question)
+        if overrules(samples_disagreeing, settings.consistency_samples):
             checked = overruled(checked)
     timings.total = time.perf_counter() - started
     yield Answer(question=question, text=checked.text, citations=checked.citations, abstained=checked.abstained,
                  timings=timings, hits=hits, prompt_tokens=prompt_tokens, new_prompt_tokens=new_prompt_tokens,
                  decline_logprob=decline_logprob, completion_tokens=completion_tokens,
-                 unsupported=checked.unsupported, raw_text=raw_text, samples_disagreeing=samples_disagreeing)
+                 unsupported=checked.unsupported, raw_text=raw_text, samples_disagreeing=samples_disagreeing,
+                 samples_drawn=samples_drawn)
 
 
-def require_answer(items: Iterable[Retrieved | str | Answer], question: str) -> Iterator[Retrieved | str | Answer]:
+def require_answer(items: Iterable[Streamed], question: str) -> Iterator[Streamed]:
     """The items of an ask_stream for `question`, passed on; IncompleteAnswerError if they end
     before the checked Answer. Callers that show the stream use this, so that a core that stops
     early (it was a 500 about StopIteration, the passages returned as the answer, or a chat left

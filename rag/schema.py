@@ -116,6 +116,15 @@ class Retrieved:
 
 
 @dataclass
+class Checking:
+    """What ask_stream yields after the answer is written when it asks the model again (a second
+    opinion, rag.consistency): up to `samples` more replies, each taking about as long as the
+    answer did. The streamed text may still become the decline."""
+
+    samples: int
+
+
+@dataclass
 class Citation:
     n: int  # the number used in Answer.text, as in "[1]"
     source: str
@@ -165,14 +174,20 @@ class Answer:
     # The model's reply as it wrote it, before rag.answer checked it ("" when the model was not
     # asked to write): eval/replay_checks.py re-runs the check on it without the model.
     raw_text: str = ""
-    # How many of the replies sampled for a second opinion (rag.consistency) said something else;
-    # None when none was asked for. Most of them: the answer became the decline.
+    # How many of the replies sampled for a second opinion (rag.consistency) said something else,
+    # of `samples_drawn` (sampling stops once the rest cannot change the decision); None when none
+    # was asked for. Most of Settings.consistency_samples: the answer became the decline.
     samples_disagreeing: int | None = None
+    samples_drawn: int | None = None
     prompt_tokens: int = 0
     # Prompt tokens the model had to read: those not reused from the runtime's cache of the
     # previous prompt (its fixed instructions and examples). What decides the wait on a CPU.
     new_prompt_tokens: int = 0
     completion_tokens: int = 0
+
+
+# What ask_stream yields: a Retrieved, the answer's text in pieces, perhaps a Checking, the Answer.
+Streamed = Retrieved | str | Checking | Answer
 
 
 @dataclass

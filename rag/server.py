@@ -48,7 +48,7 @@ from rag.generation import Turns
 from rag.loading import web_address
 from rag.models import offered_generators
 from rag.pipeline import require_answer
-from rag.schema import Answer, Retrieved
+from rag.schema import Answer, Streamed
 from rag.text import CITATION
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ def _model(model, settings: Settings) -> str:
     return model
 
 
-def answers(question: str, history: list[dict], settings: Settings) -> Iterator[Retrieved | str | Answer]:
+def answers(question: str, history: list[dict], settings: Settings) -> Iterator[Streamed]:
     """rag.ask_stream in this process's queue: the turn is held until the answer is complete or
     the caller drops the iterator (a client that went away)."""
     with _ANSWERING.turn():
@@ -233,7 +233,7 @@ def completion(chat: Chat, answer: Answer, settings: Settings) -> dict:
     }
 
 
-def events(chat: Chat, items: Iterator[Retrieved | str | Answer], settings: Settings) -> Iterator[str]:
+def events(chat: Chat, items: Iterator[Streamed], settings: Settings) -> Iterator[str]:
     """Server-sent events as OpenAI streams them: `chat.completion.chunk`s, then `[DONE]`."""
     base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time()),
             "model": chat.model}

@@ -4,7 +4,8 @@ import pytest
 
 import rag
 import rag.pipeline
-from rag.consistency import answer_key, disagreeing, overrules, same_answer
+from rag.answer import Checked
+from rag.consistency import answer_key, disagreeing, overrules, same_answer, tally
 
 BUYER = "Who bought Jimi Hendrix's 1965 Fender Stratocaster for £100,000?"
 
@@ -33,6 +34,27 @@ def test_disagreeing_counts_the_samples_that_say_something_else():
     assert overrules(2, 3) and not overrules(1, 3) and not overrules(1, 2)
 
 
+def test_sampling_stops_once_the_rest_cannot_change_the_decision():
+    drawn = []
+
+    def samples(*texts):
+        for text in texts:
+            drawn.append(text)
+            yield Checked(text=text, citations=[], abstained=text.startswith("The articles"))
+
+    # Two of three agreeing: the third could not overrule the answer and is never sampled.
+    assert tally("Bob Terry [1].", samples("Bob Terry [1].", "Bob Terry [2].", "unsampled"), 3, BUYER) == (0, 2)
+    assert drawn == ["Bob Terry [1].", "Bob Terry [2]."]
+    # Two of three contradicting overrule it whatever the third says.
+    drawn.clear()
+    assert tally("Bob Terry [1].", samples("The articles do not say.", "A museum [1].", "unsampled"), 3,
+                 BUYER) == (2, 2)
+    assert "unsampled" not in drawn
+    # Split, the third decides.
+    assert tally("Bob Terry [1].", samples("Bob Terry [1].", "A museum [1].", "Bob Terry [1]."), 3, BUYER) == (1, 3)
+    assert tally("Bob Terry [1].", samples("Bob Terry [1].", "A museum [1].", "A museum [1]."), 3, BUYER) == (2, 3)
+
+
 @pytest.mark.slow
 def test_an_answer_most_samples_contradict_becomes_the_decline(settings, monkeypatch):
     """With the real model: every answer asked for a second opinion (the gate at 0), the samples
@@ -41,9 +63,13 @@ def test_an_answer_most_samples_contradict_becomes_the_decline(settings, monkeyp
     monkeypatch.setattr(rag.pipeline, "VERIFY_FROM", 0.0)
     generator = rag.pipeline.load_generator(settings)
     monkeypatch.setattr(type(generator), "sample", lambda self, *args: "The articles do not say.")
-    answer = rag.ask("Where had Putin and Erdogan met before their talks in Astana?", settings=settings)
+    items = list(rag.ask_stream("Where had Putin and Erdogan met before their talks in Astana?", settings=settings))
+    answer = items[-1]
     assert answer.abstained and answer.text == "The articles do not say." and answer.citations == []
-    assert answer.samples_disagreeing == 3
+    # Two samples of three contradicting decide it: the third is not drawn.
+    assert (answer.samples_disagreeing, answer.samples_drawn) == (2, 2)
+    # The stream said the written answer was being checked, before the Answer withdrew it.
+    assert [type(item).__name__ for item in items[-2:]] == ["Checking", "Answer"] and items[-2].samples == 3
     assert answer.raw_text and answer.unsupported  # what the model wrote first, kept for the record
 
 

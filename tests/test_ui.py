@@ -15,7 +15,7 @@ from conftest import ENDING_EARLY, ISTANBUL, core_ending_with, free_port, serve_
 from rag.cli import main
 from rag.config import Settings
 from rag.errors import BadInputError
-from rag.schema import Answer, Article, Chunk, Citation, Hit, Retrieved, Timings
+from rag.schema import Answer, Article, Checking, Chunk, Citation, Hit, Retrieved, Timings
 from ui import chat, render
 from ui.app import parse_auth, serve
 
@@ -148,6 +148,26 @@ def test_a_bug_in_the_core_is_a_message_too_not_a_stuck_chat(monkeypatch):
     _, chat_, exchanges, _ = _ask("What happened?")[-1]
     assert chat_[-1]["content"] == "⚠️ Internal error (RuntimeError: boom); the server&#x27;s log has the details."
     assert chat.history(exchanges) == []
+
+
+def test_an_answer_being_checked_says_so_until_the_checked_answer_replaces_it(monkeypatch):
+    """A second opinion takes seconds after the last word and may withdraw the answer: the chat
+    says it is being checked instead of leaving a cursor blinking at a finished sentence."""
+    hit = Hit(Chunk("a-0", "a.txt", "Talks", QUOTE, 100, 164, 0), 0.71)
+
+    def ask_stream(question, **_):
+        yield Retrieved([hit], 0.05)
+        yield "Bob Terry bought it [1]."
+        yield Checking(samples=3)
+        yield Answer(question, "The articles do not say.", [], True, Timings(0.05, 1.5, 9.0), hits=[hit])
+
+    monkeypatch.setattr(rag, "ask_stream", ask_stream)
+    shown = [chat_[-1]["content"] for _, chat_, _, _ in _ask("Who bought the guitar?")]
+    assert shown[-2].startswith('Bob Terry bought it <button type="button" class="cite-chip ref-0-1">1</button>.'
+                                '<br><span class="pending">Checking this answer: the model answers again, up to 3 '
+                                "times; if it says something else, the answer is withdrawn…</span>")
+    assert "cursor" not in shown[-2]
+    assert shown[-1].startswith('<div class="abstained"><strong>The articles do not say.</strong>')
 
 
 @ENDING_EARLY

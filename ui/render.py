@@ -45,8 +45,12 @@ def answer_html(k: int, answer: Answer, show_details: bool) -> str:
     return body + (f'<div class="cite-footer">{"".join(footer)}</div>' if footer else "")
 
 
-def streaming_html(k: int, text: str) -> str:
-    """A partial answer as it streams: its numbers are final already, so chips can show at once."""
+def streaming_html(k: int, text: str, checking: int = 0) -> str:
+    """A partial answer as it streams: its numbers are final already, so chips can show at once.
+    `checking`: the answer is written and the model is answering again (up to that many times)."""
+    if checking:
+        return (_with_chips(k, escape(text), {}) + '<br><span class="pending">Checking this answer: the model '
+                f'answers again, up to {checking} times; if it says something else, the answer is withdrawn…</span>')
     return _with_chips(k, escape(text), {}) + '<span class="cursor">▍</span>'
 
 
