@@ -25,7 +25,7 @@ from pathlib import Path
 
 from rag.answer import Checked, finish
 from rag.config import load_settings
-from rag.consistency import disagreeing, overrules, resample, tally
+from rag.consistency import disagreeing, overrules, resample, same_answer, tally
 from rag.decline import declines, unanswerable
 from rag.evaluation.metrics import is_right
 from rag.evaluation.squad import throwaway_index
@@ -38,7 +38,7 @@ from replay_checks import chunks_by_id, rebuilt_from  # noqa: E402
 GATES = (0.0, 0.1, 0.2, 0.3, 0.4)
 
 
-def ask(report_path: Path, index: Path | None, split: str | None, out: Path) -> None:
+def ask(report_path: Path, index: Path | None, split: str | None, out: Path, declined: bool) -> None:
     from rag.generation import load_generator
 
     report = json.loads(report_path.read_text(encoding="utf-8"))
@@ -56,8 +56,10 @@ def ask(report_path: Path, index: Path | None, split: str | None, out: Path) -> 
         messages, grammar = build_messages(row["question"], passages), answer_grammar(len(passages))
         answer = finish("".join(generator.stream(messages, settings.max_answer_tokens, grammar)), passages,
                         row["question"])
-        samples = [] if answer.abstained else list(resample(generator, messages, grammar, passages, row["question"],
-                                                            settings.consistency_samples, settings.max_answer_tokens))
+        # Sampled: the answers (or with `declined`, the declines the calibrated decline let through).
+        sampled = (answer.abstained and reached(row)) if declined else not answer.abstained
+        samples = list(resample(generator, messages, grammar, passages, row["question"], settings.consistency_samples,
+                                settings.max_answer_tokens)) if sampled else []
         results.append({key: row.get(key) for key in ("id", "question", "answerable", "gold_answers", "match",
                                                       "decline_logprob", "top_score")}
                        | {"answer": answer.text, "abstained": answer.abstained,
@@ -66,12 +68,18 @@ def ask(report_path: Path, index: Path | None, split: str | None, out: Path) -> 
         print(row["id"], answer.text[:70], "|", [s.text[:30] for s in samples], flush=True)
 
 
+def reached(row: dict) -> bool:
+    """Whether the pipeline would have the model write an answer: the calibrated decline (from the
+    row's recorded signals) did not decline first."""
+    return row["decline_logprob"] is None or not declines(row["decline_logprob"], row["top_score"])
+
+
 def summarise(paths: list[Path]) -> None:
     rows = [row for path in paths for row in json.loads(path.read_text(encoding="utf-8"))]
     graded = []
     for row in rows:
         signals = row["decline_logprob"] is not None
-        if (signals and declines(row["decline_logprob"], row["top_score"])) or row["abstained"]:
+        if not reached(row) or row["abstained"]:
             continue  # declined before a second opinion could be asked
         right = is_right(row["answerable"], row["gold_answers"], row["match"], row["answer"], False)
         kind = "right" if right else "wrong" if row["answerable"] else "unanswerable"
@@ -92,6 +100,25 @@ def summarise(paths: list[Path]) -> None:
         print(f"gate P(unanswerable) >= {gate}: {len(asked)} asked again; declined: "
               + ", ".join(f"{overruled[kind]} {kind}" for kind in kinds)
               + f"; samples drawn {sum(drawn for *_, drawn in asked)} of {sum(samples for _, _, samples, _ in asked)}")
+    declined = [row for row in rows if reached(row) and row["abstained"] and row["samples"]]
+    if declined:
+        print(f"{len(declined)} declines written by the model or its checks, sampled (ask --declined):")
+        for agreeing in range(1, max(len(row["samples"]) for row in declined) + 1):
+            outcome = Counter(_rescued(row, agreeing) for row in declined)
+            print(f"  a sample answer {agreeing}+ samples agree on taken instead: "
+                  + ", ".join(f"{outcome[kind]} {kind}" for kind in ("right", "wrong", "unanswerable", "kept")))
+
+
+def _rescued(row: dict, agreeing: int) -> str:
+    """What taking the sampled answer that at least `agreeing` samples give would make of a decline:
+    "right", "wrong", "unanswerable" (an answer to one), or "kept" (no such answer)."""
+    answers = [s["text"] for s in row["samples"] if not s["abstained"]]
+    for text in answers:
+        if sum(same_answer(text, False, other, False, row["question"]) for other in answers) >= agreeing:
+            if not row["answerable"]:
+                return "unanswerable"
+            return "right" if is_right(True, row["gold_answers"], row["match"], text, False) else "wrong"
+    return "kept"
 
 
 def main() -> None:
@@ -102,11 +129,12 @@ def main() -> None:
     asking.add_argument("--index", type=Path, help="the index the report was run on (default: rebuilt)")
     asking.add_argument("--split", choices=["dev", "test"])
     asking.add_argument("--json", type=Path, required=True)
+    asking.add_argument("--declined", action="store_true", help="sample the answers written as the decline too")
     summing = commands.add_parser("summarise")
     summing.add_argument("results", type=Path, nargs="+")
     args = parser.parse_args()
     if args.command == "ask":
-        ask(args.report, args.index, args.split, args.json)
+        ask(args.report, args.index, args.split, args.json, args.declined)
     else:
         summarise(args.results)
 
