@@ -87,8 +87,9 @@ def score(question: EvalQuestion, answer: Answer, ranked: list[Hit]) -> dict:
         # The two signals rag.decline weighs (eval/calibrate.py fits it from these columns).
         "top_score": round(max((h.score for h in answer.hits), default=0.0), 4),
         "decline_logprob": answer.decline_logprob,
-        "samples_disagreeing": answer.samples_disagreeing,  # rag.consistency's second opinion, if asked,
-        "samples_drawn": answer.samples_drawn,  # of this many samples
+        # rag.consistency's second opinion, if asked: samples saying something else, of those drawn.
+        "samples_disagreeing": answer.samples_disagreeing,
+        "samples_drawn": answer.samples_drawn,
         "prompt_tokens": answer.prompt_tokens,
         "new_prompt_tokens": answer.new_prompt_tokens,
         "completion_tokens": answer.completion_tokens,
