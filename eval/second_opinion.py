@@ -1,11 +1,12 @@
 """How rag.consistency's second opinion would decide on a report's answers: the model asked again.
 
-    .venv/bin/python eval/second_opinion.py ask REPORT.json [--index DIR] [--split dev] --json OUT.json
+    .venv/bin/python eval/second_opinion.py ask REPORT.json [--index DIR] [--split dev] [--declined] --json OUT.json
     .venv/bin/python eval/second_opinion.py summarise OUT.json [OUT2.json ...]
 
 `ask` rebuilds each row's prompt from the passages it recorded (`shown`), has the model write
 its answer again (greedy, as the pipeline does) and, when that answer is not the decline,
-samples `consistency_samples` replies as rag.consistency does, each checked by rag.answer.finish.
+samples `consistency_samples` replies as rag.consistency does, each checked by rag.answer.finish
+(with `--declined`, for the declines it writes that the calibrated decline let through instead).
 Run it on tuning rows only (a report's dev split, SQuAD seeds other than 0), with no other model
 job on the machine. `summarise` grades the answers as the eval does and prints, for the answers
 the calibrated decline lets through (rag.decline, from the report's recorded signals), how many
@@ -129,7 +130,8 @@ def main() -> None:
     asking.add_argument("--index", type=Path, help="the index the report was run on (default: rebuilt)")
     asking.add_argument("--split", choices=["dev", "test"])
     asking.add_argument("--json", type=Path, required=True)
-    asking.add_argument("--declined", action="store_true", help="sample the answers written as the decline too")
+    asking.add_argument("--declined", action="store_true",
+                        help="sample the declines the model or its checks wrote instead of the answers")
     summing = commands.add_parser("summarise")
     summing.add_argument("results", type=Path, nargs="+")
     args = parser.parse_args()
