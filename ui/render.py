@@ -48,10 +48,11 @@ def answer_html(k: int, answer: Answer, show_details: bool) -> str:
 def streaming_html(k: int, text: str, checking: int = 0) -> str:
     """A partial answer as it streams: its numbers are final already, so chips can show at once.
     `checking`: the answer is written and the model is answering again (up to that many times)."""
+    body = _with_chips(k, escape(text), {})
     if checking:
-        return (_with_chips(k, escape(text), {}) + '<br><span class="pending">Checking this answer: the model '
-                f'answers again, up to {checking} times; if it says something else, the answer is withdrawn…</span>')
-    return _with_chips(k, escape(text), {}) + '<span class="cursor">▍</span>'
+        return (body + '<br><span class="pending">Checking this answer: the model answers again, up to '
+                f'{checking} times; if it says something else, the answer is withdrawn…</span>')
+    return body + '<span class="cursor">▍</span>'
 
 
 def pending_html(found: int = 0) -> str:
