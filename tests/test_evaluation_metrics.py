@@ -36,6 +36,7 @@ from rag.schema import Citation
         ("Russia–Ukraine war", "russiaukraine war"),
         ("Russia-Ukraine war", "russiaukraine war"),
         ("theatre, anthem", "theatre anthem"),  # articles only as whole words
+        ("£80,000 and €5 or $250", "80000 and 5 or 250"),  # every currency sign, not only ASCII's "$"
         ("", ""),
     ],
 )
@@ -51,6 +52,7 @@ def test_contains_answer_any_and_all():
     assert contains_answer("an agreement to exchange 1000 prisoners", ["1,000 prisoners"])
     assert not contains_answer("10,000 prisoners", ["1,000"])  # whole tokens only
     assert not contains_answer("anything", [])
+    assert contains_answer("He was fined 80,000 pounds [1].", ["£80,000"])  # the sign, or the word
     with pytest.raises(BadInputError, match="match must be one of"):
         contains_answer("x", ["x"], match="most")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
@@ -46,7 +47,11 @@ _TYPOGRAPHY = str.maketrans(
     }
 )
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCTUATION = set(string.punctuation)
+# SQuAD's punctuation is ASCII's, so "$250" lost its sign and "£80,000" kept it: gold "£80,000" did
+# not match an answer's "80,000 pounds" while gold "$250" matched "250 dollars". Every currency
+# sign is dropped now, as "$" always was (regraded, every report in eval/baselines grades the same).
+_PUNCTUATION = set(string.punctuation) | {
+    chr(code) for code in range(0x110000) if unicodedata.category(chr(code)) == "Sc"}
 
 
 # --- answer accuracy
