@@ -48,7 +48,7 @@ from rag.generation import Turns
 from rag.loading import web_address
 from rag.models import offered_generators
 from rag.pipeline import require_answer
-from rag.schema import Answer, Streamed
+from rag.schema import Answer, Checking, Streamed
 from rag.text import CITATION
 
 log = logging.getLogger(__name__)
@@ -256,6 +256,11 @@ def events(chat: Chat, items: Iterator[Streamed], settings: Settings) -> Iterato
             elif isinstance(item, str):
                 streamed += item
                 yield chunk({"content": item})
+            elif isinstance(item, Checking):
+                # OpenAI's format has no such event; an SSE comment, which clients skip, says why
+                # nothing comes for seconds (a second opinion: up to ~15 s here) and keeps an
+                # idle-timing proxy from closing the stream.
+                yield f": checking the answer: the model answers again, up to {item.samples} times\n\n"
     except Exception as exc:  # headers are sent: the error goes as an event, as OpenAI sends one
         if not isinstance(exc, RagError):
             log.error("answering %r failed", chat.question, exc_info=exc)

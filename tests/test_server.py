@@ -18,7 +18,7 @@ import rag
 from conftest import ENDING_EARLY, ISTANBUL, SEEDS, core_ending_with, free_port
 from rag.cli import main
 from rag.errors import BadInputError
-from rag.schema import Answer, Chunk, Citation, Hit, Retrieved, Timings
+from rag.schema import Answer, Checking, Chunk, Citation, Hit, Retrieved, Timings
 from rag.server import serve
 
 HEADLINE = "What came out of the May 2025 Istanbul talks?"
@@ -40,7 +40,7 @@ def client(server):
 
 
 def _fake(text="Prisoners were swapped [1].", pieces=("Prisoners were ", "swapped [1]."), abstained=False, log=None,
-          fail_after=None, url=None, decline_logprob=None):
+          fail_after=None, url=None, decline_logprob=None, checking=False):
     def ask_stream(question, *, history=None, settings=None, **_):
         if log is not None:
             log.append({"question": question, "history": history, "generator": settings.generator})
@@ -50,6 +50,8 @@ def _fake(text="Prisoners were swapped [1].", pieces=("Prisoners were ", "swappe
             if k == fail_after:
                 raise RuntimeError("the model failed")
             yield piece
+        if checking:
+            yield Checking(samples=3)
         citations = [] if abstained else [Citation(1, ISTANBUL, "Talks", "a-0", QUOTE, 100, 100 + len(QUOTE), 122, 151,
                                                    url=url)]
         yield Answer(question, text, citations, abstained, Timings(0.01, 0.5, 1.0), hits=[hit], prompt_tokens=700,
@@ -220,6 +222,18 @@ def test_a_stream_the_check_changed_says_so_in_its_last_piece(client, monkeypatc
     last = chunks[-2].choices[0].delta
     assert last.abstained is True and last.citations == [] and last.checked_content == "The articles do not say."
     assert chunks[-1].choices == [] and chunks[-1].usage.prompt_tokens == 700
+
+
+def test_a_second_opinion_is_announced_by_a_comment_that_clients_skip(server, client, monkeypatch):
+    """During a check the stream sent nothing for up to ~15 s; a client or proxy saw a stalled answer."""
+    monkeypatch.setattr(rag, "ask_stream", _fake(checking=True))
+    question = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "Who?"}]}
+    with httpx.stream("POST", f"{server}/v1/chat/completions", json=question) as reply:
+        lines = [line for line in reply.iter_lines() if line]
+    comment = lines.index(": checking the answer: the model answers again, up to 3 times")
+    assert '"swapped [1]."' in lines[comment - 1] and '"checked_content"' in lines[comment + 1]
+    chunks = list(client.chat.completions.create(**question))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Prisoners were swapped [1]."
 
 
 def test_spacing_or_a_marker_moved_past_the_stop_is_not_a_change(client, monkeypatch):
