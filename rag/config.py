@@ -65,11 +65,11 @@ class Settings:
     # Passages shown to the model, at most (see relevance_gap). Each costs ~150 prompt tokens, ~1 s on 2 CPU cores.
     top_k: int = 4
     # Of the top_k, passages whose cosine is more than this below the best one's are not shown
-    # (rag.retrieval.within_reach; 0 shows all top_k). Measured with 0.1 (README, Evaluation).
+    # (rag.retrieval.within_reach; 0 shows all top_k). Measured with 0.1 (eval/HISTORY.md).
     relevance_gap: float = 0.1
     # Chunk size and overlap in embedding-model tokens; MiniLM reads at most 256. Measured on dev
     # and a SQuAD tuning sample (2026-11-24): 96 saves ~70 new prompt tokens but loses 5-10 points
-    # of right answers, 160 loses 3-8 (README, Evaluation, "Measured and not adopted").
+    # of right answers, 160 loses 3-8 (eval/HISTORY.md, "Measured and not adopted").
     chunk_tokens: int = 128
     chunk_overlap: int = 32
     # Below this cosine similarity of the best passage, answer "the articles do not say"
@@ -78,15 +78,15 @@ class Settings:
     min_relevance: float = 0.22
     # Also decline when rag.decline's calibrated model says the articles do not answer; only with
     # the generator it was fitted on (rag.decline.FITTED_FOR). What the current fit gains and costs
-    # on the reported sets is in rag.decline's docstring (README, Evaluation).
+    # on the reported sets is in rag.decline's docstring (eval/HISTORY.md).
     calibrated_decline: bool = True
     # Replies the model samples for a second opinion on an answer the calibrated decline was unsure
     # of (rag.consistency; 0: none). Each costs about the answer's own writing time, on about half
-    # the answers (README, Evaluation, "Second opinions").
+    # the answers (eval/HISTORY.md, "Second opinions").
     consistency_samples: int = 3
     # Write the answer under rag.prompt.answer_grammar (llama.cpp only): its only brackets are
     # "[n]" markers of passages that exist. Same outcomes on dev and test, one more right answer
-    # on the SQuAD sample; asides in parentheses are lost (README, Evaluation).
+    # on the SQuAD sample; asides in parentheses are lost (eval/HISTORY.md).
     citation_grammar: bool = True
     # Questions longer than this are refused rather than silently truncated.
     max_question_chars: int = 1000

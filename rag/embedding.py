@@ -96,7 +96,7 @@ class Joined:
     Measured (eval/retrieval_probe.py over the 1,213 answerable questions of the SQuAD file):
     all-MiniLM-L6-v2 with BM25 recall@1 0.776, nomic-embed-text-v1.5 beside them 0.807 (recall@4
     0.938 -> 0.947); the seed questions among the seeds and the SQuAD paragraphs 0.866 -> 0.940.
-    Answers on the tuning sets were no better (README, Evaluation), and indexing costs ~0.2 s more
+    Answers on the tuning sets were no better (eval/HISTORY.md), and indexing costs ~0.2 s more
     a passage on 2 cores (MiniLM ~0.03 s): an option, not the default."""
 
     def __init__(self, name: str, models: list):

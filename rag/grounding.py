@@ -142,8 +142,8 @@ def not_in_passage(sentence: str, passage: str, question: str) -> list[str]:
     only in the passage after (news tuning t046); "The RAND Corporation received $340 million ..."
     from a passage on Harvard's grants (SQuAD tuning sample). Replayed on the tuning runs with the
     decline off (2026-12-05: seed dev split, news dev split and tuning set, SQuAD seeds 1 and 2):
-    4 answers to unanswerable questions declined, no answer cut (README "A claim rests on the
-    passage it cites")."""
+    4 answers to unanswerable questions declined, no answer cut (eval/HISTORY.md "A claim rests
+    on the passage it cites")."""
     repeated = [name for whole in asked_names(question) for name in re.split(r"['’]s\s+", whole)
                 if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", sentence)]
     keyed = _keyed(passage) if repeated else ""  # the passage is keyed only when a name needs it

@@ -129,8 +129,8 @@ def within_reach(hits: list[Hit], gap: float) -> list[Hit]:
     model answers from whatever it is shown: measured with gap 0.1 on a SQuAD tuning sample (seed
     1, 100 questions, decline on), 4 more of 50 answerable questions right, one fewer false
     decline, the same declines, and 37% fewer new prompt tokens (446 -> 280); among the passages
-    of the five seed articles, all on one subject, it shows nearly all four as before (README,
-    Evaluation). Retrieval alone, over the answerable SQuAD questions outside the reported sample:
+    of the five seed articles, all on one subject, it shows nearly all four as before
+    (eval/HISTORY.md). Retrieval alone, over the answerable SQuAD questions outside the reported sample:
     the gold paragraph among those shown 93.6% -> 90.9%, with 2.6 passages shown instead of 4.
     """
     best = max((hit.score for hit in hits), default=0.0)
@@ -198,7 +198,7 @@ def _name_ranking(names: list[str], rankings: list[list[int]], chunks: dict[int,
     -> 0.777 / 0.941 / 0.851 (30 ranked higher, 17 lower). One-word names too lost SQuAD R@1
     (0.771) and, end to end, two right answers of the reported SQuAD sample; names joined by
     "and" ("Putin and Erdogan") put first the passages that write the pair, seed dev R@1 0.833 ->
-    0.748. End to end (README, Evaluation, session 6): news tuning t008 right, nothing worse there;
+    0.748. End to end (eval/HISTORY.md, session 6): news tuning t008 right, nothing worse there;
     test split and news set unchanged; SQuAD sample one answer better, one worse, one wrong answer
     now declined.
     """
