@@ -121,7 +121,8 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--squad", type=Path, metavar="FILE",
                         help="a SQuAD v1.1/v2.0 JSON file, its paragraphs indexed apart")
     source.add_argument("--compare", nargs=2, type=Path, metavar=("A.json", "B.json"),
-                        help="what improved and what regressed from report A to report B")
+                        help="what improved and what regressed from report A to report B (with --split or "
+                             "--kind: in that part only)")
     evaluate.add_argument("--index", dest="eval_index", type=Path, metavar="DIR",
                           help="index folder (default: --index-dir)")
     evaluate.add_argument("--distractors", type=Path, metavar="FILE|DIR",
@@ -293,7 +294,14 @@ def _eval(args, settings: Settings) -> int:
     from rag.evaluation.squad import SAMPLE_SIZE, evaluate_among_distractors, evaluate_squad
 
     if args.compare:
-        print(format_comparison(compare_reports(*args.compare)))
+        given = [option for option, value in (("--index", args.eval_index), ("--distractors", args.distractors),
+                                              ("--articles", args.articles), ("--limit", args.limit),
+                                              ("--seed", args.seed), ("--top-k", args.top_k),
+                                              ("--json", args.json_out != DEFAULT_EVAL_REPORT)) if value]
+        if given:  # they were silently ignored: a comparison that seemed to be of a part was of the whole
+            raise BadInputError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to --compare, "
+                                "which reads two reports (--split or --kind compares one part of them)")
+        print(format_comparison(compare_reports(*args.compare, split=args.split, kind=args.kind)))
         return 0
     if args.seed is not None and not args.squad:
         raise BadInputError("--seed only applies to --squad: the question set's --limit takes the first N")

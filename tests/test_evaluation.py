@@ -298,6 +298,28 @@ def test_compare_reports_question_by_question(tmp_path):
     assert "only in A: q5" in text and "only in B: q6" in text
 
 
+def test_compare_one_split_or_kind_reads_only_its_questions_and_metrics(tmp_path):
+    a = _report([{"id": "d1", "split": "dev", "correct": True}, {"id": "t1", "split": "test", "correct": True},
+                 {"id": "t2", "split": "test", "kind": "time", "correct": False}])
+    b = _report([{"id": "d1", "split": "dev", "correct": False}, {"id": "t1", "split": "test", "correct": True},
+                 {"id": "t2", "split": "test", "kind": "time", "correct": True}])
+    for report, test_accuracy in ((a, 0.5), (b, 1.0)):
+        report["summary"]["by_split"] = {"dev": {"count": 1}, "test": {"count": 2, "accuracy": test_accuracy}}
+        report["summary"]["by_kind"] = {"fact": {"count": 2}, "time": {"count": 1, "accuracy": test_accuracy}}
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    test = compare_reports(tmp_path / "a.json", tmp_path / "b.json", split="test")
+    assert [q["id"] for q in test["questions"]] == ["t2"] and test["unchanged"] == 1  # d1's regression is dev's
+    assert test["metrics"]["accuracy"] == [0.5, 1.0] and test["a"]["count"] == 2
+    assert "split test" in format_comparison(test).splitlines()
+    time = compare_reports(tmp_path / "a.json", tmp_path / "b.json", kind="time")
+    assert [q["id"] for q in time["questions"]] == ["t2"] and time["unchanged"] == 0
+    with pytest.raises(BadInputError, match="has no split 'train'; it has 'dev', 'test'"):
+        compare_reports(tmp_path / "a.json", tmp_path / "b.json", split="train")
+    with pytest.raises(BadInputError, match="one part at a time"):
+        compare_reports(tmp_path / "a.json", tmp_path / "b.json", split="test", kind="time")
+
+
 def test_compare_refuses_a_file_that_is_not_a_report(tmp_path):
     (tmp_path / "old.json").write_text(json.dumps({"rows": [], "summary": {}}))
     with pytest.raises(BadInputError, match="not a `rag eval --json` report"):

@@ -301,6 +301,11 @@ def test_eval_compare_of_a_report_with_itself_changes_nothing(slice_report, caps
     (["eval", "--index", "somewhere", "--articles", "somewhere"], "--articles only applies to --distractors"),
     (["eval", "--squad", str(SQUAD), "--articles", "somewhere"], "--articles only applies to --distractors"),
     (["eval", "--kind", "trivia", "--json", "unused.json"], "no question of kind 'trivia'"),
+    # options --compare silently ignored: the comparison seemed to be of what they named
+    (["eval", "--compare", "a.json", "b.json", "--limit", "5"], "--limit does not apply to --compare"),
+    (["eval", "--compare", "a.json", "b.json", "--index", "x", "--top-k", "3"],
+     "--index, --top-k do not apply to --compare"),
+    (["eval", "--compare", "a.json", "b.json", "--split", "test", "--kind", "fact"], "--split or --kind"),
 ])
 def test_eval_usage_errors_exit_2(args, message, seed_index, capsys):
     assert main(["--index-dir", str(seed_index), *args]) == 2

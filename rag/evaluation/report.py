@@ -55,20 +55,32 @@ def format_summary(summary: dict) -> str:
     return "\n\n".join(blocks)
 
 
-def compare_reports(a_path: str | Path, b_path: str | Path) -> dict:
-    """What changed from report A to report B: setup, overall metrics, and each question whose
-    outcome moved (right/wrong, rank of the first gold passage, citation precision and recall) or
-    whose answer text changed at all."""
+def compare_reports(a_path: str | Path, b_path: str | Path, split: str | None = None, kind: str | None = None) -> dict:
+    """What changed from report A to report B: setup, metrics, and each question whose outcome
+    moved (right/wrong, rank of the first gold passage, citation precision and recall) or whose
+    answer text changed at all. With `split` or `kind` (one of them: a report summarises each, not
+    their crossing), only that part's questions and metrics."""
+    if split and kind:
+        raise BadInputError("compare one part at a time, --split or --kind: a report's summary has each, not both")
     a, b = _load(a_path), _load(b_path)
+    part = ("split", split) if split else ("kind", kind) if kind else None
     try:
-        return _compared(a, b, a_path, b_path)
+        return _compared(a, b, a_path, b_path, part)
     except (KeyError, TypeError, AttributeError) as exc:  # a report cut short or edited by hand
         raise BadInputError(f"{a_path} or {b_path} is not a complete `rag eval --json` report "
                             f"({type(exc).__name__}: {exc})") from None
 
 
-def _compared(a: dict, b: dict, a_path, b_path) -> dict:
-    a_rows, b_rows = ({r["id"]: r for r in report["rows"]} for report in (a, b))
+def _compared(a: dict, b: dict, a_path, b_path, part: tuple[str, str] | None) -> dict:
+    """compare_reports of two loaded reports; `part`: ("split", "test"), ("kind", "fact") or None (all)."""
+    field, name = part or (None, None)
+    if part:
+        for path, report in ((a_path, a), (b_path, b)):
+            if name not in (summarised := report["summary"].get(f"by_{field}", {})):
+                has = ", ".join(map(repr, summarised)) or "none"
+                raise BadInputError(f"{path} has no {field} {name!r}; it has {has}")
+    metrics = [report["summary"][f"by_{field}"][name] if part else report["summary"]["overall"] for report in (a, b)]
+    a_rows, b_rows = ({r["id"]: r for r in report["rows"] if not part or r.get(field) == name} for report in (a, b))
     questions = []
     for qid in (q for q in b_rows if q in a_rows):
         changes = _changes(a_rows[qid], b_rows[qid])
@@ -82,8 +94,8 @@ def _compared(a: dict, b: dict, a_path, b_path) -> dict:
         "a": {"path": str(a_path), "created": a["meta"].get("created"), "count": len(a_rows)},
         "b": {"path": str(b_path), "created": b["meta"].get("created"), "count": len(b_rows)},
         "setup_changed": _setup_changes(a["meta"], b["meta"]),
-        "metrics": {key: [_metric(a["summary"]["overall"].get(key)), _metric(b["summary"]["overall"].get(key))]
-                    for _, key, _ in _COLUMNS},
+        "part": " ".join(part) if part else "overall",
+        "metrics": {key: [_metric(metrics[0].get(key)), _metric(metrics[1].get(key))] for _, key, _ in _COLUMNS},
         "questions": questions,
         "unchanged": sum(q in a_rows for q in b_rows) - len(questions),
         "only_in_a": [q for q in a_rows if q not in b_rows],
@@ -108,7 +120,7 @@ def format_comparison(comparison: dict) -> str:
     for header, key, fmt in _COLUMNS:
         va, vb = comparison["metrics"][key]
         table.append((header, _cell(va, fmt), _cell(vb, fmt), _delta(va, vb, fmt)))
-    lines += ["", "overall", _align(table)]
+    lines += ["", comparison["part"], _align(table)]
     for verdict in ("improved", "regressed", "mixed", "changed"):
         moved = [q for q in comparison["questions"] if q["verdict"] == verdict]
         if moved:
