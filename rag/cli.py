@@ -227,6 +227,13 @@ def _render(answer: Answer) -> str:
 
 
 def _chat(args, settings: Settings) -> int:
+    from rag.pipeline import warming_up
+
+    with warming_up(settings):  # while the first question is typed
+        return _converse(settings)
+
+
+def _converse(settings: Settings) -> int:
     from rag.pipeline import ask_stream, require_answer
 
     history: list[dict] = []
@@ -265,16 +272,21 @@ def _chat(args, settings: Settings) -> int:
 
 
 def _ui(args, settings: Settings) -> int:
+    from rag.pipeline import warming_up
     from ui.app import serve
 
-    serve(settings, host=args.host, port=args.port, share=args.share, auth=_login(args), allow_no_auth=args.no_auth)
+    with warming_up(settings):  # so that the first question does not wait for the models
+        serve(settings, host=args.host, port=args.port, share=args.share, auth=_login(args),
+              allow_no_auth=args.no_auth)
     return 0
 
 
 def _serve(args, settings: Settings) -> int:
+    from rag.pipeline import warming_up
     from rag.server import serve
 
-    serve(settings, host=args.host, port=args.port, auth=_login(args), allow_no_auth=args.no_auth)
+    with warming_up(settings):  # so that the first question does not wait for the models
+        serve(settings, host=args.host, port=args.port, auth=_login(args), allow_no_auth=args.no_auth)
     return 0
 
 

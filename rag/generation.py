@@ -183,14 +183,24 @@ class LlamaCppGenerator:
         self.last_completion_tokens = 0
         return min(shared, len(tokens) - 1)
 
+    def read(self, messages: list[dict]) -> None:
+        """Read the prompt into the cache, writing nothing: a later prompt that starts the same way
+        (the fixed instructions and worked example) reads only the rest."""
+        tokens, _ = self.prompt(messages)
+        with self.turns.turn():
+            self._read(tokens)
+
+    def _read(self, tokens: list[int]) -> None:
+        self.llm.n_tokens = self._count_prompt(tokens)
+        self.llm.eval(tokens[self.llm.n_tokens:])
+
     def logprob(self, messages: list[dict], reply: str) -> float:
         """log P(reply | messages): the prompt is read (and stays cached for `stream`), then the
         reply's tokens are fed one by one and the log-probability of each is summed."""
         tokens, _ = self.prompt(messages)
         following = self.llm.tokenize(reply.encode("utf-8"), add_bos=False, special=False)
         with self.turns.turn():
-            self.llm.n_tokens = self._count_prompt(tokens)
-            self.llm.eval(tokens[self.llm.n_tokens:])
+            self._read(tokens)
             total = 0.0
             for k, token in enumerate(following):
                 logits = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self.llm.n_vocab(),))
@@ -247,6 +257,9 @@ class TransformersGenerator:
             as_text(messages, lambda content: {s for s in spellings if s in content}),
             add_generation_prompt=True, return_tensors="pt", return_dict=True,
         ).to(self.device)
+
+    def read(self, messages: list[dict]) -> None:
+        """Nothing to do: this backend keeps no cache between calls, every prompt is read whole."""
 
     def logprob(self, messages: list[dict], reply: str) -> float:
         import torch

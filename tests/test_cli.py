@@ -132,6 +132,21 @@ def test_chat_goes_on_after_a_line_that_is_not_utf8(tmp_path):
     assert b"not" in result.stderr and b"UTF-8" in result.stderr  # said, then the empty line ended the chat
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("after", [0, 5], ids=["at once", "while the model reads its instructions"])
+def test_a_chat_ended_while_the_models_warm_up_ends_cleanly(seed_index, after):
+    # Ended while the warm-up was in the model, the process crashed (segmentation fault); ended
+    # while it imported, it printed a traceback.
+    chat = subprocess.Popen([sys.executable, "-m", "rag.cli", "--index-dir", str(seed_index), "chat"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if after:
+        import time
+
+        time.sleep(after)
+    out, err = chat.communicate("\n", timeout=300)
+    assert chat.returncode == 0 and "Traceback" not in err, err
+
+
 def test_chat_says_so_when_an_answer_breaks_off_and_goes_on(monkeypatch, capsys):
     import rag.pipeline
     from rag.cli import main

@@ -298,3 +298,26 @@ def test_a_prompt_longer_than_the_generator_s_context_is_refused_naming_the_sett
     for scored_or_answered in (lambda: generator.logprob(long, "No."), lambda: next(generator.stream(long, 10))):
         with pytest.raises(BadInputError, match=r"prompt is 64 tokens, more than context_tokens \(64\).*top_k"):
             scored_or_answered()
+
+
+def test_warm_up_leaves_the_first_question_only_its_own_part_to_read(settings):
+    from rag.generation import load_generator
+    from rag.pipeline import warm_up
+    from rag.prompt import build_messages
+
+    generator = load_generator(settings)
+    question = "What came out of the May 2025 Istanbul talks?"
+    fixed, _ = generator.prompt(build_messages("", []))
+    for warmed in (False, True):
+        # As in a fresh process: the instructions are not in the cache.
+        generator.read([{"role": "user", "content": "Something else entirely."}])
+        if warmed:
+            warm_up(settings)
+        answer = rag.ask(question, settings=settings)
+        whole, _ = generator.prompt(build_messages(question, answer.hits))
+        shared = generator.llm.longest_token_prefix(fixed, whole)  # the instructions and the worked example
+        assert shared > 200
+        if warmed:
+            assert answer.new_prompt_tokens <= answer.prompt_tokens - shared
+        else:
+            assert answer.new_prompt_tokens >= answer.prompt_tokens - 5
