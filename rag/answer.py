@@ -59,6 +59,7 @@ class Checked:
     citations: list[Citation]
     abstained: bool
     unsupported: list[str] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)  # see Answer.withdrawn
 
 
 def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, ArticleRecord] | None = None) -> Checked:
@@ -119,10 +120,11 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
 
 def overruled(checked: Checked) -> Checked:
     """The decline in place of a checked answer that a later check overrules (rag.consistency),
-    its claims listed as unsupported, as `finish` lists those of an answer it declines."""
+    its sentences (markers removed) listed as withdrawn: the passages support them, the model's
+    second opinion does not."""
     claims = [re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_without_markers(sentence).split()))
               for sentence in sentences(checked.text)]
-    return Checked(NOT_COVERED, [], True, checked.unsupported + claims)
+    return Checked(NOT_COVERED, [], True, checked.unsupported, withdrawn=claims)
 
 
 class LiveRenumbering:

@@ -134,8 +134,8 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     yield Answer(question=question, text=checked.text, citations=checked.citations, abstained=checked.abstained,
                  timings=timings, hits=hits, prompt_tokens=prompt_tokens, new_prompt_tokens=new_prompt_tokens,
                  decline_logprob=decline_logprob, completion_tokens=completion_tokens,
-                 unsupported=checked.unsupported, raw_text=raw_text, samples_disagreeing=samples_disagreeing,
-                 samples_drawn=samples_drawn)
+                 unsupported=checked.unsupported, withdrawn=checked.withdrawn, raw_text=raw_text,
+                 samples_disagreeing=samples_disagreeing, samples_drawn=samples_drawn)
 
 
 def require_answer(items: Iterable[Streamed], question: str) -> Iterator[Streamed]:

@@ -171,6 +171,10 @@ class Answer:
     decline_logprob: float | None = None
     # Sentences the model wrote that no passage supports; left out of `text`.
     unsupported: list[str] = field(default_factory=list)
+    # The checked answer's sentences (markers removed) that a second opinion withdrew: the
+    # passages support their words, but asked again the model said something else; `text` is
+    # then the decline.
+    withdrawn: list[str] = field(default_factory=list)
     # The model's reply as it wrote it, before rag.answer checked it ("" when the model was not
     # asked to write): eval/replay_checks.py re-runs the check on it without the model.
     raw_text: str = ""

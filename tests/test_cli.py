@@ -176,3 +176,19 @@ def test_index_prints_what_it_did_as_json(tmp_path):
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert (info["articles"], info["embedded"], info["removed"]) == (1, 1, 0) and info["chunks"] > 0
+
+
+def test_ask_says_when_a_second_opinion_withdrew_the_answer(monkeypatch, capsys):
+    import rag.pipeline
+    from rag.cli import main
+    from rag.schema import Answer, Timings
+
+    def withdrawn(question, **kwargs):
+        yield Answer(question, "The articles do not say.", [], True, Timings(0.05, 1.5, 9.0),
+                     withdrawn=["Prisoners were swapped."], samples_disagreeing=2, samples_drawn=2)
+
+    monkeypatch.setattr(rag.pipeline, "ask_stream", withdrawn)
+    assert main(["ask", "What was agreed?"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("The articles do not say.")
+    assert "Withdrawn (asked again, the model said something else 2 of 2 times): Prisoners were swapped." in out

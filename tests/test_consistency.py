@@ -58,8 +58,8 @@ def test_sampling_stops_once_the_rest_cannot_change_the_decision():
 @pytest.mark.slow
 def test_an_answer_most_samples_contradict_becomes_the_decline(settings, monkeypatch):
     """With the real model: every answer asked for a second opinion (the gate at 0), the samples
-    replaced by the decline; the answer becomes the decline, its sentences listed as unsupported,
-    and the count is on the Answer."""
+    replaced by the decline; the answer becomes the decline, its sentences listed as withdrawn (not
+    as unsupported: the passages support them), and the count is on the Answer."""
     monkeypatch.setattr(rag.pipeline, "VERIFY_FROM", 0.0)
     generator = rag.pipeline.load_generator(settings)
     monkeypatch.setattr(type(generator), "sample", lambda self, *args: "The articles do not say.")
@@ -70,7 +70,8 @@ def test_an_answer_most_samples_contradict_becomes_the_decline(settings, monkeyp
     assert (answer.samples_disagreeing, answer.samples_drawn) == (2, 2)
     # The stream said the written answer was being checked, before the Answer withdrew it.
     assert [type(item).__name__ for item in items[-2:]] == ["Checking", "Answer"] and items[-2].samples == 3
-    assert answer.raw_text and answer.unsupported  # what the model wrote first, kept for the record
+    assert answer.raw_text and answer.withdrawn  # what the model wrote, kept for the record
+    assert not any("[" in sentence for sentence in answer.withdrawn)  # markers removed: they cite nothing now
 
 
 @pytest.mark.slow

@@ -449,6 +449,20 @@ def test_sentences_left_out_of_an_answer_are_listed_with_its_sources(monkeypatch
     assert "<li>The &lt;b&gt;moon&lt;/b&gt; agreed.</li>" in panel
 
 
+def test_an_answer_its_second_opinion_withdrew_says_so_and_lists_it(monkeypatch):
+    def ask_stream(question, **_):
+        yield "Prisoners were swapped [1]."
+        yield Answer(question, "The articles do not say.", [], True, Timings(0.05, 1.5, 9.0),
+                     withdrawn=["Prisoners were <b>swapped</b>."], samples_disagreeing=2, samples_drawn=2)
+
+    monkeypatch.setattr(rag, "ask_stream", ask_stream)
+    _, chat_, _, panel = _ask("What was agreed?")[-1]
+    assert "asked again, the model said something else 2 times of 2, so it was withdrawn" in chat_[-1]["content"]
+    assert "No indexed article answers this" not in chat_[-1]["content"]  # one does: its answer was withdrawn
+    assert "Withdrawn: asked again, the model said something else 2 times of 2" in panel
+    assert "<li>Prisoners were &lt;b&gt;swapped&lt;/b&gt;.</li>" in panel and "no passage supports" not in panel
+
+
 def test_the_chat_and_the_library_status_typeset_no_latex(tmp_path):
     """Gradio typesets "$$...$$" in chat messages and Markdown by default: an article's
     "$$\\rule{99em}{99em}$$" copied into an answer, or a file name in the status line, was drawn as

@@ -29,7 +29,11 @@ def question_html(question: str) -> str:
 
 def answer_html(k: int, answer: Answer, show_details: bool) -> str:
     """The answer text with its [n] markers as chips, then a line of its sources."""
-    if answer.abstained:
+    if answer.withdrawn:
+        body = (f'<div class="abstained"><strong>{escape(answer.text)}</strong><br>'
+                f'<span class="hint">The model wrote an answer, but {_asked_again(answer)}, so it was withdrawn '
+                '(see Sources).</span></div>')
+    elif answer.abstained:
         body = (f'<div class="abstained"><strong>{escape(answer.text)}</strong><br>'
                 '<span class="hint">No indexed article answers this. Rephrase the question, or add an article '
                 'in the Library tab.</span></div>')
@@ -148,9 +152,19 @@ def _section(k: int, exchange: Exchange, show_details: bool, hidden: bool) -> st
         parts.append(f'<details class="left-out"><summary>Left out of the answer: {len(answer.unsupported)} '
                      f'sentence{"s" if len(answer.unsupported) > 1 else ""} no passage supports</summary>'
                      f'<ul>{left_out}</ul></details>')
+    if answer.withdrawn:
+        # The passages support these words; the model, asked again, did not write them again.
+        withdrawn = "".join(f"<li>{escape(sentence)}</li>" for sentence in answer.withdrawn)
+        parts.append(f'<details class="left-out"><summary>Withdrawn: {_asked_again(answer)}</summary>'
+                     f'<ul>{withdrawn}</ul></details>')
     if show_details:
         parts.append(_details(exchange))
     return f'<section class="answer-sources" data-answer="{k}"{" hidden" if hidden else ""}>{"".join(parts)}</section>'
+
+
+def _asked_again(answer: Answer) -> str:
+    return (f"asked again, the model said something else {answer.samples_disagreeing} time"
+            f"{'s' if answer.samples_disagreeing != 1 else ''} of {answer.samples_drawn}")
 
 
 def _source(k: int, c: Citation) -> str:

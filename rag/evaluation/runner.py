@@ -78,6 +78,7 @@ def score(question: EvalQuestion, answer: Answer, ranked: list[Hit]) -> dict:
         "citations_cover_gold": grades["covers_gold"] if grades else None,
         "citations": [asdict(c) | {"cited_span": asdict(cited_span(c))} for c in answer.citations],
         "unsupported": answer.unsupported,  # sentences the pipeline dropped as unsupported
+        "withdrawn": answer.withdrawn,  # those of an answer its second opinion withdrew
         # What the answer check read: the model's reply and the passages shown, in the order of
         # Answer.hits (eval/replay_checks.py re-runs the check on them without the model).
         "raw_answer": answer.raw_text,
