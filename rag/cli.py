@@ -224,8 +224,8 @@ def _render(answer: Answer) -> str:
         lines.append("")
         lines += [f"[{c.n}] {c.title} ({c.source}, chars {c.start}-{c.end})" for c in answer.citations]
     if answer.withdrawn:
-        lines += ["", f"Withdrawn (asked again, the model said something else {answer.samples_disagreeing} of "
-                      f"{answer.samples_drawn} times): {' '.join(answer.withdrawn)}"]
+        lines += ["", f"Withdrawn (asked again, the model said something else in {answer.samples_disagreeing} of "
+                      f"{answer.samples_drawn} replies): {' '.join(answer.withdrawn)}"]
     return "\n".join(lines)
 
 

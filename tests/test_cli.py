@@ -191,4 +191,4 @@ def test_ask_says_when_a_second_opinion_withdrew_the_answer(monkeypatch, capsys)
     assert main(["ask", "What was agreed?"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("The articles do not say.")
-    assert "Withdrawn (asked again, the model said something else 2 of 2 times): Prisoners were swapped." in out
+    assert "Withdrawn (asked again, the model said something else in 2 of 2 replies): Prisoners were swapped." in out

@@ -457,9 +457,10 @@ def test_an_answer_its_second_opinion_withdrew_says_so_and_lists_it(monkeypatch)
 
     monkeypatch.setattr(rag, "ask_stream", ask_stream)
     _, chat_, _, panel = _ask("What was agreed?")[-1]
-    assert "asked again, the model said something else 2 times of 2, so it was withdrawn" in chat_[-1]["content"]
-    assert "No indexed article answers this" not in chat_[-1]["content"]  # one does: its answer was withdrawn
-    assert "Withdrawn: asked again, the model said something else 2 times of 2" in panel
+    assert "asked again, the model said something else in 2 of 2 replies, so it was withdrawn" in chat_[-1]["content"]
+    assert "No indexed article answers this" not in chat_[-1]["content"]  # one may: the answer was withdrawn
+    assert "Withdrawn: asked again, the model said something else in 2 of 2 replies" in panel
+    assert "No sources: the answer was withdrawn." in panel
     assert "<li>Prisoners were &lt;b&gt;swapped&lt;/b&gt;.</li>" in panel and "no passage supports" not in panel
 
 

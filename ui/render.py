@@ -144,6 +144,8 @@ def _section(k: int, exchange: Exchange, show_details: bool, hidden: bool) -> st
     parts = [f'<p class="sources-question">Sources for “{_isolated(exchange.question)}”</p>']
     if answer.citations:
         parts += [_source(k, c) for c in answer.citations]
+    elif answer.withdrawn:
+        parts.append('<p class="panel-empty">No sources: the answer was withdrawn.</p>')
     else:
         parts.append('<p class="panel-empty">No sources: the indexed articles do not answer this question.</p>')
     if answer.unsupported:
@@ -163,8 +165,8 @@ def _section(k: int, exchange: Exchange, show_details: bool, hidden: bool) -> st
 
 
 def _asked_again(answer: Answer) -> str:
-    return (f"asked again, the model said something else {answer.samples_disagreeing} time"
-            f"{'s' if answer.samples_disagreeing != 1 else ''} of {answer.samples_drawn}")
+    said, drawn = answer.samples_disagreeing, answer.samples_drawn
+    return f"asked again, the model said something else in {said} of {drawn} replies"
 
 
 def _source(k: int, c: Citation) -> str:
