@@ -86,8 +86,9 @@ def rebuilt_from(meta: dict, articles: Path | None) -> tuple[dict[str, str], lis
     squad.throwaway_index takes them."""
     if articles:
         return {}, [articles]
-    if meta.get("squad"):
-        return load_squad(meta["squad"]["path"]).documents, []
+    if meta.get("squad"):  # its paragraphs, and the folder of articles beside them if it had one
+        beside = [Path(meta["distractors"])] if meta.get("distractors") else []
+        return load_squad(meta["squad"]["path"]).documents, beside
     folders = [Path((meta.get("question_set") or {}).get("articles") or PROJECT_DIR / "seeds")]
     if not meta.get("distractors"):
         return {}, folders

@@ -127,7 +127,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="index folder (default: --index-dir)")
     evaluate.add_argument("--distractors", type=Path, metavar="FILE|DIR",
                           help="ask the question set over a throwaway index of its articles (--articles) and "
-                               "every paragraph of this SQuAD file, or every article of this folder (a crowded index)")
+                               "every paragraph of this SQuAD file, or every article of this folder (a crowded index); "
+                               "with --squad, a folder whose articles are indexed beside its paragraphs")
     evaluate.add_argument("--articles", type=Path, metavar="DIR",
                           help="with --distractors: the folder of the articles the question set asks about "
                                "(default: seeds/)")
@@ -320,8 +321,12 @@ def _eval(args, settings: Settings) -> int:
         return 0
     if args.seed is not None and not args.squad:
         raise BadInputError("--seed only applies to --squad: the question set's --limit takes the first N")
-    if args.distractors and (args.squad or args.eval_index):
-        raise BadInputError("--distractors builds its own index of the set's articles: not with --squad or --index")
+    if args.distractors and args.eval_index:
+        raise BadInputError("--distractors builds its own index of the set's articles: not with --index")
+    if args.squad and args.distractors and not args.distractors.is_dir():
+        raise BadInputError("with --squad, --distractors is a folder of articles to index beside its paragraphs")
+    if args.articles and args.squad:
+        raise BadInputError("--articles does not apply to --squad: its paragraphs are the articles")
     if args.articles and not args.distractors:
         raise BadInputError("--articles only applies to --distractors: otherwise the set's articles are the folder "
                             "the index was built from")
@@ -332,7 +337,8 @@ def _eval(args, settings: Settings) -> int:
         if args.split:
             raise BadInputError("--split does not apply to --squad: a SQuAD file has no dev/test split")
         limit = SAMPLE_SIZE if args.limit is None else args.limit or None
-        report = evaluate_squad(args.squad, settings=settings, limit=limit, seed=args.seed or 0, kind=args.kind)
+        report = evaluate_squad(args.squad, settings=settings, limit=limit, seed=args.seed or 0, kind=args.kind,
+                                distractors=args.distractors)
     elif args.distractors:
         report = evaluate_among_distractors(args.question_set or DEFAULT_EVAL_SET, args.distractors,
                                             args.articles or SEED_ARTICLES, settings=settings, kind=args.kind,

@@ -653,3 +653,7 @@ def test_replaying_rebuilds_the_throwaway_index_from_the_articles_the_report_rec
     assert rebuilt_from({"question_set": {"path": "q.jsonl"}, "distractors": str(distractors)}, None) == (
         {}, [PROJECT_DIR / "seeds", distractors])
     assert rebuilt_from({"question_set": question_set}, tmp_path / "mine") == ({}, [tmp_path / "mine"])
+    # a SQuAD file's paragraphs, alone or with a folder of articles beside them (--squad --distractors DIR)
+    assert rebuilt_from({"squad": {"path": str(SQUAD)}}, None) == (load_squad(SQUAD).documents, [])
+    assert rebuilt_from({"squad": {"path": str(SQUAD)}, "distractors": str(distractors)}, None) == (
+        load_squad(SQUAD).documents, [distractors])

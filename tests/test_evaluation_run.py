@@ -112,6 +112,18 @@ def test_eval_with_distractors_asks_the_seed_questions_over_seeds_and_paragraphs
 
 
 @pytest.mark.slow
+def test_eval_of_squad_with_a_folder_of_distractors_indexes_its_articles_beside_the_paragraphs(tmp_path):
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "floods.txt").write_text("Floods closed the Hume Highway near Goulburn on Tuesday.\n", encoding="utf-8")
+    out = tmp_path / "crowded-squad.json"
+    assert main(["eval", "--squad", str(SQUAD), "--distractors", str(news), "--limit", "2", "--json", str(out)]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["meta"]["index"]["articles"] == 3 + 1 and report["meta"]["distractors"] == str(news)
+    assert report["meta"]["squad"]["limit"] == 2 and len(report["rows"]) == 2
+
+
+@pytest.mark.slow
 def test_eval_with_a_folder_of_distractors_indexes_its_articles_beside_the_seeds(tmp_path):
     news = tmp_path / "news"
     news.mkdir()
@@ -299,7 +311,9 @@ def test_eval_compare_of_a_report_with_itself_changes_nothing(slice_report, caps
     # the set's articles are the folder the index was built from, or a SQuAD file's paragraphs
     (["eval", "--articles", "somewhere"], "--articles only applies to --distractors"),
     (["eval", "--index", "somewhere", "--articles", "somewhere"], "--articles only applies to --distractors"),
-    (["eval", "--squad", str(SQUAD), "--articles", "somewhere"], "--articles only applies to --distractors"),
+    (["eval", "--squad", str(SQUAD), "--articles", "somewhere"], "--articles does not apply to --squad"),
+    (["eval", "--squad", str(SQUAD), "--distractors", str(SQUAD)], "with --squad, --distractors is a folder"),
+    (["eval", "--squad", str(SQUAD), "--distractors", "nowhere"], "with --squad, --distractors is a folder"),
     (["eval", "--kind", "trivia", "--json", "unused.json"], "no question of kind 'trivia'"),
     # options --compare silently ignored: the comparison seemed to be of what they named
     (["eval", "--compare", "a.json", "b.json", "--limit", "5"], "--limit does not apply to --compare"),

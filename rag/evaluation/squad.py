@@ -107,20 +107,26 @@ def _evidence(answers: list[dict], shift: int, name: str, sentences: list[Span])
 
 
 def evaluate_squad(path: str | Path, *, settings: Settings, limit: int | None = SAMPLE_SIZE, seed: int = 0,
-                   kind: str | None = None, progress: bool = True) -> dict:
+                   kind: str | None = None, distractors: Path | None = None, progress: bool = True) -> dict:
     """Index the file's paragraphs in a temporary folder and `evaluate` a reproducible sample of
     `limit` questions (random.Random(seed), half unanswerable; None for all); the report is the
-    same as for the seed set."""
+    same as for the seed set. `distractors`: a folder whose articles are indexed beside the
+    paragraphs (a crowded index: do the declines hold when something always looks close?)."""
     squad = load_squad(path)
     if squad.skipped:
         log.warning("%s: left out %d questions that are blank or have no usable answer", path, len(squad.skipped))
     questions = select_questions(squad.questions, kind=kind, limit=limit, seed=seed)
-    with throwaway_index(squad.documents, settings=settings, progress=progress) as index_dir:
+    if distractors is not None:
+        article_files(distractors)  # a missing or empty folder is refused before the paragraphs are indexed
+    folders = [distractors] if distractors is not None else []
+    with throwaway_index(squad.documents, *folders, settings=settings, progress=progress) as index_dir:
         report = _deleted_index(evaluate(questions, settings=settings, index_dir=index_dir, progress=progress))
     report["meta"]["squad"] = {
         "path": str(path), "version": squad.version, "paragraphs": len(squad.documents),
         "questions": len(squad.questions), "skipped": squad.skipped, "kind": kind, "limit": limit, "seed": seed,
     }
+    if distractors is not None:
+        report["meta"]["distractors"] = str(distractors)
     return report
 
 
