@@ -169,8 +169,8 @@ def warm_up(settings: Settings | None = None) -> None:
 
     Measured (2026-12-05, 2 cores, seed index, two fresh processes each way; eval/HISTORY.md,
     session 13): the first question of a process showed its passages after 4.2-4.4 s (loading the
-    embedding model) and its first word after 10.2-10.5 s; after warm_up (6.9 s), after 0.03 s
-    and 3.4-3.6 s, as any later question."""
+    embedding model) and its first word after 10.2-10.5 s; once warm_up had run (6.9 s), after
+    0.03 s and 3.4-3.6 s, as any later question does."""
     settings = settings or load_settings()
     load_index(settings.index_dir, settings.embedding_model)
     load_embedder(settings.embedding_model, settings.models_dir)

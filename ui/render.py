@@ -29,14 +29,12 @@ def question_html(question: str) -> str:
 
 def answer_html(k: int, answer: Answer, show_details: bool) -> str:
     """The answer text with its [n] markers as chips, then a line of its sources."""
-    if answer.withdrawn:
+    if answer.abstained:
+        hint = (f"The model wrote an answer, but {_asked_again(answer)}, so it was withdrawn (see Sources)."
+                if answer.withdrawn else
+                "No indexed article answers this. Rephrase the question, or add an article in the Library tab.")
         body = (f'<div class="abstained"><strong>{escape(answer.text)}</strong><br>'
-                f'<span class="hint">The model wrote an answer, but {_asked_again(answer)}, so it was withdrawn '
-                '(see Sources).</span></div>')
-    elif answer.abstained:
-        body = (f'<div class="abstained"><strong>{escape(answer.text)}</strong><br>'
-                '<span class="hint">No indexed article answers this. Rephrase the question, or add an article '
-                'in the Library tab.</span></div>')
+                f'<span class="hint">{hint}</span></div>')
     else:
         body = _with_chips(k, escape(answer.text), {c.n: c for c in answer.citations})
     footer = [
