@@ -148,18 +148,21 @@ def _section(k: int, exchange: Exchange, show_details: bool, hidden: bool) -> st
         parts.append('<p class="panel-empty">No sources: the indexed articles do not answer this question.</p>')
     if answer.unsupported:
         # Shown, not silently dropped: the reader sees what the model claimed beyond its sources.
-        left_out = "".join(f"<li>{escape(sentence)}</li>" for sentence in answer.unsupported)
-        parts.append(f'<details class="left-out"><summary>Left out of the answer: {len(answer.unsupported)} '
-                     f'sentence{"s" if len(answer.unsupported) > 1 else ""} no passage supports</summary>'
-                     f'<ul>{left_out}</ul></details>')
+        count = len(answer.unsupported)
+        parts.append(_listed(f'Left out of the answer: {count} sentence{"s" if count > 1 else ""} no passage '
+                             'supports', answer.unsupported))
     if answer.withdrawn:
         # The passages support these words; the model, asked again, did not write them again.
-        withdrawn = "".join(f"<li>{escape(sentence)}</li>" for sentence in answer.withdrawn)
-        parts.append(f'<details class="left-out"><summary>Withdrawn: {_asked_again(answer)}</summary>'
-                     f'<ul>{withdrawn}</ul></details>')
+        parts.append(_listed(f"Withdrawn: {_asked_again(answer)}", answer.withdrawn))
     if show_details:
         parts.append(_details(exchange))
     return f'<section class="answer-sources" data-answer="{k}"{" hidden" if hidden else ""}>{"".join(parts)}</section>'
+
+
+def _listed(summary: str, sentences: list[str]) -> str:
+    """Sentences kept out of an answer, folded under `summary` in its Sources section."""
+    items = "".join(f"<li>{escape(sentence)}</li>" for sentence in sentences)
+    return f'<details class="left-out"><summary>{summary}</summary><ul>{items}</ul></details>'
 
 
 def _asked_again(answer: Answer) -> str:
