@@ -93,6 +93,24 @@ def test_a_sentence_cited_to_the_wrong_passage_is_reattributed():
     assert checked.text == "The towns met in Lyon on 3 March [1]." and checked.citations[0].chunk_id == "c2"
 
 
+def test_a_claim_moves_to_the_passage_that_writes_it_from_one_that_only_shares_half_its_words():
+    # The seed articles' follow-up "Who represented Ukraine at the Istanbul talks?", as the model
+    # answered it: cited to the passage on the day of the talks, not to the one that writes it.
+    talks_day = "On May 15, Turkey hosted Ukraine and Russia for talks in Istanbul."
+    delegation = ("Ukraine, represented by its defense minister, met the Russian delegation for talks in Istanbul"
+                  " on May 15.")
+    hits = [Hit(Chunk(id=f"c{n}", source=f"s{n}.txt", title="Istanbul talks", text=text, start=0, end=len(text),
+                      position=0), score=0.5) for n, text in enumerate([talks_day, delegation], 1)]
+    claim = "Ukraine's defense minister represented Ukraine at the Istanbul talks."
+    assert (support(claim, talks_day), support(claim, delegation)) == (0.5, 1.0)
+    checked = finish("Ukraine's defense minister represented Ukraine at the Istanbul talks [1].", hits)
+    assert [citation.chunk_id for citation in checked.citations] == ["c2"]
+    # Where both passages support the claim as well, the model's citation stays, whichever it is.
+    for cited in (1, 2):
+        checked = finish(f"Ukraine and Russia held talks in Istanbul on May 15 [{cited}].", hits)
+        assert [citation.chunk_id for citation in checked.citations] == [f"c{cited}"]
+
+
 def test_a_supported_sentence_without_citation_gets_one():
     checked = finish("Heavy rain is expected in the valley.", _hits())
     assert checked.text == "Heavy rain is expected in the valley [1]." and checked.citations[0].chunk_id == "c1"
