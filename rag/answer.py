@@ -116,7 +116,7 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
         best = resting.index(max(resting)) + 1
         if not any(rests[n - 1] for n in backing):
             backing = [best] if any(rests) else []
-        elif max(resting) - max(resting[n - 1] for n in backing) >= REATTRIBUTE_MARGIN:
+        elif round(max(resting) - max(resting[n - 1] for n in backing), 9) >= REATTRIBUTE_MARGIN:  # 0.7 - 0.5 < 0.2
             backing = [best]
         if not backing or novel_terms(body, evidence, question):
             if not is_decline(body):  # "The date is not mentioned." is a remark, not a claim

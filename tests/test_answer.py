@@ -111,6 +111,18 @@ def test_a_claim_moves_to_the_passage_that_writes_it_from_one_that_only_shares_h
         assert [citation.chunk_id for citation in checked.citations] == [f"c{cited}"]
 
 
+def test_a_citation_moves_at_the_margin_whatever_the_floating_point_difference():
+    # Supports of 0.5 and 0.7 are 0.2 apart, though 0.7 - 0.5 < 0.2 in floating point.
+    words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet".split()
+    texts = [" ".join(words[:5]) + ".", " ".join(words[:7]) + "."]
+    hits = [Hit(Chunk(id=f"c{n}", source=f"s{n}.txt", title="X", text=text, start=0, end=len(text), position=0),
+                score=0.5) for n, text in enumerate(texts, 1)]
+    claim = " ".join(words) + "."
+    assert [support(claim, text) for text in texts] == [0.5, 0.7]
+    checked = finish(claim[:-1] + " [1].", hits)
+    assert [citation.chunk_id for citation in checked.citations] == ["c2"]
+
+
 def test_a_supported_sentence_without_citation_gets_one():
     checked = finish("Heavy rain is expected in the valley.", _hits())
     assert checked.text == "Heavy rain is expected in the valley [1]." and checked.citations[0].chunk_id == "c1"
