@@ -1,4 +1,5 @@
-"""What each of the answer checks did on an eval report: answers it saved, answers it wrongly cut.
+"""What each of the answer checks did on an eval report: answers it saved, answers it wrongly cut,
+and where its citations point.
 
     .venv/bin/python eval/replay_checks.py REPORT.json [--index DIR | --articles DIR]
 
@@ -7,7 +8,10 @@ rows (their `raw_answer` and `shown` passages, recorded since 2026-12-04) with o
 off at a time. A row's outcome is graded as the report grades it (an answerable question is right
 when the answer holds a gold phrase and is not a decline; an unanswerable one when it is declined):
 a check **saved** a row that is right with it and wrong without it, and **cut** one that is wrong
-with it and right without it. Rows the pipeline declined before the model wrote, or whose answer
+with it and right without it. Beside them, the citations of each replay graded against the
+question set's gold evidence as the report grades them (cite P / R over the answered answerable
+questions with evidence): what a check does to where answers point, not only to whether they are
+right. Rows the pipeline declined before the model wrote, or whose answer
 the second opinion overruled (rag.consistency: it samples, so it cannot be replayed), are not the
 checks' doing and are left out.
 
@@ -24,7 +28,10 @@ The checks (rag.grounding's rules, as rag.answer applies them):
 - `lacks_time`: a "when" answer that names no time becomes the decline;
 - `lacks_name`: a "what is the name of" answer that names nothing the question does not becomes
   the decline;
-- `restates`: an answer that only restates the question becomes the decline.
+- `restates`: an answer that only restates the question becomes the decline;
+- `reattribute`: a sentence cited to a passage that supports it REATTRIBUTE_MARGIN less than
+  another it rests on moves to that one; switched off, it keeps the model's citation (only the
+  citations change).
 
 The passages come from the index the report was run on: `--index DIR`, else the one its meta
 names if it is still there; or a throwaway index rebuilt as the eval built it (chunk ids follow
@@ -38,13 +45,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 from contextlib import ExitStack
 from pathlib import Path
 from unittest import mock
 
-from rag.answer import finish
+from rag.answer import Checked, finish
 from rag.config import PROJECT_DIR, load_settings
-from rag.evaluation.metrics import is_right
+from rag.evaluation.metrics import grade_citations, is_right
+from rag.evaluation.questions import EvalQuestion, load_questions
 from rag.evaluation.squad import load_squad, throwaway_index
 from rag.index import load_index
 from rag.prompt import reading_order
@@ -58,11 +67,12 @@ CHECKS = {
     "lacks_time": ("rag.answer.lacks_time", lambda *_: False),
     "lacks_name": ("rag.answer.lacks_name", lambda *_: False),
     "restates": ("rag.answer.restates", lambda *_: False),
+    "reattribute": ("rag.answer.REATTRIBUTE_MARGIN", math.inf),
 }
 
 
-def replay(rows: list[dict], chunks: dict, switched_off: str | None) -> dict[str, bool]:
-    """Each answered row's outcome with the check `switched_off` (None: all checks on)."""
+def replay(rows: list[dict], chunks: dict, switched_off: str | None) -> dict[str, Checked]:
+    """Each answered row's checked answer with the check `switched_off` (None: all checks on)."""
     results = {}
     with ExitStack() as stack:
         if switched_off:
@@ -70,10 +80,37 @@ def replay(rows: list[dict], chunks: dict, switched_off: str | None) -> dict[str
             stack.enter_context(mock.patch(target, stand_in))
         for row in rows:
             passages = reading_order([Hit(chunks[chunk_id], 0.0) for chunk_id in row["shown"]])
-            checked = finish(row["raw_answer"], passages, row["question"])
-            results[row["id"]] = is_right(row["answerable"], row["gold_answers"], row["match"], checked.text,
-                                          checked.abstained)
+            results[row["id"]] = finish(row["raw_answer"], passages, row["question"])
     return results
+
+
+def outcomes(rows: list[dict], checked: dict[str, Checked]) -> dict[str, bool]:
+    """Whether each replayed answer is right, graded as the report grades it."""
+    return {row["id"]: is_right(row["answerable"], row["gold_answers"], row["match"], checked[row["id"]].text,
+                                checked[row["id"]].abstained) for row in rows}
+
+
+def citation_figures(checked: dict[str, Checked], questions: dict[str, EvalQuestion]) -> str:
+    """Cite P / R of the replayed answers, as rag.evaluation.runner grades a report's: over the
+    answered answerable questions with gold evidence."""
+    grades = [grade_citations(answer.citations, questions[id].evidence, questions[id].also)
+              for id, answer in checked.items()
+              if id in questions and questions[id].answerable and questions[id].evidence and not answer.abstained]
+    cited = sum(grade["cited"] for grade in grades)
+    if not cited:
+        return "-"
+    return (f"{sum(grade['on_evidence'] for grade in grades)}/{cited} "
+            f"{sum(grade['covers_gold'] for grade in grades)}/{len(grades)}")
+
+
+def questions_of(meta: dict) -> dict[str, EvalQuestion]:
+    """The report's questions with their gold evidence: the SQuAD file's, or the question set's
+    (its path as recorded, else under the project); none when neither can be read."""
+    if meta.get("squad"):
+        return {q.id: q for q in load_squad(meta["squad"]["path"]).questions}
+    recorded = Path((meta.get("question_set") or {}).get("path") or "")
+    path = next((p for p in (recorded, PROJECT_DIR / recorded) if recorded.name and p.is_file()), None)
+    return {q.id: q for q in load_questions(path)} if path else {}
 
 
 def chunks_by_id(index_dir: Path, settings) -> dict:
@@ -135,20 +172,25 @@ def main() -> None:
         raise SystemExit(f"the passages shown for {', '.join(missing[:5])} are not in the index used: give the "
                          "index the report was run on (--index) or its articles (--articles)")
 
-    shipped = replay(rows, chunks, None)
+    questions = questions_of(meta)
+    every_check = replay(rows, chunks, None)
+    shipped = outcomes(rows, every_check)
     graded = {r["id"]: r["correct"] for r in rows}
     differs = [i for i in shipped if shipped[i] != graded[i]]
     print(f"{args.report.name}: {len(rows)} answers the model wrote ({sum(not r['answerable'] for r in rows)} "
           f"to unanswerable questions); replayed with every check on, {len(rows) - len(differs)} come out as "
           f"the report graded them" + (f" (differ: {', '.join(differs)})" if differs else ""))
-    print(f"{'check':14s} {'saved':>6s} {'cut':>4s}   rows")
+    print(f"cite P / R (citations on gold evidence / citations, answers citing gold / answers graded) with every "
+          f"check on: {citation_figures(every_check, questions)}" if questions else
+          "no gold evidence: the report's question set is not where it records (cite P / R not graded)")
+    print(f"{'check':14s} {'saved':>6s} {'cut':>4s} {'cite P / R off':>16s}   rows")
     for name in CHECKS:
-        without = replay(rows, chunks, name)
+        without_check = replay(rows, chunks, name)
+        without = outcomes(rows, without_check)
         saved = [i for i in shipped if shipped[i] and not without[i]]
         cut = [i for i in shipped if without[i] and not shipped[i]]
-        print(f"{name:14s} {len(saved):6d} {len(cut):4d}   saved: {' '.join(saved) or '-'}; "
-              f"cut: {' '.join(cut) or '-'}")
-
+        print(f"{name:14s} {len(saved):6d} {len(cut):4d} {citation_figures(without_check, questions):>16s}   "
+              f"saved: {' '.join(saved) or '-'}; cut: {' '.join(cut) or '-'}")
 
 if __name__ == "__main__":
     main()

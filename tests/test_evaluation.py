@@ -612,7 +612,11 @@ def test_news_tuning_set_is_dev_only_and_apart_from_the_news_set():
 
 
 def test_replaying_the_checks_tells_what_each_one_saved_and_cut():
-    replay = _script("replay_checks.py").replay
+    script = _script("replay_checks.py")
+
+    def replay(rows, chunks, switched_off):
+        return script.outcomes(rows, script.replay(rows, chunks, switched_off))
+
     passage = "The council met in Lyon on 3 March. It approved the new budget."
     chunks = {"a#0": Chunk(id="a#0", source="a.txt", title="Council", text=passage, start=0, end=len(passage),
                            position=0)}
@@ -633,6 +637,28 @@ def test_replaying_the_checks_tells_what_each_one_saved_and_cut():
     assert replay(rows, chunks, "lacks_time") == every_check | {"no-time": False}
     assert replay(rows, chunks, "novel_terms") == every_check | {"new-name": True}
     assert replay(rows, chunks, "restates") == every_check
+
+
+def test_replaying_grades_where_the_citations_point_with_each_check_off():
+    """The citation move (rag.answer.REATTRIBUTE_MARGIN) changes no outcome, only where an answer
+    points: the replay grades that against the gold evidence, as a report does."""
+    script = _script("replay_checks.py")
+    day = "On May 15, Turkey hosted Ukraine and Russia for talks in Istanbul."
+    delegation = "Ukraine, represented by its defense minister, met the Russian delegation in Istanbul."
+    chunks = {f"c{n}": Chunk(id=f"c{n}", source=f"s{n}.txt", title="Istanbul talks", text=text, start=0,
+                             end=len(text), position=0) for n, text in ((1, day), (2, delegation))}
+    question = "Who represented Ukraine at the Istanbul talks?"
+    rows = [{"id": "who", "question": question, "shown": ["c1", "c2"], "answerable": True, "match": "any",
+             "raw_answer": "Ukraine's defense minister represented Ukraine at the Istanbul talks [1].",
+             "gold_answers": ["defense minister"]}]
+    questions = {"who": EvalQuestion(id="who", question=question, answers=["defense minister"], sources=["s2.txt"],
+                                     kind="fact", evidence=[Span("s2.txt", 0, len(delegation))])}
+    every_check = script.replay(rows, chunks, None)
+    without = script.replay(rows, chunks, "reattribute")
+    assert script.outcomes(rows, every_check) == script.outcomes(rows, without) == {"who": True}
+    assert script.citation_figures(every_check, questions) == "1/1 1/1"
+    assert script.citation_figures(without, questions) == "0/1 0/1"
+    assert script.citation_figures(every_check, {}) == "-"  # no gold evidence to grade against
 
 
 def test_replaying_rebuilds_the_throwaway_index_from_the_articles_the_report_records(tmp_path):
