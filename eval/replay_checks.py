@@ -192,5 +192,6 @@ def main() -> None:
         print(f"{name:14s} {len(saved):6d} {len(cut):4d} {citation_figures(without_check, questions):>16s}   "
               f"saved: {' '.join(saved) or '-'}; cut: {' '.join(cut) or '-'}")
 
+
 if __name__ == "__main__":
     main()

@@ -116,8 +116,8 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
         best = resting.index(max(resting)) + 1
         if not any(rests[n - 1] for n in backing):
             backing = [best] if any(rests) else []
-        elif round(max(resting) - max(resting[n - 1] for n in backing), 9) >= REATTRIBUTE_MARGIN:  # 0.7 - 0.5 < 0.2
-            backing = [best]
+        elif round(max(resting) - max(resting[n - 1] for n in backing), 9) >= REATTRIBUTE_MARGIN:
+            backing = [best]  # the gap rounded, as 0.7 - 0.5 falls short of 0.2 in floating point
         if not backing or novel_terms(body, evidence, question):
             if not is_decline(body):  # "The date is not mentioned." is a remark, not a claim
                 unsupported.append(body)
