@@ -59,7 +59,8 @@ def main() -> None:
                                                     progress=False))
         print(f"index build: {info.articles} articles, {info.chunks} chunks in {build:.2f} s")
         _, warming = timed(lambda: warm_up(dataclasses.replace(settings, index_dir=Path(index_dir))))
-        print(f"warm-up: the fixed instructions read in {warming:.2f} s (once per process, as the UI starts)")
+        print(f"warm-up: the fixed instructions in the cache in {warming:.2f} s (once per process, as the UI "
+              "starts; restored from the state an earlier run saved, else read)")
 
         rows = []
         for question in QUESTIONS[: args.questions]:

@@ -21,6 +21,10 @@ Both read every message as text: a control token's spelling inside an article or
 from __future__ import annotations
 
 import atexit
+import ctypes
+import hashlib
+import json
+import logging
 import os
 import threading
 import weakref
@@ -34,6 +38,8 @@ import numpy as np
 from rag.config import Settings
 from rag.errors import BadInputError, ModelMissingError
 from rag.models import generator_path
+
+log = logging.getLogger(__name__)
 
 
 class Turns:
@@ -183,12 +189,74 @@ class LlamaCppGenerator:
         self.last_completion_tokens = 0
         return min(shared, len(tokens) - 1)
 
-    def read(self, messages: list[dict]) -> None:
-        """Read the prompt into the cache, writing nothing: a later prompt that starts the same way
-        (the fixed instructions and worked example) reads only the rest."""
+    def prime(self, messages: list[dict], saved_in: Path) -> None:
+        """Have the prompt `messages` (the part every prompt starts with: the instructions and the
+        worked example) in an empty cache, so that the first question reads only the rest: restored
+        from the folder `saved_in`, where an earlier process saved it, else read and saved there.
+        Once the cache holds any prompt it holds the instructions, and there is nothing to do.
+
+        Restoring beats reading in a fresh process (`rag ask`, a script's first `ask()`): the
+        prefix's 307 tokens took 2.25 s to read on 2 cores and 3 ms to restore (8.8 MB); the seed
+        index's first question answered in 9.8 s instead of 11.3, the same answer (2026-12-05)."""
+        if self.llm.n_tokens:  # checked before tokenizing: every later question passes here
+            return
         tokens, _ = self.prompt(messages)
         with self.turns.turn():
-            self._read(tokens)
+            if self.llm.n_tokens:  # a question got its turn first
+                return
+            saved = saved_in / f"prefix-{Path(self.llm.model_path).stem}-{self._state_key(tokens)}.kv"
+            if not self._restore(saved, tokens):
+                self._read(tokens)
+                self._save(saved, tokens)
+
+    def _state_key(self, tokens: list[int]) -> str:
+        """What a saved prefix's state depends on: the tokens, the model file, the runtime and the
+        context's settings (another of any of them computes other numbers, so another file)."""
+        import llama_cpp
+
+        model = Path(self.llm.model_path).stat()
+        described = [llama_cpp.__version__, str(Path(self.llm.model_path).resolve()), model.st_size,
+                     model.st_mtime_ns, self.llm.n_ctx(), self.llm.n_batch, self.llm.context_params.n_ubatch,
+                     self.llm.n_threads, tokens]
+        return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:16]
+
+    def _restore(self, saved: Path, tokens: list[int]) -> bool:
+        import llama_cpp
+
+        if not saved.is_file():
+            return False
+        self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)  # no cell of an earlier prompt stays beside the restored ones
+        read = (llama_cpp.llama_token * len(tokens))()
+        count = ctypes.c_size_t(0)
+        loaded = llama_cpp.llama_state_seq_load_file(self.llm._ctx.ctx, str(saved).encode(), 0, read, len(tokens),
+                                                     ctypes.byref(count))
+        if not loaded or list(read[:count.value]) != tokens:  # unreadable, or not this prefix after all
+            log.warning("the saved prompt state %s could not be restored; reading the prompt instead", saved)
+            return False
+        self.llm.input_ids[:len(tokens)] = tokens
+        self.llm.n_tokens = len(tokens)
+        return True
+
+    def _save(self, saved: Path, tokens: list[int]) -> None:
+        """Write the cached prefix's state to `saved` (whole or not at all), the same model's older
+        ones removed; a folder that cannot be written only costs the next process the reading."""
+        import llama_cpp
+
+        partial = saved.with_suffix(f".{os.getpid()}.partial")  # two processes may save at once
+        try:
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            written = llama_cpp.llama_state_seq_save_file(self.llm._ctx.ctx, str(partial).encode(), 0,
+                                                          (llama_cpp.llama_token * len(tokens))(*tokens), len(tokens))
+            if not written:
+                raise OSError("llama.cpp wrote nothing")
+            partial.replace(saved)
+            for older in saved.parent.glob(f"prefix-{Path(self.llm.model_path).stem}-*.kv"):
+                if older != saved:
+                    older.unlink(missing_ok=True)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            log.warning("the prompt's state was not saved in %s (%s): the next process reads it again",
+                        saved.parent, exc)
 
     def _read(self, tokens: list[int]) -> None:
         self.llm.n_tokens = self._count_prompt(tokens)
@@ -258,7 +326,7 @@ class TransformersGenerator:
             add_generation_prompt=True, return_tensors="pt", return_dict=True,
         ).to(self.device)
 
-    def read(self, messages: list[dict]) -> None:
+    def prime(self, messages: list[dict], saved_in: Path) -> None:
         """Nothing to do: this backend keeps no cache between calls, every prompt is read whole."""
 
     def logprob(self, messages: list[dict], reply: str) -> float:

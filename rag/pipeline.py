@@ -90,7 +90,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     # Evidence first: on a CPU the model reads its prompt for seconds (10 s on a slow one); the
     # reader can read the passages meanwhile.
     yield Retrieved(hits=passages, seconds=timings.retrieval)
-    generator = load_generator(settings)
+    generator = primed_generator(settings)
     messages = build_messages(question, passages, history)
     decline_logprob, new_prompt_tokens = None, 0
     if settings.generator == FITTED_FOR:  # the calibration holds for the model it was fitted on
@@ -163,9 +163,9 @@ def ask(question: str, *, index_dir: str | Path | None = None, history: list[dic
 
 def warm_up(settings: Settings | None = None) -> None:
     """Load what a question needs (the index, the embedding models, the generator) and have the
-    generator read the part of every prompt that never changes (the instructions and the worked
-    example), so that the first question waits only for its own part. `rag ui`, `rag serve` and
-    `rag chat` call it in the background as they start (warming_up).
+    part of every prompt that never changes (the instructions and the worked example) in the
+    generator's cache (primed_generator), so that the first question waits only for its own part.
+    `rag ui`, `rag serve` and `rag chat` call it in the background as they start (warming_up).
 
     Measured (2026-12-05, 2 cores, seed index, two fresh processes each way; eval/HISTORY.md,
     session 13): the first question of a process showed its passages after 4.2-4.4 s (loading the
@@ -176,7 +176,15 @@ def warm_up(settings: Settings | None = None) -> None:
     load_embedder(settings.embedding_model, settings.models_dir)
     if settings.rescore_model:
         load_embedder(settings.rescore_model, settings.models_dir)
-    load_generator(settings).read(build_messages("", []))
+    primed_generator(settings)
+
+
+def primed_generator(settings: Settings):
+    """The generator, with the part of every prompt that never changes in its cache (restored from
+    the state an earlier process saved in models_dir/prompt-cache, else read and saved there)."""
+    generator = load_generator(settings)
+    generator.prime(build_messages("", []), settings.models_dir / "prompt-cache")
+    return generator
 
 
 @contextmanager

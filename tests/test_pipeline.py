@@ -300,24 +300,39 @@ def test_a_prompt_longer_than_the_generator_s_context_is_refused_naming_the_sett
             scored_or_answered()
 
 
-def test_warm_up_leaves_the_first_question_only_its_own_part_to_read(settings):
+def test_the_first_question_reads_only_its_own_part_the_instructions_restored_as_saved(settings, tmp_path, caplog):
     from rag.generation import load_generator
     from rag.pipeline import warm_up
     from rag.prompt import build_messages
 
     generator = load_generator(settings)
     question = "What came out of the May 2025 Istanbul talks?"
-    fixed, _ = generator.prompt(build_messages("", []))
-    for warmed in (False, True):
-        # As in a fresh process: the instructions are not in the cache.
-        generator.read([{"role": "user", "content": "Something else entirely."}])
-        if warmed:
-            warm_up(settings)
+    fixed = build_messages("", [])
+    instructions, _ = generator.prompt(fixed)
+
+    def first_question(primed):
+        generator.llm.reset()  # as in a fresh process: nothing in the cache
+        if primed:
+            primed()
+            cached = generator.llm._input_ids.tolist()
+            assert generator.llm.longest_token_prefix(cached, instructions) == len(instructions)
         answer = rag.ask(question, settings=settings)
         whole, _ = generator.prompt(build_messages(question, answer.hits))
-        shared = generator.llm.longest_token_prefix(fixed, whole)  # the instructions and the worked example
-        assert shared > 200
-        if warmed:
-            assert answer.new_prompt_tokens <= answer.prompt_tokens - shared
-        else:
-            assert answer.new_prompt_tokens >= answer.prompt_tokens - 5
+        shared = generator.llm.longest_token_prefix(instructions, whole)  # the instructions and the worked example
+        assert shared > 200 and answer.new_prompt_tokens <= answer.prompt_tokens - shared
+        return answer.text
+
+    read = first_question(lambda: generator.prime(fixed, tmp_path))  # nothing saved yet: read, then saved
+    [saved] = tmp_path.glob("prefix-*.kv")
+    assert saved.stat().st_size > 1_000_000
+    saved_at = saved.stat().st_mtime_ns
+    # Restored from the saved state: the same cache, so the same answer.
+    assert first_question(lambda: generator.prime(fixed, tmp_path)) == read
+    assert saved.stat().st_mtime_ns == saved_at
+    # A damaged state is read again instead, and saved whole.
+    saved.write_bytes(b"not a state")
+    assert first_question(lambda: generator.prime(fixed, tmp_path)) == read
+    assert "could not be restored" in caplog.text and saved.stat().st_size > 1_000_000
+    # What `rag ui`, `rag serve` and `rag chat` do as they start, and ask() in a fresh process.
+    assert first_question(lambda: warm_up(settings)) == read
+    assert first_question(None) == read  # ask() primes it itself
