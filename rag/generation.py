@@ -195,14 +195,21 @@ class LlamaCppGenerator:
         from the folder `saved_in`, where an earlier process saved it, else read and saved there.
         Once the cache holds any prompt it holds the instructions, and there is nothing to do.
 
-        Restoring beats reading in a fresh process (`rag ask`, a script's first `ask()`): the
-        prefix's 307 tokens took 2.25 s to read on 2 cores and 3 ms to restore (8.8 MB); the seed
-        index's first question answered in 9.8 s instead of 11.3, the same answer (2026-12-05)."""
+        Restoring beats reading in a fresh process (`rag ask`, a script's first `ask()`): the 256
+        tokens took 1.83 s to read on 2 cores and 5 ms to restore (7.3 MB); a one-shot `rag ask`
+        over the seed index took 11.3-11.5 s instead of 12.3-13.1, the same answer (2026-12-05)."""
         if self.llm.n_tokens:  # checked before tokenizing: every later question passes here
             return
         tokens, _ = self.prompt(messages)
+        # Whole micro-batches only. A prompt read whole is read n_ubatch tokens at a time, and in
+        # floating point a token's numbers depend on the batch it shares: read apart, the whole
+        # 307 tokens left logits up to 0.49 off those of the same prompt read whole, and 3 of the
+        # test split's 40 answers changed. Its first 256 leave them bit for bit the same, so an
+        # answer is the same whether the instructions were primed, restored or read with it.
+        batch = self.llm.context_params.n_ubatch
+        tokens = tokens[:len(tokens) // batch * batch]
         with self.turns.turn():
-            if self.llm.n_tokens:  # a question got its turn first
+            if self.llm.n_tokens or not tokens:  # a question got its turn first
                 return
             saved = saved_in / f"prefix-{Path(self.llm.model_path).stem}-{self._state_key(tokens)}.kv"
             if not self._restore(saved, tokens):
