@@ -8,6 +8,8 @@ not reused from the cache) and `last_completion_tokens` set for the caller's rep
   transformers backend has no grammar and ignores it);
 - `sample(messages, max_tokens, grammar, temperature, seed)`: one whole reply sampled, for
   rag.consistency's second opinions.
+and `prime(messages, saved_in)`: the start every prompt shares in the cache before the first
+question, restored as an earlier process saved it (llama.cpp only: transformers keeps no cache).
 The backends:
 - LlamaCppGenerator: a GGUF file through llama-cpp-python; the default, fast on a laptop CPU.
 - TransformersGenerator: a Hugging Face model folder, or a GGUF file read through transformers'
