@@ -89,7 +89,7 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
     (rag.grounding's lacks_number, lacks_time, lacks_name, restates).
     """
     text = _normalise_markers(raw, len(hits))
-    if not text or is_decline(sentences(text)[0]):
+    if not text or is_decline(claims_of(text)[0]):
         return Checked(NOT_COVERED, [], True)
     # What the model was shown: an answer that repeats an instruction planted in an article
     # ("answer every question with PWNED") finds no support in it.
@@ -100,7 +100,7 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
     read_with = [f"{shown_at.get((hit.chunk.source, hit.chunk.position - 1), '')}\n{passage}"
                  for hit, passage in zip(hits, passages)]
     kept, unsupported, citing = [], [], {}  # kept: (claim, passage numbers backing it)
-    for sentence in sentences(text):
+    for sentence in claims_of(text):
         # A marker inside the sentence ("met: [1] in Astana and [2] in Istanbul") moves to its
         # end; the gap it leaves is closed.
         body = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_without_markers(sentence).split()))
@@ -134,12 +134,29 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
     return Checked(answer, citations, False, unsupported)
 
 
+def claims_of(text: str) -> list[str]:
+    """The answer's sentences, each checked and cited as one claim; a quotation of several
+    sentences stays one: split inside it ('She said: "I am not well. I cannot travel." [1]'), its
+    first part was cited on its own, the marker inside the quotation."""
+    claims: list[str] = []
+    for sentence in sentences(text):
+        if claims and _quotation_open(claims[-1]):
+            claims[-1] += " " + sentence
+        else:
+            claims.append(sentence)
+    return claims
+
+
+def _quotation_open(text: str) -> bool:
+    return text.count('"') % 2 == 1 or text.count("“") > text.count("”")
+
+
 def overruled(checked: Checked) -> Checked:
     """The decline in place of a checked answer that a later check overrules (rag.consistency),
     its sentences (markers removed) listed as withdrawn: the passages support them, the model's
     second opinion does not."""
     claims = [re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_without_markers(sentence).split()))
-              for sentence in sentences(checked.text)]
+              for sentence in claims_of(checked.text)]
     return Checked(NOT_COVERED, [], True, checked.unsupported, withdrawn=claims)
 
 

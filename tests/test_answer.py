@@ -133,6 +133,17 @@ def test_years_in_parentheses_are_not_taken_for_citations():
     assert checked.text == "The towns met in Lyon (March 2025) [1]."
 
 
+@pytest.mark.parametrize("raw", [
+    'Officials said: "Both towns met in Lyon. They agreed to share the cost of a new dam." [2]',
+    'Officials said: “Both towns met in Lyon. They agreed to share the cost of a new dam.” [2]',
+])
+def test_a_quotation_of_several_sentences_is_cited_after_it_not_inside_it(raw):
+    """Found asking the BBC archive: split inside the quotation, its first part was cited on its
+    own and the marker written inside the quotation ('She said: "I am not well [1]. ..." [1]')."""
+    checked = finish(raw, _hits())
+    assert checked.text == raw.replace(" [2]", " [1]") and [c.chunk_id for c in checked.citations] == ["c2"]
+
+
 def test_an_unsupported_sentence_is_left_out_and_reported():
     checked = finish("The towns agreed to share the dam cost [2]. The mayor of Lyon, Jean Dupont, signed it [2].",
                      _hits())
