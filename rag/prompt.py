@@ -90,22 +90,67 @@ def _without_repeated_opening(text: str, previous: str) -> str:
 
 def answer_grammar(passages: int) -> str:
     """GBNF for the reply to a prompt of `passages` numbered passages: text whose only citation
-    shape is "[n]" with an n that exists. Brackets and parentheses appear nowhere else, so no
-    other shape ("(Source 1)", "【1】", "[1, 2]", "[Passage 7]") can be written.
+    shape is "[n]" with an n that exists. Brackets appear nowhere else, and a parenthesis only
+    round an aside that no citation shape starts ("(£1.06bn)", "(CICA)", "(8.8 lb)"; not "(2)",
+    "(Source 1)", "(passages 1-2)"), so no other shape ("【1】", "[1, 2]", "[Passage 7]") can be
+    written.
 
     Where a sentence ends, and whether it cites, is left to the model: a grammar that required
     " [n]." after every sentence (measured on dev, decline off, 2026-11-23) kept the model from
     stopping after an uncited sentence, and it wrote on ("losses.0000", "I'm sorry") to the
-    token cap in 8 of 44 answers: 2 right answers lost, total p90 12.1 -> 29.5 s. This one
-    changed one answer of 44 (a parenthesis left out). rag.answer attributes an uncited sentence
-    to the passage that supports it, or leaves it out."""
+    token cap in 8 of 44 answers: 2 right answers lost, total p90 12.1 -> 29.5 s. rag.answer
+    attributes an uncited sentence to the passage that supports it, or leaves it out.
+
+    Asides were out of the grammar until 2026-12-05 (with them every parenthesis): answers copied
+    "$2bn (£1.06bn)" as "$2bn £1.06bn", two sums side by side, or ended the sentence where the
+    aside began (13 of 200 SQuAD answers lost one, 2026-11-23)."""
     numbers = " | ".join(f'"{n}"' for n in range(1, passages + 1))
     return "\n".join([
-        'root ::= (text | cite)+',
-        r'text ::= [^\[\]()【】]',
+        'root ::= (text | cite | aside)+',
+        rf'text ::= [^{_NOT_TEXT}]',
         'cite ::= "[" number "]"',
         f"number ::= {numbers}",
+        *_aside_rules(),
     ])
+
+
+# Characters only the grammar's own rules write: brackets, parentheses, and 【】 (a citation shape).
+_NOT_TEXT = r"\[\]()【】"
+# The words rag.answer's marker shapes open a parenthesis with: "(Source 1)", "(passages 1-2)".
+_CITATION_WORDS = ("source", "passage", "article")
+
+
+def _aside_rules() -> list[str]:
+    """An aside: "(", then something that opens no citation shape, then ")". It may not open
+    with a space, with a number alone ("(2)"; "(53p)" and "(8.8 lb)" are fine), or with a word of
+    _CITATION_WORDS; those words are spelled out letter by letter, a prefix of one ("(So)",
+    "(Art)") closing the aside or going on with another letter."""
+    rules = [
+        "aside ::= \"(\" opening",
+        f"rest ::= [^{_NOT_TEXT}]* \")\"",
+    ]
+    firsts = sorted({word[0] for word in _CITATION_WORDS})
+    alternatives = [f"[^{_NOT_TEXT}0-9 \\t\\n{_cases(firsts)}] rest", f"[0-9]+ [^{_NOT_TEXT}0-9] rest"]
+    for first in firsts:
+        alternatives.append(f"[{_cases(first)}] {_prefix_rule(first, rules)}")
+    rules.append("opening ::= " + " | ".join(alternatives))
+    return rules
+
+
+def _prefix_rule(prefix: str, rules: list[str]) -> str:
+    """The rule for what may follow `prefix`, a beginning of a citation word; its rules appended."""
+    name = f"after-{prefix}"
+    nexts = sorted({word[len(prefix)] for word in _CITATION_WORDS if word.startswith(prefix) and word != prefix})
+    alternatives = ['")"', f"[^{_NOT_TEXT}{_cases(nexts)}] rest"]
+    for letter in nexts:
+        if prefix + letter not in _CITATION_WORDS:
+            alternatives.append(f"[{_cases(letter)}] {_prefix_rule(prefix + letter, rules)}")
+    rules.append(f"{name} ::= " + " | ".join(alternatives))
+    return name
+
+
+def _cases(letters) -> str:
+    return "".join(letter + letter.upper() for letter in letters)
 
 
 def build_messages(question: str, hits: list[Hit], history: list[dict] | None = None) -> list[dict]:
