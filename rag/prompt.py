@@ -90,10 +90,10 @@ def _without_repeated_opening(text: str, previous: str) -> str:
 
 def answer_grammar(passages: int) -> str:
     """GBNF for the reply to a prompt of `passages` numbered passages: text whose only citation
-    shape is "[n]" with an n that exists. Brackets appear nowhere else, and a parenthesis only
-    round an aside that no citation shape starts ("(£1.06bn)", "(CICA)", "(8.8 lb)"; not "(2)",
-    "(Source 1)", "(passages 1-2)"), so no other shape ("【1】", "[1, 2]", "[Passage 7]") can be
-    written.
+    shape is "[n]" with an n that exists. Square brackets appear nowhere else, and parentheses
+    only round an aside that no citation shape starts ("(£1.06bn)", "(CICA)", "(8.8 lb)"; not
+    "(2)", "(Source 1)", "(passages 1-2)"), so no other shape ("【1】", "[1, 2]", "[Passage 7]") can
+    be written.
 
     Where a sentence ends, and whether it cites, is left to the model: a grammar that required
     " [n]." after every sentence (measured on dev, decline off, 2026-11-23) kept the model from
