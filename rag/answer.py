@@ -101,10 +101,7 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
                  for hit, passage in zip(hits, passages)]
     kept, unsupported, citing = [], [], {}  # kept: (claim, passage numbers backing it)
     for sentence in claims_of(text):
-        # A marker inside the sentence ("met: [1] in Astana and [2] in Istanbul") moves to its
-        # end; the gap it leaves is closed.
-        body = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_without_markers(sentence).split()))
-        body = re.sub(r"(?<![,;:])[,;:]+([.!?]?)$", r"\1", body)  # "four meetings: [1][2]." leaves "meetings:."
+        body = _claim_body(sentence)
         scores = [support(body, passage) for passage in passages]
         # A passage the claim rests on: it supports the claim and writes the question's names the
         # claim repeats and the numbers it states (rag.grounding.not_in_passage).
@@ -151,13 +148,20 @@ def _quotation_open(text: str) -> bool:
     return text.count('"') % 2 == 1 or text.count("“") > text.count("”")
 
 
+def _claim_body(sentence: str) -> str:
+    """A claim's words without its markers. A marker inside the sentence ("met: [1] in Astana and
+    [2] in Istanbul") moves to its end, so the gap it leaves is closed, and "four meetings: [1][2]."
+    leaves "four meetings." (not "meetings:.")."""
+    body = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_without_markers(sentence).split()))
+    return re.sub(r"(?<![,;:])[,;:]+([.!?]?)$", r"\1", body)
+
+
 def overruled(checked: Checked) -> Checked:
     """The decline in place of a checked answer that a later check overrules (rag.consistency),
     its sentences (markers removed) listed as withdrawn: the passages support them, the model's
     second opinion does not."""
-    claims = [re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_without_markers(sentence).split()))
-              for sentence in claims_of(checked.text)]
-    return Checked(NOT_COVERED, [], True, checked.unsupported, withdrawn=claims)
+    return Checked(NOT_COVERED, [], True, checked.unsupported,
+                   withdrawn=[_claim_body(sentence) for sentence in claims_of(checked.text)])
 
 
 class LiveRenumbering:
