@@ -172,20 +172,24 @@ def _index(args, settings: Settings) -> int:
 
 def _index_plan(source_dir: Path, settings: Settings, as_json: bool) -> int:
     from rag.index import index_size
-    from rag.loading import article_files
+    from rag.loading import article_files, file_name
     from rag.sync import build_for, dry_run
 
     files = article_files(source_dir)  # a missing or empty folder is refused before the model loads
     size = index_size(settings.index_dir)  # and so is a damaged index
-    plan = dry_run(files, settings.index_dir, build_for(settings), settings)
+    plan = dry_run(source_dir, files, settings.index_dir, build_for(settings), settings)
+
+    def names(entries: list[tuple[Path, str]]) -> list[str]:
+        return [file_name(source_dir, path) for path, _ in entries]
+
     if as_json:
-        print(json.dumps({"add": [p.name for p, _ in plan.new], "change": [p.name for p, _ in plan.changed],
+        print(json.dumps({"add": names(plan.new), "change": names(plan.changed),
                           "remove": plan.removed, "skip": plan.refused, "unchanged": len(plan.unchanged),
-                          "judge_again": [p.name for p, _ in plan.judged_again], "index": size}, indent=2))
+                          "judge_again": names(plan.judged_again), "index": size}, indent=2))
         return 0
     for word, entries in (("add", plan.new), ("change", plan.changed)):
-        for path, _ in entries:
-            print(f"would {word} {path.name}")
+        for name in names(entries):
+            print(f"would {word} {name}")
     for reason in plan.refused:
         print(f"would skip {reason}")
     for name in plan.removed:

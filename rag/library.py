@@ -174,7 +174,8 @@ def read_article(source: str, index_dir: str | Path | None = None, *, settings: 
     articles = {a.source: a for a in list_articles(index_dir)}
     _require_listed(source, list(articles))
     record = articles[source]
-    found, _ = load_file(articles_folder(index_dir) / record.file, settings.max_file_bytes, settings.max_archive_bytes)
+    found, _ = load_file(articles_folder(index_dir) / record.file, settings.max_file_bytes, settings.max_archive_bytes,
+                         record.file)
     article = next((a for a in found if a.source == source), None)
     if article is None or article.content_hash != record.content_hash:
         raise BadInputError(f"{source} has changed since it was indexed: re-index to see it with its citations")

@@ -30,6 +30,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import BinaryIO
@@ -41,7 +42,7 @@ from rag.schema import Article, ArticleRecord
 from rag.text import LINE, MONTH_NAME, month_number, sentences
 
 __all__ = ["SUPPORTED_SUFFIXES", "ARCHIVE_SUFFIXES", "load_file", "load_or_skip", "load_article", "load_folder",
-           "page_of", "content_hash",
+           "article_files", "file_name", "page_of", "content_hash",
            # the pieces rag.archives reads the articles of a dump or feed with
            "FEED_SUFFIXES", "read_bytes", "decode_text", "remove_unseen", "text_lines", "drop_furniture", "title_of",
            "dates_in", "make_article", "bad_file"]
@@ -96,26 +97,45 @@ _DATE = re.compile(
 # The size limits default to the settings' defaults (a dataclass field's default is also its class
 # attribute), for callers with no settings at hand; the sync and the library pass their settings'.
 def load_file(path: Path, max_bytes: int = Settings.max_file_bytes,
-              max_archive_bytes: int = Settings.max_archive_bytes) -> tuple[list[Article], list[str]]:
+              max_archive_bytes: int = Settings.max_archive_bytes,
+              name: str | None = None) -> tuple[list[Article], list[str]]:
     """The articles of any supported file: one for an article file, one per row or entry of a
     dump or feed; and the rows or entries skipped, as "file, row 7: reason". BadInputError
     (naming the file) when nothing in it is usable. `max_bytes` limits an article file and each
-    article of a dump, `max_archive_bytes` a dump or feed."""
+    article of a dump, `max_archive_bytes` a dump or feed. `name`: the file's name within its
+    library folder (file_name), which its articles and the reasons go by; else its own name."""
     path = Path(path)
-    if path.suffix.lower() in ARCHIVE_SUFFIXES:
-        from rag.archives import load_archive
+    try:
+        if path.suffix.lower() in ARCHIVE_SUFFIXES:
+            from rag.archives import load_archive
 
-        return load_archive(path, max_bytes, max_archive_bytes)
-    return [load_article(path, max_bytes)], []
+            articles, skipped = load_archive(path, max_bytes, max_archive_bytes)
+        else:
+            articles, skipped = [load_article(path, max_bytes)], []
+    except BadInputError as exc:
+        raise BadInputError(known_as(str(exc), path, name)) from None
+    if name and name != path.name:
+        articles = [replace(a, source=known_as(a.source, path, name), file=name) for a in articles]
+        skipped = [known_as(reason, path, name) for reason in skipped]
+    return articles, skipped
+
+
+def known_as(text: str, path: Path, name: str | None) -> str:
+    """`text` (an article's source, a reason it was skipped), which starts with the file's own
+    name as every reader writes it, starting with `name` instead ("001.txt#3" -> "tech/001.txt#3")."""
+    if name and text.startswith(path.name):
+        return name + text[len(path.name):]
+    return text
 
 
 def load_or_skip(path: Path, max_bytes: int = Settings.max_file_bytes,
-                 max_archive_bytes: int = Settings.max_archive_bytes) -> tuple[list[Article], list[str]]:
+                 max_archive_bytes: int = Settings.max_archive_bytes,
+                 name: str | None = None) -> tuple[list[Article], list[str]]:
     """load_file's articles and what it skips; for a file with no usable article (empty, binary,
     page furniture only), no article and the file's reason. The one rule of what a sync, its dry
     run and load_folder skip, so that a dry run says what the sync will do."""
     try:
-        return load_file(path, max_bytes, max_archive_bytes)
+        return load_file(path, max_bytes, max_archive_bytes, name)
     except BadInputError as exc:
         return [], [str(exc)]
 
@@ -148,27 +168,49 @@ def load_article(path: Path, max_bytes: int = Settings.max_file_bytes) -> Articl
 
 
 def article_files(folder: Path) -> list[Path]:
-    """The entries of `folder` that may be articles, by name: everything but hidden entries and
-    real sub-folders (links and special files are listed so that load_article says why it skips
-    them). BadInputError when the folder is missing or holds no file of a supported type."""
+    """The entries of `folder` and of its sub-folders, at any depth, that may be articles, in the
+    order of their names within it (file_name): everything but hidden entries and what hidden
+    folders hold. An archive kept by year or by section ("2024/05/...", "business/001.txt") is
+    read whole. A link is listed, never followed (a linked folder is not entered), and so are
+    special files, so that load_article says why it skips them. BadInputError when the folder is
+    missing or holds no file of a supported type; a sub-folder that cannot be listed is named
+    in the log and left out."""
     folder = Path(folder)
     if not folder.exists():
         raise BadInputError(f"no such folder: {folder}")
     if not folder.is_dir():
         raise BadInputError(f"{folder} is not a folder: give the folder that holds the articles")
-    files = sorted(p for p in folder.iterdir()
-                   if not p.name.startswith(".") and (p.is_symlink() or not p.is_dir()))
+    files = []
+
+    def unlisted(exc: OSError) -> None:
+        if Path(exc.filename) == folder:
+            raise BadInputError(f"{folder} cannot be read: {exc.strerror}")
+        log.warning("skipping the folder %s: %s", file_name(folder, Path(exc.filename)), exc.strerror)
+
+    for root, folders, names in os.walk(folder, onerror=unlisted):  # links to folders are not walked into
+        folders[:] = [f for f in folders if not f.startswith(".")]
+        files += [Path(root, f) for f in folders if Path(root, f).is_symlink()]
+        files += [Path(root, n) for n in names if not n.startswith(".")]
+    files.sort(key=lambda path: file_name(folder, path))
     if not any(p.suffix.lower() in SUPPORTED_SUFFIXES for p in files):
         raise BadInputError(f"no article files in {folder} (the types read: {', '.join(SUPPORTED_SUFFIXES)})")
     return files
 
 
+def file_name(folder: Path, path: Path) -> str:
+    """What a file under a library folder is known by: its path within it, with "/" between
+    folders ("tech/001.txt"); a file of the folder itself, its name. Two sections' "001.txt" are
+    then two articles, and a citation says which."""
+    return Path(path).relative_to(folder).as_posix()
+
+
 def load_folder(folder: Path, max_bytes: int = Settings.max_file_bytes,
                 max_archive_bytes: int = Settings.max_archive_bytes) -> tuple[list[Article], list[str]]:
-    """Load the files directly in `folder`, by name; unusable ones are skipped as "name: reason"."""
+    """Load the files in `folder` and its sub-folders (article_files); unusable ones are skipped
+    as "name: reason"."""
     articles, skipped = [], []
     for path in article_files(folder):
-        found, left_out = load_or_skip(path, max_bytes, max_archive_bytes)
+        found, left_out = load_or_skip(path, max_bytes, max_archive_bytes, file_name(folder, path))
         for reason in left_out:
             log.warning("skipping %s", reason)
         articles += found
@@ -250,12 +292,19 @@ def opened(path: Path, max_bytes: int, setting: str = "max_file_bytes") -> Itera
     except UnicodeEncodeError:  # bytes no UTF-8 reads: the name could be neither stored nor cited
         shown = os.fsencode(path.name).decode("utf-8", "backslashreplace")
         raise BadInputError(f"{shown}: its name is not UTF-8 text; rename the file") from None
+    try:
+        os.fspath(path.parent).encode("utf-8")
+    except UnicodeEncodeError:  # a sub-folder's name (file_name): the same
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise BadInputError(f"{shown}: the name of a folder it is in is not UTF-8 text; rename the folder") from None
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise bad_file(path, f"unsupported file type {path.suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}")
     try:
-        # Only a regular file in the folder itself is read: a link could point anywhere on the
-        # machine (/etc/passwd), and opening a pipe would block. O_NOFOLLOW refuses a link at
-        # the moment of opening, so it cannot be swapped in after a check.
+        # Only a regular file is read: a link could point anywhere on the machine (/etc/passwd),
+        # and opening a pipe would block. O_NOFOLLOW refuses a link at the moment of opening, so
+        # it cannot be swapped in after a check. A linked sub-folder is never listed
+        # (article_files); one swapped in for a sub-folder between the listing and the reading
+        # would be followed, a race open only to someone who can write to the library folder.
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
         if exc.errno == errno.ELOOP:

@@ -29,7 +29,7 @@ from rag.config import Settings
 from rag.embedding import load_embedder, passage_text
 from rag.errors import BadInputError, IndexUnusableError
 from rag.index import Build, indexed_files, indexed_texts, judged_by_other_rules, read_catalog, writing
-from rag.loading import article_files, byte_limit, load_or_skip, opened
+from rag.loading import article_files, byte_limit, file_name, known_as, load_or_skip, opened
 from rag.schema import Article, Chunk, IndexInfo
 
 log = logging.getLogger(__name__)
@@ -57,47 +57,49 @@ class SyncPlan:
     refused: list[str] = field(default_factory=list)
 
 
-def plan_sync(files: list[Path], index_dir: Path, build: Build, max_file_bytes: int,
+def plan_sync(folder: Path, files: list[Path], index_dir: Path, build: Build, max_file_bytes: int,
               max_archive_bytes: int) -> SyncPlan:
     """Compare a folder's files (`article_files`, listed by the caller before the model loads, so
-    that a missing folder is refused first) with the index. Nothing is written; an index built
-    otherwise counts as empty."""
+    that a missing folder is refused first) with the index, each by its name within the folder
+    (file_name). Nothing is written; an index built otherwise counts as empty."""
     indexed = indexed_files(Path(index_dir), build)
     rejudge = bool(indexed) and judged_by_other_rules(Path(index_dir))
     plan = SyncPlan()
     names = set()
     for path in files:
+        name = file_name(folder, path)
         try:
             digest = _file_hash(path, *byte_limit(path, max_file_bytes, max_archive_bytes))
         except BadInputError as exc:
-            plan.refused.append(str(exc))
+            plan.refused.append(known_as(str(exc), path, name))
             continue
-        names.add(path.name)
-        if path.name not in indexed:
+        names.add(name)
+        if name not in indexed:
             plan.new.append((path, digest))
-        elif indexed[path.name] != digest:
+        elif indexed[name] != digest:
             plan.changed.append((path, digest))
         elif rejudge:
             plan.judged_again.append((path, digest))
         else:
-            plan.unchanged.append(path.name)
+            plan.unchanged.append(name)
     plan.removed = sorted(set(indexed) - names)
     return plan
 
 
-def dry_run(files: list[Path], index_dir: Path, build: Build, settings: Settings) -> SyncPlan:
+def dry_run(folder: Path, files: list[Path], index_dir: Path, build: Build, settings: Settings) -> SyncPlan:
     """plan_sync, with the new and changed files read (not embedded) by the function the sync
     reads them with: one it would skip once read (empty, binary, page furniture only) is refused
     with the sync's reason, and removed if it was indexed; so are a dump's unusable rows."""
-    plan = plan_sync(files, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)
+    plan = plan_sync(folder, files, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)
     for entries in (plan.new, plan.changed):  # in the sync's order, so the reasons come in its order
         for path, digest in list(entries):
-            articles, left_out = load_or_skip(path, settings.max_file_bytes, settings.max_archive_bytes)
+            name = file_name(folder, path)
+            articles, left_out = load_or_skip(path, settings.max_file_bytes, settings.max_archive_bytes, name)
             plan.refused += left_out
             if not articles:
                 entries.remove((path, digest))
                 if entries is plan.changed:
-                    plan.removed.append(path.name)
+                    plan.removed.append(name)
     plan.removed.sort()
     return plan
 
@@ -121,10 +123,10 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
     files = article_files(folder)  # a missing or empty folder is refused before the model loads
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
     build = build_for(settings)
-    plan = plan_sync(files, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)
+    plan = plan_sync(folder, files, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)
     # Files whose articles are indexed, read again: of these, the rows with the same text are kept.
     indexed_again = plan.changed + plan.judged_again
-    changed = {path.name for path, _ in indexed_again}
+    changed = {file_name(folder, path) for path, _ in indexed_again}
 
     encode, remote = embed or embedder.embed, embed is not None
 
@@ -139,7 +141,8 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
     counts = {"embedded": 0, "passages": 0}
     batch: list[_Pending] = []
     for path, digest in plan.new + indexed_again:
-        articles, left_out = load_or_skip(path, settings.max_file_bytes, settings.max_archive_bytes)
+        name = file_name(folder, path)
+        articles, left_out = load_or_skip(path, settings.max_file_bytes, settings.max_archive_bytes, name)
         for reason in left_out:
             log.warning("skipping %s", reason)
         skipped += left_out
@@ -150,7 +153,7 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
         # are kept as they are, neither embedded nor chunked again (eval/archive_benchmark.py
         # --only dump: a row appended to a 2,000-row dump took 7.7 s with every row re-chunked,
         # 2.3 s without; embedding them all again took over 300 s).
-        known = indexed_texts(index_dir, path.name) if path.name in changed else {}
+        known = indexed_texts(index_dir, name) if name in changed else {}
         for article in articles:
             read.add(article.source)
             same = known.get(article.source) == article.content_hash

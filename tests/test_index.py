@@ -420,7 +420,7 @@ def test_a_file_that_disappears_or_changes_during_a_sync_is_reported_or_read_aga
     assert (again.embedded, again.articles) == (0, 4)
     from rag.loading import article_files
     from rag.sync import build_for, plan_sync
-    plan = plan_sync(article_files(folder), index_dir, build_for(settings), settings.max_file_bytes,
+    plan = plan_sync(folder, article_files(folder), index_dir, build_for(settings), settings.max_file_bytes,
                      settings.max_archive_bytes)
     assert (plan.changed, len(plan.unchanged)) == ([], 4)
 
@@ -460,13 +460,15 @@ def test_dry_run_says_what_a_sync_would_do_and_changes_nothing(settings, tmp_pat
     folder, index_dir = tmp_path / "articles", tmp_path / "index"
     shutil.copytree(SEEDS, folder)
     rag.build_index(folder, index_dir, settings=settings, progress=False)
-    (folder / "cod.txt").write_text("Arctic cod quota agreed\n\nNorway and Iceland agreed it.\n", encoding="utf-8")
+    (folder / "2026").mkdir()  # an article in a sub-folder goes by its path in the folder
+    (folder / "2026" / "cod.txt").write_text("Arctic cod quota agreed\n\nNorway and Iceland agreed it.\n",
+                                             encoding="utf-8")
     (folder / ISTANBUL).unlink()
     before = read_catalog(index_dir)
     result = subprocess.run([sys.executable, "-m", "rag.cli", "--index-dir", str(index_dir), "index", str(folder),
                              "--dry-run"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "would add cod.txt" in result.stdout and f"would remove {ISTANBUL}" in result.stdout
+    assert "would add 2026/cod.txt" in result.stdout and f"would remove {ISTANBUL}" in result.stdout
     assert "would add 1, change 0, remove 1, skip 0 and leave 4 unchanged" in result.stdout
     assert "holds 5 articles" in result.stdout
     assert read_catalog(index_dir) == before

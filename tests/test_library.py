@@ -338,3 +338,27 @@ def test_an_uploaded_article_that_gives_the_assistant_orders_is_marked_in_the_li
     rows, _, _ = table(settings)
     marked = [row[0] for row in rows if SPEAKS_TO_ASSISTANT in row[0]]
     assert marked == [f"Norway and Iceland agree Arctic cod quota in Tromsø {SPEAKS_TO_ASSISTANT}"]
+
+
+def test_articles_in_sub_folders_are_synced_read_and_removed_by_their_path(settings, tmp_path):
+    """An archive kept by year: each file is known by its path in the library folder, a second
+    sync embeds nothing, and the article view and removal find the file in its sub-folder."""
+    folder = library.articles_folder(settings=settings)
+    (folder / "2026" / "03").mkdir(parents=True)
+    (folder / "2026" / "03" / "cod.txt").write_text(COD, encoding="utf-8")
+    (folder / "2025").mkdir()
+    shutil.copy(SEEDS / TWO_SEEDS[0], folder / "2025")  # the same name as a file of the top folder
+    info = library.reindex(settings=settings)
+    assert (info.articles, info.embedded > 0) == (4, True)
+    sources = {a.source: a.file for a in library.list_articles(settings=settings)}
+    assert sources == {TWO_SEEDS[0]: TWO_SEEDS[0], TWO_SEEDS[1]: TWO_SEEDS[1], "2026/03/cod.txt": "2026/03/cod.txt",
+                       f"2025/{TWO_SEEDS[0]}": f"2025/{TWO_SEEDS[0]}"}
+    assert library.reindex(settings=settings).embedded == 0
+    assert "450,000 tonnes" in library.read_article("2026/03/cod.txt", settings=settings).text
+    answer = rag.ask("What is the joint Arctic cod quota for 2026?", settings=settings)
+    assert answer.citations and answer.citations[0].file == "2026/03/cod.txt"
+
+    info = library.remove_article("2026/03/cod.txt", settings=settings)
+    assert (info.articles, info.embedded) == (3, 0)
+    assert not (folder / "2026" / "03" / "cod.txt").exists()
+    assert "2026/03/cod.txt" not in {a.source for a in library.list_articles(settings=settings)}

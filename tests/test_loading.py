@@ -394,16 +394,20 @@ def test_load_folder_skips_bad_files_with_a_reason_and_loads_the_rest(tmp_path, 
     write(tmp_path, "g_notes.pdf", "%PDF-1.4")
     write(tmp_path, "h_notes.docx", "PK")
     write(tmp_path, ".hidden.txt", "Hidden article.\n")
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / ".git", "notes.txt", "A hidden folder's article.\n")
     (tmp_path / "sub").mkdir()
     write(tmp_path / "sub", "nested.txt", "Nested article.\n")
+    write(tmp_path / "sub", "z_empty.txt", "  \n")
 
     with caplog.at_level(logging.WARNING, logger="rag.loading"):
         articles, skipped = load_folder(tmp_path, max_bytes=200)
 
-    assert [a.source for a in articles] == ["a_good.txt", "b_latin1.txt"]
+    assert [a.source for a in articles] == ["a_good.txt", "b_latin1.txt", "sub/nested.txt"]
     assert articles[1].title == "Café talks"
     assert [entry.split(": ")[0] for entry in skipped] == [
-        "c_binary.txt", "d_empty.txt", "e_furniture.txt", "f_big.txt", "g_notes.pdf", "h_notes.docx"]
+        "c_binary.txt", "d_empty.txt", "e_furniture.txt", "f_big.txt", "g_notes.pdf", "h_notes.docx",
+        "sub/z_empty.txt"]
     reasons = dict(entry.split(": ", 1) for entry in skipped)
     assert reasons["c_binary.txt"].startswith("not a text file")
     assert reasons["d_empty.txt"] == "empty file"
@@ -413,6 +417,32 @@ def test_load_folder_skips_bad_files_with_a_reason_and_loads_the_rest(tmp_path, 
     assert reasons["h_notes.docx"].startswith("unsupported file type .docx")
     for entry in skipped:
         assert any(entry in record.getMessage() for record in caplog.records)
+
+
+def test_an_archive_kept_in_sub_folders_is_read_whole_each_file_by_its_path(tmp_path):
+    """The BBC corpus as published is business/001.txt, tech/001.txt ...: only the top folder was
+    read ("no article files in bbc"), and with the files side by side two sections' 001.txt would
+    have been one article. A linked folder is named and refused, never entered."""
+    library, outside = tmp_path / "library", tmp_path / "outside"
+    for section, text in (("business", "Bank raises rates\n\nThe bank raised its rate to 5%.\n"),
+                          ("tech", "Phone sales grow\n\nSales of phones grew by a tenth.\n")):
+        (library / section).mkdir(parents=True)
+        write(library / section, "001.txt", text)
+    (library / "2024" / "05").mkdir(parents=True)
+    write(library / "2024" / "05", "wire.jsonl", '{"title": "Ferry strike ends", "text": "The ferry strike ended."}\n'
+                                                  '{"title": "Dam opens", "text": "The new dam opened on Monday."}\n')
+    outside.mkdir()
+    write(outside, "secret.txt", "Secret\n\nNot an article of the library.\n")
+    (library / "linked").symlink_to(outside, target_is_directory=True)
+
+    articles, skipped = load_folder(library)
+
+    assert [(a.source, a.file) for a in articles] == [
+        ("2024/05/wire.jsonl#1", "2024/05/wire.jsonl"), ("2024/05/wire.jsonl#2", "2024/05/wire.jsonl"),
+        ("business/001.txt", "business/001.txt"), ("tech/001.txt", "tech/001.txt")]
+    assert [a.title for a in articles][2:] == ["Bank raises rates", "Phone sales grow"]
+    assert [entry.split(": ")[0] for entry in skipped] == ["linked"]
+    assert not any("Secret" in a.text for a in articles)
 
 
 def test_load_folder_reads_the_seeds_in_name_order():

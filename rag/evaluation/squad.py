@@ -28,7 +28,7 @@ from rag.errors import BadInputError
 from rag.evaluation.metrics import Span, normalize_answer
 from rag.evaluation.questions import EvalQuestion, select_questions
 from rag.evaluation.runner import evaluate, question_slice
-from rag.loading import article_files
+from rag.loading import article_files, file_name
 from rag.text import split_sentences
 
 __all__ = ["SAMPLE_SIZE", "SquadSet", "evaluate_among_distractors", "evaluate_squad", "load_squad", "throwaway_index"]
@@ -171,9 +171,11 @@ def throwaway_index(documents: dict[str, str], *articles_dirs: Path, settings: S
         for articles_dir in articles_dirs:
             if not articles_dir.is_dir():
                 raise BadInputError(f"no folder {articles_dir}: the articles the question set asks about")
-            for file in sorted(articles_dir.iterdir()):
-                if file.is_file():  # what the index reads of a folder: the files directly in it
-                    shutil.copyfile(file, _unused(folder / file.name))
+            for file in article_files(articles_dir):  # what the index reads of a folder, sub-folders too
+                if file.is_file():
+                    target = _unused(folder / file_name(articles_dir, file))
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(file, target)
         for name, text in documents.items():
             _unused(folder / name).write_text(text, encoding="utf-8")
         index_dir = Path(tmp) / "index"
