@@ -24,7 +24,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -134,6 +134,11 @@ class StoredIndex:
     @property
     def size(self) -> int:
         return self.vectors.ntotal
+
+    @cached_property
+    def years(self) -> set[str]:
+        """The years its articles are from (ArticleRecord.date: published, else the latest date stated)."""
+        return {record.date()[:4] for record in self.articles.values() if record.date()}
 
     def search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The k passages closest to query_vector: (row id, cosine), closest first."""

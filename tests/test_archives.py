@@ -280,13 +280,22 @@ def dated(tmp_path_factory):
     rag.build_index(folder, settings=settings, progress=False)
     index = load_index(settings.index_dir, settings.embedding_model)
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
-    return lambda question: [hit.chunk.source for hit in
-                             retrieve(question, index, embedder, 4, today=date(2024, 4, 5))]
+    return lambda question, today=date(2024, 4, 5): [hit.chunk.source for hit in
+                                                     retrieve(question, index, embedder, 4, today=today)]
 
 
 def test_last_month_and_this_month_are_read_against_the_day_asked(dated):
     assert dated("What did the council decide last month?")[0] == "harbour-news.csv#2"  # 5 March
     assert dated("What did the council decide this month?")[0] == "coast.jsonl#1"  # 1 April
+
+
+def test_this_year_over_an_archive_of_earlier_years_is_the_articles_year(dated):
+    """Read in 2026, an archive of 2024's news: "this year" is theirs, and rules nothing out."""
+    from datetime import date
+
+    asked_in_2026 = dated("What did the council decide this year?", today=date(2026, 12, 5))
+    assert len(asked_in_2026) == 4  # every passage states 2024: read as 2026, "this year" ruled all out
+    assert asked_in_2026[0] == dated("What did the council decide?")[0]
 
 
 def test_the_latest_news_comes_from_the_newest_article_on_the_subject(dated):

@@ -156,6 +156,17 @@ def test_relative_times_are_read_against_the_day_the_question_is_asked(question,
     assert asked_times(question, date(2026, 11, 23)) == terms
 
 
+def test_a_relative_time_counts_only_when_the_archive_has_news_from_then():
+    from datetime import date
+
+    from rag.query import asked_times
+
+    asked_on = date(2026, 11, 23)
+    assert asked_times("What happened this year?", asked_on, {"2004", "2005"}) == set()
+    assert asked_times("What happened last month?", asked_on, {"2025", "2026"}) == {"oct", "2026"}
+    assert asked_times("What happened in May 2005 and last year?", asked_on, {"2005"}) == {"may", "2005"}
+
+
 def test_last_week_at_the_start_of_a_month_reaches_into_the_month_before():
     from datetime import date
 
