@@ -387,6 +387,18 @@ def test_may_the_month_is_a_content_word_and_may_the_verb_is_not():
     assert finish("From June [1].", bt, question).abstained
 
 
+def test_a_bare_sum_with_its_unit_is_an_answer():
+    """"£2m [1]." answers how much Lord Sainsbury gave (found over the BBC archive): "2m" read as
+    too short a word, the answer had no content word, nothing supported it, and it was declined."""
+    gift = [Hit(Chunk(id="s", source="s.txt", title="Sainsbury's Labour election gift", text=(
+        "Science Minister Lord Sainsbury has made a £2m donation to the Labour Party for its General "
+        "Election fund."), start=0, end=104, position=0), score=0.6)]
+    question = "How much did Lord Sainsbury give Labour for the election?"
+    assert finish("£2m [1].", gift, question).text == "£2m [1]."
+    assert content_words("£2m, 368bn and 3 cars") == ["2m", "368bn", "3", "cars"]
+    assert finish("£3m [1].", gift, question).abstained  # a sum the passage does not state
+
+
 def test_an_answer_to_what_is_the_name_of_that_names_no_one_is_an_abstention():
     crash = [Hit(Chunk(id="c", source="c.txt", title="Crash", text=(
         "The pilot of the Flying Doctor plane, 54, was killed near Mount Gambier. A nurse, Ann Lee, survived."),
