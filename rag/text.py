@@ -148,11 +148,13 @@ _MAY = re.compile(r"(?<=[^\s.!?\"'“‘(\[])[ \t]+May\b")
 def content_words(text: str) -> list[str]:
     """Lower-cased words that carry content (no stopwords; numbers keep their digits, "1,000" ->
     "1000", and their units, "£2m" -> "2m": read as too short, "£2m [1]." had no content word and
-    a right answer, found over the BBC archive, was declined as unsupported). Words of any script count, accents folded ("Erdoğan" and "Erdogan" are one word):
+    a right answer, found over the BBC archive, was declined as unsupported). Words of any script
+    count, accents folded ("Erdoğan" and "Erdogan" are one word):
     read as a-z only, a Russian sentence had no content words at all, so no answer over Russian
     articles was ever found supported, and "Türkiye" became "rkiye"."""
     words = re.findall(r"[^\W_]+", fold_accents(join_thousands(text.lower())))
-    return [w for w in words if w not in STOPWORDS and (len(w) > 2 or w[0].isdigit())] + ["may"] * len(_MAY.findall(text))
+    kept = [w for w in words if w not in STOPWORDS and (len(w) > 2 or w[0].isdigit())]
+    return kept + ["may"] * len(_MAY.findall(text))
 
 
 def content_stems(text: str) -> set[str]:
