@@ -28,13 +28,12 @@ from rag.schema import Hit
 from rag.text import CITATION, content_stems, stated_numbers
 
 # Replies sampled for a second opinion, and how freely (llama-cpp-python's default chain: top-k 40,
-# top-p 0.95). Seeds are fixed: the same question, asked after the same ones (an eval run, a fresh
-# process), gets the same decision. After other questions it may not: llama.cpp keeps the start a
-# prompt shares with the one before, read in other batches, and the floating-point difference can
-# change a sample (2026-12-05, over the BBC archive: "When are Microsoft, Sony and Nintendo expected to
-# release new consoles?" was overruled 2 of 2 as the 7th question of a process, upheld alone). Greedy
-# answers move less: the test split asked in reverse order wrote 1 of its 37 answers otherwise
-# ("They met in Tehran" for "They met face to face in Tehran"), no decision changed.
+# top-p 0.95). Seeds are fixed, and a prompt is read in the same parts whatever was asked before it
+# (rag.generation's _parts), so the same question over the same index gets the same decision, after
+# any other questions or none. (Until 2026-12-06 the start a prompt shared with the one before was
+# reused as that question had read it, and the floating-point difference could change a sample: over
+# the BBC archive "When are Microsoft, Sony and Nintendo expected to release new consoles?" was
+# overruled 2 of 2 as the 7th question of a process, upheld alone.)
 TEMPERATURE = 0.8
 FIRST_SEED = 1000
 # rag.decline's probability of "unanswerable" at or above which an answer is sampled again.

@@ -149,6 +149,7 @@ class LlamaCppGenerator:
         # ("<tool_call>"), which llama.cpp parses even with special=False.
         self.not_text = LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_USER_DEFINED
         self.last_prompt_tokens = self.last_new_prompt_tokens = self.last_completion_tokens = 0
+        self.instructions: list[int] | None = None  # the tokens every prompt starts with, once `prime` saw them
         # One llama.cpp context cannot serve two requests at once (e.g. two browser sessions);
         # two contexts on 2 cores would each run many times slower.
         self.turns = Turns()
@@ -187,9 +188,30 @@ class LlamaCppGenerator:
         was read before and is not counted as new (counted, the answer after `logprob` made a
         cold cache report 832 new tokens of an 831-token prompt)."""
         shared = self.llm.longest_token_prefix(self.llm._input_ids.tolist(), tokens)
+        if shared < len(tokens):  # another prompt: only the parts every prompt is read in
+            shared = max(mark for mark in (0, *self._parts(tokens)[:-1]) if mark <= shared)
         self.last_prompt_tokens, self.last_new_prompt_tokens = len(tokens), len(tokens) - shared
         self.last_completion_tokens = 0
         return min(shared, len(tokens) - 1)
+
+    def _parts(self, tokens: list[int]) -> list[int]:
+        """Where the parts a prompt is read in end: the instructions' whole micro-batches (as
+        `prime` keeps them), the rest of the instructions, the rest of the prompt; or, before any
+        `prime`, whole micro-batches. Each part is read from its start, never from inside it.
+
+        In floating point a token's numbers depend on the batch it is read in. Reusing whatever
+        start a prompt shares with the one before (the instructions, and the first passage's
+        title when both show the same article) made an answer depend on the question asked before
+        it: over the BBC archive "When will the Hitchhiker's Guide film be released?" was answered
+        "in May" as the tenth question of a process and "in South Korea on 24 December, and France
+        on 12 January" as the first (2026-12-06). Read in the same parts, a prompt scores bit for
+        bit the same whatever came before, for no more new tokens (the instructions are the part
+        prompts share)."""
+        batch = self.llm.context_params.n_ubatch
+        if self.instructions is None:
+            return [*range(batch, len(tokens), batch), len(tokens)]
+        fixed = self.llm.longest_token_prefix(self.instructions, tokens)
+        return [fixed - fixed % batch, fixed, len(tokens)]
 
     def prime(self, messages: list[dict], saved_in: Path) -> None:
         """Have the prompt `messages` (the part every prompt starts with: the instructions and the
@@ -200,9 +222,10 @@ class LlamaCppGenerator:
         Restoring beats reading in a fresh process (`rag ask`, a script's first `ask()`): the 256
         tokens took 1.83 s to read on 2 cores and 5 ms to restore (7.3 MB); a one-shot `rag ask`
         over the seed index took 11.3-11.5 s instead of 12.3-13.1, the same answer (2026-12-05)."""
-        if self.llm.n_tokens:  # checked before tokenizing: every later question passes here
+        if self.llm.n_tokens and self.instructions is not None:  # every later question passes here
             return
         tokens, _ = self.prompt(messages)
+        self.instructions = tokens
         # Whole micro-batches only. A prompt read whole is read n_ubatch tokens at a time, and in
         # floating point a token's numbers depend on the batch it shares: read apart, the whole
         # 307 tokens left logits up to 0.49 off those of the same prompt read whole, and 3 of the
@@ -268,8 +291,20 @@ class LlamaCppGenerator:
                         saved.parent, exc)
 
     def _read(self, tokens: list[int]) -> None:
-        self.llm.n_tokens = self._count_prompt(tokens)
-        self.llm.eval(tokens[self.llm.n_tokens:])
+        """Have `tokens` read into the cache, part by part (_parts) from the first not cached."""
+        self.llm.n_tokens = start = self._count_prompt(tokens)
+        for end in self._parts(tokens):
+            if end > start:
+                self.llm.eval(tokens[start:end])
+                start = end
+
+    def _have_read(self, tokens: list[int]) -> None:
+        """The prompt `tokens` in the cache, read as _read reads it when it is not there whole (a
+        completion then reads its last token again, as llama-cpp-python does with a cached prompt)."""
+        if self.llm.longest_token_prefix(self.llm._input_ids.tolist(), tokens) < len(tokens):
+            self._read(tokens)
+        else:
+            self._count_prompt(tokens)
 
     def logprob(self, messages: list[dict], reply: str) -> float:
         """log P(reply | messages): the prompt is read (and stays cached for `stream`), then the
@@ -291,7 +326,7 @@ class LlamaCppGenerator:
         the same `seed`; the prompt is the one `stream` just read, so only the reply costs time."""
         tokens, stop = self.prompt(messages)
         with self.turns.turn():
-            self._count_prompt(tokens)
+            self._have_read(tokens)
             reply = self.llm.create_completion(tokens, max_tokens=max_tokens, temperature=temperature, seed=seed,
                                                stop=stop, grammar=self._grammar(grammar) if grammar else None)
             self.last_completion_tokens = reply["usage"]["completion_tokens"]
@@ -300,7 +335,7 @@ class LlamaCppGenerator:
     def stream(self, messages: list[dict], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
         tokens, stop = self.prompt(messages)
         with self.turns.turn():
-            self._count_prompt(tokens)
+            self._have_read(tokens)
             for part in self.llm.create_completion(
                 tokens, max_tokens=max_tokens, temperature=0.0, stop=stop, stream=True,
                 grammar=self._grammar(grammar) if grammar else None,

@@ -315,6 +315,27 @@ def test_a_prompt_longer_than_the_generator_s_context_is_refused_naming_the_sett
             scored_or_answered()
 
 
+def test_an_answer_does_not_depend_on_the_question_asked_before_it(settings):
+    """Each prompt is read in the same parts whatever the cache holds (rag.generation's _parts): a
+    question scores and is answered bit for bit as in a fresh process, after any other question,
+    one about the same article included (its prompt then shares more than the instructions)."""
+    from rag.generation import load_generator
+
+    generator = load_generator(settings)
+    question = "What came out of the May 2025 Istanbul talks?"
+
+    def asked_after(*earlier):
+        generator.llm.reset()  # as in a fresh process
+        for other in earlier:
+            rag.ask(other, settings=settings)
+        answer = rag.ask(question, settings=settings)
+        return answer.decline_logprob, answer.raw_text
+
+    alone = asked_after()
+    assert asked_after("What did the Istanbul talks achieve?") == alone
+    assert asked_after("Why was Istanbul chosen as the venue?", "What does Russia demand?") == alone
+
+
 def test_the_first_question_reads_only_its_own_part_the_instructions_restored_as_saved(settings, tmp_path, caplog):
     from rag.generation import load_generator
     from rag.pipeline import warm_up
