@@ -196,8 +196,9 @@ class LlamaCppGenerator:
 
     def _parts(self, tokens: list[int]) -> list[int]:
         """Where the parts a prompt is read in end: the instructions' whole micro-batches (as
-        `prime` keeps them), the rest of the instructions, the rest of the prompt; or, before any
-        `prime`, whole micro-batches. Each part is read from its start, never from inside it.
+        `prime` keeps them), the rest of the instructions, then micro-batches from there (llama.cpp
+        reads an evaluation in micro-batches from its start); or, before any `prime`, micro-batches
+        from the prompt's start. Each part is read from its start, never from inside it.
 
         In floating point a token's numbers depend on the batch it is read in. Reusing whatever
         start a prompt shares with the one before (the instructions, and the first passage's
@@ -205,13 +206,15 @@ class LlamaCppGenerator:
         it: over the BBC archive "When will the Hitchhiker's Guide film be released?" was answered
         "in May" as the tenth question of a process and "in South Korea on 24 December, and France
         on 12 January" as the first (2026-12-06). Read in the same parts, a prompt scores bit for
-        bit the same whatever came before, for no more new tokens (the instructions are the part
-        prompts share)."""
+        bit the same whatever came before. What it costs: a prompt that starts as the one before did
+        (the same first article) reuses that start only by whole micro-batches: on the test split,
+        where most questions' first passage is one of five articles, the median of new prompt tokens
+        went from 392 to 432 (mean 362 to 385); over the SQuAD sample from 250 to 278."""
         batch = self.llm.context_params.n_ubatch
         if self.instructions is None:
             return [*range(batch, len(tokens), batch), len(tokens)]
         fixed = self.llm.longest_token_prefix(self.instructions, tokens)
-        return [fixed - fixed % batch, fixed, len(tokens)]
+        return [fixed - fixed % batch, *range(fixed, len(tokens), batch), len(tokens)]
 
     def prime(self, messages: list[dict], saved_in: Path) -> None:
         """Have the prompt `messages` (the part every prompt starts with: the instructions and the
