@@ -165,8 +165,8 @@ def keyword_figures(texts: list[str], questions: list[str], sizes: list[int]) ->
             db = sqlite3.connect(Path(tmp) / "keywords.sqlite", isolation_level=None, check_same_thread=False)
             db.executescript(_SCHEMA)
             db.execute("BEGIN")
-            db.execute("INSERT INTO articles (source, title, dates, pages, content_hash, file, file_hash, added) "
-                       "VALUES ('a', 'a', '[]', '[]', '', 'a', '', '')")
+            db.execute("INSERT INTO articles (source, title, dates, pages, content_hash, file, addresses_assistant, "
+                       "file_hash, added) VALUES ('a', 'a', '[]', '[]', '', 'a', 0, '', '')")
             started = time.perf_counter()
             db.executemany("INSERT INTO chunks (key, article_id, position, start, end, text) VALUES (?, 1, 0, 0, 0, ?)",
                            ((str(i), " ".join(rng.sample(pool, 5))) for i in range(n)))

@@ -35,7 +35,7 @@ from rag.errors import BadInputError, IndexUnusableError
 from rag.injection import RULES as INJECTION_RULES
 from rag.models import sha256_file
 from rag.schema import Article, ArticleRecord, Chunk
-from rag.text import WORD, name_key, stem
+from rag.text import WORD, name_key
 
 FORMAT = "rag-news-index"
 VERSION = 4  # 3: an article records the file, row or entry and URL it came from; 4: and whether it
@@ -84,7 +84,6 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, content='chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_terms USING fts5vocab(chunks_fts, 'row');
 CREATE TRIGGER IF NOT EXISTS chunks_indexed AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
 END;
@@ -155,15 +154,19 @@ class StoredIndex:
         are words in more than KEYWORD_POSTINGS passages, which would make the search slow.
         (Dropping Lucene's English stop words too, as the earlier bm25s index did, lost 3 points
         of recall@1 on each eval split and 0.2 on the SQuAD paragraphs.)
+
+        FTS5 itself counts a word's passages, reading no further than the limit: so the word is
+        the one its tokenizer stores (PyStemmer's Porter stems "is" to "i" and "s" to "", which
+        FTS5 leaves whole, so a lookup by stem missed them and "is" was matched in most of the
+        archive), and a frequent word costs the limit, not every passage it is in (fts5vocab
+        counts them all: 68 ms a question at a million passages, eval/archive_benchmark.py).
         """
-        words = set(re.findall(r"\w+", query.lower()))
-        if not words:
-            return []
+        words = sorted(set(re.findall(r"\w+", query.lower())))
+        limit = int(min(self.size / 2, KEYWORD_POSTINGS))
         with self._lock:
-            frequent = {term for term, in self._db.execute(
-                f"SELECT term FROM chunks_terms WHERE term IN ({','.join('?' * len(words))}) AND doc > ?",
-                [*(stem(w) for w in words), min(self.size / 2, KEYWORD_POSTINGS)])}
-            wanted = [w for w in words if stem(w) not in frequent]
+            wanted = [w for w in words if self._db.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+                (f'"{w}"', limit + 1)).fetchone()[0] <= limit]
             if not wanted:
                 return []
             match = " OR ".join(f'"{w}"' for w in wanted)
@@ -606,6 +609,7 @@ def _drop_other_versions(db: sqlite3.Connection) -> None:
         tables = {name for name, in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         stored = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone() if "meta" in tables else None
         if stored is not None and json.loads(stored[0]) != VERSION:
+            # chunks_terms: the fts5vocab table an index had until keyword_search counted with FTS5
             for table in ("chunks_terms", "chunks_fts", "words", "chunks", "articles", "meta"):
                 db.execute(f"DROP TABLE IF EXISTS {table}")
         db.execute("COMMIT")

@@ -165,8 +165,9 @@ def content_stems(text: str) -> set[str]:
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """Martin Porter's stem of an English word ("stopped" -> "stop"), as FTS5's porter tokenizer
-    stores it; a word of another script comes back as it is."""
+    """Martin Porter's stem of an English word ("stopped" -> "stop"); a word of another script
+    comes back as it is. (FTS5's porter tokenizer leaves words under three letters whole, this
+    one does not: "is" -> "i".)"""
     return _porter().stemWord(word)
 
 

@@ -59,6 +59,19 @@ def test_keyword_search_ranks_by_bm25_and_ignores_words_most_passages_use(seed_i
     assert stored.keyword_search('"unbalanced quote ) OR NEAR(', 5) is not None  # query syntax never leaks
 
 
+def test_keyword_search_leaves_out_a_short_word_most_passages_use(settings, tmp_path):
+    """FTS5 keeps "is" whole where Porter's stemmer makes it "i": the word is counted as FTS5
+    stores it, so a question's "is" does not match every passage of the archive."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for name, text in [("port.txt", "Zanzibar is an island port."), ("rain.txt", "The rain is heavy today."),
+                       ("vote.txt", "The vote is on Monday."), ("team.txt", "The team is unbeaten.")]:
+        (folder / name).write_text(f"{name[:-4].title()}\n\n{text}\n", encoding="utf-8")
+    rag.build_index(folder, tmp_path / "index", settings=settings, progress=False)
+    stored = load_index(tmp_path / "index", settings.embedding_model)
+    assert [stored.chunks([row])[row].source for row in stored.keyword_search("Where is Zanzibar?", 5)] == ["port.txt"]
+
+
 def test_articles_judged_by_other_injection_rules_are_judged_again_without_embedding(settings, tmp_path,
                                                                                      monkeypatch, capsys):
     """An index built before rag.injection's rules changed trusts less the articles those rules
