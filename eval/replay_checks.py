@@ -13,7 +13,9 @@ question set's gold evidence as the report grades them (cite P / R over the answ
 questions with evidence): what a check does to where answers point, not only to whether they are
 right. Rows the pipeline declined before the model wrote, or whose answer
 the second opinion overruled (rag.consistency: it samples, so it cannot be replayed), are not the
-checks' doing and are left out.
+checks' doing and are left out. Before the table it lists every answer the replay with every
+check on words differently from the report, so a change to the checks can be read answer by
+answer on kept reports before any eval is run.
 
 The checks (rag.grounding's rules, as rag.answer applies them):
 - `support`: a sentence whose content words are mostly not in a passage is left out (and an
@@ -90,6 +92,12 @@ def outcomes(rows: list[dict], checked: dict[str, Checked]) -> dict[str, bool]:
                                 checked[row["id"]].abstained) for row in rows}
 
 
+def rewritten(rows: list[dict], checked: dict[str, Checked]) -> list[dict]:
+    """The rows whose replayed answer reads otherwise than the report's: what a change to the
+    checks does, answer by answer, on a kept report before any eval is run."""
+    return [row for row in rows if checked[row["id"]].text != row["answer"]]
+
+
 def citation_figures(checked: dict[str, Checked], questions: dict[str, EvalQuestion]) -> str:
     """Cite P / R of the replayed answers, as rag.evaluation.runner grades a report's: over the
     answered answerable questions with gold evidence."""
@@ -153,7 +161,7 @@ def main() -> None:
         raise SystemExit(f"{args.report} is not a readable `rag eval --json` report ({type(exc).__name__}: {exc})")
     if not rows:
         raise SystemExit(f"{args.report} has no raw answers: it was run before they were recorded")
-    needed = {"id", "question", "raw_answer", "shown", "answerable", "gold_answers", "match", "correct"}
+    needed = {"id", "question", "raw_answer", "answer", "shown", "answerable", "gold_answers", "match", "correct"}
     if incomplete := [str(r.get("id")) for r in rows if not needed <= set(r) or not isinstance(r["raw_answer"], str)]:
         raise SystemExit(f"{args.report}: rows without {', '.join(sorted(needed))}: {', '.join(incomplete[:5])}")
     # The passages are rebuilt as the report's run cut them: its chunk size and embedding model.
@@ -180,6 +188,11 @@ def main() -> None:
     print(f"{args.report.name}: {len(rows)} answers the model wrote ({sum(not r['answerable'] for r in rows)} "
           f"to unanswerable questions); replayed with every check on, {len(rows) - len(differs)} come out as "
           f"the report graded them" + (f" (differ: {', '.join(differs)})" if differs else ""))
+    changed = rewritten(rows, every_check)
+    print(f"{len(changed)} answers read differently now than in the report" + (":" if changed else ""))
+    for r in changed:
+        print(f"  {r['id']} ({'right' if graded[r['id']] else 'wrong'} -> {'right' if shipped[r['id']] else 'wrong'}) "
+              f"{r['question']}\n    was: {r['answer']}\n    now: {every_check[r['id']].text}")
     print(f"cite P / R (citations on gold evidence / citations, answers citing gold / answers graded) with every "
           f"check on: {citation_figures(every_check, questions)}" if questions else
           "no gold evidence: the report's question set is not where it records (cite P / R not graded)")

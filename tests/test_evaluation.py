@@ -637,6 +637,11 @@ def test_replaying_the_checks_tells_what_each_one_saved_and_cut():
     assert replay(rows, chunks, "lacks_time") == every_check | {"no-time": False}
     assert replay(rows, chunks, "novel_terms") == every_check | {"new-name": True}
     assert replay(rows, chunks, "restates") == every_check
+    # As the report recorded them (every check on then); one answer the checks now read otherwise.
+    recorded = script.replay(rows, chunks, None)
+    rows = [row | {"answer": recorded[row["id"]].text} for row in rows]
+    rows[0]["answer"] = "Lyon [1]."
+    assert [row["id"] for row in script.rewritten(rows, script.replay(rows, chunks, None))] == ["right"]
 
 
 def test_replaying_grades_where_the_citations_point_with_each_check_off():
