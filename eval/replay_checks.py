@@ -31,6 +31,7 @@ The checks (rag.grounding's rules, as rag.answer applies them):
 - `lacks_name`: a "what is the name of" answer that names nothing the question does not becomes
   the decline;
 - `restates`: an answer that only restates the question becomes the decline;
+- `repeats_itself`: an answer that writes the same words twice in a row becomes the decline;
 - `reattribute`: a sentence cited to a passage that supports it REATTRIBUTE_MARGIN less than
   another it rests on moves to that one; switched off, it keeps the model's citation (only the
   citations change).
@@ -69,6 +70,7 @@ CHECKS = {
     "lacks_time": ("rag.answer.lacks_time", lambda *_: False),
     "lacks_name": ("rag.answer.lacks_name", lambda *_: False),
     "restates": ("rag.answer.restates", lambda *_: False),
+    "repeats_itself": ("rag.answer.repeats_itself", lambda *_: False),
     "reattribute": ("rag.answer.REATTRIBUTE_MARGIN", math.inf),
 }
 

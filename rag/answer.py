@@ -16,8 +16,8 @@ written; a backend without one (transformers) still writes the other shapes. So 
   many" (or "how long", "how far"...) answer with no number the question does not already state,
   a "how much did it cost" one with no sum of money, a "what year" one with no year (three or four
   digits, or a decade) it does not state, a "when" one that names no time, a "what is the name
-  of" one that names nothing the question does not, or one that only restates the question,
-  becomes the abstention;
+  of" one that names nothing the question does not, one that only restates the question, or one
+  that writes the same words twice in a row, becomes the abstention;
 - numbers are renumbered in order of first use and only cited passages are listed.
 """
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import regex
 
 from rag.grounding import (SUPPORTED, is_decline, lacks_name, lacks_number, lacks_time, not_in_passage, novel_terms,
-                            restates, support)
+                            repeats_itself, restates, support)
 from rag.injection import without_instructions
 from rag.loading import page_of
 from rag.prompt import NOT_COVERED, heading
@@ -85,8 +85,9 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
     are left out of the text and listed as unsupported. No supported sentence, no number beyond
     the question's own in the answer to a "how many" or "how long" question (no sum of money, to a
     "how much did it cost" one; no year, to a "what year" one; no time, to a "when" one; no name, to
-    a "what is the name of" one), or nothing said the question does not say: an abstention
-    (rag.grounding's lacks_number, lacks_time, lacks_name, restates).
+    a "what is the name of" one), nothing said the question does not say, or the same words
+    written twice in a row: an abstention (rag.grounding's lacks_number, lacks_time, lacks_name,
+    restates, repeats_itself).
     """
     text = _normalise_markers(raw, len(hits))
     if not text or is_decline(claims_of(text)[0]):
@@ -124,7 +125,7 @@ def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, Ar
             citing.setdefault(n, []).append(body)
     claims = [claim for claim, _ in kept]
     if (not kept or lacks_number(question, claims) or lacks_time(question, claims) or lacks_name(question, claims)
-            or restates(question, claims)):
+            or restates(question, claims) or repeats_itself(claims)):
         return Checked(NOT_COVERED, [], True, unsupported + claims)
     answer, citations = _renumber(" ".join(_with_markers(claim, backing) for claim, backing in kept), hits, citing,
                                   articles or {})

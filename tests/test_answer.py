@@ -7,7 +7,7 @@ import time
 import pytest
 
 from rag.answer import LiveRenumbering, finish
-from rag.grounding import not_in_passage, novel_terms, restates, support
+from rag.grounding import not_in_passage, novel_terms, repeats_itself, restates, support
 from rag.prompt import NOT_COVERED
 from rag.schema import ArticleRecord, Chunk, Hit
 from rag.text import content_words
@@ -431,6 +431,22 @@ def test_an_answer_that_only_restates_the_question_is_an_abstention():
     hits = _hits()
     checked = finish("The towns agreed to share [2].", hits, "What did the towns agree to share?")
     assert checked.abstained and checked.text == NOT_COVERED
+    assert not finish("The towns agreed to share the cost of a new dam [2].", hits,
+                      "What did the towns agree to share?").abstained
+
+
+def test_an_answer_that_writes_the_same_words_twice_in_a_row_is_an_abstention():
+    """The greedy model loops when the passages have run out: a second executive it cannot name,
+    an aside it cannot end."""
+    assert repeats_itself(["The two executives are senior vice president Joshua Bewlay and senior vice president "
+                           "Joshua Bewlay."])
+    assert repeats_itself(["The festival raised more than $150m (£80m) (£80m)."])
+    assert not repeats_itself(["Prices rose higher and higher."])  # one word, as English repeats it
+    assert not repeats_itself(["It cost $150m (£80m), and later $20m (£10m)."])
+    assert not repeats_itself(["Sony's PSP costs $250 in the US.", "Nintendo's DS costs $150 in the US."])
+    hits = _hits()
+    assert finish("The towns agreed to share the cost of a new dam, a new dam [2].", hits,
+                  "What did the towns agree to share?").abstained
     assert not finish("The towns agreed to share the cost of a new dam [2].", hits,
                       "What did the towns agree to share?").abstained
 
