@@ -220,10 +220,10 @@ def repeats_itself(claims: list[str]) -> bool:
     """An answer that writes the same words twice in a row: "former Marsh senior vice president
     Joshua Bewlay and former Marsh senior vice president Joshua Bewlay" for two executives the
     passages name one of, "raised more than $150m (£80m) (£80m)" for a sum they give for another
-    event. The greedy model loops so when it has run out of what the passages say. Over the raw
-    answers of every kept report and of the last sessions' runs (816 distinct, 2026-12-06): 4 such
-    answers, 3 to unanswerable questions and 1 wrong; none right. (Found on BBC test-split
-    answers, b041 and b048: that split is no longer clean for this rule.)"""
+    event. The greedy model loops like this once it has run out of what the passages say. Over
+    the raw answers of every kept report and of the last sessions' runs (816 distinct,
+    2026-12-06): 4 such answers, 3 to unanswerable questions and 1 wrong; none right. (Found on
+    BBC test-split answers, b041 and b048: that split is no longer clean for this rule.)"""
     return any(_REPEATED.search(claim) for claim in claims)
 
 
