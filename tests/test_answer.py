@@ -371,6 +371,11 @@ def test_a_when_answer_that_names_no_time_is_an_abstention():
     # Only a question that asks when: "what happened when" asks what.
     assert not finish("Officials from both towns met in Lyon [2].", _hits(),
                       "What happened when the towns met?").abstained
+    # "On what date" asks when too.
+    assert finish("Officials from both towns met in Lyon [2].", _hits(),
+                  "On what date did officials from both towns meet in Lyon?").abstained
+    assert not finish("Officials from both towns met in Lyon on 3 March [2].", _hits(),
+                      "On what date did officials from both towns meet in Lyon?").abstained
 
 
 def test_may_the_month_is_a_content_word_and_may_the_verb_is_not():
