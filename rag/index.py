@@ -534,9 +534,10 @@ class Writer:
             vector_file.write(fitted, partial)
             os.replace(partial, self.index_dir / written)
             self._set(vectors_file=written, vectors_sha256=sha256_file(self.index_dir / written))
-        if not self.meta.get("created"):
-            self._set(format=FORMAT, version=VERSION, created=_now(), **vars(self.build))
-        self._set(generation=generation, updated=_now())
+        if not self.meta.get("created") or self.started_again:
+            self._set(created=_now())
+        # The build's settings every time: an index started again for other ones now has these.
+        self._set(format=FORMAT, version=VERSION, **vars(self.build), generation=generation, updated=_now())
         self.db.execute("COMMIT")
         return written
 

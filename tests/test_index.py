@@ -170,6 +170,14 @@ def test_passages_longer_than_the_embedding_model_reads_are_refused(settings, tm
     assert not (tmp_path / "index").exists()
 
 
+def test_an_index_built_with_other_settings_is_rebuilt_once_and_then_synced(index_copy, settings):
+    smaller = dataclasses.replace(settings, chunk_tokens=100)
+    assert rag.build_index(SEEDS, index_copy, settings=smaller, progress=False).embedded == 5
+    assert load_index(index_copy, settings.embedding_model).meta["chunk_tokens"] == 100
+    # Recorded as built with them, so the next sync embeds nothing.
+    assert rag.build_index(SEEDS, index_copy, settings=smaller, progress=False).embedded == 0
+
+
 def test_index_built_with_another_model_is_refused(index_copy, settings):
     _sql(index_copy, "UPDATE meta SET value = ? WHERE key = 'embedding_model'", '"all-mpnet-base-v2"')
     with pytest.raises(rag.IndexUnusableError, match="built with embedding model 'all-mpnet-base-v2'"):
