@@ -194,32 +194,49 @@ def retrieve_figures(real: np.ndarray, texts: list[str], questions: list[str], s
     pool = [s for text in texts for s in sentences(text)]
     rng, noise = random.Random(0), np.random.default_rng(0)
     per_article = 1000
+
+    def put(writer, a: int, passages: int) -> None:
+        """Article `a`: passages of 5 real sentences, vectors of real passages plus noise."""
+        texts = [" ".join(rng.sample(pool, 5)) for _ in range(passages)]
+        text = "\n\n".join(texts)
+        chunks, offset = [], 0
+        for position, passage in enumerate(texts):
+            chunks.append(Chunk(id=f"{a}-{position}", source=f"a{a}.txt", title=f"Article {a}",
+                                text=passage, start=offset, end=offset + len(passage), position=position))
+            offset += len(passage) + 2
+        vectors = real[noise.integers(0, len(real), passages)]
+        vectors = vectors + noise.normal(0, 0.02, vectors.shape).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        writer.put(Article(source=f"a{a}.txt", path="", text=text, spans=[(0, len(text))],
+                           title=f"Article {a}", content_hash=str(a)), str(a), chunks, vectors)
+
     for n in sizes:
         with tempfile.TemporaryDirectory(prefix="rag-retrieve-") as tmp:
             build = Build(settings.embedding_model, real.shape[1], settings.chunk_tokens, settings.chunk_overlap)
             started = time.perf_counter()
             with writing(Path(tmp), build) as writer:
                 for a in range(n // per_article):
-                    passages = [" ".join(rng.sample(pool, 5)) for _ in range(per_article)]
-                    text = "\n\n".join(passages)
-                    chunks, offset = [], 0
-                    for position, passage in enumerate(passages):
-                        chunks.append(Chunk(id=f"{a}-{position}", source=f"a{a}.txt", title=f"Article {a}",
-                                            text=passage, start=offset, end=offset + len(passage), position=position))
-                        offset += len(passage) + 2
-                    vectors = real[noise.integers(0, len(real), per_article)]
-                    vectors = vectors + noise.normal(0, 0.02, vectors.shape).astype(np.float32)
-                    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-                    writer.put(Article(source=f"a{a}.txt", path="", text=text, spans=[(0, len(text))],
-                                       title=f"Article {a}", content_hash=str(a)), str(a), chunks, vectors)
+                    put(writer, a, per_article)
             written = time.perf_counter() - started
             index, loading = timed(lambda: load_index(Path(tmp), settings.embedding_model))
             retrieve(questions[0], index, embedder, settings.top_k)
             times = sorted(timed(lambda: retrieve(q, index, embedder, settings.top_k))[1] for q in questions)
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
-            print(f"{n:>9,} passages ({'IVF' if vector_file.is_approximate(index.vectors) else 'exact'}): written in "
-                  f"{written:.0f} s, loaded in {loading:.1f} s; retrieve() p50 {times[len(times) // 2] * 1000:.0f} ms, "
+            kind = "IVF" if vector_file.is_approximate(index.vectors.file) else "exact"
+            print(f"{n:>9,} passages ({kind}): written in {written:.0f} s, loaded in {loading:.1f} s; "
+                  f"retrieve() p50 {times[len(times) // 2] * 1000:.0f} ms, "
                   f"p95 {times[int(0.95 * len(times))] * 1000:.0f} ms; peak resident memory so far {rss:.1f} GB")
+            # What a user adding one news article to the archive waits for: its commit (embedding
+            # aside), then the next question's load of the new generation.
+            commits, loads = [], []
+            for run in range(4):
+                started = time.perf_counter()
+                with writing(Path(tmp), build) as writer:
+                    put(writer, n // per_article + run, 6)
+                commits.append(time.perf_counter() - started)
+                loads.append(timed(lambda: load_index(Path(tmp), settings.embedding_model))[1])
+            print(f"{'':>9}  one article of 6 passages added, four times: commits "
+                  f"{', '.join(f'{s:.2f}' for s in commits)} s; next loads {', '.join(f'{s:.2f}' for s in loads)} s")
 
 
 def main() -> None:

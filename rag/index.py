@@ -7,10 +7,12 @@ raises), so a question keeps the index it started with and the next question see
 Passages are read from the database only when a ranking picks them, never all at once.
 
 Writers use `writing()`: one SQLite write transaction (BEGIN IMMEDIATE, so writers in any
-process take turns) that edits articles and passages and writes a new vector file, which the same
-commit names. A reader therefore never sees passages without vectors or the reverse, and kill -9
-at any moment leaves the last commit: SQLite's journal undoes a half-done transaction, and a
-vector file no commit names is deleted by the next writer.
+process take turns) that edits articles and passages and records their vectors' changes since the
+vector file was written (tables vectors_added and vectors_removed, which readers apply on load);
+once those reach a share of the archive the commit writes a new vector file instead, which the
+same commit names. A reader therefore never sees passages without vectors or the reverse, and
+kill -9 at any moment leaves the last commit: SQLite's journal undoes a half-done transaction, and
+a vector file no commit names is deleted by the next writer.
 """
 
 from __future__ import annotations
@@ -38,8 +40,11 @@ from rag.schema import Article, ArticleRecord, Chunk
 from rag.text import WORD, name_key
 
 FORMAT = "rag-news-index"
-VERSION = 4  # 3: an article records the file, row or entry and URL it came from; 4: and whether it
-# speaks to the assistant
+VERSION = 5  # 3: an article records the file, row or entry and URL it came from; 4: and whether it
+# speaks to the assistant; 5: vectors changed since the vector file was written are in the database
+# Read as it is, and brought to version 5 in place by the next writer (its vector file holds every
+# passage's vector: nothing is embedded again).
+VERSION_4 = 4
 DATABASE = "index.sqlite"
 # Version 1 kept everything in JSON files named by this manifest; it is rebuilt, not read.
 VERSION_1_MANIFEST = "manifest.json"
@@ -49,6 +54,13 @@ VERSION_1_MANIFEST = "manifest.json"
 # little to BM25 (its IDF is at most log(n / 10,000)); an index of up to 20,000 passages never
 # meets this limit before the "more than half" one.
 KEYWORD_POSTINGS = 10_000
+# The vector file is rewritten when the passages added and removed since it was written reach this
+# share of those it holds, or REWRITE_AFTER passages; until then a commit records them in the
+# database. Rewriting costs the archive's size (a million passages: a 1.5 GB file read, written and
+# hashed, 4-11 s a commit), recording costs the change's, and every load applies what is recorded
+# (eval/archive_benchmark.py, README "A news archive").
+REWRITE_SHARE = 0.1
+REWRITE_AFTER = 20_000
 # A writer waits this long for another writer's transaction (a batch of articles) to end.
 WRITER_WAIT_SECONDS = 600
 
@@ -98,6 +110,11 @@ CREATE TABLE IF NOT EXISTS words (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS words_by_word ON words(word);
 CREATE INDEX IF NOT EXISTS words_by_key ON words(key);
+CREATE TABLE IF NOT EXISTS vectors_added (
+    id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vectors_removed (id INTEGER PRIMARY KEY);
 """
 
 log = logging.getLogger(__name__)
@@ -125,7 +142,7 @@ class StoredIndex:
     meta: dict
     articles: dict[str, ArticleRecord]  # by source file name
     vocabulary: frozenset[str]  # the lower-cased words the articles use (respelling, script check)
-    vectors: object  # faiss index, ids = chunk row ids
+    vectors: vector_file.Layered  # ids = chunk row ids
     last_row: int  # the highest chunk row id of this generation
     _db: sqlite3.Connection = field(repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -141,10 +158,10 @@ class StoredIndex:
 
     def search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The k passages closest to query_vector: (row id, cosine), closest first."""
-        return vector_file.search(self.vectors, query_vector, k)
+        return self.vectors.search(query_vector, k)
 
     def vectors_of(self, ids: list[int]) -> np.ndarray:
-        return vector_file.vectors_of(self.vectors, ids)
+        return self.vectors.vectors_of(ids)
 
     def keyword_search(self, query: str, k: int) -> list[int]:
         """Row ids of the k best passages by FTS5's BM25 for any of the query's words.
@@ -322,7 +339,7 @@ def _load(index_dir: Path, generation: int) -> StoredIndex:
     try:
         db.execute("BEGIN")  # one snapshot for everything read here
         meta = _meta(db)
-        if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        if meta.get("format") != FORMAT or meta.get("version") not in (VERSION, VERSION_4):
             raise IndexUnusableError(f"{index_dir} holds format {meta.get('format')!r} "
                                      f"version {meta.get('version')!r}, not {FORMAT!r} version {VERSION}: "
                                      "rebuild it with `rag index DIR`")
@@ -331,7 +348,9 @@ def _load(index_dir: Path, generation: int) -> StoredIndex:
         articles = {a.source: a for a in _article_records(db)}
         vocabulary = frozenset(word for word, in db.execute("SELECT DISTINCT word FROM words"))
         count, last_row = db.execute("SELECT count(*), coalesce(max(id), 0) FROM chunks").fetchone()
-        vectors = _read_vectors(index_dir, meta)
+        path = _checked_vector_file(index_dir, meta)
+        vectors = vector_file.Layered(_shared_vectors(path, _fingerprint(path, meta["vectors_sha256"])),
+                                      *_recorded_vectors(db, meta))
         db.execute("COMMIT")
     except (IndexUnusableError, _VectorsReplaced):
         db.close()
@@ -348,11 +367,39 @@ def _load(index_dir: Path, generation: int) -> StoredIndex:
 
 
 def _read_vectors(index_dir: Path, meta: dict):
+    """The vector file the meta names, as written (without the changes recorded since): a copy of
+    its own, for a writer to edit."""
+    path = _checked_vector_file(index_dir, meta)
+    try:
+        return vector_file.read(path)
+    except RuntimeError as exc:
+        raise _damaged(index_dir, exc) from None
+
+
+@lru_cache(maxsize=2)
+def _shared_vectors(path: Path, fingerprint: tuple):
+    """The vector file at path as read, shared by every generation that names it: it is never
+    edited (a writer reads its own copy), and the fingerprint changes if the file is replaced."""
+    try:
+        return vector_file.read(path)
+    except RuntimeError as exc:
+        raise _damaged(path.parent, exc) from None
+
+
+# path -> (inode, size, mtime, SHA-256) of each vector file this process found intact
+_intact: dict[Path, tuple] = {}
+
+
+def _checked_vector_file(index_dir: Path, meta: dict) -> Path:
     """The vector file the meta names, refused if its bytes changed since it was written: a flipped
-    byte is otherwise read as a score of 3e36. One read of the file per generation (SHA-256 ran
-    at 1.1 GB/s on the 2-core test machine: about 1.4 s for a million passages)."""
+    byte is otherwise read as a score of 3e36. Hashed once per process while its inode, size and
+    mtime stay the same (a vector file is never edited, only replaced); SHA-256 ran at 1.1 GB/s on
+    the 2-core test machine, about 1.4 s for a million passages."""
     path = index_dir / meta["vectors_file"]
     try:
+        fingerprint = _fingerprint(path, meta.get("vectors_sha256"))  # taken before the bytes are read
+        if _intact.get(path) == fingerprint:
+            return path
         checksum = sha256_file(path)
     except FileNotFoundError:
         raise _VectorsReplaced from None
@@ -360,10 +407,31 @@ def _read_vectors(index_dir: Path, meta: dict):
         raise _damaged(index_dir, exc) from None
     if checksum != meta.get("vectors_sha256"):
         raise _damaged(index_dir, f"{path.name} does not match the SHA-256 recorded when it was written")
-    try:
-        return vector_file.read(path)
-    except RuntimeError as exc:
-        raise _damaged(index_dir, exc) from None
+    _intact[path] = fingerprint
+    return path
+
+
+def _fingerprint(path: Path, checksum: str | None) -> tuple:
+    stat = path.stat()
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns, checksum
+
+
+def _recorded_vectors(db: sqlite3.Connection, meta: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The changes recorded since the vector file was written (none in a version 4 index): ids and
+    vectors added, ids removed. ValueError for a recorded vector of another length."""
+    recorded = meta["version"] == VERSION
+    count = db.execute("SELECT count(*) FROM vectors_added").fetchone()[0] if recorded else 0
+    ids, vectors = np.zeros(count, np.int64), np.zeros((count, meta["dimension"]), np.float32)
+    if recorded:
+        for row, (i, vector) in enumerate(db.execute("SELECT id, vector FROM vectors_added ORDER BY id")):
+            ids[row], vectors[row] = i, np.frombuffer(vector, dtype=np.float32)
+    removed = [i for i, in db.execute("SELECT id FROM vectors_removed")] if recorded else []
+    return ids, vectors, np.array(removed, dtype=np.int64)
+
+
+def _recorded_changes(db: sqlite3.Connection) -> tuple[int, int]:
+    """Vectors added and removed since the vector file was written."""
+    return db.execute("SELECT (SELECT count(*) FROM vectors_added), (SELECT count(*) FROM vectors_removed)").fetchone()
 
 
 # --- writing
@@ -379,7 +447,7 @@ class Build:
     chunk_overlap: int
 
     def matches(self, meta: dict) -> bool:
-        return all(meta.get(k) == v for k, v in vars(self).items()) and meta.get("version") == VERSION
+        return all(meta.get(k) == v for k, v in vars(self).items()) and meta.get("version") in (VERSION, VERSION_4)
 
 
 def indexed_files(index_dir: Path, build: Build) -> dict[str, str]:
@@ -389,7 +457,7 @@ def indexed_files(index_dir: Path, build: Build) -> dict[str, str]:
     try:
         with _reading(Path(index_dir)) as db:
             meta = _sound_meta(db)
-            if meta is None or not build.matches(meta) or _usable_vectors(Path(index_dir), meta, db) is None:
+            if meta is None or not build.matches(meta) or _vectors_held(Path(index_dir), meta, db) is None:
                 return {}
             return {file: digest if versions == 1 else "" for file, digest, versions in db.execute(
                 "SELECT file, min(file_hash), count(DISTINCT file_hash) FROM articles GROUP BY file")}
@@ -417,13 +485,22 @@ def indexed_texts(index_dir: Path, file: str) -> dict[str, str]:
         return {}
 
 
-def _usable_vectors(index_dir: Path, meta: dict, db: sqlite3.Connection):
-    """The vector file meta names, if it is intact and holds one vector per passage; else None."""
+def _vectors_held(index_dir: Path, meta: dict, db: sqlite3.Connection) -> int | None:
+    """How many vectors the file meta names holds, if it is intact and, with the changes recorded
+    since it was written, gives one vector per passage; else None (what a reader refuses)."""
     try:
-        vectors = _read_vectors(index_dir, meta)
-    except (IndexUnusableError, _VectorsReplaced, KeyError):
+        if meta.get("version") == VERSION_4:  # its file holds every vector, and says how many
+            held, added, removed = _read_vectors(index_dir, meta).ntotal, 0, 0
+        else:
+            _checked_vector_file(index_dir, meta)
+            held = int(meta["vectors_count"])
+            added, removed = _recorded_changes(db)
+            if db.execute("SELECT 1 FROM vectors_added WHERE length(vector) != ? LIMIT 1",
+                          (4 * int(meta["dimension"]),)).fetchone():
+                return None
+    except (IndexUnusableError, _VectorsReplaced, KeyError, TypeError, ValueError, sqlite3.DatabaseError):
         return None
-    return vectors if vectors.ntotal == db.execute("SELECT count(*) FROM chunks").fetchone()[0] else None
+    return held if held + added - removed == db.execute("SELECT count(*) FROM chunks").fetchone()[0] else None
 
 
 class Writer:
@@ -435,14 +512,18 @@ class Writer:
         if meta is None:  # damaged: started again below, with settings written anew
             db.execute("DELETE FROM meta")
             meta = {}
-        self.meta = meta
-        self.vectors = _usable_vectors(index_dir, meta, db) if build.matches(meta) else None
+        held = _vectors_held(index_dir, meta, db) if build.matches(meta) else None
         # New, built with other settings, or damaged: start again (in this same transaction).
-        self.started_again = self.vectors is None
+        self.started_again = self.changed = held is None
         if self.started_again:
-            db.execute("DELETE FROM articles")
-            self.vectors = vector_file.empty(build.dimension)
-        self.vectors_changed = self.changed = self.started_again
+            db.execute("DELETE FROM articles")  # their passages and added vectors go with them
+            db.execute("DELETE FROM vectors_removed")
+            meta = {**meta, **vars(build), "version": VERSION, "vectors_count": 0}
+        elif meta["version"] == VERSION_4:  # brought to this version: its tables exist now, empty
+            meta = {**meta, "version": VERSION, "vectors_count": held}
+            self._set(version=VERSION, vectors_count=held)
+            self.changed = True
+        self.meta = meta
         self.not_finite: list[str] = []  # articles put with a NaN or infinite vector: the commit refuses them
 
     def indexed(self) -> dict[str, str]:
@@ -465,10 +546,10 @@ class Writer:
         row = self.db.execute("SELECT id FROM articles WHERE source = ?", (source,)).fetchone()
         if row is None:
             return
-        vector_file.remove(self.vectors, [i for i, in self.db.execute(
-            "SELECT id FROM chunks WHERE article_id = ?", row)])
-        self.db.execute("DELETE FROM articles WHERE id = ?", row)  # its chunks and words go with it
-        self.vectors_changed = self.changed = True
+        self.db.execute("INSERT INTO vectors_removed SELECT id FROM chunks WHERE article_id = ? "
+                        "AND id NOT IN (SELECT id FROM vectors_added)", row)
+        self.db.execute("DELETE FROM articles WHERE id = ?", row)  # its chunks, words and added vectors go with it
+        self.changed = True
 
     def put(self, article: Article, file_hash: str, chunks: list[Chunk], vectors: np.ndarray) -> None:
         """Add the article, replacing what is indexed under its name. An article whose text is
@@ -496,8 +577,9 @@ class Writer:
         words = {w.lower() for text in [article.title, *(c.text for c in chunks)] for w in WORD.findall(text)}
         self.db.executemany("INSERT INTO words (article_id, word, key) VALUES (?, ?, ?)",
                             [(article_id, w, name_key(w)) for w in words])
-        vector_file.add(self.vectors, np.asarray(ids), vectors)
-        self.vectors_changed = self.changed = True
+        self.db.executemany("INSERT INTO vectors_added (id, vector) VALUES (?, ?)",
+                            zip(ids, (v.tobytes() for v in np.asarray(vectors, dtype=np.float32))))
+        self.changed = True
 
     def synced(self, folder: Path) -> None:
         """Record that the index now holds `folder`'s articles, every one judged by today's rag.injection."""
@@ -511,7 +593,8 @@ class Writer:
                             [(k, json.dumps(v)) for k, v in values.items()])
 
     def _commit(self) -> str | None:
-        """Write the vector file and commit; the name of the file written, if any."""
+        """Commit, with a new vector file when the changes recorded since the last one are many
+        (REWRITE_SHARE); the name of the file written, if any."""
         if self.not_finite:
             raise BadInputError(f"the embedding model gave vectors that are not finite (NaN or infinity) for "
                                 f"{', '.join(self.not_finite)}: nothing of this batch is written and the last commit "
@@ -520,26 +603,43 @@ class Writer:
             self.db.execute("ROLLBACK")
             return None
         generation = int(self.meta.get("generation", 0)) + 1
+        held = self.meta["vectors_count"]
+        added, removed = _recorded_changes(self.db)
+        count = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        if held + added - removed != count:  # a bug, not bad input: never commit it
+            raise AssertionError(f"{count} passages but {held + added - removed} vectors")
         written = None
-        if self.vectors_changed:
-            count = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-            if count != self.vectors.ntotal:  # a bug, not bad input: never commit it
-                raise AssertionError(f"{count} passages but {self.vectors.ntotal} vectors")
-            fitted = vector_file.fitted(self.vectors, lambda: [i for i, in self.db.execute("SELECT id FROM chunks")])
-            # Partial files are left by writers killed mid-write; none is running now: we hold the lock.
-            for partial in self.index_dir.glob(".vectors-*.partial"):
-                partial.unlink(missing_ok=True)
-            written = f"vectors-{generation:06d}.faiss"
-            partial = self.index_dir / f".{written}.partial"
-            vector_file.write(fitted, partial)
-            os.replace(partial, self.index_dir / written)
-            self._set(vectors_file=written, vectors_sha256=sha256_file(self.index_dir / written))
+        if self.started_again or added + removed >= max(min(REWRITE_SHARE * held, REWRITE_AFTER), 1):
+            written = self._write_vectors(f"vectors-{generation:06d}.faiss")
         if not self.meta.get("created") or self.started_again:
             self._set(created=_now())
         # The build's settings every time: an index started again for other ones now has these.
         self._set(format=FORMAT, version=VERSION, **vars(self.build), generation=generation, updated=_now())
         self.db.execute("COMMIT")
         return written
+
+    def _write_vectors(self, name: str) -> str:
+        """Write the vector file as of this transaction, named `name`, in place of the file and the
+        changes recorded since it."""
+        vectors = vector_file.empty(self.build.dimension) if self.started_again else _read_vectors(
+            self.index_dir, self.meta)
+        ids, added, removed = _recorded_vectors(self.db, self.meta)
+        vector_file.remove(vectors, removed.tolist())
+        vector_file.add(vectors, ids, added)
+        fitted = vector_file.fitted(vectors, lambda: [i for i, in self.db.execute("SELECT id FROM chunks")])
+        # Partial files are left by writers killed mid-write; none is running now: we hold the lock.
+        for partial in self.index_dir.glob(".vectors-*.partial"):
+            partial.unlink(missing_ok=True)
+        partial = self.index_dir / f".{name}.partial"
+        vector_file.write(fitted, partial)
+        path = self.index_dir / name
+        os.replace(partial, path)
+        checksum = sha256_file(path)
+        _intact[path] = _fingerprint(path, checksum)  # so that a reader in this process need not hash it again
+        self._set(vectors_file=name, vectors_sha256=checksum, vectors_count=fitted.ntotal)
+        self.db.execute("DELETE FROM vectors_added")
+        self.db.execute("DELETE FROM vectors_removed")
+        return name
 
 
 @contextmanager
@@ -609,9 +709,10 @@ def _drop_other_versions(db: sqlite3.Connection) -> None:
     try:
         tables = {name for name, in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         stored = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone() if "meta" in tables else None
-        if stored is not None and json.loads(stored[0]) != VERSION:
+        if stored is not None and json.loads(stored[0]) not in (VERSION, VERSION_4):
             # chunks_terms: the fts5vocab table an index had until keyword_search counted with FTS5
-            for table in ("chunks_terms", "chunks_fts", "words", "chunks", "articles", "meta"):
+            for table in ("vectors_added", "vectors_removed", "chunks_terms", "chunks_fts", "words", "chunks",
+                          "articles", "meta"):
                 db.execute(f"DROP TABLE IF EXISTS {table}")
         db.execute("COMMIT")
     except BaseException:

@@ -258,7 +258,7 @@ def test_a_build_of_the_ann_size_writes_an_approximate_index_that_still_finds_ea
     monkeypatch.setattr(vector_file, "NPROBE", 2)
     rag.build_index(SEEDS, tmp_path / "index", settings=settings, progress=False)
     stored = load_index(tmp_path / "index", settings.embedding_model)
-    assert vector_file.is_approximate(stored.vectors)
+    assert vector_file.is_approximate(stored.vectors.file)
     embedder = load_embedder(settings.embedding_model)
     chunks = list(stored.all_chunks())
     found = 0
@@ -266,13 +266,108 @@ def test_a_build_of_the_ann_size_writes_an_approximate_index_that_still_finds_ea
         [(row, _)] = stored.search(embedder.embed([f"{chunk.title}\n{chunk.text}"])[0], 1)
         found += stored.chunks([row])[row] == chunk
     assert found / len(chunks) >= 0.9
-    # Removing an article removes its vectors from the approximate index too.
+    # Removing an article removes its vectors from the approximate index too: recorded in the
+    # database, then written into a new file.
     folder = tmp_path / "articles"
     shutil.copytree(SEEDS, folder)
     (folder / ISTANBUL).unlink()
-    rag.build_index(folder, tmp_path / "index", settings=settings, progress=False)
-    stored = load_index(tmp_path / "index", settings.embedding_model)
-    assert stored.size == sum(a.chunks for a in stored.articles.values()) and ISTANBUL not in stored.articles
+    for share in (10.0, 0.1):
+        monkeypatch.setattr(rag.index, "REWRITE_SHARE", share)
+        rag.build_index(folder, tmp_path / "index", settings=settings, progress=False)
+        stored = load_index(tmp_path / "index", settings.embedding_model)
+        assert stored.size == sum(a.chunks for a in stored.articles.values()) and ISTANBUL not in stored.articles
+        found = {row for chunk in chunks for row, _ in stored.search(
+            embedder.embed([f"{chunk.title}\n{chunk.text}"])[0], 5)}
+        assert found <= set(stored.row_ids())
+        assert {c.source for c in stored.chunks(sorted(found)).values()} == set(stored.articles)
+
+
+def _ranking(index_dir, settings, questions):
+    """The passages (by key) a dense search ranks first for each question, over the whole index."""
+    stored = load_index(index_dir, settings.embedding_model)
+    embedder = load_embedder(settings.embedding_model)
+    rows = [[row for row, _ in stored.search(vector, stored.size)] for vector in embedder.embed(questions)]
+    keys = stored.chunks(sorted({row for ranked in rows for row in ranked}))
+    return [[keys[row].id for row in ranked] for ranked in rows]
+
+
+def _vectors_by_key(index_dir, settings):
+    """Every passage's stored vector, in the order of the passages' keys."""
+    stored = load_index(index_dir, settings.embedding_model)
+    rows = stored.row_ids()
+    keys = stored.chunks(rows)
+    return stored.vectors_of(sorted(rows, key=lambda row: keys[row].id))
+
+
+def _recorded(index_dir):
+    with sqlite3.connect(index_dir / DATABASE) as db:
+        return db.execute("SELECT (SELECT count(*) FROM vectors_added), "
+                          "(SELECT count(*) FROM vectors_removed)").fetchone()
+
+
+_QUESTIONS = ["What came out of the May 2025 Istanbul talks?", "Where does the ferry to the island leave from?",
+              "What did Erdogan offer Putin?"]
+_FERRY = "Island ferry\n\nThe ferry to the island now leaves from the north pier, the harbour board said on Monday."
+
+
+def test_a_small_change_to_an_archive_is_recorded_in_the_database_and_searched_as_a_rebuild_would(
+        settings, tmp_path, monkeypatch):
+    folder, index_dir = tmp_path / "articles", tmp_path / "index"
+    shutil.copytree(SEEDS, folder)
+    rag.build_index(folder, index_dir, settings=settings, progress=False)
+    written = read_catalog(index_dir)[0]["vectors_file"]
+    passages = {a.source: a.chunks for a in read_catalog(index_dir)[1]}
+    monkeypatch.setattr(rag.index, "REWRITE_SHARE", 10.0)  # the seeds' 41 passages count as an archive
+    (folder / ISTANBUL).unlink()
+    (folder / "ferry.txt").write_text(_FERRY, encoding="utf-8")
+    info = rag.build_index(folder, index_dir, settings=settings, progress=False)
+    assert (info.embedded, info.removed) == (1, 1)
+    # No vector file written: the new passage's vector and the removed ones' ids are in the database.
+    assert read_catalog(index_dir)[0]["vectors_file"] == written and [p.name for p in index_dir.glob("*.faiss")] == [
+        written]
+    assert _recorded(index_dir) == (1, passages[ISTANBUL])
+    rebuilt = tmp_path / "rebuilt"
+    rag.build_index(folder, rebuilt, settings=settings, progress=False)
+    assert _ranking(index_dir, settings, _QUESTIONS) == _ranking(rebuilt, settings, _QUESTIONS)
+    assert np.allclose(_vectors_by_key(index_dir, settings), _vectors_by_key(rebuilt, settings), atol=1e-6)
+    assert _ranking(index_dir, settings, _QUESTIONS)[1][0] == next(
+        c.id for c in _chunks(rebuilt, settings) if c.source == "ferry.txt")
+    # Once the changes reach REWRITE_SHARE of the file, the next commit writes a new one in their place.
+    monkeypatch.setattr(rag.index, "REWRITE_SHARE", 0.1)
+    (folder / "ferry.txt").write_text(_FERRY + " Tickets cost two pounds.", encoding="utf-8")
+    rag.build_index(folder, index_dir, settings=settings, progress=False)
+    rag.build_index(folder, rebuilt, settings=settings, progress=False)
+    assert read_catalog(index_dir)[0]["vectors_file"] != written and _recorded(index_dir) == (0, 0)
+    assert _ranking(index_dir, settings, _QUESTIONS) == _ranking(rebuilt, settings, _QUESTIONS)
+
+
+def test_a_recorded_vector_that_is_damaged_is_refused_and_rag_index_starts_again(settings, tmp_path, monkeypatch):
+    folder, index_dir = tmp_path / "articles", tmp_path / "index"
+    shutil.copytree(SEEDS, folder)
+    rag.build_index(folder, index_dir, settings=settings, progress=False)
+    monkeypatch.setattr(rag.index, "REWRITE_SHARE", 10.0)
+    (folder / "ferry.txt").write_text(_FERRY, encoding="utf-8")
+    rag.build_index(folder, index_dir, settings=settings, progress=False)
+    _sql(index_dir, "UPDATE vectors_added SET vector = substr(vector, 1, 100)")
+    with pytest.raises(rag.IndexUnusableError, match="damaged.*rag index"):
+        load_index(index_dir, settings.embedding_model)
+    assert rag.build_index(folder, index_dir, settings=settings, progress=False).embedded == 6
+    assert load_index(index_dir, settings.embedding_model).size == sum(
+        a.chunks for a in read_catalog(index_dir)[1])
+
+
+def test_an_index_of_version_4_is_read_and_brought_to_version_5_without_embedding_again(index_copy, settings):
+    # What version 4 wrote: no tables of recorded changes, no vector count in the settings.
+    _sql(index_copy, "DROP TABLE vectors_added")
+    _sql(index_copy, "DROP TABLE vectors_removed")
+    _sql(index_copy, "DELETE FROM meta WHERE key = 'vectors_count'")
+    _sql(index_copy, "UPDATE meta SET value = '4' WHERE key = 'version'")
+    passages = sum(a.chunks for a in read_catalog(index_copy)[1])
+    assert load_index(index_copy, settings.embedding_model).size == passages
+    info = rag.build_index(SEEDS, index_copy, settings=settings, progress=False)
+    assert info.embedded == 0 and info.articles == 5
+    stored = load_index(index_copy, settings.embedding_model)
+    assert stored.meta["version"] == VERSION == 5 and stored.meta["vectors_count"] == stored.size == passages
 
 
 def test_unreadable_files_are_skipped_by_name_and_the_rest_indexed(settings, tmp_path):
@@ -318,9 +413,10 @@ def test_a_vector_that_is_not_finite_is_refused_by_article_and_the_batch_rolled_
 _WRITER = """
 import sys, time
 from pathlib import Path
-import rag, rag.sync, rag.vectors
+import rag, rag.index, rag.sync, rag.vectors
 
 rag.sync.BATCH_ARTICLES = 1
+rag.index.REWRITE_SHARE = 3.0  # some commits record their vectors in the database, others write the file
 if len(sys.argv) > 3:
     paused, go = Path(sys.argv[3]), Path(sys.argv[4])
 
