@@ -35,7 +35,8 @@ from rag.schema import Article, Chunk, IndexInfo
 log = logging.getLogger(__name__)
 
 # Articles per write transaction: 500 news articles are about 3,000 passages, about a minute of
-# embedding on 2 cores, and a vector file rewritten a few times per thousand articles.
+# embedding on 2 cores (the vector file is rewritten only once a tenth of it has changed:
+# rag.index.REWRITE_SHARE).
 BATCH_ARTICLES = 500
 # Passages embedded at a time by the local embedder, so the progress bar moves between commits.
 EMBED_SLICE = 256
