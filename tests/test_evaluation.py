@@ -243,11 +243,11 @@ def test_select_one_split():
 # --- comparing two reports
 
 
-def _report(rows, top_k=4, commit="aaa", accuracy=0.5):
+def _report(rows, top_k=4, commit="aaa", accuracy=0.5, cpu="Intel Xeon"):
     full_rows = [{"kind": "fact", "answerable": True, "answer": "same", "cited_sentences": None,
                   "cited_on_evidence": None, "citations_cover_gold": None, "gold_rank": 1, **row} for row in rows]
     return {"meta": {"created": "2025-11-22T00:00:00+00:00", "git_commit": commit,
-                     "settings": {"top_k": top_k, "generator": "g"}},
+                     "machine": {"cpu": cpu, "cores": 2}, "settings": {"top_k": top_k, "generator": "g"}},
             "summary": {"overall": {"count": len(rows), "accuracy": accuracy, "total_median_s": 4.0},
                         "by_kind": {}},
             "rows": full_rows}
@@ -271,7 +271,7 @@ def test_compare_reports_question_by_question(tmp_path):
         {"id": "q6", "correct": True},
         {"id": "q7", "correct": True, "cited_sentences": 1, "cited_on_evidence": 1},
         {"id": "q8", "correct": True, "answer": "said otherwise"},
-    ], top_k=6, commit="bbb", accuracy=0.75)
+    ], top_k=6, commit="bbb", accuracy=0.75, cpu="AMD EPYC")
     (tmp_path / "a.json").write_text(json.dumps(a))
     (tmp_path / "b.json").write_text(json.dumps(b))
     comparison = compare_reports(tmp_path / "a.json", tmp_path / "b.json")
@@ -285,7 +285,9 @@ def test_compare_reports_question_by_question(tmp_path):
     ]
     assert comparison["unchanged"] == 1
     assert (comparison["only_in_a"], comparison["only_in_b"]) == (["q5"], ["q6"])
-    assert comparison["setup_changed"] == {"git_commit": ["aaa", "bbb"], "settings.top_k": [4, 6]}
+    # Another CPU is named: the same code answers otherwise on it (rag.evaluation.runner.machine).
+    assert comparison["setup_changed"] == {"git_commit": ["aaa", "bbb"], "machine.cpu": ["Intel Xeon", "AMD EPYC"],
+                                           "settings.top_k": [4, 6]}
     assert comparison["metrics"]["accuracy"] == [0.5, 0.75]
 
     text = format_comparison(comparison).splitlines()

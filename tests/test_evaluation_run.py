@@ -53,6 +53,7 @@ def test_eval_slice_report_has_every_row_and_sane_values(slice_report, seed_inde
     assert meta["settings"]["index_dir"] == str(seed_index)
     assert meta["generator"] == {"name": "qwen2.5-coder-1.5b", "sha256": GENERATORS["qwen2.5-coder-1.5b"].sha256}
     assert meta["embedding_model"] == "all-MiniLM-L6-v2" and "git_commit" in meta  # None outside a git checkout
+    assert meta["machine"]["cores"] >= 1 and meta["machine"]["cpu"] and meta["machine"]["llama_cpp_python"]
     assert meta["index"]["articles"] == 5 and meta["index"]["chunks"] > 5
     assert meta["question_set"]["path"].endswith("slice.jsonl")
 

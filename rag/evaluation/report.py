@@ -39,7 +39,7 @@ _TABLES = {
 }
 _COLUMNS = [column for columns in _TABLES.values() for column in columns]
 # What changes the figures besides the code: compared and listed above a comparison.
-_SETUP = ("git_commit", "generator", "embedding_model", "settings")
+_SETUP = ("git_commit", "machine", "generator", "embedding_model", "settings")
 
 
 def format_summary(summary: dict) -> str:

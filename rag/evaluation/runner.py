@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import subprocess
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -239,6 +240,7 @@ def run_info(settings: Settings, index_dir: Path, index) -> dict:
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "git_commit": _git_commit(),
+        "machine": machine(),
         # The index asked, which an eval may have built apart from the configured one.
         "settings": {k: str(v) if isinstance(v, Path) else v
                      for k, v in dataclasses.asdict(dataclasses.replace(settings, index_dir=index_dir)).items()},
@@ -248,6 +250,29 @@ def run_info(settings: Settings, index_dir: Path, index) -> dict:
         "index": {"path": str(index_dir), "created": index.meta.get("created"), "updated": index.meta.get("updated"),
                   "articles": len(index.articles), "chunks": index.size},
     }
+
+
+def machine() -> dict:
+    """The CPU and the numeric libraries the figures were computed with. The same code, models and
+    settings answer otherwise elsewhere: llama.cpp's sums differ in their last bits between CPUs and
+    builds, and a near tie then falls the other way (the test split asked on an AMD EPYC after an
+    Intel machine, 2026-12-06: 3 of 40 answers worded otherwise, one right answer declined)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+    except OSError:  # not Linux
+        pass
+    libraries = {}
+    for package in ("llama_cpp_python", "faiss-cpu", "torch", "sentence-transformers"):
+        try:
+            libraries[package] = version(package)
+        except PackageNotFoundError:
+            libraries[package] = None
+    return {"cpu": cpu, "cores": os.cpu_count(), **libraries}
 
 
 def _git_commit() -> str | None:
