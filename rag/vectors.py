@@ -53,18 +53,18 @@ def remove(index, ids: list[int]) -> None:
         index.remove_ids(np.asarray(ids, dtype=np.int64))
 
 
-def search(index, query: np.ndarray, k: int, left_out=None) -> list[tuple[int, float]]:
-    """The k nearest (id, cosine), closest first; none of the ids the faiss selector `left_out`
-    selects."""
+def search(index, query: np.ndarray, k: int, allowed=None) -> list[tuple[int, float]]:
+    """The k nearest (id, cosine), closest first; with `allowed` (a faiss IDSelector), only among
+    the ids it selects."""
     import faiss
 
     k = min(k, index.ntotal)
     if k <= 0:
         return []
     params = None
-    if left_out is not None:
-        params = (faiss.SearchParametersIVF(sel=left_out, nprobe=faiss.downcast_index(index).nprobe)
-                  if is_approximate(index) else faiss.SearchParameters(sel=left_out))
+    if allowed is not None:
+        params = (faiss.SearchParametersIVF(sel=allowed, nprobe=faiss.downcast_index(index).nprobe)
+                  if is_approximate(index) else faiss.SearchParameters(sel=allowed))
     scores, ids = index.search(query.reshape(1, -1).astype(np.float32), k, params=params)
     return [(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
 
@@ -91,11 +91,12 @@ class Layered:
         add(self.added, added_ids, added)
         self._added_ids = set(added_ids.tolist())
         self._removed = faiss.IDSelectorBatch(np.asarray(removed_ids, dtype=np.int64)) if len(removed_ids) else None
-        self._left_out = faiss.IDSelectorNot(self._removed) if self._removed is not None else None  # holds _removed
+        # Every id but the removed ones (IDSelectorNot does not own _removed: it is kept here).
+        self._kept = faiss.IDSelectorNot(self._removed) if self._removed is not None else None
         self.ntotal = file.ntotal - len(removed_ids) + len(added_ids)
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        found = search(self.file, query, k, self._left_out) + search(self.added, query, k)
+        found = search(self.file, query, k, self._kept) + search(self.added, query, k)
         return sorted(found, key=lambda hit: -hit[1])[:k]
 
     def vectors_of(self, ids: list[int]) -> np.ndarray:
