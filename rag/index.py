@@ -370,17 +370,17 @@ def _load(index_dir: Path, generation: int) -> StoredIndex:
 def _read_vectors(index_dir: Path, meta: dict):
     """The vector file the meta names, as written (without the changes recorded since): a copy of
     its own, for a writer to edit."""
-    path = _checked_vector_file(index_dir, meta)
-    try:
-        return vector_file.read(path)
-    except RuntimeError as exc:
-        raise _damaged(index_dir, exc) from None
+    return _read_file(_checked_vector_file(index_dir, meta))
 
 
 @lru_cache(maxsize=2)
 def _shared_vectors(path: Path, fingerprint: tuple):
     """The vector file at path as read, shared by every generation that names it: it is never
     edited (a writer reads its own copy), and the fingerprint changes if the file is replaced."""
+    return _read_file(path)
+
+
+def _read_file(path: Path):
     try:
         return vector_file.read(path)
     except RuntimeError as exc:
