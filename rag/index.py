@@ -8,9 +8,9 @@ Passages are read from the database only when a ranking picks them, never all at
 
 Writers use `writing()`: one SQLite write transaction (BEGIN IMMEDIATE, so writers in any
 process take turns) that edits articles and passages and records their vectors' changes since the
-vector file was written (tables vectors_added and vectors_removed, which readers apply on load);
-once those reach a share of the archive the commit writes a new vector file instead, which the
-same commit names. A reader therefore never sees passages without vectors or the reverse, and
+vector file was written (tables vectors_added and vectors_removed, which readers search beside the
+file: rag.vectors.Layered); once those reach a share of the archive the commit writes a new vector
+file instead, which the same commit names. A reader therefore never sees passages without vectors or the reverse, and
 kill -9 at any moment leaves the last commit: SQLite's journal undoes a half-done transaction, and
 a vector file no commit names is deleted by the next writer.
 """
@@ -42,8 +42,8 @@ from rag.text import WORD, name_key
 FORMAT = "rag-news-index"
 VERSION = 5  # 3: an article records the file, row or entry and URL it came from; 4: and whether it
 # speaks to the assistant; 5: vectors changed since the vector file was written are in the database
-# Read as it is, and brought to version 5 in place by the next writer (its vector file holds every
-# passage's vector: nothing is embedded again).
+# An index of version 4 is read as it is, and brought to version 5 in place by the next writer (its
+# vector file holds every passage's vector: nothing is embedded again).
 VERSION_4 = 4
 DATABASE = "index.sqlite"
 # Version 1 kept everything in JSON files named by this manifest; it is rebuilt, not read.
