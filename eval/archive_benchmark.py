@@ -172,7 +172,7 @@ def keyword_figures(texts: list[str], questions: list[str], sizes: list[int]) ->
                            ((str(i), " ".join(rng.sample(pool, 5))) for i in range(n)))
             db.execute("COMMIT")
             build = time.perf_counter() - started
-            index = StoredIndex(path=Path(tmp), meta={}, articles={}, vocabulary=frozenset(), vectors=_Sized(n),
+            index = StoredIndex(path=Path(tmp), meta={}, articles={}, vectors=_Sized(n),
                                 last_row=n, _db=db, _lock=threading.Lock())
             index.keyword_search(questions[0], 20)
             times = [timed(lambda: index.keyword_search(q, 20))[1] for q in questions]

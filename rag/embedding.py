@@ -40,8 +40,6 @@ class Embedder:
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.dimension = self.model.get_embedding_dimension()
         self.max_tokens = self.model.max_seq_length
-        # Whole words of the tokenizer's vocabulary: a cheap dictionary of ordinary English.
-        self.known_words = frozenset(w for w in self.model.tokenizer.get_vocab() if w.isalpha())
         self.spans = [(0, self.dimension)]  # where in a passage's vector each model's part lies
 
     def count_tokens(self, text: str) -> int:
@@ -105,7 +103,7 @@ class Joined:
                                 "it must be a sentence-transformers model (all-MiniLM-L6-v2)")
         self.name, self.models = name, models
         first = models[0]
-        self.count_tokens, self.known_words, self.max_tokens = first.count_tokens, first.known_words, first.max_tokens
+        self.count_tokens, self.max_tokens = first.count_tokens, first.max_tokens
         ends = np.cumsum([model.dimension for model in models])
         self.spans = [(int(end - model.dimension), int(end)) for model, end in zip(models, ends)]
         self.dimension = int(ends[-1])

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -37,7 +37,7 @@ from rag.errors import BadInputError, IndexUnusableError
 from rag.injection import RULES as INJECTION_RULES
 from rag.models import sha256_file
 from rag.schema import Article, ArticleRecord, Chunk
-from rag.text import WORD, name_key
+from rag.text import WORD, name_key, script
 
 FORMAT = "rag-news-index"
 VERSION = 5  # 3: an article records the file, row or entry and URL it came from; 4: and whether it
@@ -54,6 +54,8 @@ VERSION_1_MANIFEST = "manifest.json"
 # little to BM25 (its IDF is at most log(n / 10,000)); an index of up to 20,000 passages never
 # meets this limit before the "more than half" one.
 KEYWORD_POSTINGS = 10_000
+# Words looked up in one statement (SQLite allows 32,766 parameters).
+_LOOKUPS = 5_000
 # The vector file is rewritten when the passages added and removed since it was written reach this
 # share of those it holds, or REWRITE_AFTER passages; until then a commit records them in the
 # database. Rewriting costs the archive's size (a million passages: a 1.5 GB file read, written and
@@ -136,13 +138,12 @@ def _now() -> str:
 
 @dataclass
 class StoredIndex:
-    """A committed state of the index: its settings, its articles and the words they use in
-    memory (small: one record per article), passages and vectors read on demand."""
+    """A committed state of the index: its settings and its articles in memory (one record per
+    article), passages, the words the articles use and vectors read on demand."""
 
     path: Path
     meta: dict
     articles: dict[str, ArticleRecord]  # by source file name
-    vocabulary: frozenset[str]  # the lower-cased words the articles use (respelling, script check)
     vectors: vector_file.Layered  # ids = chunk row ids
     last_row: int  # the highest chunk row id of this generation
     _db: sqlite3.Connection = field(repr=False)
@@ -215,6 +216,29 @@ class StoredIndex:
     def row_ids(self) -> list[int]:
         with self._lock:
             return [row for row, in self._db.execute("SELECT id FROM chunks ORDER BY id")]
+
+    def articles_using(self, words: Iterable[str]) -> dict[str, int]:
+        """How many articles use each of these lower-cased words, for those any article uses
+        (respelling, the place a question names). Looked up, not held: the vocabulary of 150,000
+        articles is 627,000 words, 1.6 s to read for every generation."""
+        words, used = list(words), {}
+        with self._lock:
+            for start in range(0, len(words), _LOOKUPS):
+                batch = words[start:start + _LOOKUPS]
+                used.update(self._db.execute(f"SELECT word, count(*) FROM words WHERE word IN "
+                                             f"({','.join('?' * len(batch))}) GROUP BY word", batch))
+        return used
+
+    @cached_property
+    def scripts(self) -> set[str]:
+        """The scripts the articles' words are written in (rag.query.script of each word's first
+        letter), from the distinct first letters: one index seek each, not a scan of every word."""
+        with self._lock:
+            firsts = [first for first, in self._db.execute(
+                "WITH RECURSIVE first(letter) AS (SELECT substr(min(word), 1, 1) FROM words UNION ALL "
+                "SELECT (SELECT substr(min(word), 1, 1) FROM words WHERE word >= char(unicode(letter) + 1)) "
+                "FROM first WHERE letter IS NOT NULL) SELECT letter FROM first WHERE letter IS NOT NULL")]
+        return {script(letter) for letter in firsts}
 
     def sources_naming(self, keys: set[str]) -> set[str]:
         """The articles that use a word of every name_key in `keys` ("Turkey" counts for "türk")."""
@@ -347,7 +371,6 @@ def _load(index_dir: Path, generation: int) -> StoredIndex:
         if meta.get("generation") != generation:
             raise _VectorsReplaced
         articles = {a.source: a for a in _article_records(db)}
-        vocabulary = frozenset(word for word, in db.execute("SELECT DISTINCT word FROM words"))
         count, last_row = db.execute("SELECT count(*), coalesce(max(id), 0) FROM chunks").fetchone()
         path = _checked_vector_file(index_dir, meta)
         vectors = vector_file.Layered(_shared_vectors(path, _fingerprint(path, meta["vectors_sha256"])),
@@ -363,7 +386,7 @@ def _load(index_dir: Path, generation: int) -> StoredIndex:
         db.close()
         raise _damaged(index_dir, f"{vectors.ntotal} vectors of dimension {vectors.d} for {count} passages, "
                                   f"dimension {meta.get('dimension')} recorded")
-    return StoredIndex(path=index_dir, meta=meta, articles=articles, vocabulary=vocabulary, vectors=vectors,
+    return StoredIndex(path=index_dir, meta=meta, articles=articles, vectors=vectors,
                        last_row=last_row, _db=db)
 
 

@@ -64,7 +64,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     settings = with_arguments(settings or load_settings(), top_k=top_k)
     question, history = _checked(question, settings), _checked_history(history)
     index = load_index(Path(index_dir) if index_dir is not None else settings.index_dir, settings.embedding_model)
-    if written_in := unread_script(question, index.vocabulary):
+    if written_in := unread_script(question, index.scripts):
         raise BadInputError(f"the question is written in {written_in.title()} letters, which none of the indexed "
                             "articles use: ask in the language of the articles")
     embedder = load_embedder(settings.embedding_model, settings.models_dir)

@@ -7,16 +7,14 @@ year it pins down; and whether it is written in letters the articles use at all.
 
 from __future__ import annotations
 
-import difflib
 import re
-import unicodedata
 from collections import Counter
 from datetime import date, timedelta
-from typing import Callable
+from typing import Callable, Iterable
 
 from rag.prompt import HISTORY_CHARS
 from rag.schema import ArticleRecord, Chunk
-from rag.text import MONTHS, NAME_WORD, STOPWORDS, WORD, YEAR, months_typed, name_key
+from rag.text import MONTHS, NAME_WORD, STOPWORDS, WORD, YEAR, months_typed, name_key, script
 
 # Words that point back at an earlier turn ("what did they agree on?", "and after that?").
 _BACK_REFERENCES = re.compile(
@@ -61,40 +59,16 @@ def question_parts(question: str) -> list[str]:
     return [f"{first.rstrip(' ?')}?", " ".join([*names, second[0]])]
 
 
-def script(word: str) -> str:
-    """The writing system of a word's first letter: "LATIN", "CYRILLIC", "GREEK", "ARABIC", "CJK"..."""
-    for char in word:
-        if char.isalpha():
-            return unicodedata.name(char, "UNKNOWN").split()[0]
-    return ""
-
-
-def unread_script(question: str, vocabulary: set[str]) -> str | None:
+def unread_script(question: str, scripts: set[str]) -> str | None:
     """The script most of the question's words are written in, when no indexed article uses it
-    (a question in Russian over English articles); None when the articles can be searched with it.
-    Without this check, such a question is matched by its numbers and punctuation alone and
-    answered from an unrelated passage."""
-    scripts = Counter(script(word) for word in WORD.findall(question))
-    if not scripts:
+    (`scripts`: the ones they do; a question in Russian over English articles); None when the
+    articles can be searched with it. Without this check, such a question is matched by its
+    numbers and punctuation alone and answered from an unrelated passage."""
+    asked = Counter(script(word) for word in WORD.findall(question))
+    if not asked:
         return None
-    asked = scripts.most_common(1)[0][0]
-    return None if any(script(word) == asked for word in vocabulary) else asked
-
-
-def respell(query: str, vocabulary: set[str], known: set[str] = frozenset()) -> str:
-    """Replace words the articles never use by the closest word they do ("istambul" -> "istanbul",
-    "prisners" -> "prisoners"): misspelt questions otherwise miss both rankings. Words in `known`
-    (ordinary English: "many" must not become "may"), short words and words with no close match
-    are left alone."""
-
-    def fix(match: re.Match) -> str:
-        word = match.group()
-        if len(word) < 4 or word.lower() in vocabulary or word.lower() in known:
-            return word
-        close = difflib.get_close_matches(word.lower(), vocabulary, n=1, cutoff=0.8)
-        return close[0] if close else word
-
-    return WORD.sub(fix, query)
+    written_in = asked.most_common(1)[0][0]
+    return None if written_in in scripts else written_in
 
 
 def time_terms(text: str) -> set[str]:
@@ -208,7 +182,7 @@ def asked_names(question: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def fits_question(question: str, asked: set[str], vocabulary: set[str],
+def fits_question(question: str, asked: set[str], articles_using: Callable[[Iterable[str]], dict[str, int]],
                   sources_naming: Callable[[set[str]], set[str]],
                   articles: dict[str, ArticleRecord]) -> Callable[[Chunk], bool]:
     """A test that is False for a chunk that cannot be about what the question pins down: its
@@ -220,8 +194,8 @@ def fits_question(question: str, asked: set[str], vocabulary: set[str],
     that use a word of each name_key; the question is read once, not per candidate."""
     # Known as written; a chunk's article must hold it even loosely (name_key: "Turkey" is there
     # if "Türkiye" is).
-    places = {name_key(place) for place in asked_places(question)
-              if not months_typed(place) and place.lower() in vocabulary}
+    written = [place.lower() for place in asked_places(question) if not months_typed(place)]
+    places = {name_key(place) for place in articles_using(written)} if written else set()
     asked = {term for term in asked if YEAR.fullmatch(term)}
     naming = sources_naming(places) if places else None
 

@@ -12,15 +12,15 @@ place.
 
 from __future__ import annotations
 
+from datetime import date
 from itertools import zip_longest
 
 from rag.embedding import Embedder, Joined, passage_text
 from rag.index import StoredIndex
-from datetime import date
-
 from rag.query import (article_time_terms, asked_names, asked_times, asks_latest, fits_question, question_parts,
-                       respell, standalone_query, time_terms, without_recency)
+                       standalone_query, time_terms, without_recency)
 from rag.schema import Chunk, Hit
+from rag.spelling import respell
 from rag.text import fold_accents
 
 # Reciprocal rank fusion's usual constant (Cormack et al. 2009): ranks matter, raw scores don't,
@@ -36,8 +36,8 @@ NEAR_DUPLICATE = 0.9
 
 def search_text(question: str, history: list[dict] | None, index: StoredIndex, embedder: Embedder | Joined) -> str:
     """What both rankings search with: the standalone question, words of recency left out and
-    misspellings respelt to the articles' words (rag.query)."""
-    return respell(without_recency(standalone_query(question, history)), index.vocabulary, embedder.known_words)
+    misspellings respelt to the articles' words (rag.spelling)."""
+    return respell(without_recency(standalone_query(question, history)), index.articles_using)
 
 
 def retrieve(question: str, index: StoredIndex, embedder: Embedder | Joined, top_k: int,
@@ -71,7 +71,7 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder | Joined, top
     for ranking in rankings:
         for rank, row in enumerate(ranking):
             fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
-    fits = fits_question(question, asked, index.vocabulary, index.sources_naming, index.articles)
+    fits = fits_question(question, asked, index.articles_using, index.sources_naming, index.articles)
     # A passage deleted by a commit since the index was loaded has no row any more: skip it.
     order = [row for row in sorted(fused, key=fused.get, reverse=True) if row in chunks and fits(chunks[row])]
     if rescorer is not None:

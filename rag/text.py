@@ -85,6 +85,16 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
 # A word as an index's vocabulary records it (rag.index) and a question is read against it
 # (rag.query): a run of letters, of any script.
 WORD = re.compile(r"[^\W\d_]+")
+
+
+def script(word: str) -> str:
+    """The writing system of a word's first letter: "LATIN", "CYRILLIC", "GREEK", "ARABIC", "CJK"..."""
+    for char in word:
+        if char.isalpha():
+            return unicodedata.name(char, "UNKNOWN").split()[0]
+    return ""
+
+
 # A word as a name is read: from a letter at a word's start, through hyphens and apostrophes
 # ("Al-Qaeda", "O'Brien", "Putin's"); the "D" of "3D" is none. The answer check and the
 # question's names (rag.grounding, rag.query) read names alike.

@@ -11,9 +11,10 @@ from rag.config import PROJECT_DIR
 from rag.embedding import load_embedder
 from rag.index import load_index
 from rag.prompt import HISTORY_CHARS
-from rag.query import asked_names, asked_places, question_parts, respell, standalone_query, time_terms
+from rag.query import asked_names, asked_places, question_parts, standalone_query, time_terms
 from rag.retrieval import NEAR_DUPLICATE, passages_for, retrieve, within_reach
 from rag.schema import Chunk, Hit
+from rag.spelling import respell
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,7 @@ def test_a_follow_up_borrows_only_as_much_of_a_long_turn_as_the_prompt_shows():
 
 def test_misspelt_words_are_respelt_to_the_articles_words_but_real_words_are_kept(index_and_embedder):
     index, embedder = index_and_embedder
-    fixed = respell("how many prisners did they agree to swap in istambul", index.vocabulary, embedder.known_words)
+    fixed = respell("how many prisners did they agree to swap in istambul", index.articles_using)
     assert fixed == "how many prisoners did they agree to swap in istanbul"
     # The misspelt question is searched as if spelt right: without respelling "istambul" and
     # "prisners" match no keyword and the passage that answers falls out of the top 10.

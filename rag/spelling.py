@@ -1,0 +1,83 @@
+"""Misspelt question words respelt to the articles' words ("istambul" -> "istanbul"), and nothing
+else: a word the articles use, or a word of the dictionary, is the word the reader meant.
+
+Misspelt questions otherwise miss both rankings: "prisners" matches no keyword, and the passage
+that answers "how many prisners did they agree to swap in istambul" fell out of the top 10.
+
+A spelling corrector in Norvig's manner, with the archive as its corpus: a word neither the
+articles nor pyspellchecker's English dictionary (160,000 words) know becomes the word one edit
+away (a letter left out, added, changed, or two swapped) that the most articles use, if there is
+one. Nothing is held in memory but the dictionary: the candidates are looked up in the index
+(rag.index.StoredIndex.articles_using), so respelling costs the same over five articles as over a
+million.
+
+Until 2026-12-06 a word became the closest word of the index's whole vocabulary (difflib, ratio
+0.8), with only the embedding tokenizer's 20,000 whole words kept as known. Over the BBC archive
+that rewrote the subject of many questions: "Astana" -> "tana", "Giuliani" -> "gillian",
+"trilateral" -> "bilateral", "mediator" -> "editor", "stoning" -> "storing", "yachts" -> "acts";
+of the 2,927 questions of every eval set and the SQuAD file, 702 were respelt over it, most of
+them right words. And the vocabulary was read whole for every generation of the index: 1.6 s
+(627,000 words) over 152,000 articles. See eval/HISTORY.md, session 20.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from functools import lru_cache
+from typing import Callable, Iterable
+
+from spellchecker import SpellChecker
+
+from rag.text import WORD, fold_accents
+
+# Shorter words are left alone: one edit from most short words is another word.
+SHORTEST = 4
+# A word of up to this many letters written with more than one capital is an acronym: one edit
+# from it is another word, not what was meant ("OPEC" -> "open", "USSR" -> "user").
+ACRONYM = 4
+# A word with its apostrophes ("didn't", "Putin's"): the dictionary knows "didn't", not "didn".
+_WRITTEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> SpellChecker:
+    return SpellChecker(language="en", distance=1)  # 0.2 s, once per process
+
+
+def respell(query: str, articles_using: Callable[[Iterable[str]], dict[str, int]]) -> str:
+    """The query with each word that the articles never use, and no dictionary knows, replaced by
+    the closest word one edit away that keeps its first letter and that the articles use
+    (`articles_using(words)`: how many articles use each of the words any article uses). Names
+    the articles spell otherwise are respelt as typos are ("zelenskiy" -> "zelensky"); a word
+    nothing is one edit from, or a short acronym ("OPEC" is not "open"), is left alone."""
+    dictionary = _dictionary()
+    suspects = {}  # (start, end) in the query -> the word, lower-cased
+    for written in _WRITTEN.finditer(query):
+        if written.group().lower() in dictionary:  # "didn't": "didn" is no word to respell
+            continue
+        for part in WORD.finditer(written.group()):
+            word = part.group()
+            if len(word) >= SHORTEST and not (len(word) <= ACRONYM and sum(char.isupper() for char in word) > 1):
+                suspects[written.start() + part.start(), written.start() + part.end()] = word.lower()
+    words = set(suspects.values())
+    unknown = words - set(articles_using(words)) - dictionary.known(words)
+    fixes = {word: fix for word in unknown if (fix := _closest(word, dictionary, articles_using))}
+    for (start, end), word in sorted(suspects.items(), reverse=True):
+        if word in fixes:
+            query = query[:start] + fixes[word] + query[end:]
+    return query
+
+
+def _closest(word: str, dictionary: SpellChecker, articles_using) -> str | None:
+    """The word one edit from `word` (pyspellchecker's edits: a letter left out, added, changed,
+    or two swapped) that keeps its first letter and that the articles use: the word itself with
+    accents ("conde" is "condé", not "code"), else the closest as difflib reads it (a letter left
+    out or doubled before one changed: "ofer" is "offer", not "over"), then the one the most
+    articles use. Mistyped first letters are rare (spelling correctors commonly trust it), and a
+    name that differs there is another name: "Santer" is not "banter"."""
+    used = articles_using({edit for edit in dictionary.edit_distance_1(word) - {word} if edit[:1] == word[:1]})
+    if not used:
+        return None
+    return max(sorted(used), key=lambda c: (fold_accents(c) == word, difflib.SequenceMatcher(None, word, c).ratio(),
+                                            used[c]))
