@@ -23,12 +23,12 @@ import os
 import re
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -54,6 +54,8 @@ VERSION_1_MANIFEST = "manifest.json"
 # little to BM25 (its IDF is at most log(n / 10,000)); an index of up to 20,000 passages never
 # meets this limit before the "more than half" one.
 KEYWORD_POSTINGS = 10_000
+# Article records a generation keeps once read (the passages of a few questions' worth).
+RECORDS_HELD = 4096
 # Words looked up in one statement (SQLite allows 32,766 parameters).
 _LOOKUPS = 5_000
 # The vector file is rewritten when the passages added and removed since it was written reach this
@@ -138,12 +140,12 @@ def _now() -> str:
 
 @dataclass
 class StoredIndex:
-    """A committed state of the index: its settings and its articles in memory (one record per
-    article), passages, the words the articles use and vectors read on demand."""
+    """A committed state of the index: its settings in memory; its articles, passages and the
+    words they use read on demand; its vectors shared by the generations that name their file."""
 
     path: Path
     meta: dict
-    articles: dict[str, ArticleRecord]  # by source file name
+    articles: Mapping[str, ArticleRecord]  # by source file name (Articles: read when asked for)
     vectors: vector_file.Layered  # ids = chunk row ids
     last_row: int  # the highest chunk row id of this generation
     _db: sqlite3.Connection = field(repr=False)
@@ -156,7 +158,10 @@ class StoredIndex:
     @cached_property
     def years(self) -> set[str]:
         """The years its articles are from (ArticleRecord.date: published, else the latest date stated)."""
-        return {record.date()[:4] for record in self.articles.values() if record.date()}
+        with self._lock:
+            return {year for year, in self._db.execute(
+                "SELECT DISTINCT substr(coalesce(nullif(published, ''), (SELECT max(value) FROM json_each(dates))), "
+                "1, 4) FROM articles") if year}
 
     def search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The k passages closest to query_vector: (row id, cosine), closest first."""
@@ -249,6 +254,40 @@ class StoredIndex:
                 "SELECT a.source FROM words w JOIN articles a ON a.id = w.article_id "
                 f"WHERE w.key IN ({','.join('?' * len(keys))}) GROUP BY w.article_id "
                 "HAVING count(DISTINCT w.key) = ?", [*keys, len(keys)])}
+
+
+class Articles(Mapping[str, ArticleRecord]):
+    """The articles of an index by source, each read from the database when first asked for (the
+    passages shown, their citations): a generation holds none of them whole. Read whole, the
+    records of 150,000 articles took 1.3-1.5 s for every generation, the next question after a
+    commit waiting on it, and 4 cached generations held 4 copies. Like the passages they are read
+    as committed now: an article a later commit removed is missing (`get` gives None)."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.Lock, index_dir: Path):
+        self._db, self._lock, self._index_dir = db, lock, index_dir
+        self._read = lru_cache(maxsize=RECORDS_HELD)(self._record)
+
+    def __getitem__(self, source: str) -> ArticleRecord:
+        record = self._read(source)
+        if record is None:
+            raise KeyError(source)
+        return record
+
+    def _record(self, source: str) -> ArticleRecord | None:
+        with self._lock:
+            try:
+                rows = _article_records(self._db, "WHERE source = ?", (source,))
+            except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
+                raise _damaged(self._index_dir, exc) from None
+        return rows[0] if rows else None
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            return iter([source for source, in self._db.execute("SELECT source FROM articles ORDER BY source")])
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
 
 
 def load_index(index_dir: Path, embedding_model: str) -> StoredIndex:
@@ -346,8 +385,10 @@ def _sound_meta(db: sqlite3.Connection) -> dict | None:
         return None
 
 
-def _article_records(db: sqlite3.Connection) -> list[ArticleRecord]:
-    counts = dict(db.execute("SELECT article_id, count(*) FROM chunks GROUP BY article_id"))
+def _article_records(db: sqlite3.Connection, where: str = "", arguments: tuple = ()) -> list[ArticleRecord]:
+    """The articles table's rows (those `where` picks), as records, by source."""
+    counts = dict(db.execute("SELECT article_id, count(*) FROM chunks "
+                             f"WHERE article_id IN (SELECT id FROM articles {where}) GROUP BY article_id", arguments))
     return [ArticleRecord(source=source, title=title, outlet=outlet, dates=json.loads(dates), published=published,
                           author=author, pages=json.loads(pages), content_hash=content_hash,
                           chunks=counts.get(article_id, 0), added=added, file=file, origin=origin, url=url,
@@ -355,7 +396,7 @@ def _article_records(db: sqlite3.Connection) -> list[ArticleRecord]:
             for (article_id, source, title, outlet, dates, published, author, pages, content_hash, added, file, origin,
                  url, addresses_assistant) in db.execute(
                 "SELECT id, source, title, outlet, dates, published, author, pages, content_hash, added, file, origin, "
-                "url, addresses_assistant FROM articles ORDER BY source")]
+                f"url, addresses_assistant FROM articles {where} ORDER BY source", arguments)]
 
 
 @lru_cache(maxsize=4)
@@ -370,7 +411,6 @@ def _load(index_dir: Path, generation: int) -> StoredIndex:
                                      "rebuild it with `rag index DIR`")
         if meta.get("generation") != generation:
             raise _VectorsReplaced
-        articles = {a.source: a for a in _article_records(db)}
         count, last_row = db.execute("SELECT count(*), coalesce(max(id), 0) FROM chunks").fetchone()
         path = _checked_vector_file(index_dir, meta)
         vectors = vector_file.Layered(_shared_vectors(path, _fingerprint(path, meta["vectors_sha256"])),
@@ -386,8 +426,9 @@ def _load(index_dir: Path, generation: int) -> StoredIndex:
         db.close()
         raise _damaged(index_dir, f"{vectors.ntotal} vectors of dimension {vectors.d} for {count} passages, "
                                   f"dimension {meta.get('dimension')} recorded")
-    return StoredIndex(path=index_dir, meta=meta, articles=articles, vectors=vectors,
-                       last_row=last_row, _db=db)
+    lock = threading.Lock()
+    return StoredIndex(path=index_dir, meta=meta, articles=Articles(db, lock, index_dir), vectors=vectors,
+                       last_row=last_row, _db=db, _lock=lock)
 
 
 def _read_vectors(index_dir: Path, meta: dict):

@@ -247,9 +247,29 @@ def test_a_reader_of_the_old_index_survives_a_sync_and_the_next_load_sees_the_ne
     new = load_index(index_copy, settings.embedding_model)
     assert {c.source for c in new.all_chunks()} == {ISTANBUL} and old.size > new.size
     assert new.articles[ISTANBUL].added == old.articles[ISTANBUL].added
+    # Articles are read as committed now, as passages are: the removed ones are gone for both.
+    removed = next(name for name in os.listdir(SEEDS) if name != ISTANBUL)
+    assert old.articles.get(removed) is None and removed not in new.articles
     shutil.copy(SEEDS / sorted(os.listdir(SEEDS))[0], source)
     rag.build_index(source, index_copy, settings=settings, progress=False)
     assert not (index_copy / old.meta["vectors_file"]).exists()  # two commits later it is gone
+
+
+def test_a_generation_reads_its_articles_when_asked_for_as_the_catalog_lists_them(index_copy, settings):
+    stored = load_index(index_copy, settings.embedding_model)
+    listed = {record.source: record for record in read_catalog(index_copy)[1]}
+    assert list(stored.articles) == sorted(listed) and len(stored.articles) == len(listed)
+    assert {source: stored.articles[source] for source in listed} == listed
+    assert stored.years == {record.date()[:4] for record in listed.values() if record.date()} == {"2022", "2025"}
+    assert stored.articles.get("no such article.txt") is None
+
+
+def test_an_article_record_that_is_damaged_is_refused_with_the_fix_when_it_is_read(index_copy, settings):
+    _sql(index_copy, "UPDATE articles SET dates = 'not JSON' WHERE source = ?", ISTANBUL)
+    stored = load_index(index_copy, settings.embedding_model)  # the other articles are fine
+    assert all(stored.articles[source].title for source in stored.articles if source != ISTANBUL)
+    with pytest.raises(rag.IndexUnusableError, match="rag index"):
+        stored.articles.get(ISTANBUL)
 
 
 def test_a_build_of_the_ann_size_writes_an_approximate_index_that_still_finds_each_passage(settings, tmp_path,
