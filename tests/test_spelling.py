@@ -32,8 +32,16 @@ def test_right_words_the_articles_do_not_use_are_not_turned_into_words_they_do()
                      "What happened in Astana?",  # two edits from "tana"
                      "What did Santer say?",  # a name one edit from another word, at its first letter
                      "What did OPEC and the USSR agree?",  # acronyms
-                     "Why didn't they come?"):  # "didn" is a word the dictionary knows as "didn't"
+                     "Why didn't they come?", "Why didn’t they come?"):  # "didn" is no typo of "didn't"
         assert respell(question, articles) == question
+
+
+def test_a_word_spelt_the_british_or_the_american_way_is_respelt_as_the_articles_spell_it():
+    articles = used_by("fueling", "colour", "organised", "centre", "defense", "filling", "storing")
+    assert respell("Fuelling doubts, in color, organized at the center of the defence", articles) == \
+        "fueling doubts, in colour, organised at the centre of the defense"
+    # Another word one edit away is not another spelling: "filing" is not "filling".
+    assert respell("When was the filing made?", articles) == "When was the filing made?"
 
 
 def test_a_name_the_articles_write_with_accents_is_respelt_to_them_before_a_closer_word():
