@@ -66,7 +66,7 @@ def respell(query: str, articles_using: Callable[[Iterable[str]], dict[str, int]
     words = set(suspects.values())
     unused = words - set(articles_using(words))
     known = dictionary.known(unused)
-    fixes = {word: fix for word in unused
+    fixes = {word: fix for word in unused - (known - _spelt_two_ways(known))
              if (fix := _closest(word, dictionary, articles_using, variant_only=word in known))}
     for (start, end), word in sorted(suspects.items(), reverse=True):
         if word in fixes:
@@ -89,6 +89,16 @@ def _closest(word: str, dictionary: SpellChecker, articles_using, variant_only: 
         return None
     return max(sorted(used), key=lambda c: (fold_accents(c) == word, difflib.SequenceMatcher(None, word, c).ratio(),
                                             used[c]))
+
+
+# The endings an American spelling of a word spelt otherwise in Britain has (_american's results).
+_AMERICAN_ENDING = re.compile(r"(?:[ae]l(?:ing|ed|ers?|ors?)|ors?|ers?|iz(?:es?|ed|ing|ations?|ers?)|ens(?:es?))$")
+
+
+def _spelt_two_ways(words: set[str]) -> set[str]:
+    """The words that may have a British or American spelling other than theirs: the rest are
+    not worth their 500-odd candidate spellings each."""
+    return {word for word in words if _american(word) != word or _AMERICAN_ENDING.search(word)}
 
 
 def _american(word: str) -> str:
