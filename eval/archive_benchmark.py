@@ -19,6 +19,11 @@ Prints figures, not verdicts, in four parts (a fifth with --only dump; --only ru
    passages; vectors as in part 2), with the process's peak resident memory.
 5. dump (--only dump): the same 2,000 articles as the rows of one CSV file: indexed from
    scratch, then with one row appended, one changed, one removed.
+6. many (--only many): an archive of many articles, each with its own words (--many, 150,000 by
+   default, made-up rows added to a copy of the seed index's database: each uses about 190 words
+   of the SQuAD paragraphs and 4 made-up ones, so the distinct words grow with the archive as a
+   real one's names do): the load after a commit, respelling misspelt questions (the search text
+   of rag.retrieval), and one article's record. Writing the rows takes about 10 minutes.
 """
 
 from __future__ import annotations
@@ -239,13 +244,68 @@ def retrieve_figures(real: np.ndarray, texts: list[str], questions: list[str], s
                   f"{', '.join(f'{s:.2f}' for s in commits)} s; next loads {', '.join(f'{s:.2f}' for s in loads)} s")
 
 
+def many_figures(texts: list[str], many: int) -> None:
+    from rag.index import DATABASE
+    from rag.retrieval import search_text
+    from rag.text import WORD
+
+    settings = load_settings()
+    embedder = load_embedder(settings.embedding_model, settings.models_dir)
+    vocabulary = sorted({word.lower() for text in texts for word in WORD.findall(text)})
+    rng = random.Random(0)
+    with tempfile.TemporaryDirectory(prefix="rag-many-") as tmp:
+        index_dir = Path(tmp) / "index"
+        shutil.copytree(settings.index_dir, index_dir)
+        started = time.perf_counter()
+        with sqlite3.connect(index_dir / DATABASE) as db:
+            columns = [row[1] for row in db.execute("PRAGMA table_info(articles)")]
+            template = db.execute("SELECT * FROM articles LIMIT 1").fetchone()
+            first = db.execute("SELECT max(id) FROM articles").fetchone()[0] + 1
+            for start in range(first, first + many, 5000):
+                rows, words = [], []
+                for article in range(start, min(start + 5000, first + many)):
+                    row = dict(zip(columns, template), id=article, source=f"made-up/{article}.txt",
+                               content_hash=f"made-up {article}")
+                    rows.append([row[column] for column in columns])
+                    used = set(rng.sample(vocabulary, 190)) | {
+                        "".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(5, 10))) for _ in range(4)}
+                    words += [(article, word, word[:4]) for word in used]
+                db.executemany(f"INSERT INTO articles VALUES ({', '.join('?' * len(columns))})", rows)
+                db.executemany("INSERT INTO words (article_id, word, key) VALUES (?, ?, ?)", words)
+            distinct = db.execute("SELECT count(*) FROM (SELECT DISTINCT word FROM words)").fetchone()[0]
+            rows = db.execute("SELECT count(*) FROM words").fetchone()[0]
+        print(f"{many:,} made-up articles added to the seed index in {time.perf_counter() - started:.0f} s: "
+              f"{rows:,} rows of words, {distinct:,} distinct")
+        load_index(index_dir, settings.embedding_model)  # the vector file read and hashed once
+
+        def committed() -> None:  # a commit, as far as readers can tell: the next load reads anew
+            with sqlite3.connect(index_dir / DATABASE) as db:
+                generation = int(db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+                db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation + 1),))
+
+        loads = []
+        for _ in range(4):
+            committed()
+            index, seconds = timed(lambda: load_index(index_dir, settings.embedding_model))
+            loads.append(seconds)
+        print(f"next load after a commit, four times: {', '.join(f'{s:.2f}' for s in loads)} s")
+        search_text("the talks", None, index, embedder)  # what a process loads once (a dictionary)
+        for question in ("how many prisners did they agree to swap in istambul",
+                         "wat did erdgan say in moskow about the negotations", "What did Putin say about the talks?"):
+            text, seconds = timed(lambda: search_text(question, None, index, embedder))
+            print(f"search text in {seconds * 1000:.0f} ms: {text}")
+        _, seconds = timed(lambda: index.articles.get(f"made-up/{first}.txt"))
+        print(f"one article's record in {seconds * 1000:.2f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--squad", type=Path, default=PROJECT_DIR.parent / "shared" / "data" / "squad2-dev-part.json")
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--articles", type=int, default=2000)
-    parser.add_argument("--only", choices=["keywords", "retrieve", "dump"],
+    parser.add_argument("--many", type=int, default=150_000, help="made-up articles for part 6")
+    parser.add_argument("--only", choices=["keywords", "retrieve", "dump", "many"],
                         help="run one part (with part 1 for retrieve)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -253,6 +313,10 @@ def main() -> None:
     questions = [q.question for q in random.Random(0).sample(squad.questions, args.questions)]
     if args.only == "keywords":
         keyword_figures(list(squad.documents.values()), questions, sizes)
+        return
+    if args.only == "many":
+        print("== 6. an archive of many articles")
+        many_figures(list(squad.documents.values()), args.many)
         return
     with tempfile.TemporaryDirectory(prefix="rag-archive-") as tmp:
         folder = Path(tmp) / "articles"
