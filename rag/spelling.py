@@ -1,23 +1,24 @@
 """Misspelt question words respelt to the articles' words ("istambul" -> "istanbul"), and nothing
-else: a word the articles use, or a word of the dictionary, is the word the reader meant.
+else: a word the articles use, or one the dictionary knows, is the word the reader meant (spelt,
+perhaps, the other side of the Atlantic: "fuelling" is the articles' "fueling").
 
 Misspelt questions otherwise miss both rankings: "prisners" matches no keyword, and the passage
 that answers "how many prisners did they agree to swap in istambul" fell out of the top 10.
 
-A spelling corrector in Norvig's manner, with the archive as its corpus: a word neither the
-articles nor pyspellchecker's English dictionary (160,000 words) know becomes the word one edit
-away (a letter left out, added, changed, or two swapped) that the most articles use, if there is
-one. Nothing is held in memory but the dictionary: the candidates are looked up in the index
-(rag.index.StoredIndex.articles_using), so respelling costs the same over five articles as over a
-million.
+A spelling corrector in Norvig's manner, with the archive as its corpus: a word that neither the
+articles nor pyspellchecker's English dictionary (160,000 words, inside its package) know becomes
+the closest word one edit away (a letter left out, added, changed, or two swapped), with the same
+first letter, that the articles use, if there is one. Nothing is held in memory but the
+dictionary: the candidates are looked up in the index (rag.index.StoredIndex.articles_using), so
+respelling costs a few milliseconds over five articles or 150,000.
 
 Until 2026-12-06 a word became the closest word of the index's whole vocabulary (difflib, ratio
 0.8), with only the embedding tokenizer's 20,000 whole words kept as known. Over the BBC archive
 that rewrote the subject of many questions: "Astana" -> "tana", "Giuliani" -> "gillian",
 "trilateral" -> "bilateral", "mediator" -> "editor", "stoning" -> "storing", "yachts" -> "acts";
-of the 2,927 questions of every eval set and the SQuAD file, 702 were respelt over it, most of
-them right words. And the vocabulary was read whole for every generation of the index: 1.6 s
-(627,000 words) over 152,000 articles. See eval/HISTORY.md, session 20.
+of the 2,927 questions of the eval sets and the SQuAD file, 702 were respelt against it (175 now),
+most of them right words. And the vocabulary was read whole for every generation of the index, and
+searched in Python: over 150,000 articles, seconds for each. See eval/HISTORY.md, session 20.
 """
 
 from __future__ import annotations
