@@ -236,7 +236,7 @@ class StoredIndex:
 
     @cached_property
     def scripts(self) -> set[str]:
-        """The scripts the articles' words are written in (rag.query.script of each word's first
+        """The scripts the articles' words are written in (rag.text.script of each word's first
         letter), from the distinct first letters: one index seek each, not a scan of every word."""
         with self._lock:
             firsts = [first for first, in self._db.execute(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
-from typing import Callable, Iterable
 
 from rag.prompt import HISTORY_CHARS
 from rag.schema import ArticleRecord, Chunk
@@ -184,7 +184,7 @@ def asked_names(question: str) -> list[str]:
 
 def fits_question(question: str, asked: set[str], articles_using: Callable[[Iterable[str]], dict[str, int]],
                   sources_naming: Callable[[set[str]], set[str]],
-                  articles: dict[str, ArticleRecord]) -> Callable[[Chunk], bool]:
+                  articles: Mapping[str, ArticleRecord]) -> Callable[[Chunk], bool]:
     """A test that is False for a chunk that cannot be about what the question pins down: its
     article never names the place the question asks about ("in Astana") though another article
     does, or it states years (its own, else its article's) and not one asked for (`asked`: the

@@ -92,14 +92,22 @@ def _closest(word: str, dictionary: SpellChecker, articles_using, variant_only: 
                                             used[c]))
 
 
-# The endings an American spelling of a word spelt otherwise in Britain has (_american's results).
-_AMERICAN_ENDING = re.compile(r"(?:[ae]l(?:ing|ed|ers?|ors?)|ors?|ers?|iz(?:es?|ed|ing|ations?|ers?)|ens(?:es?))$")
+# The spellings of one word that differ by a letter between Britain and America, as (what comes
+# before, the British letters, the American ones, the endings they come before):
+# "travelled"/"traveled" (not "filling"/"filing"), "colours"/"colors", "centre"/"center",
+# "organised"/"organized", "defence"/"defense".
+_SPELT_TWO_WAYS = (("[ae]", "ll", "l", "ing|ed|ers?|ors?"), ("", "our", "or", "s?"), ("[^aeiou]", "re", "er", "s?"),
+                   ("", "is", "iz", "e|es|ed|ing|ations?|ers?"), ("", "enc", "ens", "es?"))
+_BRITISH = [(re.compile(f"(?<={before}){british}(?=(?:{after})$)"), american)
+            for before, british, american, after in _SPELT_TWO_WAYS]
+_AMERICAN = re.compile("|".join(f"(?<={before}){american}(?:{after})$"
+                                for before, _, american, after in _SPELT_TWO_WAYS))
 
 
 def _spelt_two_ways(words: set[str]) -> set[str]:
     """The words that may have a British or American spelling other than theirs: the rest are
     not worth their 500-odd candidate spellings each."""
-    return {word for word in words if _american(word) != word or _AMERICAN_ENDING.search(word)}
+    return {word for word in words if _american(word) != word or _AMERICAN.search(word)}
 
 
 def _american(word: str) -> str:
@@ -111,10 +119,7 @@ def _american(word: str) -> str:
     respelt; found there). Measured over every question of the eval sets and the SQuAD file
     against the seed, BBC and SQuAD indexes (2026-12-06): 19 words respelt so, each the same word
     spelt the other way (theater, recognized, emphasize, organize, criticize, vapor, labeled,
-    centers, color, honors, meters...), none another word. Doubled "l" only after "a" or "e":
-    "filling" is not "filing"."""
-    word = re.sub(r"(?<=[ae])ll(?=(?:ing|ed|er|ers|or|ors)$)", "l", word)  # "travelled", not "filling"
-    word = re.sub(r"our(?=s?$)", "or", word)
-    word = re.sub(r"(?<=[^aeiou])re(?=s?$)", "er", word)
-    word = re.sub(r"is(?=(?:e|es|ed|ing|ation|ations|er|ers)$)", "iz", word)
-    return re.sub(r"enc(?=es?$)", "ens", word)
+    centers, color, honors, meters...), none another word."""
+    for british, american in _BRITISH:
+        word = british.sub(american, word)
+    return word
