@@ -24,6 +24,7 @@ written; a backend without one (transformers) still writes the other shapes. So 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import regex
@@ -74,7 +75,8 @@ class Checked:
     withdrawn: list[str] = field(default_factory=list)  # see Answer.withdrawn
 
 
-def finish(raw: str, hits: list[Hit], question: str = "", articles: dict[str, ArticleRecord] | None = None) -> Checked:
+def finish(raw: str, hits: list[Hit], question: str = "",
+           articles: Mapping[str, ArticleRecord] | None = None) -> Checked:
     """Check the model's raw answer to passages `hits` (numbered from 1) sentence by sentence;
     `articles` (by source file) give the citations their outlet and date.
 
@@ -263,7 +265,7 @@ def _with_markers(body: str, numbers) -> str:
 
 
 def _renumber(text: str, hits: list[Hit], citing: dict[int, list[str]],
-              articles: dict[str, ArticleRecord]) -> tuple[str, list[Citation]]:
+              articles: Mapping[str, ArticleRecord]) -> tuple[str, list[Citation]]:
     new_number: dict[int, int] = {}  # passage number in the prompt -> number in the answer
 
     def rewrite(match: re.Match) -> str:

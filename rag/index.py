@@ -274,11 +274,8 @@ class Articles(Mapping[str, ArticleRecord]):
         return record
 
     def _record(self, source: str) -> ArticleRecord | None:
-        with self._lock:
-            try:
-                rows = _article_records(self._db, "WHERE source = ?", (source,))
-            except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
-                raise _damaged(self._index_dir, exc) from None
+        with self._lock, _refusing_damage(self._index_dir):
+            rows = _article_records(self._db, "WHERE source = ?", (source,))
         return rows[0] if rows else None
 
     def __iter__(self) -> Iterator[str]:
@@ -321,11 +318,8 @@ class _VectorsReplaced(Exception):
 def read_catalog(index_dir: Path) -> tuple[dict, list[ArticleRecord]]:
     """The index's settings and its articles (by name), without loading vectors."""
     index_dir = Path(index_dir)
-    with _reading(index_dir) as db:
-        try:
-            return _meta(db), _article_records(db)
-        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:  # ValueError: a value that is not JSON
-            raise _damaged(index_dir, exc) from None
+    with _reading(index_dir) as db, _refusing_damage(index_dir):
+        return _meta(db), _article_records(db)
 
 
 def index_size(index_dir: Path) -> dict:
@@ -339,11 +333,8 @@ def index_size(index_dir: Path) -> dict:
 
 
 def _generation(index_dir: Path) -> int:
-    with _reading(index_dir) as db:
-        try:
-            return int(_meta(db).get("generation", 0))
-        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
-            raise _damaged(index_dir, exc) from None
+    with _reading(index_dir) as db, _refusing_damage(index_dir):
+        return int(_meta(db).get("generation", 0))
 
 
 @contextmanager
@@ -362,6 +353,16 @@ def _reading(index_dir: Path) -> Iterator[sqlite3.Connection]:
         yield db
     finally:
         db.close()
+
+
+@contextmanager
+def _refusing_damage(index_dir: Path) -> Iterator[None]:
+    """Reading the database: what a damaged one raises (a malformed file, a value that is not
+    JSON or not a number, a setting missing) becomes the IndexUnusableError that names the fix."""
+    try:
+        yield
+    except (sqlite3.DatabaseError, ValueError, TypeError, KeyError) as exc:
+        raise _damaged(index_dir, exc) from None
 
 
 def _damaged(index_dir: Path, exc: Exception | str) -> IndexUnusableError:
@@ -403,25 +404,23 @@ def _article_records(db: sqlite3.Connection, where: str = "", arguments: tuple =
 def _load(index_dir: Path, generation: int) -> StoredIndex:
     db = _connect(index_dir / DATABASE)
     try:
-        db.execute("BEGIN")  # one snapshot for everything read here
-        meta = _meta(db)
-        if meta.get("format") != FORMAT or meta.get("version") not in (VERSION, VERSION_4):
-            raise IndexUnusableError(f"{index_dir} holds format {meta.get('format')!r} "
-                                     f"version {meta.get('version')!r}, not {FORMAT!r} version {VERSION}: "
-                                     "rebuild it with `rag index DIR`")
-        if meta.get("generation") != generation:
-            raise _VectorsReplaced
-        count, last_row = db.execute("SELECT count(*), coalesce(max(id), 0) FROM chunks").fetchone()
-        path = _checked_vector_file(index_dir, meta)
-        vectors = vector_file.Layered(_shared_vectors(path, _fingerprint(path, meta["vectors_sha256"])),
-                                      *_recorded_vectors(db, meta))
-        db.execute("COMMIT")
+        with _refusing_damage(index_dir):
+            db.execute("BEGIN")  # one snapshot for everything read here
+            meta = _meta(db)
+            if meta.get("format") != FORMAT or meta.get("version") not in (VERSION, VERSION_4):
+                raise IndexUnusableError(f"{index_dir} holds format {meta.get('format')!r} "
+                                         f"version {meta.get('version')!r}, not {FORMAT!r} version {VERSION}: "
+                                         "rebuild it with `rag index DIR`")
+            if meta.get("generation") != generation:
+                raise _VectorsReplaced
+            count, last_row = db.execute("SELECT count(*), coalesce(max(id), 0) FROM chunks").fetchone()
+            path = _checked_vector_file(index_dir, meta)
+            vectors = vector_file.Layered(_shared_vectors(path, _fingerprint(path, meta["vectors_sha256"])),
+                                          *_recorded_vectors(db, meta))
+            db.execute("COMMIT")
     except (IndexUnusableError, _VectorsReplaced):
         db.close()
         raise
-    except (sqlite3.DatabaseError, ValueError, TypeError, KeyError) as exc:
-        db.close()
-        raise _damaged(index_dir, exc) from None
     if vectors.ntotal != count or vectors.d != meta.get("dimension"):
         db.close()
         raise _damaged(index_dir, f"{vectors.ntotal} vectors of dimension {vectors.d} for {count} passages, "
