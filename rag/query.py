@@ -82,13 +82,14 @@ _RELATIVE = re.compile(r"\b(?:(this|last|past|previous) (year|month|week)|(today
 _LATEST = re.compile(r"\b(?:latest|newest|most recent(?:ly)?)\b", re.IGNORECASE)
 
 
-def asked_times(question: str, today: date, archive_years: set[str] | None = None) -> set[str]:
+def asked_times(question: str, today: date, archive_years: Callable[[], set[str]] | None = None) -> set[str]:
     """The months and years a question names (time_terms), with relative ones resolved against
     `today`: asked on 2026-11-23, "last month" is {"oct", "2026"} and "last year" {"2025"}; "this
     week" covers the last seven days, "the past year" the last 365.
 
-    A relative time counts only when the archive has news from then (`archive_years`: the years
-    its articles are from, rag.index.StoredIndex.years; None: not checked). Over the BBC archive
+    A relative time counts only when the archive has news from then (`archive_years()`: the years
+    its articles are from, rag.index.StoredIndex.years, asked for only when the question names a
+    relative time: over 150,000 articles it reads each once, 63 ms; None: not checked). Over the BBC archive
     of 2004-2005, "How big is the US budget deficit expected to be this year?" asked in 2026 ruled
     out every passage stating a year, the answering article first among them ("US budget deficit
     to reach $368bn", first in both rankings), and was answered from an undated passage on the
@@ -98,7 +99,7 @@ def asked_times(question: str, today: date, archive_years: set[str] | None = Non
         which, unit, day = (group.casefold() if group else None for group in match.groups())
         first, last = _period(which, unit or day, today)
         years = {str(year) for year in range(first.year, last.year + 1)}
-        if archive_years is not None and not years & archive_years:
+        if archive_years is not None and not years & archive_years():
             continue
         if unit == "year":
             terms |= years

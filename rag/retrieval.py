@@ -61,7 +61,7 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder | Joined, top
     chunks = index.chunks(sorted({row for ranking in rankings for row in ranking}))
     # Only the question as asked sets the time preference: a follow-up inherits the earlier
     # question's subject, not its date ("in May 2025" would favour every chunk of that article).
-    asked = asked_times(question, today or date.today(), index.years)
+    asked = asked_times(question, today or date.today(), lambda: index.years)
     if asked:
         rankings.append(_time_ranking(asked, index, [row for row in rankings[0] if row in chunks], chunks))
     # Names of two words or more: a one-word name is a keyword like any other, which BM25 ranks.
