@@ -456,6 +456,13 @@ def test_an_answer_that_writes_the_same_words_twice_in_a_row_is_an_abstention():
                       "What did the towns agree to share?").abstained
 
 
+def test_a_sentence_written_again_word_for_word_is_shown_once():
+    checked = finish("The dam will take four years to build [3]. The towns will share its cost [2]. "
+                     "The dam will take four years to build [3].", _hits(), "How long will the dam take?")
+    assert checked.text == "The dam will take four years to build [1]. The towns will share its cost [2]."
+    assert not checked.unsupported
+
+
 @pytest.mark.parametrize("raw", [
     "The towns agreed to share the cost of a new dam [2, 7, and 9].",
     "The towns agreed to share the cost of a new dam [Sources: 2, 9, & 7].",
