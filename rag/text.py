@@ -30,6 +30,7 @@ LINE = re.compile(r"[^\r\n]+")
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "gen", "col", "lt", "sgt", "capt",
                   "gov", "sen", "rep", "rev", "hon", "vs", "approx", "dept", "inc", "corp", "ltd", "co",
                   "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
+_DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
 # Abbreviations only when a number follows: "No. 10" but "The answer was no. Then ...".
 _NUMBER_ABBREVIATIONS = {"no", "nos", "vol", "fig", "pp", "art"}
 
@@ -66,8 +67,11 @@ def _ends_sentence(text: str, stop: re.Match) -> bool:
     while w > 0 and not text[w - 1].isspace():
         w -= 1
     word = text[w:stop.start()].lstrip(_OPENERS).lower()
-    # "U.S.", "e.g.", initials like "J." and titles like "Dr." do not end a sentence.
-    if "." in word or (len(word) == 1 and word.isalpha()) or word in _ABBREVIATIONS:
+    # "U.S.", "e.g.", initials like "J." and titles like "Dr." do not end a sentence; a decimal
+    # number does ("... to close at $172.55. The restriction ...", "rose 2.4%. The"): until
+    # 2026-12-06 its point was taken for an abbreviation's, and 223 sentences of the BBC archive
+    # ran on into the next (43,682 sentences -> 43,905), a highlight and a claim with them.
+    if "." in _DECIMAL_POINT.sub("", word) or (len(word) == 1 and word.isalpha()) or word in _ABBREVIATIONS:
         return False
     return not (word in _NUMBER_ABBREVIATIONS and following.isdigit())
 

@@ -21,6 +21,9 @@ from rag.text import (
     ("“Is it over?” she asked. Nobody knows! Maybe... (It was.) Done.",
      ["“Is it over?” she asked.", "Nobody knows!", "Maybe...", "(It was.)", "Done."]),
     ("J. K. Rowling wrote it. 2025 was a year.", ["J. K. Rowling wrote it.", "2025 was a year."]),
+    ("Shares fell $12.33 to close at $172.55. The lockup eased. Sales rose 2.4%. Profit hit £1.2bn (€1.7bn). Done.",
+     ["Shares fell $12.33 to close at $172.55.", "The lockup eased.", "Sales rose 2.4%.", "Profit hit £1.2bn (€1.7bn).",
+      "Done."]),
     ("Heading\nBody one. Body two\n\n  Indented line \xa0\r\nlast",
      ["Heading", "Body one.", "Body two", "Indented line", "last"]),
 ])
