@@ -75,8 +75,9 @@ CHECKS = {
 }
 
 
-def replay(rows: list[dict], chunks: dict, switched_off: str | None) -> dict[str, Checked]:
-    """Each answered row's checked answer with the check `switched_off` (None: all checks on)."""
+def replay(rows: list[dict], chunks: dict, switched_off: str | None, max_answer_tokens: int) -> dict[str, Checked]:
+    """Each answered row's checked answer with the check `switched_off` (None: all checks on); a
+    reply as long as `max_answer_tokens` was cut off by it, as the pipeline tells rag.answer.finish."""
     results = {}
     with ExitStack() as stack:
         if switched_off:
@@ -84,7 +85,8 @@ def replay(rows: list[dict], chunks: dict, switched_off: str | None) -> dict[str
             stack.enter_context(mock.patch(target, stand_in))
         for row in rows:
             passages = reading_order([Hit(chunks[chunk_id], 0.0) for chunk_id in row["shown"]])
-            results[row["id"]] = finish(row["raw_answer"], passages, row["question"])
+            results[row["id"]] = finish(row["raw_answer"], passages, row["question"],
+                                        cut_off=(row.get("completion_tokens") or 0) >= max_answer_tokens)
     return results
 
 
@@ -183,7 +185,8 @@ def main() -> None:
                          "index the report was run on (--index) or its articles (--articles)")
 
     questions = questions_of(meta)
-    every_check = replay(rows, chunks, None)
+    max_answer_tokens = meta.get("settings", {}).get("max_answer_tokens", settings.max_answer_tokens)
+    every_check = replay(rows, chunks, None, max_answer_tokens)
     shipped = outcomes(rows, every_check)
     graded = {r["id"]: r["correct"] for r in rows}
     differs = [i for i in shipped if shipped[i] != graded[i]]
@@ -200,7 +203,7 @@ def main() -> None:
           "no gold evidence: the report's question set is not where it records (cite P / R not graded)")
     print(f"{'check':14s} {'saved':>6s} {'cut':>4s} {'cite P / R off':>16s}   rows")
     for name in CHECKS:
-        without_check = replay(rows, chunks, name)
+        without_check = replay(rows, chunks, name, max_answer_tokens)
         without = outcomes(rows, without_check)
         saved = [i for i in shipped if shipped[i] and not without[i]]
         cut = [i for i in shipped if without[i] and not shipped[i]]

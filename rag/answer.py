@@ -76,9 +76,10 @@ class Checked:
 
 
 def finish(raw: str, hits: list[Hit], question: str = "",
-           articles: Mapping[str, ArticleRecord] | None = None) -> Checked:
+           articles: Mapping[str, ArticleRecord] | None = None, cut_off: bool = False) -> Checked:
     """Check the model's raw answer to passages `hits` (numbered from 1) sentence by sentence;
-    `articles` (by source file) give the citations their outlet and date.
+    `articles` (by source file) give the citations their outlet and date. `cut_off`: the model
+    was stopped by the answer's token limit, so its last sentence may be unfinished.
 
     A sentence is supported by a passage when at least SUPPORTED of its content words are in it
     and it names nothing (no name, no number) that neither the passages nor the question mention.
@@ -92,6 +93,8 @@ def finish(raw: str, hits: list[Hit], question: str = "",
     restates, repeats_itself).
     """
     text = _normalise_markers(raw, len(hits))
+    if cut_off:
+        text = _without_unfinished_sentence(text)
     if not text or is_decline(claims_of(text)[0]):
         return Checked(NOT_COVERED, [], True)
     # What the model was shown: an answer that repeats an instruction planted in an article
@@ -151,6 +154,22 @@ def claims_of(text: str) -> list[str]:
         else:
             claims.append(sentence)
     return claims
+
+
+_FINISHED = re.compile(r"[.!?…][\"'”’)\]]*$")  # a stop, perhaps inside quotation marks or brackets
+
+
+def _without_unfinished_sentence(text: str) -> str:
+    """The answer without a last sentence that breaks off ("... and a second with one gigabyte of
+    storage for [2]"): a model stopped by max_answer_tokens, rambling on from passage to passage
+    ("What is the iPod shuffle?" over the BBC archive), stops mid-sentence, and the reader would
+    be shown the fragment. A sentence ends with a stop, perhaps inside quotation marks or brackets,
+    before its markers. Of the 835 distinct replies in the kept reports one broke off, and every
+    other one ended with a stop."""
+    spans = split_sentences(text, 0, len(text))
+    if spans and not _FINISHED.search(_without_markers(text[spans[-1][0]:]).rstrip()):
+        return text[:spans[-1][0]].rstrip()
+    return text
 
 
 def _quotation_open(text: str) -> bool:

@@ -62,7 +62,8 @@ def resample(generator, messages: list[dict], grammar: str | None, passages: lis
     """Up to `count` replies sampled for the prompt `messages` (at TEMPERATURE, seeds from FIRST_SEED),
     each checked against `passages` as the answer was; each is sampled when it is asked for."""
     for k in range(count):
-        yield finish(generator.sample(messages, max_tokens, grammar, TEMPERATURE, FIRST_SEED + k), passages, question)
+        reply = generator.sample(messages, max_tokens, grammar, TEMPERATURE, FIRST_SEED + k)
+        yield finish(reply, passages, question, cut_off=generator.last_completion_tokens >= max_tokens)
 
 
 def disagreeing(answer: str, samples: list[tuple[str, bool]], question: str) -> int:

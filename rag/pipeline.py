@@ -118,7 +118,8 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     # The answer's own counts: sampling a second opinion sets the generator's anew.
     prompt_tokens, completion_tokens = generator.last_prompt_tokens, generator.last_completion_tokens
     new_prompt_tokens += generator.last_new_prompt_tokens
-    checked = finish(raw_text, passages, question, index.articles)
+    checked = finish(raw_text, passages, question, index.articles,
+                     cut_off=completion_tokens >= settings.max_answer_tokens)
     samples_disagreeing = samples_drawn = None
     if (settings.consistency_samples and not checked.abstained and decline_logprob is not None
             and unanswerable(decline_logprob, top_score) >= VERIFY_FROM):

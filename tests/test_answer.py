@@ -456,6 +456,19 @@ def test_an_answer_that_writes_the_same_words_twice_in_a_row_is_an_abstention():
                       "What did the towns agree to share?").abstained
 
 
+def test_a_sentence_the_token_limit_broke_off_is_left_out():
+    raw = "The dam will take four years to build [3]. The towns agreed to share the cost of [2]"
+    checked = finish(raw, _hits(), "How long will the dam take?", cut_off=True)
+    assert checked.text == "The dam will take four years to build [1]." and not checked.unsupported
+    # Finished sentences stay, whatever closes them; without the limit reached nothing is cut.
+    for finished in ('The towns agreed to share "the cost of a new dam." [2]',
+                     "The towns share the cost (of a new dam). [2]"):
+        assert finish(finished, _hits(), cut_off=True).text.startswith("The towns")
+    assert "The towns" in finish(raw, _hits(), "How long will the dam take?").text
+    # Nothing left but the fragment: the decline.
+    assert finish("The towns agreed to share the cost of [2]", _hits(), cut_off=True).abstained
+
+
 def test_a_sentence_written_again_word_for_word_is_shown_once():
     checked = finish("The dam will take four years to build [3]. The towns will share its cost [2]. "
                      "The dam will take four years to build [3].", _hits(), "How long will the dam take?")

@@ -625,12 +625,14 @@ def test_news_tuning_set_is_dev_only_and_apart_from_the_news_set():
 
 # --- eval/replay_checks.py: the answer checks re-run on recorded replies, one switched off at a time
 
+MAX_ANSWER_TOKENS = 160  # the rows below are shorter: none was cut off
+
 
 def test_replaying_the_checks_tells_what_each_one_saved_and_cut():
     script = _script("replay_checks.py")
 
     def replay(rows, chunks, switched_off):
-        return script.outcomes(rows, script.replay(rows, chunks, switched_off))
+        return script.outcomes(rows, script.replay(rows, chunks, switched_off, MAX_ANSWER_TOKENS))
 
     passage = "The council met in Lyon on 3 March. It approved the new budget."
     chunks = {"a#0": Chunk(id="a#0", source="a.txt", title="Council", text=passage, start=0, end=len(passage),
@@ -653,10 +655,11 @@ def test_replaying_the_checks_tells_what_each_one_saved_and_cut():
     assert replay(rows, chunks, "novel_terms") == every_check | {"new-name": True}
     assert replay(rows, chunks, "restates") == every_check
     # As the report recorded them (every check on then); one answer the checks now read otherwise.
-    recorded = script.replay(rows, chunks, None)
+    recorded = script.replay(rows, chunks, None, MAX_ANSWER_TOKENS)
     rows = [row | {"answer": recorded[row["id"]].text} for row in rows]
     rows[0]["answer"] = "Lyon [1]."
-    assert [row["id"] for row in script.rewritten(rows, script.replay(rows, chunks, None))] == ["right"]
+    replayed = script.replay(rows, chunks, None, MAX_ANSWER_TOKENS)
+    assert [row["id"] for row in script.rewritten(rows, replayed)] == ["right"]
 
 
 def test_replaying_grades_where_the_citations_point_with_each_check_off():
@@ -673,8 +676,8 @@ def test_replaying_grades_where_the_citations_point_with_each_check_off():
              "gold_answers": ["defense minister"]}]
     questions = {"who": EvalQuestion(id="who", question=question, answers=["defense minister"], sources=["s2.txt"],
                                      kind="fact", evidence=[Span("s2.txt", 0, len(delegation))])}
-    every_check = script.replay(rows, chunks, None)
-    without = script.replay(rows, chunks, "reattribute")
+    every_check = script.replay(rows, chunks, None, MAX_ANSWER_TOKENS)
+    without = script.replay(rows, chunks, "reattribute", MAX_ANSWER_TOKENS)
     assert script.outcomes(rows, every_check) == script.outcomes(rows, without) == {"who": True}
     assert script.citation_figures(every_check, questions) == "1/1 1/1"
     assert script.citation_figures(without, questions) == "0/1 0/1"
