@@ -302,14 +302,17 @@ def _renumber(text: str, hits: list[Hit], citing: dict[int, list[str]],
     citations = []
     for old, new in new_number.items():
         chunk = hits[old - 1].chunk
-        start, end = best_sentence(chunk, citing[old])
+        # One sentence per claim: best over the claims joined, a passage four claims cite got one
+        # highlight, at times the least relevant of its sentences (what Gordon Brown said about
+        # the economy highlighted "Later, Prime Minister Tony Blair will answer questions ...").
+        highlights = sorted({best_sentence(chunk, claim) for claim in citing[old]})
         article = articles.get(chunk.source)
         citations.append(Citation(
             n=new, source=chunk.source, title=chunk.title, chunk_id=chunk.id, quote=chunk.text,
-            start=chunk.start, end=chunk.end, highlight_start=start, highlight_end=end,
+            start=chunk.start, end=chunk.end, highlights=highlights,
             outlet=article.outlet if article else None,
             date=article.date() if article else None,
-            page=page_of(article, start) if article else None,  # the highlighted sentence's page
+            page=page_of(article, highlights[0][0]) if article else None,  # its first highlight's page
             file=article.file if article else chunk.source, origin=article.origin if article else None,
             url=article.url if article else None,
             support=round(max(support(claim, f"{chunk.title}\n{chunk.text}") for claim in citing[old]), 3),
@@ -317,10 +320,9 @@ def _renumber(text: str, hits: list[Hit], citing: dict[int, list[str]],
     return text, citations
 
 
-def best_sentence(chunk: Chunk, claims: list[str]) -> tuple[int, int]:
-    """Offsets in the article's text of the passage sentence that shares most words with the claims (or
-    with a question: the UI marks it in the passages it shows before the answer)."""
+def best_sentence(chunk: Chunk, claim: str) -> tuple[int, int]:
+    """Offsets in the article's text of the passage sentence that shares most words with `claim`
+    (or with a question: the UI marks it in the passages it shows before the answer)."""
     spans = split_sentences(chunk.text, 0, len(chunk.text)) or [(0, len(chunk.text))]
-    claim = " ".join(claims)
     best = max(spans, key=lambda span: support(claim, chunk.text[span[0]:span[1]]))
     return chunk.start + best[0], chunk.start + best[1]

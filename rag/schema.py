@@ -133,15 +133,15 @@ class Citation:
     quote: str  # the cited passage text
     start: int  # character offsets of `quote` in the article's text
     end: int
-    # The sentence of the passage that best supports the answer, as offsets in the article's
-    # text (for highlighting).
-    highlight_start: int = 0
-    highlight_end: int = 0
+    # The sentences of the passage its claims rest on, one for each claim citing it (the one that
+    # shares most of the claim's words: rag.answer.best_sentence), as (start, end) offsets in the
+    # article's text, in the passage's order: what the UI highlights.
+    highlights: list[tuple[int, int]] = field(default_factory=list)
     support: float = 0.0  # share of the citing sentence's content words found in the passage
     outlet: str | None = None  # the article's outlet, when it names one
     # The article's publication date (ISO), else the latest date it states, when there is one.
     date: str | None = None
-    page: int | None = None  # the page of a PDF the highlighted sentence starts on
+    page: int | None = None  # the page of a PDF the first highlighted sentence starts on
     file: str = ""  # the file in the library the article came from (its source, for a one-article file)
     origin: str | None = None  # the row of a dump or entry of a feed the article is ("row 12")
     url: str | None = None  # the article's web address, when its dump or feed gives one

@@ -217,7 +217,7 @@ def citations(answer: Answer, settings: Settings) -> list[dict]:
     return [{"n": c.n, "source": c.source, "title": c.title,
              "url_or_path": web_address(c.url) or (str(folder / (c.file or c.source)) if folder else None),
              "quote": c.quote,
-             "start": c.start, "end": c.end, "highlight_start": c.highlight_start, "highlight_end": c.highlight_end}
+             "start": c.start, "end": c.end, "highlights": [list(span) for span in c.highlights]}
             for c in answer.citations]
 
 

@@ -84,8 +84,16 @@ def test_each_citation_highlights_the_supporting_sentence_with_source_offsets():
     checked = finish("They agreed to share the cost of a new dam [2].", _hits())
     citation = checked.citations[0]
     sentence = "They agreed to share the cost of a new dam."
-    assert PASSAGES[1][citation.highlight_start - 200:citation.highlight_end - 200] == sentence
+    assert [PASSAGES[1][start - 200:end - 200] for start, end in citation.highlights] == [sentence]
     assert citation.support == 1.0
+
+
+def test_each_claim_citing_a_passage_highlights_its_own_sentence():
+    # Best over the claims joined, the passage got one highlight for both claims.
+    checked = finish("The towns met in Lyon on 3 March [2]. They agreed to share the cost of a new dam [2].", _hits())
+    citation = checked.citations[0]
+    assert [PASSAGES[1][start - 200:end - 200] for start, end in citation.highlights] == [
+        "Officials from both towns met in Lyon on 3 March.", "They agreed to share the cost of a new dam."]
 
 
 def test_a_sentence_cited_to_the_wrong_passage_is_reattributed():
@@ -180,8 +188,8 @@ def test_an_answer_over_articles_in_another_script_is_checked_like_an_english_on
                 score=0.5)]
     checked = finish("Российскую делегацию возглавил Владимир Мединский [1].", hits)
     assert checked.text == "Российскую делегацию возглавил Владимир Мединский [1]."
-    assert text[checked.citations[0].highlight_start:checked.citations[0].highlight_end] == (
-        "Российскую делегацию возглавил Владимир Мединский.")
+    assert [text[start:end] for start, end in checked.citations[0].highlights] == [
+        "Российскую делегацию возглавил Владимир Мединский."]
     # ...and a name the passage does not give is caught as in English.
     checked = finish("Российскую делегацию возглавил Сергей Лавров [1].", hits)
     assert checked.abstained and checked.unsupported == ["Российскую делегацию возглавил Сергей Лавров."]

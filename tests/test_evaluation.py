@@ -96,7 +96,7 @@ def test_score_rows():
     # its one citation spans the gold evidence sentence
     assert (row["cited_sentences"], row["cited_on_evidence"], row["citations_cover_gold"]) == (1, 1, True)
     assert row["citations"][0]["quote"] == SWAP
-    assert row["citations"][0]["cited_span"] == {"source": "004.txt", "start": 0, "end": len(SWAP)}
+    assert row["citations"][0]["cited_spans"] == [{"source": "004.txt", "start": 0, "end": len(SWAP)}]
     assert row["split"] == "dev"
     assert [r["source"] for r in row["retrieved"]] == ["004.txt", "000.txt", "001.txt"]
     assert (row["retrieval_s"], row["first_token_s"], row["total_s"]) == (0.1, 1.0, 2.0)

@@ -7,7 +7,7 @@ from rag.errors import BadInputError
 from rag.evaluation.metrics import (
     Span,
     best_f1,
-    cited_span,
+    cited_spans,
     contains_answer,
     gold_rank,
     grade_citations,
@@ -99,14 +99,15 @@ def test_recall_at_k_counts_gold_sources_not_passages():
 MEETING, DAM = Span("lyon.txt", 100, 149), Span("lyon.txt", 150, 193)
 
 
-def _citation(n, source="lyon.txt", start=100, end=193, highlight=(0, 0)):
+def _citation(n, source="lyon.txt", start=100, end=193, highlight=None, highlights=()):
     return Citation(n=n, source=source, title="T", chunk_id=f"c{n}", quote="x" * (end - start), start=start,
-                    end=end, highlight_start=highlight[0], highlight_end=highlight[1])
+                    end=end, highlights=[highlight] if highlight else list(highlights))
 
 
-def test_a_citation_points_at_its_highlighted_sentence_else_its_passage():
-    assert cited_span(_citation(1, highlight=(150, 193))) == DAM
-    assert cited_span(_citation(1)) == Span("lyon.txt", 100, 193)  # no highlight: the whole passage
+def test_a_citation_points_at_its_highlighted_sentences_else_its_passage():
+    assert cited_spans(_citation(1, highlight=(150, 193))) == [DAM]
+    assert cited_spans(_citation(1, highlights=[(100, 149), (150, 193)])) == [MEETING, DAM]
+    assert cited_spans(_citation(1)) == [Span("lyon.txt", 100, 193)]  # no highlight: the whole passage
 
 
 def test_spans_overlap_only_within_one_file():
@@ -127,6 +128,9 @@ def test_grade_citations_against_gold_evidence():
     # a whole-passage citation overlaps every sentence of its passage
     assert grade_citations([_citation(1)], [DAM]) == {"cited": 1, "on_evidence": 1, "covers_gold": True}
     assert grade_citations([], [DAM]) == {"cited": 0, "on_evidence": 0, "covers_gold": False}
+    # two claims cite one passage, each highlighting its sentence: one citation, on the evidence
+    both = _citation(1, highlights=[(100, 149), (150, 193)])
+    assert grade_citations([both], [DAM]) == {"cited": 1, "on_evidence": 1, "covers_gold": True}
 
 
 def test_percentile_interpolates_like_numpy():

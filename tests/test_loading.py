@@ -336,7 +336,7 @@ def test_chunk_and_citation_offsets_point_into_the_text_shown(tmp_path):
         sentence = sentences(chunk.text)[-1]
         citation = finish(f"{sentence.rstrip('.')} [1].", [Hit(chunk, 0.9)]).citations[0]
         assert article.text[citation.start:citation.end] == citation.quote == chunk.text
-        assert article.text[citation.highlight_start:citation.highlight_end] == sentence
+        assert [article.text[start:end] for start, end in citation.highlights] == [sentence]
 
 
 def test_text_in_another_encoding_is_read_with_the_encoding_detected(tmp_path):

@@ -37,12 +37,14 @@ def test_istanbul_talks_answer_cites_the_prisoner_exchange(settings):
     assert sorted(used) == list(range(1, len(used) + 1))
     for citation in answer.citations:
         assert _source_text(citation.source)[citation.start:citation.end] == citation.quote
-        # The highlighted evidence is one whole sentence of the cited passage.
-        assert citation.start <= citation.highlight_start < citation.highlight_end <= citation.end
-        highlighted = _source_text(citation.source)[citation.highlight_start:citation.highlight_end]
-        assert highlighted[0].isupper() and highlighted.endswith("."), highlighted
-    assert any("1,000 prisoners" in _source_text(c.source)[c.highlight_start:c.highlight_end]
-               for c in answer.citations)
+        # The highlighted evidence is whole sentences of the cited passage.
+        assert citation.highlights
+        for start, end in citation.highlights:
+            assert citation.start <= start < end <= citation.end
+            highlighted = _source_text(citation.source)[start:end]
+            assert highlighted[0].isupper() and highlighted.endswith("."), highlighted
+    assert any("1,000 prisoners" in _source_text(c.source)[start:end]
+               for c in answer.citations for start, end in c.highlights)
     assert answer.timings.retrieval <= answer.timings.first_token <= answer.timings.total
     assert answer.prompt_tokens > 100 and answer.completion_tokens > 0
 

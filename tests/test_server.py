@@ -52,8 +52,8 @@ def _fake(text="Prisoners were swapped [1].", pieces=("Prisoners were ", "swappe
             yield piece
         if checking:
             yield Checking(samples=3)
-        citations = [] if abstained else [Citation(1, ISTANBUL, "Talks", "a-0", QUOTE, 100, 100 + len(QUOTE), 122, 151,
-                                                   url=url)]
+        citations = [] if abstained else [Citation(1, ISTANBUL, "Talks", "a-0", QUOTE, 100, 100 + len(QUOTE),
+                                                            [(122, 151)], url=url)]
         yield Answer(question, text, citations, abstained, Timings(0.01, 0.5, 1.0), hits=[hit], prompt_tokens=700,
                      completion_tokens=9, decline_logprob=decline_logprob)
 
@@ -71,7 +71,8 @@ def test_the_headline_question_is_answered_with_its_citation(client):
     assert ISTANBUL in cited, message.citations
     istanbul = cited[ISTANBUL]
     assert Path(istanbul["url_or_path"]) == SEEDS.resolve() / ISTANBUL
-    assert istanbul["start"] <= istanbul["highlight_start"] < istanbul["highlight_end"] <= istanbul["end"]
+    assert all(istanbul["start"] <= start < end <= istanbul["end"] for start, end in istanbul["highlights"])
+    assert istanbul["highlights"]
     assert reply.usage.prompt_tokens > 0 and reply.usage.completion_tokens > 0
 
 
@@ -208,7 +209,7 @@ def test_the_conversation_is_the_history_and_a_system_message_stays_out(client, 
     assert message.content == "Prisoners were swapped [1]." and reply.usage.total_tokens == 709
     assert message.citations == [{"n": 1, "source": ISTANBUL, "title": "Talks",
                                   "url_or_path": str(SEEDS.resolve() / ISTANBUL), "quote": QUOTE, "start": 100,
-                                  "end": 151, "highlight_start": 122, "highlight_end": 151}]
+                                  "end": 151, "highlights": [[122, 151]]}]
 
 
 def test_a_stream_the_check_changed_says_so_in_its_last_piece(client, monkeypatch):

@@ -25,7 +25,7 @@ QUOTE = "They met in Istanbul.\nThey swapped 1,000 prisoners. Talks go on."
 def _citation(**changes) -> Citation:
     # Offsets as in a .txt file whose text[100:164] is QUOTE; the second sentence is the support.
     fields = dict(n=1, source="a.txt", title="Talks", chunk_id="a-0", quote=QUOTE, start=100, end=100 + len(QUOTE),
-                  highlight_start=122, highlight_end=151, outlet="Wire", date="2025-05-16")
+                  highlights=[(122, 151)], outlet="Wire", date="2025-05-16")
     return Citation(**{**fields, **changes})
 
 
@@ -72,7 +72,7 @@ def test_answer_streams_with_chips_then_opens_its_sources_and_follow_up_gets_pla
     # The panel holds the passage, its supporting sentence marked, and the retrieval details.
     assert ('<blockquote class="passage">They met in Istanbul.\n<mark>They swapped 1,000 prisoners.</mark> '
             "Talks go on.</blockquote>") in panel
-    assert 'data-source="a.txt" data-start="100" data-end="164" data-hs="122" data-he="151"' in panel
+    assert 'data-source="a.txt" data-start="100" data-end="164" data-highlights="122-151"' in panel
     # The article's outlet and latest date come with the citation: no second read of the index.
     assert '<div class="source-meta"><bdi>Wire</bdi> · <bdi>2025-05-16</bdi> · <bdi>a.txt</bdi></div>' in panel
     assert "Retrieval 0.05 s · first token 1.50 s · total 2.25 s · 700 prompt tokens, 9 answer tokens" in panel
@@ -86,16 +86,26 @@ def test_answer_streams_with_chips_then_opens_its_sources_and_follow_up_gets_pla
 
 
 def test_highlight_falls_back_to_the_whole_passage_when_it_is_missing():
-    assert render._passage(QUOTE, 100, 100 + len(QUOTE), 0, 0) == (
+    assert render._passage(QUOTE, 100, 100 + len(QUOTE), []) == (
         "<mark>They met in Istanbul.\nThey swapped 1,000 prisoners. Talks go on.</mark>")
     # A quote that is not the slice start..end (an index built when HTML offsets pointed into the
     # raw page): marked whole.
-    assert render._passage("They met.", 10, 400, 10, 400) == "<mark>They met.</mark>"
+    assert render._passage("They met.", 10, 400, [(10, 400)]) == "<mark>They met.</mark>"
+
+
+def test_each_sentence_a_claim_rests_on_is_marked_in_the_passage():
+    # Two claims cite the passage, each resting on its own sentence: both are marked, in order,
+    # whichever comes first in the list; one that overlaps another is marked once.
+    marked = render._passage(QUOTE, 100, 100 + len(QUOTE), [(152, 164), (100, 121), (105, 110)])
+    assert marked == ("<mark>They met in Istanbul.</mark>\nThey swapped 1,000 prisoners. <mark>Talks go on.</mark>")
+    assert render.highlights_of(render.highlights_attribute([(100, 121), (152, 164)])) == [(100, 121), (152, 164)]
+    with pytest.raises(ValueError):
+        render.highlights_of("100-121-130")
 
 
 def test_article_and_model_text_are_escaped(monkeypatch):
     hostile = "<img src=x onerror=alert(1)>"
-    citation = _citation(title=f"T{hostile}", quote=f"Q{hostile}", highlight_end=0)
+    citation = _citation(title=f"T{hostile}", quote=f"Q{hostile}", highlights=[])
     monkeypatch.setattr(rag, "ask_stream", _fake_ask_stream([], text=f"Swapped {hostile} [1].", citation=citation))
 
     _, chat_, _, panel = _ask(f"Why {hostile}?")[-1]
@@ -212,16 +222,16 @@ def test_whole_article_view_shows_only_listed_articles_with_the_passage_marked(s
     text = "Title\n\nThey met. They swapped prisoners. Then they left."
     article = Article("a.txt", "a.txt", text, [(0, len(text))], "Title")
     monkeypatch.setattr(rag.library, "read_article", lambda source, **_: article)
-    view = chat.article_html({"source": "a.txt", "start": 7, "end": 56, "hs": 17, "he": 40}, Settings())
+    view = chat.article_html({"source": "a.txt", "start": 7, "end": 56, "highlights": "17-40"}, Settings())
     assert ('Title\n\n<span class="passage-range">They met. <mark>They swapped prisoners.</mark> Then they left.'
             "</span>") in view
     # Offsets come from the browser: an absurd one is a message, not an error (found by fuzzing).
-    view = chat.article_html({"source": "a.txt", "start": 7, "end": 1e999, "hs": 17, "he": 40}, Settings())
+    view = chat.article_html({"source": "a.txt", "start": 7, "end": 1e999, "highlights": "17-40"}, Settings())
     assert "Cannot show the article" in view
 
     monkeypatch.undo()
     # A made-up name is refused by the library (only indexed names are read), as a message.
-    view = chat.article_html({"source": "../../etc/passwd", "start": 0, "end": 1, "hs": 0, "he": 0}, settings)
+    view = chat.article_html({"source": "../../etc/passwd", "start": 0, "end": 1, "highlights": ""}, settings)
     assert "Cannot show the article" in view and "not in the library" in view
 
 
@@ -229,9 +239,9 @@ def test_whole_article_view_names_the_page_of_a_pdf_passage():
     text = "Page one words.\n\nPage two words. More of them.\n\n"
     two, more = text.index("Page two"), text.index("More")
     article = Article("a.pdf", "a.pdf", text, [(0, 15), (two, more + 13)], "Title", pages=[0, two])
-    view = render.article_view(article, two, more + 13, more, more + 13)
+    view = render.article_view(article, two, more + 13, [(more, more + 13)])
     assert "<bdi>a.pdf</bdi> · page 2 of 2" in view and "<mark>More of them.</mark>" in view
-    assert "page" not in render.article_view(Article("a.txt", "a.txt", text, [(0, 15)], "Title"), 0, 15, 0, 15)
+    assert "page" not in render.article_view(Article("a.txt", "a.txt", text, [(0, 15)], "Title"), 0, 15, [(0, 15)])
 
 
 def test_text_from_articles_set_beside_other_text_is_isolated_from_it(monkeypatch):
@@ -246,7 +256,7 @@ def test_text_from_articles_set_beside_other_text_is_isolated_from_it(monkeypatc
     assert f"Sources for “<bdi>Why{rlo}?</bdi>”" in panel
     assert "<strong><bdi>Talks</bdi></strong> <code><bdi>a.txt</bdi></code>" in panel  # the details
     article = Article(f"a{rlo}.pdf", f"a{rlo}.pdf", "Page one.", [(0, 9)], "Title", pages=[0])
-    assert f"<bdi>a{rlo}.pdf</bdi> · page 1 of 1" in render.article_view(article, 0, 9, 0, 9)
+    assert f"<bdi>a{rlo}.pdf</bdi> · page 1 of 1" in render.article_view(article, 0, 9, [(0, 9)])
 
 
 @pytest.mark.parametrize("host, share, refused", [

@@ -115,7 +115,7 @@ async function viewArticle(button) {
   const box = modal(), d = button.dataset;
   box.innerHTML = '<div class="article-view"><p>Loading the article…</p></div>';
   box.hidden = false;
-  box.innerHTML = await server.view_article({source: d.source, start: d.start, end: d.end, hs: d.hs, he: d.he});
+  box.innerHTML = await server.view_article({source: d.source, start: d.start, end: d.end, highlights: d.highlights});
   const mark = box.querySelector('mark');
   if (mark) mark.scrollIntoView({block: 'center'});
 }

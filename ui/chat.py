@@ -100,7 +100,7 @@ def respond(question: str, exchanges: list[Exchange], top_k: int, generator: str
     try:
         for item in require_answer(rag.ask_stream(question, history=history(exchanges), settings=run), question):
             if isinstance(item, Retrieved):  # evidence first, while the model reads it
-                found = [(hit.chunk, *best_sentence(hit.chunk, [question])) for hit in item.hits]
+                found = [(hit.chunk, best_sentence(hit.chunk, question)) for hit in item.hits]
                 yield "", chat_messages(exchanges + [asked], show_details, found=len(found)), exchanges, \
                     render.evidence_panel(question, found)
             elif isinstance(item, Checking):  # the answer may still be withdrawn: say so while it is checked
@@ -153,14 +153,14 @@ def redraw(exchanges: list[Exchange], show_details: bool) -> tuple:
 
 
 def article_html(cited: dict, settings: Settings) -> str:
-    """The whole-article view for a citation's {source, start, end, hs, he}, sent by the browser.
+    """The whole-article view for a citation's {source, start, end, highlights}, sent by the browser.
 
     Only an article the index lists is read (library.read_article refuses any other name).
     """
     try:
         article = library.read_article(str(cited["source"]), settings=settings)
-        offsets = (int(cited[key]) for key in ("start", "end", "hs", "he"))
-        return render.article_view(article, *offsets)
+        return render.article_view(article, int(cited["start"]), int(cited["end"]),
+                                   render.highlights_of(cited["highlights"]))
     except (RagError, KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: "end": 1e999
         return render.article_error(str(exc))
 

@@ -84,26 +84,26 @@ def sources_panel(exchanges: list[Exchange], show_details: bool) -> str:
     return f'<div class="sources-panel">{"".join(sections)}</div>'
 
 
-def evidence_panel(question: str, found: list[tuple[Chunk, int, int]]) -> str:
+def evidence_panel(question: str, found: list[tuple[Chunk, tuple[int, int]]]) -> str:
     """The passages found for `question`, shown while the model reads them (seconds on a CPU),
-    each with its sentence closest to the question marked: (chunk, sentence start, end)."""
+    each with its sentence closest to the question marked: (chunk, (sentence start, end))."""
     passages = "".join(
         f'<article class="source evidence"><header><div><strong>{escape(chunk.title)}</strong>'
         f'<div class="source-meta">{escape(chunk.source)}</div></div></header>'
-        f'<blockquote class="passage">{_passage(chunk.text, chunk.start, chunk.end, h_start, h_end)}</blockquote>'
+        f'<blockquote class="passage">{_passage(chunk.text, chunk.start, chunk.end, [sentence])}</blockquote>'
         "</article>"
-        for chunk, h_start, h_end in found)
+        for chunk, sentence in found)
     return (f'<div class="sources-panel"><section class="answer-sources evidence-found">'
             f'<p class="sources-question">Passages found for “{_isolated(question)}”. The answer is being written '
             f'from them…</p>{passages}</section></div>')
 
 
-def article_view(article: Article, c_start: int, c_end: int, h_start: int, h_end: int) -> str:
-    """The whole article, escaped, with the cited passage tinted and its supporting sentence marked."""
+def article_view(article: Article, c_start: int, c_end: int, highlights: list[tuple[int, int]]) -> str:
+    """The whole article, escaped, with the cited passage tinted and its supporting sentences marked."""
     text, n = article.text, len(article.text)
     if not 0 <= c_start < c_end <= n:
         c_start = c_end = 0
-    body = (escape(text[:c_start]) + f'<span class="passage-range">{_marked(text, c_start, c_end, h_start, h_end)}'
+    body = (escape(text[:c_start]) + f'<span class="passage-range">{_marked(text, c_start, c_end, highlights)}'
             f"</span>{escape(text[c_end:])}")
     # A PDF's text runs on across pages: say which page the cited passage is on.
     page = page_of(article, c_start) if c_end else None
@@ -179,31 +179,47 @@ def _source(k: int, c: Citation) -> str:
         f'<article class="source" data-answer="{k}" data-n="{c.n}">'
         f'<header><span class="cite-num">{c.n}</span><div><strong>{escape(c.title)}</strong>'
         f'<div class="source-meta">{meta_line}</div></div></header>'
-        f'<blockquote class="passage">{_passage(c.quote, c.start, c.end, c.highlight_start, c.highlight_end)}'
-        '</blockquote>'
+        f'<blockquote class="passage">{_passage(c.quote, c.start, c.end, c.highlights)}</blockquote>'
         f'<button type="button" class="view-article" data-source="{escape(c.source)}" data-start="{c.start}" '
-        f'data-end="{c.end}" data-hs="{c.highlight_start}" data-he="{c.highlight_end}">View the whole article</button>'
+        f'data-end="{c.end}" data-highlights="{highlights_attribute(c.highlights)}">View the whole article</button>'
         "</article>"
     )
 
 
-def _passage(text: str, start: int, end: int, h_start: int, h_end: int) -> str:
-    """A passage whose offsets in its article's text are start..end, with its sentence h_start..h_end marked."""
+def highlights_attribute(highlights: list[tuple[int, int]]) -> str:
+    """Highlights as the article button carries them to the whole-article view: "122-151 170-204"."""
+    return " ".join(f"{start}-{end}" for start, end in highlights)
+
+
+def highlights_of(attribute: str) -> list[tuple[int, int]]:
+    """The highlights a browser sent back (highlights_attribute's form); ValueError if malformed."""
+    pairs = [pair.split("-") for pair in str(attribute).split()]
+    if any(len(pair) != 2 for pair in pairs):
+        raise ValueError(f"highlights are start-end pairs, not {str(attribute)[:60]!r}")
+    return [(int(start), int(end)) for start, end in pairs]
+
+
+def _passage(text: str, start: int, end: int, highlights: list[tuple[int, int]]) -> str:
+    """A passage whose offsets in its article's text are start..end, with its `highlights` marked."""
     # The passage is the article's text from start to end, so the highlight's offsets land inside
     # it. A passage of an index built before HTML pages were read as their extracted text is
     # not: it is marked whole.
     if len(text) == end - start:
-        return _marked(text, 0, len(text), h_start - start, h_end - start)
+        return _marked(text, 0, len(text), [(h_start - start, h_end - start) for h_start, h_end in highlights])
     return f"<mark>{escape(text)}</mark>"
 
 
-def _marked(text: str, start: int, end: int, h_start: int, h_end: int) -> str:
-    """text[start:end], escaped, with text[h_start:h_end] marked; the whole range when the
-    highlight is missing (not computed yet: end <= start) or outside the range."""
-    if not start <= h_start < h_end <= end:
-        h_start, h_end = start, end
-    return (escape(text[start:h_start]) + f"<mark>{escape(text[h_start:h_end])}</mark>"
-            + escape(text[h_end:end]))
+def _marked(text: str, start: int, end: int, highlights: list[tuple[int, int]]) -> str:
+    """text[start:end], escaped, with each highlight text[h_start:h_end] marked; the whole range
+    when none is valid (missing, empty or outside the range; overlapping ones are one)."""
+    marks = sorted(span for span in highlights if start <= span[0] < span[1] <= end) or [(start, end)]
+    html, at = [], start
+    for h_start, h_end in marks:
+        h_start = max(h_start, at)
+        if h_start < h_end:
+            html += [escape(text[at:h_start]), f"<mark>{escape(text[h_start:h_end])}</mark>"]
+            at = h_end
+    return "".join(html) + escape(text[at:end])
 
 
 def _details(exchange: Exchange) -> str:

@@ -136,11 +136,11 @@ def recall_at(ranked_sources: list[str], gold: list[str], k: int) -> float:
 # --- citations
 
 
-def cited_span(citation: Citation) -> Span:
-    """What a citation says the answer rests on: its highlighted sentence, else its whole passage."""
-    if citation.highlight_end > citation.highlight_start:
-        return Span(citation.source, citation.highlight_start, citation.highlight_end)
-    return Span(citation.source, citation.start, citation.end)
+def cited_spans(citation: Citation) -> list[Span]:
+    """What a citation says the answer rests on: its highlighted sentences (one per claim citing
+    it), else its whole passage."""
+    spans = [Span(citation.source, start, end) for start, end in citation.highlights if end > start]
+    return spans or [Span(citation.source, citation.start, citation.end)]
 
 
 def grade_citations(citations: list[Citation], evidence: list[Span], also: list[Span] = ()) -> dict:
@@ -149,14 +149,15 @@ def grade_citations(citations: list[Citation], evidence: list[Span], also: list[
     - `cited`: how many citations the answer has; `on_evidence`: how many of them point at a
       gold evidence sentence or at one a person marked as also supporting (precision's numerator);
     - `covers_gold`: whether some citation points at a gold evidence sentence (recall).
-    A citation "points at" a sentence when their character ranges in the same file overlap.
+    A citation "points at" a sentence when the character range of one of its highlighted
+    sentences overlaps it in the same file.
     """
-    spans = [cited_span(c) for c in citations]
+    cited = [cited_spans(c) for c in citations]
     accepted = [*evidence, *also]
     return {
-        "cited": len(spans),
-        "on_evidence": sum(any(span.overlaps(gold) for gold in accepted) for span in spans),
-        "covers_gold": any(span.overlaps(gold) for span in spans for gold in evidence),
+        "cited": len(cited),
+        "on_evidence": sum(any(span.overlaps(gold) for span in spans for gold in accepted) for spans in cited),
+        "covers_gold": any(span.overlaps(gold) for spans in cited for span in spans for gold in evidence),
     }
 
 

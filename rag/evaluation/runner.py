@@ -21,7 +21,7 @@ from typing import Callable
 
 from rag.config import PROJECT_DIR, Settings
 from rag.evaluation.metrics import (
-    RECALL_AT, best_f1, cited_span, gold_rank, grade_citations, is_right, mean, percentile, recall_at,
+    RECALL_AT, best_f1, cited_spans, gold_rank, grade_citations, is_right, mean, percentile, recall_at,
     strip_markers,
 )
 from rag.evaluation.questions import KINDS, SPLITS, EvalQuestion, load_questions, select_questions
@@ -77,7 +77,7 @@ def score(question: EvalQuestion, answer: Answer, ranked: list[Hit]) -> dict:
         "cited_sentences": grades["cited"] if grades else None,
         "cited_on_evidence": grades["on_evidence"] if grades else None,
         "citations_cover_gold": grades["covers_gold"] if grades else None,
-        "citations": [asdict(c) | {"cited_span": asdict(cited_span(c))} for c in answer.citations],
+        "citations": [asdict(c) | {"cited_spans": [asdict(span) for span in cited_spans(c)]} for c in answer.citations],
         "unsupported": answer.unsupported,  # sentences the pipeline dropped as unsupported
         "withdrawn": answer.withdrawn,  # those of an answer its second opinion withdrew
         # What the answer check read: the model's reply and the passages shown, in the order of
