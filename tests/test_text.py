@@ -24,6 +24,12 @@ from rag.text import (
     ("Shares fell $12.33 to close at $172.55. The lockup eased. Sales rose 2.4%. Profit hit £1.2bn (€1.7bn). Done.",
      ["Shares fell $12.33 to close at $172.55.", "The lockup eased.", "Sales rose 2.4%.", "Profit hit £1.2bn (€1.7bn).",
       "Done."]),
+    # A web address or "etc.)" at a sentence's end is no abbreviation like "U.S." or "Ph.D.".
+    ("He told bridgetothestars.net. The U.S. and a Ph.D. Ministers vote (e.g. on trade, etc.). Done.",
+     ["He told bridgetothestars.net.", "The U.S. and a Ph.D. Ministers vote (e.g. on trade, etc.).", "Done."]),
+    # A quote set off by spaces after a stop closes the sentence, as BBC texts write it.
+    ('"A great end to a great year. " A judge ruled. "We won," she said.',
+     ['"A great end to a great year. "', "A judge ruled.", '"We won," she said.']),
     ("Heading\nBody one. Body two\n\n  Indented line \xa0\r\nlast",
      ["Heading", "Body one.", "Body two", "Indented line", "last"]),
 ])
