@@ -77,7 +77,8 @@ CHECKS = {
 
 def replay(rows: list[dict], chunks: dict, switched_off: str | None, max_answer_tokens: int) -> dict[str, Checked]:
     """Each answered row's checked answer with the check `switched_off` (None: all checks on); a
-    reply as long as `max_answer_tokens` was cut off by it, as the pipeline tells rag.answer.finish."""
+    reply the token limit stopped is cut off, as the pipeline tells rag.answer.finish (a report
+    from before 2026-12-06 does not record it: one as long as `max_answer_tokens` was)."""
     results = {}
     with ExitStack() as stack:
         if switched_off:
@@ -85,8 +86,8 @@ def replay(rows: list[dict], chunks: dict, switched_off: str | None, max_answer_
             stack.enter_context(mock.patch(target, stand_in))
         for row in rows:
             passages = reading_order([Hit(chunks[chunk_id], 0.0) for chunk_id in row["shown"]])
-            results[row["id"]] = finish(row["raw_answer"], passages, row["question"],
-                                        cut_off=(row.get("completion_tokens") or 0) >= max_answer_tokens)
+            cut_off = row.get("cut_off", (row.get("completion_tokens") or 0) >= max_answer_tokens)
+            results[row["id"]] = finish(row["raw_answer"], passages, row["question"], cut_off=cut_off)
     return results
 
 

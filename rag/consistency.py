@@ -63,7 +63,7 @@ def resample(generator, messages: list[dict], grammar: str | None, passages: lis
     each checked against `passages` as the answer was; each is sampled when it is asked for."""
     for k in range(count):
         reply = generator.sample(messages, max_tokens, grammar, TEMPERATURE, FIRST_SEED + k)
-        yield finish(reply, passages, question, cut_off=generator.last_completion_tokens >= max_tokens)
+        yield finish(reply, passages, question, cut_off=generator.last_cut_off)
 
 
 def disagreeing(answer: str, samples: list[tuple[str, bool]], question: str) -> int:

@@ -1,7 +1,9 @@
 """Local language models that turn a chat (list of role/content messages) into streamed text.
 
 Two backends share three methods, each leaving `last_prompt_tokens`, `last_new_prompt_tokens` (those
-not reused from the cache) and `last_completion_tokens` set for the caller's report:
+not reused from the cache) and `last_completion_tokens` set for the caller's report, and `stream`
+and `sample` `last_cut_off` (whether max_tokens stopped the reply, not its end: rag.answer.finish
+then leaves out a last sentence that broke off):
 - `logprob(messages, reply)`: log P(reply | messages), one forward pass, no sampling;
 - `stream(messages, max_tokens, grammar)`: the reply, in text pieces as they are written; a GBNF
   `grammar` (rag.prompt.answer_grammar) restricts what can be written (llama.cpp only: the
@@ -149,6 +151,7 @@ class LlamaCppGenerator:
         # ("<tool_call>"), which llama.cpp parses even with special=False.
         self.not_text = LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_USER_DEFINED
         self.last_prompt_tokens = self.last_new_prompt_tokens = self.last_completion_tokens = 0
+        self.last_cut_off = False
         self.instructions: list[int] | None = None  # the tokens every prompt starts with, once `prime` saw them
         # One llama.cpp context cannot serve two requests at once (e.g. two browser sessions);
         # two contexts on 2 cores would each run many times slower.
@@ -335,6 +338,7 @@ class LlamaCppGenerator:
             reply = self.llm.create_completion(tokens, max_tokens=max_tokens, temperature=temperature, seed=seed,
                                                stop=stop, grammar=self._grammar(grammar) if grammar else None)
             self.last_completion_tokens = reply["usage"]["completion_tokens"]
+            self.last_cut_off = reply["choices"][0]["finish_reason"] == "length"
             return reply["choices"][0]["text"]
 
     def stream(self, messages: list[dict], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
@@ -346,6 +350,7 @@ class LlamaCppGenerator:
                 grammar=self._grammar(grammar) if grammar else None,
             ):
                 self.last_completion_tokens += 1
+                self.last_cut_off = part["choices"][0]["finish_reason"] == "length"  # the last part's says
                 text = part["choices"][0]["text"]
                 if text:
                     yield text
@@ -366,6 +371,7 @@ class TransformersGenerator:
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model.to(self.device).eval()
         self.last_prompt_tokens = self.last_new_prompt_tokens = self.last_completion_tokens = 0
+        self.last_cut_off = False
         self.turns = Turns()
 
     def _inputs(self, messages: list[dict]):
@@ -400,6 +406,7 @@ class TransformersGenerator:
                                       top_k=40, top_p=0.95)
             reply = out[0, inputs["input_ids"].shape[1]:]
             self.last_completion_tokens = int(reply.shape[0])
+            self.last_cut_off = self._cut_off(reply, max_tokens)
             return self.tokenizer.decode(reply, skip_special_tokens=True)
 
     def stream(self, messages: list[dict], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
@@ -416,11 +423,20 @@ class TransformersGenerator:
                 kwargs=dict(**inputs, max_new_tokens=max_tokens, do_sample=False, streamer=streamer),
             )
             worker.start()
+            pieces = []
             for text in streamer:
-                self.last_completion_tokens += 1
                 if text:
+                    pieces.append(text)
                     yield text
             worker.join()
+            # The streamer yields words, not tokens: the reply's tokens are counted from its text.
+            reply = self.tokenizer("".join(pieces), add_special_tokens=False)["input_ids"]
+            self.last_completion_tokens = len(reply)
+            self.last_cut_off = self._cut_off(reply, max_tokens)
+
+    def _cut_off(self, reply, max_tokens: int) -> bool:
+        """Whether generate stopped `reply` (its new tokens) at max_tokens rather than at its end."""
+        return len(reply) >= max_tokens and int(reply[-1]) != self.tokenizer.eos_token_id
 
 
 # A grammar checks each candidate token against what may follow. llama-cpp-python checks the

@@ -118,8 +118,8 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     # The answer's own counts: sampling a second opinion sets the generator's anew.
     prompt_tokens, completion_tokens = generator.last_prompt_tokens, generator.last_completion_tokens
     new_prompt_tokens += generator.last_new_prompt_tokens
-    checked = finish(raw_text, passages, question, index.articles,
-                     cut_off=completion_tokens >= settings.max_answer_tokens)
+    cut_off = generator.last_cut_off
+    checked = finish(raw_text, passages, question, index.articles, cut_off=cut_off)
     samples_disagreeing = samples_drawn = None
     if (settings.consistency_samples and not checked.abstained and decline_logprob is not None
             and unanswerable(decline_logprob, top_score) >= VERIFY_FROM):
@@ -134,7 +134,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     timings.total = time.perf_counter() - started
     yield Answer(question=question, text=checked.text, citations=checked.citations, abstained=checked.abstained,
                  timings=timings, hits=hits, prompt_tokens=prompt_tokens, new_prompt_tokens=new_prompt_tokens,
-                 decline_logprob=decline_logprob, completion_tokens=completion_tokens,
+                 decline_logprob=decline_logprob, completion_tokens=completion_tokens, cut_off=cut_off,
                  unsupported=checked.unsupported, withdrawn=checked.withdrawn, raw_text=raw_text,
                  samples_disagreeing=samples_disagreeing, samples_drawn=samples_drawn)
 

@@ -188,6 +188,9 @@ class Answer:
     # previous prompt (its fixed instructions and examples). What decides the wait on a CPU.
     new_prompt_tokens: int = 0
     completion_tokens: int = 0
+    # Whether max_answer_tokens stopped the model's reply before its end (a broken-off last
+    # sentence is left out of `text`; the API's finish_reason is then "length").
+    cut_off: bool = False
 
 
 # What ask_stream yields: a Retrieved, the answer's text in pieces, perhaps a Checking, the Answer.

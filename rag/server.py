@@ -226,7 +226,7 @@ def completion(chat: Chat, answer: Answer, settings: Settings) -> dict:
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
         "model": chat.model,
-        "choices": [{"index": 0, "logprobs": None, "finish_reason": _finish_reason(answer, settings),
+        "choices": [{"index": 0, "logprobs": None, "finish_reason": _finish_reason(answer),
                      "message": {"role": "assistant", "content": answer.text, "refusal": None,
                                  "citations": citations(answer, settings), "abstained": answer.abstained}}],
         "usage": _usage(answer),
@@ -250,7 +250,7 @@ def events(chat: Chat, items: Iterator[Streamed], settings: Settings) -> Iterato
                 if _words(item.text) != _words(streamed):
                     yield chunk({"content": f"\n\nChecked against the articles, the answer is: {item.text}"})
                 yield chunk({"citations": citations(item, settings), "abstained": item.abstained,
-                             "checked_content": item.text}, _finish_reason(item, settings))
+                             "checked_content": item.text}, _finish_reason(item))
                 if chat.include_usage:
                     yield _event({**base, "choices": [], "usage": _usage(item)})
             elif isinstance(item, str):
@@ -296,8 +296,8 @@ def _words(text: str) -> list[str]:
     return [m.group() for m in re.finditer(rf"{CITATION.pattern}|\w+", text)]  # findall: the group, "" for a word
 
 
-def _finish_reason(answer: Answer, settings: Settings) -> str:
-    return "length" if answer.completion_tokens >= settings.max_answer_tokens else "stop"
+def _finish_reason(answer: Answer) -> str:
+    return "length" if answer.cut_off else "stop"
 
 
 def _usage(answer: Answer) -> dict:

@@ -188,6 +188,25 @@ def test_the_generator_keeps_its_weights_as_the_file_has_them(settings):
 
 
 @pytest.mark.slow
+def test_the_generator_says_whether_the_token_limit_stopped_its_reply(settings):
+    """rag.answer.finish leaves out a broken-off last sentence, and the API finishes for "length",
+    only when the limit stopped the reply: the runtime's own word for it, not a count compared."""
+    from rag.generation import load_generator
+
+    generator = load_generator(settings)
+    counting = [{"role": "user", "content": "Count from one to thirty in words, separated by commas."}]
+    "".join(generator.stream(counting, 6))
+    assert generator.last_cut_off
+    generator.sample(counting, 6, None, 0.8, 1)
+    assert generator.last_cut_off
+    short = [{"role": "user", "content": "Reply with one word: yes or no. Is water wet?"}]
+    "".join(generator.stream(short, 40))
+    assert not generator.last_cut_off
+    generator.sample(short, 40, None, 0.8, 1)
+    assert not generator.last_cut_off
+
+
+@pytest.mark.slow
 def test_a_question_in_a_script_no_article_uses_is_refused_not_answered_from_a_stray_passage(settings):
     with pytest.raises(rag.BadInputError, match="Cyrillic letters"):
         rag.ask("Что решили на переговорах в Стамбуле в мае 2025 года?", settings=settings)

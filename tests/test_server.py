@@ -40,7 +40,7 @@ def client(server):
 
 
 def _fake(text="Prisoners were swapped [1].", pieces=("Prisoners were ", "swapped [1]."), abstained=False, log=None,
-          fail_after=None, url=None, decline_logprob=None, checking=False):
+          fail_after=None, url=None, decline_logprob=None, checking=False, cut_off=False):
     def ask_stream(question, *, history=None, settings=None, **_):
         if log is not None:
             log.append({"question": question, "history": history, "generator": settings.generator})
@@ -55,7 +55,7 @@ def _fake(text="Prisoners were swapped [1].", pieces=("Prisoners were ", "swappe
         citations = [] if abstained else [Citation(1, ISTANBUL, "Talks", "a-0", QUOTE, 100, 100 + len(QUOTE),
                                                             [(122, 151)], url=url)]
         yield Answer(question, text, citations, abstained, Timings(0.01, 0.5, 1.0), hits=[hit], prompt_tokens=700,
-                     completion_tokens=9, decline_logprob=decline_logprob)
+                     completion_tokens=9, decline_logprob=decline_logprob, cut_off=cut_off)
 
     return ask_stream
 
@@ -210,6 +210,14 @@ def test_the_conversation_is_the_history_and_a_system_message_stays_out(client, 
     assert message.citations == [{"n": 1, "source": ISTANBUL, "title": "Talks",
                                   "url_or_path": str(SEEDS.resolve() / ISTANBUL), "quote": QUOTE, "start": 100,
                                   "end": 151, "highlights": [[122, 151]]}]
+
+
+def test_an_answer_the_token_limit_stopped_finishes_for_length(client, monkeypatch):
+    monkeypatch.setattr(rag, "ask_stream", _fake(cut_off=True))
+    question = dict(model=MODEL, messages=[{"role": "user", "content": "Where were the talks?"}])
+    assert client.chat.completions.create(**question).choices[0].finish_reason == "length"
+    chunks = list(client.chat.completions.create(**question, stream=True))
+    assert [c.choices[0].finish_reason for c in chunks if c.choices[0].finish_reason] == ["length"]
 
 
 def test_a_stream_the_check_changed_says_so_in_its_last_piece(client, monkeypatch):

@@ -95,6 +95,7 @@ def score(question: EvalQuestion, answer: Answer, ranked: list[Hit]) -> dict:
         "prompt_tokens": answer.prompt_tokens,
         "new_prompt_tokens": answer.new_prompt_tokens,
         "completion_tokens": answer.completion_tokens,
+        "cut_off": answer.cut_off,  # max_answer_tokens stopped the reply (eval/replay_checks.py)
         "retrieval_s": answer.timings.retrieval,
         "first_token_s": answer.timings.first_token,
         "total_s": answer.timings.total,
