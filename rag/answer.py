@@ -128,7 +128,8 @@ def finish(raw: str, hits: list[Hit], question: str = "",
         elif round(max(resting) - max(resting[n - 1] for n in backing), 9) >= REATTRIBUTE_MARGIN:
             backing = [best]  # the gap rounded, as 0.7 - 0.5 falls short of 0.2 in floating point
         if not backing or novel_terms(body, evidence, question):
-            if not is_decline(body):  # "The date is not mentioned." is a remark, not a claim
+            # "The date is not mentioned." is a remark, not a claim; a repeat is listed once.
+            if not is_decline(body) and body not in unsupported:
                 unsupported.append(body)
             continue
         kept.append((body, backing))

@@ -482,6 +482,10 @@ def test_a_sentence_written_again_word_for_word_is_shown_once():
                      "The dam will take four years to build [3].", _hits(), "How long will the dam take?")
     assert checked.text == "The dam will take four years to build [1]. The towns will share its cost [2]."
     assert not checked.unsupported
+    # One that no passage supports is listed once among the sentences left out.
+    checked = finish("The dam will take four years to build [3]. It opens in Paris [3]. It opens in Paris [3].",
+                     _hits(), "How long will the dam take?")
+    assert checked.unsupported == ["It opens in Paris."]
 
 
 @pytest.mark.parametrize("raw", [
