@@ -227,7 +227,9 @@ def _render(answer: Answer) -> str:
     lines = [answer.text]
     if answer.citations:
         lines.append("")
-        lines += [f"[{c.n}] {c.title} ({c.source}, chars {c.start}-{c.end})" for c in answer.citations]
+        for c in answer.citations:  # each with the sentences its claims rest on
+            lines.append(f"[{c.n}] {c.title} ({c.source}, chars {c.start}-{c.end})")
+            lines += [f"    “{sentence}”" for sentence in c.highlighted()]
     if answer.withdrawn:
         lines += ["", f"Withdrawn (asked again, the model said something else in {answer.samples_disagreeing} of "
                       f"{answer.samples_drawn} replies): {' '.join(answer.withdrawn)}"]

@@ -146,6 +146,14 @@ class Citation:
     origin: str | None = None  # the row of a dump or entry of a feed the article is ("row 12")
     url: str | None = None  # the article's web address, when its dump or feed gives one
 
+    def highlighted(self) -> list[str]:
+        """The highlighted sentences' text; none when `quote` is not the article's text from start
+        to end (an index built before HTML pages were read as their extracted text)."""
+        if len(self.quote) != self.end - self.start:
+            return []
+        return [self.quote[start - self.start:end - self.start] for start, end in self.highlights
+                if self.start <= start < end <= self.end]
+
 
 @dataclass
 class Timings:
