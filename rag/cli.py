@@ -230,6 +230,9 @@ def _render(answer: Answer) -> str:
         for c in answer.citations:  # each with the sentences its claims rest on
             lines.append(f"[{c.n}] {c.title} ({c.source}, chars {c.start}-{c.end})")
             lines += [f"    “{sentence}”" for sentence in c.highlighted()]
+    if answer.unsupported:  # as the web app lists them under Sources: what the model claimed beyond them
+        lines += ["", f"Left out, no passage supports {'it' if len(answer.unsupported) == 1 else 'them'}: "
+                      + " ".join(answer.unsupported)]
     if answer.withdrawn:
         lines += ["", f"Withdrawn (asked again, the model said something else in {answer.samples_disagreeing} of "
                       f"{answer.samples_drawn} replies): {' '.join(answer.withdrawn)}"]

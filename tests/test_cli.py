@@ -178,7 +178,7 @@ def test_index_prints_what_it_did_as_json(tmp_path):
     assert (info["articles"], info["embedded"], info["removed"]) == (1, 1, 0) and info["chunks"] > 0
 
 
-def test_ask_quotes_the_sentences_each_citation_rests_on(monkeypatch, capsys):
+def test_ask_quotes_the_sentences_each_citation_rests_on_and_lists_what_it_left_out(monkeypatch, capsys):
     import rag.pipeline
     from rag.cli import main
     from rag.schema import Answer, Citation, Timings
@@ -187,12 +187,14 @@ def test_ask_quotes_the_sentences_each_citation_rests_on(monkeypatch, capsys):
     cited = Citation(1, "a.txt", "Talks", "a-0", quote, 100, 100 + len(quote), highlights=[(100, 121), (122, 151)])
 
     def answered(question, **kwargs):
-        yield Answer(question, "They met in Istanbul [1] and swapped prisoners [1].", [cited], False, Timings())
+        yield Answer(question, "They met in Istanbul [1] and swapped prisoners [1].", [cited], False, Timings(),
+                     unsupported=["They signed a treaty."])
 
     monkeypatch.setattr(rag.pipeline, "ask_stream", answered)
     assert main(["ask", "What happened?"]) == 0
     assert capsys.readouterr().out.splitlines()[2:] == [
-        "[1] Talks (a.txt, chars 100-164)", "    “They met in Istanbul.”", "    “They swapped 1,000 prisoners.”"]
+        "[1] Talks (a.txt, chars 100-164)", "    “They met in Istanbul.”", "    “They swapped 1,000 prisoners.”",
+        "", "Left out, no passage supports it: They signed a treaty."]
 
 
 def test_ask_says_when_a_second_opinion_withdrew_the_answer(monkeypatch, capsys):
