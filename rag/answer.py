@@ -303,17 +303,17 @@ def _renumber(text: str, hits: list[Hit], citing: dict[int, list[str]],
     citations = []
     for old, new in new_number.items():
         chunk = hits[old - 1].chunk
-        # One sentence per claim: best over the claims joined, a passage four claims cite got one
-        # highlight, at times the least relevant of its sentences (what Gordon Brown said about
-        # the economy highlighted "Later, Prime Minister Tony Blair will answer questions ...").
-        highlights = sorted({best_sentence(chunk, claim) for claim in citing[old]})
+        # One sentence per claim, in the claims' order: best over the claims joined, a passage four
+        # claims cite got one highlight, at times the least relevant of its sentences (what Gordon
+        # Brown said about the economy highlighted "Later, Prime Minister Tony Blair will answer ...").
+        highlights = [best_sentence(chunk, claim) for claim in citing[old]]
         article = articles.get(chunk.source)
         citations.append(Citation(
             n=new, source=chunk.source, title=chunk.title, chunk_id=chunk.id, quote=chunk.text,
             start=chunk.start, end=chunk.end, highlights=highlights,
             outlet=article.outlet if article else None,
             date=article.date() if article else None,
-            page=page_of(article, highlights[0][0]) if article else None,  # its first highlight's page
+            page=page_of(article, min(highlights)[0]) if article else None,  # its first highlight's page
             file=article.file if article else chunk.source, origin=article.origin if article else None,
             url=article.url if article else None,
             support=round(max(support(claim, f"{chunk.title}\n{chunk.text}") for claim in citing[old]), 3),

@@ -133,9 +133,10 @@ class Citation:
     quote: str  # the cited passage text
     start: int  # character offsets of `quote` in the article's text
     end: int
-    # The sentences of the passage its claims rest on, one for each claim citing it (the one that
-    # shares most of the claim's words: rag.answer.best_sentence), as (start, end) offsets in the
-    # article's text, in the passage's order: what the UI highlights.
+    # The sentences of the passage its claims rest on, as (start, end) offsets in the article's
+    # text: the j-th is the one the answer's j-th claim citing it rests on (the sentence that shares
+    # most of its words: rag.answer.best_sentence), so two claims may give the same. What the UI
+    # highlights, and marks above the others when that claim's [n] is clicked.
     highlights: list[tuple[int, int]] = field(default_factory=list)
     support: float = 0.0  # share of the citing sentence's content words found in the passage
     outlet: str | None = None  # the article's outlet, when it names one
@@ -151,7 +152,7 @@ class Citation:
         to end (an index built before HTML pages were read as their extracted text)."""
         if len(self.quote) != self.end - self.start:
             return []
-        return [self.quote[start - self.start:end - self.start] for start, end in self.highlights
+        return [self.quote[start - self.start:end - self.start] for start, end in dict.fromkeys(self.highlights)
                 if self.start <= start < end <= self.end]
 
 

@@ -3,6 +3,7 @@ local port and driven through gradio_client, as a browser would drive it (test_b
 a real browser)."""
 
 import asyncio
+import re
 import time
 import urllib.error
 import urllib.request
@@ -67,11 +68,12 @@ def test_answer_streams_with_chips_then_opens_its_sources_and_follow_up_gets_pla
     _, chat_, exchanges, panel = steps[-1]
     assert chat_[0] == {"role": "user", "content": "What were the prisoners swapped for?"}
     assert chat_[1]["content"].startswith(
-        'Prisoners were swapped <button type="button" class="cite-chip ref-0-1" title="Talks">1</button>.'
+        'Prisoners were swapped <button type="button" class="cite-chip ref-0-1 claim-0" title="Talks">1</button>.'
         '<div class="cite-footer"><button type="button" class="cite-source ref-0-1">')
-    # The panel holds the passage, its supporting sentence marked, and the retrieval details.
-    assert ('<blockquote class="passage">They met in Istanbul.\n<mark>They swapped 1,000 prisoners.</mark> '
-            "Talks go on.</blockquote>") in panel
+    # The panel holds the passage, its supporting sentence marked (as the first claim's, the
+    # chip's: claim-0), and the retrieval details.
+    assert ('<blockquote class="passage">They met in Istanbul.\n<mark class="claim-0">They swapped 1,000 prisoners.'
+            "</mark> Talks go on.</blockquote>") in panel
     assert 'data-source="a.txt" data-start="100" data-end="164" data-highlights="122-151"' in panel
     # The article's outlet and latest date come with the citation: no second read of the index.
     assert '<div class="source-meta"><bdi>Wire</bdi> · <bdi>2025-05-16</bdi> · <bdi>a.txt</bdi></div>' in panel
@@ -93,11 +95,18 @@ def test_highlight_falls_back_to_the_whole_passage_when_it_is_missing():
     assert render._passage("They met.", 10, 400, [(10, 400)]) == "<mark>They met.</mark>"
 
 
-def test_each_sentence_a_claim_rests_on_is_marked_in_the_passage():
-    # Two claims cite the passage, each resting on its own sentence: both are marked, in order,
-    # whichever comes first in the list; one that overlaps another is marked once.
+def test_each_sentence_a_claim_rests_on_is_marked_in_the_passage_with_its_claims():
+    # Three claims cite the passage: the first and third rest on its last sentence, the second
+    # on its first. Each sentence is marked once, in the passage's order, classed by its claims
+    # (the j-th chip [1] of the answer marks claim-j's); one inside another is marked once.
+    marked = render._passage(QUOTE, 100, 100 + len(QUOTE), [(152, 164), (100, 121), (152, 164)], by_claim=True)
+    assert marked == ('<mark class="claim-1">They met in Istanbul.</mark>\nThey swapped 1,000 prisoners. '
+                      '<mark class="claim-0 claim-2">Talks go on.</mark>')
     marked = render._passage(QUOTE, 100, 100 + len(QUOTE), [(152, 164), (100, 121), (105, 110)])
     assert marked == ("<mark>They met in Istanbul.</mark>\nThey swapped 1,000 prisoners. <mark>Talks go on.</mark>")
+    chips = render._with_chips(0, "Met [1]. Swapped [2]. Went on [1].", {1: _citation(), 2: _citation(n=2)})
+    assert re.findall(r'class="([^"]+)"', chips) == ["cite-chip ref-0-1 claim-0", "cite-chip ref-0-2 claim-0",
+                                                     "cite-chip ref-0-1 claim-1"]
     assert render.highlights_of(render.highlights_attribute([(100, 121), (152, 164)])) == [(100, 121), (152, 164)]
     with pytest.raises(ValueError):
         render.highlights_of("100-121-130")

@@ -43,6 +43,8 @@ CSS = """
   border-left: 3px solid var(--border-color-primary, #e5e7eb);
 }
 .passage mark, .article-text mark { background: #fde68a; color: #111827; border-radius: 2px; padding: 0 .1em; }
+/* The sentence of the claim whose chip was clicked, among the passage's marks. */
+.passage mark.current { background: #fbbf24; box-shadow: 0 0 0 2px #f59e0b; }
 /* In the whole article the passage is tinted too, so its supporting sentence needs a stronger mark. */
 .article-text mark { background: #fcd34d; box-shadow: 0 0 0 2px #f59e0b; }
 .view-article, .article-close {
@@ -82,7 +84,7 @@ CSS = """
 # live in the chatbot, outside the panel; it is replaced rather than added again if the panel
 # mounts twice.
 PANEL_JS = r"""
-function show(answer, n, openDetails) {
+function show(answer, n, openDetails, claim) {
   const section = element.querySelector(`.answer-sources[data-answer="${answer}"]`);
   if (!section) return;
   element.querySelectorAll('.answer-sources').forEach(s => { s.hidden = s !== section; });
@@ -90,6 +92,10 @@ function show(answer, n, openDetails) {
   let target = n ? section.querySelector(`.source[data-n="${n}"]`) : null;
   const details = section.querySelector('details.retrieval');
   if (openDetails && details) { details.open = true; target = details; }
+  element.querySelectorAll('mark.current').forEach(m => m.classList.remove('current'));
+  if (target && claim !== undefined) {
+    target.querySelectorAll(`mark.claim-${claim}`).forEach(m => m.classList.add('current'));
+  }
   if (target) {
     target.classList.add('focused');
     target.scrollIntoView({block: 'nearest', behavior: 'smooth'});
@@ -126,7 +132,8 @@ window.ragPanelClick = event => {
   const ref = chip && [...chip.classList].map(c => c.match(/^ref-(\d+)-(\d+)$/)).find(Boolean);
   if (ref) {
     event.preventDefault();
-    show(ref[1], ref[2], chip.classList.contains('show-details'));
+    const claim = [...chip.classList].map(c => c.match(/^claim-(\d+)$/)).find(Boolean);
+    show(ref[1], ref[2], chip.classList.contains('show-details'), claim ? claim[1] : undefined);
     return;
   }
   const view = event.target.closest('.view-article');

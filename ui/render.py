@@ -129,10 +129,17 @@ def _isolated(text: str) -> str:
 
 
 def _with_chips(k: int, escaped: str, citations: dict[int, Citation]) -> str:
+    """The [n] markers as chips. The j-th [n] of an answer is the j-th claim citing source n, which
+    rests on its highlights[j]: the chip's class `claim-j` (Gradio's chatbot keeps classes, not
+    data attributes) lets a click mark that sentence in the passage above the others."""
+    seen: dict[int, int] = {}
+
     def chip(match: re.Match) -> str:
         n = int(match.group(1))
+        seen[n] = seen.get(n, -1) + 1
         title = f' title="{escape(citations[n].title)}"' if n in citations else ""
-        return f'<button type="button" class="cite-chip ref-{k}-{n}"{title}>{n}</button>'
+        claim = f" claim-{seen[n]}" if n in citations else ""
+        return f'<button type="button" class="cite-chip ref-{k}-{n}{claim}"{title}>{n}</button>'
 
     return CITATION.sub(chip, escaped)
 
@@ -179,7 +186,7 @@ def _source(k: int, c: Citation) -> str:
         f'<article class="source" data-answer="{k}" data-n="{c.n}">'
         f'<header><span class="cite-num">{c.n}</span><div><strong>{escape(c.title)}</strong>'
         f'<div class="source-meta">{meta_line}</div></div></header>'
-        f'<blockquote class="passage">{_passage(c.quote, c.start, c.end, c.highlights)}</blockquote>'
+        f'<blockquote class="passage">{_passage(c.quote, c.start, c.end, c.highlights, by_claim=True)}</blockquote>'
         f'<button type="button" class="view-article" data-source="{escape(c.source)}" data-start="{c.start}" '
         f'data-end="{c.end}" data-highlights="{highlights_attribute(c.highlights)}">View the whole article</button>'
         "</article>"
@@ -199,25 +206,34 @@ def highlights_of(attribute: str) -> list[tuple[int, int]]:
     return [(int(start), int(end)) for start, end in pairs]
 
 
-def _passage(text: str, start: int, end: int, highlights: list[tuple[int, int]]) -> str:
-    """A passage whose offsets in its article's text are start..end, with its `highlights` marked."""
+def _passage(text: str, start: int, end: int, highlights: list[tuple[int, int]], by_claim: bool = False) -> str:
+    """A passage whose offsets in its article's text are start..end, with its `highlights` marked
+    (`by_claim`: a citation's, one per claim: see _marked)."""
     # The passage is the article's text from start to end, so the highlight's offsets land inside
     # it. A passage of an index built before HTML pages were read as their extracted text is
     # not: it is marked whole.
     if len(text) == end - start:
-        return _marked(text, 0, len(text), [(h_start - start, h_end - start) for h_start, h_end in highlights])
+        return _marked(text, 0, len(text), [(h_start - start, h_end - start) for h_start, h_end in highlights],
+                       by_claim)
     return f"<mark>{escape(text)}</mark>"
 
 
-def _marked(text: str, start: int, end: int, highlights: list[tuple[int, int]]) -> str:
-    """text[start:end], escaped, with each highlight text[h_start:h_end] marked; the whole range
-    when none is valid (missing, empty or outside the range; overlapping ones are one)."""
-    marks = sorted(span for span in highlights if start <= span[0] < span[1] <= end) or [(start, end)]
+def _marked(text: str, start: int, end: int, highlights: list[tuple[int, int]], by_claim: bool = False) -> str:
+    """text[start:end], escaped, with each highlight text[h_start:h_end] marked (`by_claim`: its
+    mark classed `claim-j` for each j whose highlights[j] it is, Citation.highlights having one per
+    claim); the whole range when none is valid (missing, empty or outside the range; overlapping
+    ones are one)."""
+    claims: dict[tuple[int, int], list[int]] = {}
+    for j, span in enumerate(highlights):
+        if start <= span[0] < span[1] <= end:
+            claims.setdefault(tuple(span), []).append(j)
     html, at = [], start
-    for h_start, h_end in marks:
+    for h_start, h_end in sorted(claims) or [(start, end)]:
+        classes = " ".join(f"claim-{j}" for j in claims.get((h_start, h_end), [])) if by_claim else ""
         h_start = max(h_start, at)
         if h_start < h_end:
-            html += [escape(text[at:h_start]), f"<mark>{escape(text[h_start:h_end])}</mark>"]
+            tag = f'<mark class="{classes}">' if classes else "<mark>"
+            html += [escape(text[at:h_start]), f"{tag}{escape(text[h_start:h_end])}</mark>"]
             at = h_end
     return "".join(html) + escape(text[at:end])
 
