@@ -407,8 +407,9 @@ def test_app_answers_with_the_prisoner_exchange_and_cites_its_article(client):
     assert [m["role"] for m in chat_] == ["user", "assistant"]
     answer = _text(chat_[1])
     assert "1,000" in answer or "prisoner" in answer.lower(), answer
-    assert 'class="cite-chip ref-0-1"' in answer
-    assert f"<bdi>{ISTANBUL}</bdi></div>" in panel and "<mark>" in panel  # the cited file, last in its meta line
+    assert 'class="cite-chip ref-0-1 claim-0"' in answer  # its first claim citing source 1
+    # the cited file, last in its meta line; the sentence that first claim rests on, marked
+    assert f"<bdi>{ISTANBUL}</bdi></div>" in panel and '<mark class="claim-0' in panel
 
 
 def test_app_shows_a_message_for_an_empty_question(client):
