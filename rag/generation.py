@@ -349,8 +349,11 @@ class LlamaCppGenerator:
                 tokens, max_tokens=max_tokens, temperature=0.0, stop=stop, stream=True,
                 grammar=self._grammar(grammar) if grammar else None,
             ):
-                self.last_completion_tokens += 1
-                self.last_cut_off = part["choices"][0]["finish_reason"] == "length"  # the last part's says
+                finish_reason = part["choices"][0]["finish_reason"]
+                # A part per token, then a last one with no text that says why the reply ended
+                # (counted too, every answer was a token longer than it was: 11 for a 10-token reply).
+                self.last_completion_tokens += finish_reason is None
+                self.last_cut_off = finish_reason == "length"
                 text = part["choices"][0]["text"]
                 if text:
                     yield text
