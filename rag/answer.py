@@ -108,7 +108,7 @@ def finish(raw: str, hits: list[Hit], question: str = "",
     kept, unsupported, citing = [], [], {}  # kept: (claim, passage numbers backing it)
     for sentence in claims_of(text):
         body = _claim_body(sentence)
-        if any(body.casefold() == claim.casefold() for claim, _ in kept):
+        if _written_before(body, [claim for claim, _ in kept]):
             # Written again word for word (the model looping once it has said what it read: "The
             # latest models have a longer battery life ... [1]. The latest models have ...", asked
             # about the iPod over the BBC archive): it says nothing the first time did not. Rare: 1
@@ -129,7 +129,7 @@ def finish(raw: str, hits: list[Hit], question: str = "",
             backing = [best]  # the gap rounded, as 0.7 - 0.5 falls short of 0.2 in floating point
         if not backing or novel_terms(body, evidence, question):
             # "The date is not mentioned." is a remark, not a claim; a repeat is listed once.
-            if not is_decline(body) and body not in unsupported:
+            if not is_decline(body) and not _written_before(body, unsupported):
                 unsupported.append(body)
             continue
         kept.append((body, backing))
@@ -155,6 +155,11 @@ def claims_of(text: str) -> list[str]:
         else:
             claims.append(sentence)
     return claims
+
+
+def _written_before(body: str, claims: list[str]) -> bool:
+    """Whether the model wrote this claim already, word for word (case aside)."""
+    return any(body.casefold() == claim.casefold() for claim in claims)
 
 
 _FINISHED = re.compile(r"[.!?…][\"'”’)\]]*$")  # a stop, perhaps inside quotation marks or brackets
