@@ -175,9 +175,9 @@ def _index_plan(source_dir: Path, settings: Settings, as_json: bool) -> int:
     from rag.loading import article_files, file_name
     from rag.sync import build_for, dry_run
 
-    files = article_files(source_dir)  # a missing or empty folder is refused before the model loads
+    listing = article_files(source_dir)  # a missing or empty folder is refused before the model loads
     size = index_size(settings.index_dir)  # and so is a damaged index
-    plan = dry_run(source_dir, files, settings.index_dir, build_for(settings), settings)
+    plan = dry_run(source_dir, listing, settings.index_dir, build_for(settings), settings)
 
     def names(entries: list[tuple[Path, str]]) -> list[str]:
         return [file_name(source_dir, path) for path, _ in entries]
@@ -185,6 +185,7 @@ def _index_plan(source_dir: Path, settings: Settings, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"add": names(plan.new), "change": names(plan.changed),
                           "remove": plan.removed, "skip": plan.refused, "unchanged": len(plan.unchanged),
+                          "keep_unread": plan.kept,
                           "judge_again": names(plan.judged_again), "index": size}, indent=2))
         return 0
     for word, entries in (("add", plan.new), ("change", plan.changed)):
@@ -198,7 +199,8 @@ def _index_plan(source_dir: Path, settings: Settings, as_json: bool) -> int:
         print(f"would read {len(plan.judged_again)} unchanged files again, to judge their articles by today's rules "
               "for text that speaks to the assistant (rag.injection), and embed none of them")
     print(f"would add {len(plan.new)}, change {len(plan.changed)}, remove {len(plan.removed)}, skip "
-          f"{len(plan.refused)} and leave {len(plan.unchanged)} unchanged; the index at {settings.index_dir} holds "
+          f"{len(plan.refused)} and leave {len(plan.unchanged) + len(plan.kept)} unchanged; the index at "
+          f"{settings.index_dir} holds "
           f"{size['articles']} articles, {size['passages']} passages, {size['bytes'] / 1e6:.1f} MB")
     return 0
 

@@ -645,11 +645,14 @@ class Writer:
                             zip(ids, (v.tobytes() for v in np.asarray(vectors, dtype=np.float32))))
         self.changed = True
 
-    def synced(self, folder: Path) -> None:
-        """Record that the index now holds `folder`'s articles, every one judged by today's rag.injection."""
-        folder = str(Path(folder).resolve())
-        if self.meta.get("source_dir") != folder or self.meta.get("injection_rules") != INJECTION_RULES:
-            self._set(source_dir=folder, injection_rules=INJECTION_RULES)
+    def synced(self, folder: Path, every_article_judged: bool = True) -> None:
+        """Record that the index now holds `folder`'s articles, and, if `every_article_judged`,
+        that every one was judged by today's rag.injection (else a sync judges them again)."""
+        values = {"source_dir": str(Path(folder).resolve())}
+        if every_article_judged:
+            values["injection_rules"] = INJECTION_RULES
+        if any(self.meta.get(key) != value for key, value in values.items()):
+            self._set(**values)
             self.changed = True
 
     def _set(self, **values) -> None:

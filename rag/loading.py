@@ -30,7 +30,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import BinaryIO
@@ -42,7 +42,7 @@ from rag.schema import Article, ArticleRecord
 from rag.text import LINE, MONTH_NAME, month_number, sentences
 
 __all__ = ["SUPPORTED_SUFFIXES", "ARCHIVE_SUFFIXES", "load_file", "load_or_skip", "load_article", "load_folder",
-           "article_files", "file_name", "page_of", "content_hash",
+           "Listing", "article_files", "file_name", "page_of", "content_hash",
            # the pieces rag.archives reads the articles of a dump or feed with
            "FEED_SUFFIXES", "read_bytes", "decode_text", "remove_unseen", "text_lines", "drop_furniture", "title_of",
            "dates_in", "make_article", "bad_file"]
@@ -167,34 +167,49 @@ def load_article(path: Path, max_bytes: int = Settings.max_file_bytes) -> Articl
                         dates=dates_in(text), published=_dateline(text))
 
 
-def article_files(folder: Path) -> list[Path]:
+@dataclass
+class Listing:
+    """A library folder's entries that may be articles (article_files), and the sub-folders that
+    could not be listed, by their names within it ("2024/05") with why."""
+
+    files: list[Path]
+    unlisted: dict[str, str] = field(default_factory=dict)  # name -> reason ("Permission denied")
+
+    def reasons(self) -> list[str]:
+        """Each unlisted sub-folder as a reason it was skipped: "2024/05/: cannot be listed (...)"."""
+        return [f"{name}/: cannot be listed ({why})" for name, why in self.unlisted.items()]
+
+
+def article_files(folder: Path) -> Listing:
     """The entries of `folder` and of its sub-folders, at any depth, that may be articles, in the
     order of their names within it (file_name): everything but hidden entries and what hidden
     folders hold. An archive kept by year or by section ("2024/05/...", "business/001.txt") is
     read whole. A link is listed, never followed (a linked folder is not entered), and so are
     special files, so that load_article says why it skips them. BadInputError when the folder is
-    missing or holds no file of a supported type; a sub-folder that cannot be listed is named
-    in the log and left out."""
+    missing or cannot be listed, or holds no file of a supported type; a sub-folder that cannot
+    be listed (its permissions, a mount that failed) is named in the listing's `unlisted`, so
+    that a sync says so and keeps what it indexed from it (its files may all still be there)."""
     folder = Path(folder)
     if not folder.exists():
         raise BadInputError(f"no such folder: {folder}")
     if not folder.is_dir():
         raise BadInputError(f"{folder} is not a folder: give the folder that holds the articles")
-    files = []
+    files, unlisted = [], {}
 
-    def unlisted(exc: OSError) -> None:
+    def unlisted_folder(exc: OSError) -> None:
         if Path(exc.filename) == folder:
             raise BadInputError(f"{folder} cannot be read: {exc.strerror}")
-        log.warning("skipping the folder %s: %s", file_name(folder, Path(exc.filename)), exc.strerror)
+        unlisted[file_name(folder, Path(exc.filename))] = exc.strerror or type(exc).__name__
 
-    for root, folders, names in os.walk(folder, onerror=unlisted):  # links to folders are not walked into
+    for root, folders, names in os.walk(folder, onerror=unlisted_folder):  # links to folders are not walked into
         folders[:] = [f for f in folders if not f.startswith(".")]
         files += [Path(root, f) for f in folders if Path(root, f).is_symlink()]
         files += [Path(root, n) for n in names if not n.startswith(".")]
     files.sort(key=lambda path: file_name(folder, path))
     if not any(p.suffix.lower() in SUPPORTED_SUFFIXES for p in files):
-        raise BadInputError(f"no article files in {folder} (the types read: {', '.join(SUPPORTED_SUFFIXES)})")
-    return files
+        unread = f"; {', '.join(Listing([], unlisted).reasons())}" if unlisted else ""
+        raise BadInputError(f"no article files in {folder} (the types read: {', '.join(SUPPORTED_SUFFIXES)}){unread}")
+    return Listing(files, dict(sorted(unlisted.items())))
 
 
 def file_name(folder: Path, path: Path) -> str:
@@ -208,8 +223,11 @@ def load_folder(folder: Path, max_bytes: int = Settings.max_file_bytes,
                 max_archive_bytes: int = Settings.max_archive_bytes) -> tuple[list[Article], list[str]]:
     """Load the files in `folder` and its sub-folders (article_files); unusable ones are skipped
     as "name: reason"."""
-    articles, skipped = [], []
-    for path in article_files(folder):
+    listing = article_files(folder)
+    articles, skipped = [], listing.reasons()
+    for reason in skipped:
+        log.warning("skipping %s", reason)
+    for path in listing.files:
         found, left_out = load_or_skip(path, max_bytes, max_archive_bytes, file_name(folder, path))
         for reason in left_out:
             log.warning("skipping %s", reason)

@@ -29,7 +29,7 @@ from rag.config import Settings
 from rag.embedding import load_embedder, passage_text
 from rag.errors import BadInputError, IndexUnusableError
 from rag.index import Build, indexed_files, indexed_texts, judged_by_other_rules, read_catalog, writing
-from rag.loading import article_files, byte_limit, file_name, known_as, load_or_skip, opened
+from rag.loading import Listing, article_files, byte_limit, file_name, known_as, load_or_skip, opened
 from rag.schema import Article, Chunk, IndexInfo
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ class SyncPlan:
     changed: list[tuple[Path, str]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # indexed names no longer in the folder, or refused now
     unchanged: list[str] = field(default_factory=list)
+    # Indexed names in a sub-folder that could not be listed: kept as they are, unread.
+    kept: list[str] = field(default_factory=list)
     # Unchanged, but judged by older rules of rag.injection: read again, passages kept (Writer.keep).
     judged_again: list[tuple[Path, str]] = field(default_factory=list)
     # "name: reason" of each file that is not read (a link, a pipe, another type, over the size
@@ -58,16 +60,23 @@ class SyncPlan:
     refused: list[str] = field(default_factory=list)
 
 
-def plan_sync(folder: Path, files: list[Path], index_dir: Path, build: Build, max_file_bytes: int,
+def plan_sync(folder: Path, listing: Listing, index_dir: Path, build: Build, max_file_bytes: int,
               max_archive_bytes: int) -> SyncPlan:
     """Compare a folder's files (`article_files`, listed by the caller before the model loads, so
     that a missing folder is refused first) with the index, each by its name within the folder
-    (file_name). Nothing is written; an index built otherwise counts as empty."""
+    (file_name). A sub-folder that could not be listed is refused, and what was indexed from it
+    is kept as it is: its files may all be there still (a permission changed, a mount failed),
+    and removing them would lose what the next sync, once it can list them, must embed again.
+    Nothing is written; an index built otherwise counts as empty."""
     indexed = indexed_files(Path(index_dir), build)
     rejudge = bool(indexed) and judged_by_other_rules(Path(index_dir))
     plan = SyncPlan()
-    names = set()
-    for path in files:
+    for reason, inside in zip(listing.reasons(), listing.unlisted):
+        kept = sorted(name for name in indexed if name.startswith(f"{inside}/"))
+        plan.refused.append(reason + (f"; the {len(kept)} files indexed from it are kept" if kept else ""))
+        plan.kept += kept
+    names = set(plan.kept)
+    for path in listing.files:
         name = file_name(folder, path)
         try:
             digest = _file_hash(path, *byte_limit(path, max_file_bytes, max_archive_bytes))
@@ -87,11 +96,11 @@ def plan_sync(folder: Path, files: list[Path], index_dir: Path, build: Build, ma
     return plan
 
 
-def dry_run(folder: Path, files: list[Path], index_dir: Path, build: Build, settings: Settings) -> SyncPlan:
+def dry_run(folder: Path, listing: Listing, index_dir: Path, build: Build, settings: Settings) -> SyncPlan:
     """plan_sync, with the new and changed files read (not embedded) by the function the sync
     reads them with: one it would skip once read (empty, binary, page furniture only) is refused
     with the sync's reason, and removed if it was indexed; so are a dump's unusable rows."""
-    plan = plan_sync(folder, files, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)
+    plan = plan_sync(folder, listing, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)
     for entries in (plan.new, plan.changed):  # in the sync's order, so the reasons come in its order
         for path, digest in list(entries):
             name = file_name(folder, path)
@@ -121,10 +130,10 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
     replaces the local embedder's `embed` (rag.distributed runs it on a Ray cluster)."""
     started = time.perf_counter()
     folder, index_dir = Path(source_dir), Path(index_dir)
-    files = article_files(folder)  # a missing or empty folder is refused before the model loads
+    listing = article_files(folder)  # a missing or empty folder is refused before the model loads
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
     build = build_for(settings)
-    plan = plan_sync(folder, files, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)
+    plan = plan_sync(folder, listing, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)
     # Files whose articles are indexed, read again: of these, the rows with the same text are kept.
     indexed_again = plan.changed + plan.judged_again
     changed = {file_name(folder, path) for path, _ in indexed_again}
@@ -165,11 +174,11 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
     if batch:
         _commit(batch, index_dir, build, chunk, encode, remote, bar, counts, started)
     bar.close()
-    if not read and not plan.unchanged:
+    if not read and not plan.unchanged and not plan.kept:
         raise BadInputError(f"no usable article in {folder}: " + "; ".join(skipped))
 
     removed = 0
-    unchanged = set(plan.unchanged)
+    unchanged = set(plan.unchanged) | set(plan.kept)
     with writing(index_dir, build) as writer:
         if writer.started_again and not read:
             # The index was damaged or rebuilt with other settings after it was compared with
@@ -179,7 +188,8 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
             if source not in read and file not in unchanged:
                 writer.remove(source)
                 removed += 1
-        writer.synced(folder)
+        # Articles kept unread were not judged by today's rules: the next sync judges them all.
+        writer.synced(folder, every_article_judged=not plan.kept)
     _, articles = read_catalog(index_dir)
     return IndexInfo(index_dir=str(index_dir), embedding_model=settings.embedding_model, dimension=build.dimension,
                      articles=len(articles), chunks=sum(a.chunks for a in articles), skipped=skipped,

@@ -611,6 +611,43 @@ def test_dry_run_says_what_a_sync_would_do_and_changes_nothing(settings, tmp_pat
     assert read_catalog(index_dir) == before
 
 
+def test_a_sub_folder_that_cannot_be_listed_keeps_what_was_indexed_from_it(tmp_path, monkeypatch, capsys):
+    """A year of the archive whose folder cannot be listed for a while (its permissions changed, a
+    mount failed) was taken for deleted: the sync removed every article indexed from it, and the
+    next one had to embed them all again. Now the sync says it could not list it and keeps them,
+    and judges every article again at its next sync if today's rules of rag.injection are newer."""
+    from rag.cli import main
+    from test_loading import _unlistable
+
+    folder, index_dir = tmp_path / "articles", tmp_path / "index"
+    (folder / "2024").mkdir(parents=True)
+    seeds = sorted(SEEDS.iterdir())
+    shutil.copy(seeds[0], folder)
+    for path in seeds[1:3]:
+        shutil.copy(path, folder / "2024")
+    settings = rag.load_settings(index_dir=index_dir)
+    rag.build_index(folder, settings=settings, progress=False)
+    before = read_catalog(index_dir)[1]
+    with sqlite3.connect(index_dir / DATABASE) as db:  # as if indexed by older rules of rag.injection
+        db.execute("UPDATE meta SET value = ? WHERE key = 'injection_rules'", (json.dumps("older rules"),))
+
+    _unlistable(monkeypatch, "2024")
+    reason = "2024/: cannot be listed (Permission denied); the 2 files indexed from it are kept"
+    assert main(["--index-dir", str(index_dir), "index", str(folder), "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert (plan["remove"], plan["skip"]) == ([], [reason])
+    assert plan["keep_unread"] == [f"2024/{path.name}" for path in seeds[1:3]]
+    info = rag.build_index(folder, settings=settings, progress=False)
+    assert (info.articles, info.removed, info.skipped) == (3, 0, [reason])
+    assert read_catalog(index_dir)[1] == before
+    assert read_catalog(index_dir)[0]["injection_rules"] == "older rules"  # the kept ones were not judged
+
+    monkeypatch.undo()
+    info = rag.build_index(folder, settings=settings, progress=False)
+    assert (info.articles, info.embedded, info.removed, info.skipped) == (3, 0, 0, [])
+    assert read_catalog(index_dir)[0]["injection_rules"] == INJECTION_RULES
+
+
 def test_a_sync_lists_its_folder_once(tmp_path, monkeypatch):
     """It listed it twice, before the model loaded (to refuse a missing folder early) and again
     for its plan: twice the work on a large archive, and two listings that may disagree."""

@@ -445,6 +445,34 @@ def test_an_archive_kept_in_sub_folders_is_read_whole_each_file_by_its_path(tmp_
     assert not any("Secret" in a.text for a in articles)
 
 
+def _unlistable(monkeypatch, name):
+    """Listing a folder called `name` fails as its permissions would (the tests run as root, whom
+    permissions do not stop): os.walk lists each folder with os.scandir."""
+    real = os.scandir
+
+    def scandir(path="."):
+        if os.path.basename(os.fspath(path)) == name:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def test_a_sub_folder_that_cannot_be_listed_is_named_with_why(tmp_path, monkeypatch):
+    """It was only logged: a reader of what was skipped could not tell that a year of the archive
+    was left out."""
+    (tmp_path / "2024" / "05").mkdir(parents=True)
+    write(tmp_path / "2024" / "05", "a.txt", "Ferry strike ends\n\nThe ferry strike ended.\n")
+    write(tmp_path, "b.txt", "Dam opens\n\nThe new dam opened on Monday.\n")
+    _unlistable(monkeypatch, "05")
+    articles, skipped = load_folder(tmp_path)
+    assert [a.source for a in articles] == ["b.txt"]
+    assert skipped == ["2024/05/: cannot be listed (Permission denied)"]
+    (tmp_path / "b.txt").unlink()
+    with pytest.raises(BadInputError, match=r"no article files in .*; 2024/05/: cannot be listed \(Permission"):
+        load_folder(tmp_path)
+
+
 def test_load_folder_reads_the_seeds_in_name_order():
     articles, skipped = load_folder(SEEDS)
     assert [a.source for a in articles] == sorted(p.name for p in SEEDS.glob("*.txt"))
