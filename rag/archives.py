@@ -53,11 +53,13 @@ COLUMNS = {
 }
 
 
-def load_archive(path: Path, max_bytes: int, max_archive_bytes: int) -> tuple[list[Article], list[str]]:
+def load_archive(path: Path, max_bytes: int, max_archive_bytes: int,
+                 name: str | None = None) -> tuple[list[Article], list[str]]:
     """The articles of a dump or feed, and the rows or entries skipped, each as "file, row 7:
     reason". BadInputError when the file is unusable as a whole (over max_archive_bytes) or none
-    of its rows is; a row's text over max_bytes is skipped."""
-    data = read_bytes(path, max_archive_bytes, "max_archive_bytes")
+    of its rows is; a row's text over max_bytes is skipped. `name`: its path within its library
+    folder, none of whose folders is followed if it is a link (rag.loading.opened)."""
+    data = read_bytes(path, max_archive_bytes, "max_archive_bytes", name)
     if path.suffix.lower() in FEED_SUFFIXES:
         articles, skipped = _feed(path, data)
     else:

@@ -109,9 +109,9 @@ def load_file(path: Path, max_bytes: int = Settings.max_file_bytes,
         if path.suffix.lower() in ARCHIVE_SUFFIXES:
             from rag.archives import load_archive
 
-            articles, skipped = load_archive(path, max_bytes, max_archive_bytes)
+            articles, skipped = load_archive(path, max_bytes, max_archive_bytes, name)
         else:
-            articles, skipped = [load_article(path, max_bytes)], []
+            articles, skipped = [load_article(path, max_bytes, name)], []
     except BadInputError as exc:
         raise BadInputError(known_as(str(exc), path, name)) from None
     if name and name != path.name:
@@ -148,13 +148,15 @@ def byte_limit(path: Path, max_bytes: int, max_archive_bytes: int) -> tuple[int,
     return max_bytes, "max_file_bytes"
 
 
-def load_article(path: Path, max_bytes: int = Settings.max_file_bytes) -> Article:
-    """Read one .txt/.md/.html/.htm/.pdf file; BadInputError (naming the file) when it is not usable."""
+def load_article(path: Path, max_bytes: int = Settings.max_file_bytes, name: str | None = None) -> Article:
+    """Read one .txt/.md/.html/.htm/.pdf file; BadInputError (naming the file) when it is not usable.
+    `name`: its path within its library folder (file_name), none of whose folders is followed if
+    it is a link (opened)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in ARCHIVE_SUFFIXES:
         raise bad_file(path, "a dump or feed holds many articles: read it with load_file")
-    data = read_bytes(path, max_bytes)
+    data = read_bytes(path, max_bytes, name=name)
     if suffix == ".pdf":
         return _pdf_article(path, data)
     text = decode_text(path, data)
@@ -294,17 +296,18 @@ def bad_file(path: Path, reason: str) -> BadInputError:
     return BadInputError(f"{path.name}: {reason}")
 
 
-def read_bytes(path: Path, max_bytes: int, setting: str = "max_file_bytes") -> bytes:
-    with opened(path, max_bytes, setting) as f:
+def read_bytes(path: Path, max_bytes: int, setting: str = "max_file_bytes", name: str | None = None) -> bytes:
+    with opened(path, max_bytes, setting, name) as f:
         return f.read()
 
 
 @contextmanager
-def opened(path: Path, max_bytes: int, setting: str = "max_file_bytes") -> Iterator[BinaryIO]:
+def opened(path: Path, max_bytes: int, setting: str = "max_file_bytes", name: str | None = None) -> Iterator[BinaryIO]:
     """The file, open for reading, if it is one that is read: BadInputError (naming the file and
     why) for a name that is not UTF-8, an unsupported type, a link, a pipe or device, a file over
     `max_bytes`, or one that cannot be read. A sync's plan hashes files through it too, so that it
-    skips exactly what reading would refuse."""
+    skips exactly what reading would refuse. `name`: the file's path within its library folder
+    (file_name, "2024/05/a.txt"); a folder on it that is a link is refused too (_open_inside)."""
     try:
         path.name.encode("utf-8")
     except UnicodeEncodeError:  # bytes no UTF-8 reads: the name could be neither stored nor cited
@@ -318,12 +321,10 @@ def opened(path: Path, max_bytes: int, setting: str = "max_file_bytes") -> Itera
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise bad_file(path, f"unsupported file type {path.suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}")
     try:
-        # Only a regular file is read: a link could point anywhere on the machine (/etc/passwd),
-        # and opening a pipe would block. O_NOFOLLOW refuses a link at the moment of opening, so
-        # it cannot be swapped in after a check. A linked sub-folder is never listed
-        # (article_files); one swapped in for a sub-folder between the listing and the reading
-        # would be followed, a race open only to someone who can write to the library folder.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = _open_inside(path, name)
+    except _LinkedFolder:
+        raise bad_file(path, "a folder on its path is a symbolic link or no folder any more: only files inside "
+                             "the library folder are read") from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise bad_file(path, "a symbolic link: only files inside the library folder are read "
@@ -339,6 +340,38 @@ def opened(path: Path, max_bytes: int, setting: str = "max_file_bytes") -> Itera
             yield f
         except OSError as exc:
             raise bad_file(path, f"cannot read it: {exc.strerror}") from None
+
+
+class _LinkedFolder(Exception):
+    """A folder on the path of a file to read is a link (or was replaced by a file)."""
+
+
+def _open_inside(path: Path, name: str | None) -> int:
+    """A descriptor of the file at `path`, open for reading. Only a regular file is read: a link
+    could point anywhere on the machine (/etc/passwd), and opening a pipe would block. O_NOFOLLOW
+    refuses a link at the moment of opening, so it cannot be swapped in after a check. With
+    `name`, the file's path within its library folder ("2024/05/a.txt"), each folder on that path
+    is opened in turn from the one before, none followed if it is a link: a linked sub-folder is
+    never listed (article_files), and one swapped in for a sub-folder between the listing and the
+    reading (by someone who can write to the library folder) would otherwise lead out of it."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+    parts = name.split("/") if name else []
+    if len(parts) < 2 or Path(path).parts[-len(parts):] != tuple(parts):
+        return os.open(path, flags)
+    folder = os.open(Path(path).parents[len(parts) - 1], os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            try:
+                inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folder)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise _LinkedFolder from None
+                raise
+            os.close(folder)
+            folder = inner
+        return os.open(parts[-1], flags, dir_fd=folder)
+    finally:
+        os.close(folder)
 
 
 # When a short text decodes equally well in several single-byte encodings (a lone "£" or "é"

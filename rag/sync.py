@@ -79,7 +79,7 @@ def plan_sync(folder: Path, listing: Listing, index_dir: Path, build: Build, max
     for path in listing.files:
         name = file_name(folder, path)
         try:
-            digest = _file_hash(path, *byte_limit(path, max_file_bytes, max_archive_bytes))
+            digest = _file_hash(path, name, *byte_limit(path, max_file_bytes, max_archive_bytes))
         except BadInputError as exc:
             plan.refused.append(known_as(str(exc), path, name))
             continue
@@ -249,8 +249,8 @@ def _progress(files: int, shown: bool):
                 bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} files [{elapsed}<{remaining}{postfix}]")
 
 
-def _file_hash(path: Path, max_bytes: int, setting: str) -> str:
+def _file_hash(path: Path, name: str, max_bytes: int, setting: str) -> str:
     """The SHA-256 of the file's bytes; BadInputError, as reading it would give, for a file that
-    is not read (a link, a pipe, another type, over the size limit)."""
-    with opened(path, max_bytes, setting) as f:
+    is not read (a link, a pipe, another type, over the size limit, a linked folder on its path)."""
+    with opened(path, max_bytes, setting, name) as f:
         return hashlib.file_digest(f, "sha256").hexdigest()

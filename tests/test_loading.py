@@ -15,7 +15,7 @@ from rag.answer import finish
 from rag.chunking import chunk_article
 from rag.config import PROJECT_DIR
 from rag.errors import BadInputError
-from rag.loading import load_article, load_folder, page_of
+from rag.loading import article_files, load_article, load_folder, load_or_skip, page_of, read_bytes
 from rag.schema import Hit
 from rag.text import sentences
 
@@ -516,6 +516,30 @@ def test_only_regular_files_inside_the_folder_are_read(tmp_path):
     ]
     with pytest.raises(BadInputError, match="passwd_link.txt: a symbolic link"):
         load_article(tmp_path / "passwd_link.txt")
+
+
+def test_a_sub_folder_swapped_for_a_link_after_the_listing_is_not_followed(tmp_path):
+    """A linked folder is never listed, but one swapped in for a listed sub-folder before its
+    files were read was followed (O_NOFOLLOW guards only a path's last part): by someone who can
+    write to the library folder, a way to have any file the app can read indexed and shown."""
+    library, outside = tmp_path / "library", tmp_path / "outside"
+    (library / "2024").mkdir(parents=True)
+    write(library / "2024", "a.txt", "Ferry strike ends\n\nThe ferry strike ended.\n")
+    write(library / "2024", "wire.jsonl", '{"title": "Dam opens", "text": "The new dam opened on Monday."}\n')
+    outside.mkdir()
+    write(outside, "a.txt", "Secret\n\nNot an article of the library.\n")
+    write(outside, "wire.jsonl", '{"title": "Secret", "text": "Not an article of the library."}\n')
+    listed = article_files(library).files
+    assert [len(load_or_skip(path, name=f"2024/{path.name}")[0]) for path in listed] == [1, 1]  # read as listed
+
+    shutil.rmtree(library / "2024")
+    (library / "2024").symlink_to(outside, target_is_directory=True)
+    for path in listed:
+        articles, skipped = load_or_skip(path, name=f"2024/{path.name}")
+        assert articles == [] and skipped == [f"2024/{path.name}: a folder on its path is a symbolic link or no "
+                                              "folder any more: only files inside the library folder are read"]
+    with pytest.raises(BadInputError, match="a folder on its path is a symbolic link"):
+        read_bytes(listed[0], 1000, name="2024/a.txt")
 
 
 def test_the_injection_set_loads_and_what_a_reader_cannot_see_is_dropped():
