@@ -379,13 +379,12 @@ def create_app(settings: Settings | None = None, *,
     @app.get("/healthz")
     def healthz():
         from rag.index import load_index
-        from rag.library import list_articles
         from rag.models import generator_path
 
         try:  # what a question needs: an index that loads (its checksums hold) and the model file
-            load_index(settings.index_dir, settings.embedding_model)
+            index = load_index(settings.index_dir, settings.embedding_model)
             generator_path(settings.generator, settings.models_dir)
-            articles = len(list_articles(settings=settings))
+            articles = len(index.articles)  # counted, not read: a check may come every few seconds
         except RagError as exc:
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         return {"status": "ok", "articles": articles, "generator": settings.generator}

@@ -28,7 +28,7 @@ from rag.chunking import chunk_article
 from rag.config import Settings
 from rag.embedding import load_embedder, passage_text
 from rag.errors import BadInputError, IndexUnusableError
-from rag.index import Build, indexed_files, indexed_texts, judged_by_other_rules, read_catalog, writing
+from rag.index import Build, catalog_counts, indexed_files, indexed_texts, judged_by_other_rules, writing
 from rag.loading import Listing, article_files, byte_limit, file_name, known_as, load_or_skip, opened
 from rag.schema import Article, Chunk, IndexInfo
 
@@ -190,9 +190,9 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
                 removed += 1
         # Articles kept unread were not judged by today's rules: the next sync judges them all.
         writer.synced(folder, every_article_judged=not plan.kept)
-    _, articles = read_catalog(index_dir)
+    articles, passages = catalog_counts(index_dir)
     return IndexInfo(index_dir=str(index_dir), embedding_model=settings.embedding_model, dimension=build.dimension,
-                     articles=len(articles), chunks=sum(a.chunks for a in articles), skipped=skipped,
+                     articles=articles, chunks=passages, skipped=skipped,
                      embedded=counts["embedded"], removed=removed, seconds=round(time.perf_counter() - started, 3))
 
 

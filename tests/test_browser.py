@@ -194,6 +194,13 @@ def test_add_an_article_ask_about_it_then_remove_it(page, browser, app_url, tmp_
     assert "Norway and Iceland agree Arctic cod quota in Tromsø" in rows[-1]
     assert "Nordic Fisheries Review" in rows[-1] and "2026-03-03" in rows[-1]
     _shot(page, "13-article-added")
+    # Found by the words of its title, whatever their case; the count says how many match.
+    page.locator("#library-search").get_by_role("textbox").fill("TROMSØ cod")
+    assert "Norway and Iceland agree Arctic cod quota in Tromsø" in _library_rows(page, 1)[0]
+    page.wait_for_function("document.querySelector('#library-count').innerText.includes('1 article matches')")
+    _shot(page, "13b-library-search")
+    page.locator("#library-search").get_by_role("textbox").fill("")
+    _library_rows(page, 6)
 
     _open_tab(page, "Chat")
     answer = _ask(page, COD_QUESTION)
