@@ -63,11 +63,10 @@ def counted(shown: int, total: int, text: str) -> str:
     return line + (f"; the first {shown} by name are shown: search for the others" if shown < total else "")
 
 
-def refresh(settings: Settings, text: str = "", status: str = "") -> tuple:
-    """(table, remove list, count, status) as they are now, for the search `text`; the status
-    keeps `status` if given."""
-    rows, sources, count, problem = table(settings, text)
-    return rows, gr.update(choices=sources, value=None), count, status or problem
+def shown(text: str = "", *, settings: Settings) -> tuple:
+    """(table, remove list, count) as they are now, for the search `text`."""
+    rows, sources, count, _ = table(settings, text)
+    return rows, gr.update(choices=sources, value=None), count
 
 
 def _done(what: str, info: IndexInfo) -> str:
@@ -77,42 +76,40 @@ def _done(what: str, info: IndexInfo) -> str:
             f"from the next question.{skipped}")
 
 
-# The Progress parameters come before `settings`: Gradio only finds them among the positional
-# parameters, and functools.partial makes `settings` and all after it keyword-only. `text` is the
-# search shown, which the table keeps after a change.
-def add(files: list[str] | None, text: str = "", progress=gr.Progress(track_tqdm=True), *,
-        settings: Settings) -> tuple:
-    """Add uploaded files; returns (file box, emptied; table, remove list, count, status)."""
+# Each change returns its status line; the table is shown again after it (`shown`, with the search
+# typed). The Progress parameters come before `settings`: Gradio only finds them among the
+# positional parameters, and functools.partial makes `settings` and all after it keyword-only.
+def add(files: list[str] | None, progress=gr.Progress(track_tqdm=True), *, settings: Settings) -> tuple:
+    """Add uploaded files; returns (file box, emptied; status)."""
     if not files:
-        return (None, *refresh(settings, text))
+        return None, gr.update()
     progress(0, desc="Checking the files")
     try:
         info = library.add_articles(files, settings=settings, progress=True)
     except RagError as exc:
-        return (None, *refresh(settings, text, f"⚠️ Nothing was added: {plain(str(exc))}"))
+        return None, f"⚠️ Nothing was added: {plain(str(exc))}"
     names = ", ".join(library.safe_name(f) for f in files)
-    return (None, *refresh(settings, text, _done(f"Added {names}", info)))
+    return None, _done(f"Added {names}", info)
 
 
-def remove(source: str | None, text: str = "", progress=gr.Progress(track_tqdm=True), *,
-           settings: Settings) -> tuple:
+def remove(source: str | None, progress=gr.Progress(track_tqdm=True), *, settings: Settings) -> str:
     if not source:
-        return refresh(settings, text, "Nothing was removed: choose an article first.")
+        return "Nothing was removed: choose an article first."
     progress(0, desc=f"Removing {source}")
     try:
         info = library.remove_article(source, settings=settings, progress=True)
     except RagError as exc:
-        return refresh(settings, text, f"⚠️ Nothing was removed: {plain(str(exc))}")
-    return refresh(settings, text, _done(f"Removed {source}", info))
+        return f"⚠️ Nothing was removed: {plain(str(exc))}"
+    return _done(f"Removed {source}", info)
 
 
-def reindex(text: str = "", progress=gr.Progress(track_tqdm=True), *, settings: Settings) -> tuple:
+def reindex(progress=gr.Progress(track_tqdm=True), *, settings: Settings) -> str:
     progress(0, desc="Re-indexing")
     try:
         info = library.reindex(settings=settings, progress=True)
     except RagError as exc:
-        return refresh(settings, text, f"⚠️ Re-indexing failed: {plain(str(exc))}")
-    return refresh(settings, text, _done("Re-indexed the library folder", info))
+        return f"⚠️ Re-indexing failed: {plain(str(exc))}"
+    return _done("Re-indexed the library folder", info)
 
 
 def library_tab(settings: Settings, tab: gr.Tab) -> None:
@@ -145,18 +142,18 @@ def library_tab(settings: Settings, tab: gr.Tab) -> None:
 
     # The progress bar shows over the table, which is what changes.
     writing = dict(concurrency_id="library", concurrency_limit=1, show_progress_on=articles)
-    shown = [articles, chosen, count, status]
-    upload.upload(partial(add, settings=settings), [upload, search], [upload, *shown], api_name="add_articles",
-                  **writing)
+    show = dict(fn=partial(shown, settings=settings), inputs=search, outputs=[articles, chosen, count],
+                api_visibility="private")
+    upload.upload(partial(add, settings=settings), upload, [upload, status], api_name="add_articles",
+                  **writing).then(**show)
     # Deleting a file is the one step that cannot be undone here: ask first. Cancelling sends
     # None, as does an empty choice, and `remove` then changes nothing.
-    remove_button.click(partial(remove, settings=settings), [chosen, search], shown,
-                        js="(source, text) => "
-                           "[source && confirm(`Remove ${source} from the library?`) ? source : null, text]",
-                        api_name="remove_article", **writing)
-    reindex_button.click(partial(reindex, settings=settings), search, shown, api_name="reindex", **writing)
+    remove_button.click(partial(remove, settings=settings), chosen, status,
+                        js="(source) => source && confirm(`Remove ${source} from the library?`) ? source : null",
+                        api_name="remove_article", **writing).then(**show)
+    reindex_button.click(partial(reindex, settings=settings), None, status, api_name="reindex", **writing).then(**show)
     # Searched as it is typed; only the last of the searches typed meanwhile runs.
-    search.change(lambda text: refresh(settings, text)[:3], search, [articles, chosen, count], api_name="find_articles",
+    search.change(partial(shown, settings=settings), search, [articles, chosen, count], api_name="find_articles",
                   trigger_mode="always_last", show_progress="hidden")
     # Another session may have changed the library since this page was loaded.
-    tab.select(lambda text: refresh(settings, text)[:3], search, [articles, chosen, count], api_visibility="private")
+    tab.select(**show)
