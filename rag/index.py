@@ -89,6 +89,14 @@ CREATE TABLE IF NOT EXISTS articles (
     added TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS articles_by_file ON articles(file);
+-- What a library file's stat said when it was hashed (rag.sync: a file whose stat is the same is
+-- not read again), and when: "size mtime_ns ctime_ns inode device", nanoseconds, its SHA-256.
+CREATE TABLE IF NOT EXISTS file_stats (
+    file TEXT PRIMARY KEY,
+    stat TEXT NOT NULL,
+    hashed_ns INTEGER NOT NULL,
+    file_hash TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL,
@@ -578,6 +586,17 @@ def indexed_files(index_dir: Path, build: Build) -> dict[str, str]:
         return {}
 
 
+def hashed_stats(index_dir: Path) -> dict[str, tuple[str, int, str]]:
+    """file name -> (its stat when hashed, when, the SHA-256) as Writer.hashed recorded them;
+    empty when the index cannot be read."""
+    try:
+        with _reading(Path(index_dir)) as db:
+            return {file: (stat, hashed_ns, digest) for file, stat, hashed_ns, digest in db.execute(
+                "SELECT file, stat, hashed_ns, file_hash FROM file_stats")}
+    except (IndexUnusableError, sqlite3.DatabaseError):
+        return {}
+
+
 def judged_by_other_rules(index_dir: Path) -> bool:
     """Whether the index's articles were judged by other rules of rag.injection than today's
     (whether each speaks to the assistant, and is trusted less): a sync then reads them again."""
@@ -638,6 +657,7 @@ class Writer:
             self.changed = True
         self.meta = meta
         self.not_finite: list[str] = []  # articles put with a NaN or infinite vector: the commit refuses them
+        self.stats_changed = False  # only the file stats: committed without a new generation
 
     def indexed(self) -> dict[str, str]:
         """source -> the file it came from, as this transaction sees them."""
@@ -694,6 +714,14 @@ class Writer:
                             zip(ids, (v.tobytes() for v in np.asarray(vectors, dtype=np.float32))))
         self.changed = True
 
+    def hashed(self, stats: dict[str, tuple[str, int, str]]) -> None:
+        """Record the stats of the files hashed (file -> (stat, when, SHA-256): rag.sync), and forget
+        those of files no article comes from any more."""
+        self.db.executemany("INSERT OR REPLACE INTO file_stats (file, stat, hashed_ns, file_hash) VALUES (?, ?, ?, ?)",
+                            [(file, *recorded) for file, recorded in stats.items()])
+        forgotten = self.db.execute("DELETE FROM file_stats WHERE file NOT IN (SELECT file FROM articles)").rowcount
+        self.stats_changed |= bool(stats) or forgotten > 0
+
     def synced(self, folder: Path, every_article_judged: bool = True) -> None:
         """Record that the index now holds `folder`'s articles, and, if `every_article_judged`,
         that every one was judged by today's rag.injection (else a sync judges them again)."""
@@ -716,7 +744,8 @@ class Writer:
                                 f"{', '.join(self.not_finite)}: nothing of this batch is written and the last commit "
                                 "is kept; check the embedding model, or remove the article")
         if not self.changed:
-            self.db.execute("ROLLBACK")
+            # Readers see no other articles or passages: the stats alone need no new generation.
+            self.db.execute("COMMIT" if self.stats_changed else "ROLLBACK")
             return None
         generation = int(self.meta.get("generation", 0)) + 1
         held = self.meta["vectors_count"]
