@@ -380,6 +380,15 @@ def read_record(index_dir: Path, source: str) -> ArticleRecord | None:
     return records[0] if records else None
 
 
+def sources_of_texts(index_dir: Path, content_hashes: Iterable[str]) -> dict[str, str]:
+    """content hash -> the source of an indexed article with that text, for those of
+    `content_hashes` the index holds (looked up, not read whole)."""
+    index_dir, wanted = Path(index_dir), sorted(set(content_hashes))
+    with _reading(index_dir) as db, _refusing_damage(index_dir):
+        return dict(db.execute(f"SELECT content_hash, min(source) FROM articles WHERE content_hash IN "
+                               f"({', '.join('?' * len(wanted))}) GROUP BY content_hash", wanted))
+
+
 def index_size(index_dir: Path) -> dict:
     """Articles, passages and bytes on disk of the index at index_dir (zeros when there is none);
     IndexUnusableError when it is damaged, which is not the same as empty."""

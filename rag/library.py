@@ -25,7 +25,7 @@ from pathlib import Path
 
 from rag.config import Settings, load_settings
 from rag.errors import BadInputError
-from rag.index import find_records, read_catalog, read_meta, read_record
+from rag.index import find_records, read_catalog, read_meta, read_record, sources_of_texts
 from rag.loading import ARCHIVE_SUFFIXES, SUPPORTED_SUFFIXES, byte_limit, load_file
 from rag.pipeline import build_index
 from rag.schema import Article, ArticleRecord, IndexInfo
@@ -109,10 +109,10 @@ def add_articles(paths: list[str | Path], index_dir: str | Path | None = None, *
         raise BadInputError(f"{len(paths)} files but {len(names)} names: give one name a file")
     with _WRITE_LOCK:
         folder = articles_folder(index_dir)
-        indexed = {a.content_hash: a.source for a in list_articles(index_dir)}
         with tempfile.TemporaryDirectory(prefix="rag-upload-") as staging:
             staged = [_checked_copy(path, name, Path(staging), settings)
                       for path, name in zip(paths, names)]
+            indexed = sources_of_texts(index_dir, [text for _, text in staged if text is not None])
             problems = _conflicts(staged, folder, indexed)
             if problems:
                 raise BadInputError("; ".join(problems))
