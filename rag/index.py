@@ -380,6 +380,13 @@ def read_record(index_dir: Path, source: str) -> ArticleRecord | None:
     return records[0] if records else None
 
 
+def file_names(index_dir: Path) -> list[str]:
+    """The names of the files the index's articles come from, in order (not their records)."""
+    index_dir = Path(index_dir)
+    with _reading(index_dir) as db, _refusing_damage(index_dir):
+        return [file for file, in db.execute("SELECT DISTINCT file FROM articles ORDER BY file")]
+
+
 def sources_of_texts(index_dir: Path, content_hashes: Iterable[str]) -> dict[str, str]:
     """content hash -> the source of an indexed article with that text, for those of
     `content_hashes` the index holds (looked up, not read whole)."""

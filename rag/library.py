@@ -25,7 +25,7 @@ from pathlib import Path
 
 from rag.config import Settings, load_settings
 from rag.errors import BadInputError
-from rag.index import find_records, read_catalog, read_meta, read_record, sources_of_texts
+from rag.index import file_names, find_records, read_catalog, read_meta, read_record, sources_of_texts
 from rag.loading import ARCHIVE_SUFFIXES, SUPPORTED_SUFFIXES, byte_limit, load_file
 from rag.pipeline import build_index
 from rag.schema import Article, ArticleRecord, IndexInfo
@@ -136,14 +136,13 @@ def remove_article(source: str, index_dir: str | Path | None = None, *, settings
     index_dir = _index_dir(index_dir, settings)
     with _WRITE_LOCK:
         folder = articles_folder(index_dir)
-        records = list_articles(index_dir)
-        files = {a.file for a in records}
-        entry = next((a for a in records if a.source == source and a.file != source), None)
-        if entry is not None:
+        entry = read_record(index_dir, source)
+        if entry is not None and entry.file != source:
             raise BadInputError(f"{source} is {entry.origin} of {entry.file}: remove {entry.file} (all its "
                                 "articles), or edit that file and re-index")
+        files = file_names(index_dir)  # names only: the records of 150,000 articles take 2.7 s to read
         if source not in files:
-            raise _not_listed(source, sorted(files))
+            raise _not_listed(source, files)
         if len(files) == 1:
             raise BadInputError(f"{source} is the only file: an index needs at least one, so add another first")
         path = folder / source
