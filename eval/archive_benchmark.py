@@ -69,7 +69,7 @@ def sync_figures(folder: Path, index_dir: Path, questions: list[str]) -> None:
     print(f"raw SentenceTransformer.encode of {len(sample)} of the same passages: {len(sample) / raw:.0f} passages/s; "
           f"the build ran at {info.chunks / seconds / (len(sample) / raw):.2f} of that")
     _, seconds = timed(lambda: rag.build_index(folder, index_dir, settings=settings, progress=False))
-    print(f"unchanged re-sync (every file hashed, nothing read): {seconds:.2f} s")
+    print(f"unchanged re-sync (every file's stat compared, nothing read): {seconds:.2f} s")
     first_seed = sorted((PROJECT_DIR / "seeds").iterdir())[0]
     (folder / "zz_added.txt").write_text(first_seed.read_text(encoding="utf-8").replace("Astana", "Almaty"),
                                          encoding="utf-8")
@@ -305,7 +305,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--many", type=int, default=150_000, help="made-up articles for part 6")
-    parser.add_argument("--only", choices=["keywords", "retrieve", "dump", "many"],
+    parser.add_argument("--only", choices=["sync", "keywords", "retrieve", "dump", "many"],
                         help="run one part (with part 1 for retrieve)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -334,6 +334,8 @@ def main() -> None:
             shutil.copy(path, folder)
         print("== 1. sync and retrieval (real passages)")
         sync_figures(folder, Path(tmp) / "index", questions)
+        if args.only == "sync":
+            return
         settings = load_settings()
         index = load_index(Path(tmp) / "index", settings.embedding_model)
         real = index.vectors_of(index.row_ids())

