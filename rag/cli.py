@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader stopped reading (`rag articles | head`): not a failure
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 0
     except Exception as exc:  # the edge of the program: one line, the traceback only with -v
         if args.verbose:
             traceback.print_exc()
@@ -48,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 _EXAMPLES = """examples:
   rag index library                 # index (or sync) the articles in library/
   rag index library --dry-run       # what a sync would change, and the index's size
+  rag articles istanbul             # the indexed articles whose title, file, outlet or dates say so
   rag ask "What came out of the May 2025 Istanbul talks?"
   rag chat                          # a conversation in the terminal
   rag ui                            # the web app on http://127.0.0.1:7860
@@ -82,6 +86,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="say what a sync would add, change and remove, and how big the index is; change nothing")
     index.add_argument("--json", action="store_true", help="print the result (or the dry run) as JSON")
     index.set_defaults(command=_index)
+
+    articles = commands.add_parser("articles", help="list the indexed articles, or those a search finds",
+                                   epilog="examples:\n  rag articles\n  rag articles cod quota --limit 20\n"
+                                   "  rag articles 2005-03 --json",
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    articles.add_argument("words", nargs="*", help="words the title, file name, outlet or dates must all hold "
+                                                   "(any case); none: every article")
+    articles.add_argument("--limit", type=_positive, default=50, help="articles shown at most (default 50)")
+    articles.add_argument("--json", action="store_true", help="print the articles found and their count as JSON")
+    articles.set_defaults(command=_articles)
 
     ask = commands.add_parser("ask", help="answer one question with citations")
     ask.add_argument("question")
@@ -152,6 +166,32 @@ def _parser() -> argparse.ArgumentParser:
                         help="with status: re-hash every assembled generator now (exit 2 if one is damaged)")
     models.set_defaults(command=_models)
     return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return int(text)
+
+
+def _articles(args, settings: Settings) -> int:
+    from rag.library import find_articles
+
+    text = " ".join(args.words)
+    found, total = find_articles(text, args.limit, settings=settings)
+    if args.json:
+        print(json.dumps({"total": total, "articles": [asdict(a) for a in found]}, indent=2,
+                         ensure_ascii=False))
+        return 0
+    for article in found:
+        print(f"{article.date() or '-':10}  {article.source}  {article.title}" +
+              (f" ({article.outlet})" if article.outlet else ""))
+    one = total == 1
+    counted = (f"{total:,} {'article matches' if one else 'articles match'} “{text}”" if text
+               else f"{total:,} {'article is' if one else 'articles are'} indexed")
+    print(counted + (f"; the first {len(found)} by name are shown (--limit)" if len(found) < total else ""),
+          file=sys.stderr)
+    return 0
 
 
 def _index(args, settings: Settings) -> int:

@@ -3,6 +3,7 @@
 import importlib.metadata
 import io
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -211,3 +212,34 @@ def test_ask_says_when_a_second_opinion_withdrew_the_answer(monkeypatch, capsys)
     out = capsys.readouterr().out
     assert out.startswith("The articles do not say.")
     assert "Withdrawn (asked again, the model said something else in 2 of 2 replies): Prisoners were swapped." in out
+
+
+def test_articles_lists_what_a_search_finds_and_how_many(seed_index, capsys):
+    from rag.cli import main
+
+    assert main(["--index-dir", str(seed_index), "articles", "ISTANBUL", "talks"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"2025-05-16  {ISTANBUL}  Istanbul talks: Russia-Ukraine war, Türkiye’s rise, and the "
+                                "quest for peace (TRT World)"]
+    assert err.strip() == "1 article matches “ISTANBUL talks”"
+    assert main(["--index-dir", str(seed_index), "articles", "--limit", "2", "--json"]) == 0
+    out, err = capsys.readouterr()
+    found = json.loads(out)
+    assert found["total"] == 5
+    assert [a["source"] for a in found["articles"]] == sorted(p.name for p in SEEDS.iterdir())[:2]
+    assert main(["--index-dir", str(seed_index), "articles", "nothing-of-the-kind"]) == 0
+    assert capsys.readouterr() == ("", "0 articles match “nothing-of-the-kind”\n")
+
+
+def test_output_read_only_in_part_is_not_a_failure(seed_index, monkeypatch):
+    """`rag articles | head -1`: the reader closing the pipe was an "internal error" (exit 1)."""
+    from rag.cli import main
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone: writing raises BrokenPipeError
+    closed = open(write_end, "w", encoding="utf-8", buffering=1)  # written line by line, as to a terminal
+    monkeypatch.setattr(sys, "stdout", closed)
+    try:
+        assert main(["--index-dir", str(seed_index), "articles", "--json"]) == 0
+    finally:
+        closed.close()

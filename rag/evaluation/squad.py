@@ -171,7 +171,7 @@ def throwaway_index(documents: dict[str, str], *articles_dirs: Path, settings: S
         for articles_dir in articles_dirs:
             if not articles_dir.is_dir():
                 raise BadInputError(f"no folder {articles_dir}: the articles the question set asks about")
-            for file in article_files(articles_dir):  # what the index reads of a folder, sub-folders too
+            for file in article_files(articles_dir).files:  # what the index reads of a folder, sub-folders too
                 if file.is_file():
                     target = _unused(folder / file_name(articles_dir, file))
                     target.parent.mkdir(parents=True, exist_ok=True)
