@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 _EXAMPLES = """examples:
   rag index library                 # index (or sync) the articles in library/
   rag index library --dry-run       # what a sync would change, and the index's size
-  rag articles istanbul             # the indexed articles whose title, file, outlet or dates say so
+  rag articles gazprom              # the indexed articles that name it (title, text, file, outlet)
   rag ask "What came out of the May 2025 Istanbul talks?"
   rag chat                          # a conversation in the terminal
   rag ui                            # the web app on http://127.0.0.1:7860
@@ -91,8 +91,8 @@ def _parser() -> argparse.ArgumentParser:
                                    epilog="examples:\n  rag articles\n  rag articles cod quota --limit 20\n"
                                    "  rag articles 2005-03 --json",
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    articles.add_argument("words", nargs="*", help="words the title, file name, outlet or dates must all hold "
-                                                   "(any case); none: every article")
+    articles.add_argument("words", nargs="*", help="words the title, file name, outlet or dates, or a passage, "
+                                                   "must all hold (any case); none: every article")
     articles.add_argument("--limit", type=_positive, default=50, help="articles shown at most (default 50)")
     articles.add_argument("--json", action="store_true", help="print the articles found and their count as JSON")
     articles.set_defaults(command=_articles)

@@ -217,11 +217,14 @@ def test_ask_says_when_a_second_opinion_withdrew_the_answer(monkeypatch, capsys)
 def test_articles_lists_what_a_search_finds_and_how_many(seed_index, capsys):
     from rag.cli import main
 
-    assert main(["--index-dir", str(seed_index), "articles", "ISTANBUL", "talks"]) == 0
+    assert main(["--index-dir", str(seed_index), "articles", "TRT", "2025-05"]) == 0  # its outlet, its date
     out, err = capsys.readouterr()
     assert out.splitlines() == [f"2025-05-16  {ISTANBUL}  Istanbul talks: Russia-Ukraine war, Türkiye’s rise, and the "
                                 "quest for peace (TRT World)"]
-    assert err.strip() == "1 article matches “ISTANBUL talks”"
+    assert err.strip() == "1 article matches “TRT 2025-05”"
+    assert main(["--index-dir", str(seed_index), "articles", "GRAIN", "corridor"]) == 0  # words of its text
+    out, err = capsys.readouterr()
+    assert [line.split()[1] for line in out.splitlines()] == ["003_1ca7cd9bf0959689.txt"]
     assert main(["--index-dir", str(seed_index), "articles", "--limit", "2", "--json"]) == 0
     out, err = capsys.readouterr()
     found = json.loads(out)

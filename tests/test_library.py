@@ -276,7 +276,7 @@ def test_a_name_not_in_a_large_library_is_refused_with_the_closest_names_not_all
 def test_the_library_is_searched_and_shown_a_page_at_a_time(settings, tmp_path, monkeypatch):
     """A library of 150,000 articles was read whole for its table (2.7 s), sent whole to the
     browser at every page load (17.5 MB) and listed whole in the remove list: now a page of it,
-    and a search by the words of a title, file name, outlet or date, whatever their case."""
+    and a search by the words of a title, file name, outlet, date or passage, whatever their case."""
     import ui.library
     from ui.library import table
 
@@ -286,6 +286,9 @@ def test_the_library_is_searched_and_shown_a_page_at_a_time(settings, tmp_path, 
     records, total = library.find_articles("TROMSØ nordic 2026-03", settings=settings)  # every word, any case
     assert (total, [r.source for r in records]) == (1, ["cod.txt"])
     assert library.find_articles("cod quota Istanbul", settings=settings) == ([], 0)
+    # A passage's words, as the keyword search reads them: any case, any form of the word.
+    records, total = library.find_articles("SVALBARD archipelagos disputes", settings=settings)
+    assert (total, [r.source for r in records]) == (1, ["cod.txt"])
     records, total = library.find_articles(limit=2, settings=settings)
     assert (len(records), total) == (2, 3)
 

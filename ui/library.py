@@ -39,8 +39,8 @@ SHOWN = 200
 
 
 def table(settings: Settings, text: str = "") -> tuple[list[list], list[str], str, str]:
-    """(rows for the table: the first SHOWN articles whose title, file, outlet or dates hold every
-    word of `text`; their file names, for the remove list; how many there are; a note when there
+    """(rows for the table: the first SHOWN articles whose title, file, outlet or dates, or a
+    passage, hold every word of `text`; their file names, for the remove list; how many there are; a note when there
     is no library)."""
     try:
         articles, total = library.find_articles(text, SHOWN, settings=settings)
@@ -118,7 +118,7 @@ def library_tab(settings: Settings, tab: gr.Tab) -> None:
     gr.Markdown(f"The articles the chat answers from. Add `.txt`, `.md`, `.html` or `.pdf` files (one article "
                 f"each, up to {mb:g} MB), `.csv`/`.jsonl` dumps or `.rss`/`.atom`/`.xml` feeds (one article per "
                 f"row or entry, up to {archive_mb:g} MB); a file that cannot be read is refused and nothing changes.")
-    search = gr.Textbox(label="Find articles", placeholder="words of a title, file name, outlet or date",
+    search = gr.Textbox(label="Find articles", placeholder="words of the title, text, file name, outlet or date",
                         elem_id="library-search", max_lines=1)
     # Read when a page loads (functions as values), not written into the page's layout: with a
     # login, the layout is served before it, and the file names must not be.
