@@ -5,6 +5,7 @@ Routes (all behind the login when one is set):
   GET  /v1/models             one model id per generator the UI offers
   GET  /healthz               the index loads and the default generator is installed
   POST /api/ask               {"question", "history"?, "model"?, "top_k"?} -> asdict(Answer)
+  GET  /api/articles          ?q=WORDS&limit=N -> the indexed articles a search finds, and how many
   /                           the Gradio app (ui.app), mounted: one process, one model in memory
 
 An answer's text keeps its `[n]` markers; its citations and whether it abstained travel beside
@@ -58,6 +59,8 @@ ROLES = ("system", "developer", "user", "assistant")
 MAX_BODY_BYTES = 1_000_000
 # Threads that wait for a turn; requests beyond these wait for a thread, holding none.
 MAX_QUEUED = 1000
+# Articles one /api/articles request lists at most: a page, as the web app's Library shows 200.
+MAX_ARTICLES_LISTED = 1000
 # Whole answers, one at a time in this process (the mounted UI queues its own, one at a time).
 _ANSWERING = Turns()
 
@@ -375,6 +378,17 @@ def create_app(settings: Settings | None = None, *,
     def list_models():
         return {"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "rag-news"}
                                            for m in offered_generators(settings.generator)]}
+
+    @app.get("/api/articles")
+    def find_articles(q: str = "", limit: str = "50"):
+        """The articles whose title, file, outlet, dates or a passage hold every word of `q`
+        (rag.library.find_articles): the first `limit` by name, at most MAX_ARTICLES_LISTED."""
+        from rag.library import find_articles
+
+        if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= MAX_ARTICLES_LISTED):
+            raise RequestError(f"limit must be a whole number from 1 to {MAX_ARTICLES_LISTED}", param="limit")
+        found, total = find_articles(q, int(limit), settings=settings)
+        return {"object": "list", "total": total, "data": [dataclasses.asdict(a) for a in found]}
 
     @app.get("/healthz")
     def healthz():

@@ -193,6 +193,18 @@ def test_models_health_and_the_web_app_share_the_port(client, server):
     assert page.status_code == 200 and "<html" in page.text
 
 
+def test_the_articles_a_search_finds_are_listed(server):
+    """A tool can see what the library holds, a page at a time, as the web app's Library shows it."""
+    found = httpx.get(f"{server}/api/articles", params={"q": "GRAIN corridor"}).json()
+    assert found["total"] == 1 and [a["source"] for a in found["data"]] == ["003_1ca7cd9bf0959689.txt"]
+    assert set(found["data"][0]) >= {"source", "title", "outlet", "published", "dates", "file", "chunks"}
+    page = httpx.get(f"{server}/api/articles", params={"limit": "2"}).json()
+    assert page["total"] == 5 and len(page["data"]) == 2
+    for limit in ("0", "1001", "two", "-1"):
+        refused = httpx.get(f"{server}/api/articles", params={"limit": limit})
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == "limit", refused.text
+
+
 def test_the_conversation_is_the_history_and_a_system_message_stays_out(client, monkeypatch):
     log = []
     monkeypatch.setattr(rag, "ask_stream", _fake(log=log))
@@ -415,7 +427,7 @@ def test_a_login_guards_the_api_and_the_web_app(settings, monkeypatch):
         signed_in = openai.OpenAI(base_url=f"{url}/v1", api_key="reader:s3:cret", max_retries=0)
         assert len(signed_in.models.list().data) == 2
         assert httpx.get(f"{url}/healthz", auth=("reader", "s3:cret")).status_code == 200
-        for route in ("/healthz", "/config", "/gradio_api/info"):
+        for route in ("/healthz", "/api/articles", "/config", "/gradio_api/info"):
             assert httpx.get(url + route).status_code == 401, route
     finally:
         running.should_exit = True
