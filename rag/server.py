@@ -380,7 +380,7 @@ def create_app(settings: Settings | None = None, *,
                                            for m in offered_generators(settings.generator)]}
 
     @app.get("/api/articles")
-    def find_articles(q: str = "", limit: str = "50"):
+    def articles_found(q: str = "", limit: str = "50"):
         """The articles whose title, file, outlet, dates or a passage hold every word of `q`
         (rag.library.find_articles): the first `limit` by name, at most MAX_ARTICLES_LISTED."""
         from rag.library import find_articles
