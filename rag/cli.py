@@ -175,7 +175,7 @@ def _positive(text: str) -> int:
 
 
 def _articles(args, settings: Settings) -> int:
-    from rag.library import find_articles
+    from rag.library import find_articles, how_many
 
     text = " ".join(args.words)
     found, total = find_articles(text, args.limit, settings=settings)
@@ -186,11 +186,8 @@ def _articles(args, settings: Settings) -> int:
     for article in found:
         print(f"{article.date() or '-':10}  {article.source}  {article.title}" +
               (f" ({article.outlet})" if article.outlet else ""))
-    one = total == 1
-    counted = (f"{total:,} {'article matches' if one else 'articles match'} “{text}”" if text
-               else f"{total:,} {'article is' if one else 'articles are'} indexed")
-    print(counted + (f"; the first {len(found)} by name are shown (--limit)" if len(found) < total else ""),
-          file=sys.stderr)
+    shown = f"; the first {len(found)} by name are shown (--limit)" if len(found) < total else ""
+    print(how_many(total, text) + shown, file=sys.stderr)
     return 0
 
 

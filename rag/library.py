@@ -30,7 +30,7 @@ from rag.loading import ARCHIVE_SUFFIXES, SUPPORTED_SUFFIXES, byte_limit, load_f
 from rag.pipeline import build_index
 from rag.schema import Article, ArticleRecord, IndexInfo
 
-__all__ = ["list_articles", "find_articles", "articles_folder", "safe_name", "add_articles",
+__all__ = ["list_articles", "find_articles", "how_many", "articles_folder", "safe_name", "add_articles",
            "remove_article", "reindex", "read_article"]
 
 _WRITE_LOCK = threading.Lock()
@@ -52,6 +52,14 @@ def find_articles(text: str = "", limit: int = 200, index_dir: str | Path | None
     passages, hold every word of `text`, whatever the case, and how many do: what a page of a
     large library shows (rag.index.find_records)."""
     return find_records(_index_dir(index_dir, settings), text, limit)
+
+
+def how_many(total: int, text: str = "") -> str:
+    """How many articles a search for `text` found, as the web app and `rag articles` say it:
+    "1 article matches “cod”", "2,224 articles" (`text` as it is to be shown)."""
+    if text:
+        return f"{total:,} {'article matches' if total == 1 else 'articles match'} “{text}”"
+    return f"{total:,} {'article' if total == 1 else 'articles'}"
 
 
 def articles_folder(index_dir: str | Path | None = None, *, settings: Settings | None = None) -> Path:

@@ -55,11 +55,7 @@ def table(settings: Settings, text: str = "") -> tuple[list[list], list[str], st
 
 def counted(shown: int, total: int, text: str) -> str:
     """The line over the table: how many articles there are, or match the search, and how many of them are shown."""
-    text = " ".join(text.split())
-    if text:
-        line = f"{total:,} {'article matches' if total == 1 else 'articles match'} “{plain(text)}”"
-    else:
-        line = f"{total:,} {'article' if total == 1 else 'articles'}"
+    line = library.how_many(total, plain(" ".join(text.split())))
     return line + (f"; the first {shown} by name are shown: search for the others" if shown < total else "")
 
 
