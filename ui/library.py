@@ -34,7 +34,7 @@ def plain(text: str) -> str:
 
 # Rows the table shows at most: a page, the rest found by searching. Over 150,000 articles the
 # whole table was 17.5 MB sent with every page load, read (2.7 s) twice for it (eval/HISTORY.md,
-# session 23); a page of 200 takes 4 ms, a search 0.4 s.
+# session 23); a page of 200 takes 10 ms there, a search 0.3-0.6 s.
 SHOWN = 200
 
 
