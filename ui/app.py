@@ -54,7 +54,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         with gr.Tab("Chat", id="chat"):
             chat_tab(settings, top_k, generator, show_details)
         with gr.Tab("Library", id="library") as tab:
-            library_tab(settings, tab)
+            library_tab(settings, app, tab)
         with gr.Tab("Settings", id="settings"):
             gr.Markdown("These apply to this browser session only. Their defaults come from the same settings "
                         "as the command line (`rag.toml`, `RAG_*` environment variables).")

@@ -61,8 +61,13 @@ def counted(shown: int, total: int, text: str) -> str:
 
 def shown(text: str = "", *, settings: Settings) -> tuple:
     """(table, remove list, count) as they are now, for the search `text`."""
-    rows, sources, count, _ = table(settings, text)
-    return rows, gr.update(choices=sources, value=None), count
+    return opened(text, settings=settings)[:3]
+
+
+def opened(text: str = "", *, settings: Settings) -> tuple:
+    """(table, remove list, count, status): what a page load shows, in one search."""
+    rows, sources, count, problem = table(settings, text)
+    return rows, gr.update(choices=sources, value=None), count, problem
 
 
 def _done(what: str, info: IndexInfo) -> str:
@@ -108,21 +113,21 @@ def reindex(progress=gr.Progress(track_tqdm=True), *, settings: Settings) -> str
     return _done("Re-indexed the library folder", info)
 
 
-def library_tab(settings: Settings, tab: gr.Tab) -> None:
-    """The library's components and events; call inside `tab`."""
+def library_tab(settings: Settings, app: gr.Blocks, tab: gr.Tab) -> None:
+    """The library's components and events; call inside `tab` of `app`."""
     mb, archive_mb = settings.max_file_bytes / 1_000_000, settings.max_archive_bytes / 1_000_000
     gr.Markdown(f"The articles the chat answers from. Add `.txt`, `.md`, `.html` or `.pdf` files (one article "
                 f"each, up to {mb:g} MB), `.csv`/`.jsonl` dumps or `.rss`/`.atom`/`.xml` feeds (one article per "
                 f"row or entry, up to {archive_mb:g} MB); a file that cannot be read is refused and nothing changes.")
     search = gr.Textbox(label="Find articles", placeholder="words of the title, text, file name, outlet or date",
                         elem_id="library-search", max_lines=1)
-    # Read when a page loads (functions as values), not written into the page's layout: with a
+    # Filled when a page loads (`app.load` below), not written into the page's layout: with a
     # login, the layout is served before it, and the file names must not be.
-    count = gr.Markdown(lambda: table(settings)[2], elem_id="library-count", latex_delimiters=[])
-    articles = gr.Dataframe(lambda: table(settings)[0], headers=COLUMNS, interactive=False, wrap=True,
+    count = gr.Markdown(elem_id="library-count", latex_delimiters=[])
+    articles = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True,
                             elem_id="library-table", column_widths=["38%", "11%", "13%", "7%", "13%", "18%"])
     # No LaTeX either (Gradio typesets "$$...$$" by default): the status shows file names as typed.
-    status = gr.Markdown(lambda: table(settings)[3], elem_id="library-status", latex_delimiters=[])
+    status = gr.Markdown(elem_id="library-status", latex_delimiters=[])
     with gr.Row():
         upload = gr.File(label="Add articles", file_count="multiple", file_types=list(SUPPORTED_SUFFIXES),
                          elem_id="library-upload", scale=2)
@@ -151,5 +156,8 @@ def library_tab(settings: Settings, tab: gr.Tab) -> None:
     # Searched as it is typed; only the last of the searches typed meanwhile runs.
     search.change(partial(shown, settings=settings), search, [articles, chosen, count], api_name="find_articles",
                   trigger_mode="always_last", show_progress="hidden")
+    # One search fills the tab when a page loads, whichever tab is open (a value function for
+    # each component searched three times).
+    app.load(partial(opened, settings=settings), search, [articles, chosen, count, status], api_visibility="private")
     # Another session may have changed the library since this page was loaded.
     tab.select(**show)
