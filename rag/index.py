@@ -590,41 +590,41 @@ class Build:
         return all(meta.get(k) == v for k, v in vars(self).items()) and meta.get("version") in (VERSION, VERSION_4)
 
 
-def indexed_files(index_dir: Path, build: Build) -> dict[str, str]:
-    """file name -> SHA-256 of the file as indexed ("" when its articles were indexed from
-    different versions of it: a sync killed half-way through a dump); empty when there is no
-    usable index built as `build`."""
+@dataclass
+class IndexedFiles:
+    """What a sync compares the folder with, read from one snapshot of the index; all empty when
+    there is no usable index built as the sync's Build."""
+
+    # file name -> SHA-256 of the file as indexed ("" when its articles were indexed from
+    # different versions of it: a sync killed half-way through a dump)
+    hashes: dict[str, str] = field(default_factory=dict)
+    # file name -> (its stat when hashed, when, the SHA-256), as Writer.hashed recorded them
+    stats: dict[str, tuple[str, int, str]] = field(default_factory=dict)
+    # The articles were judged by other rules of rag.injection than today's (whether each speaks
+    # to the assistant, and is trusted less): a sync reads them again.
+    judged_by_other_rules: bool = False
+
+
+def indexed_files(index_dir: Path, build: Build) -> IndexedFiles:
+    """The files indexed at index_dir, their hashes and stats, in one read."""
     try:
         with _reading(Path(index_dir)) as db:
             meta = _sound_meta(db)
             if meta is None or not build.matches(meta) or _vectors_held(Path(index_dir), meta, db) is None:
-                return {}
-            return {file: digest if versions == 1 else "" for file, digest, versions in db.execute(
+                return IndexedFiles()
+            hashes = {file: digest if versions == 1 else "" for file, digest, versions in db.execute(
                 "SELECT file, min(file_hash), count(DISTINCT file_hash) FROM articles GROUP BY file")}
+            return IndexedFiles(hashes, _file_stats(db), meta.get("injection_rules") != INJECTION_RULES)
     except (IndexUnusableError, sqlite3.DatabaseError):
-        return {}
+        return IndexedFiles()
 
 
-def hashed_stats(index_dir: Path) -> dict[str, tuple[str, int, str]]:
-    """file name -> (its stat when hashed, when, the SHA-256) as Writer.hashed recorded them;
-    empty when the index cannot be read."""
+def _file_stats(db: sqlite3.Connection) -> dict[str, tuple[str, int, str]]:
     try:
-        with _reading(Path(index_dir)) as db:
-            return {file: (stat, hashed_ns, digest) for file, stat, hashed_ns, digest in db.execute(
-                "SELECT file, stat, hashed_ns, file_hash FROM file_stats")}
-    except (IndexUnusableError, sqlite3.DatabaseError):
+        return {file: (stat, hashed_ns, digest) for file, stat, hashed_ns, digest in db.execute(
+            "SELECT file, stat, hashed_ns, file_hash FROM file_stats")}
+    except sqlite3.OperationalError:  # an index written before the table: its next write adds it
         return {}
-
-
-def judged_by_other_rules(index_dir: Path) -> bool:
-    """Whether the index's articles were judged by other rules of rag.injection than today's
-    (whether each speaks to the assistant, and is trusted less): a sync then reads them again."""
-    try:
-        with _reading(Path(index_dir)) as db:
-            meta = _sound_meta(db)
-            return meta is not None and meta.get("injection_rules") != INJECTION_RULES
-    except (IndexUnusableError, sqlite3.DatabaseError):
-        return False
 
 
 def indexed_texts(index_dir: Path, file: str) -> dict[str, str]:

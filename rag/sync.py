@@ -30,8 +30,7 @@ from rag.chunking import chunk_article
 from rag.config import Settings
 from rag.embedding import load_embedder, passage_text
 from rag.errors import BadInputError, IndexUnusableError
-from rag.index import (Build, catalog_counts, hashed_stats, indexed_files, indexed_texts, judged_by_other_rules,
-                       writing)
+from rag.index import Build, IndexedFiles, catalog_counts, indexed_files, indexed_texts, writing
 from rag.loading import (SUPPORTED_SUFFIXES, Listing, article_files, byte_limit, file_name, known_as, load_or_skip,
                          opened)
 from rag.schema import Article, Chunk, IndexInfo
@@ -79,31 +78,29 @@ def plan_sync(folder: Path, listing: Listing, index_dir: Path, build: Build, max
     and removing them would lose what the next sync, once it can list them, must embed again.
     Nothing is written; an index built otherwise counts as empty."""
     indexed = indexed_files(Path(index_dir), build)
-    rejudge = bool(indexed) and judged_by_other_rules(Path(index_dir))
-    stats = hashed_stats(Path(index_dir)) if indexed else {}
     plan = SyncPlan()
     for reason, inside in zip(listing.reasons(), listing.unlisted):
-        kept = sorted(name for name in indexed if name.startswith(f"{inside}/"))
+        kept = sorted(name for name in indexed.hashes if name.startswith(f"{inside}/"))
         plan.refused.append(reason + (f"; the {len(kept)} files indexed from it are kept" if kept else ""))
         plan.kept += kept
     names = set(plan.kept)
     for path in listing.files:
         name = file_name(folder, path)
         try:
-            digest = _digest(path, name, indexed, stats, plan, *byte_limit(path, max_file_bytes, max_archive_bytes))
+            digest = _digest(path, name, indexed, plan, *byte_limit(path, max_file_bytes, max_archive_bytes))
         except BadInputError as exc:
             plan.refused.append(known_as(str(exc), path, name))
             continue
         names.add(name)
-        if name not in indexed:
+        if name not in indexed.hashes:
             plan.new.append((path, digest))
-        elif indexed[name] != digest:
+        elif indexed.hashes[name] != digest:
             plan.changed.append((path, digest))
-        elif rejudge:
+        elif indexed.judged_by_other_rules:
             plan.judged_again.append((path, digest))
         else:
             plan.unchanged.append(name)
-    plan.removed = sorted(set(indexed) - names)
+    plan.removed = sorted(set(indexed.hashes) - names)
     return plan
 
 
@@ -261,8 +258,7 @@ def _progress(files: int, shown: bool):
                 bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} files [{elapsed}<{remaining}{postfix}]")
 
 
-def _digest(path: Path, name: str, indexed: dict[str, str], stats: dict[str, tuple[str, int, str]], plan: SyncPlan,
-            max_bytes: int, setting: str) -> str:
+def _digest(path: Path, name: str, indexed: IndexedFiles, plan: SyncPlan, max_bytes: int, setting: str) -> str:
     """The file's SHA-256: the one indexed, when the file's stat (size, times, inode) is as it was
     when that was computed and the file had not changed for SETTLED_NS before; else the file is
     read and hashed, and its stat kept in `plan.hashed`. Every upload in the web app is a sync, and
@@ -276,8 +272,8 @@ def _digest(path: Path, name: str, indexed: dict[str, str], stats: dict[str, tup
         info = None
     if info is not None and stat.S_ISREG(info.st_mode):
         seen = _stat_key(info)
-        recorded = stats.get(name)
-        if (recorded and recorded[0] == seen and indexed.get(name) == recorded[2] and info.st_size <= max_bytes
+        recorded = indexed.stats.get(name)
+        if (recorded and recorded[0] == seen and indexed.hashes.get(name) == recorded[2] and info.st_size <= max_bytes
                 and path.suffix.lower() in SUPPORTED_SUFFIXES
                 and max(info.st_mtime_ns, info.st_ctime_ns) < recorded[1] - SETTLED_NS):
             return recorded[2]

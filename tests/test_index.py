@@ -689,6 +689,24 @@ def test_a_sync_reads_only_the_files_whose_stat_changed(tmp_path, monkeypatch):
         assert {f for f, in db.execute("SELECT file FROM file_stats")} == {seeds[i].name for i in (0, 2, 3)}
 
 
+def test_an_index_from_before_the_file_stats_is_synced_without_reading_it_again(tmp_path):
+    """An index written before the file_stats table (session 23) keeps its articles: the next
+    sync hashes the files, embeds nothing, and records their stats. A failed read of the missing
+    table must not make the whole index look unusable, which would embed the library anew."""
+    folder, index_dir = tmp_path / "articles", tmp_path / "index"
+    folder.mkdir()
+    for path in sorted(SEEDS.iterdir())[:2]:
+        shutil.copy(path, folder)
+    settings = rag.load_settings(index_dir=index_dir)
+    rag.build_index(folder, settings=settings, progress=False)
+    _sql(index_dir, "DROP TABLE file_stats")
+
+    info = rag.build_index(folder, settings=settings, progress=False)
+    assert (info.embedded, info.removed, info.articles) == (0, 0, 2)
+    with sqlite3.connect(index_dir / DATABASE) as db:
+        assert db.execute("SELECT count(*) FROM file_stats").fetchone()[0] == 2
+
+
 def test_a_sync_lists_its_folder_once(tmp_path, monkeypatch):
     """It listed it twice, before the model loaded (to refuse a missing folder early) and again
     for its plan: twice the work on a large archive, and two listings that may disagree."""
