@@ -383,11 +383,12 @@ def read_record(index_dir: Path, source: str) -> ArticleRecord | None:
     return records[0] if records else None
 
 
-def file_names(index_dir: Path) -> list[str]:
-    """The names of the files the index's articles come from, in order (not their records)."""
-    index_dir = Path(index_dir)
+def file_names(index_dir: Path, *, articles: bool = False) -> list[str]:
+    """The names of the files the index's articles come from, in order (not their records); with
+    `articles`, the articles' own names (a dump's rows are named apart from their file)."""
+    index_dir, column = Path(index_dir), "source" if articles else "file"
     with _reading(index_dir) as db, _refusing_damage(index_dir):
-        return [file for file, in db.execute("SELECT DISTINCT file FROM articles ORDER BY file")]
+        return [name for name, in db.execute(f"SELECT DISTINCT {column} FROM articles ORDER BY {column}")]
 
 
 def sources_of_texts(index_dir: Path, content_hashes: Iterable[str]) -> dict[str, str]:

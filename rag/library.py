@@ -13,6 +13,7 @@ commit, so a question being answered keeps the index it loaded and the next one 
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import hashlib
 import os
@@ -190,7 +191,7 @@ def read_article(source: str, index_dir: str | Path | None = None, *, settings: 
     index_dir = _index_dir(index_dir, settings)
     record = read_record(index_dir, source)  # one row, not the whole catalog (2.7 s over 150,000 articles)
     if record is None:
-        raise _not_listed(source, [a.source for a in list_articles(index_dir)])
+        raise _not_listed(source, file_names(index_dir, articles=True))
     found, _ = load_file(articles_folder(index_dir) / record.file, settings.max_file_bytes, settings.max_archive_bytes,
                          record.file)
     article = next((a for a in found if a.source == source), None)
@@ -251,9 +252,25 @@ def _not_listed(source: str, listed: list[str]) -> BadInputError:
     if len(listed) <= NAMES_LISTED:
         return BadInputError(f"{source!r} is not in the library; it holds: {', '.join(listed) or 'nothing'}")
     # A large library's names would make a message of megabytes (150,000 of them).
-    close = difflib.get_close_matches(source, listed, n=3)
+    close = _closest(source, listed)
     return BadInputError(f"{source!r} is not in the library of {len(listed):,} files" +
                          (f"; the closest names: {', '.join(close)}" if close else ""))
+
+
+# Names compared with a mistyped one, at most, on each side of where it would sort.
+NEIGHBOURS = 200
+
+
+def _closest(name: str, names: list[str]) -> list[str]:
+    """The 3 names most like `name` (difflib's), among those that sort next to it forwards and
+    spelt backwards: a slip leaves the start or the end of a name as it was. difflib over all
+    150,000 names of a library took 2.6 s; over these 800 at most, a few milliseconds."""
+    near: set[str] = set()
+    for key in (lambda text: text, lambda text: text[::-1]):
+        ordered = sorted(names, key=key)
+        at = bisect.bisect(ordered, key(name), key=key)
+        near.update(ordered[max(0, at - NEIGHBOURS):at + NEIGHBOURS])
+    return difflib.get_close_matches(name, sorted(near), n=3)
 
 
 def _checked_copy(path: Path, name: str, staging: Path, settings: Settings) -> tuple[Path, str | None]:
