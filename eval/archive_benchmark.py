@@ -26,7 +26,7 @@ Prints figures, not verdicts, in four parts (more with --only dump, many, librar
    of rag.retrieval), and one article's record. Writing the rows takes about 10 minutes.
 7. library (--only library): the Library's search (rag.index.find_records) over an archive of
    --library articles of 5 passages of real sentences each (200,000 by default: a million
-   passages, written through rag.index in one transaction, about 45 minutes and 8.6 GB here;
+   passages, written through rag.index in one transaction, about 45 minutes and 8.8 GB here;
    --keep DIR keeps it for another run), each search three times; as root, the first from a
    cold page cache too.
 """
