@@ -368,7 +368,8 @@ def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[lis
             found = [row for row, in db.execute(
                 "SELECT id FROM articles WHERE holds(title || ' ' || source || ' ' || coalesce(outlet, '') || ' ' || "
                 "coalesce(published, '') || ' ' || dates, ?) OR id IN (SELECT article_id FROM chunks INDEXED BY "
-                "chunks_by_article WHERE id IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)) ORDER BY source",
+                "chunks_by_article WHERE id IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)) "
+                "ORDER BY source",
                 (" ".join(words), " ".join(f'"{word}"' for word in words)))]
             total, ids = len(found), found[:limit]
         return _article_records(db, f"WHERE id IN ({', '.join('?' * len(ids))})", tuple(ids)), total

@@ -115,9 +115,12 @@ def script(word: str) -> str:
 # question's names (rag.grounding, rag.query) read names alike.
 NAME_WORD = re.compile(r"\b[^\W\d_][\w'’-]*")
 
+# Words that carry no claim of their own. "yes" beside "no": without it the "Yes" opening an answer
+# to a yes/no question was read as a name no passage writes, and every such answer was declined
+# (session 24: 12 of the 12 answers that opened with "Yes" to eval/yesno.jsonl's questions).
 STOPWORDS = frozenset(
     "the a an and or but of in on at to for from by with as is are was were be been being it its this that "
-    "these those there their they them he she his her we our you your i not no so than then also which who "
+    "these those there their they them he she his her we our you your i not no yes so than then also which who "
     "whom what when where why how did does do has have had will would could should may might can about into "
     "over after before between during while both each other such only very more most some any all".split()
 )

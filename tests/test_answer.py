@@ -435,6 +435,17 @@ def test_a_citation_carries_its_articles_outlet_and_latest_date():
         ("s2.txt", "Lyon Daily", "2025-03-03"), ("s1.txt", None, None)]  # s1.txt has no record
 
 
+@pytest.mark.parametrize("raw", ["Yes, the towns agreed to share the cost of a new dam [2].",
+                                 "No, the towns did not agree to share the cost of a new dam [2]."])
+def test_a_yes_or_no_answer_is_checked_like_any_other(raw):
+    """"Yes" opening an answer was read as a name no passage writes ("no" was a stop word, "yes"
+    was not), so every answer to a yes/no question that said yes was declined: 12 of 12 on
+    eval/yesno.jsonl (session 24)."""
+    checked = finish(raw, _hits(), "Did the towns agree to share the cost of a dam?")
+    assert not checked.abstained and checked.unsupported == []
+    assert checked.text == raw.replace("[2]", "[1]")
+
+
 def test_an_answer_that_only_restates_the_question_is_an_abstention():
     assert restates("What problems did the Yuan dynasty have near its end?", ["The Yuan dynasty had problems."])
     assert not restates("What problems did the Yuan dynasty have?", ["The Yuan dynasty had floods."])
