@@ -363,8 +363,8 @@ def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[lis
             db.create_function("holds", 2, _holds, deterministic=True)
             # The passages found are matched to their articles through the index on chunks'
             # article ids, read whole, not one table row each: over a million passages "the"
-            # took 12.9 s from a cold page cache (the passages' text read with their ids), 0.8 s
-            # so; a rare word 0.05 s instead of none (eval/HISTORY.md, session 24).
+            # took 12.9 s from a cold page cache (the passages' text read with their ids), 0.76 s
+            # so; the scan costs about 0.15 s there whatever is typed (eval/HISTORY.md, session 24).
             found = [row for row, in db.execute(
                 "SELECT id FROM articles WHERE holds(title || ' ' || source || ' ' || coalesce(outlet, '') || ' ' || "
                 "coalesce(published, '') || ' ' || dates, ?) OR id IN (SELECT article_id FROM chunks INDEXED BY "

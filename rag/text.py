@@ -116,8 +116,8 @@ def script(word: str) -> str:
 NAME_WORD = re.compile(r"\b[^\W\d_][\w'’-]*")
 
 # Words that carry no claim of their own. "yes" beside "no": without it the "Yes" opening an answer
-# to a yes/no question was read as a name no passage writes, and every such answer was declined
-# (session 24: 12 of the 12 answers that opened with "Yes" to eval/yesno.jsonl's questions).
+# to a yes/no question was read as a name no passage writes and its sentence left out (session 24:
+# all 12 such sentences of the answers to eval/yesno.jsonl; 11 of those answers became the decline).
 STOPWORDS = frozenset(
     "the a an and or but of in on at to for from by with as is are was were be been being it its this that "
     "these those there their they them he she his her we our you your i not no yes so than then also which who "

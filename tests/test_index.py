@@ -693,12 +693,7 @@ def test_an_index_from_before_the_file_stats_is_synced_without_reading_it_again(
     """An index written before the file_stats table (session 23) keeps its articles: the next
     sync hashes the files, embeds nothing, and records their stats. A failed read of the missing
     table must not make the whole index look unusable, which would embed the library anew."""
-    folder, index_dir = tmp_path / "articles", tmp_path / "index"
-    folder.mkdir()
-    for path in sorted(SEEDS.iterdir())[:2]:
-        shutil.copy(path, folder)
-    settings = rag.load_settings(index_dir=index_dir)
-    rag.build_index(folder, settings=settings, progress=False)
+    folder, index_dir, settings = _two_seeds_indexed(tmp_path)
     _sql(index_dir, "DROP TABLE file_stats")
 
     info = rag.build_index(folder, settings=settings, progress=False)
