@@ -193,11 +193,25 @@ def keyword_figures(texts: list[str], questions: list[str], sizes: list[int]) ->
             db.close()
 
 
+def made_up(a: int, source: str, passages: list[str]) -> tuple:
+    """(Article, its file hash, its chunks) for made-up article `a` of these passages, as
+    Writer.put takes them before the vectors."""
+    from rag.schema import Article, Chunk
+
+    text, chunks, offset = "\n\n".join(passages), [], 0
+    for position, passage in enumerate(passages):
+        chunks.append(Chunk(id=f"{a}-{position}", source=source, title=f"Article {a}", text=passage,
+                            start=offset, end=offset + len(passage), position=position))
+        offset += len(passage) + 2
+    article = Article(source=source, path="", text=text, spans=[(0, len(text))], title=f"Article {a}",
+                      content_hash=str(a))
+    return article, str(a), chunks
+
+
 def retrieve_figures(real: np.ndarray, texts: list[str], questions: list[str], sizes: list[int]) -> None:
     import resource
 
     from rag.index import Build, writing
-    from rag.schema import Article, Chunk
 
     settings = load_settings()
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
@@ -207,18 +221,10 @@ def retrieve_figures(real: np.ndarray, texts: list[str], questions: list[str], s
 
     def put(writer, a: int, passages: int) -> None:
         """Article `a`: passages of 5 real sentences, vectors of real passages plus noise."""
-        texts = [" ".join(rng.sample(pool, 5)) for _ in range(passages)]
-        text = "\n\n".join(texts)
-        chunks, offset = [], 0
-        for position, passage in enumerate(texts):
-            chunks.append(Chunk(id=f"{a}-{position}", source=f"a{a}.txt", title=f"Article {a}",
-                                text=passage, start=offset, end=offset + len(passage), position=position))
-            offset += len(passage) + 2
         vectors = real[noise.integers(0, len(real), passages)]
         vectors = vectors + noise.normal(0, 0.02, vectors.shape).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        writer.put(Article(source=f"a{a}.txt", path="", text=text, spans=[(0, len(text))],
-                           title=f"Article {a}", content_hash=str(a)), str(a), chunks, vectors)
+        writer.put(*made_up(a, f"a{a}.txt", [" ".join(rng.sample(pool, 5)) for _ in range(passages)]), vectors)
 
     for n in sizes:
         with tempfile.TemporaryDirectory(prefix="rag-retrieve-") as tmp:
@@ -307,7 +313,6 @@ def library_figures(texts: list[str], articles: int, keep: Path | None) -> None:
     import os
 
     from rag.index import Build, find_records, writing
-    from rag.schema import Article, Chunk
 
     settings = load_settings()
     pool = [s for text in texts for s in sentences(text)]
@@ -320,16 +325,9 @@ def library_figures(texts: list[str], articles: int, keep: Path | None) -> None:
             with writing(index_dir, build) as writer:
                 for a in range(articles):
                     passages = [" ".join(rng.sample(pool, 5)) for _ in range(5)]
-                    text, chunks, offset = "\n\n".join(passages), [], 0
-                    source = f"y{a % 20}/a{a}.txt"
-                    for position, passage in enumerate(passages):
-                        chunks.append(Chunk(id=f"{a}-{position}", source=source, title=f"Article {a}", text=passage,
-                                            start=offset, end=offset + len(passage), position=position))
-                        offset += len(passage) + 2
                     vectors = noise.normal(0, 1, (len(passages), 384)).astype(np.float32)
                     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-                    writer.put(Article(source=source, path="", text=text, spans=[(0, len(text))],
-                                       title=f"Article {a}", content_hash=str(a)), str(a), chunks, vectors)
+                    writer.put(*made_up(a, f"y{a % 20}/a{a}.txt", passages), vectors)
             print(f"{articles:,} articles of 5 passages written in {time.perf_counter() - started:.0f} s")
         for text in ("", "the", "government", "talks", "article 1234", "zzzq"):
             if os.geteuid() == 0:  # as the first search after a restart reads it

