@@ -157,6 +157,11 @@ def claims_of(text: str) -> list[str]:
     return claims
 
 
+def claim_bodies(text: str) -> list[str]:
+    """The claims of an answer's text, their markers removed: what the checks read."""
+    return [_claim_body(sentence) for sentence in claims_of(text)]
+
+
 def _written_before(body: str, claims: list[str]) -> bool:
     """Whether the model wrote this claim already, word for word (case aside)."""
     return any(body.casefold() == claim.casefold() for claim in claims)
@@ -191,11 +196,11 @@ def _claim_body(sentence: str) -> str:
 
 
 def overruled(checked: Checked) -> Checked:
-    """The decline in place of a checked answer that a later check overrules (rag.consistency),
-    its sentences (markers removed) listed as withdrawn: the passages support them, the model's
-    second opinion does not."""
-    return Checked(NOT_COVERED, [], True, checked.unsupported,
-                   withdrawn=[_claim_body(sentence) for sentence in claims_of(checked.text)])
+    """The decline in place of a checked answer that a later check overrules (the model's second
+    opinion, rag.consistency; its doubt about a "Yes", rag.decline.doubts_yes), its sentences
+    (markers removed) listed as withdrawn: the passages support their words, the model does not
+    stand by them."""
+    return Checked(NOT_COVERED, [], True, checked.unsupported, withdrawn=claim_bodies(checked.text))
 
 
 class LiveRenumbering:

@@ -273,8 +273,7 @@ def _render(answer: Answer) -> str:
         lines += ["", f"Left out, no passage supports {'it' if len(answer.unsupported) == 1 else 'them'}: "
                       + " ".join(answer.unsupported)]
     if answer.withdrawn:
-        lines += ["", f"Withdrawn (asked again, the model said something else in {answer.samples_disagreeing} of "
-                      f"{answer.samples_drawn} replies): {' '.join(answer.withdrawn)}"]
+        lines += ["", f"Withdrawn ({answer.why_withdrawn}): {' '.join(answer.withdrawn)}"]
     return "\n".join(lines)
 
 

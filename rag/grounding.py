@@ -5,6 +5,7 @@
 - `not_in_passage`: the question's names and the numbers a claim repeats that the passage it rests on does not write;
 - `is_decline`: the model saying the passages do not answer;
 - `restates`: an answer that only restates the question;
+- `affirms`: an answer that says yes to the question (rag.decline then asks the generator how sure);
 - `lacks_number`: a "how many" (or "how long", "how far"...) answer without a number, a "what year"
   one without a year, a "how much did it cost" one without a sum of money;
 - `lacks_time`: a "when" answer that names no time;
@@ -84,9 +85,13 @@ _NAME_ASKED = re.compile(r"\bnames? of\b", re.IGNORECASE)
 # A question answered yes or no opens with a verb ("Were the centres profitable?"), and one that
 # offers a choice says "or" ("Did Lavrov or Medinsky lead it?"): their answers may rightly
 # restate them ("The centres were profitable.", "Medinsky led it.").
-_YES_NO_OR_CHOICE = re.compile(
-    r"^\W*(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might|must)\b|\bor\b",
-    re.IGNORECASE)
+_YES_NO = re.compile(r"^\W*(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might|must)\b",
+                     re.IGNORECASE)
+_CHOICE = re.compile(r"\bor\b", re.IGNORECASE)
+# An answer opening with "Yes"; and English's negations, which make a restated question its denial
+# ("Putin did not attend the talks" for "Did Putin attend the talks?").
+_YES = re.compile(r"^\W*yes\b", re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:no|not|never|neither|nor|none|nothing|nobody|cannot)\b|n['’]t\b", re.IGNORECASE)
 
 
 def support(sentence: str, passage: str) -> float:
@@ -203,11 +208,29 @@ def restates(question: str, claims: list[str]) -> bool:
     2026-11-24) 4 answers were of this kind, 2 to unanswerable questions and 2 wrong; no right
     answer was. Compared by Porter stem too, 3 more, all to unanswerable questions ("The fighting
     stopped in Prussia." for "When did the fighting stop in Prussia?")."""
-    if _YES_NO_OR_CHOICE.search(question):
-        return False
+    return not (_YES_NO.search(question) or _CHOICE.search(question)) and _adds_nothing(question, claims)
+
+
+def affirms(question: str, claims: list[str]) -> bool:
+    """An answer that says yes to the question: it opens with "Yes", or it answers a yes/no
+    question (not a choice) by restating it, with no negation the question lacks ("Esther
+    Rantzen attended Cyril Fletcher's funeral." for "Did Esther Rantzen attend ...?"). Such an
+    answer asserts the question's premise, which its words alone cannot check: the premise's
+    words are the question's, so the support rules find them in the passage whether or not the
+    passage says it ("Yes, Blackburn accepted Rangers' £4m offer" over a passage in which
+    Blackburn rejected it and accepted Everton's £5m). rag.decline.doubts_yes decides."""
+    if claims and _YES.match(claims[0]):
+        return True
+    negated = any(_NEGATION.search(claim) for claim in claims) and not _NEGATION.search(question)
+    return (bool(claims) and bool(_YES_NO.search(question)) and not _CHOICE.search(question) and not negated
+            and _adds_nothing(question, claims))
+
+
+def _adds_nothing(question: str, claims: list[str]) -> bool:
+    """Whether the claims write no content word the question lacks (by its first five letters or
+    its Porter stem: the cut joins "agreed" and "agreement", Porter's "stopped" and "stop")."""
     asked = content_words(question)
     cut, stemmed = {w[:5] for w in asked}, {stem(w) for w in asked}
-    # Both stems: the 5-letter cut joins "agreed" and "agreement", Porter's "stopped" and "stop".
     return all(w[:5] in cut or stem(w) in stemmed for claim in claims for w in content_words(claim))
 
 

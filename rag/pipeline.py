@@ -3,8 +3,9 @@
 A question goes: check (and its script against the articles') -> retrieve passages (with the
 conversation), keeping those within reach of the best -> (too weak? say so) -> yield them (evidence
 first) -> prompt -> the generator scores the decline (calibrated to decline? say so; the 1.5B
-only) -> generate, streaming -> check each sentence and its citations -> (the calibration unsure?
-the model answers again: most samples say otherwise? decline) -> Answer.
+only) -> generate, streaming -> check each sentence and its citations -> (it says yes? the
+generator hardly preferred "Yes" to "No": decline) -> (the calibration unsure? the model answers
+again: most samples say otherwise? decline) -> Answer.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from rag.answer import LiveRenumbering, finish, overruled
+from rag.answer import LiveRenumbering, claim_bodies, finish, overruled
 from rag.config import Settings, load_settings, with_arguments
 from rag.consistency import VERIFY_FROM, overrules, resample, tally
-from rag.decline import FITTED_FOR, declines, unanswerable
+from rag.decline import FITTED_FOR, declines, doubts_yes, unanswerable
+from rag.grounding import affirms
 from rag.embedding import load_embedder
 from rag.errors import BadInputError, IncompleteAnswerError, RagError
 from rag.generation import load_generator
@@ -120,7 +122,15 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     new_prompt_tokens += generator.last_new_prompt_tokens
     cut_off = generator.last_cut_off
     checked = finish(raw_text, passages, question, index.articles, cut_off=cut_off)
-    samples_disagreeing = samples_drawn = None
+    samples_disagreeing = samples_drawn = yes_margin = None
+    if decline_logprob is not None and not checked.abstained and affirms(question, claim_bodies(checked.text)):
+        # An answer that says yes: its words are the question's, so only the model can say how sure
+        # it is. Two one-token scores of the prompt still cached: 0.1 s in all on 2 cores (median of
+        # 12 BBC yes/no questions, 2026-12-06).
+        yes, no = generator.logprob(messages, "Yes"), generator.logprob(messages, "No")
+        yes_margin = yes - no
+        if doubts_yes(yes, no):
+            checked = overruled(checked)
     if (settings.consistency_samples and not checked.abstained and decline_logprob is not None
             and unanswerable(decline_logprob, top_score) >= VERIFY_FROM):
         # A second opinion (rag.consistency): the model answers again; when most of its samples
@@ -136,7 +146,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
                  timings=timings, hits=hits, prompt_tokens=prompt_tokens, new_prompt_tokens=new_prompt_tokens,
                  decline_logprob=decline_logprob, completion_tokens=completion_tokens, cut_off=cut_off,
                  unsupported=checked.unsupported, withdrawn=checked.withdrawn, raw_text=raw_text,
-                 samples_disagreeing=samples_disagreeing, samples_drawn=samples_drawn)
+                 samples_disagreeing=samples_disagreeing, samples_drawn=samples_drawn, yes_margin=yes_margin)
 
 
 def require_answer(items: Iterable[Streamed], question: str) -> Iterator[Streamed]:

@@ -6,6 +6,7 @@ The CLI's --json, the UI and the eval report all print `asdict()` of these objec
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 
@@ -180,9 +181,10 @@ class Answer:
     decline_logprob: float | None = None
     # Sentences the model wrote that no passage supports; left out of `text`.
     unsupported: list[str] = field(default_factory=list)
-    # The checked answer's sentences (markers removed) that a second opinion withdrew: the
-    # passages support their words, but asked again the model said something else; `text` is
-    # then the decline.
+    # The checked answer's sentences (markers removed) that the model did not stand by: the
+    # passages support their words, but asked again it said something else (a second opinion), or
+    # the answer said yes and it hardly preferred "Yes" to "No" (`yes_margin`); `text` is then the
+    # decline. `why_withdrawn` says which.
     withdrawn: list[str] = field(default_factory=list)
     # The model's reply as it wrote it, before rag.answer checked it ("" when the model was not
     # asked to write): eval/replay_checks.py re-runs the check on it without the model.
@@ -192,6 +194,10 @@ class Answer:
     # was asked for. Most of Settings.consistency_samples: the answer became the decline.
     samples_disagreeing: int | None = None
     samples_drawn: int | None = None
+    # For an answer that says yes (rag.grounding.affirms), log P("Yes") - log P("No") at the start
+    # of the reply under the generator: below rag.decline.YES_MARGIN the answer was withdrawn and
+    # `text` is the decline. None when the answer did not say yes or the model was not asked.
+    yes_margin: float | None = None
     prompt_tokens: int = 0
     # Prompt tokens the model had to read: those not reused from the runtime's cache of the
     # previous prompt (its fixed instructions and examples). What decides the wait on a CPU.
@@ -200,6 +206,16 @@ class Answer:
     # Whether max_answer_tokens stopped the model's reply before its end (a broken-off last
     # sentence is left out of `text`; the API's finish_reason is then "length").
     cut_off: bool = False
+
+    @property
+    def why_withdrawn(self) -> str:
+        """Why the `withdrawn` sentences were, as the chat, the CLI and the web app say it."""
+        if self.samples_drawn is not None:
+            return (f"asked again, the model said something else in {self.samples_disagreeing} of "
+                    f"{self.samples_drawn} replies")
+        # A second opinion is not asked for an answer its doubt about a "Yes" withdrew.
+        return (f'the model found "Yes" only {math.exp(self.yes_margin or 0.0):.0f} times as likely as "No"; '
+                "a yes the articles state it says more surely")
 
 
 # What ask_stream yields: a Retrieved, the answer's text in pieces, perhaps a Checking, the Answer.

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from rag.answer import LiveRenumbering, finish
-from rag.grounding import not_in_passage, novel_terms, repeats_itself, restates, support
+from rag.grounding import affirms, not_in_passage, novel_terms, repeats_itself, restates, support
 from rag.prompt import NOT_COVERED
 from rag.schema import ArticleRecord, Chunk, Hit
 from rag.text import content_words
@@ -444,6 +444,20 @@ def test_a_yes_or_no_answer_is_checked_like_any_other(raw):
     checked = finish(raw, _hits(), "Did the towns agree to share the cost of a dam?")
     assert not checked.abstained and checked.unsupported == []
     assert checked.text == raw.replace("[2]", "[1]")
+
+
+def test_an_answer_says_yes_by_the_word_or_by_restating_a_yes_no_question_without_a_negation():
+    """What rag.decline.doubts_yes is asked about: the answer asserts the question's premise."""
+    question = "Did Esther Rantzen attend Cyril Fletcher's funeral?"
+    assert affirms(question, ["Yes, Esther Rantzen attended Cyril Fletcher's funeral."])
+    assert affirms(question, ["Esther Rantzen attended Cyril Fletcher's funeral."])  # a yes without the word
+    assert affirms("What did the towns agree?", ["Yes, the towns agreed to share the cost."])
+    assert not affirms(question, ["No, Esther Rantzen did not attend the funeral."])
+    assert not affirms(question, ["Esther Rantzen didn't attend Cyril Fletcher's funeral."])
+    assert not affirms(question, ["Esther Rantzen said he was a delight to work with."])  # says something else
+    assert not affirms("Did Lavrov or Medinsky lead it?", ["Medinsky led it."])  # a choice
+    assert not affirms("Who attended Cyril Fletcher's funeral?", ["Esther Rantzen attended Cyril Fletcher's funeral."])
+    assert not affirms(question, [])
 
 
 def test_an_answer_that_only_restates_the_question_is_an_abstention():

@@ -214,6 +214,21 @@ def test_ask_says_when_a_second_opinion_withdrew_the_answer(monkeypatch, capsys)
     assert "Withdrawn (asked again, the model said something else in 2 of 2 replies): Prisoners were swapped." in out
 
 
+def test_ask_says_when_the_model_hardly_preferred_yes_to_no(monkeypatch, capsys):
+    import rag.pipeline
+    from rag.cli import main
+    from rag.schema import Answer, Timings
+
+    def withdrawn(question, **kwargs):
+        yield Answer(question, "The articles do not say.", [], True, Timings(0.05, 1.5, 3.0),
+                     withdrawn=["Yes, Blackburn accepted the offer."], yes_margin=2.5)
+
+    monkeypatch.setattr(rag.pipeline, "ask_stream", withdrawn)
+    assert main(["ask", "Did Blackburn accept the offer?"]) == 0
+    assert ('Withdrawn (the model found "Yes" only 12 times as likely as "No"; a yes the articles state it says '
+            "more surely): Yes, Blackburn accepted the offer.") in capsys.readouterr().out
+
+
 def test_articles_lists_what_a_search_finds_and_how_many(seed_index, capsys):
     from rag.cli import main
 

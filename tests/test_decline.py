@@ -10,7 +10,7 @@ import pytest
 
 import rag
 from rag.config import PROJECT_DIR
-from rag.decline import declines, unanswerable
+from rag.decline import YES_MARGIN, declines, doubts_yes, unanswerable
 from rag.evaluation.squad import load_squad
 
 
@@ -80,3 +80,25 @@ def test_near_miss_dev_questions_are_declined_before_the_model_writes(settings, 
     answer = rag.ask(question, settings=dataclasses.replace(settings, calibrated_decline=True))
     assert answer.abstained and answer.completion_tokens == 0  # declined by the calibration, not by writing
     assert declines(answer.decline_logprob, max(hit.score for hit in answer.hits))
+
+
+def test_a_yes_is_doubted_when_the_model_hardly_prefers_it_to_no():
+    assert doubts_yes(-0.5, -2.0)  # "Yes" about 4.5 times as likely as "No"
+    assert not doubts_yes(-0.1, -5.0)  # about 130 times
+    assert doubts_yes(-3.0, -0.5)  # "No" likelier
+
+
+@pytest.mark.slow
+def test_a_yes_to_a_false_premise_is_withdrawn_and_a_yes_the_article_states_is_kept(settings):
+    """eval/yesno.jsonl's dev rows y003 and y004 over the seed articles: the 000 article says the
+    Astana meeting was their fourth that year, and the model answered "Yes, the meeting in Astana
+    was the first ..." (a margin of 2.6 on the AMD EPYC machine); 003 says Ukraine agreed to attend
+    (4.2)."""
+    false_premise = rag.ask("Was the meeting in Astana the first between Putin and Erdogan that year?",
+                            settings=settings)
+    assert false_premise.abstained and false_premise.yes_margin < YES_MARGIN
+    assert false_premise.withdrawn and false_premise.withdrawn[0].startswith("Yes")
+    assert "as likely as" in false_premise.why_withdrawn
+    stated = rag.ask("Did Ukraine agree to attend the meeting in Istanbul?", settings=settings)
+    assert not stated.abstained and stated.text.startswith("Yes") and stated.yes_margin >= YES_MARGIN
+    assert stated.citations[0].source == "003_1ca7cd9bf0959689.txt"

@@ -484,6 +484,19 @@ def test_an_answer_its_second_opinion_withdrew_says_so_and_lists_it(monkeypatch)
     assert "<li>Prisoners were &lt;b&gt;swapped&lt;/b&gt;.</li>" in panel and "no passage supports" not in panel
 
 
+def test_an_answer_whose_yes_the_model_doubted_says_why_it_was_withdrawn(monkeypatch):
+    def ask_stream(question, **_):
+        yield "Yes, Blackburn accepted the offer [1]."
+        yield Answer(question, "The articles do not say.", [], True, Timings(0.05, 1.5, 3.0),
+                     withdrawn=["Yes, Blackburn accepted the offer."], yes_margin=2.5)
+
+    monkeypatch.setattr(rag, "ask_stream", ask_stream)
+    _, chat_, _, panel = _ask("Did Blackburn accept the offer?")[-1]
+    assert "only 12 times as likely as &quot;No&quot;" in chat_[-1]["content"]
+    assert "asked again" not in chat_[-1]["content"]
+    assert "Withdrawn: the model found &quot;Yes&quot; only 12 times" in panel
+
+
 def test_the_chat_and_the_library_status_typeset_no_latex(tmp_path):
     """Gradio typesets "$$...$$" in chat messages and Markdown by default: an article's
     "$$\\rule{99em}{99em}$$" copied into an answer, or a file name in the status line, was drawn as

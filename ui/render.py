@@ -30,7 +30,7 @@ def question_html(question: str) -> str:
 def answer_html(k: int, answer: Answer, show_details: bool) -> str:
     """The answer text with its [n] markers as chips, then a line of its sources."""
     if answer.abstained:
-        hint = (f"The model wrote an answer, but {_asked_again(answer)}, so it was withdrawn (see Sources)."
+        hint = (f"The model wrote an answer, but {escape(answer.why_withdrawn)}, so it was withdrawn (see Sources)."
                 if answer.withdrawn else
                 "No indexed article answers this. Rephrase the question, or add an article in the Library tab.")
         body = (f'<div class="abstained"><strong>{escape(answer.text)}</strong><br>'
@@ -159,8 +159,8 @@ def _section(k: int, exchange: Exchange, show_details: bool, hidden: bool) -> st
         parts.append(_listed(f'Left out of the answer: {count} sentence{"s" if count > 1 else ""} no passage '
                              'supports', answer.unsupported))
     if answer.withdrawn:
-        # The passages support these words; the model, asked again, did not write them again.
-        parts.append(_listed(f"Withdrawn: {_asked_again(answer)}", answer.withdrawn))
+        # The passages support these words; the model did not stand by them (Answer.why_withdrawn).
+        parts.append(_listed(f"Withdrawn: {escape(answer.why_withdrawn)}", answer.withdrawn))
     if show_details:
         parts.append(_details(exchange))
     return f'<section class="answer-sources" data-answer="{k}"{" hidden" if hidden else ""}>{"".join(parts)}</section>'
@@ -170,11 +170,6 @@ def _listed(summary: str, sentences: list[str]) -> str:
     """Sentences kept out of an answer, folded under `summary` in its Sources section."""
     items = "".join(f"<li>{escape(sentence)}</li>" for sentence in sentences)
     return f'<details class="left-out"><summary>{summary}</summary><ul>{items}</ul></details>'
-
-
-def _asked_again(answer: Answer) -> str:
-    said, drawn = answer.samples_disagreeing, answer.samples_drawn
-    return f"asked again, the model said something else in {said} of {drawn} replies"
 
 
 def _source(k: int, c: Citation) -> str:

@@ -79,7 +79,7 @@ def score(question: EvalQuestion, answer: Answer, ranked: list[Hit]) -> dict:
         "citations_cover_gold": grades["covers_gold"] if grades else None,
         "citations": [asdict(c) | {"cited_spans": [asdict(span) for span in cited_spans(c)]} for c in answer.citations],
         "unsupported": answer.unsupported,  # sentences the pipeline dropped as unsupported
-        "withdrawn": answer.withdrawn,  # those of an answer its second opinion withdrew
+        "withdrawn": answer.withdrawn,  # those of an answer the model did not stand by (Answer.why_withdrawn)
         # What the answer check read: the model's reply and the passages shown, in the order of
         # Answer.hits (eval/replay_checks.py re-runs the check on them without the model).
         "raw_answer": answer.raw_text,
@@ -92,6 +92,8 @@ def score(question: EvalQuestion, answer: Answer, ranked: list[Hit]) -> dict:
         # rag.consistency's second opinion, if asked: samples saying something else, of those drawn.
         "samples_disagreeing": answer.samples_disagreeing,
         "samples_drawn": answer.samples_drawn,
+        # log P("Yes") - log P("No") for an answer that says yes (rag.decline.doubts_yes).
+        "yes_margin": answer.yes_margin,
         "prompt_tokens": answer.prompt_tokens,
         "new_prompt_tokens": answer.new_prompt_tokens,
         "completion_tokens": answer.completion_tokens,
