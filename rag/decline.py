@@ -65,8 +65,8 @@ def declines(decline_logprob: float, top_score: float) -> bool:
 # less surely. Chosen on the dev rows of eval/news/bbc-yesno.jsonl (27 yes/no questions over the
 # BBC archive, 2026-12-06: 12 true premises, 11 false ones with one thing changed, 4 the article is
 # silent on) and the 20 of eval/yesno.jsonl: the "Yes" answers to true premises had margins of
-# 3.4-7.0 but one (1.6), those to false or silent premises 1.4-2.7 but two (3.3, 4.1); any
-# margin from 2.7 to 3.3 keeps all but that one right answer and declines 7 of the 9 wrong ones.
+# 3.3-7.0 but one (1.8), those to false or silent premises 1.5-2.6 but two (3.4, 4.1); any
+# margin from 2.7 to 3.2 keeps all but that one right answer and declines 7 of the 9 wrong ones.
 # Reported on the set's test rows, never tuned on: eval/README.md "Yes/no questions".
 YES_MARGIN = 3.0
 
