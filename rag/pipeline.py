@@ -21,10 +21,10 @@ from rag.answer import LiveRenumbering, claim_bodies, finish, overruled
 from rag.config import Settings, load_settings, with_arguments
 from rag.consistency import VERIFY_FROM, overrules, resample, tally
 from rag.decline import FITTED_FOR, declines, doubts_yes, unanswerable
-from rag.grounding import affirms
 from rag.embedding import load_embedder
 from rag.errors import BadInputError, IncompleteAnswerError, RagError
 from rag.generation import load_generator
+from rag.grounding import affirms
 from rag.index import load_index
 from rag.prompt import NOT_COVERED, answer_grammar, build_messages, reading_order
 from rag.query import unread_script
