@@ -341,8 +341,13 @@ class LlamaCppGenerator:
             self.last_cut_off = reply["choices"][0]["finish_reason"] == "length"
             return reply["choices"][0]["text"]
 
-    def stream(self, messages: list[dict], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
+    def stream(self, messages: list[dict], max_tokens: int, grammar: str | None = None,
+               opening: str = "") -> Iterator[str]:
+        """The reply, piece by piece, greedy. `opening`: the reply is made to start with it (it is
+        read after the prompt, not yielded) and the model writes on from there."""
         tokens, stop = self.prompt(messages)
+        if opening:
+            tokens += self.llm.tokenize(opening.encode("utf-8"), add_bos=False, special=False)
         with self.turns.turn():
             self._have_read(tokens)
             for part in self.llm.create_completion(
@@ -412,10 +417,16 @@ class TransformersGenerator:
             self.last_cut_off = self._cut_off(reply, max_tokens)
             return self.tokenizer.decode(reply, skip_special_tokens=True)
 
-    def stream(self, messages: list[dict], max_tokens: int, grammar: str | None = None) -> Iterator[str]:
+    def stream(self, messages: list[dict], max_tokens: int, grammar: str | None = None,
+               opening: str = "") -> Iterator[str]:
+        import torch
         from transformers import TextIteratorStreamer
 
         inputs = self._inputs(messages)
+        if opening:
+            following = self.tokenizer(opening, add_special_tokens=False, return_tensors="pt")["input_ids"]
+            inputs["input_ids"] = torch.cat([inputs["input_ids"], following.to(self.device)], dim=1)
+            inputs["attention_mask"] = torch.ones_like(inputs["input_ids"])
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         with self.turns.turn():
             # No cache between calls: every prompt token is read again.

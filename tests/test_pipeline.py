@@ -188,6 +188,19 @@ def test_the_generator_keeps_its_weights_as_the_file_has_them(settings):
 
 
 @pytest.mark.slow
+def test_a_reply_made_to_open_with_given_words_goes_on_from_them(settings):
+    """rag.pipeline asks a declined yes/no question once more with the reply opening "No, in
+    fact,": the opening is read after the prompt, not written again, and the model goes on from it."""
+    from rag.generation import load_generator
+
+    generator = load_generator(settings)
+    question = [{"role": "user", "content": "Is Lyon the capital of France? Answer in one sentence."}]
+    reply = "".join(generator.stream(question, 24, opening="No, in fact,"))
+    assert "Paris" in reply and not reply.lstrip().startswith("No")
+    assert generator.last_completion_tokens < 24
+
+
+@pytest.mark.slow
 def test_the_generator_says_whether_the_token_limit_stopped_its_reply(settings):
     """rag.answer.finish leaves out a broken-off last sentence, and the API finishes for "length",
     only when the limit stopped the reply: the runtime's own word for it, not a count compared."""

@@ -40,3 +40,17 @@ def test_transformers_backend_samples_a_reply_the_same_for_the_same_seed(smollm2
     first = generator.sample(messages, 12, None, 0.8, 1000)
     assert isinstance(first, str) and first.strip() and 0 < generator.last_completion_tokens <= 12
     assert generator.sample(messages, 12, None, 0.8, 1000) == first
+
+
+@pytest.mark.slow
+def test_transformers_backend_goes_on_from_an_opening_it_is_given(smollm2_gguf):
+    """rag.pipeline's "No, in fact," (step 12): the opening is read after the prompt, not written."""
+    from rag.generation import TransformersGenerator
+
+    generator = TransformersGenerator(smollm2_gguf)
+    messages = [{"role": "user", "content": "What is the capital of France?"}]
+    "".join(generator.stream(messages, 8))
+    without = generator.last_prompt_tokens
+    reply = "".join(generator.stream(messages, 8, opening="The capital of France is"))
+    assert generator.last_prompt_tokens > without
+    assert reply.strip() and not reply.lstrip().startswith("The capital")
