@@ -13,7 +13,8 @@ question set's gold evidence as the report grades them (cite P / R over the answ
 questions with evidence): what a check does to where answers point, not only to whether they are
 right. Rows the pipeline declined before the model wrote, or whose answer
 the model did not stand by (its second opinion, rag.consistency, samples; its doubt about a "Yes",
-rag.decline.doubts_yes, scores: neither can be replayed without it), are not the checks' doing
+rag.decline.doubts_yes, scores: neither can be replayed without it), or that its "No, in fact,
+..." reply gave (the report's `correction`, not its `raw_answer`), are not the checks' doing
 and are left out. Before the table it lists every answer the replay with every
 check on words differently from the report, so a change to the checks can be read answer by
 answer on kept reports before any eval is run.
@@ -160,9 +161,10 @@ def main() -> None:
         report = json.loads(args.report.read_text(encoding="utf-8"))
         # An answer the model did not stand by (its second opinion, rag.consistency, sampled; its
         # doubt about a "Yes", rag.decline.doubts_yes: neither replayable without it) is the
-        # decline whatever the checks say; left out, as those declined before the model wrote.
+        # decline whatever the checks say, and one its "No, in fact, ..." reply gave (the
+        # `correction`) is not the raw answer's; left out, as those declined before the model wrote.
         rows = [r for r in report["rows"] if r.get("raw_answer") and not (
-            r["abstained"] and (r.get("samples_disagreeing") is not None or r.get("yes_margin") is not None))]
+            r["abstained"] and r.get("withdrawn") or not r["abstained"] and r.get("correction"))]
         meta = report["meta"]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SystemExit(f"{args.report} is not a readable `rag eval --json` report ({type(exc).__name__}: {exc})")

@@ -6,6 +6,7 @@
 - `is_decline`: the model saying the passages do not answer;
 - `restates`: an answer that only restates the question;
 - `affirms`: an answer that says yes to the question (rag.decline then asks the generator how sure);
+- `corrects`: an answer that says no and names what is so instead;
 - `lacks_number`: a "how many" (or "how long", "how far"...) answer without a number, a "what year"
   one without a year, a "how much did it cost" one without a sum of money;
 - `lacks_time`: a "when" answer that names no time;
@@ -18,9 +19,10 @@ from __future__ import annotations
 
 import re
 
+from rag.prompt import CORRECTION
 from rag.query import NAME_JOINERS, asked_names
-from rag.text import (MONTH_NAME, NAME_WORD, STOPWORDS, content_stems, content_words, name_key, numbers,
-                      spelled_numbers, stated_numbers, stem)
+from rag.text import (CITATION, MONTH_NAME, NAME_WORD, STOPWORDS, content_stems, content_words, name_key, numbers,
+                      sentences, spelled_numbers, stated_numbers, stem)
 
 # Share of a sentence's content words found in a passage. Measured on the seed articles: correct
 # sentences from the 1.5B model score 0.6-1.0 against their passage, sentences from outside
@@ -211,6 +213,12 @@ def restates(question: str, claims: list[str]) -> bool:
     return not (_YES_NO.search(question) or _CHOICE.search(question)) and _adds_nothing(question, claims)
 
 
+def asks_yes_no(question: str) -> bool:
+    """A question answered yes or no, not a choice: "Did Putin attend the talks?", not "Did Lavrov
+    or Medinsky lead them?"."""
+    return bool(_YES_NO.search(question)) and not _CHOICE.search(question)
+
+
 def affirms(question: str, claims: list[str]) -> bool:
     """An answer that says yes to the question: it opens with "Yes", or it answers a yes/no
     question (not a choice) by restating it, with no negation the question lacks ("Esther
@@ -222,8 +230,28 @@ def affirms(question: str, claims: list[str]) -> bool:
     if claims and _YES.match(claims[0]):
         return True
     negated = any(_NEGATION.search(claim) for claim in claims) and not _NEGATION.search(question)
-    return (bool(claims) and bool(_YES_NO.search(question)) and not _CHOICE.search(question) and not negated
-            and _adds_nothing(question, claims))
+    return bool(claims) and asks_yes_no(question) and not negated and _adds_nothing(question, claims)
+
+
+def corrects(question: str, answer: str) -> bool:
+    """Whether an answer opening "No, in fact," (rag.prompt.CORRECTION) says what is so instead of
+    the question's premise: its first sentence goes on to name a name or state a number the
+    question does not ("it was
+    Leslie Grantham who played Dirty Den" for "Was Dirty Den played by Ross Kemp?", "Cyril
+    Fletcher died at the age of 91" for "Was he 85 when he died?"). A premise with one thing
+    changed is refuted by the right value of that thing. A "No" that only denies the premise
+    ("Ed Davey did not say the Lib Dems would win more than 100 seats") reads the same whether the
+    article says otherwise or says nothing, and the support rules cannot tell which: its words are
+    the question's. Chosen on the dev rows of eval/news/bbc-yesno.jsonl (2026-12-06; 14 declined
+    yes/no questions asked again): names or numbers keep 5 right answers and 2 wrong (a wrong day,
+    a silent premise answered with a nearby name) and leave out 1 right and 3 wrong; any content
+    word the question lacks would keep 6 right and 3 wrong. Left out too: two right denials on the
+    seeds' yes/no dev rows ("Trump did not show up"; "the fourth direct encounter", an ordinal,
+    is no number here)."""
+    if not answer.startswith(CORRECTION):
+        return False
+    first = CITATION.sub("", sentences(answer[len(CORRECTION):])[0])
+    return bool(added_names(first, question) or stated_numbers(first) - stated_numbers(question))
 
 
 def _adds_nothing(question: str, claims: list[str]) -> bool:

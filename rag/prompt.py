@@ -7,6 +7,12 @@ from rag.schema import Chunk, Hit
 from rag.text import MONTH_NAMES, sentences
 
 NOT_COVERED = "The articles do not say."
+# How a reply is made to open when the model is asked once more about a yes/no question it
+# declined (rag.pipeline): "in fact" leads it on to what the articles say. Opened with "No," alone,
+# the model denied the premise in the question's words in 8 of 14 and named the right value in 2
+# (BBC yes/no dev rows, 2026-12-06); opened with "No, in fact," it named the right value in 5
+# ("No, in fact, it was Leslie Grantham who played Dirty Den [1].").
+CORRECTION = "No, in fact,"
 
 SYSTEM_PROMPT = "\n".join([
     "You answer questions about news articles using only the numbered passages given with each question.",

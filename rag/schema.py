@@ -194,10 +194,14 @@ class Answer:
     # was asked for. Most of Settings.consistency_samples: the answer became the decline.
     samples_disagreeing: int | None = None
     samples_drawn: int | None = None
-    # For an answer that says yes (rag.grounding.affirms), log P("Yes") - log P("No") at the start
-    # of the reply under the generator: below rag.decline.YES_MARGIN the answer was withdrawn and
-    # `text` is the decline. None when the answer did not say yes or the model was not asked.
+    # For an answer that says yes (rag.grounding.affirms) or a yes/no question declined,
+    # log P("Yes") - log P("No") at the start of the reply under the generator: below
+    # rag.decline.YES_MARGIN a yes was withdrawn, and the model asked once more for a "No" that
+    # says what is so (`correction`). None when neither, or when the model was not asked.
     yes_margin: float | None = None
+    # That second reply as the model wrote it, opening rag.prompt.CORRECTION ("" when not asked
+    # for). `text` is its checked version when rag.grounding.corrects kept it, else the decline.
+    correction: str = ""
     prompt_tokens: int = 0
     # Prompt tokens the model had to read: those not reused from the runtime's cache of the
     # previous prompt (its fixed instructions and examples). What decides the wait on a CPU.

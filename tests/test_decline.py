@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import rag
-from rag.config import PROJECT_DIR
+from rag.config import PROJECT_DIR, load_settings
 from rag.decline import YES_MARGIN, declines, doubts_yes, unanswerable
 from rag.evaluation.squad import load_squad
+from rag.prompt import CORRECTION
 
 
 def _calibrate():
@@ -83,9 +84,9 @@ def test_near_miss_dev_questions_are_declined_before_the_model_writes(settings, 
 
 
 def test_a_yes_is_doubted_when_the_model_hardly_prefers_it_to_no():
-    assert doubts_yes(-0.5, -2.0)  # "Yes" about 4.5 times as likely as "No"
-    assert not doubts_yes(-0.1, -5.0)  # about 130 times
-    assert doubts_yes(-3.0, -0.5)  # "No" likelier
+    assert doubts_yes(-0.5 - -2.0)  # "Yes" about 4.5 times as likely as "No"
+    assert not doubts_yes(-0.1 - -5.0)  # about 130 times
+    assert doubts_yes(-3.0 - -0.5)  # "No" likelier
 
 
 @pytest.mark.slow
@@ -102,3 +103,35 @@ def test_a_yes_to_a_false_premise_is_withdrawn_and_a_yes_the_article_states_is_k
     stated = rag.ask("Did Ukraine agree to attend the meeting in Istanbul?", settings=settings)
     assert not stated.abstained and stated.text.startswith("Yes") and stated.yes_margin >= YES_MARGIN
     assert stated.citations[0].source == "003_1ca7cd9bf0959689.txt"
+
+
+# A short obituary written for the test (the BBC archive's is not in the repository).
+OBITUARY = "\n\n".join([
+    "Comedian Cyril Fletcher dies at 91",
+    "The comedian and broadcaster Cyril Fletcher has died at his home in Guernsey. He was 91.",
+    "Fletcher became a household name in the 1970s and 1980s reading viewers' comic poems and newspaper "
+    "misprints on the BBC consumer programme That's Life. Before television he spent decades on the variety "
+    'stage and on radio, where his "Odd Odes" made him famous in the late 1930s.',
+    "Esther Rantzen, who presented That's Life, said he had been a delight to work with and a true gentleman. "
+    "His family said he died peacefully on Friday after a short illness.",
+    "Fletcher moved to Guernsey in the 1980s, where he was a keen gardener and opened his garden to the public "
+    "for charity. He is survived by his daughter. His wife, the actress Betty Astell, died in 1999.",
+]) + "\n"
+
+
+@pytest.mark.slow
+def test_a_false_premise_is_answered_no_with_what_the_article_says_and_a_silent_one_is_declined(tmp_path):
+    """Step 10's "No, in fact,": asked whether he was 85, the model answered "The comedian Cyril
+    Fletcher died at 91 [1]", its second opinion withdrew it, and the reply asked for once more
+    named the age (AMD EPYC, 2026-12-06). The article never mentions a funeral: the reply asked
+    for then only denies ("No, in fact, Esther Rantzen did not attend ..."), and is not kept."""
+    (tmp_path / "articles").mkdir()
+    (tmp_path / "articles" / "fletcher.txt").write_text(OBITUARY, encoding="utf-8")
+    settings = load_settings(index_dir=tmp_path / "index")
+    rag.build_index(tmp_path / "articles", settings=settings, progress=False)
+    false_premise = rag.ask("Was Cyril Fletcher 85 when he died?", settings=settings)
+    assert not false_premise.abstained and false_premise.text.startswith(CORRECTION)
+    assert "91" in false_premise.text and false_premise.yes_margin < YES_MARGIN
+    assert [c.source for c in false_premise.citations] == ["fletcher.txt"]
+    silent = rag.ask("Did Esther Rantzen attend Cyril Fletcher's funeral?", settings=settings)
+    assert silent.abstained and silent.correction.startswith(CORRECTION)

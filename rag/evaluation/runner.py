@@ -92,8 +92,10 @@ def score(question: EvalQuestion, answer: Answer, ranked: list[Hit]) -> dict:
         # rag.consistency's second opinion, if asked: samples saying something else, of those drawn.
         "samples_disagreeing": answer.samples_disagreeing,
         "samples_drawn": answer.samples_drawn,
-        # log P("Yes") - log P("No") for an answer that says yes (rag.decline.doubts_yes).
+        # log P("Yes") - log P("No") for an answer that says yes or a yes/no question declined
+        # (rag.decline.doubts_yes), and the "No, in fact, ..." reply then asked for, if any.
         "yes_margin": answer.yes_margin,
+        "correction": answer.correction,
         "prompt_tokens": answer.prompt_tokens,
         "new_prompt_tokens": answer.new_prompt_tokens,
         "completion_tokens": answer.completion_tokens,
