@@ -236,10 +236,9 @@ def affirms(question: str, claims: list[str]) -> bool:
 def corrects(question: str, answer: str) -> bool:
     """Whether an answer opening "No, in fact," (rag.prompt.CORRECTION) says what is so instead of
     the question's premise: its first sentence goes on to name a name or state a number the
-    question does not ("it was
-    Leslie Grantham who played Dirty Den" for "Was Dirty Den played by Ross Kemp?", "Cyril
-    Fletcher died at the age of 91" for "Was he 85 when he died?"). A premise with one thing
-    changed is refuted by the right value of that thing. A "No" that only denies the premise
+    question does not ("it was Leslie Grantham who played Dirty Den" for "Was Dirty Den played by
+    Ross Kemp?", "Cyril Fletcher died at the age of 91" for "Was he 85 when he died?"). A premise
+    with one thing changed is refuted by the right value of that thing. A "No" that only denies the premise
     ("Ed Davey did not say the Lib Dems would win more than 100 seats") reads the same whether the
     article says otherwise or says nothing, and the support rules cannot tell which: its words are
     the question's. Chosen on the dev rows of eval/news/bbc-yesno.jsonl (2026-12-06; 14 declined
