@@ -9,10 +9,10 @@
 from rag.config import Settings, load_settings
 from rag.errors import BadInputError, IndexUnusableError, ModelMissingError, RagError
 from rag.pipeline import ask, ask_stream, build_index
-from rag.schema import Answer, Checking, Citation, Hit, IndexInfo, Retrieved, Timings
+from rag.schema import Answer, Checking, Citation, Correcting, Hit, IndexInfo, Retrieved, Timings
 
 __all__ = [
     "ask", "ask_stream", "build_index", "Settings", "load_settings",
-    "Answer", "Checking", "Citation", "Hit", "IndexInfo", "Retrieved", "Timings",
+    "Answer", "Checking", "Citation", "Correcting", "Hit", "IndexInfo", "Retrieved", "Timings",
     "RagError", "BadInputError", "IndexUnusableError", "ModelMissingError",
 ]

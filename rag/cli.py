@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rag.config import LOGIN_VARIABLE, PROJECT_DIR, Settings, load_settings
 from rag.errors import BadInputError, IncompleteAnswerError, RagError
-from rag.schema import Answer, Checking, Retrieved
+from rag.schema import Answer, Checking, Correcting, Retrieved
 
 DEFAULT_EVAL_SET = PROJECT_DIR / "eval" / "questions.jsonl"
 DEFAULT_EVAL_REPORT = PROJECT_DIR / "eval" / "reports" / "latest.json"
@@ -306,6 +306,9 @@ def _converse(settings: Settings) -> int:
                     print(f"({len(item.hits)} passages found; reading them…)", file=sys.stderr, flush=True)
                 elif isinstance(item, Checking):
                     print(f"\n(checking the answer: the model answers up to {item.samples} times more…)",
+                          file=sys.stderr, flush=True)
+                elif isinstance(item, Correcting):
+                    print("\n(the articles may say otherwise than the question: asking the model once more…)",
                           file=sys.stderr, flush=True)
                 elif isinstance(item, Answer):
                     # The streamed words were the model's own; show the checked text if it differs.

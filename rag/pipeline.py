@@ -30,7 +30,7 @@ from rag.index import load_index
 from rag.prompt import CORRECTION, NOT_COVERED, answer_grammar, build_messages, reading_order
 from rag.query import unread_script
 from rag.retrieval import passages_for
-from rag.schema import Answer, Checking, IndexInfo, Retrieved, Streamed, Timings
+from rag.schema import Answer, Checking, Correcting, IndexInfo, Retrieved, Streamed, Timings
 from rag.sync import sync_folder
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,9 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
                top_k: int | None = None, settings: Settings | None = None) -> Iterator[Streamed]:
     """Yield the passages found (a Retrieved) as soon as retrieval is done, then the answer text
     piece by piece as the model writes it, then (when the model is asked for a second opinion on
-    it, rag.consistency) a Checking, then the final Answer. A question declined before the model is
-    called yields no Retrieved: its answer follows at once.
+    it, rag.consistency) a Checking, then (when it declined a yes/no question and is asked once
+    more, "No, in fact, ...") a Correcting, then the final Answer. A question declined before the
+    model is called yields no Retrieved: its answer follows at once.
 
     The pieces carry citation numbers already renumbered by first use; the Answer's text is the
     checked version (a sentence may be re-attributed or, if nothing supports the answer, replaced
@@ -155,6 +156,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
         # samples that do not open so would not agree with it.
         yes_margin = odds_of_yes() if yes_margin is None else yes_margin
         if doubts_yes(yes_margin):
+            yield Correcting()
             correction = CORRECTION + "".join(generator.stream(messages, settings.max_answer_tokens, grammar,
                                                                opening=CORRECTION))
             corrected = finish(correction, passages, question, index.articles, cut_off=generator.last_cut_off)

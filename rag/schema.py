@@ -126,6 +126,13 @@ class Checking:
 
 
 @dataclass
+class Correcting:
+    """What ask_stream yields when it asks the model once more about a yes/no question it declined
+    (README step 12, "A "No" that says what is so"): one more reply, about as long as the answer.
+    The streamed decline may still become "No, in fact, ..."."""
+
+
+@dataclass
 class Citation:
     n: int  # the number used in Answer.text, as in "[1]"
     source: str
@@ -222,8 +229,9 @@ class Answer:
                 "a yes the articles state it says more surely")
 
 
-# What ask_stream yields: a Retrieved, the answer's text in pieces, perhaps a Checking, the Answer.
-Streamed = Retrieved | str | Checking | Answer
+# What ask_stream yields: a Retrieved, the answer's text in pieces, perhaps a Checking, perhaps a
+# Correcting, the Answer.
+Streamed = Retrieved | str | Checking | Correcting | Answer
 
 
 @dataclass

@@ -49,7 +49,7 @@ from rag.generation import Turns
 from rag.loading import web_address
 from rag.models import offered_generators
 from rag.pipeline import require_answer
-from rag.schema import Answer, Checking, Streamed
+from rag.schema import Answer, Checking, Correcting, Streamed
 from rag.text import CITATION
 
 log = logging.getLogger(__name__)
@@ -264,6 +264,8 @@ def events(chat: Chat, items: Iterator[Streamed], settings: Settings) -> Iterato
                 # nothing comes for seconds (a second opinion: up to ~15 s here) and keeps an
                 # idle-timing proxy from closing the stream.
                 yield f": checking the answer: the model answers again, up to {item.samples} times\n\n"
+            elif isinstance(item, Correcting):  # the same: one more reply, seconds on a slow CPU
+                yield ": the articles may say otherwise than the question: the model answers once more\n\n"
     except Exception as exc:  # headers are sent: the error goes as an event, as OpenAI sends one
         if not isinstance(exc, RagError):
             log.error("answering %r failed", chat.question, exc_info=exc)

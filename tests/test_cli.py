@@ -163,6 +163,26 @@ def test_chat_says_so_when_an_answer_breaks_off_and_goes_on(monkeypatch, capsys)
     assert "not checked against the articles" in err
 
 
+def test_chat_says_when_a_declined_yes_no_question_is_asked_once_more(monkeypatch, capsys):
+    """The reply asked for after "The articles do not say." takes seconds on a slow CPU; the chat
+    says why nothing comes, then shows the answer it became."""
+    import rag.pipeline
+    from rag.cli import main
+    from rag.schema import Answer, Correcting, Timings
+
+    def corrected(question, **kwargs):
+        yield "The articles do not say."
+        yield Correcting()
+        yield Answer(question, "No, in fact, he was 91 [1].", [], False, Timings(0.1, 1.0, 3.0))
+
+    monkeypatch.setattr(rag.pipeline, "ask_stream", corrected)
+    monkeypatch.setattr("sys.stdin", io.StringIO("Was he 85 when he died?\n\n"))
+    assert main(["chat"]) == 0
+    out, err = capsys.readouterr()
+    assert "asking the model once more" in err
+    assert "> The articles do not say.\n\nNo, in fact, he was 91 [1].\n" in out  # the checked answer after it
+
+
 def test_version_and_examples_in_help():
     assert rag_cli("--version").stdout.strip() == f"rag {importlib.metadata.version('rag-news')}"
     assert 'rag ask "What came out of the May 2025 Istanbul talks?"' in rag_cli("--help").stdout

@@ -129,7 +129,9 @@ def test_a_false_premise_is_answered_no_with_what_the_article_says_and_a_silent_
     (tmp_path / "articles" / "fletcher.txt").write_text(OBITUARY, encoding="utf-8")
     settings = load_settings(index_dir=tmp_path / "index")
     rag.build_index(tmp_path / "articles", settings=settings, progress=False)
-    false_premise = rag.ask("Was Cyril Fletcher 85 when he died?", settings=settings)
+    streamed = list(rag.ask_stream("Was Cyril Fletcher 85 when he died?", settings=settings))
+    false_premise = streamed[-1]
+    assert isinstance(streamed[-2], rag.Correcting)  # said while the model is asked once more
     assert not false_premise.abstained and false_premise.text.startswith(CORRECTION)
     assert "91" in false_premise.text and false_premise.yes_margin < YES_MARGIN
     assert [c.source for c in false_premise.citations] == ["fletcher.txt"]

@@ -18,7 +18,7 @@ import rag
 from conftest import ENDING_EARLY, ISTANBUL, SEEDS, core_ending_with, free_port
 from rag.cli import main
 from rag.errors import BadInputError
-from rag.schema import Answer, Checking, Chunk, Citation, Hit, Retrieved, Timings
+from rag.schema import Answer, Checking, Chunk, Citation, Correcting, Hit, Retrieved, Timings
 from rag.server import serve
 
 HEADLINE = "What came out of the May 2025 Istanbul talks?"
@@ -40,7 +40,7 @@ def client(server):
 
 
 def _fake(text="Prisoners were swapped [1].", pieces=("Prisoners were ", "swapped [1]."), abstained=False, log=None,
-          fail_after=None, url=None, decline_logprob=None, checking=False, cut_off=False):
+          fail_after=None, url=None, decline_logprob=None, checking=False, correcting=False, cut_off=False):
     def ask_stream(question, *, history=None, settings=None, **_):
         if log is not None:
             log.append({"question": question, "history": history, "generator": settings.generator})
@@ -52,6 +52,8 @@ def _fake(text="Prisoners were swapped [1].", pieces=("Prisoners were ", "swappe
             yield piece
         if checking:
             yield Checking(samples=3)
+        if correcting:
+            yield Correcting()
         citations = [] if abstained else [Citation(1, ISTANBUL, "Talks", "a-0", QUOTE, 100, 100 + len(QUOTE),
                                                             [(122, 151)], url=url)]
         yield Answer(question, text, citations, abstained, Timings(0.01, 0.5, 1.0), hits=[hit], prompt_tokens=700,
@@ -255,6 +257,15 @@ def test_a_second_opinion_is_announced_by_a_comment_that_clients_skip(server, cl
     assert '"swapped [1]."' in lines[comment - 1] and '"checked_content"' in lines[comment + 1]
     chunks = list(client.chat.completions.create(**question))
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Prisoners were swapped [1]."
+
+
+def test_a_yes_no_question_asked_once_more_is_announced_by_a_comment_too(server, monkeypatch):
+    monkeypatch.setattr(rag, "ask_stream", _fake(correcting=True))
+    question = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "Was it?"}]}
+    with httpx.stream("POST", f"{server}/v1/chat/completions", json=question) as reply:
+        lines = [line for line in reply.iter_lines() if line]
+    comment = lines.index(": the articles may say otherwise than the question: the model answers once more")
+    assert '"checked_content"' in lines[comment + 1]
 
 
 def test_spacing_or_a_marker_moved_past_the_stop_is_not_a_change(client, monkeypatch):

@@ -16,7 +16,7 @@ from conftest import ENDING_EARLY, ISTANBUL, core_ending_with, free_port, serve_
 from rag.cli import main
 from rag.config import Settings
 from rag.errors import BadInputError
-from rag.schema import Answer, Article, Checking, Chunk, Citation, Hit, Retrieved, Timings
+from rag.schema import Answer, Article, Checking, Chunk, Citation, Correcting, Hit, Retrieved, Timings
 from ui import chat, render
 from ui.app import parse_auth, serve
 
@@ -187,6 +187,23 @@ def test_an_answer_being_checked_says_so_until_the_checked_answer_replaces_it(mo
                                 "times; if it says something else, the answer is withdrawn…</span>")
     assert "cursor" not in shown[-2]
     assert shown[-1].startswith('<div class="abstained"><strong>The articles do not say.</strong>')
+
+
+def test_a_declined_yes_no_question_asked_once_more_says_so_until_its_answer_replaces_it(monkeypatch):
+    """README step 12: the decline streamed, then seconds of one more reply that may replace it."""
+    hit = Hit(Chunk("a-0", "a.txt", "Talks", QUOTE, 100, 164, 0), 0.71)
+
+    def ask_stream(question, **_):
+        yield Retrieved([hit], 0.05)
+        yield "The articles do not say."
+        yield Correcting()
+        yield Answer(question, "No, in fact, he was 91 [1].", [], False, Timings(0.05, 1.5, 4.0), hits=[hit])
+
+    monkeypatch.setattr(rag, "ask_stream", ask_stream)
+    shown = [chat_[-1]["content"] for _, chat_, _, _ in _ask("Was he 85 when he died?")]
+    assert shown[-2] == ('The articles do not say.<br><span class="pending">The articles may say otherwise than '
+                         "the question: the model is asked once more what they say…</span>")
+    assert "No, in fact, he was 91" in shown[-1]
 
 
 @ENDING_EARLY

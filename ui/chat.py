@@ -21,7 +21,7 @@ from rag.config import Settings
 from rag.errors import IncompleteAnswerError, IndexUnusableError, ModelMissingError, RagError
 from rag.answer import best_sentence
 from rag.pipeline import require_answer
-from rag.schema import Answer, Checking, Retrieved
+from rag.schema import Answer, Checking, Correcting, Retrieved
 from ui import assets, render
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,11 @@ class Exchange:
 
 
 def chat_messages(exchanges: list[Exchange], show_details: bool, streaming: str | None = None,
-                  found: int = 0, checking: int = 0) -> list[Message]:
+                  found: int = 0, checking: int = 0, correcting: bool = False) -> list[Message]:
     """The chat for `exchanges`; `streaming` is the text so far of an answer to the last one,
-    `found` the number of passages it comes from, once retrieval is done, and `checking` the
-    replies the model is asked for to check it (a Checking)."""
+    `found` the number of passages it comes from, once retrieval is done, `checking` the
+    replies the model is asked for to check it (a Checking), and `correcting` whether it is asked
+    once more about a yes/no question it declined (a Correcting)."""
     messages: list[Message] = []
     for k, e in enumerate(exchanges):
         if e.question.strip():
@@ -59,7 +60,7 @@ def chat_messages(exchanges: list[Exchange], show_details: bool, streaming: str 
         elif e.error is not None:
             content = render.error_html(e.error)
         elif streaming:
-            content = render.streaming_html(k, streaming, checking)
+            content = render.streaming_html(k, streaming, checking, correcting)
         else:
             content = render.pending_html(found)
         messages.append({"role": "assistant", "content": content})
@@ -105,6 +106,9 @@ def respond(question: str, exchanges: list[Exchange], top_k: int, generator: str
                     render.evidence_panel(question, found)
             elif isinstance(item, Checking):  # the answer may still be withdrawn: say so while it is checked
                 yield "", chat_messages(exchanges + [asked], show_details, streaming=text, checking=item.samples), \
+                    exchanges, gr.skip()
+            elif isinstance(item, Correcting):  # the decline may still become "No, in fact, ...": say so
+                yield "", chat_messages(exchanges + [asked], show_details, streaming=text, correcting=True), \
                     exchanges, gr.skip()
             elif isinstance(item, Answer):
                 answer = item

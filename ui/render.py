@@ -47,13 +47,17 @@ def answer_html(k: int, answer: Answer, show_details: bool) -> str:
     return body + (f'<div class="cite-footer">{"".join(footer)}</div>' if footer else "")
 
 
-def streaming_html(k: int, text: str, checking: int = 0) -> str:
+def streaming_html(k: int, text: str, checking: int = 0, correcting: bool = False) -> str:
     """A partial answer as it streams: its numbers are final already, so chips can show at once.
-    `checking`: the answer is written and the model is answering again (up to that many times)."""
+    `checking`: the answer is written and the model is answering again (up to that many times);
+    `correcting`: it declined a yes/no question and is asked once more what the articles say."""
     body = _with_chips(k, escape(text), {})
     if checking:
         return (body + '<br><span class="pending">Checking this answer: the model answers again, up to '
                 f'{checking} times; if it says something else, the answer is withdrawn…</span>')
+    if correcting:
+        return body + ('<br><span class="pending">The articles may say otherwise than the question: the model '
+                       'is asked once more what they say…</span>')
     return body + '<span class="cursor">▍</span>'
 
 
