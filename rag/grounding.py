@@ -21,8 +21,8 @@ import re
 
 from rag.prompt import CORRECTION
 from rag.query import NAME_JOINERS, asked_names
-from rag.text import (CITATION, MONTH_NAME, NAME_WORD, STOPWORDS, content_stems, content_words, name_key, numbers,
-                      sentences, spelled_numbers, stated_numbers, stem)
+from rag.text import (MONTH_NAME, NAME_WORD, STOPWORDS, content_stems, content_words, name_key, numbers,
+                      spelled_numbers, stated_numbers, stem)
 
 # Share of a sentence's content words found in a passage. Measured on the seed articles: correct
 # sentences from the 1.5B model score 0.6-1.0 against their passage, sentences from outside
@@ -233,9 +233,9 @@ def affirms(question: str, claims: list[str]) -> bool:
     return bool(claims) and asks_yes_no(question) and not negated and _adds_nothing(question, claims)
 
 
-def corrects(question: str, answer: str) -> bool:
+def corrects(question: str, claims: list[str]) -> bool:
     """Whether an answer opening "No, in fact," (rag.prompt.CORRECTION) says what is so instead of
-    the question's premise: its first sentence goes on to name a name or state a number the
+    the question's premise: its first claim goes on to name a name or state a number the
     question does not ("it was Leslie Grantham who played Dirty Den" for "Was Dirty Den played by
     Ross Kemp?", "Cyril Fletcher died at the age of 91" for "Was he 85 when he died?"). A premise
     with one thing changed is refuted by the right value of that thing. A "No" that only denies the premise
@@ -247,9 +247,9 @@ def corrects(question: str, answer: str) -> bool:
     word the question lacks would keep 6 right and 3 wrong. Left out too: two right denials on the
     seeds' yes/no dev rows ("Trump did not show up"; "the fourth direct encounter", an ordinal,
     is no number here)."""
-    if not answer.startswith(CORRECTION):
+    if not claims or not claims[0].startswith(CORRECTION):
         return False
-    first = CITATION.sub("", sentences(answer[len(CORRECTION):])[0])
+    first = claims[0][len(CORRECTION):]
     return bool(added_names(first, question) or stated_numbers(first) - stated_numbers(question))
 
 

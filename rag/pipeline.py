@@ -160,7 +160,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
             correction = CORRECTION + "".join(generator.stream(messages, settings.max_answer_tokens, grammar,
                                                                opening=CORRECTION))
             corrected = finish(correction, passages, question, index.articles, cut_off=generator.last_cut_off)
-            if not corrected.abstained and corrects(question, corrected.text):
+            if not corrected.abstained and corrects(question, claim_bodies(corrected.text)):
                 checked = corrected
     timings.total = time.perf_counter() - started
     yield Answer(question=question, text=checked.text, citations=checked.citations, abstained=checked.abstained,

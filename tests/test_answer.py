@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from rag.answer import LiveRenumbering, finish
+from rag.answer import LiveRenumbering, claim_bodies, finish
 from rag.grounding import affirms, asks_yes_no, corrects, not_in_passage, novel_terms, repeats_itself, restates, support
 from rag.prompt import NOT_COVERED
 from rag.schema import ArticleRecord, Chunk, Hit
@@ -464,13 +464,14 @@ def test_a_no_is_kept_when_it_names_what_is_so_instead_of_the_premise():
     """rag.grounding.corrects: a false premise refuted by the right value; a bare denial, or a
     "No" that says the premise after all, reads the same whether the article disagrees or is silent."""
     question = "Was Cyril Fletcher 85 when he died?"
-    assert corrects(question, "No, in fact, Cyril Fletcher died at the age of 91 [1].")
-    assert corrects("Was Dirty Den played by Ross Kemp?", "No, in fact, it was Leslie Grantham who played him [2].")
-    assert not corrects(question, "No, in fact, Cyril Fletcher was not 85 when he died [1].")  # a denial only
-    assert not corrects(question, "No, in fact, Cyril Fletcher was 85 [1]. He died at 91 [1].")  # its first sentence
-    assert not corrects(question, "Cyril Fletcher died at the age of 91 [1].")  # no "No": the check dropped it
+    assert corrects(question, claim_bodies("No, in fact, Cyril Fletcher died at the age of 91 [1]."))
+    assert corrects("Was Dirty Den played by Ross Kemp?", ["No, in fact, it was Leslie Grantham who played him."])
+    assert not corrects(question, ["No, in fact, Cyril Fletcher was not 85 when he died."])  # a denial only
+    assert not corrects(question, ["No, in fact, Cyril Fletcher was 85.", "He died at 91."])  # its first claim
+    assert not corrects(question, ["Cyril Fletcher died at the age of 91."])  # no "No": the check dropped it
+    assert not corrects(question, [])
     assert not corrects("Did Ed Davey say the Lib Dems would win 100 seats?",
-                        "No, in fact, Ed Davey said the Lib Dems would win 100 seats [1].")  # the [1] is no number
+                        claim_bodies("No, in fact, Ed Davey said the Lib Dems would win 100 seats [1]."))
     assert asks_yes_no(question) and not asks_yes_no("Was he 85 or 91?") and not asks_yes_no("How old was he?")
 
 
