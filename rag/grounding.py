@@ -238,10 +238,10 @@ def corrects(question: str, claims: list[str]) -> bool:
     the question's premise: its first claim goes on to name a name or state a number the
     question does not ("it was Leslie Grantham who played Dirty Den" for "Was Dirty Den played by
     Ross Kemp?", "Cyril Fletcher died at the age of 91" for "Was he 85 when he died?"). A premise
-    with one thing changed is refuted by the right value of that thing. A "No" that only denies the premise
-    ("Ed Davey did not say the Lib Dems would win more than 100 seats") reads the same whether the
-    article says otherwise or says nothing, and the support rules cannot tell which: its words are
-    the question's. Chosen on the dev rows of eval/news/bbc-yesno.jsonl (2026-12-06; 14 declined
+    with one thing changed is refuted by the right value of that thing. A "No" that only denies
+    the premise ("Ed Davey did not say the Lib Dems would win more than 100 seats") reads the same
+    whether the article says otherwise or says nothing, and the support rules cannot tell which:
+    its words are the question's. Chosen on the dev rows of eval/news/bbc-yesno.jsonl (2026-12-06; 14 declined
     yes/no questions asked again): names or numbers keep 5 right answers and 2 wrong (a wrong day,
     a silent premise answered with a nearby name) and leave out 1 right and 3 wrong; any content
     word the question lacks would keep 6 right and 3 wrong. Left out too: two right denials on the
