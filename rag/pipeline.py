@@ -5,8 +5,8 @@ conversation), keeping those within reach of the best -> (too weak? say so) -> y
 first) -> prompt -> the generator scores the decline (calibrated to decline? say so; the 1.5B
 only) -> generate, streaming -> check each sentence and its citations -> (it says yes? the
 generator hardly preferred "Yes" to "No": decline) -> (the calibration unsure? the model answers
-again: most samples say otherwise? decline) -> (a yes/no question declined since the model wrote,
-"Yes" doubted? asked once more for "No, in fact, <what is so>") -> Answer.
+again: most samples say otherwise? decline) -> (a yes/no question declined, by the calibration or
+since the model wrote, "Yes" doubted? asked once more for "No, in fact, <what is so>") -> Answer.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from rag.answer import LiveRenumbering, claim_bodies, finish, overruled
+from rag.answer import Checked, LiveRenumbering, claim_bodies, finish, overruled
 from rag.config import Settings, load_settings, with_arguments
 from rag.consistency import VERIFY_FROM, overrules, resample, tally
 from rag.decline import FITTED_FOR, declines, doubts_yes, unanswerable
@@ -96,34 +96,13 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     yield Retrieved(hits=passages, seconds=timings.retrieval)
     generator = primed_generator(settings)
     messages = build_messages(question, passages, history)
-    decline_logprob, new_prompt_tokens = None, 0
+    decline_logprob, new_prompt_tokens, calibrated_out = None, 0, False
     if settings.generator == FITTED_FOR:  # the calibration holds for the model it was fitted on
         # The generator reads the prompt and scores the decline (~0.3 s more); the prompt stays
         # cached, so the answer below costs no second reading.
         decline_logprob = generator.logprob(messages, NOT_COVERED)
         new_prompt_tokens = generator.last_new_prompt_tokens
-        if settings.calibrated_decline and declines(decline_logprob, top_score):
-            timings.first_token = time.perf_counter() - started
-            yield from declined(prompt_tokens=generator.last_prompt_tokens, new_prompt_tokens=new_prompt_tokens,
-                                decline_logprob=decline_logprob)
-            return
-    pieces = []
-    live = LiveRenumbering(len(hits))
-    grammar = answer_grammar(len(passages)) if settings.citation_grammar else None
-    for piece in generator.stream(messages, settings.max_answer_tokens, grammar):
-        if timings.first_token is None:
-            timings.first_token = time.perf_counter() - started
-        pieces.append(piece)
-        if renumbered := live.feed(piece):
-            yield renumbered
-    if rest := live.flush():
-        yield rest
-    raw_text = "".join(pieces)
-    # The answer's own counts: sampling a second opinion sets the generator's anew.
-    prompt_tokens, completion_tokens = generator.last_prompt_tokens, generator.last_completion_tokens
-    new_prompt_tokens += generator.last_new_prompt_tokens
-    cut_off = generator.last_cut_off
-    checked = finish(raw_text, passages, question, index.articles, cut_off=cut_off)
+        calibrated_out = settings.calibrated_decline and declines(decline_logprob, top_score)
     samples_disagreeing = samples_drawn = yes_margin = None
     correction = ""
 
@@ -132,24 +111,52 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
         # all on 2 cores (median of 12 BBC yes/no questions, 2026-12-06).
         return generator.logprob(messages, "Yes") - generator.logprob(messages, "No")
 
-    if decline_logprob is not None and not checked.abstained and affirms(question, claim_bodies(checked.text)):
-        # An answer that says yes: its words are the question's, so only the model can say how sure it is.
-        yes_margin = odds_of_yes()
-        if doubts_yes(yes_margin):
-            checked = overruled(checked)
-    if (settings.consistency_samples and not checked.abstained and decline_logprob is not None
-            and unanswerable(decline_logprob, top_score) >= VERIFY_FROM):
-        # A second opinion (rag.consistency): the model answers again; when most of its samples
-        # say something else, the answer was not read in the passages.
-        yield Checking(samples=settings.consistency_samples)
-        samples = resample(generator, messages, grammar, passages, question, settings.consistency_samples,
-                           settings.max_answer_tokens)
-        samples_disagreeing, samples_drawn = tally(checked.text, samples, settings.consistency_samples, question)
-        if overrules(samples_disagreeing, settings.consistency_samples):
-            checked = overruled(checked)
+    grammar = answer_grammar(len(passages)) if settings.citation_grammar else None
+    if calibrated_out:
+        timings.first_token = time.perf_counter() - started
+        if not asks_yes_no(question):
+            yield from declined(prompt_tokens=generator.last_prompt_tokens, new_prompt_tokens=new_prompt_tokens,
+                                decline_logprob=decline_logprob)
+            return
+        # A yes/no question goes on to the correction below: the decline streams now.
+        yield NOT_COVERED
+        raw_text, checked, cut_off = "", Checked(NOT_COVERED, [], True), False
+        prompt_tokens, completion_tokens = generator.last_prompt_tokens, 0
+    else:
+        pieces = []
+        live = LiveRenumbering(len(hits))
+        for piece in generator.stream(messages, settings.max_answer_tokens, grammar):
+            if timings.first_token is None:
+                timings.first_token = time.perf_counter() - started
+            pieces.append(piece)
+            if renumbered := live.feed(piece):
+                yield renumbered
+        if rest := live.flush():
+            yield rest
+        raw_text = "".join(pieces)
+        # The answer's own counts: sampling a second opinion sets the generator's anew.
+        prompt_tokens, completion_tokens = generator.last_prompt_tokens, generator.last_completion_tokens
+        new_prompt_tokens += generator.last_new_prompt_tokens
+        cut_off = generator.last_cut_off
+        checked = finish(raw_text, passages, question, index.articles, cut_off=cut_off)
+        if decline_logprob is not None and not checked.abstained and affirms(question, claim_bodies(checked.text)):
+            # An answer that says yes: its words are the question's, so only the model can say how sure it is.
+            yes_margin = odds_of_yes()
+            if doubts_yes(yes_margin):
+                checked = overruled(checked)
+        if (settings.consistency_samples and not checked.abstained and decline_logprob is not None
+                and unanswerable(decline_logprob, top_score) >= VERIFY_FROM):
+            # A second opinion (rag.consistency): the model answers again; when most of its samples
+            # say something else, the answer was not read in the passages.
+            yield Checking(samples=settings.consistency_samples)
+            samples = resample(generator, messages, grammar, passages, question, settings.consistency_samples,
+                               settings.max_answer_tokens)
+            samples_disagreeing, samples_drawn = tally(checked.text, samples, settings.consistency_samples, question)
+            if overrules(samples_disagreeing, settings.consistency_samples):
+                checked = overruled(checked)
     if decline_logprob is not None and checked.abstained and asks_yes_no(question):
-        # A yes/no question declined once the model wrote (by the model, a check, its doubted "Yes"
-        # or its second opinion), the model not sure of "Yes": its premise may be false with one
+        # A yes/no question declined (by the calibration, the model, a check, its doubted "Yes" or
+        # its second opinion), the model not sure of "Yes": its premise may be false with one
         # thing changed, the article saying what is so. Asked once more, its reply made to open
         # with "No, in fact,"; kept when the checks pass it and it names what is so instead
         # (rag.grounding.corrects). About 1.5 s on 2 cores. Not sampled for a second opinion:
@@ -160,7 +167,8 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
             correction = CORRECTION + "".join(generator.stream(messages, settings.max_answer_tokens, grammar,
                                                                opening=CORRECTION))
             corrected = finish(correction, passages, question, index.articles, cut_off=generator.last_cut_off)
-            if not corrected.abstained and corrects(question, claim_bodies(corrected.text)):
+            cited = [sentence for citation in corrected.citations for sentence in citation.highlighted()]
+            if not corrected.abstained and corrects(question, claim_bodies(corrected.text), cited):
                 checked = corrected
     timings.total = time.perf_counter() - started
     yield Answer(question=question, text=checked.text, citations=checked.citations, abstained=checked.abstained,

@@ -12,7 +12,7 @@ import rag
 from rag.config import PROJECT_DIR, load_settings
 from rag.decline import YES_MARGIN, declines, doubts_yes, unanswerable
 from rag.evaluation.squad import load_squad
-from rag.prompt import CORRECTION
+from rag.prompt import CORRECTION, NOT_COVERED
 
 
 def _calibrate():
@@ -119,21 +119,46 @@ OBITUARY = "\n\n".join([
 ]) + "\n"
 
 
+@pytest.fixture(scope="module")
+def obituary(tmp_path_factory):
+    """Settings whose index holds OBITUARY alone."""
+    folder = tmp_path_factory.mktemp("obituary")
+    (folder / "articles").mkdir()
+    (folder / "articles" / "fletcher.txt").write_text(OBITUARY, encoding="utf-8")
+    settings = load_settings(index_dir=folder / "index")
+    rag.build_index(folder / "articles", settings=settings, progress=False)
+    return settings
+
+
 @pytest.mark.slow
-def test_a_false_premise_is_answered_no_with_what_the_article_says_and_a_silent_one_is_declined(tmp_path):
+def test_a_false_premise_is_answered_no_with_what_the_article_says_and_a_silent_one_is_declined(obituary):
     """Step 10's "No, in fact,": asked whether he was 85, the model answered "The comedian Cyril
     Fletcher died at 91 [1]", its second opinion withdrew it, and the reply asked for once more
     named the age (AMD EPYC, 2026-12-06). The article never mentions a funeral: the reply asked
     for then only denies ("No, in fact, Esther Rantzen did not attend ..."), and is not kept."""
-    (tmp_path / "articles").mkdir()
-    (tmp_path / "articles" / "fletcher.txt").write_text(OBITUARY, encoding="utf-8")
-    settings = load_settings(index_dir=tmp_path / "index")
-    rag.build_index(tmp_path / "articles", settings=settings, progress=False)
-    streamed = list(rag.ask_stream("Was Cyril Fletcher 85 when he died?", settings=settings))
+    streamed = list(rag.ask_stream("Was Cyril Fletcher 85 when he died?", settings=obituary))
     false_premise = streamed[-1]
     assert isinstance(streamed[-2], rag.Correcting)  # said while the model is asked once more
     assert not false_premise.abstained and false_premise.text.startswith(CORRECTION)
     assert "91" in false_premise.text and false_premise.yes_margin < YES_MARGIN
     assert [c.source for c in false_premise.citations] == ["fletcher.txt"]
-    silent = rag.ask("Did Esther Rantzen attend Cyril Fletcher's funeral?", settings=settings)
+    silent = rag.ask("Did Esther Rantzen attend Cyril Fletcher's funeral?", settings=obituary)
     assert silent.abstained and silent.correction.startswith(CORRECTION)
+
+
+@pytest.mark.slow
+def test_a_false_premise_the_calibration_declines_is_still_answered_with_what_is_so(obituary, monkeypatch):
+    """Over a crowded index the calibration declines some false premises before the model writes
+    (three of the BBC yes/no set's, eval/news/bbc-yesno.jsonl: "Did Chris Tarrant leave Capital FM
+    after 25 years?", the article saying 17). Such a question is still asked for "No, in fact,";
+    any other question the calibration declines is declined without the model writing. Here the
+    calibration is made to decline: over one article it would not."""
+    monkeypatch.setattr("rag.pipeline.declines", lambda decline_logprob, top_score: True)
+    streamed = list(rag.ask_stream("Was Cyril Fletcher 85 when he died?", settings=obituary))
+    corrected = streamed[-1]
+    assert streamed[-3:-1] == [NOT_COVERED, rag.Correcting()]  # the decline streams, then may change
+    assert corrected.completion_tokens == 0 and not corrected.raw_text  # no answer was written before
+    assert not corrected.abstained and corrected.text.startswith(CORRECTION) and "91" in corrected.text
+    assert [c.source for c in corrected.citations] == ["fletcher.txt"]
+    asked = rag.ask("How old was Cyril Fletcher when he died?", settings=obituary)
+    assert asked.abstained and asked.completion_tokens == 0 and not asked.correction
