@@ -22,7 +22,7 @@ import re
 from rag.prompt import CORRECTION
 from rag.query import NAME_JOINERS, asked_names
 from rag.text import (MONTH_NAME, NAME_WORD, STOPWORDS, content_stems, content_words, name_key, numbers,
-                      spelled_numbers, stated_numbers, stem)
+                      spelled_numbers, spelled_ordinals, stated_numbers, stem)
 
 # Share of a sentence's content words found in a passage. Measured on the seed articles: correct
 # sentences from the 1.5B model score 0.6-1.0 against their passage, sentences from outside
@@ -233,24 +233,45 @@ def affirms(question: str, claims: list[str]) -> bool:
     return bool(claims) and asks_yes_no(question) and not negated and _adds_nothing(question, claims)
 
 
-def corrects(question: str, claims: list[str]) -> bool:
+def corrects(question: str, claims: list[str], cited: list[str] = ()) -> bool:
     """Whether an answer opening "No, in fact," (rag.prompt.CORRECTION) says what is so instead of
     the question's premise: its first claim goes on to name a name or state a number the
     question does not ("it was Leslie Grantham who played Dirty Den" for "Was Dirty Den played by
-    Ross Kemp?", "Cyril Fletcher died at the age of 91" for "Was he 85 when he died?"). A premise
-    with one thing changed is refuted by the right value of that thing. A "No" that only denies
-    the premise ("Ed Davey did not say the Lib Dems would win more than 100 seats") reads the same
-    whether the article says otherwise or says nothing, and the support rules cannot tell which:
-    its words are the question's. Chosen on the dev rows of eval/news/bbc-yesno.jsonl (2026-12-06; 14 declined
-    yes/no questions asked again): names or numbers keep 5 right answers and 2 wrong (a wrong day,
-    a silent premise answered with a nearby name) and leave out 1 right and 3 wrong; any content
-    word the question lacks would keep 6 right and 3 wrong. Left out too: two right denials on the
-    seeds' yes/no dev rows ("Trump did not show up"; "the fourth direct encounter", an ordinal,
-    is no number here)."""
+    Ross Kemp?", "Cyril Fletcher died at the age of 91" for "Was he 85 when he died?"), or denies
+    what a sentence it rests on (`cited`) denies too. A premise with one thing changed is refuted
+    by the right value of that thing. A "No" that only denies the premise ("Ed Davey did not say
+    the Lib Dems would win more than 100 seats") reads the same whether the article says otherwise
+    or says nothing, and the support rules cannot tell which: its words are the question's. Unless
+    the article writes the denial itself: "Trump did not show up at the Istanbul talks" over "...
+    but he did not show up either" (see _denied).
+    Chosen on the dev rows of eval/news/bbc-yesno.jsonl (2026-12-06; 14 declined yes/no questions
+    asked again): names or numbers keep 5 right answers and 2 wrong (a wrong day, a silent premise
+    answered with a nearby name) and leave out 1 right and 3 wrong; any content word the question
+    lacks would keep 6 right and 3 wrong. An ordinal spelled out is a number here ("the fourth
+    direct encounter" for "Was the meeting in Astana the first ...?", the seeds' y003). Over the 31
+    replies of both yes/no sets asked again (2026-12-06, session 27), the ordinal and the written
+    denial keep 3 right replies more (y003, y007 and the BBC set's yb22, "McFadden never went
+    there"), all dev rows, and no wrong one: the silent premises' denials rest on sentences that
+    deny nothing or something else ("the party's sums do not add up")."""
     if not claims or not claims[0].startswith(CORRECTION):
         return False
     first = claims[0][len(CORRECTION):]
-    return bool(added_names(first, question) or stated_numbers(first) - stated_numbers(question))
+
+    def numbers_of(text: str) -> set[str]:
+        return stated_numbers(text) | spelled_ordinals(text)
+
+    return bool(added_names(first, question) or numbers_of(first) - numbers_of(question)
+                or _denied(first) & _denied(" ".join(cited)))
+
+
+def _denied(text: str) -> set[str]:
+    """What a text denies: the Porter stem of the first content word in the three words after each
+    negation ("he did not show up", "he never showed up" -> show; "McFadden never went there" -> went)."""
+    denied = set()
+    for negation in _NEGATION.finditer(text):
+        following = re.findall(r"[^\W_]+", text[negation.end():])[:3]
+        denied |= {stem(word) for word in content_words(" ".join(following))[:1]}
+    return denied
 
 
 def _adds_nothing(question: str, claims: list[str]) -> bool:

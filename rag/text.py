@@ -159,6 +159,27 @@ def spelled_numbers(text: str) -> set[str]:
     return found
 
 
+_ORDINAL_UNITS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+                  "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth").split()
+_ORDINAL_TENS = "twentieth thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth".split()
+_SPELLED_ORDINAL = re.compile(rf"\b(?:({'|'.join(_TENS)})[- ]({'|'.join(_ORDINAL_UNITS[:9])})"
+                              rf"|({'|'.join(_ORDINAL_TENS)})|({'|'.join(_ORDINAL_UNITS)}))\b", re.IGNORECASE)
+
+
+def spelled_ordinals(text: str) -> set[str]:
+    """The ordinal numbers a text spells out, as digit strings ("the fourth meeting", "its
+    twenty-first year" -> {"4", "21"}); up to the ninety-ninth. "4th" is a number already."""
+    found = set()
+    for tens, unit, round_tens, alone in _SPELLED_ORDINAL.findall(text):
+        if alone:
+            found.add(str(_ORDINAL_UNITS.index(alone.casefold()) + 1))
+        elif round_tens:
+            found.add(str(20 + 10 * _ORDINAL_TENS.index(round_tens.casefold())))
+        else:
+            found.add(str(20 + 10 * _TENS.index(tens.casefold()) + _ORDINAL_UNITS.index(unit.casefold()) + 1))
+    return found
+
+
 def stated_numbers(text: str) -> set[str]:
     """The numbers a text states as words of their own, in digits or spelled out ("1,000 of them,
     seven times" -> {"1000", "7"}); unlike `numbers`, a digit inside a name ("TB2") is not one."""

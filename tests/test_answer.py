@@ -475,6 +475,22 @@ def test_a_no_is_kept_when_it_names_what_is_so_instead_of_the_premise():
     assert asks_yes_no(question) and not asks_yes_no("Was he 85 or 91?") and not asks_yes_no("How old was he?")
 
 
+def test_a_no_is_kept_when_it_names_another_ordinal_or_denies_what_the_article_denies():
+    """An ordinal is a number ("the fourth", not "the first"); a denial is kept when a sentence it
+    rests on denies the same: then the article is not silent about it."""
+    first = "Was the meeting in Astana the first between Putin and Erdogan that year?"
+    assert corrects(first, ["No, in fact, it was their fourth direct encounter that year."])
+    assert not corrects(first, ["No, in fact, it was not their first meeting that year."])
+    assert corrects("Was it the 20th sale?", ["No, in fact, it was the eleventh."])
+    assert not corrects("Was it the twentieth sale?", ["No, in fact, it was not the 20th."])  # the question's own
+    question, denial = "Did Trump show up at the Istanbul talks?", ["No, in fact, Trump did not show up at the talks."]
+    assert corrects(question, denial, ["Trump's attendance could have changed this, but he did not show up either."])
+    assert corrects(question, ["No, in fact, Trump didn't show up."], ["He never showed up."])
+    assert not corrects(question, denial, ["Trump's attendance could have changed this."])  # silent
+    assert not corrects(question, denial, ["The talks did not produce a ceasefire."])  # denies something else
+    assert not corrects(question, denial)
+
+
 def test_an_answer_that_only_restates_the_question_is_an_abstention():
     assert restates("What problems did the Yuan dynasty have near its end?", ["The Yuan dynasty had problems."])
     assert not restates("What problems did the Yuan dynasty have?", ["The Yuan dynasty had floods."])

@@ -93,13 +93,12 @@ def test_a_yes_is_doubted_when_the_model_hardly_prefers_it_to_no():
 def test_a_yes_to_a_false_premise_is_withdrawn_and_a_yes_the_article_states_is_kept(settings):
     """eval/yesno.jsonl's dev rows y003 and y004 over the seed articles: the 000 article says the
     Astana meeting was their fourth that year, and the model answered "Yes, the meeting in Astana
-    was the first ..." (a margin of 2.6 on the AMD EPYC machine); 003 says Ukraine agreed to attend
-    (4.2)."""
+    was the first ..." (a margin of 2.6 on the AMD EPYC machine), which is withdrawn; asked once
+    more, it names the ordinal (README step 12). 003 says Ukraine agreed to attend (4.2)."""
     false_premise = rag.ask("Was the meeting in Astana the first between Putin and Erdogan that year?",
                             settings=settings)
-    assert false_premise.abstained and false_premise.yes_margin < YES_MARGIN
-    assert false_premise.withdrawn and false_premise.withdrawn[0].startswith("Yes")
-    assert "as likely as" in false_premise.why_withdrawn
+    assert false_premise.raw_text.startswith("Yes") and false_premise.yes_margin < YES_MARGIN
+    assert false_premise.text.startswith(CORRECTION) and "fourth" in false_premise.text
     stated = rag.ask("Did Ukraine agree to attend the meeting in Istanbul?", settings=settings)
     assert not stated.abstained and stated.text.startswith("Yes") and stated.yes_margin >= YES_MARGIN
     assert stated.citations[0].source == "003_1ca7cd9bf0959689.txt"
