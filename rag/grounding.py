@@ -6,7 +6,7 @@
 - `is_decline`: the model saying the passages do not answer;
 - `restates`: an answer that only restates the question;
 - `affirms`: an answer that says yes to the question (rag.decline then asks the generator how sure);
-- `corrects`: an answer that says no and names what is so instead;
+- `corrects`: an answer that says no and names what is so instead, or denies what the article denies;
 - `lacks_number`: a "how many" (or "how long", "how far"...) answer without a number, a "what year"
   one without a year, a "how much did it cost" one without a sum of money;
 - `lacks_time`: a "when" answer that names no time;
