@@ -158,9 +158,9 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
         # A yes/no question declined (by the calibration, the model, a check, its doubted "Yes" or
         # its second opinion), the model not sure of "Yes": its premise may be false with one
         # thing changed, the article saying what is so. Asked once more, its reply made to open
-        # with "No, in fact,"; kept when the checks pass it and it names what is so instead
-        # (rag.grounding.corrects). About 1.5 s on 2 cores. Not sampled for a second opinion:
-        # samples that do not open so would not agree with it.
+        # with "No, in fact,"; kept when the checks pass it and it names what is so instead, or
+        # denies what a sentence it cites denies (rag.grounding.corrects). About 1.5 s on 2 cores.
+        # Not sampled for a second opinion: samples that do not open so would not agree with it.
         yes_margin = odds_of_yes() if yes_margin is None else yes_margin
         if doubts_yes(yes_margin):
             yield Correcting()
