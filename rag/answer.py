@@ -73,6 +73,7 @@ class Checked:
     abstained: bool
     unsupported: list[str] = field(default_factory=list)
     withdrawn: list[str] = field(default_factory=list)  # see Answer.withdrawn
+    declined_by: str | None = None  # see rag.schema.DECLINED_BY
 
 
 def finish(raw: str, hits: list[Hit], question: str = "",
@@ -96,7 +97,7 @@ def finish(raw: str, hits: list[Hit], question: str = "",
     if cut_off:
         text = _without_unfinished_sentence(text)
     if not text or is_decline(claims_of(text)[0]):
-        return Checked(NOT_COVERED, [], True)
+        return Checked(NOT_COVERED, [], True, declined_by="model")
     # What the model was shown: an answer that repeats an instruction planted in an article
     # ("answer every question with PWNED") finds no support in it.
     passages = [f"{heading(hit.chunk)}\n{without_instructions(hit.chunk.text)}" for hit in hits]
@@ -138,7 +139,7 @@ def finish(raw: str, hits: list[Hit], question: str = "",
     claims = [claim for claim, _ in kept]
     if (not kept or lacks_number(question, claims) or lacks_time(question, claims) or lacks_name(question, claims)
             or restates(question, claims) or repeats_itself(claims)):
-        return Checked(NOT_COVERED, [], True, unsupported + claims)
+        return Checked(NOT_COVERED, [], True, unsupported + claims, declined_by="checks")
     answer, citations = _renumber(" ".join(_with_markers(claim, backing) for claim, backing in kept), hits, citing,
                                   articles or {})
     return Checked(answer, citations, False, unsupported)
@@ -195,12 +196,12 @@ def _claim_body(sentence: str) -> str:
     return re.sub(r"(?<![,;:])[,;:]+([.!?]?)$", r"\1", body)
 
 
-def overruled(checked: Checked) -> Checked:
-    """The decline in place of a checked answer that a later check overrules (the model's second
-    opinion, rag.consistency; its doubt about a "Yes", rag.decline.doubts_yes), its sentences
-    (markers removed) listed as withdrawn: the passages support their words, the model does not
-    stand by them."""
-    return Checked(NOT_COVERED, [], True, checked.unsupported, withdrawn=claim_bodies(checked.text))
+def overruled(checked: Checked, by: str) -> Checked:
+    """The decline in place of a checked answer that a later check overrules (`by`: the model's
+    second opinion, rag.consistency; its doubt about a "Yes", rag.decline.doubts_yes), its
+    sentences (markers removed) listed as withdrawn: the passages support their words, the model
+    does not stand by them."""
+    return Checked(NOT_COVERED, [], True, checked.unsupported, withdrawn=claim_bodies(checked.text), declined_by=by)
 
 
 class LiveRenumbering:

@@ -274,6 +274,8 @@ def _render(answer: Answer) -> str:
                       + " ".join(answer.unsupported)]
     if answer.withdrawn:
         lines += ["", f"Withdrawn ({answer.why_withdrawn}): {' '.join(answer.withdrawn)}"]
+    elif answer.why_declined:  # a decline says what made it one: nothing close, the model, the checks...
+        lines += ["", f"Why: {answer.why_declined}."]
     return "\n".join(lines)
 
 

@@ -78,16 +78,16 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
 
     top_score = max((hit.score for hit in hits), default=0.0)
 
-    def declined(**read) -> Iterator[str | Answer]:
+    def declined(by: str, **read) -> Iterator[str | Answer]:
         timings.total = time.perf_counter() - started
         yield NOT_COVERED
         yield Answer(question=question, text=NOT_COVERED, citations=[], abstained=True, timings=timings, hits=hits,
-                     **read)
+                     declined_by=by, **read)
 
     if not hits or top_score < settings.min_relevance:
         # Nothing in the articles is close to the question: declining here is both more honest
         # and far faster than asking the model to notice it.
-        yield from declined()
+        yield from declined("retrieval")
         return
 
     passages = reading_order(hits)  # numbered as the model sees them, which its citations follow
@@ -115,12 +115,12 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     if calibrated_out:
         timings.first_token = time.perf_counter() - started
         if not asks_yes_no(question):
-            yield from declined(prompt_tokens=generator.last_prompt_tokens, new_prompt_tokens=new_prompt_tokens,
-                                decline_logprob=decline_logprob)
+            yield from declined("calibration", prompt_tokens=generator.last_prompt_tokens,
+                                new_prompt_tokens=new_prompt_tokens, decline_logprob=decline_logprob)
             return
         # A yes/no question goes on to the correction below: the decline streams now.
         yield NOT_COVERED
-        raw_text, checked, cut_off = "", Checked(NOT_COVERED, [], True), False
+        raw_text, checked, cut_off = "", Checked(NOT_COVERED, [], True, declined_by="calibration"), False
         prompt_tokens, completion_tokens = generator.last_prompt_tokens, 0
     else:
         pieces = []
@@ -143,7 +143,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
             # An answer that says yes: its words are the question's, so only the model can say how sure it is.
             yes_margin = odds_of_yes()
             if doubts_yes(yes_margin):
-                checked = overruled(checked)
+                checked = overruled(checked, "doubted_yes")
         if (settings.consistency_samples and not checked.abstained and decline_logprob is not None
                 and unanswerable(decline_logprob, top_score) >= VERIFY_FROM):
             # A second opinion (rag.consistency): the model answers again; when most of its samples
@@ -153,7 +153,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
                                settings.max_answer_tokens)
             samples_disagreeing, samples_drawn = tally(checked.text, samples, settings.consistency_samples, question)
             if overrules(samples_disagreeing, settings.consistency_samples):
-                checked = overruled(checked)
+                checked = overruled(checked, "second_opinion")
     if decline_logprob is not None and checked.abstained and asks_yes_no(question):
         # A yes/no question declined (by the calibration, the model, a check, its doubted "Yes" or
         # its second opinion), the model not sure of "Yes": its premise may be false with one
@@ -176,7 +176,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
                  decline_logprob=decline_logprob, completion_tokens=completion_tokens, cut_off=cut_off,
                  unsupported=checked.unsupported, withdrawn=checked.withdrawn, raw_text=raw_text,
                  samples_disagreeing=samples_disagreeing, samples_drawn=samples_drawn, yes_margin=yes_margin,
-                 correction=correction)
+                 correction=correction, declined_by=checked.declined_by)
 
 
 def require_answer(items: Iterable[Streamed], question: str) -> Iterator[Streamed]:

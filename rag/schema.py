@@ -173,6 +173,22 @@ class Timings:
     total: float = 0.0
 
 
+# What can make an answer the decline, and how the chat, the CLI and the web app say it:
+# retrieval (rag.pipeline: no passage close enough to ask the model about), the calibration
+# (rag.decline, before the model writes), the model itself, the answer checks (rag.answer: no
+# sentence rests on a passage, or the answer is not of the kind asked), and the model not
+# standing by what it wrote (`Answer.withdrawn`: its second opinion, rag.consistency, or its doubt
+# about a "Yes", rag.decline.doubts_yes).
+DECLINED_BY = {
+    "retrieval": "no passage of the indexed articles is close to the question",
+    "calibration": "the passages found seem not to answer it, so the model was not asked to write",
+    "model": "the model read the passages found and said they do not answer it",
+    "checks": "what the model wrote did not rest on the passages found, or did not answer what was asked",
+    "second_opinion": "asked again, the model said something else",
+    "doubted_yes": 'the model was not sure enough of its "Yes"',
+}
+
+
 @dataclass
 class Answer:
     question: str
@@ -217,6 +233,15 @@ class Answer:
     # Whether max_answer_tokens stopped the model's reply before its end (a broken-off last
     # sentence is left out of `text`; the API's finish_reason is then "length").
     cut_off: bool = False
+    # What made `text` the decline, one of DECLINED_BY (None when it is not the decline).
+    declined_by: str | None = None
+
+    @property
+    def why_declined(self) -> str:
+        """Why `text` is the decline, as the chat, the CLI and the web app say it ("" when it is not)."""
+        if self.withdrawn:
+            return f"the model wrote an answer, but {self.why_withdrawn}, so it was withdrawn"
+        return DECLINED_BY.get(self.declined_by, "")
 
     @property
     def why_withdrawn(self) -> str:

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from rag.answer import LiveRenumbering, claim_bodies, finish
-from rag.grounding import affirms, asks_yes_no, corrects, not_in_passage, novel_terms, repeats_itself, restates, support
+from rag.grounding import (affirms, asks_yes_no, corrects, is_decline, not_in_passage, novel_terms, repeats_itself,
+                            restates, support)
 from rag.prompt import NOT_COVERED
 from rag.schema import ArticleRecord, Chunk, Hit
 from rag.text import content_words
@@ -172,6 +173,8 @@ def test_an_unsupported_sentence_is_left_out_and_reported():
 def test_declined_or_ungrounded_answers_become_abstentions(raw):
     checked = finish(raw, _hits())
     assert (checked.text, checked.citations, checked.abstained) == (NOT_COVERED, [], True)
+    # What declined it: the model's own words, or the checks leaving nothing of what it wrote.
+    assert checked.declined_by == ("model" if not raw or is_decline(raw) else "checks")
 
 
 def test_a_cited_answer_with_a_side_remark_is_not_an_abstention():

@@ -234,6 +234,20 @@ def test_ask_says_when_a_second_opinion_withdrew_the_answer(monkeypatch, capsys)
     assert "Withdrawn (asked again, the model said something else in 2 of 2 replies): Prisoners were swapped." in out
 
 
+def test_ask_says_what_declined_the_question(monkeypatch, capsys):
+    import rag.pipeline
+    from rag.cli import main
+    from rag.schema import Answer, Timings
+
+    def declined(question, **kwargs):
+        yield Answer(question, "The articles do not say.", [], True, Timings(0.05, None, 0.05), declined_by="retrieval")
+
+    monkeypatch.setattr(rag.pipeline, "ask_stream", declined)
+    assert main(["ask", "What is the capital of Australia?"]) == 0
+    assert capsys.readouterr().out == ("The articles do not say.\n\n"
+                                       "Why: no passage of the indexed articles is close to the question.\n")
+
+
 def test_ask_says_when_the_model_hardly_preferred_yes_to_no(monkeypatch, capsys):
     import rag.pipeline
     from rag.cli import main

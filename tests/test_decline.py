@@ -80,6 +80,7 @@ def test_answerable_dev_questions_pass_the_calibrated_decline(settings, question
 def test_near_miss_dev_questions_are_declined_before_the_model_writes(settings, question):
     answer = rag.ask(question, settings=dataclasses.replace(settings, calibrated_decline=True))
     assert answer.abstained and answer.completion_tokens == 0  # declined by the calibration, not by writing
+    assert answer.declined_by == "calibration"
     assert declines(answer.decline_logprob, max(hit.score for hit in answer.hits))
 
 
@@ -161,3 +162,4 @@ def test_a_false_premise_the_calibration_declines_is_still_answered_with_what_is
     assert [c.source for c in corrected.citations] == ["fletcher.txt"]
     asked = rag.ask("How old was Cyril Fletcher when he died?", settings=obituary)
     assert asked.abstained and asked.completion_tokens == 0 and not asked.correction
+    assert asked.declined_by == "calibration" and corrected.declined_by is None

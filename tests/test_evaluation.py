@@ -15,7 +15,7 @@ from rag.evaluation.questions import KINDS, SPLITS, EvalQuestion, load_questions
 from rag.evaluation.report import compare_reports, format_comparison, format_summary
 from rag.evaluation.runner import run_eval, score, summarize
 from rag.evaluation.squad import load_squad
-from rag.schema import Answer, Chunk, Citation, Hit, Timings
+from rag.schema import DECLINED_BY, Answer, Chunk, Citation, Hit, Timings
 
 PROJECT = Path(__file__).resolve().parent.parent
 QUESTIONS = PROJECT / "eval" / "questions.jsonl"
@@ -43,14 +43,16 @@ def _hit(source, text="", n=0):
                score=0.5)
 
 
-def _answer(id, text, abstained=False, cited=(), first_token=None, total=1.0, prompt_tokens=0):
-    """cited: (source, passage text) for each citation [1], [2]..."""
+def _answer(id, text, abstained=False, cited=(), first_token=None, total=1.0, prompt_tokens=0, declined_by=None):
+    """cited: (source, passage text) for each citation [1], [2]...; a decline is the model's unless
+    `declined_by` says otherwise."""
     citations = [Citation(n=i, source=s, title="T", chunk_id=f"{s}#0", quote=q, start=0, end=len(q))
                  for i, (s, q) in enumerate(cited, start=1)]
     return Answer(question=f"question {id}", text=text, citations=citations, abstained=abstained,
                   timings=Timings(retrieval=0.1, first_token=first_token, total=total),
                   prompt_tokens=prompt_tokens, new_prompt_tokens=max(prompt_tokens - 200, 0),
-                  completion_tokens=10 if prompt_tokens else 0)
+                  completion_tokens=10 if prompt_tokens else 0,
+                  declined_by=(declined_by or "model") if abstained else None)
 
 
 def _ranking(*sources):
@@ -68,7 +70,7 @@ RUN = [  # (question, answer, ranking deeper than the prompt)
      _ranking("004.txt", "000.txt", "001.txt")),
     # answerable but declined: a false abstention. Gold at rank 3.
     (_question("b", "fact", ["Antalya"], ["004.txt"], evidence=[Span("004.txt", 900, 950)], split="test"),
-     _answer("b", "The articles do not say.", abstained=True, total=0.5),
+     _answer("b", "The articles do not say.", abstained=True, total=0.5, declined_by="calibration"),
      _ranking("000.txt", "001.txt", "004.txt")),
     # unanswerable and declined: right
     (_question("c", "unanswerable_out_of_domain", split="dev"),
@@ -173,7 +175,8 @@ def test_run_eval_summary_figures():
     assert by_kind["unanswerable_out_of_domain"]["first_token_median_s"] is None
 
     tables = format_summary(result["summary"]).split("\n\n")
-    assert [t.splitlines()[0] for t in tables] == ["answers and abstention", "retrieval and citations", "speed"]
+    assert [t.splitlines()[0] for t in tables] == ["answers and abstention", "retrieval and citations", "speed",
+                                                   "declined by (unanswerable/answerable questions)"]
     answers = tables[0].splitlines()
     assert answers[1].split()[:3] == ["kind", "n", "acc"]
     assert [" ".join(line.split()[:2]) for line in answers[2:-1]] == [
@@ -181,6 +184,9 @@ def test_run_eval_summary_figures():
     assert answers[-1].split()[:3] == ["overall", "5", "40%"]
     assert tables[1].splitlines()[-1].split() == ["overall", "33%", "67%", "67%", "67%", "0.44", "33%", "50%", "50%"]
     assert tables[2].splitlines()[-5].split() == ["unanswerable_out_of_domain", "-", "-", "0.4s", "0.4s", "-", "-"]
+    # b declined by the calibration (answerable), c by the model (unanswerable)
+    assert tables[3].splitlines()[1].split() == ["kind", *DECLINED_BY]
+    assert tables[3].splitlines()[-1].split() == ["overall", "0/0", "0/1", "1/0", "0/0", "0/0", "0/0"]
 
 
 def test_run_eval_warns_when_the_prompt_passages_are_not_the_top_of_the_ranking(caplog):

@@ -7,7 +7,7 @@ import pytest
 
 import rag
 from conftest import ISTANBUL, SEEDS
-from rag.schema import Answer
+from rag.schema import DECLINED_BY, Answer
 
 
 def test_ask_refuses_a_stream_that_ends_without_its_checked_answer(monkeypatch):
@@ -55,6 +55,7 @@ def test_question_the_articles_do_not_cover_is_declined(settings):
     assert "do not say" in answer.text
     assert "Canberra" not in answer.text
     assert answer.citations == []
+    assert answer.declined_by in DECLINED_BY and answer.why_declined == DECLINED_BY[answer.declined_by]
 
 
 @pytest.mark.slow

@@ -501,6 +501,17 @@ def test_an_answer_its_second_opinion_withdrew_says_so_and_lists_it(monkeypatch)
     assert "<li>Prisoners were &lt;b&gt;swapped&lt;/b&gt;.</li>" in panel and "no passage supports" not in panel
 
 
+def test_a_declined_question_says_what_declined_it(monkeypatch):
+    def ask_stream(question, **_):
+        yield "The articles do not say."
+        yield Answer(question, "The articles do not say.", [], True, Timings(0.05, 1.5, 1.6), declined_by="model")
+
+    monkeypatch.setattr(rag, "ask_stream", ask_stream)
+    _, chat_, _, _ = _ask("Who won the 1966 World Cup?")[-1]
+    assert ("The model read the passages found and said they do not answer it. Rephrase the question, or add an "
+            "article in the Library tab.") in chat_[-1]["content"]
+
+
 def test_an_answer_whose_yes_the_model_doubted_says_why_it_was_withdrawn(monkeypatch):
     def ask_stream(question, **_):
         yield "Yes, Blackburn accepted the offer [1]."

@@ -30,9 +30,9 @@ def question_html(question: str) -> str:
 def answer_html(k: int, answer: Answer, show_details: bool) -> str:
     """The answer text with its [n] markers as chips, then a line of its sources."""
     if answer.abstained:
-        hint = (f"The model wrote an answer, but {escape(answer.why_withdrawn)}, so it was withdrawn (see Sources)."
-                if answer.withdrawn else
-                "No indexed article answers this. Rephrase the question, or add an article in the Library tab.")
+        why = answer.why_declined or "no indexed article answers this"
+        hint = (f"{escape(why[0].upper() + why[1:])} (see Sources)." if answer.withdrawn else
+                f"{escape(why[0].upper() + why[1:])}. Rephrase the question, or add an article in the Library tab.")
         body = (f'<div class="abstained"><strong>{escape(answer.text)}</strong><br>'
                 f'<span class="hint">{hint}</span></div>')
     else:

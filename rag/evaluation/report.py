@@ -52,6 +52,11 @@ def format_summary(summary: dict) -> str:
         lines = [("kind",) + tuple(header for header, _, _ in columns)]
         lines += [(name,) + tuple(_cell(metrics[key], fmt) for _, key, fmt in columns) for name, metrics in rows]
         blocks.append(f"{title}\n{_align(lines)}")
+    if causes := summary["overall"].get("declined_by"):  # not in reports from before 2026-12-07
+        lines = [("kind",) + tuple(causes)]
+        lines += [(name,) + tuple("/".join(map(str, counts)) for counts in metrics["declined_by"].values())
+                  for name, metrics in rows]
+        blocks.append(f"declined by (unanswerable/answerable questions)\n{_align(lines)}")
     return "\n\n".join(blocks)
 
 

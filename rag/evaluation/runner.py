@@ -25,7 +25,7 @@ from rag.evaluation.metrics import (
     strip_markers,
 )
 from rag.evaluation.questions import KINDS, SPLITS, EvalQuestion, load_questions, select_questions
-from rag.schema import Answer, Hit
+from rag.schema import DECLINED_BY, Answer, Hit
 
 __all__ = ["score", "run_eval", "summarize", "evaluate", "evaluate_set"]
 
@@ -80,6 +80,7 @@ def score(question: EvalQuestion, answer: Answer, ranked: list[Hit]) -> dict:
         "citations": [asdict(c) | {"cited_spans": [asdict(span) for span in cited_spans(c)]} for c in answer.citations],
         "unsupported": answer.unsupported,  # sentences the pipeline dropped as unsupported
         "withdrawn": answer.withdrawn,  # those of an answer the model did not stand by (Answer.why_withdrawn)
+        "declined_by": answer.declined_by,  # what made the answer the decline (rag.schema.DECLINED_BY)
         # What the answer check read: the model's reply and the passages shown, in the order of
         # Answer.hits (eval/replay_checks.py re-runs the check on them without the model).
         "raw_answer": answer.raw_text,
@@ -173,6 +174,10 @@ def _metrics(rows: list[dict]) -> dict:
         # What the model had to read, its cached prefix left out: the figure that decides the
         # wait on any CPU (a slow one reads ~35 tokens/s).
         "new_prompt_tokens_median": percentile([r["new_prompt_tokens"] for r in rows if r["prompt_tokens"]], 0.5),
+        # What declined the questions that were: {cause: [unanswerable, answerable]} (reports from
+        # before 2026-12-07 do not record it).
+        "declined_by": {cause: [sum(r.get("declined_by") == cause for r in among)
+                                for among in (unanswerable, answerable)] for cause in DECLINED_BY},
     }
 
 
