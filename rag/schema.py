@@ -181,7 +181,7 @@ class Timings:
 # about a "Yes", rag.decline.doubts_yes).
 DECLINED_BY = {
     "retrieval": "no passage of the indexed articles is close to the question",
-    "calibration": "the passages found seem not to answer it, so the model was not asked to write",
+    "calibration": "the passages found seem not to answer it: the model was ready to say so before writing",
     "model": "the model read the passages found and said they do not answer it",
     "checks": "what the model wrote did not rest on the passages found, or did not answer what was asked",
     "second_opinion": "asked again, the model said something else",
