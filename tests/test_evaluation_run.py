@@ -13,7 +13,7 @@ from rag.cli import main
 from rag.config import PROJECT_DIR
 from rag.evaluation.runner import summarize
 from rag.models import GENERATORS
-from rag.schema import Answer, Timings
+from rag.schema import DECLINED_BY, Answer, Timings
 
 QUESTIONS = PROJECT_DIR / "eval" / "questions.jsonl"
 SQUAD = Path(__file__).resolve().parent / "fixtures" / "squad_v2_tiny.json"
@@ -22,14 +22,18 @@ METRICS = {
     "count", "accuracy", "answerable_accuracy", "mean_f1", "abstention", "false_abstention", "recall@1", "recall@3",
     "recall@5", "recall@10", "mrr", "source_cited", "citation_precision", "citation_recall",
     "first_token_median_s", "first_token_p90_s", "total_median_s", "total_p90_s", "prompt_tokens_mean",
-    "new_prompt_tokens_median",
+    "new_prompt_tokens_median", "declined_by",
 }
 
 
 def _shares_are_sane(metrics: dict):
     assert set(metrics) == METRICS
+    # Declines counted by cause, [unanswerable, answerable] each: no more than the questions.
+    assert set(metrics["declined_by"]) == set(DECLINED_BY)
+    assert sum(sum(counts) for counts in metrics["declined_by"].values()) <= metrics["count"]
     for key, value in metrics.items():
-        if value is not None and key != "count" and not key.endswith("_s") and "prompt_tokens" not in key:
+        if value is not None and key not in ("count", "declined_by") and not key.endswith("_s") \
+                and "prompt_tokens" not in key:
             assert 0.0 <= value <= 1.0, (key, value)
 
 
@@ -70,6 +74,7 @@ def test_eval_slice_report_has_every_row_and_sane_values(slice_report, seed_inde
     assert fact["cited_sentences"] >= 1 and 0 <= fact["cited_on_evidence"] <= fact["cited_sentences"]
     assert fact["citations_cover_gold"] in (True, False) and fact["split"] == "dev"
     assert outside["abstained"] and outside["correct"] and outside["cited_sentences"] is None
+    assert outside["declined_by"] in DECLINED_BY and fact["declined_by"] is None  # what declined it, if anything
 
     summary = report["summary"]
     assert list(summary["by_kind"]) == ["fact", "unanswerable_out_of_domain"]
