@@ -31,8 +31,9 @@ def answer_html(k: int, answer: Answer, show_details: bool) -> str:
     """The answer text with its [n] markers as chips, then a line of its sources."""
     if answer.abstained:
         why = answer.why_declined or "no indexed article answers this"
-        hint = (f"{escape(why[0].upper() + why[1:])} (see Sources)." if answer.withdrawn else
-                f"{escape(why[0].upper() + why[1:])}. Rephrase the question, or add an article in the Library tab.")
+        why = escape(why[0].upper() + why[1:])
+        hint = (f"{why} (see Sources)." if answer.withdrawn else
+                f"{why}. Rephrase the question, or add an article in the Library tab.")
         body = (f'<div class="abstained"><strong>{escape(answer.text)}</strong><br>'
                 f'<span class="hint">{hint}</span></div>')
     else:
