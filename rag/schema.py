@@ -246,12 +246,12 @@ class Answer:
     @property
     def why_withdrawn(self) -> str:
         """Why the `withdrawn` sentences were, as the chat, the CLI and the web app say it."""
-        if self.samples_drawn is not None:
-            return (f"asked again, the model said something else in {self.samples_disagreeing} of "
-                    f"{self.samples_drawn} replies")
-        # A second opinion is not asked for an answer its doubt about a "Yes" withdrew.
-        return (f'the model found "Yes" only {math.exp(self.yes_margin or 0.0):.0f} times as likely as "No"; '
-                "a yes the articles state it says more surely")
+        if self.declined_by == "second_opinion":
+            return f"{DECLINED_BY['second_opinion']} in {self.samples_disagreeing} of {self.samples_drawn} replies"
+        if self.declined_by == "doubted_yes":
+            return (f'{DECLINED_BY["doubted_yes"]}: it found it only {math.exp(self.yes_margin or 0.0):.0f} times '
+                    'as likely as "No"; a yes the articles state it says more surely')
+        return ""
 
 
 # What ask_stream yields: a Retrieved, the answer's text in pieces, perhaps a Checking, perhaps a

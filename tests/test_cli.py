@@ -225,7 +225,8 @@ def test_ask_says_when_a_second_opinion_withdrew_the_answer(monkeypatch, capsys)
 
     def withdrawn(question, **kwargs):
         yield Answer(question, "The articles do not say.", [], True, Timings(0.05, 1.5, 9.0),
-                     withdrawn=["Prisoners were swapped."], samples_disagreeing=2, samples_drawn=2)
+                     withdrawn=["Prisoners were swapped."], samples_disagreeing=2, samples_drawn=2,
+                     declined_by="second_opinion")
 
     monkeypatch.setattr(rag.pipeline, "ask_stream", withdrawn)
     assert main(["ask", "What was agreed?"]) == 0
@@ -255,12 +256,14 @@ def test_ask_says_when_the_model_hardly_preferred_yes_to_no(monkeypatch, capsys)
 
     def withdrawn(question, **kwargs):
         yield Answer(question, "The articles do not say.", [], True, Timings(0.05, 1.5, 3.0),
-                     withdrawn=["Yes, Blackburn accepted the offer."], yes_margin=2.5)
+                     withdrawn=["Yes, Blackburn accepted the offer."], yes_margin=2.5,
+                     declined_by="doubted_yes")
 
     monkeypatch.setattr(rag.pipeline, "ask_stream", withdrawn)
     assert main(["ask", "Did Blackburn accept the offer?"]) == 0
-    assert ('Withdrawn (the model found "Yes" only 12 times as likely as "No"; a yes the articles state it says '
-            "more surely): Yes, Blackburn accepted the offer.") in capsys.readouterr().out
+    assert ('Withdrawn (the model was not sure enough of its "Yes": it found it only 12 times as likely as "No"; '
+            "a yes the articles state it says more surely): Yes, Blackburn accepted the offer."
+            ) in capsys.readouterr().out
 
 
 def test_articles_lists_what_a_search_finds_and_how_many(seed_index, capsys):

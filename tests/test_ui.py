@@ -490,7 +490,8 @@ def test_an_answer_its_second_opinion_withdrew_says_so_and_lists_it(monkeypatch)
     def ask_stream(question, **_):
         yield "Prisoners were swapped [1]."
         yield Answer(question, "The articles do not say.", [], True, Timings(0.05, 1.5, 9.0),
-                     withdrawn=["Prisoners were <b>swapped</b>."], samples_disagreeing=2, samples_drawn=2)
+                     withdrawn=["Prisoners were <b>swapped</b>."], samples_disagreeing=2, samples_drawn=2,
+                     declined_by="second_opinion")
 
     monkeypatch.setattr(rag, "ask_stream", ask_stream)
     _, chat_, _, panel = _ask("What was agreed?")[-1]
@@ -516,13 +517,14 @@ def test_an_answer_whose_yes_the_model_doubted_says_why_it_was_withdrawn(monkeyp
     def ask_stream(question, **_):
         yield "Yes, Blackburn accepted the offer [1]."
         yield Answer(question, "The articles do not say.", [], True, Timings(0.05, 1.5, 3.0),
-                     withdrawn=["Yes, Blackburn accepted the offer."], yes_margin=2.5)
+                     withdrawn=["Yes, Blackburn accepted the offer."], yes_margin=2.5,
+                     declined_by="doubted_yes")
 
     monkeypatch.setattr(rag, "ask_stream", ask_stream)
     _, chat_, _, panel = _ask("Did Blackburn accept the offer?")[-1]
     assert "only 12 times as likely as &quot;No&quot;" in chat_[-1]["content"]
     assert "asked again" not in chat_[-1]["content"]
-    assert "Withdrawn: the model found &quot;Yes&quot; only 12 times" in panel
+    assert "Withdrawn: the model was not sure enough of its &quot;Yes&quot;: it found it only 12 times" in panel
 
 
 def test_the_chat_and_the_library_status_typeset_no_latex(tmp_path):
