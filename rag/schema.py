@@ -239,8 +239,8 @@ class Answer:
     @property
     def why_declined(self) -> str:
         """Why `text` is the decline, as the chat, the CLI and the web app say it ("" when it is not)."""
-        if self.withdrawn:
-            return f"the model wrote an answer, but {self.why_withdrawn}, so it was withdrawn"
+        if self.withdrawn and (why := self.why_withdrawn):
+            return f"the model wrote an answer, but {why}, so it was withdrawn"
         return DECLINED_BY.get(self.declined_by, "")
 
     @property

@@ -598,3 +598,20 @@ def test_a_model_looping_inside_a_bracket_streams_without_delay():
     started = time.perf_counter()
     assert "".join(live.feed(c) for c in text) + live.flush() == text
     assert time.perf_counter() - started < 1
+
+
+def test_why_an_answer_was_withdrawn_is_told_by_what_withdrew_it():
+    from rag.schema import DECLINED_BY, Answer, Timings
+
+    def withdrawn(**fields):
+        return Answer("Did Blackburn accept the offer?", NOT_COVERED, [], True, Timings(0.05, 1.5, 3.0),
+                      withdrawn=["Yes, Blackburn accepted the offer."], **fields)
+
+    # Samples recorded beside a doubted "Yes" do not make it a second opinion's withdrawal.
+    doubted = withdrawn(declined_by="doubted_yes", yes_margin=2.5, samples_disagreeing=0, samples_drawn=2)
+    assert doubted.why_withdrawn.startswith(DECLINED_BY["doubted_yes"] + ": it found it only 12 times")
+    overruled = withdrawn(declined_by="second_opinion", samples_disagreeing=2, samples_drawn=3)
+    assert overruled.why_withdrawn == f"{DECLINED_BY['second_opinion']} in 2 of 3 replies"
+    assert overruled.why_declined == f"the model wrote an answer, but {overruled.why_withdrawn}, so it was withdrawn"
+    # An Answer built without a cause (by hand, or from an old report) says nothing rather than half a sentence.
+    assert (withdrawn().why_withdrawn, withdrawn().why_declined) == ("", "")
