@@ -353,6 +353,40 @@ def test_text_in_another_encoding_is_read_with_the_encoding_detected(tmp_path):
     assert "Le blé à 212 £." in load_article(write(tmp_path, "e.html", page.encode("latin-1"))).text
 
 
+# English news saved in Windows-1252 (a "£", curly quotes, "é"), and KOI8-R Russian: each was read
+# as another encoding ("Ł42m", "ōWe ... resign.ö", "Z³rich", half-width katakana) before the
+# detector was kept to the web's encodings and mostly-ASCII text to Windows-1252
+# (rag.loading._detected).
+POUNDS = ("Council backs river bridge\n\n"
+          "Portwell council has approved plans for a new bridge over the river, ending a dispute that has lasted "
+          "more than ten years.\n\n"
+          "The bridge will cost £42m and is due to open in the spring of 2027, the council's transport committee "
+          "said on Tuesday.\n\n"
+          "Local businesses welcomed the decision, saying traffic in the town centre had become unbearable during "
+          "the summer months.\n\n"
+          "But campaigners said the money would be better spent on buses and cycle lanes, and promised to challenge "
+          "the plans in court.\n")
+
+
+@pytest.mark.parametrize("text, encoding", [
+    (POUNDS, "cp1252"),
+    ("The minister said: “We will not resign.” The deal is worth €5m – a record.\n", "cp1252"),
+    ("Café owners protest in Zürich\r\n\r\nOwners of cafés in Zürich protested on Monday against a new tax of 5 "
+     "francs per table.\r\n", "cp1252"),
+    ("Москва заявила о новых переговорах в среду.\n", "koi8_r"),
+])
+def test_a_legacy_encoding_is_read_as_written(tmp_path, text, encoding):
+    assert load_article(write(tmp_path, "a.txt", text.encode(encoding))).text == text
+
+
+def test_a_charset_the_page_declares_wins_over_the_western_default(tmp_path):
+    # The markup is most of the page: few of its bytes are outside ASCII, yet it is Polish.
+    body = "Rząd w Warszawie przyjął w środę nową ustawę o podatkach."
+    page = ('<html><head><meta charset="iso-8859-2"><title>Podatki</title>'
+            + '<link rel="stylesheet" href="/static/css/main.css">' * 40 + f"</head><body><p>{body}</p></body></html>")
+    assert body in load_article(write(tmp_path, "a.html", page.encode("iso8859_2"))).text
+
+
 @pytest.mark.parametrize("content", [b"GIF89a\x01\x00\x01\x00\x80\xff\x00", bytes(range(128, 256)) * 4 + b"\x07\x08"])
 def test_binary_junk_is_refused(tmp_path, content):
     with pytest.raises(BadInputError, match=r"^junk.txt: not a text file"):
