@@ -214,7 +214,9 @@ class Answer:
     raw_text: str = ""
     # How many of the replies sampled for a second opinion (rag.consistency) said something else,
     # of `samples_drawn` (sampling stops once the rest cannot change the decision); None when none
-    # was asked for. Most of Settings.consistency_samples: the answer became the decline.
+    # was asked for. Most of Settings.consistency_samples: the answer became the decline (or, for
+    # a yes/no question, the "No, in fact, ..." `correction` that replaced the decline; the counts
+    # are still those of the answer withdrawn).
     samples_disagreeing: int | None = None
     samples_drawn: int | None = None
     # For an answer that says yes (rag.grounding.affirms) or a yes/no question declined,
