@@ -1,7 +1,8 @@
 """Read article files into `Article`s: the text a reader is shown, the spans of the article's own
 words in it (page furniture left out) and a little metadata (title, outlet, author, dates).
 
-- .txt/.md: the file's text, decoded (UTF-8, else the encoding charset-normalizer detects),
+- .txt/.md: the file's text, decoded (UTF-8, else the encoding charset-normalizer detects among
+  the web's, Windows-1252 for text almost all ASCII),
   read line by line; lines of page furniture ("9 hours ago", photo credits, promos) are left out.
 - .html/.htm: the article's main text as trafilatura extracts it (menus, share buttons, cookie
   banners and related links left out), after removing what a reader never sees (hidden
