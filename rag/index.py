@@ -24,6 +24,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from itertools import chain
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,7 +38,7 @@ from rag.errors import BadInputError, IndexUnusableError
 from rag.injection import RULES as INJECTION_RULES
 from rag.models import sha256_file
 from rag.schema import Article, ArticleRecord, Chunk
-from rag.text import WORD, name_key, script
+from rag.text import WORD, fold_accents, name_key, script
 
 FORMAT = "rag-news-index"
 VERSION = 5  # 3: an article records the file, row or entry and URL it came from; 4: and whether it
@@ -347,37 +348,50 @@ def catalog_counts(index_dir: Path) -> tuple[int, int]:
 
 
 def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[list[ArticleRecord], int]:
-    """The articles whose title, name, outlet or dates hold every word of `text` (whatever the
-    case), or a passage of which does (FTS5, as the keyword search reads them: "zurich" finds
-    "Zürich", "talks" "talk"); all of them for no text; by name: the first `limit`, and how many
-    there are. Searched in the database, so that a library of 150,000 articles is not read whole
-    to show a page of it (read_catalog takes 2.7 s there, and its table was 17.5 MB for the
-    browser: eval/HISTORY.md, session 23)."""
+    """The articles that hold every word of `text`, each word in their title, name, outlet or
+    dates (whatever the case and accents) or in any of their passages (FTS5, as the keyword search
+    reads them: "zurich" finds "Zürich", "talks" "talk"); all of them for no text; by name: the
+    first `limit`, and how many there are. Searched in the database, so that a library of 150,000
+    articles is not read whole to show a page of it (read_catalog takes 2.7 s there, and its table
+    was 17.5 MB for the browser: eval/HISTORY.md, session 23).
+
+    Word by word, so that "sport chelsea" over the BBC archive finds the 64 sport stories (the
+    section is in their file name) that name Chelsea (in their text), not 15 as when every word
+    had to be in the metadata or all in one passage (eval/HISTORY.md, session 30)."""
     index_dir = Path(index_dir)
-    words = re.findall(r"\w+", text.casefold())
+    words = list(dict.fromkeys(re.findall(r"\w+", _folded(text))))
     with _reading(index_dir) as db, _refusing_damage(index_dir):
         if not words:
             total = db.execute("SELECT count(*) FROM articles").fetchone()[0]
             ids = [row for row, in db.execute("SELECT id FROM articles ORDER BY source LIMIT ?", (limit,))]
-        else:  # one pass over the rows (0.4 s over 150,000 articles here)
-            db.create_function("holds", 2, _holds, deterministic=True)
-            # The passages found are matched to their articles through the index on chunks'
-            # article ids, read whole, not one table row each: over a million passages "the"
-            # took 12.9 s from a cold page cache (the passages' text read with their ids), 0.76 s
-            # so; the scan costs about 0.15 s there whatever is typed (eval/HISTORY.md, session 24).
-            found = [row for row, in db.execute(
-                "SELECT id FROM articles WHERE holds(title || ' ' || source || ' ' || coalesce(outlet, '') || ' ' || "
-                "coalesce(published, '') || ' ' || dates, ?) OR id IN (SELECT article_id FROM chunks INDEXED BY "
-                "chunks_by_article WHERE id IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)) "
-                "ORDER BY source",
-                (" ".join(words), " ".join(f'"{word}"' for word in words)))]
+        else:
+            rows = db.execute(  # the metadata of every article (0.3 s over 150,000 articles here)
+                "SELECT id, title || ' ' || source || ' ' || coalesce(outlet, '') || ' ' || "
+                "coalesce(published, '') || ' ' || dates FROM articles ORDER BY source").fetchall()
+            by_name, metadata = [row for row, _ in rows], [_folded(text) for _, text in rows]
+            found = None
+            for word in words:
+                # The passages found are matched to their articles through the index on chunks'
+                # article ids, read whole, not one table row each: over a million passages "the"
+                # took 12.9 s from a cold page cache (the passages' text read with their ids),
+                # 0.76 s so (eval/HISTORY.md, session 24).
+                holding = set(chain.from_iterable(db.execute(
+                    "SELECT DISTINCT article_id FROM chunks INDEXED BY chunks_by_article WHERE id IN "
+                    "(SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)", (f'"{word}"',))))
+                holding.update(row for row, text in zip(by_name, metadata) if word in text)
+                found = holding if found is None else found & holding
+                if not found:
+                    break
+            found = [row for row in by_name if row in found]
             total, ids = len(found), found[:limit]
         return _article_records(db, f"WHERE id IN ({', '.join('?' * len(ids))})", tuple(ids)), total
 
 
-def _holds(text: str | None, words: str) -> bool:
-    folded = (text or "").casefold()
-    return all(word in folded for word in words.split())
+def _folded(text: str | None) -> str:
+    """`text` as the metadata is searched: whatever the case, and the accents of the letters
+    FTS5's `remove_diacritics` drops too ("Zürich" as "zurich"); ASCII text is folded at C speed."""
+    text = (text or "").casefold()
+    return text if text.isascii() else fold_accents(text)
 
 
 def read_record(index_dir: Path, source: str) -> ArticleRecord | None:

@@ -49,9 +49,9 @@ def list_articles(index_dir: str | Path | None = None, *, settings: Settings | N
 
 def find_articles(text: str = "", limit: int = 200, index_dir: str | Path | None = None, *,
                   settings: Settings | None = None) -> tuple[list[ArticleRecord], int]:
-    """The first `limit` articles (by name) whose title, name, outlet or dates, or one of whose
-    passages, hold every word of `text`, whatever the case, and how many do: what a page of a
-    large library shows (rag.index.find_records)."""
+    """The first `limit` articles (by name) that hold every word of `text`, each in the title,
+    name, outlet, dates or a passage, whatever the case, and how many do: what a page of a large
+    library shows (rag.index.find_records)."""
     return find_records(_index_dir(index_dir, settings), text, limit)
 
 

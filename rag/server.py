@@ -383,7 +383,7 @@ def create_app(settings: Settings | None = None, *,
 
     @app.get("/api/articles")
     def articles_found(q: str = "", limit: str = "50"):
-        """The articles whose title, file, outlet, dates or a passage hold every word of `q`
+        """The articles that hold every word of `q`, each in the title, file, outlet, dates or text
         (rag.library.find_articles): the first `limit` by name, at most MAX_ARTICLES_LISTED."""
         from rag.library import find_articles
 

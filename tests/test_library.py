@@ -282,6 +282,28 @@ def test_the_closest_names_are_found_among_many_by_either_end(slip):
     names = [f"brief-{n:04d}.txt" for n in range(5000)]
     assert "brief-0420.txt" in library._closest(slip, names)
 
+def test_a_search_finds_each_word_wherever_the_article_holds_it(settings, tmp_path):
+    """Every word had to be in the title, name, outlet and dates, or all in one passage: a date and
+    a word of the text, a section's folder and a name in the story (the BBC's "sport chelsea"
+    found 15 of its 64 stories), or two words of two paragraphs found nothing."""
+    walrus = "Walrus numbers rise on Svalbard\n\nThe walrus census counted more animals than ever. " + " ".join(
+        f"Researchers visited colony {n} by boat and counted the animals on the beach." for n in range(40)
+    ) + "\n\nThe survey ship was an icebreaker chartered from the coast guard.\n"
+    uploads = [_upload(tmp_path, "cod.txt", COD), _upload(tmp_path, "walrus.txt", walrus)]
+    library.add_articles(uploads, settings=settings)
+    records, _ = library.find_articles("walrus.txt", settings=settings)
+    assert records[0].chunks >= 4  # its first and last paragraphs are passages apart
+    for words, found in [
+        ("2026-03 svalbard", ["cod.txt"]),  # its date, a word of its text
+        ("nordic fisheries svalbard", ["cod.txt"]),  # its outlet, its text
+        ("walrus.txt icebreaker", ["walrus.txt"]),  # its file name, a word of its last paragraph
+        ("census icebreaker", ["walrus.txt"]),  # words of its first and last paragraphs
+        ("zurich ZÜRICH", []),  # a word twice is one word, and no article has it
+    ]:
+        records, total = library.find_articles(words, settings=settings)
+        assert ([r.source for r in records], total) == (found, len(found)), words
+
+
 def test_the_library_is_searched_and_shown_a_page_at_a_time(settings, tmp_path, monkeypatch):
     """A library of 150,000 articles was read whole for its table (2.7 s), sent whole to the
     browser at every page load (17.5 MB) and listed whole in the remove list: now a page of it,

@@ -39,8 +39,8 @@ SHOWN = 200
 
 
 def table(settings: Settings, text: str = "") -> tuple[list[list], list[str], str, str]:
-    """(rows for the table: the first SHOWN articles whose title, file, outlet or dates, or a
-    passage, hold every word of `text`; their file names, for the remove list; how many there are; a note when there
+    """(rows for the table: the first SHOWN articles that hold every word of `text`, each in the
+    title, file, outlet, dates or text; their file names, for the remove list; how many there are; a note when there
     is no library)."""
     try:
         articles, total = library.find_articles(text, SHOWN, settings=settings)
