@@ -339,6 +339,23 @@ def test_chunk_and_citation_offsets_point_into_the_text_shown(tmp_path):
         assert [article.text[start:end] for start, end in citation.highlights] == [sentence]
 
 
+@pytest.mark.parametrize("line_end", ["\r\n", "\r"])
+def test_offsets_into_a_file_with_windows_or_old_mac_line_ends(tmp_path, line_end):
+    """The README's `open(source, newline="").read()[start:end] == quote` for a text file saved on
+    Windows ("\r\n") or an old Mac ("\r"): Python's default reading turns either into "\n", which
+    would move every offset after the first line."""
+    lines = ["Harbour bridge reopens after repairs", "", "The harbour bridge in Portwick reopened on Monday.",
+             "Repairs took six months and cost £4.2m.", "", "The council said traffic would be limited to 20mph."]
+    path = write(tmp_path, "bridge.txt", line_end.join(lines).encode("utf-8"))
+    article = load_article(path)
+    assert article.title == "Harbour bridge reopens after repairs"
+    chunk = chunk_article(article, lambda text: len(text.split()), max_tokens=40, overlap=10)[0]
+    citation = finish("The repairs cost £4.2m [1].", [Hit(chunk, 0.9)]).citations[0]
+    with open(path, encoding="utf-8", newline="") as file:
+        assert file.read()[citation.start:citation.end] == citation.quote
+    assert [article.text[start:end] for start, end in citation.highlights] == ["Repairs took six months and cost £4.2m."]
+
+
 def test_text_in_another_encoding_is_read_with_the_encoding_detected(tmp_path):
     article = load_article(write(tmp_path, "a.txt", "Wheat rose to £212 a tonne.\nTraders in London were surprised.\n"
                                                    .encode("latin-1")))
