@@ -8,6 +8,8 @@ words in it (page furniture left out) and a little metadata (title, outlet, auth
   banners and related links left out), after removing what a reader never sees (hidden
   elements, comments, scripts); title, author and site name from trafilatura, the publication
   date from htmldate.
+- .mhtml/.mht: a page saved as one file with its images (MIME): its HTML page read as above, the
+  address it was saved from as the article's URL.
 - .pdf: the text of each page as pypdf extracts it, hard-wrapped lines joined into paragraphs;
   `Article.pages` keeps where each page starts, so `page_of` names a citation's page.
 - .csv/.jsonl dumps and .rss/.atom/.xml feeds hold many articles: rag.archives reads them, one
@@ -50,11 +52,12 @@ __all__ = ["SUPPORTED_SUFFIXES", "ARCHIVE_SUFFIXES", "load_file", "load_or_skip"
 
 # Files that are one article each, and files that hold many (rag.archives): dumps (.csv, .jsonl)
 # and feeds.
-ARTICLE_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
+ARTICLE_SUFFIXES = (".txt", ".md", ".html", ".htm", ".mhtml", ".mht", ".pdf")
 FEED_SUFFIXES = (".rss", ".atom", ".xml")
 ARCHIVE_SUFFIXES = (".csv", ".jsonl") + FEED_SUFFIXES
 SUPPORTED_SUFFIXES = ARTICLE_SUFFIXES + ARCHIVE_SUFFIXES
 _HTML_SUFFIXES = (".html", ".htm")
+_SAVED_PAGE_SUFFIXES = (".mhtml", ".mht")  # a web page saved as one file with its images: MIME
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +115,7 @@ def load_file(path: Path, max_bytes: int = Settings.max_file_bytes,
 
             articles, skipped = load_archive(path, max_bytes, max_archive_bytes, name)
         else:
-            articles, skipped = [load_article(path, max_bytes, name)], []
+            articles, skipped = [load_article(path, max_bytes, name, max_archive_bytes)], []
     except BadInputError as exc:
         raise BadInputError(known_as(str(exc), path, name)) from None
     if name and name != path.name:
@@ -142,21 +145,27 @@ def load_or_skip(path: Path, max_bytes: int = Settings.max_file_bytes,
 
 
 def byte_limit(path: Path, max_bytes: int, max_archive_bytes: int) -> tuple[int, str]:
-    """The size limit of this file and the setting that sets it: a dump's or feed's, or an
-    article file's."""
-    if Path(path).suffix.lower() in ARCHIVE_SUFFIXES:
+    """The size limit of this file and the setting that sets it: a dump's, a feed's or a page
+    saved with its images (.mhtml), or an article file's."""
+    if Path(path).suffix.lower() in ARCHIVE_SUFFIXES + _SAVED_PAGE_SUFFIXES:
         return max_archive_bytes, "max_archive_bytes"
     return max_bytes, "max_file_bytes"
 
 
-def load_article(path: Path, max_bytes: int = Settings.max_file_bytes, name: str | None = None) -> Article:
-    """Read one .txt/.md/.html/.htm/.pdf file; BadInputError (naming the file) when it is not usable.
+def load_article(path: Path, max_bytes: int = Settings.max_file_bytes, name: str | None = None,
+                 max_archive_bytes: int = Settings.max_archive_bytes) -> Article:
+    """Read one .txt/.md/.html/.htm/.mhtml/.mht/.pdf file; BadInputError (naming the file) when it is
+    not usable. A page saved as one file (.mhtml) holds its images too: the file is held to
+    `max_archive_bytes`, its page to `max_bytes`.
     `name`: its path within its library folder (file_name), none of whose folders is followed if
     it is a link (opened)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in ARCHIVE_SUFFIXES:
         raise bad_file(path, "a dump or feed holds many articles: read it with load_file")
+    if suffix in _SAVED_PAGE_SUFFIXES:
+        page, address = _saved_page(path, read_bytes(path, max_archive_bytes, "max_archive_bytes", name), max_bytes)
+        return replace(_html_article(path, page), url=web_address(address))
     data = read_bytes(path, max_bytes, name=name)
     if suffix == ".pdf":
         return _pdf_article(path, data)
@@ -186,7 +195,7 @@ class Listing:
 def article_files(folder: Path) -> Listing:
     """The entries of `folder` and of its sub-folders, at any depth, that may be articles, in the
     order of their names within it (file_name): everything but hidden entries and what hidden
-    folders hold. An archive kept by year or by section ("2024/05/...", "business/001.txt") is
+    folders hold, and the folder of resources a browser saves beside a page. An archive kept by year or by section ("2024/05/...", "business/001.txt") is
     read whole. A link is listed, never followed (a linked folder is not entered), and so are
     special files, so that load_article says why it skips them. BadInputError when the folder is
     missing or cannot be listed, or holds no file of a supported type; a sub-folder that cannot
@@ -205,7 +214,7 @@ def article_files(folder: Path) -> Listing:
         unlisted[file_name(folder, Path(exc.filename))] = exc.strerror or type(exc).__name__
 
     for root, folders, names in os.walk(folder, onerror=unlisted_folder):  # links to folders are not walked into
-        folders[:] = [f for f in folders if not f.startswith(".")]
+        folders[:] = [f for f in folders if not f.startswith(".") and not _page_resources(f, names)]
         files += [Path(root, f) for f in folders if Path(root, f).is_symlink()]
         files += [Path(root, n) for n in names if not n.startswith(".")]
     files.sort(key=lambda path: file_name(folder, path))
@@ -213,6 +222,15 @@ def article_files(folder: Path) -> Listing:
         unread = f"; {', '.join(Listing([], unlisted).reasons())}" if unlisted else ""
         raise BadInputError(f"no article files in {folder} (the types read: {', '.join(SUPPORTED_SUFFIXES)}){unread}")
     return Listing(files, dict(sorted(unlisted.items())))
+
+
+def _page_resources(folder: str, names: list[str]) -> bool:
+    """Whether `folder` holds what a browser saved with a page beside it: "Webpage, Complete" in
+    Chrome, Edge and Firefox writes "Story.html" and, for its images, scripts and frames,
+    "Story_files/" (Chromium's SavePackage: the page's name + "_files", in every language), where
+    a frame (an advert, an embedded post) is an .html file of its own, not the article."""
+    stem = folder.removesuffix("_files")
+    return stem != folder and any(f"{stem}{suffix}" in names for suffix in _HTML_SUFFIXES)
 
 
 def file_name(folder: Path, path: Path) -> str:
@@ -614,6 +632,27 @@ def _html_article(path: Path, page: str) -> Article:
     kept = text_lines(text)
     return make_article(path, text, kept, title=title or title_of([t for _, _, t in kept]), outlet=doc.sitename or None,
                         author=doc.author or None, dates=dates_in(text), published=published, unseen=unseen)
+
+
+def _saved_page(path: Path, data: bytes, max_bytes: int) -> tuple[str, str | None]:
+    """The page of a web page saved as one file (MHTML: Chrome's and Edge's "Webpage, Single
+    File"), a MIME message whose first HTML part is the page and whose other parts are its images,
+    style sheets and frames; and the address it was saved from."""
+    import email
+
+    message = email.message_from_bytes(data)
+    page = next((part for part in message.walk() if part.get_content_type() == "text/html"), None)
+    if page is None:
+        raise bad_file(path, "not a saved web page (no HTML page in it)")
+    html = page.get_payload(decode=True) or b""  # undoes quoted-printable or base64
+    if len(html) > max_bytes:
+        raise bad_file(path, f"its page is {len(html):,} bytes, over the {max_bytes:,}-byte limit (setting "
+                             "max_file_bytes)")
+    try:
+        text = html.decode(page.get_content_charset() or "utf-8")
+    except (LookupError, UnicodeDecodeError):  # no charset, or a wrong one: as a page saved alone
+        text = decode_text(path, html)
+    return text, message.get("Snapshot-Content-Location") or page.get("Content-Location")
 
 
 def remove_unseen(tree) -> str:

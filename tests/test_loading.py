@@ -4,6 +4,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import shutil
 import time
 
@@ -592,6 +593,70 @@ def test_a_sub_folder_swapped_for_a_link_after_the_listing_is_not_followed(tmp_p
                                               "folder any more: only files inside the library folder are read"]
     with pytest.raises(BadInputError, match="a folder on its path is a symbolic link"):
         read_bytes(listed[0], 1000, name="2024/a.txt")
+
+
+def saved_as_one_file(page: str, frame: str) -> bytes:
+    """A page as Chrome's "Webpage, Single File" writes it (MHTML): CRLF lines, the page first and
+    quoted-printable, then its style sheet, an image in base64 and a frame (an advert) of its own."""
+    import base64
+    import quopri
+
+    boundary = "----MultipartBoundary--qJvGx3Tk0r8nPzU6dWc2----"
+    parts = [("text/html", "quoted-printable", "https://news.example.com/2025/05/16/istanbul-talks",
+              quopri.encodestring(page.encode("utf-8")).decode("ascii")),
+             ("text/css", "quoted-printable", "https://news.example.com/site.css", "body { margin: 0; }"),
+             ("image/jpeg", "base64", "https://news.example.com/photo.jpg",
+              base64.encodebytes(bytes(range(256)) * 40).decode("ascii")),
+             ("text/html", "quoted-printable", "https://ads.example.com/frame.html",
+              quopri.encodestring(frame.encode("utf-8")).decode("ascii"))]
+    head = ("From: <Saved by Blink>\nSnapshot-Content-Location: https://news.example.com/2025/05/16/istanbul-talks\n"
+            "Subject: Istanbul talks\nDate: Fri, 16 May 2025 10:00:00 -0000\nMIME-Version: 1.0\n"
+            f'Content-Type: multipart/related;\n\ttype="text/html";\n\tboundary="{boundary}"\n\n\n')
+    body = "".join(f"--{boundary}\nContent-Type: {kind}\nContent-ID: <frame-{n}@mhtml.blink>\n"
+                   f"Content-Transfer-Encoding: {encoding}\nContent-Location: {address}\n\n{payload}\n"
+                   for n, (kind, encoding, address, payload) in enumerate(parts))
+    return (head + body + f"--{boundary}--\n").replace("\n", "\r\n").encode("ascii")
+
+
+AN_ADVERT = "<html><body><p>Win a cruise to Antalya! Click here to claim your prize today.</p></body></html>"
+
+
+def test_a_page_saved_as_one_file_reads_as_the_page(tmp_path):
+    """Chrome and Edge save a page with its images as one .mhtml file ("Webpage, Single File"):
+    it was refused as an unsupported type. Its page reads as the same page saved as .html, with
+    the address it was saved from; its images, style sheet and frames (an advert) are not read."""
+    as_html = load_article(NEWS_PAGE)
+    page = NEWS_PAGE.read_text(encoding="utf-8")
+    saved = write(tmp_path, "Istanbul talks.mhtml", saved_as_one_file(page, AN_ADVERT))
+    article = load_article(saved)
+    assert (article.text, article.title, article.published) == (as_html.text, as_html.title, as_html.published)
+    assert article.url == "https://news.example.com/2025/05/16/istanbul-talks"
+    assert "cruise" not in article.text
+    # Its images count against max_archive_bytes (a news page saved so is often over 5 MB), its page
+    # against max_file_bytes.
+    size = saved.stat().st_size
+    assert load_or_skip(saved, max_bytes=len(page.encode()) + 100, max_archive_bytes=size)[0][0].text == as_html.text
+    [reason] = load_or_skip(saved, max_bytes=1000, max_archive_bytes=size)[1]
+    assert re.fullmatch(r"Istanbul talks.mhtml: its page is 3,\d{3} bytes, over the 1,000-byte limit \(setting "
+                        r"max_file_bytes\)", reason)
+    assert "setting max_archive_bytes" in load_or_skip(saved, max_archive_bytes=size - 1)[1][0]
+    not_a_page = write(tmp_path, "notes.mht", b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nJust notes.\r\n")
+    assert load_or_skip(not_a_page)[1] == ["notes.mht: not a saved web page (no HTML page in it)"]
+
+
+def test_what_a_browser_saves_beside_a_page_is_not_read_as_articles(tmp_path):
+    """"Webpage, Complete" saves "Story.html" and "Story_files/", whose frames (adverts, embedded
+    posts) are .html files too: each was indexed as an article of its own."""
+    library = tmp_path / "library"
+    (library / "2025" / "Istanbul talks_files").mkdir(parents=True)
+    shutil.copy(NEWS_PAGE, library / "2025" / "Istanbul talks.html")
+    write(library / "2025" / "Istanbul talks_files", "saved_resource.html", AN_ADVERT)
+    write(library / "2025" / "Istanbul talks_files", "site.css", "body { margin: 0; }")
+    (library / "press_files").mkdir()  # no page of that name beside it: a folder like any other
+    write(library / "press_files", "statement.txt", "Port statement\n\nThe port reopened on Monday.\n")
+    articles, skipped = load_folder(library)
+    assert sorted(a.source for a in articles) == ["2025/Istanbul talks.html", "press_files/statement.txt"]
+    assert skipped == []
 
 
 def test_the_injection_set_loads_and_what_a_reader_cannot_see_is_dropped():
