@@ -195,12 +195,13 @@ class Listing:
 def article_files(folder: Path) -> Listing:
     """The entries of `folder` and of its sub-folders, at any depth, that may be articles, in the
     order of their names within it (file_name): everything but hidden entries and what hidden
-    folders hold, and the folder of resources a browser saves beside a page. An archive kept by year or by section ("2024/05/...", "business/001.txt") is
-    read whole. A link is listed, never followed (a linked folder is not entered), and so are
-    special files, so that load_article says why it skips them. BadInputError when the folder is
-    missing or cannot be listed, or holds no file of a supported type; a sub-folder that cannot
-    be listed (its permissions, a mount that failed) is named in the listing's `unlisted`, so
-    that a sync says so and keeps what it indexed from it (its files may all still be there)."""
+    folders hold, and the folder of resources a browser saves beside a page (_page_resources). An
+    archive kept by year or by section ("2024/05/...", "business/001.txt") is read whole. A link
+    is listed, never followed (a linked folder is not entered), and so are special files, so that
+    load_article says why it skips them. BadInputError when the folder is missing or cannot be
+    listed, or holds no file of a supported type; a sub-folder that cannot be listed (its
+    permissions, a mount that failed) is named in the listing's `unlisted`, so that a sync says so
+    and keeps what it indexed from it (its files may all still be there)."""
     folder = Path(folder)
     if not folder.exists():
         raise BadInputError(f"no such folder: {folder}")
@@ -648,9 +649,10 @@ def _saved_page(path: Path, data: bytes, max_bytes: int) -> tuple[str, str | Non
     if len(html) > max_bytes:
         raise bad_file(path, f"its page is {len(html):,} bytes, over the {max_bytes:,}-byte limit (setting "
                              "max_file_bytes)")
+    charset = page.get_content_charset()
     try:
-        text = html.decode(page.get_content_charset() or "utf-8")
-    except (LookupError, UnicodeDecodeError):  # no charset, or a wrong one: as a page saved alone
+        text = html.decode(charset) if charset else decode_text(path, html)
+    except (LookupError, UnicodeDecodeError):  # a charset Python does not know, or a wrong one
         text = decode_text(path, html)
     return text, message.get("Snapshot-Content-Location") or page.get("Content-Location")
 
