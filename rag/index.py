@@ -357,9 +357,11 @@ def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[lis
 
     Word by word, so that "sport chelsea" over the BBC archive finds the 64 sport stories (the
     section is in their file name) that name Chelsea (in their text), not 15 as when every word
-    had to be in the metadata or all in one passage (eval/HISTORY.md, session 30)."""
+    had to be in the metadata or all in one passage (eval/HISTORY.md, session 30). A word written
+    with inner punctuation is found as written: "2004-12" in the dates, not "2004" and "12"
+    anywhere; "Russia-Ukraine", "O'Neill" or "AT&T" in a passage as a phrase, its parts side by side."""
     index_dir = Path(index_dir)
-    words = list(dict.fromkeys(re.findall(r"\w+", _folded(text))))
+    words = list(dict.fromkeys(word for word in (_SEARCH_EDGES.sub("", w) for w in _folded(text).split()) if word))
     with _reading(index_dir) as db, _refusing_damage(index_dir):
         if not words:
             total = db.execute("SELECT count(*) FROM articles").fetchone()[0]
@@ -375,9 +377,11 @@ def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[lis
                 # article ids, read whole, not one table row each: over a million passages "the"
                 # took 12.9 s from a cold page cache (the passages' text read with their ids),
                 # 0.76 s so (eval/HISTORY.md, session 24).
+                tokens = _TOKEN.findall(word)  # as FTS5's unicode61 splits text: "at&t" -> at t
                 holding = set(chain.from_iterable(db.execute(
                     "SELECT DISTINCT article_id FROM chunks INDEXED BY chunks_by_article WHERE id IN "
-                    "(SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)", (f'"{word}"',))))
+                    "(SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)", (f'"{" ".join(tokens)}"',)))
+                ) if tokens else set()
                 holding.update(row for row, text in zip(by_name, metadata) if word in text)
                 found = holding if found is None else found & holding
                 if not found:
@@ -385,6 +389,11 @@ def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[lis
             found = [row for row in by_name if row in found]
             total, ids = len(found), found[:limit]
         return _article_records(db, f"WHERE id IN ({', '.join('?' * len(ids))})", tuple(ids)), total
+
+
+# A typed word's edges ("talks?", "(BBC)") are not part of it; its inside is ("2004-12", "at&t").
+_SEARCH_EDGES = re.compile(r"^[^\w]+|[^\w]+$")
+_TOKEN = re.compile(r"[^\W_]+")
 
 
 def _folded(text: str | None) -> str:

@@ -285,7 +285,8 @@ def test_the_closest_names_are_found_among_many_by_either_end(slip):
 def test_a_search_finds_each_word_wherever_the_article_holds_it(settings, tmp_path):
     """Every word had to be in the title, name, outlet and dates, or all in one passage: a date and
     a word of the text, a section's folder and a name in the story (the BBC's "sport chelsea"
-    found 15 of its 64 stories), or two words of two paragraphs found nothing."""
+    found 15 of its 64 stories), or two words of two paragraphs found nothing. A word with inner
+    punctuation ("AT&T", "2004-12") is found as written, not as its parts anywhere."""
     walrus = "Walrus numbers rise on Svalbard\n\nThe walrus census counted more animals than ever. " + " ".join(
         f"Researchers visited colony {n} by boat and counted the animals on the beach." for n in range(40)
     ) + "\n\nThe survey ship was an icebreaker chartered from the coast guard.\n"
@@ -299,6 +300,9 @@ def test_a_search_finds_each_word_wherever_the_article_holds_it(settings, tmp_pa
         ("walrus.txt icebreaker", ["walrus.txt"]),  # its file name, a word of its last paragraph
         ("census icebreaker", ["walrus.txt"]),  # words of its first and last paragraphs
         ("zurich ZÜRICH", []),  # a word twice is one word, and no article has it
+        ("“svalbard-archipelago”", ["cod.txt"]),  # a word with inner punctuation: a phrase ("the Svalbard archipelago")
+        ("iceland-norway", []),  # not side by side ("Norway and Iceland")
+        ("2026-03-03", ["cod.txt"]),  # a date as the metadata writes it
     ]:
         records, total = library.find_articles(words, settings=settings)
         assert ([r.source for r in records], total) == (found, len(found)), words
