@@ -361,7 +361,7 @@ def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[lis
     with inner punctuation is found as written: "2004-12" in the dates, not "2004" and "12"
     anywhere; "Russia-Ukraine", "O'Neill" or "AT&T" in a passage as a phrase, its parts side by side."""
     index_dir = Path(index_dir)
-    words = list(dict.fromkeys(word for word in (_SEARCH_EDGES.sub("", w) for w in _folded(text).split()) if word))
+    words = list(dict.fromkeys(filter(None, (_EDGES.sub("", typed) for typed in _folded(text).split()))))
     with _reading(index_dir) as db, _refusing_damage(index_dir):
         if not words:
             total = db.execute("SELECT count(*) FROM articles").fetchone()[0]
@@ -370,7 +370,7 @@ def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[lis
             rows = db.execute(  # every article's metadata, matched in Python: SQLite's LIKE folds ASCII only
                 "SELECT id, title || ' ' || source || ' ' || coalesce(outlet, '') || ' ' || "
                 "coalesce(published, '') || ' ' || dates FROM articles ORDER BY source").fetchall()
-            by_name, metadata = [row for row, _ in rows], [_folded(text) for _, text in rows]
+            by_name, metadata = [row for row, _ in rows], [_folded(written) for _, written in rows]
             found = None
             for word in words:
                 # The passages found are matched to their articles through the index on chunks'
@@ -382,7 +382,7 @@ def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[lis
                     "SELECT DISTINCT article_id FROM chunks INDEXED BY chunks_by_article WHERE id IN "
                     "(SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)", (f'"{" ".join(tokens)}"',)))
                 ) if tokens else set()
-                holding.update(row for row, text in zip(by_name, metadata) if word in text)
+                holding.update(row for row, written in zip(by_name, metadata) if word in written)
                 found = holding if found is None else found & holding
                 if not found:
                     break
@@ -392,7 +392,7 @@ def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[lis
 
 
 # A typed word's edges ("talks?", "(BBC)") are not part of it; its inside is ("2004-12", "at&t").
-_SEARCH_EDGES = re.compile(r"^[^\w]+|[^\w]+$")
+_EDGES = re.compile(r"^\W+|\W+$")
 _TOKEN = re.compile(r"[^\W_]+")
 
 
