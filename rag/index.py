@@ -38,7 +38,7 @@ from rag.errors import BadInputError, IndexUnusableError
 from rag.injection import RULES as INJECTION_RULES
 from rag.models import sha256_file
 from rag.schema import Article, ArticleRecord, Chunk
-from rag.text import WORD, fold_accents, name_key, script
+from rag.text import WORD, folded, name_key, script
 
 FORMAT = "rag-news-index"
 VERSION = 5  # 3: an article records the file, row or entry and URL it came from; 4: and whether it
@@ -361,7 +361,7 @@ def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[lis
     with inner punctuation is found as written: "2004-12" in the dates, not "2004" and "12"
     anywhere; "Russia-Ukraine", "O'Neill" or "AT&T" in a passage as a phrase, its parts side by side."""
     index_dir = Path(index_dir)
-    words = list(dict.fromkeys(filter(None, (_EDGES.sub("", typed) for typed in _folded(text).split()))))
+    words = list(dict.fromkeys(filter(None, (_EDGES.sub("", typed) for typed in folded(text).split()))))
     with _reading(index_dir) as db, _refusing_damage(index_dir):
         if not words:
             total = db.execute("SELECT count(*) FROM articles").fetchone()[0]
@@ -370,7 +370,7 @@ def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[lis
             rows = db.execute(  # every article's metadata, matched in Python: SQLite's LIKE folds ASCII only
                 "SELECT id, title || ' ' || source || ' ' || coalesce(outlet, '') || ' ' || "
                 "coalesce(published, '') || ' ' || dates FROM articles ORDER BY source").fetchall()
-            by_name, metadata = [row for row, _ in rows], [_folded(written) for _, written in rows]
+            by_name, metadata = [row for row, _ in rows], [folded(written or "") for _, written in rows]
             found = None
             for word in words:
                 # The passages found are matched to their articles through the index on chunks'
@@ -394,13 +394,6 @@ def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[lis
 # A typed word's edges ("talks?", "(BBC)") are not part of it; its inside is ("2004-12", "at&t").
 _EDGES = re.compile(r"^\W+|\W+$")
 _TOKEN = re.compile(r"[^\W_]+")
-
-
-def _folded(text: str | None) -> str:
-    """`text` as the metadata is searched: whatever the case, and the accents of the letters
-    FTS5's `remove_diacritics` drops too ("Zürich" as "zurich"); ASCII text is folded at C speed."""
-    text = (text or "").casefold()
-    return text if text.isascii() else fold_accents(text)
 
 
 def read_record(index_dir: Path, source: str) -> ArticleRecord | None:

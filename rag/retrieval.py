@@ -21,7 +21,7 @@ from rag.query import (article_time_terms, asked_names, asked_times, asks_latest
                        standalone_query, time_terms, without_recency)
 from rag.schema import Chunk, Hit
 from rag.spelling import respell
-from rag.text import fold_accents
+from rag.text import folded
 
 # Reciprocal rank fusion's usual constant (Cormack et al. 2009): ranks matter, raw scores don't,
 # so BM25 and cosine need no calibration against each other.
@@ -206,11 +206,11 @@ def _name_ranking(names: list[str], rankings: list[list[int]], chunks: dict[int,
     for ranking in rankings:
         for rank, row in enumerate(ranking):
             best[row] = min(rank, best.get(row, rank))
-    wanted = [fold_accents(name).casefold() for name in names]
+    wanted = [folded(name) for name in names]
     matches = {}
     for row in best:
         if row in chunks:
-            text = fold_accents(f"{chunks[row].title}\n{chunks[row].text}").casefold()
+            text = folded(f"{chunks[row].title}\n{chunks[row].text}")
             if count := sum(name in text for name in wanted):
                 matches[row] = count
     return sorted(matches, key=lambda row: (-matches[row], best[row]))

@@ -11,7 +11,7 @@ import unicodedata
 from functools import lru_cache
 
 __all__ = [
-    "LINE", "split_sentences", "sentences", "WORD", "NAME_WORD", "content_stems", "fold_accents", "STOPWORDS",
+    "LINE", "split_sentences", "sentences", "WORD", "NAME_WORD", "content_stems", "fold_accents", "folded", "STOPWORDS",
     "name_key", "numbers", "spelled_numbers", "stated_numbers", "join_thousands", "stem", "content_words",
     "MONTHS", "MONTH_NAMES", "MONTH_NAME", "month_number", "months_typed", "YEAR", "CITATION",
 ]
@@ -230,6 +230,13 @@ def _porter():
 def fold_accents(text: str) -> str:
     """`text` without its accents ("Türkiye" -> "Turkiye"); letters of other scripts stay."""
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def folded(text: str) -> str:
+    """`text` whatever its case and accents ("Zürich" -> "zurich"), as FTS5's `remove_diacritics`
+    reads words: for matching a name or a typed word as a plain substring. ASCII text, most of an
+    English archive, is only case-folded (NFKD leaves it as it is)."""
+    return text.casefold() if text.isascii() else fold_accents(text).casefold()
 
 
 def name_key(word: str) -> str:
