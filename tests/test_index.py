@@ -749,8 +749,8 @@ def test_a_dry_run_skips_what_a_sync_skips_and_removes_what_it_removes(tmp_path,
                "in instead)",
                "caf\\xe9.txt: its name is not UTF-8 text; rename the file",
                "link.txt: a symbolic link: only files inside the library folder are read (copy the article in instead)",
-               "notes.docx: unsupported file type .docx; use .txt, .md, .html, .htm, .pdf, .csv, .jsonl, .rss, .atom, "
-               ".xml",
+               "notes.docx: unsupported file type .docx; use .txt, .md, .html, .htm, .mhtml, .mht, .pdf, .csv, .jsonl, "
+               ".rss, .atom, .xml",
                "pipe.txt: not a regular file (a pipe, socket or device): not read"]
     assert main(["--index-dir", str(index_dir), "index", str(folder), "--dry-run"]) == 0
     printed = capsys.readouterr().out.splitlines()
