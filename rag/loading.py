@@ -163,10 +163,10 @@ def load_article(path: Path, max_bytes: int = Settings.max_file_bytes, name: str
     suffix = path.suffix.lower()
     if suffix in ARCHIVE_SUFFIXES:
         raise bad_file(path, "a dump or feed holds many articles: read it with load_file")
+    data = read_bytes(path, *byte_limit(path, max_bytes, max_archive_bytes), name)
     if suffix in _SAVED_PAGE_SUFFIXES:
-        page, address = _saved_page(path, read_bytes(path, max_archive_bytes, "max_archive_bytes", name), max_bytes)
+        page, address = _saved_page(path, data, max_bytes)
         return replace(_html_article(path, page), url=web_address(address))
-    data = read_bytes(path, max_bytes, name=name)
     if suffix == ".pdf":
         return _pdf_article(path, data)
     text = decode_text(path, data)
