@@ -282,6 +282,7 @@ def test_the_closest_names_are_found_among_many_by_either_end(slip):
     names = [f"brief-{n:04d}.txt" for n in range(5000)]
     assert "brief-0420.txt" in library._closest(slip, names)
 
+
 def test_a_search_finds_each_word_wherever_the_article_holds_it(settings, tmp_path):
     """Every word had to be in the title, name, outlet and dates, or all in one passage: a date and
     a word of the text, a section's folder and a name in the story (the BBC's "sport chelsea"
