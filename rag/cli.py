@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rag.config import LOGIN_VARIABLE, PROJECT_DIR, Settings, load_settings
 from rag.errors import BadInputError, IncompleteAnswerError, RagError
+from rag.loading import ARTICLE_SUFFIXES, DUMP_SUFFIXES, FEED_SUFFIXES
 from rag.schema import Answer, Checking, Correcting, Retrieved
 
 DEFAULT_EVAL_SET = PROJECT_DIR / "eval" / "questions.jsonl"
@@ -73,9 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and show tracebacks")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    index = commands.add_parser("index", help="index the articles in DIR (.txt/.md/.html/.pdf, "
-                                "and .csv/.jsonl dumps and .rss/.atom feeds): new and changed files "
-                                "are read and embedded, deleted ones removed, unchanged ones left alone",
+    index = commands.add_parser("index", help=f"index the articles in DIR ({'/'.join(ARTICLE_SUFFIXES)}, and "
+                                f"{'/'.join(DUMP_SUFFIXES)} dumps and {'/'.join(FEED_SUFFIXES)} feeds): new and "
+                                "changed files are read and embedded, deleted ones removed, unchanged ones left alone",
                                 epilog="examples:\n  rag index library\n  rag --index-dir /data/index index /data/news "
                                 "--ray auto\n  rag index library --dry-run --json",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

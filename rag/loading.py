@@ -44,7 +44,8 @@ from rag.injection import speaks_to_assistant
 from rag.schema import Article, ArticleRecord
 from rag.text import LINE, MONTH_NAME, month_number, sentences
 
-__all__ = ["SUPPORTED_SUFFIXES", "ARCHIVE_SUFFIXES", "load_file", "load_or_skip", "load_article", "load_folder",
+__all__ = ["ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "SUPPORTED_SUFFIXES", "ARCHIVE_SUFFIXES",
+           "load_file", "load_or_skip", "load_article", "load_folder",
            "Listing", "article_files", "file_name", "page_of", "content_hash",
            # the pieces rag.archives reads the articles of a dump or feed with
            "FEED_SUFFIXES", "read_bytes", "decode_text", "remove_unseen", "text_lines", "drop_furniture", "title_of",
@@ -54,7 +55,8 @@ __all__ = ["SUPPORTED_SUFFIXES", "ARCHIVE_SUFFIXES", "load_file", "load_or_skip"
 # and feeds.
 ARTICLE_SUFFIXES = (".txt", ".md", ".html", ".htm", ".mhtml", ".mht", ".pdf")
 FEED_SUFFIXES = (".rss", ".atom", ".xml")
-ARCHIVE_SUFFIXES = (".csv", ".jsonl") + FEED_SUFFIXES
+DUMP_SUFFIXES = (".csv", ".jsonl")
+ARCHIVE_SUFFIXES = DUMP_SUFFIXES + FEED_SUFFIXES
 SUPPORTED_SUFFIXES = ARTICLE_SUFFIXES + ARCHIVE_SUFFIXES
 _HTML_SUFFIXES = (".html", ".htm")
 _SAVED_PAGE_SUFFIXES = (".mhtml", ".mht")  # a web page saved as one file with its images: MIME

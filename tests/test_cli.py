@@ -4,6 +4,7 @@ import importlib.metadata
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -187,6 +188,14 @@ def test_version_and_examples_in_help():
     assert rag_cli("--version").stdout.strip() == f"rag {importlib.metadata.version('rag-news')}"
     assert 'rag ask "What came out of the May 2025 Istanbul talks?"' in rag_cli("--help").stdout
     assert "rag index library --dry-run --json" in rag_cli("index", "--help").stdout
+
+
+def test_help_names_every_file_type_the_index_reads():
+    """The help once listed the types by hand and missed `.mhtml` when it was added."""
+    from rag.loading import SUPPORTED_SUFFIXES
+
+    listed = set(re.findall(r"\.[a-z]+\b", rag_cli("--help").stdout))
+    assert set(SUPPORTED_SUFFIXES) <= listed
 
 
 def test_index_prints_what_it_did_as_json(tmp_path):

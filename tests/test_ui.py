@@ -536,3 +536,12 @@ def test_the_chat_and_the_library_status_typeset_no_latex(tmp_path):
     app = build_app(Settings(index_dir=tmp_path))
     shown = {b.elem_id: b for b in app.blocks.values() if getattr(b, "elem_id", None) in ("chat", "library-status")}
     assert len(shown) == 2 and all(b.latex_delimiters == [] for b in shown.values())
+
+
+def test_the_library_tab_names_every_file_type_it_accepts(tmp_path):
+    from rag.loading import SUPPORTED_SUFFIXES
+    from ui.app import build_app
+
+    app = build_app(Settings(index_dir=tmp_path))
+    told = " ".join(getattr(b, "value", "") or "" for b in app.blocks.values() if type(b).__name__ == "Markdown")
+    assert all(f"`{suffix}`" in told for suffix in SUPPORTED_SUFFIXES)

@@ -16,7 +16,7 @@ import gradio as gr
 from rag import library
 from rag.config import Settings
 from rag.errors import RagError
-from rag.loading import SUPPORTED_SUFFIXES
+from rag.loading import ARTICLE_SUFFIXES, DUMP_SUFFIXES, FEED_SUFFIXES, SUPPORTED_SUFFIXES
 from rag.schema import IndexInfo, located
 
 COLUMNS = ["Title", "Date", "Outlet", "Chunks", "Added (UTC)", "File"]
@@ -113,12 +113,17 @@ def reindex(progress=gr.Progress(track_tqdm=True), *, settings: Settings) -> str
     return _done("Re-indexed the library folder", info)
 
 
+def _listed(suffixes: tuple[str, ...]) -> str:
+    return "/".join(f"`{suffix}`" for suffix in suffixes)
+
+
 def library_tab(settings: Settings, app: gr.Blocks, tab: gr.Tab) -> None:
     """The library's components and events; call inside `tab` of `app`."""
     mb, archive_mb = settings.max_file_bytes / 1_000_000, settings.max_archive_bytes / 1_000_000
-    gr.Markdown(f"The articles the chat answers from. Add `.txt`, `.md`, `.html` or `.pdf` files (one article "
-                f"each, up to {mb:g} MB), `.csv`/`.jsonl` dumps or `.rss`/`.atom`/`.xml` feeds (one article per "
-                f"row or entry, up to {archive_mb:g} MB); a file that cannot be read is refused and nothing changes.")
+    gr.Markdown(f"The articles the chat answers from. Add {_listed(ARTICLE_SUFFIXES)} files (one article each, "
+                f"up to {mb:g} MB; a `.mhtml` page saved with its images up to {archive_mb:g} MB), "
+                f"{_listed(DUMP_SUFFIXES)} dumps or {_listed(FEED_SUFFIXES)} feeds (one article per row or entry, "
+                f"up to {archive_mb:g} MB); a file that cannot be read is refused and nothing changes.")
     search = gr.Textbox(label="Find articles", placeholder="words of the title, text, file name, outlet or date",
                         elem_id="library-search", max_lines=1)
     # Filled when a page loads (`app.load` below), not written into the page's layout: with a
