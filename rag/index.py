@@ -349,7 +349,7 @@ def catalog_counts(index_dir: Path) -> tuple[int, int]:
 
 def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[list[ArticleRecord], int]:
     """The articles that hold every word of `text`, each word in their title, name, outlet or
-    dates (whatever the case and accents) or in any of their passages (FTS5, as the keyword search
+    dates (from a word's start, whatever the case and accents) or in any of their passages (FTS5, as the keyword search
     reads them: "zurich" finds "Zürich", "talks" "talk"); all of them for no text; by name: the
     first `limit`, and how many there are. Searched in the database, so that a library of 150,000
     articles is not read whole to show a page of it (read_catalog takes 2.7 s there, and its table
@@ -382,7 +382,9 @@ def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[lis
                     "SELECT DISTINCT article_id FROM chunks INDEXED BY chunks_by_article WHERE id IN "
                     "(SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)", (f'"{" ".join(tokens)}"',)))
                 ) if tokens else set()
-                holding.update(row for row, written in zip(by_name, metadata) if word in written)
+                starting = re.compile(r"(?<![^\W_])" + re.escape(word))  # at a word's start: "war" not in "toward"
+                holding.update(row for row, written in zip(by_name, metadata)
+                               if word in written and starting.search(written))
                 found = holding if found is None else found & holding
                 if not found:
                     break

@@ -287,7 +287,8 @@ def test_a_search_finds_each_word_wherever_the_article_holds_it(settings, tmp_pa
     """Every word had to be in the title, name, outlet and dates, or all in one passage: a date and
     a word of the text, a section's folder and a name in the story (the BBC's "sport chelsea"
     found 15 of its 64 stories), or two words of two paragraphs found nothing. A word with inner
-    punctuation ("AT&T", "2004-12") is found as written, not as its parts anywhere."""
+    punctuation ("AT&T", "2004-12") is found as written, not as its parts anywhere. In the metadata
+    a word is found from a word's start: "war" found every title saying "toward"."""
     walrus = "Walrus numbers rise on Svalbard\n\nThe walrus census counted more animals than ever. " + " ".join(
         f"Researchers visited colony {n} by boat and counted the animals on the beach." for n in range(40)
     ) + "\n\nThe survey ship was an icebreaker chartered from the coast guard.\n"
@@ -304,6 +305,9 @@ def test_a_search_finds_each_word_wherever_the_article_holds_it(settings, tmp_pa
         ("“svalbard-archipelago”", ["cod.txt"]),  # a word with inner punctuation: a phrase ("the Svalbard archipelago")
         ("iceland-norway", []),  # not side by side ("Norway and Iceland")
         ("2026-03-03", ["cod.txt"]),  # a date as the metadata writes it
+        ("land", []),  # inside the title's "Iceland", not a word of it
+        ("alrus", []),  # inside "walrus" (its title and file name)
+        ("icel", ["cod.txt"]),  # from the start of the title's "Iceland"
     ]:
         records, total = library.find_articles(words, settings=settings)
         assert ([r.source for r in records], total) == (found, len(found)), words
