@@ -21,6 +21,7 @@ KINDS = (
     "lowercase_misspelt",
     "time",
     "followup",
+    "overview",  # "What is the news about Yukos?": any article on the subject answers (eval/news/bbc-open.jsonl)
     "unanswerable_out_of_domain",
     "unanswerable_near_miss",
     "unanswerable_injection",
