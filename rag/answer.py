@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import regex
 
 from rag.grounding import (SUPPORTED, is_decline, lacks_name, lacks_number, lacks_time, not_in_passage, novel_terms,
-                            repeats_itself, restates, support)
+                            repeats_itself, restates, said_before, support)
 from rag.injection import without_instructions
 from rag.loading import page_of
 from rag.prompt import NOT_COVERED, heading
@@ -86,7 +86,8 @@ def finish(raw: str, hits: list[Hit], question: str = "",
     and it names nothing (no name, no number) that neither the passages nor the question mention.
     Supported sentences keep, or get, the citation of a passage that supports them (the one that
     supports them best, when the cited one falls REATTRIBUTE_MARGIN short of it); the others
-    are left out of the text and listed as unsupported. No supported sentence, no number beyond
+    are left out of the text and listed as unsupported; a sentence an earlier one already says
+    (rag.grounding.said_before) is left out. No supported sentence, no number beyond
     the question's own in the answer to a "how many" or "how long" question (no sum of money, to a
     "how much did it cost" one; no year, to a "what year" one; no time, to a "when" one; no name, to
     a "what is the name of" one), nothing said the question does not say, or the same words
@@ -109,11 +110,7 @@ def finish(raw: str, hits: list[Hit], question: str = "",
     kept, unsupported, citing = [], [], {}  # kept: (claim, passage numbers backing it)
     for sentence in claims_of(text):
         body = _claim_body(sentence)
-        if _written_before(body, [claim for claim, _ in kept]):
-            # Written again word for word (the model looping once it has said what it read: "The
-            # latest models have a longer battery life ... [1]. The latest models have ...", asked
-            # about the iPod over the BBC archive): it says nothing the first time did not. Rare: 1
-            # of the 835 distinct replies in the kept reports, none of the reported runs' answers.
+        if said_before(body, [claim for claim, _ in kept]):
             continue
         scores = [support(body, passage) for passage in passages]
         # A passage the claim rests on: it supports the claim and writes the question's names the
@@ -130,7 +127,7 @@ def finish(raw: str, hits: list[Hit], question: str = "",
             backing = [best]  # the gap rounded, as 0.7 - 0.5 falls short of 0.2 in floating point
         if not backing or novel_terms(body, evidence, question):
             # "The date is not mentioned." is a remark, not a claim; a repeat is listed once.
-            if not is_decline(body) and not _written_before(body, unsupported):
+            if not is_decline(body) and not said_before(body, unsupported):
                 unsupported.append(body)
             continue
         kept.append((body, backing))
@@ -161,11 +158,6 @@ def claims_of(text: str) -> list[str]:
 def claim_bodies(text: str) -> list[str]:
     """The claims of an answer's text, their markers removed: what the checks read."""
     return [_claim_body(sentence) for sentence in claims_of(text)]
-
-
-def _written_before(body: str, claims: list[str]) -> bool:
-    """Whether the model wrote this claim already, word for word (case aside)."""
-    return any(body.casefold() == claim.casefold() for claim in claims)
 
 
 _FINISHED = re.compile(r"[.!?…][\"'”’)\]]*$")  # a stop, perhaps inside quotation marks or brackets

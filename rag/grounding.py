@@ -288,6 +288,28 @@ _REPEATED = re.compile(r"(?<!\w)(\([^()]+\)|\w[^\s()]*(?:\s+[^\s()]+)+?)(?:,?\s+
                        re.IGNORECASE)
 
 
+# The share of a claim's content words an earlier claim holds at which it says nothing new.
+RESTATED = 0.8
+
+
+def said_before(claim: str, earlier: list[str]) -> bool:
+    """Whether an `earlier` claim of the answer already says `claim`: word for word (case aside),
+    or holding RESTATED of its content words (5-letter stems). The model, having said what it
+    read, says it again ("The latest models have a longer battery life ... [1]. The latest models
+    have ...", asked about the iPod over the BBC archive), or again in other words: "Google Video
+    has been indexing US-based programmes from PBS ... since December" after "It has been
+    indexing US-based programmes from PBS ... since December" (the YouTube news asked of the BBC
+    archive), "The articles also mention that Putin and Erdogan hold discussions in Kazakhstan as
+    part of ..." after "... in Astana as part of ...". Over the checked answers of every kept
+    report and of eval/news/bbc-open.jsonl (2026-12-07), 5 claims hold 80% or more of an earlier
+    one's words, each a restatement; at 60-75% they add something ("The main sources of primary
+    law are the Treaties ..." after "The three main sources of European Union law are primary
+    law, secondary law, and supplementary law", 75%)."""
+    words = content_stems(claim)
+    return any(claim.casefold() == other.casefold()
+               or (words and len(words & content_stems(other)) >= RESTATED * len(words)) for other in earlier)
+
+
 def repeats_itself(claims: list[str]) -> bool:
     """An answer that writes the same words twice in a row: "former Marsh senior vice president
     Joshua Bewlay and former Marsh senior vice president Joshua Bewlay" for two executives the

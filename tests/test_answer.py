@@ -547,6 +547,21 @@ def test_a_sentence_written_again_word_for_word_is_shown_once():
     assert checked.unsupported == ["It opens in Paris."]
 
 
+def test_a_sentence_an_earlier_one_already_says_in_other_words_is_left_out():
+    """A summary asked of the BBC archive said "It has been indexing US-based programmes ... since
+    December [1]. Google Video has been indexing US-based programmes ... since December [1]."."""
+    question = "What do the articles say about the dam?"
+    checked = finish("The dam will cost 1,000 million euros and take four years to build [3]. Officials from both "
+                     "towns met in Lyon [2]. Building the dam will cost 1,000 million euros and take four years [3].",
+                     _hits(), question)
+    assert checked.text == ("The dam will cost 1,000 million euros and take four years to build [1]. Officials from "
+                            "both towns met in Lyon [2].")
+    # A sentence that shares most words but adds what the first did not say is kept.
+    checked = finish("The dam will take four years to build [3]. The dam will cost 1,000 million euros [3].",
+                     _hits(), question)
+    assert checked.text == "The dam will take four years to build [1]. The dam will cost 1,000 million euros [1]."
+
+
 @pytest.mark.parametrize("raw", [
     "The towns agreed to share the cost of a new dam [2, 7, and 9].",
     "The towns agreed to share the cost of a new dam [Sources: 2, 9, & 7].",
