@@ -7,7 +7,7 @@ entry. Each row or entry becomes an `Article` of its own, cited as "file#key":
 - a feed's entry by a short hash of its id (or link, or title), which stays put as the feed rolls
   on and new entries push old ones down.
 The columns (or JSON keys) title, text, date, url, outlet and author are recognised by name, with
-the usual alternatives below (COLUMNS); the others are ignored. A row or entry with no text is skipped with
+the usual alternatives (rag.loading.FIELDS); the others are ignored. A row or entry with no text is skipped with
 the reason, and the rest are kept; a dump with no text column, or a file that is not a feed, is
 refused whole.
 """
@@ -20,18 +20,19 @@ import io
 import json
 import re
 import time
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from rag.errors import BadInputError
 from rag.loading import (
     CONTROL_CHARACTERS,
     FEED_SUFFIXES,
+    FIELDS,
     bad_file,
     dates_in,
     decode_text,
     drop_furniture,
+    field_role,
+    iso_date,
     make_article,
     read_bytes,
     remove_unseen,
@@ -39,19 +40,6 @@ from rag.loading import (
     title_of,
 )
 from rag.schema import Article
-
-# A column's role from its name (compared lower-cased, with "-" and " " read as "_"). "source"
-# is an outlet here, as in news datasets ("source": "BBC"), not a file.
-COLUMNS = {
-    "text": ("text", "content", "body", "article", "story", "full_text", "maintext"),
-    "title": ("title", "headline", "heading"),
-    "date": ("date", "published", "pubdate", "pub_date", "publish_date", "published_at", "date_publish",
-             "datetime", "timestamp"),
-    "url": ("url", "link", "href"),
-    "outlet": ("outlet", "source", "publisher", "site", "site_name", "sitename", "source_name", "domain"),
-    "author": ("author", "authors", "byline"),
-}
-
 
 def load_archive(path: Path, max_bytes: int, max_archive_bytes: int,
                  name: str | None = None) -> tuple[list[Article], list[str]]:
@@ -148,20 +136,15 @@ def _jsonl_rows(path: Path, text: str) -> tuple[list[tuple[int, dict]], list[str
 
 
 def _require_text_column(path: Path, names) -> None:
-    if not any(_role(name) == "text" for name in names):
-        raise bad_file(path, f"no text column: one named {', '.join(COLUMNS['text'])} is needed "
+    if not any(field_role(name) == "text" for name in names):
+        raise bad_file(path, f"no text column: one named {', '.join(FIELDS['text'])} is needed "
                              f"(it has {', '.join(map(str, names)) or 'none'})")
-
-
-def _role(name) -> str | None:
-    key = re.sub(r"[\s-]+", "_", str(name).strip().lower())
-    return next((role for role, names in COLUMNS.items() if key in names), None)
 
 
 def _row_article(path: Path, number: int, origin: str, row: dict, max_bytes: int) -> Article:
     fields: dict[str, str] = {}
     for name, value in row.items():
-        role = _role(name)
+        role = field_role(name, value)
         if role and role not in fields and isinstance(value, (str, int, float)) and str(value).strip():
             fields[role] = str(value).strip()
     where = f"{path.name}, {origin}"
@@ -173,7 +156,7 @@ def _row_article(path: Path, number: int, origin: str, row: dict, max_bytes: int
         raise BadInputError(f"{where}: its text is over the {max_bytes:,}-byte limit of an article "
                             "(setting max_file_bytes)")
     return _entry_article(path, f"{path.name}#{number}", origin, fields["text"], where, title=fields.get("title"),
-                          published=_iso_date(fields.get("date")), url=fields.get("url"),
+                          published=iso_date(fields.get("date")), url=fields.get("url"),
                           outlet=fields.get("outlet"), author=fields.get("author"))
 
 
@@ -273,20 +256,3 @@ def _entry_article(path: Path, source: str, origin: str, body: str, where: str, 
     return make_article(path, text, kept, source, title=title or title_of([t for _, _, t in kept]),
                         dates=dates_in(text), published=published, origin=origin,
                         **{**metadata, "outlet": metadata.get("outlet") or trailer_outlet})
-
-
-def _iso_date(value: str | None) -> str | None:
-    """An ISO date (YYYY-MM-DD) from a dump's date field: ISO 8601 ("2025-05-16T09:00:00Z"),
-    an e-mail/RSS date ("Fri, 16 May 2025 09:00:00 GMT"), or a written one ("16 May 2025")."""
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).date().isoformat()
-    except ValueError:
-        pass
-    try:
-        return parsedate_to_datetime(value).date().isoformat()
-    except (TypeError, ValueError, IndexError):
-        pass
-    written = dates_in(value)
-    return written[0] if written and len(written[0]) == 10 else None

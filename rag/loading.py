@@ -34,9 +34,12 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import BinaryIO
+
+import yaml
 
 from rag.config import Settings
 from rag.errors import BadInputError
@@ -174,11 +177,13 @@ def load_article(path: Path, max_bytes: int = Settings.max_file_bytes, name: str
     text = decode_text(path, data)
     if suffix in _HTML_SUFFIXES:
         return _html_article(path, text)
-    kept, source = drop_furniture(text_lines(text))
+    front, body = front_matter(text)
+    kept, source = drop_furniture([line for line in text_lines(text) if line[0] >= body])
     if not kept:
         raise bad_file(path, "no article text (only page furniture such as credits or links)")
-    return make_article(path, text, kept, title=title_of([t for _, _, t in kept]), outlet=source,
-                        dates=dates_in(text), published=_dateline(text))
+    return make_article(path, text, kept, title=front.get("title") or title_of([t for _, _, t in kept]),
+                        outlet=front.get("outlet") or source, url=front.get("url"), author=front.get("author"),
+                        dates=dates_in(text[body:]), published=front.get("date") or _dateline(text[body:]))
 
 
 @dataclass
@@ -587,6 +592,91 @@ def _dateline(text: str) -> str | None:
             except ValueError:
                 return None
         return _iso(int(m["y1"] or m["y2"]), month_number(m["m1"] or m["m2"]), int(m["d1"] or m["d2"]))
+    return None
+
+
+# --- an article's fields: a dump's columns, a Markdown file's front matter ---
+
+# An article's fields by the names dumps (rag.archives: columns, JSON keys) and front matter give
+# them, compared lower-cased with "-" and " " read as "_". "source" is an outlet, as in news
+# datasets ("source": "BBC"), not a file; one that is a web address is the article's url.
+FIELDS = {
+    "text": ("text", "content", "body", "article", "story", "full_text", "maintext"),
+    "title": ("title", "headline", "heading"),
+    "date": ("date", "published", "pubdate", "pub_date", "publish_date", "published_at", "date_publish",
+             "datetime", "timestamp"),
+    "url": ("url", "link", "href"),
+    "outlet": ("outlet", "source", "publisher", "site", "site_name", "sitename", "source_name", "domain"),
+    "author": ("author", "authors", "byline"),
+}
+
+
+def field_role(name, value=None) -> str | None:
+    """The part (a key of FIELDS) a column, key or front matter field of this name plays, if any;
+    "url" for an outlet's field holding a web address (Obsidian's "source: https://...")."""
+    key = re.sub(r"[\s-]+", "_", str(name).strip().lower())
+    role = next((role for role, names in FIELDS.items() if key in names), None)
+    return "url" if role == "outlet" and isinstance(value, str) and web_address(value.strip()) else role
+
+
+def iso_date(value: str | None) -> str | None:
+    """An ISO date (YYYY-MM-DD) from a date field: ISO 8601 ("2025-05-16T09:00:00Z"), an
+    e-mail/RSS date ("Fri, 16 May 2025 09:00:00 GMT"), or a written one ("16 May 2025")."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).date().isoformat()
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(value).date().isoformat()
+    except (TypeError, ValueError, IndexError):
+        pass
+    written = dates_in(value)
+    return written[0] if written and len(written[0]) == 10 else None
+
+
+# A block of YAML between "---" lines at the top of a Markdown file: how the Obsidian Web Clipper,
+# MarkDownload, Jekyll and Hugo write an article's title, address, author and date.
+_FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*$\r?\n?", re.DOTALL | re.MULTILINE)
+_FRONT_MATTER_CHARS = 20_000  # a longer block is no front matter (and YAML is not read past it)
+
+
+def front_matter(text: str) -> tuple[dict[str, str], int]:
+    """The article's metadata from a front matter block (its FIELDS but the text: title, date as
+    ISO, url, outlet, author, each one line of text, present only when given) and the offset where
+    the article's own text begins after it; ({}, 0) without one, or when the block is not YAML
+    mapping names to values. A clipping tool's "created" (when it was clipped) is not the date."""
+    m = _FRONT_MATTER.match(text[:_FRONT_MATTER_CHARS])
+    if not m:
+        return {}, 0
+    try:
+        fields = yaml.safe_load(m.group(1))
+    except yaml.YAMLError:
+        return {}, 0
+    if not isinstance(fields, dict):
+        return {}, 0
+    found = {}
+    for name, value in fields.items():
+        role, line = field_role(name, value), _one_line(value)
+        if role == "date":
+            line = value.isoformat()[:10] if isinstance(value, date) else iso_date(line)
+        elif role == "url":
+            line = web_address(line)
+        if role and role != "text" and line and role not in found:
+            found[role] = line
+    return found, m.end()
+
+
+def _one_line(value) -> str | None:
+    """A front matter value as one line of text: a list (of authors) joined, Obsidian's "[[Jane
+    Doe]]" link as its name; None for anything else (a mapping, nested lists)."""
+    if isinstance(value, list):
+        names = [_one_line(item) for item in value[:20] if not isinstance(item, list | dict)]
+        return ", ".join(n for n in names if n) or None
+    if isinstance(value, str | int | float | date) and not isinstance(value, bool):
+        line = " ".join(str(value).split()).removeprefix("[[").removesuffix("]]")
+        return line[:300] or None
     return None
 
 

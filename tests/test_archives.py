@@ -59,6 +59,15 @@ def test_a_jsonl_dump_skips_a_broken_line_and_a_non_object_by_line_number_and_ke
     assert (articles[0].url, articles[1].outlet) == ("https://news.example.org/portwell/library", "Coastal Times")
 
 
+def test_a_source_column_holding_a_web_address_is_the_url_not_the_outlet(tmp_path):
+    """Obsidian and MarkDownload name the address "source"; a dump may too: it was shown as the outlet."""
+    dump = tmp_path / "clips.jsonl"
+    dump.write_text('{"text": "Ships sail again.", "source": "https://news.example/grain"}\n'
+                    '{"text": "Prices fell.", "source": "Harbour Times"}\n', encoding="utf-8")
+    articles, _ = load_file(dump)
+    assert [(a.url, a.outlet) for a in articles] == [("https://news.example/grain", None), (None, "Harbour Times")]
+
+
 def test_an_rss_feed_gives_one_article_per_entry_with_date_link_and_author_and_no_hidden_text():
     articles, skipped = load_file(ARCHIVES / "portwell-post.rss")
     ferry = articles[0]

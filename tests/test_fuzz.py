@@ -57,13 +57,16 @@ def test_any_file_loads_or_is_refused_with_a_reason(data, suffix):
         _loads_or_is_refused(path)
 
 
-# Dumps, feeds and saved pages with a valid frame around random content: random bytes alone are
-# refused at once ("no text column"), which would leave the row and entry parsing unexercised.
+# Dumps, feeds, saved pages and front matter with a valid frame around random content: random
+# bytes alone are refused at once ("no text column"), which would leave the row and entry parsing
+# (and the front matter's YAML) unexercised.
 _FRAMES = {
     ".csv": (b"title,date,url,text\n", b"\n"),
     ".jsonl": (b'{"title": "A", "text": "first row"}\n', b""),
     ".rss": (b"<rss version='2.0'><channel><title>T</title><item><title>A</title><description>", b"</description>"
              b"<pubDate>", b"</pubDate></item></channel></rss>"),
+    # a clipped article's front matter: random content as its title and date
+    ".md": (b"---\ntitle: ", b"\nsource: https://news.example/a\npublished: ", b"\n---\nShips sail again.\n"),
     # a page saved as one file: random content as its page, quoted-printable
     ".mhtml": (b'MIME-Version: 1.0\r\nContent-Type: multipart/related; type="text/html"; boundary="B"\r\n\r\n--B\r\n'
                b"Content-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n", b"\r\n--B--\r\n"),

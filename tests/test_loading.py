@@ -126,6 +126,47 @@ def test_markdown_heading_is_the_title_without_its_hashes(tmp_path):
     assert kept(article) == ["# Grain deal renewed", "Ships sail again. Prices fell."]
 
 
+# As the Obsidian Web Clipper (its default template), MarkDownload and a Jekyll post write a
+# clipped article: each was titled "title: ..." or "created: ...", its address and date unread,
+# and its front matter embedded as the article's first passage.
+CLIPPED = {
+    "obsidian.md": ('---\ntitle: "Grain deal renewed"\nsource: "https://news.example/grain-deal"\nauthor:\n'
+                    '  - "[[Jane Doe]]"\n  - "[[Ali Kaya]]"\npublished: 2025-05-16\ncreated: 2025-06-01\n'
+                    'description: "Ships sail again."\ntags:\n  - "clippings"\n---\n'),
+    "markdownload.md": ("---\ncreated: 2025-06-01T10:12:03 (UTC +02:00)\ntags: [grain, ports]\n"
+                        "source: https://news.example/grain-deal\nauthor: Jane Doe\n---\n\n# Grain deal renewed\n\n"),
+    "jekyll.md": "---\nlayout: post\ntitle: Grain deal renewed\ndate: 2025-05-16 09:30:00 +0300\n---\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLIPPED))
+def test_a_clipped_articles_front_matter_gives_its_metadata_and_is_not_its_text(tmp_path, name):
+    text = CLIPPED[name] + "Ships sail again from Odesa. Prices fell on Friday.\n"
+    article = load_article(write(tmp_path, name, text))
+    assert article.text == text  # offsets still point into the file as written
+    assert article.title == "Grain deal renewed"
+    assert kept(article)[-1] == "Ships sail again from Odesa. Prices fell on Friday."
+    assert not any(":" in line and not line.startswith("Ships") for line in kept(article))
+    assert article.url == (None if name == "jekyll.md" else "https://news.example/grain-deal")
+    assert article.published == (None if name == "markdownload.md" else "2025-05-16")  # "created" is when clipped
+    assert article.author == {"obsidian.md": "Jane Doe, Ali Kaya", "markdownload.md": "Jane Doe"}.get(name)
+    assert article.dates == []  # the clipping's dates are not the article's
+
+
+@pytest.mark.parametrize("head", [
+    "---\ntitle: [unclosed\n---\n",  # not YAML
+    "---\n- a list\n---\n",  # YAML, but no fields
+    "---\ntitle: Grain\n",  # never closed
+    "---\nsource: javascript:alert(1)\ntitle: {nested: map}\n---\n",  # no address, no plain title
+    "---\na: &x [1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &y [*x, *x, *x, *x, *x, *x, *x, *x, *x]\n"
+    "c: &z [*y, *y, *y, *y, *y, *y, *y, *y, *y]\ntitle: [*z, *z, *z, *z, *z, *z, *z, *z, *z]\n---\n",  # aliases
+])
+def test_front_matter_that_gives_no_metadata_is_read_safely(tmp_path, head):
+    article = load_article(write(tmp_path, "a.md", head + "Ships sail again. Prices fell.\n"))
+    assert article.url is None and article.author is None and article.title != "Grain"
+    assert kept(article)[-1] == "Ships sail again. Prices fell."
+
+
 def test_a_byte_order_mark_is_not_part_of_the_text(tmp_path):
     article = load_article(write(tmp_path, "a.txt", "\ufeffGrain deal renewed\nShips sail again.\n"))
     assert article.title == "Grain deal renewed"
