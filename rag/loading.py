@@ -238,7 +238,9 @@ def _page_resources(folder: str, names: list[str]) -> bool:
     "Story_files/" (Chromium's SavePackage: the page's name + "_files", in every language), where
     a frame (an advert, an embedded post) is an .html file of its own, not the article."""
     stem = folder.removesuffix("_files")
-    return stem != folder and any(f"{stem}{suffix}" in names for suffix in _HTML_SUFFIXES)
+    # Whatever the case: a page renamed "Story.HTML" by hand keeps its folder beside it.
+    return stem != folder and bool({f"{stem}{suffix}".casefold() for suffix in _HTML_SUFFIXES}
+                                   & {name.casefold() for name in names})
 
 
 def file_name(folder: Path, path: Path) -> str:

@@ -693,10 +693,14 @@ def test_what_a_browser_saves_beside_a_page_is_not_read_as_articles(tmp_path):
     shutil.copy(NEWS_PAGE, library / "2025" / "Istanbul talks.html")
     write(library / "2025" / "Istanbul talks_files", "saved_resource.html", AN_ADVERT)
     write(library / "2025" / "Istanbul talks_files", "site.css", "body { margin: 0; }")
+    (library / "Old story_files").mkdir()  # beside a page renamed by hand, in capitals
+    write(library / "Old story_files", "ad.html", AN_ADVERT)
+    shutil.copy(NEWS_PAGE, library / "Old story.HTML")
     (library / "press_files").mkdir()  # no page of that name beside it: a folder like any other
     write(library / "press_files", "statement.txt", "Port statement\n\nThe port reopened on Monday.\n")
     articles, skipped = load_folder(library)
-    assert sorted(a.source for a in articles) == ["2025/Istanbul talks.html", "press_files/statement.txt"]
+    assert sorted(a.source for a in articles) == ["2025/Istanbul talks.html", "Old story.HTML",
+                                                  "press_files/statement.txt"]
     assert skipped == []
 
 
