@@ -740,6 +740,8 @@ def _saved_page(path: Path, data: bytes, max_bytes: int) -> tuple[str, str | Non
     if page is None:
         raise bad_file(path, "not a saved web page (no HTML page in it)")
     html = page.get_payload(decode=True) or b""  # undoes quoted-printable or base64
+    if not html.strip():  # decode_text would call the file empty
+        raise bad_file(path, "its web page is empty")
     if len(html) > max_bytes:
         raise bad_file(path, f"its page is {len(html):,} bytes, over the {max_bytes:,}-byte limit (setting "
                              "max_file_bytes)")

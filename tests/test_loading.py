@@ -683,6 +683,8 @@ def test_a_page_saved_as_one_file_reads_as_the_page(tmp_path):
     assert "setting max_archive_bytes" in load_or_skip(saved, max_archive_bytes=size - 1)[1][0]
     not_a_page = write(tmp_path, "notes.mht", b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nJust notes.\r\n")
     assert load_or_skip(not_a_page)[1] == ["notes.mht: not a saved web page (no HTML page in it)"]
+    blank = write(tmp_path, "blank.mhtml", b"MIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n \r\n")
+    assert load_or_skip(blank)[1] == ["blank.mhtml: its web page is empty"]  # was "empty file"
 
 
 def test_what_a_browser_saves_beside_a_page_is_not_read_as_articles(tmp_path):
