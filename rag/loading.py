@@ -4,6 +4,8 @@ words in it (page furniture left out) and a little metadata (title, outlet, auth
 - .txt/.md: the file's text, decoded (UTF-8, else the encoding charset-normalizer detects among
   the web's, Windows-1252 for text almost all ASCII),
   read line by line; lines of page furniture ("9 hours ago", photo credits, promos) are left out.
+  A clipped article's front matter (a YAML block between "---" lines at the top) gives its
+  title, address, author and date, and is not its text.
 - .html/.htm: the article's main text as trafilatura extracts it (menus, share buttons, cookie
   banners and related links left out), after removing what a reader never sees (hidden
   elements, comments, scripts); title, author and site name from trafilatura, the publication
