@@ -84,6 +84,10 @@ _FURNITURE = [
     re.compile(r"^(?:photo|image|picture|file photo|photograph)s?(?: credit)?\s*[:/]", re.I),
     # Calls to action of the website.
     re.compile(r"share your feedback|^sneak a peek at |^contact us\.?$|^advertisement$", re.I),
+    re.compile(r"^share(?: this(?: article| story| page)?| on \w+| via \w+)?[.:!]?$", re.I),
+    # A line of nothing but Markdown images and links, as a clipping tool writes a page's pictures,
+    # share buttons and menus ("![Delegates](https://.../talks.jpg)", "[Facebook](...) [X](...)").
+    re.compile(r"^(?:!?\[[^\[\]]*\]\([^()\s]*\)[\s|·•,]*)+$"),
     # Pointers to other articles.
     re.compile(r"^(?:read more|read also|also read|see also)\b|^(?:related|more on this)[^:]{0,30}:", re.I),
 ]

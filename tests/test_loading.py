@@ -182,6 +182,12 @@ def test_a_byte_order_mark_is_not_part_of_the_text(tmp_path):
     "Related: Who are the negotiators?",
     "Also read our live coverage",
     "***",
+    # A page clipped to Markdown: its pictures, share buttons and menus.
+    "![Delegates at Dolmabahce Palace](https://news.example/images/talks.jpg)",
+    "[Facebook](https://facebook.com/share) [Twitter](https://twitter.com/share)",
+    "[World](/world) | [Europe](/europe) | [Ukraine](/ukraine)",
+    "Share this article",
+    "Share on WhatsApp",
 ])
 def test_furniture_lines(tmp_path, furniture):
     article = load_article(write(tmp_path, "a.txt", f"Talks resumed on Monday.\n{furniture}\nBoth sides attended.\n"))
@@ -195,6 +201,8 @@ def test_furniture_lines(tmp_path, furniture):
     "Three days ago the guns fell silent.",
     "Sources close to the talks said little.",
     "Kyiv - the capital - was quiet.",
+    "Share prices fell on the news.",
+    "[Rustem Umerov](https://news.example/umerov) led Ukraine's delegation.",
 ])
 def test_article_sentences_that_look_like_furniture_are_kept(tmp_path, sentence):
     article = load_article(write(tmp_path, "a.txt", f"Talks resumed on Monday.\n{sentence}\n"))
