@@ -224,7 +224,7 @@ def _index_plan(source_dir: Path, settings: Settings, as_json: bool) -> int:
         print(json.dumps({"add": names(plan.new), "change": names(plan.changed),
                           "remove": plan.removed, "skip": plan.refused, "unchanged": len(plan.unchanged),
                           "keep_unread": plan.kept,
-                          "judge_again": names(plan.judged_again), "index": size}, indent=2))
+                          "read_again": names(plan.read_again), "index": size}, indent=2))
         return 0
     for word, entries in (("add", plan.new), ("change", plan.changed)):
         for name in names(entries):
@@ -233,9 +233,10 @@ def _index_plan(source_dir: Path, settings: Settings, as_json: bool) -> int:
         print(f"would skip {reason}")
     for name in plan.removed:
         print(f"would remove {name}")
-    if plan.judged_again:
-        print(f"would read {len(plan.judged_again)} unchanged files again, to judge their articles by today's rules "
-              "for text that speaks to the assistant (rag.injection), and embed none of them")
+    if plan.read_again:
+        print(f"would read {len(plan.read_again)} unchanged files again, read by older rules (how articles are read, "
+              "and whether they speak to the assistant), and embed again only articles whose passages or title "
+              "change")
     print(f"would add {len(plan.new)}, change {len(plan.changed)}, remove {len(plan.removed)}, skip "
           f"{len(plan.refused)} and leave {len(plan.unchanged) + len(plan.kept)} unchanged; the index at "
           f"{settings.index_dir} holds "

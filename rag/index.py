@@ -36,6 +36,7 @@ import numpy as np
 from rag import vectors as vector_file
 from rag.errors import BadInputError, IndexUnusableError
 from rag.injection import RULES as INJECTION_RULES
+from rag.loading import READER_VERSION
 from rag.models import sha256_file
 from rag.schema import Article, ArticleRecord, Chunk
 from rag.text import WORD, folded, name_key, script
@@ -624,9 +625,10 @@ class IndexedFiles:
     hashes: dict[str, str] = field(default_factory=dict)
     # file name -> (its stat when hashed, when, the SHA-256), as Writer.hashed recorded them
     stats: dict[str, tuple[str, int, str]] = field(default_factory=dict)
-    # The articles were judged by other rules of rag.injection than today's (whether each speaks
-    # to the assistant, and is trusted less): a sync reads them again.
-    judged_by_other_rules: bool = False
+    # The articles were read by other rules than today's: rag.loading's (READER_VERSION: their
+    # passages, title and metadata) or rag.injection's (whether each speaks to the assistant, and
+    # is trusted less). A sync reads them again.
+    read_by_other_rules: bool = False
 
 
 def indexed_files(index_dir: Path, build: Build) -> IndexedFiles:
@@ -638,7 +640,8 @@ def indexed_files(index_dir: Path, build: Build) -> IndexedFiles:
                 return IndexedFiles()
             hashes = {file: digest if versions == 1 else "" for file, digest, versions in db.execute(
                 "SELECT file, min(file_hash), count(DISTINCT file_hash) FROM articles GROUP BY file")}
-            return IndexedFiles(hashes, _file_stats(db), meta.get("injection_rules") != INJECTION_RULES)
+            return IndexedFiles(hashes, _file_stats(db), (meta.get("injection_rules"), meta.get("reader"))
+                                != (INJECTION_RULES, READER_VERSION))
     except (IndexUnusableError, sqlite3.DatabaseError):
         return IndexedFiles()
 
@@ -648,6 +651,21 @@ def _file_stats(db: sqlite3.Connection) -> dict[str, tuple[str, int, str]]:
         return {file: (stat, hashed_ns, digest) for file, stat, hashed_ns, digest in db.execute(
             "SELECT file, stat, hashed_ns, file_hash FROM file_stats")}
     except sqlite3.OperationalError:  # an index written before the table: its next write adds it
+        return {}
+
+
+def indexed_passages(index_dir: Path, file: str) -> dict[str, tuple[str, list[str]]]:
+    """source -> (title, its passages' ids in order) of the articles indexed from `file`: what is
+    embedded (rag.embedding.passage_text), compared when rules that read articles changed."""
+    try:
+        with _reading(Path(index_dir)) as db:
+            found: dict[str, tuple[str, list[str]]] = {}
+            for source, title, key in db.execute(
+                    "SELECT a.source, a.title, c.key FROM articles a LEFT JOIN chunks c ON c.article_id = a.id "
+                    "WHERE a.file = ? ORDER BY a.id, c.position", (file,)):
+                found.setdefault(source, (title, []))[1].extend([key] if key is not None else [])
+            return found
+    except (IndexUnusableError, sqlite3.DatabaseError):
         return {}
 
 
@@ -712,9 +730,10 @@ class Writer:
         row's date may change with the same text); False when it is not, and must be put."""
         kept = self.db.execute(
             "UPDATE articles SET file_hash = ?, origin = ?, url = ?, published = ?, outlet = ?, author = ?, "
-            "addresses_assistant = ? WHERE source = ? AND content_hash = ?",
+            "dates = ?, addresses_assistant = ? WHERE source = ? AND content_hash = ?",
             (file_hash, article.origin, article.url, article.published, article.outlet, article.author,
-             article.addresses_assistant, article.source, article.content_hash)).rowcount > 0
+             json.dumps(sorted(article.dates)), article.addresses_assistant, article.source,
+             article.content_hash)).rowcount > 0
         self.changed |= kept
         return kept
 
@@ -765,12 +784,13 @@ class Writer:
         forgotten = self.db.execute("DELETE FROM file_stats WHERE file NOT IN (SELECT file FROM articles)").rowcount
         self.stats_changed |= bool(stats) or forgotten > 0
 
-    def synced(self, folder: Path, every_article_judged: bool = True) -> None:
-        """Record that the index now holds `folder`'s articles, and, if `every_article_judged`,
-        that every one was judged by today's rag.injection (else a sync judges them again)."""
+    def synced(self, folder: Path, every_article_read: bool = True) -> None:
+        """Record that the index now holds `folder`'s articles, and, if `every_article_read`,
+        that every one was read by today's rag.loading and judged by today's rag.injection (else
+        a sync reads them again)."""
         values = {"source_dir": str(Path(folder).resolve())}
-        if every_article_judged:
-            values["injection_rules"] = INJECTION_RULES
+        if every_article_read:
+            values.update(injection_rules=INJECTION_RULES, reader=READER_VERSION)
         if any(self.meta.get(key) != value for key, value in values.items()):
             self._set(**values)
             self.changed = True

@@ -95,7 +95,7 @@ _PROMPT_LABEL = re.compile(r"\b(?:Passages|Article|Question|Answer)\s*:")
 
 # These rules' fingerprint, recorded in the index: an index whose articles were judged by other
 # rules (before a fix like 2026-12-05's, which stopped trusting 8 BBC stories less) has them read
-# and judged again at its next sync, nothing embedded again (rag.sync.plan_sync's judged_again).
+# and judged again at its next sync, nothing embedded again (rag.sync.plan_sync's read_again).
 RULES = hashlib.sha256("\0".join([_ADDRESSED.pattern, _PROMPT_LABEL.pattern, str(_LOOKALIKES)]).encode()).hexdigest()
 
 

@@ -49,12 +49,18 @@ from rag.injection import speaks_to_assistant
 from rag.schema import Article, ArticleRecord
 from rag.text import LINE, MONTH_NAME, month_number, sentences
 
-__all__ = ["ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "SUPPORTED_SUFFIXES", "ARCHIVE_SUFFIXES",
+__all__ = ["READER_VERSION", "ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "SUPPORTED_SUFFIXES", "ARCHIVE_SUFFIXES",
            "load_file", "load_or_skip", "load_article", "load_folder",
            "Listing", "article_files", "file_name", "page_of", "content_hash",
            # the pieces rag.archives reads the articles of a dump or feed with
            "FEED_SUFFIXES", "read_bytes", "decode_text", "remove_unseen", "text_lines", "drop_furniture", "title_of",
            "dates_in", "make_article", "bad_file"]
+
+# The version of these reading rules, recorded in the index. Raise it with a change that reads
+# an article otherwise (its passages, title or metadata): the next sync reads every file again and
+# embeds again only the articles whose passages or title changed (rag.sync). 2: front matter,
+# and lines of Markdown images and links left out (2026-12-07).
+READER_VERSION = 2
 
 # Files that are one article each, and files that hold many (rag.archives): dumps (.csv, .jsonl)
 # and feeds.

@@ -2,8 +2,10 @@
 
 Each file is compared with the index by the SHA-256 of its bytes (`plan_sync`): new files are
 added, changed ones re-chunked and re-embedded, deleted (or no longer usable) ones removed, and
-unchanged ones not read past their hash, unless the index's articles were judged by older rules
-of rag.injection: those are read again and judged, their passages kept, nothing embedded. A dump
+unchanged ones not read past their hash, unless the index's articles were read by older rules
+(rag.loading's READER_VERSION, rag.injection's RULES): those are read again, and an article whose
+passages and title come out as indexed keeps them, nothing embedded (its metadata and whether it
+speaks to the assistant as read now); the others are embedded again. A dump
 or feed (many articles in one file) that changed is read again, but only its rows or entries
 whose text changed are embedded; rows gone from it are removed. Work is committed in batches of
 BATCH_ARTICLES articles, so a build of a large archive that is killed keeps the batches it
@@ -30,7 +32,8 @@ from rag.chunking import chunk_article
 from rag.config import Settings
 from rag.embedding import load_embedder, passage_text
 from rag.errors import BadInputError, IndexUnusableError
-from rag.index import Build, IndexedFiles, catalog_counts, indexed_files, indexed_texts, writing
+from rag.index import (Build, IndexedFiles, catalog_counts, indexed_files, indexed_passages, indexed_texts,
+                       writing)
 from rag.loading import (SUPPORTED_SUFFIXES, Listing, article_files, byte_limit, file_name, known_as, load_or_skip,
                          opened)
 from rag.schema import Article, Chunk, IndexInfo
@@ -62,8 +65,12 @@ class SyncPlan:
     kept: list[str] = field(default_factory=list)
     # The files hashed, for the next plan: name -> (stat, when hashed, SHA-256) (Writer.hashed).
     hashed: dict[str, tuple[str, int, str]] = field(default_factory=dict)
-    # Unchanged, but judged by older rules of rag.injection: read again, passages kept (Writer.keep).
-    judged_again: list[tuple[Path, str]] = field(default_factory=list)
+    # Unchanged, but read by older rules (rag.loading's, rag.injection's): read again, and only the
+    # articles whose passages or title changed embedded (Writer.keep keeps the others).
+    read_again: list[tuple[Path, str]] = field(default_factory=list)
+    # Whether the index's articles were read by older rules: a file read again (changed or not)
+    # has its articles compared by passages and title, not by text alone.
+    other_rules: bool = False
     # "name: reason" of each file that is not read (a link, a pipe, another type, over the size
     # limit); after dry_run, also of each one read and refused, and "name, row 7: reason" of rows
     refused: list[str] = field(default_factory=list)
@@ -78,7 +85,7 @@ def plan_sync(folder: Path, listing: Listing, index_dir: Path, build: Build, max
     and removing them would lose what the next sync, once it can list them, must embed again.
     Nothing is written; an index built otherwise counts as empty."""
     indexed = indexed_files(Path(index_dir), build)
-    plan = SyncPlan()
+    plan = SyncPlan(other_rules=indexed.read_by_other_rules)
     for reason, inside in zip(listing.reasons(), listing.unlisted):
         kept = sorted(name for name in indexed.hashes if name.startswith(f"{inside}/"))
         plan.refused.append(reason + (f"; the {len(kept)} files indexed from it are kept" if kept else ""))
@@ -96,8 +103,8 @@ def plan_sync(folder: Path, listing: Listing, index_dir: Path, build: Build, max
             plan.new.append((path, digest))
         elif indexed.hashes[name] != digest:
             plan.changed.append((path, digest))
-        elif indexed.judged_by_other_rules:
-            plan.judged_again.append((path, digest))
+        elif indexed.read_by_other_rules:
+            plan.read_again.append((path, digest))
         else:
             plan.unchanged.append(name)
     plan.removed = sorted(set(indexed.hashes) - names)
@@ -142,8 +149,9 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
     embedder = load_embedder(settings.embedding_model, settings.models_dir)
     build = build_for(settings)
     plan = plan_sync(folder, listing, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)
-    # Files whose articles are indexed, read again: of these, the rows with the same text are kept.
-    indexed_again = plan.changed + plan.judged_again
+    # Files whose articles are indexed, read again: of these, the rows with the same text are kept
+    # (read by other rules, with the same passages and title too).
+    indexed_again = plan.changed + plan.read_again
     changed = {file_name(folder, path) for path, _ in indexed_again}
 
     encode, remote = embed or embedder.embed, embed is not None
@@ -172,10 +180,15 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
         # --only dump: a row appended to a 2,000-row dump took 7.7 s with every row re-chunked,
         # 2.3 s without; embedding them all again took over 300 s).
         known = indexed_texts(index_dir, name) if name in changed else {}
+        embedded = indexed_passages(index_dir, name) if name in changed and plan.other_rules else {}
         for article in articles:
             read.add(article.source)
-            same = known.get(article.source) == article.content_hash
-            batch.append(_Pending(article, digest, None if same else chunk(article), 1 / len(articles)))
+            chunks = None if known.get(article.source) == article.content_hash else chunk(article)
+            if chunks is None and plan.other_rules:  # the same text may be read into other passages now
+                chunks = chunk(article)
+                if embedded.get(article.source) == (article.title, [c.id for c in chunks]):
+                    chunks = None
+            batch.append(_Pending(article, digest, chunks, 1 / len(articles)))
             if len(batch) == BATCH_ARTICLES:
                 _commit(batch, index_dir, build, chunk, encode, remote, bar, counts, started)
                 batch = []
@@ -196,8 +209,8 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
             if source not in read and file not in unchanged:
                 writer.remove(source)
                 removed += 1
-        # Articles kept unread were not judged by today's rules: the next sync judges them all.
-        writer.synced(folder, every_article_judged=not plan.kept)
+        # Articles kept unread were not read by today's rules: the next sync reads them all again.
+        writer.synced(folder, every_article_read=not plan.kept)
         writer.hashed(plan.hashed)
     articles, passages = catalog_counts(index_dir)
     return IndexInfo(index_dir=str(index_dir), embedding_model=settings.embedding_model, dimension=build.dimension,

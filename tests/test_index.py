@@ -88,7 +88,7 @@ def test_articles_judged_by_other_injection_rules_are_judged_again_without_embed
     # A dry run says so: every file to read again, none changed, nothing embedded.
     assert main(["--index-dir", str(index_dir), "index", str(folder), "--dry-run", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert (len(plan["judge_again"]), plan["change"], plan["add"], plan["unchanged"]) == (5, [], [], 0)
+    assert (len(plan["read_again"]), plan["change"], plan["add"], plan["unchanged"]) == (5, [], [], 0)
     embedded = []
     monkeypatch.setattr(Embedder, "embed", lambda self, texts, progress=False: embedded.extend(texts))
 
@@ -99,6 +99,38 @@ def test_articles_judged_by_other_injection_rules_are_judged_again_without_embed
     assert meta["injection_rules"] == INJECTION_RULES
     assert main(["--index-dir", str(index_dir), "index", str(folder), "--dry-run", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["unchanged"] == 5  # judged now: nothing to read again
+
+
+def test_articles_read_by_older_rules_are_read_again_and_only_those_read_otherwise_embedded(settings, tmp_path,
+                                                                                             monkeypatch):
+    """A change to how articles are read (2026-12-07: a clipped article's front matter, titled
+    "title: ..." and embedded as its first passage before) reached an index only for files that
+    changed: its next sync now reads every file again and embeds only the articles read otherwise."""
+    import rag.loading
+
+    folder, index_dir = tmp_path / "articles", tmp_path / "index"
+    shutil.copytree(SEEDS, folder)
+    (folder / "clip.md").write_text('---\ntitle: "Grain deal renewed"\nsource: https://news.example/grain\n---\n'
+                                    "Ships sail again from Odesa, the port authority said on Friday.\n")
+    with monkeypatch.context() as older:  # as the rules before front matter read it
+        older.setattr(rag.loading, "front_matter", lambda text: ({}, 0))
+        rag.build_index(folder, index_dir, settings=settings, progress=False)
+    with sqlite3.connect(index_dir / DATABASE) as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'reader'", (json.dumps(1),))
+    assert {a.source: a.title for a in read_catalog(index_dir)[1]}["clip.md"] == 'title: "Grain deal renewed"'
+    embedded, embed = [], Embedder.embed
+    monkeypatch.setattr(Embedder, "embed", lambda self, texts, progress=False: embedded.extend(texts) or
+                        embed(self, texts, progress))
+
+    again = rag.build_index(folder, index_dir, settings=settings, progress=False)
+    meta, articles = read_catalog(index_dir)
+    clip = next(a for a in articles if a.source == "clip.md")
+    assert (clip.title, clip.url, again.embedded, again.articles) == (
+        "Grain deal renewed", "https://news.example/grain", 1, 6)
+    assert embedded == ["Grain deal renewed\nShips sail again from Odesa, the port authority said on Friday."]
+    assert meta["reader"] == rag.loading.READER_VERSION
+    # Read by today's rules now: the next sync reads nothing again.
+    assert rag.build_index(folder, index_dir, settings=settings, progress=False).embedded == 0
 
 
 def test_sync_reads_and_embeds_only_what_changed(settings, tmp_path, monkeypatch):
