@@ -652,7 +652,8 @@ def iso_date(value: str | None) -> str | None:
 
 # A block of YAML between "---" lines at the top of a Markdown file: how the Obsidian Web Clipper,
 # MarkDownload, Jekyll and Hugo write an article's title, address, author and date.
-_FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*$\r?\n?", re.DOTALL | re.MULTILINE)
+_FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?(?:\n|\Z)",
+                           re.DOTALL | re.MULTILINE)
 _FRONT_MATTER_CHARS = 20_000  # a longer block is no front matter (and YAML is not read past it)
 
 

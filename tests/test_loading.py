@@ -139,9 +139,10 @@ CLIPPED = {
 }
 
 
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
 @pytest.mark.parametrize("name", sorted(CLIPPED))
-def test_a_clipped_articles_front_matter_gives_its_metadata_and_is_not_its_text(tmp_path, name):
-    text = CLIPPED[name] + "Ships sail again from Odesa. Prices fell on Friday.\n"
+def test_a_clipped_articles_front_matter_gives_its_metadata_and_is_not_its_text(tmp_path, name, line_end):
+    text = (CLIPPED[name] + "Ships sail again from Odesa. Prices fell on Friday.\n").replace("\n", line_end)
     article = load_article(write(tmp_path, name, text))
     assert article.text == text  # offsets still point into the file as written
     assert article.title == "Grain deal renewed"
