@@ -150,7 +150,7 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
     build = build_for(settings)
     plan = plan_sync(folder, listing, index_dir, build, settings.max_file_bytes, settings.max_archive_bytes)
     # Files whose articles are indexed, read again: of these, the rows with the same text are kept
-    # (read by other rules, with the same passages and title too).
+    # (read by other rules, with the same passages and title).
     indexed_again = plan.changed + plan.read_again
     changed = {file_name(folder, path) for path, _ in indexed_again}
 
@@ -179,15 +179,22 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
         # are kept as they are, neither embedded nor chunked again (eval/archive_benchmark.py
         # --only dump: a row appended to a 2,000-row dump took 7.7 s with every row re-chunked,
         # 2.3 s without; embedding them all again took over 300 s).
-        known = indexed_texts(index_dir, name) if name in changed else {}
-        embedded = indexed_passages(index_dir, name) if name in changed and plan.other_rules else {}
+        # Read by other rules, the same text may come out as other passages or another title: what
+        # is embedded is compared (a passage's id holds its text's hash and offsets).
+        if name not in changed:
+            known = {}
+        elif plan.other_rules:
+            known = indexed_passages(index_dir, name)
+        else:
+            known = indexed_texts(index_dir, name)
         for article in articles:
             read.add(article.source)
-            chunks = None if known.get(article.source) == article.content_hash else chunk(article)
-            if chunks is None and plan.other_rules:  # the same text may be read into other passages now
+            if plan.other_rules:
                 chunks = chunk(article)
-                if embedded.get(article.source) == (article.title, [c.id for c in chunks]):
+                if known.get(article.source) == (article.title, [c.id for c in chunks]):
                     chunks = None
+            else:
+                chunks = None if known.get(article.source) == article.content_hash else chunk(article)
             batch.append(_Pending(article, digest, chunks, 1 / len(articles)))
             if len(batch) == BATCH_ARTICLES:
                 _commit(batch, index_dir, build, chunk, encode, remote, bar, counts, started)
