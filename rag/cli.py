@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 _EXAMPLES = """examples:
   rag index library                 # index (or sync) the articles in library/
   rag index library --dry-run       # what a sync would change, and the index's size
-  rag articles gazprom              # the indexed articles that name it (title, text, file, outlet)
+  rag articles gazprom              # the indexed articles that name it (title, text, file, outlet, author)
   rag ask "What came out of the May 2025 Istanbul talks?"
   rag chat                          # a conversation in the terminal
   rag ui                            # the web app on http://127.0.0.1:7860

@@ -349,7 +349,7 @@ def catalog_counts(index_dir: Path) -> tuple[int, int]:
 
 
 def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[list[ArticleRecord], int]:
-    """The articles that hold every word of `text`, each word in their title, name, outlet or
+    """The articles that hold every word of `text`, each word in their title, name, outlet, author or
     dates (from a word's start, whatever the case and accents) or in any of their passages (FTS5, as the keyword search
     reads them: "zurich" finds "Zürich", "talks" "talk"); all of them for no text; by name: the
     first `limit`, and how many there are. Searched in the database, so that a library of 150,000
@@ -369,8 +369,8 @@ def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[lis
             ids = [row for row, in db.execute("SELECT id FROM articles ORDER BY source LIMIT ?", (limit,))]
         else:
             rows = db.execute(  # every article's metadata, matched in Python: SQLite's LIKE folds ASCII only
-                "SELECT id, title || ' ' || source || ' ' || coalesce(outlet, '') || ' ' || "
-                "coalesce(published, '') || ' ' || dates FROM articles ORDER BY source").fetchall()
+                "SELECT id, title || ' ' || source || ' ' || coalesce(outlet, '') || ' ' || coalesce(author, '') "
+                "|| ' ' || coalesce(published, '') || ' ' || dates FROM articles ORDER BY source").fetchall()
             by_name, metadata = [row for row, _ in rows], [folded(written or "") for _, written in rows]
             found = None
             for word in words:

@@ -289,7 +289,8 @@ def test_a_search_finds_each_word_wherever_the_article_holds_it(settings, tmp_pa
     found 15 of its 64 stories), or two words of two paragraphs found nothing. A word with inner
     punctuation ("AT&T", "2004-12") is found as written, not as its parts anywhere. In the metadata
     a word is found from a word's start: "war" found every title saying "toward"."""
-    walrus = "Walrus numbers rise on Svalbard\n\nThe walrus census counted more animals than ever. " + " ".join(
+    walrus = ("---\nauthor: Ingrid Solberg\n---\nWalrus numbers rise on Svalbard\n\n"
+              "The walrus census counted more animals than ever. ") + " ".join(
         f"Researchers visited colony {n} by boat and counted the animals on the beach." for n in range(40)
     ) + "\n\nThe survey ship was an icebreaker chartered from the coast guard.\n"
     uploads = [_upload(tmp_path, "cod.txt", COD), _upload(tmp_path, "walrus.txt", walrus)]
@@ -308,6 +309,7 @@ def test_a_search_finds_each_word_wherever_the_article_holds_it(settings, tmp_pa
         ("land", []),  # inside the title's "Iceland", not a word of it
         ("alrus", []),  # inside "walrus" (its title and file name)
         ("icel", ["cod.txt"]),  # from the start of the title's "Iceland"
+        ("solberg census", ["walrus.txt"]),  # its author, a word of its text
     ]:
         records, total = library.find_articles(words, settings=settings)
         assert ([r.source for r in records], total) == (found, len(found)), words

@@ -124,8 +124,8 @@ def library_tab(settings: Settings, app: gr.Blocks, tab: gr.Tab) -> None:
                 f"up to {mb:g} MB; a `.mhtml` page saved with its images up to {archive_mb:g} MB), "
                 f"{_listed(DUMP_SUFFIXES)} dumps or {_listed(FEED_SUFFIXES)} feeds (one article per row or entry, "
                 f"up to {archive_mb:g} MB); a file that cannot be read is refused and nothing changes.")
-    search = gr.Textbox(label="Find articles", placeholder="words of the title, text, file name, outlet or date",
-                        elem_id="library-search", max_lines=1)
+    search = gr.Textbox(label="Find articles", elem_id="library-search", max_lines=1,
+                        placeholder="words of the title, text, file name, outlet, author or date")
     # Filled when a page loads (`app.load` below), not written into the page's layout: with a
     # login, the layout is served before it, and the file names must not be.
     count = gr.Markdown(elem_id="library-count", latex_delimiters=[])
