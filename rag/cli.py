@@ -92,8 +92,8 @@ def _parser() -> argparse.ArgumentParser:
                                    epilog="examples:\n  rag articles\n  rag articles cod quota --limit 20\n"
                                    "  rag articles 2005-03 --json",
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    articles.add_argument("words", nargs="*", help="words the title, file name, outlet or dates, or a passage, "
-                                                   "must all hold (any case); none: every article")
+    articles.add_argument("words", nargs="*", help="words the title, file name, outlet, author or dates, or a "
+                                                   "passage, must all hold (any case); none: every article")
     articles.add_argument("--limit", type=_positive, default=50, help="articles shown at most (default 50)")
     articles.add_argument("--json", action="store_true", help="print the articles found and their count as JSON")
     articles.set_defaults(command=_articles)
