@@ -1,11 +1,12 @@
 """Read article files into `Article`s: the text a reader is shown, the spans of the article's own
 words in it (page furniture left out) and a little metadata (title, outlet, author, dates).
 
-- .txt/.md: the file's text, decoded (UTF-8, else the encoding charset-normalizer detects among
-  the web's, Windows-1252 for text almost all ASCII),
-  read line by line; lines of page furniture ("9 hours ago", photo credits, promos) are left out.
-  A clipped article's front matter (a YAML block between "---" lines at the top) gives its
-  title, address, author and date, and is not its text.
+- .txt/.md/.markdown: the file's text, decoded (UTF-8, else the encoding charset-normalizer
+  detects among the web's, Windows-1252 for text almost all ASCII); a Markdown file's is the
+  plain text a reader of it sees (rag.markdown: no link addresses, pictures or emphasis marks).
+  It is read line by line; lines of page furniture ("9 hours ago", photo credits, promos) are
+  left out. A clipped article's front matter (a YAML block between "---" lines at the top) gives
+  its title, address, author and date, and is not its text.
 - .html/.htm: the article's main text as trafilatura extracts it (menus, share buttons, cookie
   banners and related links left out), after removing what a reader never sees (hidden
   elements, comments, scripts); title, author and site name from trafilatura, the publication
@@ -18,7 +19,7 @@ words in it (page furniture left out) and a little metadata (title, outlet, auth
   article per row or entry. `load_file` reads any supported file.
 
 Every offset (spans, chunks, citations) points into `Article.text`, which is what the article
-view shows: for HTML and PDF that is the extracted text, not the file's bytes.
+view shows: for Markdown, HTML and PDF that is the plain or extracted text, not the file's bytes.
 """
 
 from __future__ import annotations
@@ -59,17 +60,19 @@ __all__ = ["READER_VERSION", "ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "SUPPORTED_SUF
 # The version of these reading rules, recorded in the index. Raise it with a change that reads
 # an article otherwise (its passages, title or metadata): the next sync reads every file again and
 # embeds again only the articles whose passages or title changed (rag.sync). 2: front matter,
-# and lines of Markdown images and links left out (2026-12-07).
-READER_VERSION = 2
+# and lines of Markdown images and links left out (2026-12-07). 3: a Markdown file read as the
+# plain text a reader sees (rag.markdown), not its markup.
+READER_VERSION = 3
 
 # Files that are one article each, and files that hold many (rag.archives): dumps (.csv, .jsonl)
 # and feeds.
-ARTICLE_SUFFIXES = (".txt", ".md", ".html", ".htm", ".mhtml", ".mht", ".pdf")
+ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".mhtml", ".mht", ".pdf")
 FEED_SUFFIXES = (".rss", ".atom", ".xml")
 DUMP_SUFFIXES = (".csv", ".jsonl")
 ARCHIVE_SUFFIXES = DUMP_SUFFIXES + FEED_SUFFIXES
 SUPPORTED_SUFFIXES = ARTICLE_SUFFIXES + ARCHIVE_SUFFIXES
 _HTML_SUFFIXES = (".html", ".htm")
+_MARKDOWN_SUFFIXES = (".md", ".markdown")
 _SAVED_PAGE_SUFFIXES = (".mhtml", ".mht")  # a web page saved as one file with its images: MIME
 
 log = logging.getLogger(__name__)
@@ -92,7 +95,8 @@ _FURNITURE = [
     re.compile(r"share your feedback|^sneak a peek at |^contact us\.?$|^advertisement$", re.I),
     re.compile(r"^share(?: this(?: article| story| page)?| on \w+| via \w+)?[.:!]?$", re.I),
     # A line of nothing but Markdown images and links, as a clipping tool writes a page's pictures,
-    # share buttons and menus ("![Delegates](https://.../talks.jpg)", "[Facebook](...) [X](...)").
+    # share buttons and menus ("![Delegates](https://.../talks.jpg)", "[Facebook](...) [X](...)"),
+    # in a text file (a Markdown file's are its parser's to find: rag.markdown).
     re.compile(r"^(?:!?\[[^\[\]]*\]\([^()\s]*\)[\s|·•,]*)+$"),
     # Pointers to other articles.
     re.compile(r"^(?:read more|read also|also read|see also)\b|^(?:related|more on this)[^:]{0,30}:", re.I),
@@ -171,7 +175,7 @@ def byte_limit(path: Path, max_bytes: int, max_archive_bytes: int) -> tuple[int,
 
 def load_article(path: Path, max_bytes: int = Settings.max_file_bytes, name: str | None = None,
                  max_archive_bytes: int = Settings.max_archive_bytes) -> Article:
-    """Read one .txt/.md/.html/.htm/.mhtml/.mht/.pdf file; BadInputError (naming the file) when it is
+    """Read one .txt/.md/.markdown/.html/.htm/.mhtml/.mht/.pdf file; BadInputError (naming the file) when it is
     not usable. A page saved as one file (.mhtml) holds its images too: the file is held to
     `max_archive_bytes`, its page to `max_bytes`.
     `name`: its path within its library folder (file_name), none of whose folders is followed if
@@ -190,10 +194,17 @@ def load_article(path: Path, max_bytes: int = Settings.max_file_bytes, name: str
     if suffix in _HTML_SUFFIXES:
         return _html_article(path, text)
     front, body = front_matter(text)
+    unseen = ""
+    if suffix in _MARKDOWN_SUFFIXES:
+        from rag.markdown import plain_text  # it reads HTML in Markdown with this module's rules
+
+        rendered = plain_text(text[body:])
+        text, body, unseen = rendered.text, 0, "\n\n".join([text[:body], rendered.unseen])
     kept, source = drop_furniture([line for line in text_lines(text) if line[0] >= body])
     if not kept:
         raise bad_file(path, "no article text (only page furniture such as credits or links)")
-    return make_article(path, text, kept, title=front.get("title") or title_of([t for _, _, t in kept]),
+    return make_article(path, text, kept, unseen=unseen,
+                        title=front.get("title") or title_of([t for _, _, t in kept]),
                         outlet=front.get("outlet") or source, url=front.get("url"), author=front.get("author"),
                         dates=dates_in(text[body:]), published=front.get("date") or _dateline(text[body:]))
 

@@ -19,8 +19,9 @@ def located(file: str, origin: str | None) -> str:
 class Article:
     """One article, read and cleaned: a whole file, or one row of a dump or entry of a feed.
 
-    `text` is what a reader is shown, and every offset in the system points into it: a .txt/.md
-    file's decoded content, unchanged; an HTML page's or a PDF's extracted text.
+    `text` is what a reader is shown, and every offset in the system points into it: a .txt
+    file's decoded content, unchanged; a Markdown file's plain text (rag.markdown: no link
+    addresses or emphasis marks); an HTML page's or a PDF's extracted text.
     `spans` are the (start, end) ranges of `text` that hold the article's own words, one per
     paragraph or line, with page furniture (credits, "9 hours ago", trailers...) left out.
     """

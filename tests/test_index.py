@@ -112,8 +112,9 @@ def test_articles_read_by_older_rules_are_read_again_and_only_those_read_otherwi
     shutil.copytree(SEEDS, folder)
     (folder / "clip.md").write_text('---\ntitle: "Grain deal renewed"\nsource: https://news.example/grain\n---\n'
                                     "Ships sail again from Odesa, the port authority said on Friday.\n")
-    with monkeypatch.context() as older:  # as the rules before front matter read it
+    with monkeypatch.context() as older:  # as the rules before front matter and Markdown read it
         older.setattr(rag.loading, "front_matter", lambda text: ({}, 0))
+        older.setattr(rag.loading, "_MARKDOWN_SUFFIXES", ())
         rag.build_index(folder, index_dir, settings=settings, progress=False)
     with sqlite3.connect(index_dir / DATABASE) as db:
         db.execute("UPDATE meta SET value = ? WHERE key = 'reader'", (json.dumps(1),))

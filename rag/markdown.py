@@ -1,0 +1,92 @@
+"""The words a reader sees of a Markdown article, as a clipping tool (the Obsidian Web Clipper,
+MarkDownload) or a notes app writes one: each paragraph, heading, list item and table row as a
+plain line, without link addresses, pictures, emphasis marks or HTML tags.
+
+Read raw, a clipped article's passages were half web addresses: "[Rustem Umerov](https://...)"
+costs the generator some 20 prompt tokens for two words, and an address in a passage is one the
+model can copy into its answer."""
+
+from dataclasses import dataclass
+import re
+
+from lxml import html as lxml_html
+from lxml.etree import ParserError
+from markdown_it import MarkdownIt
+
+from rag.loading import remove_unseen
+
+# CommonMark, and the GitHub tables and strikethrough that clipping tools write.
+_PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+_FOOTNOTE_MARK = re.compile(r"\[\^[^\]\s]{1,20}\](?::[ \t]*)?")  # "[^1]" and "[^1]: " (not CommonMark)
+
+
+@dataclass
+class Rendered:
+    text: str  # one line per block, a blank line between blocks
+    # What a reader of the text never sees (pictures' descriptions, link titles, the inside of
+    # HTML tags, scripts and comments) and the lines that are nothing but links (menus, share
+    # buttons, related stories): left out of the text, but read for orders to a model (rag.injection).
+    unseen: str
+
+
+def plain_text(markdown: str) -> Rendered:
+    blocks, unseen, prefix, row, in_cell = [], [], "", [], False
+    for token in _PARSER.parse(markdown):
+        if token.type == "list_item_open":
+            prefix = f"{token.info}{token.markup} " if token.info else "- "
+        elif token.type in ("th_open", "td_open", "th_close", "td_close"):
+            in_cell = token.type.endswith("_open")
+        elif token.type == "inline":
+            text, own_words = _inline(token.children or [], unseen)
+            if in_cell:
+                row.append(text)
+                continue
+            if own_words:
+                blocks.append(prefix + text)
+            else:  # nothing but links and pictures: a menu, share buttons, related stories
+                unseen.append(text)
+            prefix = ""
+        elif token.type == "tr_close":
+            blocks.append(" | ".join(cell for cell in row if cell.strip()))
+            row = []
+        elif token.type in ("fence", "code_block"):
+            blocks.append(token.content)
+        elif token.type == "html_block":
+            blocks.append(_html_text(token.content, unseen))
+    lines = ("\n".join(" ".join(line.split()) for line in block.splitlines() if line.strip()) for block in blocks)
+    text = "\n\n".join(line for line in lines if line)
+    return Rendered(text=text + "\n" if text else "", unseen="\n\n".join(filter(None, unseen)))
+
+
+def _inline(children, unseen: list[str]) -> tuple[str, bool]:
+    """An inline run's plain text, and whether any of its words stand outside a link."""
+    parts, own_words, in_link = [], False, 0
+    for child in children:
+        if child.type == "link_open":
+            in_link += 1
+            unseen.append(child.attrGet("title") or "")
+        elif child.type == "link_close":
+            in_link -= 1
+        elif child.type in ("text", "code_inline"):
+            content = _FOOTNOTE_MARK.sub("", child.content)
+            parts.append(content)
+            own_words |= not in_link and any(c.isalnum() for c in content)
+        elif child.type == "softbreak":
+            parts.append(" ")
+        elif child.type == "hardbreak":
+            parts.append("\n")
+        elif child.type == "image":
+            unseen.append(" ".join(filter(None, [child.content, child.attrGet("title")])))
+        elif child.type == "html_inline":
+            unseen.append(child.content)
+    return "".join(parts), own_words
+
+
+def _html_text(block: str, unseen: list[str]) -> str:
+    """The text a reader sees of a block of HTML in the Markdown; what it hides goes to `unseen`."""
+    try:
+        tree = lxml_html.fragment_fromstring(block, create_parent="div")
+    except (ParserError, ValueError):
+        return ""
+    unseen.append(remove_unseen(tree))
+    return tree.text_content()
