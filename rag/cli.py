@@ -74,8 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and show tracebacks")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    index = commands.add_parser("index", help=f"index the articles in DIR ({'/'.join(ARTICLE_SUFFIXES)}, and "
-                                f"{'/'.join(DUMP_SUFFIXES)} dumps and {'/'.join(FEED_SUFFIXES)} feeds): new and "
+    # Listed with spaces between: the help wraps its lines at spaces only, and split ".htm" in two.
+    index = commands.add_parser("index", help=f"index the articles in DIR ({' '.join(ARTICLE_SUFFIXES)} files, "
+                                f"{' '.join(DUMP_SUFFIXES)} dumps and {' '.join(FEED_SUFFIXES)} feeds): new and "
                                 "changed files are read and embedded, deleted ones removed, unchanged ones left alone",
                                 epilog="examples:\n  rag index library\n  rag --index-dir /data/index index /data/news "
                                 "--ray auto\n  rag index library --dry-run --json",

@@ -11,8 +11,8 @@ words in it (page furniture left out) and a little metadata (title, outlet, auth
   banners and related links left out), after removing what a reader never sees (hidden
   elements, comments, scripts); title, author and site name from trafilatura, the publication
   date from htmldate.
-- .mhtml/.mht: a page saved as one file with its images (MIME): its HTML page read as above, the
-  address it was saved from as the article's URL.
+- .mhtml/.mht/.webarchive: a page saved as one file with its images (MIME: Chrome, Edge; a property
+  list: Safari): its HTML page read as above, the address it was saved from as the article's URL.
 - .pdf: the text of each page as pypdf extracts it, hard-wrapped lines joined into paragraphs;
   `Article.pages` keeps where each page starts, so `page_of` names a citation's page.
 - .csv/.jsonl dumps and .rss/.atom/.xml feeds hold many articles: rag.archives reads them, one
@@ -66,14 +66,15 @@ READER_VERSION = 3
 
 # Files that are one article each, and files that hold many (rag.archives): dumps (.csv, .jsonl)
 # and feeds.
-ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".mhtml", ".mht", ".pdf")
+ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".mhtml", ".mht", ".webarchive", ".pdf")
 FEED_SUFFIXES = (".rss", ".atom", ".xml")
 DUMP_SUFFIXES = (".csv", ".jsonl")
 ARCHIVE_SUFFIXES = DUMP_SUFFIXES + FEED_SUFFIXES
 SUPPORTED_SUFFIXES = ARTICLE_SUFFIXES + ARCHIVE_SUFFIXES
 _HTML_SUFFIXES = (".html", ".htm")
 _MARKDOWN_SUFFIXES = (".md", ".markdown")
-_SAVED_PAGE_SUFFIXES = (".mhtml", ".mht")  # a web page saved as one file with its images: MIME
+# A web page saved as one file with its images: MIME (Chrome, Edge), a property list (Safari).
+_SAVED_PAGE_SUFFIXES = (".mhtml", ".mht", ".webarchive")
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ def load_or_skip(path: Path, max_bytes: int = Settings.max_file_bytes,
 
 def byte_limit(path: Path, max_bytes: int, max_archive_bytes: int) -> tuple[int, str]:
     """The size limit of this file and the setting that sets it: a dump's, a feed's or a page
-    saved with its images (.mhtml), or an article file's."""
+    saved with its images (.mhtml, .webarchive), or an article file's."""
     if Path(path).suffix.lower() in ARCHIVE_SUFFIXES + _SAVED_PAGE_SUFFIXES:
         return max_archive_bytes, "max_archive_bytes"
     return max_bytes, "max_file_bytes"
@@ -175,9 +176,9 @@ def byte_limit(path: Path, max_bytes: int, max_archive_bytes: int) -> tuple[int,
 
 def load_article(path: Path, max_bytes: int = Settings.max_file_bytes, name: str | None = None,
                  max_archive_bytes: int = Settings.max_archive_bytes) -> Article:
-    """Read one .txt/.md/.markdown/.html/.htm/.mhtml/.mht/.pdf file; BadInputError (naming the file) when it is
-    not usable. A page saved as one file (.mhtml) holds its images too: the file is held to
-    `max_archive_bytes`, its page to `max_bytes`.
+    """Read one article file (ARTICLE_SUFFIXES); BadInputError (naming the file) when it is
+    not usable. A page saved as one file (.mhtml, .webarchive) holds its images too: the file is
+    held to `max_archive_bytes`, its page to `max_bytes`.
     `name`: its path within its library folder (file_name), none of whose folders is followed if
     it is a link (opened)."""
     path = Path(path)
@@ -754,9 +755,25 @@ def _html_article(path: Path, page: str) -> Article:
 
 
 def _saved_page(path: Path, data: bytes, max_bytes: int) -> tuple[str, str | None]:
-    """The page of a web page saved as one file (MHTML: Chrome's and Edge's "Webpage, Single
-    File"), a MIME message whose first HTML part is the page and whose other parts are its images,
-    style sheets and frames; and the address it was saved from."""
+    """The HTML page of a web page saved as one file with its images, style sheets and frames,
+    and the address it was saved from."""
+    html, charset, address = (_web_archive if path.suffix.lower() == ".webarchive" else _mime_page)(path, data)
+    if not html.strip():  # decode_text would call the file empty
+        raise bad_file(path, "its web page is empty")
+    if len(html) > max_bytes:
+        raise bad_file(path, f"its page is {len(html):,} bytes, over the {max_bytes:,}-byte limit (setting "
+                             "max_file_bytes)")
+    try:
+        text = html.decode(charset) if charset else decode_text(path, html)
+    except (LookupError, UnicodeDecodeError):  # a charset Python does not know, or a wrong one
+        text = decode_text(path, html)
+    return text, address
+
+
+def _mime_page(path: Path, data: bytes) -> tuple[bytes, str | None, str | None]:
+    """MHTML (Chrome's and Edge's "Webpage, Single File"): a MIME message whose first HTML part is
+    the page and whose other parts are its images, style sheets and frames. The page's bytes,
+    charset and address."""
     import email
 
     message = email.message_from_bytes(data)
@@ -764,17 +781,28 @@ def _saved_page(path: Path, data: bytes, max_bytes: int) -> tuple[str, str | Non
     if page is None:
         raise bad_file(path, "not a saved web page (no HTML page in it)")
     html = page.get_payload(decode=True) or b""  # undoes quoted-printable or base64
-    if not html.strip():  # decode_text would call the file empty
-        raise bad_file(path, "its web page is empty")
-    if len(html) > max_bytes:
-        raise bad_file(path, f"its page is {len(html):,} bytes, over the {max_bytes:,}-byte limit (setting "
-                             "max_file_bytes)")
-    charset = page.get_content_charset()
+    return html, page.get_content_charset(), message.get("Snapshot-Content-Location") or page.get("Content-Location")
+
+
+def _web_archive(path: Path, data: bytes) -> tuple[bytes, str | None, str | None]:
+    """A Safari web archive (what Safari's File > Save As saves by default): a property list whose
+    main resource is the page, beside its images, style sheets and frames. The page's bytes,
+    charset and address."""
+    import plistlib
+
     try:
-        text = html.decode(charset) if charset else decode_text(path, html)
-    except (LookupError, UnicodeDecodeError):  # a charset Python does not know, or a wrong one
-        text = decode_text(path, html)
-    return text, message.get("Snapshot-Content-Location") or page.get("Content-Location")
+        archive = plistlib.loads(data)
+    except Exception:  # noqa: BLE001 - plistlib raises what its parser meets (ValueError, ExpatError, struct.error...)
+        raise bad_file(path, "not a Safari web archive (not a property list)") from None
+    page = archive.get("WebMainResource") if isinstance(archive, dict) else None
+    if not isinstance(page, dict) or not isinstance(page.get("WebResourceData"), bytes):
+        raise bad_file(path, "not a Safari web archive (no page in it)")
+    kind = page.get("WebResourceMIMEType")
+    if kind not in ("text/html", "application/xhtml+xml"):
+        raise bad_file(path, f"not a saved web page (its page is {kind or 'of no type'})")
+    charset, address = page.get("WebResourceTextEncodingName"), page.get("WebResourceURL")
+    return (page["WebResourceData"], charset if isinstance(charset, str) else None,
+            address if isinstance(address, str) else None)
 
 
 def remove_unseen(tree) -> str:

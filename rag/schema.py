@@ -44,7 +44,7 @@ class Article:
     pages: list[int] = field(default_factory=list)  # a PDF's page start offsets in `text` (rag.loading.page_of)
     file: str = ""  # the name of the file it came from (set to `source` when left empty)
     origin: str | None = None  # where in that file, for a dump or feed: "row 12", "line 3", "entry 4"
-    url: str | None = None  # the article's address on the web, when the dump, feed or .mhtml gives one
+    url: str | None = None  # the article's address on the web, when its dump, feed or saved page gives one
     # Whether it speaks to the assistant anywhere, hidden text included (rag.injection): an
     # injection attempt, so the article is trusted less.
     addresses_assistant: bool = False
@@ -154,7 +154,7 @@ class Citation:
     page: int | None = None  # the page of a PDF the first highlighted sentence starts on
     file: str = ""  # the file in the library the article came from (its source, for a one-article file)
     origin: str | None = None  # the row of a dump or entry of a feed the article is ("row 12")
-    url: str | None = None  # the article's web address, when its dump, feed or .mhtml gives one
+    url: str | None = None  # the article's web address, when its dump, feed or saved page gives one
 
     def highlighted(self) -> list[str]:
         """The highlighted sentences' text; none when `quote` is not the article's text from start

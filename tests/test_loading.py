@@ -4,6 +4,7 @@ import hashlib
 import io
 import logging
 import os
+import plistlib
 import re
 import shutil
 import time
@@ -755,6 +756,47 @@ def test_a_page_saved_as_one_file_reads_as_the_page(tmp_path):
     assert load_or_skip(not_a_page)[1] == ["notes.mht: not a saved web page (no HTML page in it)"]
     blank = write(tmp_path, "blank.mhtml", b"MIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n \r\n")
     assert load_or_skip(blank)[1] == ["blank.mhtml: its web page is empty"]  # was "empty file"
+
+
+def web_archive(page: bytes, kind: str = "text/html", **main) -> bytes:
+    """A page as Safari's "Web Archive" writes it: a binary property list, the page its main
+    resource beside an image and a frame (an advert) of its own."""
+    return plistlib.dumps({
+        "WebMainResource": {"WebResourceData": page, "WebResourceMIMEType": kind, "WebResourceFrameName": "",
+                            "WebResourceTextEncodingName": "UTF-8",
+                            "WebResourceURL": "https://news.example.com/2025/05/16/istanbul-talks", **main},
+        "WebSubresources": [{"WebResourceData": bytes(range(256)) * 40, "WebResourceMIMEType": "image/jpeg",
+                             "WebResourceURL": "https://news.example.com/photo.jpg"}],
+        "WebSubframeArchives": [{"WebMainResource": {"WebResourceData": AN_ADVERT.encode(),
+                                                     "WebResourceMIMEType": "text/html",
+                                                     "WebResourceURL": "https://ads.example.com/frame.html"}}],
+    }, fmt=plistlib.FMT_BINARY)
+
+
+def test_a_page_saved_by_safari_reads_as_the_page(tmp_path):
+    """Safari's File > Save As writes a page as a .webarchive by default: it was refused as an
+    unsupported type. Its page reads as the same page saved as .html, with its address."""
+    as_html = load_article(NEWS_PAGE)
+    page = NEWS_PAGE.read_bytes()
+    saved = write(tmp_path, "Istanbul talks.webarchive", web_archive(page))
+    article = load_article(saved)
+    assert (article.text, article.title, article.published) == (as_html.text, as_html.title, as_html.published)
+    assert article.url == "https://news.example.com/2025/05/16/istanbul-talks"
+    assert "cruise" not in article.text
+    size = saved.stat().st_size
+    assert "setting max_archive_bytes" in load_or_skip(saved, max_archive_bytes=size - 1)[1][0]
+    assert "setting max_file_bytes" in load_or_skip(saved, max_bytes=1000, max_archive_bytes=size)[1][0]
+    # A wrong charset falls back to detecting it, as a page's own does.
+    assert load_article(write(tmp_path, "a.webarchive", web_archive(
+        page, WebResourceTextEncodingName="no-such-charset"))).text == as_html.text
+    for name, data, reason in [
+        ("notes.webarchive", b"Just notes.", "not a Safari web archive (not a property list)"),
+        ("list.webarchive", plistlib.dumps(["a"]), "not a Safari web archive (no page in it)"),
+        ("photo.webarchive", web_archive(b"\xff\xd8", kind="image/jpeg"),
+         "not a saved web page (its page is image/jpeg)"),
+        ("blank.webarchive", web_archive(b" "), "its web page is empty"),
+    ]:
+        assert load_or_skip(write(tmp_path, name, data))[1] == [f"{name}: {reason}"]
 
 
 def test_what_a_browser_saves_beside_a_page_is_not_read_as_articles(tmp_path):

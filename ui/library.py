@@ -121,7 +121,7 @@ def library_tab(settings: Settings, app: gr.Blocks, tab: gr.Tab) -> None:
     """The library's components and events; call inside `tab` of `app`."""
     mb, archive_mb = settings.max_file_bytes / 1_000_000, settings.max_archive_bytes / 1_000_000
     gr.Markdown(f"The articles the chat answers from. Add {_listed(ARTICLE_SUFFIXES)} files (one article each, "
-                f"up to {mb:g} MB; a `.mhtml` page saved with its images up to {archive_mb:g} MB), "
+                f"up to {mb:g} MB; a page saved with its images, `.mhtml` or `.webarchive`, up to {archive_mb:g} MB), "
                 f"{_listed(DUMP_SUFFIXES)} dumps or {_listed(FEED_SUFFIXES)} feeds (one article per row or entry, "
                 f"up to {archive_mb:g} MB); a file that cannot be read is refused and nothing changes.")
     search = gr.Textbox(label="Find articles", elem_id="library-search", max_lines=1,
