@@ -17,7 +17,14 @@ from rag.loading import remove_unseen
 
 # CommonMark, and the GitHub tables and strikethrough that clipping tools write.
 _PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
-_FOOTNOTE_MARK = re.compile(r"\[\^[^\]\s]{1,20}\](?::[ \t]*)?")  # "[^1]" and "[^1]: " (not CommonMark)
+# Beyond CommonMark: footnote marks ("[^1]", "[^1]: "), and Obsidian's own syntax, which its Web
+# Clipper and its users write: embeds ("![[photo.jpg]]"), links to notes ("[[Kyiv]]",
+# "[[Kyiv|the capital]]", "[[Kyiv#History]]"), highlights ("==the deal=="), callouts ("[!note]").
+_EXTENSIONS = [
+    (re.compile(r"\[\^[^\]\s]{1,20}\](?::[ \t]*)?|!\[\[[^\]\n]*\]\]|^\[![\w-]+\][+-]?[ \t]*"), ""),
+    (re.compile(r"\[\[(?:[^\]|\n]*\|)?([^\]|#\n]*)[^\]\n]*\]\]"), r"\1"),
+    (re.compile(r"==(?=\S)(.+?)(?<=\S)=="), r"\1"),
+]
 
 
 @dataclass
@@ -68,7 +75,9 @@ def _inline(children, unseen: list[str]) -> tuple[str, bool]:
         elif child.type == "link_close":
             in_link -= 1
         elif child.type in ("text", "code_inline"):
-            content = _FOOTNOTE_MARK.sub("", child.content)
+            content = child.content
+            for pattern, replacement in _EXTENSIONS:
+                content = pattern.sub(replacement, content)
             parts.append(content)
             own_words |= not in_link and any(c.isalnum() for c in content)
         elif child.type == "softbreak":
