@@ -41,6 +41,7 @@ from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -188,7 +189,7 @@ def load_article(path: Path, max_bytes: int = Settings.max_file_bytes, name: str
     data = read_bytes(path, *byte_limit(path, max_bytes, max_archive_bytes), name)
     if suffix in _SAVED_PAGE_SUFFIXES:
         page, address = _saved_page(path, data, max_bytes)
-        return replace(_html_article(path, page), url=web_address(address))
+        return _html_article(path, page, address)
     if suffix == ".pdf":
         return _pdf_article(path, data)
     text = decode_text(path, data)
@@ -321,6 +322,10 @@ def make_article(path: Path, text: str, kept: list[tuple[int, int, str]], source
         metadata["title"] = " ".join(metadata["title"].split())
     if "url" in metadata:
         metadata["url"] = web_address(metadata["url"])
+        # Named by its web site when nothing names its outlet, as trafilatura names a page's
+        # (a clipping's front matter and most dumps give an address but no outlet).
+        if metadata["url"] and not metadata.get("outlet"):
+            metadata["outlet"] = site_of(metadata["url"])
     text = _valid(text)
     return Article(
         source=source or path.name,
@@ -332,6 +337,16 @@ def make_article(path: Path, text: str, kept: list[tuple[int, int, str]], source
         addresses_assistant=speaks_to_assistant("\n\n".join([metadata.get("title") or "", text, unseen])),
         **metadata,
     )
+
+
+def site_of(url: str) -> str | None:
+    """The web site of an address: its host without "www." ("https://www.bbc.co.uk/news/x" ->
+    "bbc.co.uk")."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # "http://[::1" and other addresses urllib cannot split
+        return None
+    return host.removeprefix("www.") if host else None
 
 
 def web_address(url: str | None) -> str | None:
@@ -722,7 +737,9 @@ _UNSEEN_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _html_article(path: Path, page: str) -> Article:
+def _html_article(path: Path, page: str, address: str | None = None) -> Article:
+    """The article of an HTML page; its address the one it was saved from (`address`, as a saved
+    page records it), else the one its markup gives (its canonical link)."""
     import trafilatura
     from htmldate import find_date
     from lxml import etree
@@ -751,7 +768,8 @@ def _html_article(path: Path, page: str) -> Article:
     text = "\n\n".join(body) + "\n"
     kept = text_lines(text)
     return make_article(path, text, kept, title=title or title_of([t for _, _, t in kept]), outlet=doc.sitename or None,
-                        author=doc.author or None, dates=dates_in(text), published=published, unseen=unseen)
+                        author=doc.author or None, dates=dates_in(text), published=published, unseen=unseen,
+                        url=web_address(address) or doc.url)
 
 
 def _saved_page(path: Path, data: bytes, max_bytes: int) -> tuple[str, str | None]:

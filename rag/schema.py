@@ -34,7 +34,7 @@ class Article:
     text: str
     spans: list[tuple[int, int]]
     title: str
-    outlet: str | None = None  # e.g. "TRT World", when the text names it
+    outlet: str | None = None  # e.g. "TRT World", when the text names it; else its web site ("bbc.co.uk")
     dates: list[str] = field(default_factory=list)  # ISO dates the text states: "2025-05-15", "2025-05"
     content_hash: str = ""  # sha256 of `text`: chunk ids derive from it
     # When it was published (ISO date), when known: from an HTML page's markup, or a dateline
@@ -44,7 +44,7 @@ class Article:
     pages: list[int] = field(default_factory=list)  # a PDF's page start offsets in `text` (rag.loading.page_of)
     file: str = ""  # the name of the file it came from (set to `source` when left empty)
     origin: str | None = None  # where in that file, for a dump or feed: "row 12", "line 3", "entry 4"
-    url: str | None = None  # the article's address on the web, when its dump, feed or saved page gives one
+    url: str | None = None  # the article's address on the web, when its dump, feed, page or front matter gives one
     # Whether it speaks to the assistant anywhere, hidden text included (rag.injection): an
     # injection attempt, so the article is trusted less.
     addresses_assistant: bool = False
@@ -154,7 +154,7 @@ class Citation:
     page: int | None = None  # the page of a PDF the first highlighted sentence starts on
     file: str = ""  # the file in the library the article came from (its source, for a one-article file)
     origin: str | None = None  # the row of a dump or entry of a feed the article is ("row 12")
-    url: str | None = None  # the article's web address, when its dump, feed or saved page gives one
+    url: str | None = None  # the article's web address, when its dump, feed, page or front matter gives one
 
     def highlighted(self) -> list[str]:
         """The highlighted sentences' text; none when `quote` is not the article's text from start

@@ -65,7 +65,8 @@ def test_a_source_column_holding_a_web_address_is_the_url_not_the_outlet(tmp_pat
     dump.write_text('{"text": "Ships sail again.", "source": "https://news.example/grain"}\n'
                     '{"text": "Prices fell.", "source": "Harbour Times"}\n', encoding="utf-8")
     articles, _ = load_file(dump)
-    assert [(a.url, a.outlet) for a in articles] == [("https://news.example/grain", None), (None, "Harbour Times")]
+    assert [(a.url, a.outlet) for a in articles] == [("https://news.example/grain", "news.example"),  # its site
+                                                     (None, "Harbour Times")]
 
 
 def test_an_rss_feed_gives_one_article_per_entry_with_date_link_and_author_and_no_hidden_text():

@@ -20,6 +20,7 @@ from rag import vectors as vector_file
 from rag.embedding import Embedder, load_embedder
 from rag.index import DATABASE, VERSION, load_index, read_catalog
 from rag.injection import RULES as INJECTION_RULES
+from rag.loading import SUPPORTED_SUFFIXES
 
 
 def _chunks(index_dir, settings):
@@ -782,8 +783,7 @@ def test_a_dry_run_skips_what_a_sync_skips_and_removes_what_it_removes(tmp_path,
                "in instead)",
                "caf\\xe9.txt: its name is not UTF-8 text; rename the file",
                "link.txt: a symbolic link: only files inside the library folder are read (copy the article in instead)",
-               "notes.docx: unsupported file type .docx; use .txt, .md, .html, .htm, .mhtml, .mht, .pdf, .csv, .jsonl, "
-               ".rss, .atom, .xml",
+               f"notes.docx: unsupported file type .docx; use {', '.join(SUPPORTED_SUFFIXES)}",
                "pipe.txt: not a regular file (a pipe, socket or device): not read"]
     assert main(["--index-dir", str(index_dir), "index", str(folder), "--dry-run"]) == 0
     printed = capsys.readouterr().out.splitlines()

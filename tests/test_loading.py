@@ -222,6 +222,7 @@ def test_a_clipped_articles_front_matter_gives_its_metadata_and_is_not_its_text(
     assert article.url == (None if name == "jekyll.md" else "https://news.example/grain-deal")
     assert article.published == (None if name == "markdownload.md" else "2025-05-16")  # "created" is when clipped
     assert article.author == {"obsidian.md": "Jane Doe, Ali Kaya", "markdownload.md": "Jane Doe"}.get(name)
+    assert article.outlet == (None if name == "jekyll.md" else "news.example")  # named by its site, as a page is
     assert article.dates == []  # the clipping's dates are not the article's
 
 
@@ -327,6 +328,7 @@ def test_a_saved_news_page_yields_its_body_title_site_name_and_date():
     article = load_article(NEWS_PAGE)
     assert article.title == "Prisoner swap agreed at Istanbul talks"
     assert (article.outlet, article.author, article.published) == ("Bosphorus Daily", "Ayşe Demir", "2025-05-16")
+    assert article.url == "https://bosphorus-daily.example/world/2025/05/16/prisoner-swap-istanbul"  # canonical link
     # The text is what the reader is shown: the headline, then the article's paragraphs.
     paragraphs = kept(article)
     assert paragraphs[0] == article.title and len(paragraphs) == 5
