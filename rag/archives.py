@@ -18,13 +18,11 @@ import csv
 import hashlib
 import io
 import json
-import re
 import time
 from pathlib import Path
 
 from rag.errors import BadInputError
 from rag.loading import (
-    CONTROL_CHARACTERS,
     FEED_SUFFIXES,
     FIELDS,
     bad_file,
@@ -33,9 +31,9 @@ from rag.loading import (
     drop_furniture,
     field_role,
     iso_date,
+    html_text,
     make_article,
     read_bytes,
-    remove_unseen,
     text_lines,
     title_of,
 )
@@ -182,7 +180,7 @@ def _feed(path: Path, data: bytes) -> tuple[list[Article], list[str]]:
             continue
         # dict.get: feedparser's own get maps a missing key to another one, with a warning.
         parsed = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
-        visible, unseen = _html_text(body)
+        visible, unseen = html_text(body)
         try:
             articles.append(_entry_article(
                 path, f"{path.name}#{key}", origin, visible, where, unseen=unseen,
@@ -217,26 +215,6 @@ def _feed_date(parsed: time.struct_time | None) -> str | None:
     if not parsed or not 1900 <= parsed.tm_year <= 9999:
         return None
     return f"{parsed.tm_year:04d}-{parsed.tm_mon:02d}-{parsed.tm_mday:02d}"
-
-
-def _html_text(fragment: str) -> tuple[str, str]:
-    """(The text a reader sees in an entry's HTML, the text no reader sees): paragraphs and line
-    breaks kept as lines, hidden elements, scripts and comments left out (rag.loading's rule for
-    pages)."""
-    from lxml import etree
-    from lxml.html import fragment_fromstring
-
-    if "<" not in fragment:
-        return fragment, ""
-    try:
-        # A control character kept in the tree fails when a line break is added beside it.
-        tree = fragment_fromstring(CONTROL_CHARACTERS.sub("", fragment), create_parent="div")
-    except (etree.ParserError, ValueError):
-        return re.sub(r"<[^>]+>", " ", fragment), ""
-    unseen = remove_unseen(tree)
-    for node in tree.iter("br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr"):
-        node.tail = "\n" + (node.tail or "")
-    return tree.text_content(), unseen
 
 
 # --- one row or entry ---

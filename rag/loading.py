@@ -55,7 +55,7 @@ __all__ = ["READER_VERSION", "ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "SUPPORTED_SUF
            "load_file", "load_or_skip", "load_article", "load_folder",
            "Listing", "article_files", "file_name", "page_of", "content_hash",
            # the pieces rag.archives reads the articles of a dump or feed with
-           "FEED_SUFFIXES", "read_bytes", "decode_text", "remove_unseen", "text_lines", "drop_furniture", "title_of",
+           "FEED_SUFFIXES", "read_bytes", "decode_text", "html_text", "text_lines", "drop_furniture", "title_of",
            "dates_in", "make_article", "bad_file"]
 
 # The version of these reading rules, recorded in the index. Raise it with a change that reads
@@ -821,6 +821,26 @@ def _web_archive(path: Path, data: bytes) -> tuple[bytes, str | None, str | None
     charset, address = page.get("WebResourceTextEncodingName"), page.get("WebResourceURL")
     return (page["WebResourceData"], charset if isinstance(charset, str) else None,
             address if isinstance(address, str) else None)
+
+
+def html_text(fragment: str) -> tuple[str, str]:
+    """(The text a reader sees in a piece of HTML (a feed entry's, a block in Markdown), the text
+    no reader sees): paragraphs and line breaks kept as lines, hidden elements, scripts and
+    comments left out, as from a page (remove_unseen)."""
+    from lxml import etree
+    from lxml.html import fragment_fromstring
+
+    if "<" not in fragment:
+        return fragment, ""
+    try:
+        # A control character kept in the tree fails when a line break is added beside it.
+        tree = fragment_fromstring(CONTROL_CHARACTERS.sub("", fragment), create_parent="div")
+    except (etree.ParserError, ValueError):
+        return re.sub(r"<[^>]+>", " ", fragment), ""
+    unseen = remove_unseen(tree)
+    for node in tree.iter("br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr"):
+        node.tail = "\n" + (node.tail or "")
+    return tree.text_content(), unseen
 
 
 def remove_unseen(tree) -> str:

@@ -9,11 +9,9 @@ model can copy into its answer."""
 from dataclasses import dataclass
 import re
 
-from lxml import html as lxml_html
-from lxml.etree import ParserError
 from markdown_it import MarkdownIt
 
-from rag.loading import remove_unseen
+from rag.loading import html_text
 
 # CommonMark, and the GitHub tables and strikethrough that clipping tools write.
 _PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
@@ -59,7 +57,9 @@ def plain_text(markdown: str) -> Rendered:
         elif token.type in ("fence", "code_block"):
             blocks.append(token.content)
         elif token.type == "html_block":
-            blocks.append(_html_text(token.content, unseen))
+            visible, hidden = html_text(token.content)
+            blocks.append(visible)
+            unseen.append(hidden)
     lines = ("\n".join(" ".join(line.split()) for line in block.splitlines() if line.strip()) for block in blocks)
     text = "\n\n".join(line for line in lines if line)
     return Rendered(text=text + "\n" if text else "", unseen="\n\n".join(filter(None, unseen)))
@@ -89,13 +89,3 @@ def _inline(children, unseen: list[str]) -> tuple[str, bool]:
         elif child.type == "html_inline":
             unseen.append(child.content)
     return "".join(parts), own_words
-
-
-def _html_text(block: str, unseen: list[str]) -> str:
-    """The text a reader sees of a block of HTML in the Markdown; what it hides goes to `unseen`."""
-    try:
-        tree = lxml_html.fragment_fromstring(block, create_parent="div")
-    except (ParserError, ValueError):
-        return ""
-    unseen.append(remove_unseen(tree))
-    return tree.text_content()
