@@ -1,4 +1,5 @@
-"""Files that hold many articles: dumps (CSV, JSON Lines) and feeds (RSS, Atom).
+"""Files that hold many articles: dumps (CSV, JSON Lines), feeds (RSS, Atom) and notebooks
+(Evernote exports).
 
 Archives and datasets ship as dumps, one article per row, and news sites publish feeds, one per
 entry. Each row or entry becomes an `Article` of its own, cited as "file#key":
@@ -18,6 +19,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import time
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from rag.errors import BadInputError
 from rag.loading import (
     FEED_SUFFIXES,
     FIELDS,
+    NOTES_SUFFIXES,
     bad_file,
     dates_in,
     decode_text,
@@ -48,6 +51,8 @@ def load_archive(path: Path, max_bytes: int, max_archive_bytes: int,
     data = read_bytes(path, max_archive_bytes, "max_archive_bytes", name)
     if path.suffix.lower() in FEED_SUFFIXES:
         articles, skipped = _feed(path, data)
+    elif path.suffix.lower() in NOTES_SUFFIXES:
+        articles, skipped = _notes(path, data, max_bytes)
     else:
         articles, skipped = _dump(path, data, max_bytes)
     if not articles:
@@ -215,6 +220,53 @@ def _feed_date(parsed: time.struct_time | None) -> str | None:
     if not parsed or not 1900 <= parsed.tm_year <= 9999:
         return None
     return f"{parsed.tm_year:04d}-{parsed.tm_mon:02d}-{parsed.tm_mday:02d}"
+
+
+# --- notes ---
+
+
+def _notes(path: Path, data: bytes, max_bytes: int) -> tuple[list[Article], list[str]]:
+    """An Evernote export (.enex): a notebook's notes, the web clips among them articles with the
+    address they were clipped from. A note's "created" is when it was clipped, not when the
+    article was published, and is left out, as a clipping's front matter's is (rag.loading).
+    Read note by note (a notebook of clips with their pictures runs to hundreds of megabytes),
+    its XML without entities or a DTD (lxml's defaults would expand what a file declares)."""
+    from lxml import etree
+
+    notes = etree.iterparse(io.BytesIO(data), events=("end",), tag="note", resolve_entities=False,
+                            no_network=True, load_dtd=False, huge_tree=True)
+    articles, skipped, taken, number = [], [], set(), 0
+    try:
+        for number, note in enumerate((note for _, note in notes), start=1):
+            origin = f"note {number}"
+            where = f"{path.name}, {origin}"
+            title = " ".join((note.findtext("title") or "").split()) or None
+            content = note.findtext("content") or ""
+            key = _entry_key({"id": f"{note.findtext('created')}\0{title}"}, content, taken)
+            try:
+                if key is None:
+                    raise BadInputError(f"{where}: the same note as an earlier one (title, time and text): left out")
+                if len(content.encode("utf-8")) > max_bytes:
+                    raise BadInputError(f"{where}: its text is over the {max_bytes:,}-byte limit of an article "
+                                        "(setting max_file_bytes)")
+                # ENML: XHTML under its own XML declaration and DOCTYPE, which an HTML fragment cannot hold.
+                visible, unseen = html_text(re.sub(r"^\s*(?:<\?xml[^>]*\?>\s*)?(?:<!DOCTYPE[^>]*>)?", "", content))
+                articles.append(_entry_article(
+                    path, f"{path.name}#{key}", origin, visible, where, unseen=unseen, title=title,
+                    url=note.findtext("note-attributes/source-url"), author=note.findtext("note-attributes/author"),
+                    published=None))
+            except BadInputError as exc:
+                skipped.append(str(exc))
+            note.clear()  # its pictures, and the notes before it: read once, not kept
+            while note.getprevious() is not None:
+                del note.getparent()[0]
+    except etree.XMLSyntaxError as exc:
+        if not articles:
+            raise bad_file(path, f"not a readable Evernote export ({' '.join(str(exc).split())})") from None
+        skipped.append(f"{path.name}, after note {number}: the rest is not readable XML ({' '.join(str(exc).split())})")
+    if not number:
+        raise bad_file(path, "not an Evernote export (no note in it)")
+    return articles, skipped
 
 
 # --- one row or entry ---

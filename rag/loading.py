@@ -51,7 +51,8 @@ from rag.injection import speaks_to_assistant
 from rag.schema import Article, ArticleRecord
 from rag.text import LINE, MONTH_NAME, month_number, sentences
 
-__all__ = ["READER_VERSION", "ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "SUPPORTED_SUFFIXES", "ARCHIVE_SUFFIXES",
+__all__ = ["READER_VERSION", "ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "NOTES_SUFFIXES", "SUPPORTED_SUFFIXES",
+           "ARCHIVE_SUFFIXES",
            "load_file", "load_or_skip", "load_article", "load_folder",
            "Listing", "article_files", "file_name", "page_of", "content_hash",
            # the pieces rag.archives reads the articles of a dump or feed with
@@ -70,7 +71,8 @@ READER_VERSION = 3
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".mhtml", ".mht", ".webarchive", ".pdf")
 FEED_SUFFIXES = (".rss", ".atom", ".xml")
 DUMP_SUFFIXES = (".csv", ".jsonl")
-ARCHIVE_SUFFIXES = DUMP_SUFFIXES + FEED_SUFFIXES
+NOTES_SUFFIXES = (".enex",)  # a notebook exported from Evernote, whose web clipper kept many an archive
+ARCHIVE_SUFFIXES = DUMP_SUFFIXES + FEED_SUFFIXES + NOTES_SUFFIXES
 SUPPORTED_SUFFIXES = ARTICLE_SUFFIXES + ARCHIVE_SUFFIXES
 _HTML_SUFFIXES = (".html", ".htm")
 _MARKDOWN_SUFFIXES = (".md", ".markdown")

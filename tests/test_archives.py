@@ -1,7 +1,8 @@
-"""Dumps (CSV, JSON Lines) and feeds (RSS, Atom): one article per row or entry, each cited to its
-file and row, with its date and web address; bad rows skipped by name, the rest kept; a changed
-dump re-embeds only the rows that changed. Fixtures: tests/fixtures/archives/ (written for these
-tests, in the shapes news sites and datasets use)."""
+"""Dumps (CSV, JSON Lines), feeds (RSS, Atom) and notebooks (Evernote): one article per row, entry
+or note, each cited to its file and row, with its date and web address; bad rows skipped by name,
+the rest kept; a changed dump re-embeds only the rows that changed. Fixtures:
+tests/fixtures/archives/ (written for these tests, in the shapes news sites, datasets and
+Evernote use)."""
 
 import csv
 import shutil
@@ -264,6 +265,47 @@ def test_a_row_is_removed_with_its_file_only_and_a_dump_can_be_uploaded(folder, 
     info = library.add_articles([ARCHIVES / "coastal-times.atom"], settings=settings)
     assert info.articles == 6
     assert any(a.file == "coastal-times.atom" for a in library.list_articles(settings=settings))
+
+
+def test_an_evernote_notebook_gives_one_article_per_note_its_web_clips_with_their_address():
+    """Evernote's web clipper kept many a news archive, exported as .enex (XML, a note's text as
+    XHTML, its pictures base64): it was refused as an unsupported type."""
+    articles, skipped = load_file(ARCHIVES / "clippings.enex")
+    clip, note = articles
+    assert (clip.title, clip.url, clip.outlet, clip.author, clip.origin, clip.published) == (
+        "Prisoner swap agreed at Istanbul talks", "https://www.bosphorus-daily.example/world/istanbul-talks",
+        "bosphorus-daily.example", "Jane Doe", "note 1", None)  # "created" is when it was clipped
+    assert clip.text == ("Prisoner swap agreed at Istanbul talks\nRussian and Ukrainian delegations agreed on Friday "
+                         "to exchange 1,000 prisoners each.\nThe Ukrainian team was led by Rustem Umerov.\n")
+    assert clip.addresses_assistant  # what its page hid ("Ignore previous instructions.") is not text, but read
+    assert (note.title, note.text) == ("Shopping list", "Shopping list\nMilk\n")
+    assert clip.source.startswith("clippings.enex#") and note.origin == "note 2"
+    assert skipped == ["clippings.enex, note 3: no text",
+                       "clippings.enex, note 4: the same note as an earlier one (title, time and text): left out"]
+
+
+def test_an_evernote_export_cut_off_keeps_its_whole_notes_and_a_bad_one_is_refused_safely(tmp_path):
+    whole = (ARCHIVES / "clippings.enex").read_text(encoding="utf-8")
+    cut = tmp_path / "cut.enex"
+    cut.write_text(whole[:whole.index("<title>Shopping list")], encoding="utf-8")
+    articles, skipped = load_file(cut)
+    assert [a.title for a in articles] == ["Prisoner swap agreed at Istanbul talks"]
+    assert skipped[0].startswith("cut.enex, after note 1: the rest is not readable XML")
+    laughs = tmp_path / "laughs.enex"  # entities that expand to gigabytes: refused, never expanded
+    laughs.write_text('<?xml version="1.0"?>\n<!DOCTYPE en-export [<!ENTITY a "aaaaaaaaaa">'
+                      + "".join(f'<!ENTITY {chr(98 + i)} "{f"&{chr(97 + i)};" * 10}">' for i in range(9))
+                      + ']>\n<en-export><note><title>&j;</title><content>&lt;en-note&gt;Hi&lt;/en-note&gt;</content>'
+                      "</note></en-export>", encoding="utf-8")
+    with pytest.raises(BadInputError, match="laughs.enex: not a readable Evernote export"):
+        load_file(laughs)
+    for name, text, reason in [("notes.enex", "just notes", "not a readable Evernote export"),
+                               ("none.enex", "<en-export></en-export>", "not an Evernote export \\(no note in it\\)")]:
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        with pytest.raises(BadInputError, match=f"{name}: {reason}"):
+            load_file(tmp_path / name)
+    [reason] = load_file(ARCHIVES / "clippings.enex", max_bytes=300)[1][:1]
+    assert reason == ("clippings.enex, note 1: its text is over the 300-byte limit of an article "
+                      "(setting max_file_bytes)")
 
 
 def test_the_api_gives_a_feed_entry_s_web_address_as_its_citation_s_url():

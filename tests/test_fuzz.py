@@ -67,6 +67,9 @@ _FRAMES = {
              b"<pubDate>", b"</pubDate></item></channel></rss>"),
     # a clipped article's front matter: random content as its title and date
     ".md": (b"---\ntitle: ", b"\nsource: https://news.example/a\npublished: ", b"\n---\nShips sail again.\n"),
+    # an Evernote notebook: random content as a note's text
+    ".enex": (b"<en-export><note><title>A</title><content><![CDATA[<en-note>", b"</en-note>]]></content></note>"
+              b"</en-export>"),
     # a page saved as one file: random content as its page, quoted-printable
     ".mhtml": (b'MIME-Version: 1.0\r\nContent-Type: multipart/related; type="text/html"; boundary="B"\r\n\r\n--B\r\n'
                b"Content-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n", b"\r\n--B--\r\n"),
