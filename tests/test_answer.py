@@ -97,6 +97,28 @@ def test_each_claim_citing_a_passage_highlights_its_own_sentence():
         "Officials from both towns met in Lyon on 3 March.", "They agreed to share the cost of a new dam."]
 
 
+def test_a_sentence_citing_each_clause_to_its_own_passage_is_checked_clause_by_clause():
+    """An overview lists what several articles say, a marker after each clause: no one passage
+    writes the whole sentence, and it was left out (the BBC archive's "What do the articles say
+    about spam e-mail?" was declined so)."""
+    said = ["Spammers now send most junk mail from hijacked home computers.",
+            "One in ten internet users has bought something advertised in unsolicited messages.",
+            "Filters alone cannot stop the flood of bulk advertising, the regulator warned."]
+    hits = [Hit(Chunk(id=f"c{n}", source=f"s{n}.txt", title="Spam", text=text, start=0, end=len(text), position=0),
+                score=0.5) for n, text in enumerate(said, 1)]
+    clauses = ["Spammers send most junk mail from hijacked home computers",
+               "one in ten internet users has bought something advertised in unsolicited messages",
+               "and filters alone cannot stop the flood of bulk advertising"]
+    checked = finish(f"{clauses[0]} [1], {clauses[1]} [2], {clauses[2]} [3].", hits)
+    assert checked.text == f"{clauses[0]} [1], {clauses[1]} [2], {clauses[2]} [3]."
+    assert [(c.chunk_id, [c.quote[a:b] for a, b in c.highlights]) for c in checked.citations] == [
+        ("c1", [said[0]]), ("c2", [said[1]]), ("c3", [said[2]])]
+    # A clause that rests on no passage leaves the sentence out, as before.
+    checked = finish(f"{clauses[0]} [1], {clauses[1]} [2], and Brussels will fine them from 2026 [3].", hits)
+    assert checked.abstained
+    assert checked.unsupported == [f"{clauses[0]}, {clauses[1]}, and Brussels will fine them from 2026."]
+
+
 def test_a_sentence_cited_to_the_wrong_passage_is_reattributed():
     checked = finish("The towns met in Lyon on 3 March [1].", _hits())
     assert checked.text == "The towns met in Lyon on 3 March [1]." and checked.citations[0].chunk_id == "c2"
