@@ -15,8 +15,9 @@ words in it (page furniture left out) and a little metadata (title, outlet, auth
   list: Safari): its HTML page read as above, the address it was saved from as the article's URL.
 - .pdf: the text of each page as pypdf extracts it, hard-wrapped lines joined into paragraphs;
   `Article.pages` keeps where each page starts, so `page_of` names a citation's page.
-- .csv/.jsonl dumps and .rss/.atom/.xml feeds hold many articles: rag.archives reads them, one
-  article per row or entry. `load_file` reads any supported file.
+- .csv/.jsonl dumps, .rss/.atom/.xml feeds and .enex notebooks (Evernote's) hold many articles:
+  rag.archives reads them, one article per row, entry or note. `load_file` reads any supported
+  file.
 
 Every offset (spans, chunks, citations) points into `Article.text`, which is what the article
 view shows: for Markdown, HTML and PDF that is the plain or extracted text, not the file's bytes.
@@ -63,11 +64,12 @@ __all__ = ["READER_VERSION", "ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "NOTES_SUFFIXE
 # an article otherwise (its passages, title or metadata): the next sync reads every file again and
 # embeds again only the articles whose passages or title changed (rag.sync). 2: front matter,
 # and lines of Markdown images and links left out (2026-12-07). 3: a Markdown file read as the
-# plain text a reader sees (rag.markdown), not its markup.
+# plain text a reader sees (rag.markdown), not its markup; an article with an address but no
+# outlet named by its site; a saved page's canonical address kept (2026-12-07, later).
 READER_VERSION = 3
 
-# Files that are one article each, and files that hold many (rag.archives): dumps (.csv, .jsonl)
-# and feeds.
+# Files that are one article each, and files that hold many (rag.archives): dumps (.csv, .jsonl),
+# feeds and notebooks.
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".mhtml", ".mht", ".webarchive", ".pdf")
 FEED_SUFFIXES = (".rss", ".atom", ".xml")
 DUMP_SUFFIXES = (".csv", ".jsonl")

@@ -6,8 +6,10 @@ Read raw, a clipped article's passages were half web addresses: "[Rustem Umerov]
 costs the generator some 20 prompt tokens for two words, and an address in a passage is one the
 model can copy into its answer."""
 
-from dataclasses import dataclass
+from __future__ import annotations
+
 import re
+from dataclasses import dataclass
 
 from markdown_it import MarkdownIt
 
@@ -35,6 +37,7 @@ class Rendered:
 
 
 def plain_text(markdown: str) -> Rendered:
+    """The text a reader of `markdown` sees, block by block, and what it does not see."""
     blocks, unseen, prefix, row, in_cell = [], [], "", [], False
     for token in _PARSER.parse(markdown):
         if token.type == "list_item_open":
@@ -60,8 +63,8 @@ def plain_text(markdown: str) -> Rendered:
             visible, hidden = html_text(token.content)
             blocks.append(visible)
             unseen.append(hidden)
-    lines = ("\n".join(" ".join(line.split()) for line in block.splitlines() if line.strip()) for block in blocks)
-    text = "\n\n".join(line for line in lines if line)
+    folded = ("\n".join(" ".join(line.split()) for line in block.splitlines() if line.strip()) for block in blocks)
+    text = "\n\n".join(block for block in folded if block)
     return Rendered(text=text + "\n" if text else "", unseen="\n\n".join(filter(None, unseen)))
 
 
