@@ -155,9 +155,7 @@ def _row_article(path: Path, number: int, origin: str, row: dict, max_bytes: int
         raise BadInputError(f"{where}: it holds a NUL byte (damaged data?)")
     if "text" not in fields:
         raise BadInputError(f"{where}: no text")
-    if len(fields["text"].encode("utf-8")) > max_bytes:
-        raise BadInputError(f"{where}: its text is over the {max_bytes:,}-byte limit of an article "
-                            "(setting max_file_bytes)")
+    _require_within(fields["text"], max_bytes, where)
     return _entry_article(path, f"{path.name}#{number}", origin, fields["text"], where, title=fields.get("title"),
                           published=iso_date(fields.get("date")), url=fields.get("url"),
                           outlet=fields.get("outlet"), author=fields.get("author"))
@@ -246,9 +244,7 @@ def _notes(path: Path, data: bytes, max_bytes: int) -> tuple[list[Article], list
             try:
                 if key is None:
                     raise BadInputError(f"{where}: the same note as an earlier one (title, time and text): left out")
-                if len(content.encode("utf-8")) > max_bytes:
-                    raise BadInputError(f"{where}: its text is over the {max_bytes:,}-byte limit of an article "
-                                        "(setting max_file_bytes)")
+                _require_within(content, max_bytes, where)
                 # ENML: XHTML under its own XML declaration and DOCTYPE, which an HTML fragment cannot hold.
                 visible, unseen = html_text(re.sub(r"^\s*(?:<\?xml[^>]*\?>\s*)?(?:<!DOCTYPE[^>]*>)?", "", content))
                 articles.append(_entry_article(
@@ -261,15 +257,23 @@ def _notes(path: Path, data: bytes, max_bytes: int) -> tuple[list[Article], list
             while note.getprevious() is not None:
                 del note.getparent()[0]
     except etree.XMLSyntaxError as exc:
+        why = " ".join(str(exc).split())
         if not articles:
-            raise bad_file(path, f"not a readable Evernote export ({' '.join(str(exc).split())})") from None
-        skipped.append(f"{path.name}, after note {number}: the rest is not readable XML ({' '.join(str(exc).split())})")
+            raise bad_file(path, f"not a readable Evernote export ({why})") from None
+        skipped.append(f"{path.name}, after note {number}: the rest is not readable XML ({why})")
     if not number:
         raise bad_file(path, "not an Evernote export (no note in it)")
     return articles, skipped
 
 
 # --- one row or entry ---
+
+
+def _require_within(text: str, max_bytes: int, where: str) -> None:
+    """BadInputError when a row's or note's text is over an article's size limit."""
+    if len(text.encode("utf-8")) > max_bytes:
+        raise BadInputError(f"{where}: its text is over the {max_bytes:,}-byte limit of an article "
+                            "(setting max_file_bytes)")
 
 
 def _entry_article(path: Path, source: str, origin: str, body: str, where: str, *, title: str | None,
