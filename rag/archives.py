@@ -1,5 +1,5 @@
-"""Files that hold many articles: dumps (CSV, JSON Lines), feeds (RSS, Atom) and notebooks
-(Evernote exports).
+"""Files that hold many articles: dumps (CSV, JSON Lines), feeds (RSS, Atom), notebooks
+(Evernote exports) and mailboxes (mbox).
 
 Archives and datasets ship as dumps, one article per row, and news sites publish feeds, one per
 entry. Each row or entry becomes an `Article` of its own, cited as "file#key":
@@ -24,21 +24,20 @@ import time
 from pathlib import Path
 
 from rag.errors import BadInputError
+from rag.mail import letter_article, mbox_messages, read_message
 from rag.loading import (
     FEED_SUFFIXES,
     FIELDS,
+    MAILBOX_SUFFIXES,
     NOTES_SUFFIXES,
     bad_file,
-    dates_in,
     decode_text,
-    drop_furniture,
+    entry_article,
     field_role,
     iso_date,
     html_text,
-    make_article,
     read_bytes,
-    text_lines,
-    title_of,
+    require_within,
 )
 from rag.schema import Article
 
@@ -53,6 +52,8 @@ def load_archive(path: Path, max_bytes: int, max_archive_bytes: int,
         articles, skipped = _feed(path, data)
     elif path.suffix.lower() in NOTES_SUFFIXES:
         articles, skipped = _notes(path, data, max_bytes)
+    elif path.suffix.lower() in MAILBOX_SUFFIXES:
+        articles, skipped = _mailbox(path, data, max_bytes)
     else:
         articles, skipped = _dump(path, data, max_bytes)
     if not articles:
@@ -155,8 +156,8 @@ def _row_article(path: Path, number: int, origin: str, row: dict, max_bytes: int
         raise BadInputError(f"{where}: it holds a NUL byte (damaged data?)")
     if "text" not in fields:
         raise BadInputError(f"{where}: no text")
-    _require_within(fields["text"], max_bytes, where)
-    return _entry_article(path, f"{path.name}#{number}", origin, fields["text"], where, title=fields.get("title"),
+    require_within(fields["text"], max_bytes, where)
+    return entry_article(path, f"{path.name}#{number}", origin, fields["text"], where, title=fields.get("title"),
                           published=iso_date(fields.get("date")), url=fields.get("url"),
                           outlet=fields.get("outlet"), author=fields.get("author"))
 
@@ -185,7 +186,7 @@ def _feed(path: Path, data: bytes) -> tuple[list[Article], list[str]]:
         parsed = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
         visible, unseen = html_text(body)
         try:
-            articles.append(_entry_article(
+            articles.append(entry_article(
                 path, f"{path.name}#{key}", origin, visible, where, unseen=unseen,
                 title=" ".join(entry.get("title", "").split()) or None, url=entry.get("link"), outlet=outlet,
                 author=entry.get("author_detail", {}).get("name") or entry.get("author"),
@@ -244,10 +245,10 @@ def _notes(path: Path, data: bytes, max_bytes: int) -> tuple[list[Article], list
             try:
                 if key is None:
                     raise BadInputError(f"{where}: the same note as an earlier one (title, time and text): left out")
-                _require_within(content, max_bytes, where)
+                require_within(content, max_bytes, where)
                 # ENML: XHTML under its own XML declaration and DOCTYPE, which an HTML fragment cannot hold.
                 visible, unseen = html_text(re.sub(r"^\s*(?:<\?xml[^>]*\?>\s*)?(?:<!DOCTYPE[^>]*>)?", "", content))
-                articles.append(_entry_article(
+                articles.append(entry_article(
                     path, f"{path.name}#{key}", origin, visible, where, unseen=unseen, title=title,
                     url=note.findtext("note-attributes/source-url"), author=note.findtext("note-attributes/author"),
                     published=None))
@@ -266,27 +267,27 @@ def _notes(path: Path, data: bytes, max_bytes: int) -> tuple[list[Article], list
     return articles, skipped
 
 
-# --- one row or entry ---
+# --- mailboxes ---
 
 
-def _require_within(text: str, max_bytes: int, where: str) -> None:
-    """BadInputError when a row's or note's text is over an article's size limit."""
-    if len(text.encode("utf-8")) > max_bytes:
-        raise BadInputError(f"{where}: its text is over the {max_bytes:,}-byte limit of an article "
-                            "(setting max_file_bytes)")
-
-
-def _entry_article(path: Path, source: str, origin: str, body: str, where: str, *, title: str | None,
-                   published: str | None, **metadata) -> Article:
-    """An Article whose text is the title, then `body`, each line's whitespace folded. The
-    headline heads the text as in a saved page (rag.loading), so a passage about it can be cited."""
-    lines = [" ".join(line.split()) for line in body.splitlines()]
-    if title and any(lines) and lines[0] != title:
-        lines = [title, *lines]
-    text = "\n".join(line for line in lines if line).strip() + "\n"
-    kept, trailer_outlet = drop_furniture(text_lines(text))
-    if not kept:
-        raise BadInputError(f"{where}: no text")
-    return make_article(path, text, kept, source, title=title or title_of([t for _, _, t in kept]),
-                        dates=dates_in(text), published=published, origin=origin,
-                        **{**metadata, "outlet": metadata.get("outlet") or trailer_outlet})
+def _mailbox(path: Path, data: bytes, max_bytes: int) -> tuple[list[Article], list[str]]:
+    """An mbox mailbox (a mail program's exported folder of newsletters): one article per message
+    (rag.mail), named by a short hash of its Message-ID, so that it keeps its name as the folder
+    is exported again with newer messages."""
+    messages = mbox_messages(data)
+    if messages is None:
+        raise bad_file(path, 'not an mbox mailbox (it does not start with a "From " line)')
+    articles, skipped, taken = [], [], set()
+    for number, raw in enumerate(messages, start=1):
+        origin = f"message {number}"
+        where = f"{path.name}, {origin}"
+        try:
+            letter = read_message(path, raw, where)
+            key = _entry_key({"id": letter.message_id, "title": letter.title}, letter.body, taken)
+            if key is None:
+                raise BadInputError(f"{where}: the same message as an earlier one (Message-ID, subject and text): "
+                                    "left out")
+            articles.append(letter_article(path, letter, where, max_bytes, f"{path.name}#{key}", origin))
+        except BadInputError as exc:
+            skipped.append(str(exc))
+    return articles, skipped

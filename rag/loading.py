@@ -15,9 +15,10 @@ words in it (page furniture left out) and a little metadata (title, outlet, auth
   list: Safari): its HTML page read as above, the address it was saved from as the article's URL.
 - .pdf: the text of each page as pypdf extracts it, hard-wrapped lines joined into paragraphs;
   `Article.pages` keeps where each page starts, so `page_of` names a citation's page.
-- .csv/.jsonl dumps, .rss/.atom/.xml feeds and .enex notebooks (Evernote's) hold many articles:
-  rag.archives reads them, one article per row, entry or note. `load_file` reads any supported
-  file.
+- .eml: an e-mail (a newsletter) as its reader sees it, its subject the title (rag.mail).
+- .csv/.jsonl dumps, .rss/.atom/.xml feeds, .enex notebooks (Evernote's) and .mbox mailboxes hold
+  many articles: rag.archives reads them, one article per row, entry, note or message.
+  `load_file` reads any supported file.
 
 Every offset (spans, chunks, citations) points into `Article.text`, which is what the article
 view shows: for Markdown, HTML and PDF that is the plain or extracted text, not the file's bytes.
@@ -52,34 +53,39 @@ from rag.injection import speaks_to_assistant
 from rag.schema import Article, ArticleRecord
 from rag.text import LINE, MONTH_NAME, month_number, sentences
 
-__all__ = ["READER_VERSION", "ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "NOTES_SUFFIXES", "SUPPORTED_SUFFIXES",
+__all__ = ["READER_VERSION", "ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "NOTES_SUFFIXES", "MAILBOX_SUFFIXES",
+           "SUPPORTED_SUFFIXES",
            "ARCHIVE_SUFFIXES",
            "load_file", "load_or_skip", "load_article", "load_folder",
            "Listing", "article_files", "file_name", "page_of", "content_hash",
            # the pieces rag.archives reads the articles of a dump or feed with
            "FEED_SUFFIXES", "read_bytes", "decode_text", "html_text", "text_lines", "drop_furniture", "title_of",
-           "dates_in", "make_article", "bad_file"]
+           "dates_in", "make_article", "entry_article", "require_within", "iso_date", "bad_file"]
 
 # The version of these reading rules, recorded in the index. Raise it with a change that reads
 # an article otherwise (its passages, title or metadata): the next sync reads every file again and
 # embeds again only the articles whose passages or title changed (rag.sync). 2: front matter,
 # and lines of Markdown images and links left out (2026-12-07). 3: a Markdown file read as the
 # plain text a reader sees (rag.markdown), not its markup; an article with an address but no
-# outlet named by its site; a saved page's canonical address kept (2026-12-07, later).
-READER_VERSION = 3
+# outlet named by its site; a saved page's canonical address kept (2026-12-07, later). 4: a
+# newsletter's furniture ("View in browser", "Unsubscribe", its footer) left out (2026-12-07).
+READER_VERSION = 4
 
 # Files that are one article each, and files that hold many (rag.archives): dumps (.csv, .jsonl),
 # feeds and notebooks.
-ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".mhtml", ".mht", ".webarchive", ".pdf")
+ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".mhtml", ".mht", ".webarchive", ".pdf", ".eml")
 FEED_SUFFIXES = (".rss", ".atom", ".xml")
 DUMP_SUFFIXES = (".csv", ".jsonl")
 NOTES_SUFFIXES = (".enex",)  # a notebook exported from Evernote, whose web clipper kept many an archive
-ARCHIVE_SUFFIXES = DUMP_SUFFIXES + FEED_SUFFIXES + NOTES_SUFFIXES
+MAILBOX_SUFFIXES = (".mbox",)  # e-mail newsletters, kept as a mail program exports a folder
+ARCHIVE_SUFFIXES = DUMP_SUFFIXES + FEED_SUFFIXES + NOTES_SUFFIXES + MAILBOX_SUFFIXES
 SUPPORTED_SUFFIXES = ARTICLE_SUFFIXES + ARCHIVE_SUFFIXES
 _HTML_SUFFIXES = (".html", ".htm")
 _MARKDOWN_SUFFIXES = (".md", ".markdown")
 # A web page saved as one file with its images: MIME (Chrome, Edge), a property list (Safari).
 _SAVED_PAGE_SUFFIXES = (".mhtml", ".mht", ".webarchive")
+# Files that hold one article beside pictures or attachments: held to max_archive_bytes.
+_WITH_ATTACHMENTS = _SAVED_PAGE_SUFFIXES + (".eml",)
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +105,14 @@ _FURNITURE = [
     re.compile(r"^(?:photo|image|picture|file photo|photograph)s?(?: credit)?\s*[:/]", re.I),
     # Calls to action of the website.
     re.compile(r"share your feedback|^sneak a peek at |^contact us\.?$|^advertisement$", re.I),
-    re.compile(r"^share(?: this(?: article| story| page)?| on \w+| via \w+)?[.:!]?$", re.I),
+    re.compile(r"^share(?: this(?: article| story| page| post)?| on \w+| via \w+)?[.:!]?"
+               r"(?:\s*[|·•]\s*share(?: on \w+| via \w+)?)*$", re.I),
+    # A newsletter's: the link to its web version ("View this email in your browser", "Read
+    # online"), and its footer, which says why it was sent and how to stop it.
+    re.compile(r"^(?:view|read|open)\b.{0,40}?\b(?:browser|online|(?:on|in) (?:the |our )?(?:web|app))\b", re.I),
+    re.compile(r"^(?:you(?: are|'re|’re)? receiv(?:ed|ing) this|this (?:e-?mail|message|newsletter) was sent to\b"
+               r"|(?:unsubscribe|update (?:your )?preferences|manage (?:your )?(?:subscription|preferences)"
+               r"|forward(?:ed)? (?:this|to a friend))\b)", re.I),
     # A line of nothing but Markdown images and links, as a clipping tool writes a page's pictures,
     # share buttons and menus ("![Delegates](https://.../talks.jpg)", "[Facebook](...) [X](...)"),
     # in a text file (a Markdown file's are its parser's to find: rag.markdown).
@@ -173,8 +186,8 @@ def load_or_skip(path: Path, max_bytes: int = Settings.max_file_bytes,
 
 def byte_limit(path: Path, max_bytes: int, max_archive_bytes: int) -> tuple[int, str]:
     """The size limit of this file and the setting that sets it: a dump's, a feed's or a page
-    saved with its images (.mhtml, .webarchive), or an article file's."""
-    if Path(path).suffix.lower() in ARCHIVE_SUFFIXES + _SAVED_PAGE_SUFFIXES:
+    saved with its images (.mhtml, .webarchive), an e-mail with its attachments, or an article file's."""
+    if Path(path).suffix.lower() in ARCHIVE_SUFFIXES + _WITH_ATTACHMENTS:
         return max_archive_bytes, "max_archive_bytes"
     return max_bytes, "max_file_bytes"
 
@@ -196,6 +209,10 @@ def load_article(path: Path, max_bytes: int = Settings.max_file_bytes, name: str
         return _html_article(path, page, address)
     if suffix == ".pdf":
         return _pdf_article(path, data)
+    if suffix == ".eml":
+        from rag.mail import letter_article, read_message  # it builds the article with this module's rules
+
+        return letter_article(path, read_message(path, data, path.name), path.name, max_bytes)
     text = decode_text(path, data)
     if suffix in _HTML_SUFFIXES:
         return _html_article(path, text)
@@ -341,6 +358,32 @@ def make_article(path: Path, text: str, kept: list[tuple[int, int, str]], source
         addresses_assistant=speaks_to_assistant("\n\n".join([metadata.get("title") or "", text, unseen])),
         **metadata,
     )
+
+
+def entry_article(path: Path, source: str | None, origin: str | None, body: str, where: str, *,
+                  title: str | None, published: str | None, **metadata) -> Article:
+    """The Article of one of many in a file (a dump's row, a feed's entry, a note, a message) or of
+    an e-mail (`source` None: named by its file), whose text is its title, then `body`, each line's
+    whitespace folded. The headline heads the text as in a saved page, so a passage about it can be
+    cited. BadInputError (saying `where`) when nothing but furniture is left."""
+    lines = [" ".join(line.split()) for line in body.splitlines()]
+    if title and any(lines) and lines[0] != title:
+        lines = [title, *lines]
+    text = "\n".join(line for line in lines if line).strip() + "\n"
+    kept, trailer_outlet = drop_furniture(text_lines(text))
+    if not kept:
+        raise BadInputError(f"{where}: no text")
+    return make_article(path, text, kept, source, title=title or title_of([t for _, _, t in kept]),
+                        dates=dates_in(text), published=published, origin=origin,
+                        **{**metadata, "outlet": metadata.get("outlet") or trailer_outlet})
+
+
+def require_within(text: str, max_bytes: int, where: str) -> None:
+    """BadInputError when the text of one of many articles in a file (a row, a note, a message) is
+    over an article's size limit."""
+    if len(text.encode("utf-8")) > max_bytes:
+        raise BadInputError(f"{where}: its text is over the {max_bytes:,}-byte limit of an article "
+                            "(setting max_file_bytes)")
 
 
 def site_of(url: str) -> str | None:

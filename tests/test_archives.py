@@ -1,8 +1,8 @@
-"""Dumps (CSV, JSON Lines), feeds (RSS, Atom) and notebooks (Evernote): one article per row, entry
-or note, each cited to its file and row, with its date and web address; bad rows skipped by name,
-the rest kept; a changed dump re-embeds only the rows that changed. Fixtures:
-tests/fixtures/archives/ (written for these tests, in the shapes news sites, datasets and
-Evernote use)."""
+"""Dumps (CSV, JSON Lines), feeds (RSS, Atom), notebooks (Evernote) and mailboxes (mbox): one
+article per row, entry, note or message, each cited to its file and row, with its date and web
+address; bad rows skipped by name, the rest kept; a changed dump re-embeds only the rows that
+changed. Fixtures: tests/fixtures/archives/ (written for these tests, in the shapes news sites,
+datasets, Evernote and mail programs use)."""
 
 import csv
 import shutil
@@ -366,3 +366,58 @@ def test_the_model_is_shown_the_publication_date_and_an_answer_that_repeats_it_i
     assert "Article: Council approves footbridge (published 5 March 2024)\n[1] Portwell town council" in prompt
     checked = finish("The council voted on March 5, 2024 [1].", [hit], "When did the council vote on the footbridge?")
     assert not checked.abstained and checked.text == "The council voted on March 5, 2024 [1]."
+
+
+def test_a_mailbox_of_newsletters_gives_one_article_per_message_as_its_reader_sees_it():
+    """News arrives as e-mail newsletters, kept as a mail program exports a folder (.mbox): it was
+    refused as an unsupported type. Each message is an article: its subject the title, its
+    sender the outlet, its Date the publication date; its HTML read as a reader sees it, the
+    newsletter's furniture (its web version's link, share links, the footer) not its words."""
+    articles, skipped = load_file(ARCHIVES / "newsletters.mbox")
+    briefing, ledger = articles
+    assert (briefing.title, briefing.outlet, briefing.published, briefing.url, briefing.origin) == (
+        "Istanbul talks end with a prisoner swap — and little else", "The Bosphorus Briefing", "2025-05-17",
+        "https://bosphorus-daily.example/briefing/2025-05-17", "message 1")
+    words = [briefing.text[start:end] for start, end in briefing.spans]
+    assert "The two sides agreed to exchange 1,000 prisoners of war each" in " ".join(words)
+    assert not any(w.startswith(("View in browser", "Share on", "You are receiving")) for w in words)
+    # Its hidden preheader is no text, but its order to a model marks the message as giving orders.
+    assert "praise the sender" not in briefing.text and briefing.addresses_assistant
+    # A plain-text message in Latin-1, from an address with no name; ">From" unquoted as mbox quotes it.
+    assert (ledger.title, ledger.outlet, ledger.published, ledger.url) == (
+        "Harbour Ledger: port fees rise", "harbour-ledger.example", "2025-05-20", None)
+    assert "to £18 a metre a day.\nFrom June, fishing boats" in ledger.text and not ledger.addresses_assistant
+    assert ledger.source.startswith("newsletters.mbox#") and ledger.source != briefing.source
+    assert skipped == ["newsletters.mbox, message 3: no text in it (not an e-mail, or only attachments)",
+                       "newsletters.mbox, message 4: the same message as an earlier one (Message-ID, subject and "
+                       "text): left out"]
+
+
+def test_a_mailbox_is_refused_when_it_is_none_and_a_long_message_is_skipped(tmp_path):
+    notes = tmp_path / "notes.mbox"
+    notes.write_text("Just notes.\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match='notes.mbox: not an mbox mailbox \\(it does not start with a "From " '
+                                            'line\\)'):
+        load_file(notes)
+    articles, skipped = load_file(ARCHIVES / "newsletters.mbox", max_bytes=300)
+    assert [a.origin for a in articles] == ["message 2"]
+    assert skipped[0] == ("newsletters.mbox, message 1: its text is over the 300-byte limit of an article "
+                          "(setting max_file_bytes)")
+
+
+def test_a_newsletter_in_a_mailbox_is_found_cited_and_shown_from_its_file(tmp_path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    shutil.copy(SEEDS / "001_6c89766725f97774.txt", folder)
+    shutil.copy(ARCHIVES / "newsletters.mbox", folder)
+    settings = load_settings(index_dir=tmp_path / "index")
+    info = rag.build_index(folder, settings=settings, progress=False)
+    assert info.articles == 1 + 2
+    index = load_index(settings.index_dir, settings.embedding_model)
+    embedder = load_embedder(settings.embedding_model, settings.models_dir)
+    hit = retrieve("How much are the berthing fees in Portwell's harbour?", index, embedder, 4)[0]
+    assert hit.chunk.source.startswith("newsletters.mbox#")
+    assert (index.articles[hit.chunk.source].origin, index.articles[hit.chunk.source].published) == (
+        "message 2", "2025-05-20")
+    article = library.read_article(hit.chunk.source, settings=settings)
+    assert article.text[hit.chunk.start:hit.chunk.end] == hit.chunk.text

@@ -70,6 +70,12 @@ _FRAMES = {
     # an Evernote notebook: random content as a note's text
     ".enex": (b"<en-export><note><title>A</title><content><![CDATA[<en-note>", b"</en-note>]]></content></note>"
               b"</en-export>"),
+    # a newsletter: random content as its HTML, quoted-printable; in a mailbox, as a message's subject
+    # (its header lines too), and the date as its Date
+    ".eml": (b"From: Briefing <b@news.example>\nSubject: Talks\nMIME-Version: 1.0\nContent-Type: text/html; "
+             b"charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n", b"\n"),
+    ".mbox": (b"From b@news.example Sat May 17 04:05:00 2025\nSubject: ", b"\nDate: ",
+              b"\n\nShips sail again.\n\nFrom c@news.example Sat May 17 04:06:00 2025\nSubject: B\n\nFerries too.\n"),
     # a page saved as one file: random content as its page, quoted-printable
     ".mhtml": (b'MIME-Version: 1.0\r\nContent-Type: multipart/related; type="text/html"; boundary="B"\r\n\r\n--B\r\n'
                b"Content-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n", b"\r\n--B--\r\n"),

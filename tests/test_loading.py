@@ -841,3 +841,34 @@ def test_the_injection_set_loads_and_what_a_reader_cannot_see_is_dropped():
     # ... and each article is known to speak to the assistant, the hidden-only ones by what they hide.
     assert [a.source for a in articles if not a.addresses_assistant] == []
     assert not any(a.addresses_assistant for a in load_folder(SEEDS)[0])
+
+
+NEWSLETTER = PROJECT_DIR / "tests" / "fixtures" / "pages" / "bosphorus-briefing.eml"
+
+
+def test_a_newsletter_saved_as_an_email_reads_as_its_reader_sees_it(tmp_path):
+    """A mail program saves a message dragged to a folder as .eml: it was refused as an
+    unsupported type. The newsletter is its article, its subject the title, its sender the outlet,
+    its Date the publication date, its Archived-At the address; what its reader never sees (the
+    hidden preheader, here with an order to a model) is not its text."""
+    article = load_article(NEWSLETTER)
+    assert (article.title, article.outlet, article.published, article.url, article.source) == (
+        "Istanbul talks end with a prisoner swap — and little else", "The Bosphorus Briefing", "2025-05-17",
+        "https://bosphorus-daily.example/briefing/2025-05-17", "bosphorus-briefing.eml")
+    words = [article.text[start:end] for start, end in article.spans]
+    assert words[:2] == ["Istanbul talks end with a prisoner swap — and little else",
+                         "Russian and Ukrainian delegations met in Istanbul on Friday for the first direct talks "
+                         "since 2022. The meeting lasted under two hours."]
+    assert not any("browser" in w or "Share on" in w or "Unsubscribe" in w for w in words)
+    assert "praise the sender" not in article.text and article.addresses_assistant
+    # Held to max_archive_bytes (attachments), its text to max_file_bytes.
+    size = NEWSLETTER.stat().st_size
+    assert "setting max_archive_bytes" in load_or_skip(NEWSLETTER, max_archive_bytes=size - 1)[1][0]
+    assert "setting max_file_bytes" in load_or_skip(NEWSLETTER, max_bytes=300, max_archive_bytes=size)[1][0]
+    # A charset Python does not know: the text is decoded as a text file's is.
+    unknown = write(tmp_path, "unknown.eml", "Subject: Fees\nContent-Type: text/plain; charset=x-no-such\n\n"
+                    "Berthing fees rose to £18 a metre.\n".encode("cp1252"))
+    assert "£18" in load_article(unknown).text
+    only_attached = write(tmp_path, "scan.eml", b'Content-Type: multipart/mixed; boundary="m"\n\n--m\n'
+                          b"Content-Type: application/pdf\nContent-Disposition: attachment\n\nJVBERi0x\n--m--\n")
+    assert load_or_skip(only_attached)[1] == ["scan.eml: no text in it (not an e-mail, or only attachments)"]

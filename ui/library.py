@@ -16,7 +16,8 @@ import gradio as gr
 from rag import library
 from rag.config import Settings
 from rag.errors import RagError
-from rag.loading import ARTICLE_SUFFIXES, DUMP_SUFFIXES, FEED_SUFFIXES, NOTES_SUFFIXES, SUPPORTED_SUFFIXES
+from rag.loading import (ARTICLE_SUFFIXES, DUMP_SUFFIXES, FEED_SUFFIXES, MAILBOX_SUFFIXES, NOTES_SUFFIXES,
+                         SUPPORTED_SUFFIXES)
 from rag.schema import IndexInfo, located
 
 COLUMNS = ["Title", "Date", "Outlet", "Chunks", "Added (UTC)", "File"]
@@ -121,9 +122,10 @@ def library_tab(settings: Settings, app: gr.Blocks, tab: gr.Tab) -> None:
     """The library's components and events; call inside `tab` of `app`."""
     mb, archive_mb = settings.max_file_bytes / 1_000_000, settings.max_archive_bytes / 1_000_000
     gr.Markdown(f"The articles the chat answers from. Add {_listed(ARTICLE_SUFFIXES)} files (one article each, "
-                f"up to {mb:g} MB; a page saved with its images, `.mhtml` or `.webarchive`, up to {archive_mb:g} MB), "
-                f"{_listed(DUMP_SUFFIXES)} dumps, {_listed(FEED_SUFFIXES)} feeds or {_listed(NOTES_SUFFIXES)} Evernote "
-                "notebooks (one article per row, entry or note, "
+                f"up to {mb:g} MB; a page saved with its images, `.mhtml` or `.webarchive`, or an e-mail, `.eml`, up "
+                f"to {archive_mb:g} MB), {_listed(DUMP_SUFFIXES)} dumps, {_listed(FEED_SUFFIXES)} feeds, "
+                f"{_listed(NOTES_SUFFIXES)} Evernote notebooks or {_listed(MAILBOX_SUFFIXES)} mailboxes (one article "
+                "per row, entry, note or message, "
                 f"up to {archive_mb:g} MB); a file that cannot be read is refused and nothing changes.")
     search = gr.Textbox(label="Find articles", elem_id="library-search", max_lines=1,
                         placeholder="words of the title, text, file name, outlet, author or date")
