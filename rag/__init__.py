@@ -8,11 +8,11 @@
 
 from rag.config import Settings, load_settings
 from rag.errors import BadInputError, IndexUnusableError, ModelMissingError, RagError
-from rag.pipeline import ask, ask_stream, build_index
+from rag.pipeline import ask, ask_stream, build_index, search
 from rag.schema import Answer, Checking, Citation, Correcting, Hit, IndexInfo, Retrieved, Timings
 
 __all__ = [
-    "ask", "ask_stream", "build_index", "Settings", "load_settings",
+    "ask", "ask_stream", "build_index", "search", "Settings", "load_settings",
     "Answer", "Checking", "Citation", "Correcting", "Hit", "IndexInfo", "Retrieved", "Timings",
     "RagError", "BadInputError", "IndexUnusableError", "ModelMissingError",
 ]

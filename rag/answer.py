@@ -345,25 +345,28 @@ def _renumber(text: str, hits: list[Hit], citing: dict[int, list[str]],
         return f"[{new_number[old]}]"
 
     text = CITATION.sub(rewrite, text)
-    citations = []
-    for old, new in new_number.items():
-        chunk = hits[old - 1].chunk
-        # One sentence per claim, in the claims' order: best over the claims joined, a passage four
-        # claims cite got one highlight, at times the least relevant of its sentences (what Gordon
-        # Brown said about the economy highlighted "Later, Prime Minister Tony Blair will answer ...").
-        highlights = [best_sentence(chunk, claim) for claim in citing[old]]
-        article = articles.get(chunk.source)
-        citations.append(Citation(
-            n=new, source=chunk.source, title=chunk.title, chunk_id=chunk.id, quote=chunk.text,
-            start=chunk.start, end=chunk.end, highlights=highlights,
-            outlet=article.outlet if article else None,
-            date=article.date() if article else None,
-            page=page_of(article, min(highlights)[0]) if article else None,  # its first highlight's page
-            file=article.file if article else chunk.source, origin=article.origin if article else None,
-            url=article.url if article else None,
-            support=round(max(support(claim, f"{chunk.title}\n{chunk.text}") for claim in citing[old]), 3),
-        ))
+    citations = [cited(new, hits[old - 1], citing[old], articles) for old, new in new_number.items()]
     return text, citations
+
+
+def cited(n: int, hit: Hit, claims: list[str], articles: Mapping[str, ArticleRecord]) -> Citation:
+    """The Citation of a passage as number `n`, for the claims that cite it (a search's: its query)."""
+    chunk = hit.chunk
+    # One sentence per claim, in the claims' order: best over the claims joined, a passage four
+    # claims cite got one highlight, at times the least relevant of its sentences (what Gordon
+    # Brown said about the economy highlighted "Later, Prime Minister Tony Blair will answer ...").
+    highlights = [best_sentence(chunk, claim) for claim in claims]
+    article = articles.get(chunk.source)
+    return Citation(
+        n=n, source=chunk.source, title=chunk.title, chunk_id=chunk.id, quote=chunk.text,
+        start=chunk.start, end=chunk.end, highlights=highlights, score=round(hit.score, 4),
+        outlet=article.outlet if article else None,
+        date=article.date() if article else None,
+        page=page_of(article, min(highlights)[0]) if article else None,  # its first highlight's page
+        file=article.file if article else chunk.source, origin=article.origin if article else None,
+        url=article.url if article else None,
+        support=round(max(support(claim, f"{chunk.title}\n{chunk.text}") for claim in claims), 3),
+    )
 
 
 def best_sentence(chunk: Chunk, claim: str) -> tuple[int, int]:

@@ -54,6 +54,7 @@ _EXAMPLES = """examples:
   rag index library --dry-run       # what a sync would change, and the index's size
   rag articles gazprom              # the indexed articles that name it (title, text, file, outlet, author)
   rag ask "What came out of the May 2025 Istanbul talks?"
+  rag search "prisoner exchange"    # the passages that match, without the model
   rag chat                          # a conversation in the terminal
   rag ui                            # the web app on http://127.0.0.1:7860
   rag serve                         # an OpenAI-compatible API (and the web app) on http://127.0.0.1:8000
@@ -106,6 +107,16 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--top-k", type=int, help="passages shown to the model")
     ask.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
     ask.set_defaults(command=_ask)
+
+    search = commands.add_parser("search", help="the passages that best match a question or words, without the "
+                                 "model (well under a second)",
+                                 epilog='examples:\n  rag search "Istanbul talks prisoner exchange"\n'
+                                 '  rag search "Who led the Ukrainian delegation?" --limit 3 --json',
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    search.add_argument("query")
+    search.add_argument("--limit", type=_positive, default=10, help="passages shown at most (default 10, up to 50)")
+    search.add_argument("--json", action="store_true", help="print the passages as JSON (each as an answer's citation)")
+    search.set_defaults(command=_search)
 
     chat = commands.add_parser("chat", help="a conversation in the terminal (follow-ups work)")
     chat.add_argument("--top-k", type=int)
@@ -264,6 +275,20 @@ def _ask(args, settings: Settings) -> int:
         print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
     else:
         print(_render(answer))
+    return 0
+
+
+def _search(args, settings: Settings) -> int:
+    from rag.pipeline import search
+
+    found = search(args.query, limit=args.limit, settings=settings)
+    if args.json:
+        print(json.dumps([asdict(c) for c in found], ensure_ascii=False, indent=2))
+        return 0
+    for c in found:  # each with its sentence that shares most words with the query
+        dated = f", {c.date}" if c.date else ""
+        print(f"[{c.n}] {c.score:.2f}  {c.title} ({c.source}{dated}, chars {c.start}-{c.end})")
+        print("\n".join(f"    “{sentence}”" for sentence in c.highlighted()))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The one core behind the CLI, the UI and the eval runner: build_index(), ask(), ask_stream().
+"""The one core behind the CLI, the UI and the eval runner: build_index(), ask(), ask_stream(),
+and search() for the passages alone.
 
 A question goes: check (and its script against the articles') -> retrieve passages (with the
 conversation), keeping those within reach of the best -> (too weak? say so) -> yield them (evidence
@@ -18,8 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from rag.answer import Checked, LiveRenumbering, claim_bodies, finish, overruled
-from rag.config import Settings, load_settings, with_arguments
+from rag.answer import Checked, LiveRenumbering, cited, claim_bodies, finish, overruled
+from rag.config import MAX_TOP_K, Settings, load_settings, with_arguments
 from rag.consistency import VERIFY_FROM, overrules, resample, tally
 from rag.decline import FITTED_FOR, declines, doubts_yes, unanswerable
 from rag.embedding import load_embedder
@@ -30,7 +31,7 @@ from rag.index import load_index
 from rag.prompt import CORRECTION, NOT_COVERED, answer_grammar, build_messages, reading_order
 from rag.query import unread_script
 from rag.retrieval import passages_for
-from rag.schema import Answer, Checking, Correcting, IndexInfo, Retrieved, Streamed, Timings
+from rag.schema import Answer, Checking, Citation, Correcting, IndexInfo, Retrieved, Streamed, Timings
 from rag.sync import sync_folder
 
 log = logging.getLogger(__name__)
@@ -67,12 +68,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     started = time.perf_counter()
     settings = with_arguments(settings or load_settings(), top_k=top_k)
     question, history = _checked(question, settings), _checked_history(history)
-    index = load_index(Path(index_dir) if index_dir is not None else settings.index_dir, settings.embedding_model)
-    if written_in := unread_script(question, index.scripts):
-        raise BadInputError(f"the question is written in {written_in.title()} letters, which none of the indexed "
-                            "articles use: ask in the language of the articles")
-    embedder = load_embedder(settings.embedding_model, settings.models_dir)
-    rescorer = load_embedder(settings.rescore_model, settings.models_dir) if settings.rescore_model else None
+    index, embedder, rescorer = _searched(question, index_dir, settings)
     hits = passages_for(question, index, embedder, settings.top_k, settings.relevance_gap, rescorer, history)
     timings = Timings(retrieval=time.perf_counter() - started)
 
@@ -177,6 +173,36 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
                  unsupported=checked.unsupported, withdrawn=checked.withdrawn, raw_text=raw_text,
                  samples_disagreeing=samples_disagreeing, samples_drawn=samples_drawn, yes_margin=yes_margin,
                  correction=correction, declined_by=checked.declined_by)
+
+
+def search(query: str, *, index_dir: str | Path | None = None, limit: int = 10,
+           settings: Settings | None = None) -> list[Citation]:
+    """The passages that best match `query` (a question, or a few words), best first, at most
+    `limit` (1 to 50): found as a question's are (rag.retrieval: meaning and keywords fused, the
+    names and dates it asks for), all of them, and without the model, so in well under a second
+    on any machine. Each is a Citation: `n` its rank, `score` its cosine similarity to the query,
+    `highlights` its sentence that shares most words with the query, `support` the share of the
+    query's content words it holds."""
+    settings = settings or load_settings()
+    query = _checked(query, settings)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_TOP_K:
+        raise BadInputError(f"limit must be a whole number from 1 to {MAX_TOP_K}, not {limit!r}")
+    index, embedder, rescorer = _searched(query, index_dir, settings)
+    hits = passages_for(query, index, embedder, limit, 0, rescorer)
+    return [cited(n, hit, [query], index.articles) for n, hit in enumerate(hits, start=1)]
+
+
+def _searched(question: str, index_dir: str | Path | None, settings: Settings):
+    """The index, embedding model and re-ranker a question is searched with; BadInputError when it
+    is written in letters none of the articles use (it would be matched on its numbers and
+    punctuation)."""
+    index = load_index(Path(index_dir) if index_dir is not None else settings.index_dir, settings.embedding_model)
+    if written_in := unread_script(question, index.scripts):
+        raise BadInputError(f"the question is written in {written_in.title()} letters, which none of the indexed "
+                            "articles use: ask in the language of the articles")
+    embedder = load_embedder(settings.embedding_model, settings.models_dir)
+    rescorer = load_embedder(settings.rescore_model, settings.models_dir) if settings.rescore_model else None
+    return index, embedder, rescorer
 
 
 def require_answer(items: Iterable[Streamed], question: str) -> Iterator[Streamed]:

@@ -148,6 +148,7 @@ class Citation:
     # highlights, and marks above the others when that claim's [n] is clicked.
     highlights: list[tuple[int, int]] = field(default_factory=list)
     support: float = 0.0  # share of the citing sentence's content words found in the passage
+    score: float = 0.0  # the passage's cosine similarity to the question (as Hit.score)
     outlet: str | None = None  # the article's outlet, when it names one
     # The article's publication date (ISO), else the latest date it states, when there is one.
     date: str | None = None

@@ -6,6 +6,7 @@ Routes (all behind the login when one is set):
   GET  /healthz               the index loads and the default generator is installed
   POST /api/ask               {"question", "history"?, "model"?, "top_k"?} -> asdict(Answer)
   GET  /api/articles          ?q=WORDS&limit=N -> the indexed articles a search finds, and how many
+  GET  /api/search            ?q=QUESTION&limit=N -> the passages that best match it, without the model
   /                           the Gradio app (ui.app), mounted: one process, one model in memory
 
 An answer's text keeps its `[n]` markers; its citations and whether it abstained travel beside
@@ -49,7 +50,7 @@ from rag.generation import Turns
 from rag.loading import web_address
 from rag.models import offered_generators
 from rag.pipeline import require_answer
-from rag.schema import Answer, Checking, Correcting, Streamed
+from rag.schema import Answer, Checking, Citation, Correcting, Streamed
 from rag.text import CITATION
 
 log = logging.getLogger(__name__)
@@ -208,9 +209,10 @@ def _finite(value):
     return value
 
 
-def citations(answer: Answer, settings: Settings) -> list[dict]:
-    """The citations in the API's shape, each with its article's web address (from a dump or
-    feed) or else its file's path in the library folder."""
+def citations(cited: list[Citation], settings: Settings) -> list[dict]:
+    """Citations (an answer's, or the passages a search found) in the API's shape, each with its
+    article's web address (from a dump, feed, page or e-mail) or else its file's path in the
+    library folder."""
     from rag.library import articles_folder
 
     try:
@@ -219,9 +221,9 @@ def citations(answer: Answer, settings: Settings) -> list[dict]:
         folder = None
     return [{"n": c.n, "source": c.source, "title": c.title,
              "url_or_path": web_address(c.url) or (str(folder / (c.file or c.source)) if folder else None),
-             "quote": c.quote,
-             "start": c.start, "end": c.end, "highlights": [list(span) for span in c.highlights]}
-            for c in answer.citations]
+             "quote": c.quote, "start": c.start, "end": c.end, "highlights": [list(span) for span in c.highlights],
+             "score": c.score, "date": c.date, "outlet": c.outlet, "page": c.page}
+            for c in cited]
 
 
 def completion(chat: Chat, answer: Answer, settings: Settings) -> dict:
@@ -231,7 +233,7 @@ def completion(chat: Chat, answer: Answer, settings: Settings) -> dict:
         "model": chat.model,
         "choices": [{"index": 0, "logprobs": None, "finish_reason": _finish_reason(answer),
                      "message": {"role": "assistant", "content": answer.text, "refusal": None,
-                                 "citations": citations(answer, settings), "abstained": answer.abstained}}],
+                                 "citations": citations(answer.citations, settings), "abstained": answer.abstained}}],
         "usage": _usage(answer),
     }
 
@@ -252,7 +254,7 @@ def events(chat: Chat, items: Iterator[Streamed], settings: Settings) -> Iterato
             if isinstance(item, Answer):
                 if _words(item.text) != _words(streamed):
                     yield chunk({"content": f"\n\nChecked against the articles, the answer is: {item.text}"})
-                yield chunk({"citations": citations(item, settings), "abstained": item.abstained,
+                yield chunk({"citations": citations(item.citations, settings), "abstained": item.abstained,
                              "checked_content": item.text}, _finish_reason(item))
                 if chat.include_usage:
                     yield _event({**base, "choices": [], "usage": _usage(item)})
@@ -391,6 +393,16 @@ def create_app(settings: Settings | None = None, *,
             raise RequestError(f"limit must be a whole number from 1 to {MAX_ARTICLES_LISTED}", param="limit")
         found, total = find_articles(q, int(limit), settings=settings)
         return {"object": "list", "total": total, "data": [dataclasses.asdict(a) for a in found]}
+
+    @app.get("/api/search")
+    def passages_found(q: str = "", limit: str = "10"):
+        """The passages that best match `q`, best first, without the model (rag.search): at most
+        `limit`, up to MAX_TOP_K, each as an answer's citation is given."""
+        if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= MAX_TOP_K):
+            raise RequestError(f"limit must be a whole number from 1 to {MAX_TOP_K}", param="limit")
+        if not q.strip():
+            raise RequestError("q is empty: give a question or words to search for", param="q")
+        return {"object": "list", "data": citations(rag.search(q, limit=int(limit), settings=settings), settings)}
 
     @app.get("/healthz")
     def healthz():

@@ -315,7 +315,7 @@ def test_the_api_gives_a_feed_entry_s_web_address_as_its_citation_s_url():
                      file="portwell-post.rss", origin="entry 1", url="https://news.example.org/portwell/ferry-timetable")
     answer = Answer(question="q", text="t [1].", citations=[cited], abstained=False, timings=Timings())
     settings = load_settings(index_dir=Path("/nonexistent"))
-    assert citations(answer, settings)[0]["url_or_path"] == "https://news.example.org/portwell/ferry-timetable"
+    assert citations(answer.citations, settings)[0]["url_or_path"] == "https://news.example.org/portwell/ferry-timetable"
 
 
 # --- dates: the articles of these dumps and feeds are dated 2 March to 3 April 2024.

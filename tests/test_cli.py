@@ -295,6 +295,28 @@ def test_articles_lists_what_a_search_finds_and_how_many(seed_index, capsys):
     assert capsys.readouterr() == ("", "0 articles match “nothing-of-the-kind”\n")
 
 
+def test_search_prints_the_passages_that_match_best_first_without_the_model(seed_index, capsys, monkeypatch):
+    """On a slow machine, or to read the articles themselves, the passages come without an answer."""
+    from rag import generation
+    from rag.cli import main
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("search loaded the generator")
+
+    monkeypatch.setattr(generation, "load_generator", no_model)
+    assert main(["--index-dir", str(seed_index), "search", "prisoner exchange", "--limit", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(rf"\[1\] 0\.\d\d  Istanbul talks: .* \({ISTANBUL}, 2025-05-16, chars \d+-\d+\)", out[0])
+    assert out[1].startswith("    “") and "prisoner" in out[1] and out[2].startswith("[2] ")
+    assert main(["--index-dir", str(seed_index), "search", "Where did Putin and Erdogan meet in Kazakhstan?",
+                 "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert 1 < len(found) <= 10 and [c["n"] for c in found] == list(range(1, len(found) + 1))
+    assert found[0]["source"] == "000_011dc16fc288ae1d.txt" and all(0 < c["score"] < 1 for c in found)
+    assert main(["--index-dir", str(seed_index), "search", "talks", "--limit", "51"]) == 2
+    assert "limit must be a whole number from 1 to 50" in capsys.readouterr().err
+
+
 def test_output_read_only_in_part_is_not_a_failure(seed_index, monkeypatch):
     """`rag articles | head -1`: the reader closing the pipe was an "internal error" (exit 1)."""
     from rag.cli import main

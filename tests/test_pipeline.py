@@ -118,6 +118,20 @@ def test_overlong_question_is_refused_not_truncated(settings):
         rag.ask("Istanbul " * 200, settings=settings)
 
 
+def test_a_search_gives_the_passages_as_citations_each_with_its_sentence_closest_to_the_query(settings):
+    found = rag.search("What came out of the May 2025 Istanbul talks?", limit=5, settings=settings)
+    assert [c.n for c in found] == [1, 2, 3, 4, 5] and len({c.chunk_id for c in found}) == 5
+    exchange = next(c for c in found if "exchange 1,000 prisoners" in c.quote)
+    assert exchange.source == ISTANBUL and exchange.date == "2025-05-16"
+    [(start, end)] = exchange.highlights
+    assert exchange.start <= start < end <= exchange.end and exchange.highlighted()
+    for limit in (0, 51, True, "5"):
+        with pytest.raises(rag.BadInputError, match="limit must be a whole number from 1 to 50"):
+            rag.search("Istanbul talks", limit=limit, settings=settings)
+    with pytest.raises(rag.BadInputError, match="Cyrillic letters"):
+        rag.search("переговоры в Стамбуле", settings=settings)
+
+
 def test_missing_index_names_the_command_that_builds_one(settings, tmp_path):
     with pytest.raises(rag.IndexUnusableError, match="rag index"):
         rag.ask("What came out of the talks?", index_dir=tmp_path / "nowhere", settings=settings)

@@ -207,6 +207,22 @@ def test_the_articles_a_search_finds_are_listed(server):
         assert refused.status_code == 400 and refused.json()["error"]["param"] == "limit", refused.text
 
 
+def test_the_passages_a_search_finds_are_given_as_citations_without_the_model(server):
+    """A tool with its own model (or none) can use the library's retrieval: the passages, best
+    first, each with its article's file, offsets and the sentence closest to the query."""
+    found = httpx.get(f"{server}/api/search", params={"q": "Where did Putin and Erdogan meet in Kazakhstan?",
+                                                      "limit": "3"}).json()
+    assert [p["n"] for p in found["data"]] == [1, 2, 3]
+    first = found["data"][0]
+    assert first["source"] == "000_011dc16fc288ae1d.txt" and first["quote"] == (SEEDS / first["source"]).read_text(
+        encoding="utf-8")[first["start"]:first["end"]]
+    assert first["score"] > 0.3 and Path(first["url_or_path"]) == SEEDS.resolve() / first["source"]
+    for params, param in [({"q": "talks", "limit": "51"}, "limit"), ({"q": "talks", "limit": "0"}, "limit"),
+                          ({"q": " "}, "q")]:
+        refused = httpx.get(f"{server}/api/search", params=params)
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == param, refused.text
+
+
 def test_the_conversation_is_the_history_and_a_system_message_stays_out(client, monkeypatch):
     log = []
     monkeypatch.setattr(rag, "ask_stream", _fake(log=log))
@@ -223,7 +239,8 @@ def test_the_conversation_is_the_history_and_a_system_message_stays_out(client, 
     assert message.content == "Prisoners were swapped [1]." and reply.usage.total_tokens == 709
     assert message.citations == [{"n": 1, "source": ISTANBUL, "title": "Talks",
                                   "url_or_path": str(SEEDS.resolve() / ISTANBUL), "quote": QUOTE, "start": 100,
-                                  "end": 151, "highlights": [[122, 151]]}]
+                                  "end": 151, "highlights": [[122, 151]], "score": 0.0, "date": None, "outlet": None,
+                                  "page": None}]
 
 
 def test_an_answer_the_token_limit_stopped_finishes_for_length(client, monkeypatch):
