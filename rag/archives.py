@@ -1,5 +1,5 @@
 """Files that hold many articles: dumps (CSV, JSON Lines), feeds (RSS, Atom), notebooks
-(Evernote exports) and mailboxes (mbox).
+(Evernote exports), mailboxes (mbox) and books (EPUB: calibre's news issues).
 
 Archives and datasets ship as dumps, one article per row, and news sites publish feeds, one per
 entry. Each row or entry becomes an `Article` of its own, cited as "file#key":
@@ -26,6 +26,7 @@ from pathlib import Path
 from rag.errors import BadInputError
 from rag.mail import letter_article, mbox_messages, read_message
 from rag.loading import (
+    BOOK_SUFFIXES,
     FEED_SUFFIXES,
     FIELDS,
     MAILBOX_SUFFIXES,
@@ -54,6 +55,8 @@ def load_archive(path: Path, max_bytes: int, max_archive_bytes: int,
         articles, skipped = _notes(path, data, max_bytes)
     elif path.suffix.lower() in MAILBOX_SUFFIXES:
         articles, skipped = _mailbox(path, data, max_bytes)
+    elif path.suffix.lower() in BOOK_SUFFIXES:
+        articles, skipped = _book(path, data, max_bytes)
     else:
         articles, skipped = _dump(path, data, max_bytes)
     if not articles:
@@ -288,6 +291,33 @@ def _mailbox(path: Path, data: bytes, max_bytes: int) -> tuple[list[Article], li
                 raise BadInputError(f"{where}: the same message as an earlier one (Message-ID, subject and text): "
                                     "left out")
             articles.append(letter_article(path, letter, where, max_bytes, f"{path.name}#{key}", origin))
+        except BadInputError as exc:
+            skipped.append(str(exc))
+    return articles, skipped
+
+
+# --- books ---
+
+
+def _book(path: Path, data: bytes, max_bytes: int) -> tuple[list[Article], list[str]]:
+    """An EPUB (rag.epub): one article per document of its reading order, named by a short hash of
+    its path in the book."""
+    from rag.epub import read_book
+
+    book = read_book(path, data, max_bytes)
+    articles, skipped, taken = [], list(book.skipped), set()
+    for document in book.documents:
+        origin = f"document {document.number}"
+        where = f"{path.name}, {origin}"
+        visible, unseen = html_text(document.html)
+        try:
+            key = _entry_key({"id": document.name}, visible, taken)
+            if key is None:
+                raise BadInputError(f"{where}: the same document as an earlier one (its place in the book and "
+                                    "text): left out")
+            articles.append(entry_article(path, f"{path.name}#{key}", origin, visible, where, unseen=unseen,
+                                          title=document.title, published=book.published, url=document.url,
+                                          outlet=book.outlet, author=book.author))
         except BadInputError as exc:
             skipped.append(str(exc))
     return articles, skipped

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from rag.config import LOGIN_VARIABLE, PROJECT_DIR, Settings, load_settings
 from rag.errors import BadInputError, IncompleteAnswerError, RagError
-from rag.loading import ARTICLE_SUFFIXES, DUMP_SUFFIXES, FEED_SUFFIXES, MAILBOX_SUFFIXES, NOTES_SUFFIXES
+from rag.loading import (ARTICLE_SUFFIXES, BOOK_SUFFIXES, DUMP_SUFFIXES, FEED_SUFFIXES, MAILBOX_SUFFIXES,
+                         NOTES_SUFFIXES)
 from rag.schema import Answer, Checking, Correcting, Retrieved
 
 DEFAULT_EVAL_SET = PROJECT_DIR / "eval" / "questions.jsonl"
@@ -79,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     index = commands.add_parser("index", help=f"index the articles in DIR ({' '.join(ARTICLE_SUFFIXES)} files, "
                                 f"{' '.join(DUMP_SUFFIXES)} dumps, {' '.join(FEED_SUFFIXES)} feeds, "
                                 f"{' '.join(NOTES_SUFFIXES)} Evernote notebooks, {' '.join(MAILBOX_SUFFIXES)} "
-                                "mailboxes): new and "
+                                f"mailboxes, {' '.join(BOOK_SUFFIXES)} books such as calibre's news): new and "
                                 "changed files are read and embedded, deleted ones removed, unchanged ones left alone",
                                 epilog="examples:\n  rag index library\n  rag --index-dir /data/index index /data/news "
                                 "--ray auto\n  rag index library --dry-run --json",

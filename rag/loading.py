@@ -16,8 +16,9 @@ words in it (page furniture left out) and a little metadata (title, outlet, auth
 - .pdf: the text of each page as pypdf extracts it, hard-wrapped lines joined into paragraphs;
   `Article.pages` keeps where each page starts, so `page_of` names a citation's page.
 - .eml: an e-mail (a newsletter) as its reader sees it, its subject the title (rag.mail).
-- .csv/.jsonl dumps, .rss/.atom/.xml feeds, .enex notebooks (Evernote's) and .mbox mailboxes hold
-  many articles: rag.archives reads them, one article per row, entry, note or message.
+- .csv/.jsonl dumps, .rss/.atom/.xml feeds, .enex notebooks (Evernote's), .mbox mailboxes and
+  .epub books (calibre's news issues) hold many articles: rag.archives reads them, one article
+  per row, entry, note, message or document.
   `load_file` reads any supported file.
 
 Every offset (spans, chunks, citations) points into `Article.text`, which is what the article
@@ -54,7 +55,7 @@ from rag.schema import Article, ArticleRecord
 from rag.text import LINE, MONTH_NAME, month_number, sentences
 
 __all__ = ["READER_VERSION", "ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "NOTES_SUFFIXES", "MAILBOX_SUFFIXES",
-           "SUPPORTED_SUFFIXES",
+           "BOOK_SUFFIXES", "SUPPORTED_SUFFIXES", "CONTROL_CHARACTERS", "over_limit", "web_address",
            "ARCHIVE_SUFFIXES",
            "load_file", "load_or_skip", "load_article", "load_folder",
            "Listing", "article_files", "file_name", "page_of", "content_hash",
@@ -78,7 +79,8 @@ FEED_SUFFIXES = (".rss", ".atom", ".xml")
 DUMP_SUFFIXES = (".csv", ".jsonl")
 NOTES_SUFFIXES = (".enex",)  # a notebook exported from Evernote, whose web clipper kept many an archive
 MAILBOX_SUFFIXES = (".mbox",)  # e-mail newsletters, kept as a mail program exports a folder
-ARCHIVE_SUFFIXES = DUMP_SUFFIXES + FEED_SUFFIXES + NOTES_SUFFIXES + MAILBOX_SUFFIXES
+BOOK_SUFFIXES = (".epub",)  # an issue of a paper as calibre's "Fetch news" makes it, or a book
+ARCHIVE_SUFFIXES = DUMP_SUFFIXES + FEED_SUFFIXES + NOTES_SUFFIXES + MAILBOX_SUFFIXES + BOOK_SUFFIXES
 SUPPORTED_SUFFIXES = ARTICLE_SUFFIXES + ARCHIVE_SUFFIXES
 _HTML_SUFFIXES = (".html", ".htm")
 _MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -382,8 +384,13 @@ def require_within(text: str, max_bytes: int, where: str) -> None:
     """BadInputError when the text of one of many articles in a file (a row, a note, a message) is
     over an article's size limit."""
     if len(text.encode("utf-8")) > max_bytes:
-        raise BadInputError(f"{where}: its text is over the {max_bytes:,}-byte limit of an article "
-                            "(setting max_file_bytes)")
+        raise over_limit(where, max_bytes)
+
+
+def over_limit(where: str, max_bytes: int) -> BadInputError:
+    """The error of one of many articles in a file whose text is over an article's size limit."""
+    return BadInputError(f"{where}: its text is over the {max_bytes:,}-byte limit of an article "
+                         "(setting max_file_bytes)")
 
 
 def site_of(url: str) -> str | None:

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,26 @@ def test_any_row_or_entry_of_a_dump_or_feed_loads_or_is_refused_with_a_reason(da
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"dump{suffix}"
         path.write_bytes(body)
+        _loads_or_is_refused(path)
+
+
+@given(document=RAW_BYTES, metadata=st.text(max_size=60),
+       href=st.text(st.characters(blacklist_categories=["Cs", "Cc"]), max_size=20))  # a zip name holds no NUL
+@example(document=b"<html><body><p>Ships sail.</p></body></html>", metadata="<dc:title>A</dc:title>", href="a.html")
+def test_any_document_or_package_of_a_book_loads_or_is_refused_with_a_reason(document, metadata, href):
+    """An EPUB (a zip) cannot be framed by bytes around random content: it is built round it, with
+    random content as a document, as the package's metadata (unescaped: any XML) and as a
+    document's address in it."""
+    package = (f'<package xmlns="http://www.idpf.org/2007/opf"><metadata>{metadata}</metadata><manifest>'
+               f'<item id="a" href="{href}" media-type="application/xhtml+xml"/></manifest><spine><itemref idref="a"/>'
+               "</spine></package>")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "book.epub"
+        with zipfile.ZipFile(path, "w") as book:
+            book.writestr("META-INF/container.xml", '<container><rootfiles><rootfile full-path="p.opf"/></rootfiles>'
+                          "</container>")
+            book.writestr("p.opf", package)
+            book.writestr(href or "a.html", document)
         _loads_or_is_refused(path)
 
 

@@ -16,8 +16,8 @@ import gradio as gr
 from rag import library
 from rag.config import Settings
 from rag.errors import RagError
-from rag.loading import (ARTICLE_SUFFIXES, DUMP_SUFFIXES, FEED_SUFFIXES, MAILBOX_SUFFIXES, NOTES_SUFFIXES,
-                         SUPPORTED_SUFFIXES)
+from rag.loading import (ARTICLE_SUFFIXES, BOOK_SUFFIXES, DUMP_SUFFIXES, FEED_SUFFIXES, MAILBOX_SUFFIXES,
+                         NOTES_SUFFIXES, SUPPORTED_SUFFIXES)
 from rag.schema import IndexInfo, located
 
 COLUMNS = ["Title", "Date", "Outlet", "Chunks", "Added (UTC)", "File"]
@@ -124,8 +124,9 @@ def library_tab(settings: Settings, app: gr.Blocks, tab: gr.Tab) -> None:
     gr.Markdown(f"The articles the chat answers from. Add {_listed(ARTICLE_SUFFIXES)} files (one article each, "
                 f"up to {mb:g} MB; a page saved with its images, `.mhtml` or `.webarchive`, or an e-mail, `.eml`, up "
                 f"to {archive_mb:g} MB), {_listed(DUMP_SUFFIXES)} dumps, {_listed(FEED_SUFFIXES)} feeds, "
-                f"{_listed(NOTES_SUFFIXES)} Evernote notebooks or {_listed(MAILBOX_SUFFIXES)} mailboxes (one article "
-                "per row, entry, note or message, "
+                f"{_listed(NOTES_SUFFIXES)} Evernote notebooks, {_listed(MAILBOX_SUFFIXES)} mailboxes or "
+                f"{_listed(BOOK_SUFFIXES)} books (a paper's issue as calibre fetches it; one article per row, entry, "
+                "note, message or story, "
                 f"up to {archive_mb:g} MB); a file that cannot be read is refused and nothing changes.")
     search = gr.Textbox(label="Find articles", elem_id="library-search", max_lines=1,
                         placeholder="words of the title, text, file name, outlet, author or date")
