@@ -16,6 +16,8 @@ words in it (page furniture left out) and a little metadata (title, outlet, auth
 - .pdf: the text of each page as pypdf extracts it, hard-wrapped lines joined into paragraphs;
   `Article.pages` keeps where each page starts, so `page_of` names a citation's page.
 - .eml: an e-mail (a newsletter) as its reader sees it, its subject the title (rag.mail).
+- .docx: a Word document's paragraphs and table rows, its hidden text left out (rag.word); then
+  read as a text file is.
 - .csv/.jsonl dumps, .rss/.atom/.xml feeds, .enex notebooks (Evernote's), .mbox mailboxes and
   .epub books (calibre's news issues) hold many articles: rag.archives reads them, one article
   per row, entry, note, message or document.
@@ -74,7 +76,8 @@ READER_VERSION = 4
 
 # Files that are one article each, and files that hold many (rag.archives): dumps (.csv, .jsonl),
 # feeds and notebooks.
-ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".mhtml", ".mht", ".webarchive", ".pdf", ".eml")
+ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".mhtml", ".mht", ".webarchive", ".pdf", ".eml",
+                    ".docx")
 FEED_SUFFIXES = (".rss", ".atom", ".xml")
 DUMP_SUFFIXES = (".csv", ".jsonl")
 NOTES_SUFFIXES = (".enex",)  # a notebook exported from Evernote, whose web clipper kept many an archive
@@ -86,8 +89,9 @@ _HTML_SUFFIXES = (".html", ".htm")
 _MARKDOWN_SUFFIXES = (".md", ".markdown")
 # A web page saved as one file with its images: MIME (Chrome, Edge), a property list (Safari).
 _SAVED_PAGE_SUFFIXES = (".mhtml", ".mht", ".webarchive")
-# Files that hold one article beside pictures or attachments: held to max_archive_bytes.
-_WITH_ATTACHMENTS = _SAVED_PAGE_SUFFIXES + (".eml",)
+# Files that hold one article beside pictures or attachments: held to max_archive_bytes, their
+# text to max_file_bytes.
+_WITH_ATTACHMENTS = _SAVED_PAGE_SUFFIXES + (".eml", ".docx")
 
 log = logging.getLogger(__name__)
 
@@ -215,11 +219,20 @@ def load_article(path: Path, max_bytes: int = Settings.max_file_bytes, name: str
         from rag.mail import letter_article, read_message  # it builds the article with this module's rules
 
         return letter_article(path, read_message(path, data, path.name), path.name, max_bytes)
-    text = decode_text(path, data)
-    if suffix in _HTML_SUFFIXES:
-        return _html_article(path, text)
-    front, body = front_matter(text)
-    unseen = ""
+    if suffix == ".docx":
+        from rag.word import read_word
+
+        word = read_word(path, data, max_archive_bytes)
+        if len(word.text) > max_bytes:
+            raise bad_file(path, f"its text is {len(word.text):,} characters, over the {max_bytes:,}-byte limit "
+                                 "(setting max_file_bytes)")
+        text, front, body, unseen = word.text, {"title": word.title, "author": word.author}, 0, word.unseen
+    else:
+        text = decode_text(path, data)
+        if suffix in _HTML_SUFFIXES:
+            return _html_article(path, text)
+        front, body = front_matter(text)
+        unseen = ""
     if suffix in _MARKDOWN_SUFFIXES:
         from rag.markdown import plain_text  # it reads HTML in Markdown with this module's rules
 

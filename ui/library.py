@@ -122,12 +122,12 @@ def library_tab(settings: Settings, app: gr.Blocks, tab: gr.Tab) -> None:
     """The library's components and events; call inside `tab` of `app`."""
     mb, archive_mb = settings.max_file_bytes / 1_000_000, settings.max_archive_bytes / 1_000_000
     gr.Markdown(f"The articles the chat answers from. Add {_listed(ARTICLE_SUFFIXES)} files (one article each, "
-                f"up to {mb:g} MB; a page saved with its images, `.mhtml` or `.webarchive`, or an e-mail, `.eml`, up "
-                f"to {archive_mb:g} MB), {_listed(DUMP_SUFFIXES)} dumps, {_listed(FEED_SUFFIXES)} feeds, "
-                f"{_listed(NOTES_SUFFIXES)} Evernote notebooks, {_listed(MAILBOX_SUFFIXES)} mailboxes or "
-                f"{_listed(BOOK_SUFFIXES)} books (a paper's issue as calibre fetches it; one article per row, entry, "
-                "note, message or story, "
-                f"up to {archive_mb:g} MB); a file that cannot be read is refused and nothing changes.")
+                f"up to {mb:g} MB; a page saved with its images, `.mhtml` or `.webarchive`, an e-mail, `.eml`, or a "
+                f"Word document, `.docx`, up to {archive_mb:g} MB), {_listed(DUMP_SUFFIXES)} dumps, "
+                f"{_listed(FEED_SUFFIXES)} feeds, {_listed(NOTES_SUFFIXES)} Evernote notebooks, "
+                f"{_listed(MAILBOX_SUFFIXES)} mailboxes or {_listed(BOOK_SUFFIXES)} books (a paper's issue as calibre "
+                f"fetches it; one article per row, entry, note, message or story, up to {archive_mb:g} MB); a file "
+                "that cannot be read is refused and nothing changes.")
     search = gr.Textbox(label="Find articles", elem_id="library-search", max_lines=1,
                         placeholder="words of the title, text, file name, outlet, author or date")
     # Filled when a page loads (`app.load` below), not written into the page's layout: with a
