@@ -6,7 +6,9 @@ entry. Each row or entry becomes an `Article` of its own, cited as "file#key":
 - a dump's row by its number ("archive.csv#12": the 12th row under the header, the 12th line of
   a JSONL file), which stays put when rows are appended;
 - a feed's entry by a short hash of its id (or link, or title), which stays put as the feed rolls
-  on and new entries push old ones down.
+  on and new entries push old ones down;
+- a note, a message or a book's document by a short hash of what names it (its title and time,
+  its Message-ID, its path in the book), for the same reason.
 The columns (or JSON keys) title, text, date, url, outlet and author are recognised by name, with
 the usual alternatives (rag.loading.FIELDS); the others are ignored. A row or entry with no text is skipped with
 the reason, and the rest are kept; a dump with no text column, or a file that is not a feed, is
@@ -24,7 +26,6 @@ import time
 from pathlib import Path
 
 from rag.errors import BadInputError
-from rag.mail import letter_article, mbox_messages, read_message
 from rag.loading import (
     BOOK_SUFFIXES,
     FEED_SUFFIXES,
@@ -35,11 +36,13 @@ from rag.loading import (
     decode_text,
     entry_article,
     field_role,
+    file_type,
     iso_date,
     html_text,
     read_bytes,
     require_within,
 )
+from rag.mail import letter_article, mbox_messages, read_message
 from rag.schema import Article
 
 def load_archive(path: Path, max_bytes: int, max_archive_bytes: int,
@@ -49,13 +52,14 @@ def load_archive(path: Path, max_bytes: int, max_archive_bytes: int,
     of its rows is; a row's text over max_bytes is skipped. `name`: its path within its library
     folder, none of whose folders is followed if it is a link (rag.loading.opened)."""
     data = read_bytes(path, max_archive_bytes, "max_archive_bytes", name)
-    if path.suffix.lower() in FEED_SUFFIXES:
+    kind = file_type(path)
+    if kind in FEED_SUFFIXES:
         articles, skipped = _feed(path, data)
-    elif path.suffix.lower() in NOTES_SUFFIXES:
+    elif kind in NOTES_SUFFIXES:
         articles, skipped = _notes(path, data, max_bytes)
-    elif path.suffix.lower() in MAILBOX_SUFFIXES:
+    elif kind in MAILBOX_SUFFIXES:
         articles, skipped = _mailbox(path, data, max_bytes)
-    elif path.suffix.lower() in BOOK_SUFFIXES:
+    elif kind in BOOK_SUFFIXES:
         articles, skipped = _book(path, data, max_bytes)
     else:
         articles, skipped = _dump(path, data, max_bytes)

@@ -60,7 +60,7 @@ __all__ = ["READER_VERSION", "ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "NOTES_SUFFIXE
            "BOOK_SUFFIXES", "SUPPORTED_SUFFIXES", "CONTROL_CHARACTERS", "over_limit", "web_address",
            "ARCHIVE_SUFFIXES",
            "load_file", "load_or_skip", "load_article", "load_folder",
-           "Listing", "article_files", "file_name", "page_of", "content_hash",
+           "Listing", "article_files", "file_name", "file_type", "page_of", "content_hash",
            # the pieces rag.archives reads the articles of a dump or feed with
            "FEED_SUFFIXES", "read_bytes", "decode_text", "html_text", "text_lines", "drop_furniture", "title_of",
            "dates_in", "make_article", "entry_article", "require_within", "iso_date", "bad_file"]
@@ -156,7 +156,7 @@ def load_file(path: Path, max_bytes: int = Settings.max_file_bytes,
     library folder (file_name), which its articles and the reasons go by; else its own name."""
     path = Path(path)
     try:
-        if path.suffix.lower() in ARCHIVE_SUFFIXES:
+        if file_type(path) in ARCHIVE_SUFFIXES:
             from rag.archives import load_archive
 
             articles, skipped = load_archive(path, max_bytes, max_archive_bytes, name)
@@ -190,10 +190,19 @@ def load_or_skip(path: Path, max_bytes: int = Settings.max_file_bytes,
         return [], [str(exc)]
 
 
+def file_type(path: Path | str) -> str:
+    """The type a file is read as, by its name: its suffix, lower-cased (".txt"). Apple Mail exports
+    a mailbox as a folder "Name.mbox" holding a file named "mbox": that file is an ".mbox"."""
+    path = Path(path)
+    if path.name == "mbox" and path.parent.suffix.lower() == ".mbox":
+        return ".mbox"
+    return path.suffix.lower()
+
+
 def byte_limit(path: Path, max_bytes: int, max_archive_bytes: int) -> tuple[int, str]:
     """The size limit of this file and the setting that sets it: a dump's, a feed's or a page
     saved with its images (.mhtml, .webarchive), an e-mail with its attachments, or an article file's."""
-    if Path(path).suffix.lower() in ARCHIVE_SUFFIXES + _WITH_ATTACHMENTS:
+    if file_type(path) in ARCHIVE_SUFFIXES + _WITH_ATTACHMENTS:
         return max_archive_bytes, "max_archive_bytes"
     return max_bytes, "max_file_bytes"
 
@@ -206,7 +215,7 @@ def load_article(path: Path, max_bytes: int = Settings.max_file_bytes, name: str
     `name`: its path within its library folder (file_name), none of whose folders is followed if
     it is a link (opened)."""
     path = Path(path)
-    suffix = path.suffix.lower()
+    suffix = file_type(path)
     if suffix in ARCHIVE_SUFFIXES:
         raise bad_file(path, "a dump or feed holds many articles: read it with load_file")
     data = read_bytes(path, *byte_limit(path, max_bytes, max_archive_bytes), name)
@@ -287,7 +296,7 @@ def article_files(folder: Path) -> Listing:
         files += [Path(root, f) for f in folders if Path(root, f).is_symlink()]
         files += [Path(root, n) for n in names if not n.startswith(".")]
     files.sort(key=lambda path: file_name(folder, path))
-    if not any(p.suffix.lower() in SUPPORTED_SUFFIXES for p in files):
+    if not any(file_type(p) in SUPPORTED_SUFFIXES for p in files):
         unread = f"; {', '.join(Listing([], unlisted).reasons())}" if unlisted else ""
         raise BadInputError(f"no article files in {folder} (the types read: {', '.join(SUPPORTED_SUFFIXES)}){unread}")
     return Listing(files, dict(sorted(unlisted.items())))
@@ -458,7 +467,7 @@ def opened(path: Path, max_bytes: int, setting: str = "max_file_bytes", name: st
     except UnicodeEncodeError:  # a sub-folder's name (file_name): the same
         shown = os.fsencode(path).decode("utf-8", "backslashreplace")
         raise BadInputError(f"{shown}: the name of a folder it is in is not UTF-8 text; rename the folder") from None
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+    if file_type(path) not in SUPPORTED_SUFFIXES:
         raise bad_file(path, f"unsupported file type {path.suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}")
     try:
         fd = _open_inside(path, name)

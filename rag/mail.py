@@ -1,6 +1,6 @@
 """E-mail: newsletters, news as many people receive it, saved one message to a file (.eml: what a
 mail program writes when a message is dragged to a folder or saved) or kept as a mailbox (.mbox:
-Thunderbird's folders, Apple Mail's and Gmail's exports).
+Thunderbird's folders, Gmail's Takeout, Apple Mail's export: rag.loading.file_type).
 
 A message is read as its reader sees it: its HTML part (rag.loading.html_text: the hidden
 "preheader", scripts and comments left out, and read for orders to a model), else its plain
@@ -55,7 +55,10 @@ def read_message(path: Path, data: bytes, where: str) -> Letter:
     part = _text_part(message)
     if part is None:
         raise BadInputError(f"{where}: no text in it (not an e-mail, or only attachments)")
-    content = _content(path, part)
+    try:
+        content = _content(path, part)
+    except BadInputError as exc:  # a text part of binary bytes, say: named by its message, not only its file
+        raise BadInputError(f"{where}: its text cannot be read ({str(exc).removeprefix(f'{path.name}: ')})") from None
     body, unseen = html_text(content) if part.get_content_subtype() == "html" else (content, "")
     name, address = parseaddr(_header(message, "from"))
     archived = _header(message, "archived-at").strip().strip("<>")

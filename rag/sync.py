@@ -34,8 +34,8 @@ from rag.embedding import load_embedder, passage_text
 from rag.errors import BadInputError, IndexUnusableError
 from rag.index import (Build, IndexedFiles, catalog_counts, indexed_files, indexed_passages, indexed_texts,
                        writing)
-from rag.loading import (SUPPORTED_SUFFIXES, Listing, article_files, byte_limit, file_name, known_as, load_or_skip,
-                         opened)
+from rag.loading import (SUPPORTED_SUFFIXES, Listing, article_files, byte_limit, file_name, file_type, known_as,
+                         load_or_skip, opened)
 from rag.schema import Article, Chunk, IndexInfo
 
 log = logging.getLogger(__name__)
@@ -294,7 +294,7 @@ def _digest(path: Path, name: str, indexed: IndexedFiles, plan: SyncPlan, max_by
         seen = _stat_key(info)
         recorded = indexed.stats.get(name)
         if (recorded and recorded[0] == seen and indexed.hashes.get(name) == recorded[2] and info.st_size <= max_bytes
-                and path.suffix.lower() in SUPPORTED_SUFFIXES
+                and file_type(path) in SUPPORTED_SUFFIXES
                 and max(info.st_mtime_ns, info.st_ctime_ns) < recorded[1] - SETTLED_NS):
             return recorded[2]
     hashed_ns = time.time_ns()

@@ -531,3 +531,21 @@ def _zip(members: dict[str, str]) -> bytes:
         for name, text in members.items():
             book.writestr(name, text)
     return buffer.getvalue()
+
+
+def test_a_mailbox_apple_mail_exported_is_read_in_its_folder(tmp_path):
+    """Apple Mail exports a mailbox as a folder "Name.mbox" holding a file named "mbox" (and its
+    table of contents): that file is read as an .mbox, known by its path in the library."""
+    exported = tmp_path / "library" / "Briefings.mbox"
+    exported.mkdir(parents=True)
+    shutil.copy(ARCHIVES / "newsletters.mbox", exported / "mbox")
+    (exported / "table_of_contents").write_bytes(b"\x00\x01apple")
+    articles, skipped = load_file(exported / "mbox", name="Briefings.mbox/mbox")
+    assert [a.origin for a in articles] == ["message 1", "message 2"]
+    assert articles[0].source.startswith("Briefings.mbox/mbox#") and articles[0].file == "Briefings.mbox/mbox"
+    with pytest.raises(BadInputError, match="unsupported file type"):
+        load_file(tmp_path / "library" / "Briefings.mbox" / "table_of_contents")
+    not_exported = tmp_path / "mbox"  # a file named "mbox" anywhere else is of no known type
+    shutil.copy(ARCHIVES / "newsletters.mbox", not_exported)
+    with pytest.raises(BadInputError, match="unsupported file type"):
+        load_file(not_exported)
