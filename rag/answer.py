@@ -364,7 +364,7 @@ def cited(n: int, hit: Hit, claims: list[str], articles: Mapping[str, ArticleRec
         date=article.date() if article else None,
         page=page_of(article, min(highlights)[0]) if article else None,  # its first highlight's page
         file=article.file if article else chunk.source, origin=article.origin if article else None,
-        url=article.url if article else None,
+        url=article.url if article else None, addresses_assistant=bool(article and article.addresses_assistant),
         support=round(max(support(claim, f"{chunk.title}\n{chunk.text}") for claim in claims), 3),
     )
 

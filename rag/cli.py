@@ -59,6 +59,7 @@ _EXAMPLES = """examples:
   rag chat                          # a conversation in the terminal
   rag ui                            # the web app on http://127.0.0.1:7860
   rag serve                         # an OpenAI-compatible API (and the web app) on http://127.0.0.1:8000
+  rag mcp                           # the library as tools for an MCP assistant, over stdio
   rag eval --split test             # the evaluation that is reported
 
 `rag COMMAND --help` for a command's options. Exit codes: 0 success, 2 bad usage or input (the
@@ -143,6 +144,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="require this login (default: $RAG_UI_AUTH); API clients send it as the API key")
     login.add_argument("--no-auth", action="store_true", help="serve a non-loopback --host without a login")
     serve.set_defaults(command=_serve)
+
+    mcp = commands.add_parser("mcp", help="serve the library as tools for an MCP assistant (LM Studio, Claude Desktop) "
+                              "over stdio", epilog='an assistant\'s MCP settings: {"mcpServers": {"news": {"command": '
+                              '"/path/to/.venv/bin/rag", "args": ["--index-dir", "/path/to/index", "mcp"]}}}')
+    mcp.set_defaults(command=_mcp)
 
     evaluate = commands.add_parser("eval", help="score answers, retrieval, citations, abstention and speed")
     source = evaluate.add_mutually_exclusive_group()
@@ -374,6 +380,13 @@ def _serve(args, settings: Settings) -> int:
 
     with warming_up(settings):  # so that the first question does not wait for the models
         serve(settings, host=args.host, port=args.port, auth=_login(args), allow_no_auth=args.no_auth)
+    return 0
+
+
+def _mcp(args, settings: Settings) -> int:
+    from rag.mcp_server import serve_stdio
+
+    serve_stdio(settings)
     return 0
 
 

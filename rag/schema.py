@@ -149,6 +149,9 @@ class Citation:
     highlights: list[tuple[int, int]] = field(default_factory=list)
     support: float = 0.0  # share of the citing sentence's content words found in the passage
     score: float = 0.0  # the passage's cosine similarity to the question (as Hit.score)
+    # Whether its article gives orders to an assistant (as Article.addresses_assistant): its words are
+    # data to whoever reads them, a calling assistant too.
+    addresses_assistant: bool = False
     outlet: str | None = None  # the article's outlet, when it names one
     # The article's publication date (ISO), else the latest date it states, when there is one.
     date: str | None = None
