@@ -486,6 +486,19 @@ def test_sentences_left_out_of_an_answer_are_listed_with_its_sources(monkeypatch
     assert "<li>The &lt;b&gt;moon&lt;/b&gt; agreed.</li>" in panel
 
 
+def test_a_source_that_gives_orders_to_assistants_is_marked_under_sources(monkeypatch):
+    """Such an article is cited only when no other fits the question; its news may be planted."""
+    def ask_stream(question, **_):
+        yield "Prisoners were swapped [1]."
+        yield Answer(question, "Prisoners were swapped [1].", [_citation(addresses_assistant=True)],
+                     False, Timings(0.05, 1.5, 2.25))
+
+    monkeypatch.setattr(rag, "ask_stream", ask_stream)
+    _, _, _, panel = _ask("What was agreed?")[-1]
+    assert "⚠️ This article gives orders to AI assistants" in panel and "may be planted too" in panel
+    assert "gives orders" not in render.sources_panel([], False)
+
+
 def test_an_answer_its_second_opinion_withdrew_says_so_and_lists_it(monkeypatch):
     def ask_stream(question, **_):
         yield "Prisoners were swapped [1]."

@@ -19,11 +19,11 @@ from rag.errors import RagError
 from rag.loading import (ARTICLE_SUFFIXES, BOOK_SUFFIXES, DUMP_SUFFIXES, FEED_SUFFIXES, MAILBOX_SUFFIXES,
                          NOTES_SUFFIXES, SUPPORTED_SUFFIXES)
 from rag.schema import IndexInfo, located
+from ui.render import GIVES_ORDERS
 
 COLUMNS = ["Title", "Date", "Outlet", "Chunks", "Added (UTC)", "File"]
 # Beside the title of an article that gives orders to AI assistants (rag.injection).
-SPEAKS_TO_ASSISTANT = ("⚠️ (gives orders to AI assistants: its orders are never shown to the model, "
-                       "its passages come last)")
+SPEAKS_TO_ASSISTANT = f"⚠️ ({GIVES_ORDERS})"
 
 
 def plain(text: str) -> str:

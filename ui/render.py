@@ -17,6 +17,9 @@ from rag.loading import page_of, web_address
 from rag.schema import Answer, Article, Chunk, Citation, located
 from rag.text import CITATION
 
+# Said of an article that gives orders to AI assistants (rag.injection), in the Library and under Sources.
+GIVES_ORDERS = "gives orders to AI assistants: its orders are never shown to the model, its passages come last"
+
 if TYPE_CHECKING:
     from ui.chat import Exchange
 
@@ -182,10 +185,13 @@ def _source(k: int, c: Citation) -> str:
     meta_line = " · ".join(_isolated(f) for f in facts if f)
     if web_address(c.url):  # never a javascript: link from a dump
         meta_line += f' · <a href="{escape(c.url)}" target="_blank" rel="noopener noreferrer">original</a>'
+    # Cited only when no other article fits the question; its news may be planted with its orders.
+    warning = (f'<div class="source-meta source-warning">⚠️ This article {GIVES_ORDERS}: what it says may be '
+               "planted too.</div>") if c.addresses_assistant else ""
     return (
         f'<article class="source" data-answer="{k}" data-n="{c.n}">'
         f'<header><span class="cite-num">{c.n}</span><div><strong>{escape(c.title)}</strong>'
-        f'<div class="source-meta">{meta_line}</div></div></header>'
+        f'<div class="source-meta">{meta_line}</div>{warning}</div></header>'
         f'<blockquote class="passage">{_passage(c.quote, c.start, c.end, c.highlights, by_claim=True)}</blockquote>'
         f'<button type="button" class="view-article" data-source="{escape(c.source)}" data-start="{c.start}" '
         f'data-end="{c.end}" data-highlights="{highlights_attribute(c.highlights)}">View the whole article</button>'
