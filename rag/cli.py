@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.set_defaults(command=_ask)
 
     search = commands.add_parser("search", help="the passages that best match a question or words, without the "
-                                 "model (well under a second)",
+                                 "language model (a tenth of a second each once loaded)",
                                  epilog='examples:\n  rag search "Istanbul talks prisoner exchange"\n'
                                  '  rag search "Who led the Ukrainian delegation?" --limit 3 --json',
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -61,7 +61,7 @@ __all__ = ["READER_VERSION", "ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "NOTES_SUFFIXE
            "ARCHIVE_SUFFIXES",
            "load_file", "load_or_skip", "load_article", "load_folder",
            "Listing", "article_files", "file_name", "file_type", "page_of", "content_hash",
-           # the pieces rag.archives reads the articles of a dump or feed with
+           # the pieces rag.archives, rag.mail and rag.epub read the articles of a dump, feed, mail or book with
            "FEED_SUFFIXES", "read_bytes", "decode_text", "html_text", "text_lines", "drop_furniture", "title_of",
            "dates_in", "make_article", "entry_article", "require_within", "iso_date", "bad_file"]
 
@@ -75,7 +75,7 @@ __all__ = ["READER_VERSION", "ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "NOTES_SUFFIXE
 READER_VERSION = 4
 
 # Files that are one article each, and files that hold many (rag.archives): dumps (.csv, .jsonl),
-# feeds and notebooks.
+# feeds, notebooks, mailboxes and books.
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".mhtml", ".mht", ".webarchive", ".pdf", ".eml",
                     ".docx")
 FEED_SUFFIXES = (".rss", ".atom", ".xml")
@@ -201,7 +201,8 @@ def file_type(path: Path | str) -> str:
 
 def byte_limit(path: Path, max_bytes: int, max_archive_bytes: int) -> tuple[int, str]:
     """The size limit of this file and the setting that sets it: a dump's, a feed's or a page
-    saved with its images (.mhtml, .webarchive), an e-mail with its attachments, or an article file's."""
+    saved with its images (.mhtml, .webarchive), an e-mail or Word document with its attachments or
+    pictures, or an article file's."""
     if file_type(path) in ARCHIVE_SUFFIXES + _WITH_ATTACHMENTS:
         return max_archive_bytes, "max_archive_bytes"
     return max_bytes, "max_file_bytes"
@@ -232,9 +233,7 @@ def load_article(path: Path, max_bytes: int = Settings.max_file_bytes, name: str
         from rag.word import read_word
 
         word = read_word(path, data, max_archive_bytes)
-        if len(word.text) > max_bytes:
-            raise bad_file(path, f"its text is {len(word.text):,} characters, over the {max_bytes:,}-byte limit "
-                                 "(setting max_file_bytes)")
+        require_within(word.text, max_bytes, path.name)
         text, front, body, unseen = word.text, {"title": word.title, "author": word.author}, 0, word.unseen
     else:
         text = decode_text(path, data)
