@@ -774,7 +774,7 @@ def test_a_dry_run_skips_what_a_sync_skips_and_removes_what_it_removes(tmp_path,
     folder, index_dir, settings = _two_seeds_indexed(tmp_path)
     (folder / "link.txt").symlink_to(SEEDS / ISTANBUL)
     os.mkfifo(folder / "pipe.txt")  # hashing it must not block
-    (folder / "notes.docx").write_text("Meeting notes", encoding="utf-8")
+    (folder / "notes.odt").write_text("Meeting notes", encoding="utf-8")
     (folder / os.fsdecode(b"caf\xe9.txt")).write_text("Talks resumed.", encoding="utf-8")
     first = sorted(folder.iterdir())[0]
     first.unlink()
@@ -783,7 +783,7 @@ def test_a_dry_run_skips_what_a_sync_skips_and_removes_what_it_removes(tmp_path,
                "in instead)",
                "caf\\xe9.txt: its name is not UTF-8 text; rename the file",
                "link.txt: a symbolic link: only files inside the library folder are read (copy the article in instead)",
-               f"notes.docx: unsupported file type .docx; use {', '.join(SUPPORTED_SUFFIXES)}",
+               f"notes.odt: unsupported file type .odt; use {', '.join(SUPPORTED_SUFFIXES)}",
                "pipe.txt: not a regular file (a pipe, socket or device): not read"]
     assert main(["--index-dir", str(index_dir), "index", str(folder), "--dry-run"]) == 0
     printed = capsys.readouterr().out.splitlines()

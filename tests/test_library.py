@@ -79,7 +79,7 @@ def test_safe_name_keeps_a_plain_name_in_the_folder(name, expected):
     assert library.safe_name(name) == expected
 
 
-@pytest.mark.parametrize("name", ["report.docx", "article", "photo.txt.exe"])
+@pytest.mark.parametrize("name", ["report.odt", "article", "photo.txt.exe"])
 def test_safe_name_refuses_other_types(name):
     with pytest.raises(BadInputError, match="unsupported file type"):
         library.safe_name(name)
@@ -103,7 +103,8 @@ def test_added_article_is_saved_under_a_safe_name_and_retrievable(settings, tmp_
     ("binary.html", b"<html>\x00\x01</html>", "not a text file"),
     ("empty.md", b"  \n", "empty file"),
     ("report.pdf", b"%PDF-1.4", "not a readable PDF"),
-    ("notes.docx", b"PK\x03\x04", "unsupported file type .docx"),
+    ("notes.odt", b"PK\x03\x04", "unsupported file type .odt"),
+    ("notes.docx", b"PK\x03\x04", "not a readable Word document"),
     ("credits.txt", "(AP Photo/Evan Vucci)\n🔗\n", "no article text"),
 ])
 def test_a_bad_file_is_refused_and_changes_nothing(settings, tmp_path, name, content, message):

@@ -569,7 +569,7 @@ def test_load_folder_skips_bad_files_with_a_reason_and_loads_the_rest(tmp_path, 
     write(tmp_path, "e_furniture.txt", "9 hours ago\nContact us\n")
     write(tmp_path, "f_big.txt", "word " * 100)
     write(tmp_path, "g_notes.pdf", "%PDF-1.4")
-    write(tmp_path, "h_notes.docx", "PK")
+    write(tmp_path, "h_notes.odt", "PK")
     write(tmp_path, ".hidden.txt", "Hidden article.\n")
     (tmp_path / ".git").mkdir()
     write(tmp_path / ".git", "notes.txt", "A hidden folder's article.\n")
@@ -583,7 +583,7 @@ def test_load_folder_skips_bad_files_with_a_reason_and_loads_the_rest(tmp_path, 
     assert [a.source for a in articles] == ["a_good.txt", "b_latin1.txt", "sub/nested.txt"]
     assert articles[1].title == "Café talks"
     assert [entry.split(": ")[0] for entry in skipped] == [
-        "c_binary.txt", "d_empty.txt", "e_furniture.txt", "f_big.txt", "g_notes.pdf", "h_notes.docx",
+        "c_binary.txt", "d_empty.txt", "e_furniture.txt", "f_big.txt", "g_notes.pdf", "h_notes.odt",
         "sub/z_empty.txt"]
     reasons = dict(entry.split(": ", 1) for entry in skipped)
     assert reasons["c_binary.txt"].startswith("not a text file")
@@ -591,7 +591,7 @@ def test_load_folder_skips_bad_files_with_a_reason_and_loads_the_rest(tmp_path, 
     assert reasons["e_furniture.txt"].startswith("no article text")
     assert reasons["f_big.txt"].startswith("500 bytes, over the 200-byte limit")
     assert reasons["g_notes.pdf"].startswith("not a readable PDF")
-    assert reasons["h_notes.docx"].startswith("unsupported file type .docx")
+    assert reasons["h_notes.odt"].startswith("unsupported file type .odt")
     for entry in skipped:
         assert any(entry in record.getMessage() for record in caplog.records)
 
@@ -661,7 +661,7 @@ def test_load_folder_refuses_folders_without_usable_articles(tmp_path):
         load_folder(tmp_path)
     with pytest.raises(BadInputError, match="no such folder"):
         load_folder(tmp_path / "missing")
-    write(tmp_path, "notes.docx", "PK")
+    write(tmp_path, "notes.odt", "PK")
     with pytest.raises(BadInputError, match="no article files"):
         load_folder(tmp_path)
     write(tmp_path, "empty.txt", "")
@@ -672,8 +672,8 @@ def test_load_folder_refuses_folders_without_usable_articles(tmp_path):
 
 
 def test_load_article_names_the_file_in_its_refusal(tmp_path):
-    with pytest.raises(BadInputError, match=r"^notes\.docx: unsupported file type \.docx"):
-        load_article(write(tmp_path, "notes.docx", "text"))
+    with pytest.raises(BadInputError, match=r"^notes\.odt: unsupported file type \.odt"):
+        load_article(write(tmp_path, "notes.odt", "text"))
     with pytest.raises(BadInputError, match=r"^gone\.txt: cannot read it"):
         load_article(tmp_path / "gone.txt")
 
