@@ -57,7 +57,6 @@ class Document:
 
 @dataclass
 class Book:
-    title: str | None
     outlet: str | None
     author: str | None
     published: str | None
@@ -154,12 +153,9 @@ def _metadata(package) -> Book:
 
     kind = next((meta.get("content", "") for meta in package.iter("{*}meta")
                  if meta.get("name") == "calibre:publication_type"), "")
-    periodical = _PERIODICAL.match(kind)
-    title = first("title")
-    if periodical:  # calibre writes itself as the creator and publisher of the news it fetches
-        return Book(title=title, outlet=periodical.group(1).strip() or None, author=None,
-                    published=iso_date(first("date")))
-    return Book(title=title, outlet=first("publisher"), author=first("creator"), published=iso_date(first("date")))
+    if periodical := _PERIODICAL.match(kind):  # calibre writes itself as the creator and publisher of its news
+        return Book(outlet=periodical.group(1).strip() or None, author=None, published=iso_date(first("date")))
+    return Book(outlet=first("publisher"), author=first("creator"), published=iso_date(first("date")))
 
 
 def _document(number: int, name: str, page: str) -> Document | None:

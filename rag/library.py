@@ -40,6 +40,10 @@ _WRITE_LOCK = threading.Lock()
 # them made a 364-byte name the file system refused; found by fuzzing).
 _MAX_STEM_CHARS = 100
 _MAX_NAME_BYTES = 245
+# Articles a page of the library lists at most, the rest found by searching. Over 150,000 articles
+# the whole table was 17.5 MB sent with every page load of the web app, read (2.7 s) twice for it
+# (eval/HISTORY.md, session 23); a page of 200 takes 10 ms there, a search 0.3-0.6 s.
+PAGE = 200
 
 
 def list_articles(index_dir: str | Path | None = None, *, settings: Settings | None = None) -> list[ArticleRecord]:
@@ -47,7 +51,7 @@ def list_articles(index_dir: str | Path | None = None, *, settings: Settings | N
     return read_catalog(_index_dir(index_dir, settings))[1]
 
 
-def find_articles(text: str = "", limit: int = 200, index_dir: str | Path | None = None, *,
+def find_articles(text: str = "", limit: int = PAGE, index_dir: str | Path | None = None, *,
                   settings: Settings | None = None) -> tuple[list[ArticleRecord], int]:
     """The first `limit` articles (by name) that hold every word of `text`, each in the title,
     name, outlet, dates or a passage, whatever the case, and how many do: what a page of a large

@@ -3,7 +3,7 @@ with a local model, Claude Desktop, an editor's agent), over stdio, on this mach
 
 Four tools, each the core's own function (one core behind the CLI, the UI, the HTTP API and these):
 - search_articles: the passages that best match a question (rag.search), without the local model,
-  well under a second: what an assistant with a model of its own needs most;
+  a tenth of a second once loaded: what an assistant with a model of its own needs most;
 - ask: the local model's cited answer (rag.ask), seconds on a CPU;
 - find_articles: the articles whose title, text, file, outlet, author or dates hold some words;
 - read_article: an article's text, a window of it at a time.
@@ -76,9 +76,10 @@ def server(settings: Settings):
     @tool
     def find_articles(words: str = "", limit: int = 20) -> dict:
         """The articles whose title, text, file name, outlet, author or dates hold every word (any
-        case), the first `limit` (1 to 200) by name, and how many do; no words: all of them."""
-        if not 1 <= limit <= 200:
-            raise BadInputError(f"limit must be a whole number from 1 to 200, not {limit}")
+        case), the first `limit` (1 to 200, a page of the library) by name, and how many do; no
+        words: all of them."""
+        if not 1 <= limit <= library.PAGE:
+            raise BadInputError(f"limit must be a whole number from 1 to {library.PAGE}, not {limit}")
         found, total = library.find_articles(words, limit, settings=settings)
         return {"total": total, "articles": [
             {"source": a.source, "title": a.title, "date": a.date(), "outlet": a.outlet, "author": a.author,

@@ -37,9 +37,13 @@ def read_word(path: Path, data: bytes, max_bytes: int) -> WordText:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as parts:
             expanded = sum(info.file_size for info in parts.infolist())
-        if expanded > max_bytes:
-            raise bad_file(path, f"its parts expand to {expanded:,} bytes, over the {max_bytes:,}-byte limit "
-                                 "(setting max_archive_bytes)")
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise bad_file(path, f"not a readable Word document (.docx) ({type(exc).__name__}: {exc}); an old .doc "
+                             "can be saved again as .docx from Word") from None
+    if expanded > max_bytes:
+        raise bad_file(path, f"its parts expand to {expanded:,} bytes, over the {max_bytes:,}-byte limit "
+                             "(setting max_archive_bytes)")
+    try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise bad_file(path, f"not a readable Word document (.docx) ({type(exc).__name__}: {exc}); a password-"
@@ -50,7 +54,8 @@ def read_word(path: Path, data: bytes, max_bytes: int) -> WordText:
     for block in document.iter_inner_content():
         if isinstance(block, Table):
             for row in block.rows:
-                cells = list(dict.fromkeys(_visible(p, unseen) for cell in row.cells for p in cell.paragraphs))
+                # A merged cell is the same object at each place it spans in one `row.cells`: read once.
+                cells = [" ".join(_visible(p, unseen) for p in cell.paragraphs) for cell in dict.fromkeys(row.cells)]
                 lines.append(" | ".join(cell for cell in cells if cell.strip()))
             continue
         line = _visible(block, unseen)

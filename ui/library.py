@@ -33,10 +33,8 @@ def plain(text: str) -> str:
     return re.sub(r"([\\`*_\[\]|~#])", r"\\\1", html.escape(text, quote=False))
 
 
-# Rows the table shows at most: a page, the rest found by searching. Over 150,000 articles the
-# whole table was 17.5 MB sent with every page load, read (2.7 s) twice for it (eval/HISTORY.md,
-# session 23); a page of 200 takes 10 ms there, a search 0.3-0.6 s.
-SHOWN = 200
+# Rows the table shows at most: a page (rag.library.PAGE), the rest found by searching.
+SHOWN = library.PAGE
 
 
 def table(settings: Settings, text: str = "") -> tuple[list[list], list[str], str, str]:
