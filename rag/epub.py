@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from rag.errors import BadInputError
-from rag.loading import CONTROL_CHARACTERS, bad_file, decode_text, iso_date, over_limit, web_address
+from rag.loading import bad_file, decode_text, iso_date, over_limit, parseable, web_address
 
 # calibre's own pages: the menus of an issue's sections and of a section's articles (a document
 # that holds one is navigation), and the bar of links above and below each article ("| Next |
@@ -164,7 +164,7 @@ def _document(number: int, name: str, page: str) -> Document | None:
     from lxml.html import document_fromstring
 
     try:
-        tree = document_fromstring(CONTROL_CHARACTERS.sub("", re.sub(r"^\s*<\?xml[^>]*\?>", "", page)))
+        tree = document_fromstring(parseable(page))
     except (etree.ParserError, ValueError):
         return None
     body = tree.find("body")

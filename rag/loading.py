@@ -57,7 +57,7 @@ from rag.schema import Article, ArticleRecord
 from rag.text import LINE, MONTH_NAME, month_number, sentences
 
 __all__ = ["READER_VERSION", "ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "NOTES_SUFFIXES", "MAILBOX_SUFFIXES",
-           "BOOK_SUFFIXES", "SUPPORTED_SUFFIXES", "CONTROL_CHARACTERS", "over_limit", "web_address",
+           "BOOK_SUFFIXES", "SUPPORTED_SUFFIXES", "parseable", "over_limit", "web_address",
            "ARCHIVE_SUFFIXES",
            "load_file", "load_or_skip", "load_article", "load_folder",
            "Listing", "article_files", "file_name", "file_type", "page_of", "content_hash",
@@ -812,6 +812,13 @@ _UNSEEN_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+def parseable(page: str) -> str:
+    """A decoded HTML or XHTML page as lxml parses it: an XHTML page's XML declaration names an
+    encoding, which lxml refuses on decoded text; control characters are never page text and
+    lxml's extraction refuses them."""
+    return CONTROL_CHARACTERS.sub("", re.sub(r"^\s*<\?xml[^>]*\?>", "", page))
+
+
 def _html_article(path: Path, page: str, address: str | None = None) -> Article:
     """The article of an HTML page; its address the one it was saved from (`address`, as a saved
     page records it), else the one its markup gives (its canonical link)."""
@@ -821,9 +828,7 @@ def _html_article(path: Path, page: str, address: str | None = None) -> Article:
     from lxml.html import fromstring
 
     try:
-        # An XHTML page's XML declaration names an encoding, which lxml refuses on decoded text;
-        # control characters are never page text and lxml's extraction refuses them.
-        tree = fromstring(CONTROL_CHARACTERS.sub("", re.sub(r"^\s*<\?xml[^>]*\?>", "", page)))
+        tree = fromstring(parseable(page))
         unseen = remove_unseen(tree)
         # Only the page's markup (meta tags, <time>, the URL) is asked, not its body text: a year
         # mentioned in passing is not the date the article was published.
