@@ -38,6 +38,7 @@ from rag.loading import (
     field_role,
     file_type,
     iso_date,
+    holds_markup,
     html_text,
     read_bytes,
     require_within,
@@ -74,16 +75,22 @@ def load_archive(path: Path, max_bytes: int, max_archive_bytes: int,
 def _dump(path: Path, data: bytes, max_bytes: int) -> tuple[list[Article], list[str]]:
     # A stray NUL byte (a damaged row of a scraped dump) costs its row, not the whole dump.
     text = decode_text(path, data, stray_nuls=True)
-    if path.suffix.lower() == ".csv":
+    kind = file_type(path)
+    if kind == ".csv":
         rows, skipped = _csv_rows(path, text)
         where = "row"
+    elif kind == ".json":
+        rows, skipped, where = _json_rows(path, text)
     else:
         rows, skipped = _jsonl_rows(path, text)
         where = "line"
+    if where is None:  # a .json file that is one article: named by its file, as an e-mail is
+        return [_row_article(path, None, None, path.name, rows[0][1], max_bytes)], skipped
     articles = []
     for number, row in rows:
         try:
-            articles.append(_row_article(path, number, f"{where} {number}", row, max_bytes))
+            articles.append(_row_article(path, f"{path.name}#{number}", f"{where} {number}",
+                                         f"{path.name}, {where} {number}", row, max_bytes))
         except BadInputError as exc:
             skipped.append(str(exc))
     return articles, skipped
@@ -146,27 +153,80 @@ def _jsonl_rows(path: Path, text: str) -> tuple[list[tuple[int, dict]], list[str
     return rows, skipped
 
 
+def _json_rows(path: Path, text: str) -> tuple[list[tuple[int, dict]], list[str], str | None]:
+    """The articles of a .json file, and what its numbers count ("item", "line"; None for a file
+    that is one article). A .json file is one article (news-please crawls one file per story), a
+    list of them (Wallabag's export), an object holding one list of them (a NewsAPI response's
+    "articles", a dataset's "data") or JSON Lines saved as .json (many a Hugging Face or Kaggle
+    news dataset)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":  # a second value after the first: one per line
+            return (*_jsonl_rows(path, text), "line")
+        raise bad_file(path, f"not readable JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # over 4,300 digits, or nested thousands deep
+        raise bad_file(path, f"not readable JSON ({type(exc).__name__}: {exc})") from None
+    if isinstance(value, dict) and not any(field_role(name) == "text" for name in value):
+        lists = [name for name, held in value.items() if _holds_objects(held)]
+        if len(lists) != 1:
+            raise bad_file(path, "neither an article (no text field: one named "
+                                 f"{', '.join(FIELDS['text'])}) nor a list of articles"
+                                 + (f" (it holds {len(lists)} lists: {', '.join(map(repr, lists))})" if lists else ""))
+        value = value[lists[0]]
+    if isinstance(value, dict):
+        return [(1, value)], [], None
+    if not _holds_objects(value):
+        raise bad_file(path, "neither an article (a JSON object) nor a list of articles")
+    rows, skipped = [], []
+    for number, row in enumerate(value, start=1):
+        if isinstance(row, dict):
+            rows.append((number, row))
+        else:
+            skipped.append(f"{path.name}, item {number}: not a JSON object")
+    _require_text_column(path, {name for _, row in rows for name in row})
+    return rows, skipped, "item"
+
+
+def _holds_objects(value) -> bool:
+    return isinstance(value, list) and any(isinstance(item, dict) for item in value)
+
+
 def _require_text_column(path: Path, names) -> None:
     if not any(field_role(name) == "text" for name in names):
         raise bad_file(path, f"no text column: one named {', '.join(FIELDS['text'])} is needed "
                              f"(it has {', '.join(map(str, names)) or 'none'})")
 
 
-def _row_article(path: Path, number: int, origin: str, row: dict, max_bytes: int) -> Article:
+def _row_article(path: Path, source: str | None, origin: str | None, where: str, row: dict,
+                 max_bytes: int) -> Article:
+    """The Article of a dump's row (a JSON object). A field may hold a list (news-please's
+    "authors", a text as its paragraphs) or an object with a name (NewsAPI's "source": {"name":
+    "BBC News"}); a text that is HTML (Wallabag's "content") is read as a reader sees it."""
     fields: dict[str, str] = {}
     for name, value in row.items():
         role = field_role(name, value)
-        if role and role not in fields and isinstance(value, (str, int, float)) and str(value).strip():
-            fields[role] = str(value).strip()
-    where = f"{path.name}, {origin}"
+        value = _field_value(value, "\n" if role == "text" else ", ")
+        if role and role not in fields and value:
+            fields[role] = value
     if any("\0" in value for value in fields.values()):
         raise BadInputError(f"{where}: it holds a NUL byte (damaged data?)")
     if "text" not in fields:
         raise BadInputError(f"{where}: no text")
     require_within(fields["text"], max_bytes, where)
-    return entry_article(path, f"{path.name}#{number}", origin, fields["text"], where, title=fields.get("title"),
-                          published=iso_date(fields.get("date")), url=fields.get("url"),
-                          outlet=fields.get("outlet"), author=fields.get("author"))
+    body, unseen = html_text(fields["text"]) if holds_markup(fields["text"]) else (fields["text"], "")
+    return entry_article(path, source, origin, body, where, unseen=unseen, title=fields.get("title"),
+                         published=iso_date(fields.get("date")), url=fields.get("url"),
+                         outlet=fields.get("outlet"), author=fields.get("author"))
+
+
+def _field_value(value, joiner: str) -> str:
+    """A field's value as text: a list's values joined, an object's name; "" for none."""
+    if isinstance(value, list):
+        return joiner.join(part for part in (_field_value(item, joiner) for item in value) if part)
+    if isinstance(value, dict):
+        value = value.get("name")
+    return str(value).strip() if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
 
 
 # --- feeds ---

@@ -18,7 +18,7 @@ words in it (page furniture left out) and a little metadata (title, outlet, auth
 - .eml: an e-mail (a newsletter) as its reader sees it, its subject the title (rag.mail).
 - .docx: a Word document's paragraphs and table rows, its hidden text left out (rag.word); then
   read as a text file is.
-- .csv/.jsonl dumps, .rss/.atom/.xml feeds, .enex notebooks (Evernote's), .mbox mailboxes and
+- .csv/.jsonl/.json dumps, .rss/.atom/.xml feeds, .enex notebooks (Evernote's), .mbox mailboxes and
   .epub books (calibre's news issues) hold many articles: rag.archives reads them, one article
   per row, entry, note, message or document.
   `load_file` reads any supported file.
@@ -71,15 +71,17 @@ __all__ = ["READER_VERSION", "ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "NOTES_SUFFIXE
 # and lines of Markdown images and links left out (2026-12-07). 3: a Markdown file read as the
 # plain text a reader sees (rag.markdown), not its markup; an article with an address but no
 # outlet named by its site; a saved page's canonical address kept (2026-12-07, later). 4: a
-# newsletter's furniture ("View in browser", "Unsubscribe", its footer) left out (2026-12-07).
-READER_VERSION = 4
+# newsletter's furniture ("View in browser", "Unsubscribe", its footer) left out (2026-12-07). 5: a
+# dump's HTML text read as a reader sees it; camelCase field names ("publishedAt") and list or
+# object values ("authors": [...]) recognised (2026-12-07, session 34).
+READER_VERSION = 5
 
-# Files that are one article each, and files that hold many (rag.archives): dumps (.csv, .jsonl),
-# feeds, notebooks, mailboxes and books.
+# Files that are one article each, and files that hold many (rag.archives): dumps (.csv, .jsonl,
+# .json: one article, a list of them, or JSON Lines), feeds, notebooks, mailboxes and books.
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".mhtml", ".mht", ".webarchive", ".pdf", ".eml",
                     ".docx")
 FEED_SUFFIXES = (".rss", ".atom", ".xml")
-DUMP_SUFFIXES = (".csv", ".jsonl")
+DUMP_SUFFIXES = (".csv", ".jsonl", ".json")
 NOTES_SUFFIXES = (".enex",)  # a notebook exported from Evernote, whose web clipper kept many an archive
 MAILBOX_SUFFIXES = (".mbox",)  # e-mail newsletters, kept as a mail program exports a folder
 BOOK_SUFFIXES = (".epub",)  # an issue of a paper as calibre's "Fetch news" makes it, or a book
@@ -714,23 +716,27 @@ def _dateline(text: str) -> str | None:
 # --- an article's fields: a dump's columns, a Markdown file's front matter ---
 
 # An article's fields by the names dumps (rag.archives: columns, JSON keys) and front matter give
-# them, compared lower-cased with "-" and " " read as "_". "source" is an outlet, as in news
-# datasets ("source": "BBC"), not a file; one that is a web address is the article's url.
+# them, compared lower-cased with "-", " " and a camelCase capital read as "_" ("publishedAt", as
+# NewsAPI writes it, is "published_at"). news-please writes maintext, date_publish, authors and
+# source_domain; Wallabag's export content, published_at, published_by and domain_name. "source"
+# is an outlet, as in news datasets ("source": "BBC"), not a file; one that is a web address is
+# the article's url.
 FIELDS = {
     "text": ("text", "content", "body", "article", "story", "full_text", "maintext"),
     "title": ("title", "headline", "heading"),
     "date": ("date", "published", "pubdate", "pub_date", "publish_date", "published_at", "date_publish",
              "datetime", "timestamp"),
     "url": ("url", "link", "href"),
-    "outlet": ("outlet", "source", "publisher", "site", "site_name", "sitename", "source_name", "domain"),
-    "author": ("author", "authors", "byline"),
+    "outlet": ("outlet", "source", "publisher", "site", "site_name", "sitename", "source_name", "domain",
+               "domain_name", "source_domain"),
+    "author": ("author", "authors", "byline", "creator", "published_by"),
 }
 
 
 def field_role(name, value=None) -> str | None:
     """The part (a key of FIELDS) a column, key or front matter field of this name plays, if any;
     "url" for an outlet's field holding a web address (Obsidian's "source: https://...")."""
-    key = re.sub(r"[\s-]+", "_", str(name).strip().lower())
+    key = re.sub(r"[\s-]+", "_", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name).strip())).lower()
     role = next((role for role, names in FIELDS.items() if key in names), None)
     return "url" if role == "outlet" and isinstance(value, str) and web_address(value.strip()) else role
 
@@ -901,6 +907,18 @@ def _web_archive(path: Path, data: bytes) -> tuple[bytes, str | None, str | None
     charset, address = page.get("WebResourceTextEncodingName"), page.get("WebResourceURL")
     return (page["WebResourceData"], charset if isinstance(charset, str) else None,
             address if isinstance(address, str) else None)
+
+
+# Text that is HTML, not prose: it closes a tag of a page's text or breaks a line with <br>. A
+# read-later app's export (Wallabag's "content") and a CMS's dump hold each article as its HTML;
+# read raw, its passages were half tags. Prose that names a tag ("the <p> element") closes none.
+_MARKUP = re.compile(r"</(?:p|div|span|a|li|ul|ol|h[1-6]|em|strong|b|i|blockquote|figure|section|article|td|tr)\s*>"
+                     r"|<br\s*/?>", re.IGNORECASE)
+
+
+def holds_markup(text: str) -> bool:
+    """Whether a dump's text is HTML, to be read as a reader sees it (html_text)."""
+    return bool(_MARKUP.search(text))
 
 
 def html_text(fragment: str) -> tuple[str, str]:

@@ -64,6 +64,8 @@ def test_any_file_loads_or_is_refused_with_a_reason(data, suffix):
 _FRAMES = {
     ".csv": (b"title,date,url,text\n", b"\n"),
     ".jsonl": (b'{"title": "A", "text": "first row"}\n', b""),
+    # a read-later app's export: random content as an entry's HTML, and the date as its date
+    ".json": (b'[{"title": "A", "content": "<p>', b'</p>", "published_at": "', b'"}, {"text": "Ferries sail."}]'),
     ".rss": (b"<rss version='2.0'><channel><title>T</title><item><title>A</title><description>", b"</description>"
              b"<pubDate>", b"</pubDate></item></channel></rss>"),
     # a clipped article's front matter: random content as its title and date
@@ -121,7 +123,7 @@ ROW_TEXTS = st.lists(st.text(st.characters(blacklist_categories=["Cs"], blacklis
                              max_size=60).filter(lambda t: any(c.isalnum() for c in t)), min_size=1, max_size=6)
 
 
-@given(texts=ROW_TEXTS, suffix=st.sampled_from([".csv", ".jsonl"]))
+@given(texts=ROW_TEXTS, suffix=st.sampled_from([".csv", ".jsonl", ".json"]))
 @example(texts=['He said "no"\rThe talks ended.'], suffix=".csv")
 @example(texts=["One line\u2028two"], suffix=".jsonl")
 def test_every_row_of_a_dump_is_an_article_or_skipped_with_its_reason(texts, suffix):
@@ -129,6 +131,8 @@ def test_every_row_of_a_dump_is_an_article_or_skipped_with_its_reason(texts, suf
         out = io.StringIO()
         csv.writer(out).writerows([["title", "text"], *([f"Row {k}", text] for k, text in enumerate(texts))])
         data = out.getvalue()
+    elif suffix == ".json":
+        data = json.dumps([{"title": f"Row {k}", "text": text} for k, text in enumerate(texts)], ensure_ascii=False)
     else:
         data = "\n".join(json.dumps({"title": f"Row {k}", "text": text}, ensure_ascii=False)
                          for k, text in enumerate(texts))
