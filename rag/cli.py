@@ -20,6 +20,7 @@ from rag.errors import BadInputError, IncompleteAnswerError, RagError
 from rag.loading import (ARTICLE_SUFFIXES, BOOK_SUFFIXES, DUMP_SUFFIXES, FEED_SUFFIXES, MAILBOX_SUFFIXES,
                          NOTES_SUFFIXES)
 from rag.schema import Answer, Checking, Correcting, Retrieved
+from rag.scope import Scope
 
 DEFAULT_EVAL_SET = PROJECT_DIR / "eval" / "questions.jsonl"
 DEFAULT_EVAL_REPORT = PROJECT_DIR / "eval" / "reports" / "latest.json"
@@ -108,20 +109,24 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--top-k", type=int, help="passages shown to the model")
     ask.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
+    _scope_options(ask)
     ask.set_defaults(command=_ask)
 
     search = commands.add_parser("search", help="the passages that best match a question or words, without the "
                                  "language model (a tenth of a second each once loaded)",
                                  epilog='examples:\n  rag search "Istanbul talks prisoner exchange"\n'
-                                 '  rag search "Who led the Ukrainian delegation?" --limit 3 --json',
+                                 '  rag search "Who led the Ukrainian delegation?" --limit 3 --json\n'
+                                 '  rag search "merger" --within business --since 2005-01',
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     search.add_argument("query")
     search.add_argument("--limit", type=_positive, default=10, help="passages shown at most (default 10, up to 50)")
     search.add_argument("--json", action="store_true", help="print the passages as JSON (each as an answer's citation)")
+    _scope_options(search)
     search.set_defaults(command=_search)
 
     chat = commands.add_parser("chat", help="a conversation in the terminal (follow-ups work)")
     chat.add_argument("--top-k", type=int)
+    _scope_options(chat)
     chat.set_defaults(command=_chat)
 
     ui = commands.add_parser("ui", help="serve the chat web UI")
@@ -274,10 +279,25 @@ def _version() -> str:
         return "(not installed)"
 
 
+def _scope_options(command: argparse.ArgumentParser) -> None:
+    """Options that keep a question to some articles (rag.Scope)."""
+    scope = command.add_argument_group("only some articles")
+    scope.add_argument("--since", metavar="DATE", help="dated this year, month or day or later (2024, 2024-05)")
+    scope.add_argument("--until", metavar="DATE", help="dated this year, month or day or earlier (until 2024: "
+                                                      "to the end of 2024)")
+    scope.add_argument("--within", metavar="FOLDER", help="in this folder or file of the library (business, "
+                                                          "2024/05, feeds/world.rss)")
+    scope.add_argument("--outlet", help="from this outlet, as `rag articles` lists it (any case)")
+
+
+def _scope(args) -> Scope:
+    return Scope(since=args.since, until=args.until, within=args.within, outlet=args.outlet)
+
+
 def _ask(args, settings: Settings) -> int:
     from rag.pipeline import ask
 
-    answer = ask(args.question, settings=settings)
+    answer = ask(args.question, settings=settings, scope=_scope(args))
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
     else:
@@ -288,7 +308,7 @@ def _ask(args, settings: Settings) -> int:
 def _search(args, settings: Settings) -> int:
     from rag.pipeline import search
 
-    found = search(args.query, limit=args.limit, settings=settings)
+    found = search(args.query, limit=args.limit, settings=settings, scope=_scope(args))
     if args.json:
         print(json.dumps([asdict(c) for c in found], ensure_ascii=False, indent=2))
         return 0
@@ -319,11 +339,12 @@ def _render(answer: Answer) -> str:
 def _chat(args, settings: Settings) -> int:
     from rag.pipeline import warming_up
 
+    scope = _scope(args)  # refused before the models load, when malformed
     with warming_up(settings):  # while the first question is typed
-        return _converse(settings)
+        return _converse(settings, scope)
 
 
-def _converse(settings: Settings) -> int:
+def _converse(settings: Settings, scope: Scope) -> int:
     from rag.pipeline import ask_stream, require_answer
 
     history: list[dict] = []
@@ -340,7 +361,8 @@ def _converse(settings: Settings) -> int:
             return 0
         try:
             streamed = ""
-            for item in require_answer(ask_stream(question, history=history, settings=settings), question):
+            asked = ask_stream(question, history=history, settings=settings, scope=scope)
+            for item in require_answer(asked, question):
                 if isinstance(item, Retrieved):
                     print(f"({len(item.hits)} passages found; reading them…)", file=sys.stderr, flush=True)
                 elif isinstance(item, Checking):

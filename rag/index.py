@@ -39,6 +39,7 @@ from rag.injection import RULES as INJECTION_RULES
 from rag.loading import READER_VERSION
 from rag.models import sha256_file
 from rag.schema import Article, ArticleRecord, Chunk
+from rag.scope import Scope
 from rag.text import WORD, folded, name_key, script
 
 FORMAT = "rag-news-index"
@@ -160,6 +161,7 @@ class StoredIndex:
     last_row: int  # the highest chunk row id of this generation
     _db: sqlite3.Connection = field(repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _scoped: dict[Scope, np.ndarray] = field(default_factory=dict, repr=False)  # rows_in's, by scope
 
     @property
     def size(self) -> int:
@@ -169,19 +171,31 @@ class StoredIndex:
     def years(self) -> set[str]:
         """The years its articles are from (ArticleRecord.date: published, else the latest date stated)."""
         with self._lock:
-            return {year for year, in self._db.execute(
-                "SELECT DISTINCT substr(coalesce(nullif(published, ''), (SELECT max(value) FROM json_each(dates))), "
-                "1, 4) FROM articles") if year}
+            return {year for year, in self._db.execute(f"SELECT DISTINCT substr({_ARTICLE_DATE}, 1, 4) FROM articles a")
+                    if year}
 
-    def search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The k passages closest to query_vector: (row id, cosine), closest first."""
-        return self.vectors.search(query_vector, k)
+    def rows_in(self, scope: Scope) -> np.ndarray:
+        """The row ids of the passages of the articles in `scope` (rag.scope), ascending; found
+        once per scope and generation, so a conversation kept to one scope pays for it once."""
+        if scope not in self._scoped:
+            where, arguments = _scope_condition(scope)
+            with self._lock:
+                rows = self._db.execute(f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id "
+                                        f"WHERE c.id <= ? AND {where} ORDER BY c.id", (self.last_row, *arguments))
+                self._scoped[scope] = np.fromiter((row for row, in rows), dtype=np.int64)
+        return self._scoped[scope]
+
+    def search(self, query_vector: np.ndarray, k: int, scope: Scope | None = None) -> list[tuple[int, float]]:
+        """The k passages closest to query_vector: (row id, cosine), closest first; with a scope,
+        among its passages only."""
+        return self.vectors.search(query_vector, k, self.rows_in(scope) if scope else None)
 
     def vectors_of(self, ids: list[int]) -> np.ndarray:
         return self.vectors.vectors_of(ids)
 
-    def keyword_search(self, query: str, k: int) -> list[int]:
-        """Row ids of the k best passages by FTS5's BM25 for any of the query's words.
+    def keyword_search(self, query: str, k: int, scope: Scope | None = None) -> list[int]:
+        """Row ids of the k best passages by FTS5's BM25 for any of the query's words (with a
+        scope, among its passages only: SQLite reads its articles' passages once per question).
 
         Words in more than half the passages are left out: BM25 gives them no weight (FTS5 floors
         such an IDF at 1e-6), and matching them would make SQLite score most of the archive. So
@@ -204,11 +218,19 @@ class StoredIndex:
             if not wanted:
                 return []
             match = " OR ".join(f'"{w}"' for w in wanted)
+            within, arguments = "", ()
+            if scope:
+                # "+rowid": the scope's rows are a list SQLite checks each match against. Given to
+                # FTS5 as a constraint, it ran the query once per row of the list: 3.6-8.4 s for a
+                # folder of 5,000 passages among 100,000 (0.04 s so; eval/HISTORY.md, session 34).
+                where, arguments = _scope_condition(scope)
+                within = f"AND +rowid IN (SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id " \
+                         f"WHERE {where})"
             # Rows added by later commits have no vector in this generation: ids only grow, so
             # they are the ones above last_row.
             return [row for row, in self._db.execute(
-                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid <= ? ORDER BY rank LIMIT ?",
-                (match, self.last_row, k))]
+                f"SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid <= ? {within} ORDER BY rank LIMIT ?",
+                (match, self.last_row, *arguments, k))]
 
     def chunks(self, ids: list[int]) -> dict[int, Chunk]:
         """The passages with these row ids (any deleted by a later commit are missing)."""
@@ -264,6 +286,29 @@ class StoredIndex:
                 "SELECT a.source FROM words w JOIN articles a ON a.id = w.article_id "
                 f"WHERE w.key IN ({','.join('?' * len(keys))}) GROUP BY w.article_id "
                 "HAVING count(DISTINCT w.key) = ?", [*keys, len(keys)])}
+
+
+# An article's date in SQL, as ArticleRecord.date gives it: published, else the latest date stated.
+_ARTICLE_DATE = "coalesce(nullif(a.published, ''), (SELECT max(value) FROM json_each(a.dates)))"
+
+
+def _scope_condition(scope: Scope) -> tuple[str, tuple]:
+    """The SQL condition (over articles `a`) and its arguments that keep the articles in `scope`.
+    Dates compare as ISO text cut to the bound's length, so until "2024" keeps "2024-12-31"."""
+    conditions, arguments = [], []
+    if scope.since:
+        conditions.append(f"substr({_ARTICLE_DATE}, 1, ?) >= ?")
+        arguments += [len(scope.since), scope.since]
+    if scope.until:
+        conditions.append(f"substr({_ARTICLE_DATE}, 1, ?) <= ?")
+        arguments += [len(scope.until), scope.until]
+    if scope.within:
+        conditions.append("(a.file = ? OR substr(a.file, 1, ?) = ?)")
+        arguments += [scope.within, len(scope.within) + 1, scope.within + "/"]
+    if scope.outlet:
+        conditions.append("lower(a.outlet) = lower(?)")
+        arguments.append(scope.outlet)
+    return " AND ".join(conditions) or "1", tuple(arguments)
 
 
 class Articles(Mapping[str, ArticleRecord]):

@@ -56,19 +56,26 @@ def server(settings: Settings):
                 "closest_sentences": c.highlighted(), "score": c.score, "gives_orders": c.addresses_assistant}
 
     @tool
-    def search_articles(query: str, limit: int = 5) -> dict:
+    def search_articles(query: str, limit: int = 5, since: str | None = None, until: str | None = None,
+                        within: str | None = None, outlet: str | None = None) -> dict:
         """The passages of the user's news articles that best match a question or a few words, best
         first (meaning and keywords; the names and dates it asks for), without a model: each with
         its article's source, title, date, outlet and address, its text and character offsets in the
-        article, and its sentences closest to the query. `limit`: 1 to 50."""
-        return {"passages": [passage(c) for c in rag.search(query, limit=limit, settings=settings)]}
+        article, and its sentences closest to the query. `limit`: 1 to 50. To search some articles
+        only: `since` and `until` (a year, month or day: "2024", "2024-05", "2024-05-16"), `within`
+        (a folder or file of the library), `outlet` (as find_articles gives it)."""
+        scope = rag.Scope(since=since, until=until, within=within, outlet=outlet)
+        return {"passages": [passage(c) for c in rag.search(query, limit=limit, settings=settings, scope=scope)]}
 
     @tool
-    def ask(question: str) -> dict:
+    def ask(question: str, since: str | None = None, until: str | None = None, within: str | None = None,
+            outlet: str | None = None) -> dict:
         """A cited answer from the user's news articles, written by a local model (a few seconds to
         half a minute on a CPU): its text with [n] markers, each citation's passage and sentences,
-        or "The articles do not say." when they do not (abstained true)."""
-        answer = rag.ask(question, settings=settings)
+        or "The articles do not say." when they do not (abstained true). `since`, `until`,
+        `within`, `outlet`: answer from those articles only, as for search_articles."""
+        answer = rag.ask(question, settings=settings, scope=rag.Scope(since=since, until=until, within=within,
+                                                                       outlet=outlet))
         return {"answer": answer.text, "abstained": answer.abstained, "why_declined": answer.why_declined,
                 "citations": [{"n": c.n, **{k: v for k, v in passage(c).items() if k != "rank"}}
                               for c in answer.citations]}

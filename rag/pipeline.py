@@ -32,6 +32,7 @@ from rag.prompt import CORRECTION, NOT_COVERED, answer_grammar, build_messages, 
 from rag.query import unread_script
 from rag.retrieval import passages_for
 from rag.schema import Answer, Checking, Citation, Correcting, IndexInfo, Retrieved, Streamed, Timings
+from rag.scope import Scope
 from rag.sync import sync_folder
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ def build_index(source_dir: str | Path, index_dir: str | Path | None = None, *,
 
 
 def ask_stream(question: str, *, index_dir: str | Path | None = None, history: list[dict] | None = None,
-               top_k: int | None = None, settings: Settings | None = None) -> Iterator[Streamed]:
+               top_k: int | None = None, settings: Settings | None = None,
+               scope: Scope | None = None) -> Iterator[Streamed]:
     """Yield the passages found (a Retrieved) as soon as retrieval is done, then the answer text
     piece by piece as the model writes it, then (when the model is asked for a second opinion on
     it, rag.consistency) a Checking, then (when it declined a yes/no question and is asked once
@@ -64,12 +66,16 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     The pieces carry citation numbers already renumbered by first use; the Answer's text is the
     checked version (a sentence may be re-attributed or, if nothing supports the answer, replaced
     by the abstention), so a caller shows the Answer's text once it arrives.
+
+    `scope` (rag.Scope): answer from the articles of a time, a folder or file, an outlet only;
+    BadInputError when no indexed article is in it.
     """
     started = time.perf_counter()
     settings = with_arguments(settings or load_settings(), top_k=top_k)
     question, history = _checked(question, settings), _checked_history(history)
-    index, embedder, rescorer = _searched(question, index_dir, settings)
-    hits = passages_for(question, index, embedder, settings.top_k, settings.relevance_gap, rescorer, history)
+    index, embedder, rescorer = _searched(question, index_dir, settings, scope)
+    hits = passages_for(question, index, embedder, settings.top_k, settings.relevance_gap, rescorer, history,
+                        scope=scope)
     timings = Timings(retrieval=time.perf_counter() - started)
 
     top_score = max((hit.score for hit in hits), default=0.0)
@@ -176,27 +182,33 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
 
 
 def search(query: str, *, index_dir: str | Path | None = None, limit: int = 10,
-           settings: Settings | None = None) -> list[Citation]:
+           settings: Settings | None = None, scope: Scope | None = None) -> list[Citation]:
     """The passages that best match `query` (a question, or a few words), best first, at most
     `limit` (1 to 50): found as a question's are (rag.retrieval: meaning and keywords fused, the
     names and dates it asks for), all of them, and without the language model: a tenth of a
     second over 150,000 articles once the embedding model is loaded. Each is a Citation: `n` its
     rank, `score` its cosine similarity to the query, `highlights` its sentence that shares most
-    words with the query, `support` the share of the query's content words it holds."""
+    words with the query, `support` the share of the query's content words it holds. `scope`: as
+    for ask_stream."""
     settings = settings or load_settings()
     query = _checked(query, settings)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_TOP_K:
         raise BadInputError(f"limit must be a whole number from 1 to {MAX_TOP_K}, not {limit!r}")
-    index, embedder, rescorer = _searched(query, index_dir, settings)
-    hits = passages_for(query, index, embedder, limit, 0, rescorer)
+    index, embedder, rescorer = _searched(query, index_dir, settings, scope)
+    hits = passages_for(query, index, embedder, limit, 0, rescorer, scope=scope)
     return [cited(n, hit, [query], index.articles) for n, hit in enumerate(hits, start=1)]
 
 
-def _searched(question: str, index_dir: str | Path | None, settings: Settings):
+def _searched(question: str, index_dir: str | Path | None, settings: Settings, scope: Scope | None = None):
     """The index, embedding model and re-ranker a question is searched with; BadInputError when it
     is written in letters none of the articles use (it would be matched on its numbers and
-    punctuation)."""
+    punctuation), or asked of a scope no article is in (it would be declined as if the articles
+    were silent)."""
     index = load_index(Path(index_dir) if index_dir is not None else settings.index_dir, settings.embedding_model)
+    if scope is not None and not isinstance(scope, Scope):
+        raise BadInputError(f"scope must be a rag.Scope, not {scope!r}")
+    if scope and not len(index.rows_in(scope)):
+        raise BadInputError(f"no indexed article is {scope.described()}: widen the scope, or leave it out")
     if written_in := unread_script(question, index.scripts):
         raise BadInputError(f"the question is written in {written_in.title()} letters, which none of the indexed "
                             "articles use: ask in the language of the articles")
@@ -220,10 +232,11 @@ def require_answer(items: Iterable[Streamed], question: str) -> Iterator[Streame
 
 
 def ask(question: str, *, index_dir: str | Path | None = None, history: list[dict] | None = None,
-        top_k: int | None = None, settings: Settings | None = None) -> Answer:
-    """Answer `question` from the indexed articles, with citations. See ask_stream."""
+        top_k: int | None = None, settings: Settings | None = None, scope: Scope | None = None) -> Answer:
+    """Answer `question` from the indexed articles (those in `scope`, if given), with citations.
+    See ask_stream."""
     for item in require_answer(ask_stream(question, index_dir=index_dir, history=history, top_k=top_k,
-                                          settings=settings), question):
+                                          settings=settings, scope=scope), question):
         pass
     return item
 

@@ -20,6 +20,7 @@ from rag.index import StoredIndex
 from rag.query import (article_time_terms, asked_names, asked_times, asks_latest, fits_question, question_parts,
                        standalone_query, time_terms, without_recency)
 from rag.schema import Chunk, Hit
+from rag.scope import Scope
 from rag.spelling import respell
 from rag.text import folded
 
@@ -41,11 +42,12 @@ def search_text(question: str, history: list[dict] | None, index: StoredIndex, e
 
 
 def retrieve(question: str, index: StoredIndex, embedder: Embedder | Joined, top_k: int,
-             rescorer: Embedder | None = None, history: list[dict] | None = None, today: date | None = None
-             ) -> list[Hit]:
+             rescorer: Embedder | None = None, history: list[dict] | None = None, today: date | None = None,
+             scope: Scope | None = None) -> list[Hit]:
     """The top_k passages for `question` (a follow-up searched as its standalone query), best
     first; each Hit's score is its cosine similarity to the query. Relative times in the question
-    ("last month") are read against `today` (default: the clock's).
+    ("last month") are read against `today` (default: the clock's). With a `scope`, only its
+    articles' passages are searched (both rankings).
 
     Measured on the seeds: MiniLM alone ranks "Among the few tangible outcomes of the Istanbul
     talks..." 5th for "What came out of the May 2025 Istanbul talks?", BM25 alone misses
@@ -56,8 +58,8 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder | Joined, top
     query = search_text(question, history, index, embedder)
     query_vector = embedder.embed_query(query)
     # One dense ranking per embedding model (rag.embedding.Joined), the first model's first.
-    dense = [[row for row, _ in index.search(_only(query_vector, span), CANDIDATES)] for span in embedder.spans]
-    rankings = [dense[0], index.keyword_search(query, CANDIDATES), *dense[1:]]
+    dense = [[row for row, _ in index.search(_only(query_vector, span), CANDIDATES, scope)] for span in embedder.spans]
+    rankings = [dense[0], index.keyword_search(query, CANDIDATES, scope), *dense[1:]]
     chunks = index.chunks(sorted({row for ranking in rankings for row in ranking}))
     # Only the question as asked sets the time preference: a follow-up inherits the earlier
     # question's subject, not its date ("in May 2025" would favour every chunk of that article).
@@ -92,7 +94,7 @@ def retrieve(question: str, index: StoredIndex, embedder: Embedder | Joined, top
 
 def passages_for(question: str, index: StoredIndex, embedder: Embedder | Joined, top_k: int, gap: float,
                  rescorer: Embedder | None = None, history: list[dict] | None = None,
-                 today: date | None = None) -> list[Hit]:
+                 today: date | None = None, scope: Scope | None = None) -> list[Hit]:
     """The passages to show the model for `question`: retrieve's top_k, those within reach of the
     best one (`gap`: within_reach). A question that asks two things (rag.query.question_parts)
     gets each part's, taken in turn, top_k in all: one search for both finds mostly the first
@@ -100,9 +102,11 @@ def passages_for(question: str, index: StoredIndex, embedder: Embedder | Joined,
     t028-t030, news dev n039, BBC dev b027-b028; 2026-12-05), the passages shown covered 9 of
     their 22 gold articles, by parts 13; end to end 3 were answered right instead of 1, none
     worse, with one model call (asked as two questions, one after the other: 2 right, two calls).
-    A follow-up is searched as one question (rag.query.standalone_query)."""
+    A follow-up is searched as one question (rag.query.standalone_query). With a `scope`, only
+    its articles are searched (rag.scope)."""
     parts = question_parts(question) if not history else [question]
-    found = [within_reach(retrieve(part, index, embedder, top_k, rescorer, history, today), gap) for part in parts]
+    found = [within_reach(retrieve(part, index, embedder, top_k, rescorer, history, today, scope), gap)
+             for part in parts]
     chosen: dict[str, Hit] = {}
     for in_turn in zip_longest(*found):
         for hit in in_turn:

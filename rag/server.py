@@ -1,12 +1,15 @@
 """`rag serve`: the core over HTTP, in the OpenAI chat format, with the web app on the same port.
 
 Routes (all behind the login when one is set):
-  POST /v1/chat/completions   OpenAI's chat format, `stream` true (server-sent events) or false
+  POST /v1/chat/completions   OpenAI's chat format, `stream` true (server-sent events) or false;
+                              "scope"? (the OpenAI clients' extra_body) as for /api/ask
   GET  /v1/models             one model id per generator the UI offers
   GET  /healthz               the index loads and the default generator is installed
-  POST /api/ask               {"question", "history"?, "model"?, "top_k"?} -> asdict(Answer)
+  POST /api/ask               {"question", "history"?, "model"?, "top_k"?, "scope"?} -> asdict(Answer);
+                              scope: {"since"?, "until"?, "within"?, "outlet"?} (rag.Scope)
   GET  /api/articles          ?q=WORDS&limit=N -> the indexed articles a search finds, and how many
-  GET  /api/search            ?q=QUESTION&limit=N -> the passages that best match it, without the model
+  GET  /api/search            ?q=QUESTION&limit=N&since=&until=&within=&outlet= -> the passages that
+                              best match it, without the model
   /                           the Gradio app (ui.app), mounted: one process, one model in memory
 
 An answer's text keeps its `[n]` markers; its citations and whether it abstained travel beside
@@ -51,6 +54,7 @@ from rag.loading import web_address
 from rag.models import offered_generators
 from rag.pipeline import require_answer
 from rag.schema import Answer, Checking, Citation, Correcting, Streamed
+from rag.scope import Scope
 from rag.text import CITATION
 
 log = logging.getLogger(__name__)
@@ -83,6 +87,7 @@ class Chat:
     model: str
     stream: bool = False
     include_usage: bool = False
+    scope: Scope | None = None
 
 
 async def read_body(request: Request) -> bytes:
@@ -137,7 +142,20 @@ def parse_chat(data: dict, settings: Settings) -> Chat:
     if data.get("n") not in (None, 1):
         raise RequestError("n must be 1: there is one checked answer per question", "n")
     return Chat(turns[-1]["content"], conversation(turns[:-1]), _model(data.get("model"), settings), stream,
-                include_usage)
+                include_usage, parse_scope(data.get("scope")))
+
+
+def parse_scope(value) -> Scope | None:
+    """A request's "scope": an object with any of since, until, within and outlet (rag.Scope)."""
+    if value is None:
+        return None
+    names = [field.name for field in dataclasses.fields(Scope)]
+    if not isinstance(value, dict) or not set(value) <= set(names):
+        raise RequestError(f"scope must be an object with any of {', '.join(names)}", "scope")
+    try:
+        return Scope(**value)
+    except BadInputError as exc:
+        raise RequestError(str(exc), "scope") from None
 
 
 def parse_messages(messages, param: str) -> list[dict]:
@@ -190,11 +208,13 @@ def _model(model, settings: Settings) -> str:
     return model
 
 
-def answers(question: str, history: list[dict], settings: Settings) -> Iterator[Streamed]:
+def answers(question: str, history: list[dict], settings: Settings, scope: Scope | None = None
+            ) -> Iterator[Streamed]:
     """rag.ask_stream in this process's queue: the turn is held until the answer is complete or
     the caller drops the iterator (a client that went away)."""
     with _ANSWERING.turn():
-        yield from require_answer(rag.ask_stream(question, history=history, settings=settings), question)
+        yield from require_answer(rag.ask_stream(question, history=history, settings=settings, scope=scope),
+                                  question)
 
 
 def _finite(value):
@@ -350,7 +370,7 @@ def create_app(settings: Settings | None = None, *,
     async def chat_completions(request: Request):
         chat = parse_chat(parse_body(await read_body(request)), settings)
         run = dataclasses.replace(settings, generator=chat.model)
-        rest = await started(answers(chat.question, chat.history, run))
+        rest = await started(answers(chat.question, chat.history, run, chat.scope))
         if chat.stream:
             return _Stream(_relay(events(chat, rest, run)), media_type="text/event-stream",
                            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -368,7 +388,8 @@ def create_app(settings: Settings | None = None, *,
             raise RequestError(f"top_k must be a whole number from 1 to {MAX_TOP_K}, not {top_k!r}", "top_k")
         run = dataclasses.replace(settings, generator=_model(data.get("model"), settings),
                                   top_k=top_k or settings.top_k)
-        return _finite(asdict(await _answer(await started(answers(question, history, run)), request)))
+        asked = answers(question, history, run, parse_scope(data.get("scope")))
+        return _finite(asdict(await _answer(await started(asked), request)))
 
     # Without these the mounted web app answered a GET here with its own 404: a client that
     # sends the wrong method is told which one to use.
@@ -395,14 +416,18 @@ def create_app(settings: Settings | None = None, *,
         return {"object": "list", "total": total, "data": [dataclasses.asdict(a) for a in found]}
 
     @app.get("/api/search")
-    def passages_found(q: str = "", limit: str = "10"):
+    def passages_found(q: str = "", limit: str = "10", since: str | None = None, until: str | None = None,
+                       within: str | None = None, outlet: str | None = None):
         """The passages that best match `q`, best first, without the model (rag.search): at most
-        `limit`, up to MAX_TOP_K, each as an answer's citation is given."""
+        `limit`, up to MAX_TOP_K, each as an answer's citation is given; in a scope, when any of
+        since, until, within and outlet is given (rag.Scope)."""
         if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= MAX_TOP_K):
             raise RequestError(f"limit must be a whole number from 1 to {MAX_TOP_K}", param="limit")
         if not q.strip():
             raise RequestError("q is empty: give a question or words to search for", param="q")
-        return {"object": "list", "data": citations(rag.search(q, limit=int(limit), settings=settings), settings)}
+        scope = parse_scope({"since": since, "until": until, "within": within, "outlet": outlet})
+        found = rag.search(q, limit=int(limit), settings=settings, scope=scope)
+        return {"object": "list", "data": citations(found, settings)}
 
     @app.get("/healthz")
     def healthz():

@@ -53,9 +53,11 @@ def remove(index, ids: list[int]) -> None:
         index.remove_ids(np.asarray(ids, dtype=np.int64))
 
 
-def search(index, query: np.ndarray, k: int, allowed=None) -> list[tuple[int, float]]:
+def search(index, query: np.ndarray, k: int, allowed=None, share: float = 1.0) -> list[tuple[int, float]]:
     """The k nearest (id, cosine), closest first; with `allowed` (a faiss IDSelector), only among
-    the ids it selects."""
+    the ids it selects, which are `share` of the index: an IVF then reads 1/share times NPROBE
+    lists (all of them at most), so that a scope of a tenth of the archive meets as many of its
+    own vectors as an unscoped search meets of all."""
     import faiss
 
     k = min(k, index.ntotal)
@@ -63,8 +65,12 @@ def search(index, query: np.ndarray, k: int, allowed=None) -> list[tuple[int, fl
         return []
     params = None
     if allowed is not None:
-        params = (faiss.SearchParametersIVF(sel=allowed, nprobe=faiss.downcast_index(index).nprobe)
-                  if is_approximate(index) else faiss.SearchParameters(sel=allowed))
+        if is_approximate(index):
+            ivf = faiss.downcast_index(index)
+            lists = min(ivf.nlist, math.ceil(ivf.nprobe / max(share, 1e-9)))
+            params = faiss.SearchParametersIVF(sel=allowed, nprobe=lists)
+        else:
+            params = faiss.SearchParameters(sel=allowed)
     scores, ids = index.search(query.reshape(1, -1).astype(np.float32), k, params=params)
     return [(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
 
@@ -95,8 +101,18 @@ class Layered:
         self._kept = faiss.IDSelectorNot(self._removed) if self._removed is not None else None
         self.ntotal = file.ntotal - len(removed_ids) + len(added_ids)
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        found = search(self.file, query, k, self._kept) + search(self.added, query, k)
+    def search(self, query: np.ndarray, k: int, ids: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The k nearest (id, cosine); with `ids`, among those only (a scope's passages)."""
+        import faiss
+
+        if ids is None:
+            found = search(self.file, query, k, self._kept) + search(self.added, query, k)
+        else:
+            chosen = faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64))
+            # IDSelectorAnd does not own its parts: both are held here until the search is done.
+            in_file = faiss.IDSelectorAnd(self._kept, chosen) if self._kept is not None else chosen
+            found = (search(self.file, query, k, in_file, len(ids) / max(self.ntotal, 1))
+                     + search(self.added, query, k, chosen))
         return sorted(found, key=lambda hit: -hit[1])[:k]
 
     def vectors_of(self, ids: list[int]) -> np.ndarray:

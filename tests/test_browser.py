@@ -264,3 +264,23 @@ def test_a_question_asked_while_another_is_answered_shows_its_place_in_the_queue
     assert "TB2" in second.locator("#chat .message-content").last.inner_text()
     for page in pages:
         page.context.close()
+
+
+def test_keep_questions_to_some_articles_under_the_question(page):
+    """"Only some articles": a scope no article is in says so (no model is asked); one file kept
+    to, the answer's sources are that file's."""
+    page.get_by_text("Only some articles").click()
+    page.fill("#scope-since textarea", "2030")
+    page.fill("#question textarea", "What came out of the May 2025 Istanbul talks?")
+    page.keyboard.press("Enter")
+    page.wait_for_function("[...document.querySelectorAll('#chat .message-content')].some("
+                           "m => m.innerText.includes('widen the scope'))", timeout=ANSWER_MS)
+    assert "no indexed article is dated 2030 or later" in page.locator("#chat .message-content").last.inner_text()
+    page.fill("#scope-since textarea", "")
+    page.fill("#scope-within textarea", ISTANBUL)
+    answer = _ask(page, "What came out of the May 2025 Istanbul talks?")
+    _shot(page, "scoped-answer")
+    assert "1,000" in answer or "prisoner" in answer.lower(), answer
+    sources = page.locator("#sources").inner_text()
+    assert ISTANBUL in sources and not any(f"{seed.name}" in sources for seed in SEEDS.glob("*.txt")
+                                           if seed.name != ISTANBUL)

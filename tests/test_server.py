@@ -218,9 +218,35 @@ def test_the_passages_a_search_finds_are_given_as_citations_without_the_model(se
         encoding="utf-8")[first["start"]:first["end"]]
     assert first["score"] > 0.3 and Path(first["url_or_path"]) == SEEDS.resolve() / first["source"]
     for params, param in [({"q": "talks", "limit": "51"}, "limit"), ({"q": "talks", "limit": "0"}, "limit"),
-                          ({"q": " "}, "q")]:
+                          ({"q": " "}, "q"), ({"q": "talks", "since": "May 2025"}, "scope")]:
         refused = httpx.get(f"{server}/api/search", params=params)
         assert refused.status_code == 400 and refused.json()["error"]["param"] == param, refused.text
+    # Kept to some articles (rag.Scope): one file here; a scope no article is in is refused.
+    scoped = httpx.get(f"{server}/api/search", params={"q": "Where did Putin and Erdogan meet?",
+                                                       "within": ISTANBUL}).json()
+    assert {p["source"] for p in scoped["data"]} == {ISTANBUL}
+    empty = httpx.get(f"{server}/api/search", params={"q": "talks", "until": "1999"})
+    assert empty.status_code == 400
+    assert "no indexed article is dated 1999 or earlier" in empty.json()["error"]["message"]
+
+
+def test_a_question_s_scope_reaches_the_core_from_both_question_routes(client, server, monkeypatch):
+    """The OpenAI clients send it as extra_body; a malformed one is refused before any answer."""
+    scopes = []
+
+    def ask_stream(question, *, scope=None, **rest):
+        scopes.append(scope)
+        yield from _fake()(question, **rest)
+
+    monkeypatch.setattr(rag, "ask_stream", ask_stream)
+    client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Who met?"}],
+                                   extra_body={"scope": {"since": "2025-05", "within": "europe/"}})
+    httpx.post(f"{server}/api/ask", json={"question": "Who met?", "scope": {"outlet": "TRT World"}}).raise_for_status()
+    assert scopes == [rag.Scope(since="2025-05", within="europe"), rag.Scope(outlet="TRT World")]
+    for scope in ({"from": "2024"}, ["2024"], {"until": 2024}):
+        refused = httpx.post(f"{server}/api/ask", json={"question": "Who met?", "scope": scope})
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == "scope", refused.text
+    assert len(scopes) == 2
 
 
 def test_the_conversation_is_the_history_and_a_system_message_stays_out(client, monkeypatch):

@@ -86,11 +86,13 @@ def explain(exc: RagError) -> str:
 
 
 def respond(question: str, exchanges: list[Exchange], top_k: int, generator: str, show_details: bool,
+            since: str = "", until: str = "", within: str = "", outlet: str = "",
             *, settings: Settings) -> Iterator[tuple]:
     """Stream the answer to `question`; yields (textbox, chat, exchanges, panel).
 
     `top_k` and `generator` come from the session's Settings tab and override the app's
-    settings for this question only.
+    settings for this question only; `since`, `until`, `within` and `outlet` from the fields
+    under the question, which keep it to some articles (rag.Scope; empty: all of them).
     """
     exchanges = list(exchanges or [])
     run = dataclasses.replace(settings, top_k=int(top_k), generator=generator)
@@ -99,7 +101,9 @@ def respond(question: str, exchanges: list[Exchange], top_k: int, generator: str
     yield "", chat_messages(exchanges + [asked], show_details), exchanges, gr.skip()
     text, answer = "", None
     try:
-        for item in require_answer(rag.ask_stream(question, history=history(exchanges), settings=run), question):
+        scope = rag.Scope(since=since, until=until, within=within, outlet=outlet)
+        asking = rag.ask_stream(question, history=history(exchanges), settings=run, scope=scope)
+        for item in require_answer(asking, question):
             if isinstance(item, Retrieved):  # evidence first, while the model reads it
                 found = [(hit.chunk, best_sentence(hit.chunk, question)) for hit in item.hits]
                 yield "", chat_messages(exchanges + [asked], show_details, found=len(found)), exchanges, \
@@ -131,12 +135,14 @@ def respond(question: str, exchanges: list[Exchange], top_k: int, generator: str
     yield "", chat_messages(exchanges, show_details), exchanges, render.sources_panel(exchanges, show_details)
 
 
-def retry(exchanges: list[Exchange], top_k: int, generator: str, show_details: bool, *,
+def retry(exchanges: list[Exchange], top_k: int, generator: str, show_details: bool,
+          since: str = "", until: str = "", within: str = "", outlet: str = "", *,
           settings: Settings) -> Iterator[tuple]:
-    """Ask the last question again (after an error, or with other settings)."""
+    """Ask the last question again (after an error, or with other settings or articles)."""
     if not exchanges:
         return
-    yield from respond(exchanges[-1].question, exchanges[:-1], top_k, generator, show_details, settings=settings)
+    yield from respond(exchanges[-1].question, exchanges[:-1], top_k, generator, show_details,
+                       since, until, within, outlet, settings=settings)
 
 
 def undo(exchanges: list[Exchange], show_details: bool) -> tuple:
@@ -192,6 +198,13 @@ def chat_tab(settings: Settings, top_k: gr.Slider, generator: gr.Radio, show_det
             )
             question = gr.Textbox(placeholder="Ask about the articles…", show_label=False, submit_btn=True,
                                   elem_id="question")
+            with gr.Accordion("Only some articles", open=False, elem_id="scope"):
+                with gr.Row():
+                    since = gr.Textbox("", label="From", placeholder="2024 or 2024-05", elem_id="scope-since")
+                    until = gr.Textbox("", label="To", placeholder="2025-06-30", elem_id="scope-until")
+                    within = gr.Textbox("", label="Folder or file", placeholder="business", elem_id="scope-within",
+                                        info="as the Library names it")
+                    outlet = gr.Textbox("", label="Outlet", placeholder="BBC News", elem_id="scope-outlet")
             clear_button = gr.Button("Clear conversation", size="sm", variant="secondary")
         with gr.Column(scale=2):
             gr.Markdown("### Sources")
@@ -202,7 +215,7 @@ def chat_tab(settings: Settings, top_k: gr.Slider, generator: gr.Radio, show_det
                               server_functions=[view_article], elem_id="sources")
 
     asking = dict(outputs=[question, chatbot, exchanges, sources], concurrency_id="answer", concurrency_limit=1)
-    choices = [top_k, generator, show_details]
+    choices = [top_k, generator, show_details, since, until, within, outlet]
     ask = partial(respond, settings=settings)
     question.submit(ask, [question, exchanges, *choices], api_name="ask", **asking)
     # Clicking an example on the empty chat asks it right away.

@@ -1,0 +1,75 @@
+"""Which articles a question is asked over: all of them, or those of a time, a folder (or file) of
+the library, an outlet.
+
+Over years of an archive the question often knows its scope better than its words do ("what did
+the BBC say of the merger in 2024?", asked of the business section): its passages are then looked
+for only there (rag.index.StoredIndex.rows_in), by meaning and by keywords alike, not found
+everywhere and filtered after, which would leave a scope with few passages nothing to show.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from rag.errors import BadInputError
+
+# A year, a month or a day, as ISO writes it: what an article's date is compared with.
+_ISO_PREFIX = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The articles dated from `since` to `until` (each a year "2024", a month "2024-05" or a day
+    "2024-05-16", both included: until "2024" is to the end of 2024), in the library's folder or
+    file `within` ("business", "2024/05", "feeds/world.rss"), from the outlet `outlet` (as the
+    Library lists it, whatever the case). An article's date is its publication date, else the
+    latest date its text states (ArticleRecord.date); with a time set, an article with no date is
+    outside it. Unset fields do not narrow; BadInputError for a malformed one."""
+
+    since: str | None = None
+    until: str | None = None
+    within: str | None = None
+    outlet: str | None = None
+
+    def __post_init__(self):
+        for name in ("since", "until", "within", "outlet"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise BadInputError(f"{name} must be text, not {value!r}")
+            object.__setattr__(self, name, value.strip() or None if value is not None else None)
+        for name in ("since", "until"):
+            if (value := getattr(self, name)) is not None:
+                _require_iso(name, value)
+        if self.since and self.until and self.until < self.since[:len(self.until)]:
+            raise BadInputError(f"until ({self.until}) is before since ({self.since})")
+        if self.within is not None:
+            # As the Library names files: "/" between folders, none at either end.
+            object.__setattr__(self, "within", self.within.replace("\\", "/").strip("/") or None)
+
+    def __bool__(self) -> bool:
+        return any((self.since, self.until, self.within, self.outlet))
+
+    def described(self) -> str:
+        """What it keeps, as a reason names it: "dated from 2024 to 2024-06, in business, from BBC"."""
+        parts = []
+        if self.since and self.until:
+            parts.append(f"dated from {self.since} to {self.until}")
+        elif self.since or self.until:
+            parts.append(f"dated {self.since} or later" if self.since else f"dated {self.until} or earlier")
+        if self.within:
+            parts.append(f"in {self.within}")
+        if self.outlet:
+            parts.append(f"from {self.outlet}")
+        return ", ".join(parts) or "every article"
+
+
+def _require_iso(name: str, value: str) -> None:
+    if not _ISO_PREFIX.fullmatch(value):
+        raise BadInputError(f"{name} must be a year, month or day as 2024, 2024-05 or 2024-05-16, not {value!r}")
+    year, month, day = (value.split("-") + ["01", "01"])[:3]
+    try:
+        date(int(year), int(month), int(day))
+    except ValueError:
+        raise BadInputError(f"{name} is not a date of the calendar: {value!r}") from None
