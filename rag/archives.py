@@ -206,8 +206,7 @@ def _row_article(path: Path, source: str | None, origin: str | None, where: str,
     fields: dict[str, str] = {}
     for name, value in row.items():
         role = field_role(name, value)
-        value = _field_value(value, "\n" if role == "text" else ", ")
-        if role and role not in fields and value:
+        if role and role not in fields and (value := _field_value(value, "\n" if role == "text" else ", ")):
             fields[role] = value
     if any("\0" in value for value in fields.values()):
         raise BadInputError(f"{where}: it holds a NUL byte (damaged data?)")
@@ -221,9 +220,14 @@ def _row_article(path: Path, source: str | None, origin: str | None, where: str,
 
 
 def _field_value(value, joiner: str) -> str:
-    """A field's value as text: a list's values joined, an object's name; "" for none."""
+    """A field's value as text: a list's values joined (a list inside it is no value: JSON nests
+    thousands deep), an object's name; "" for none."""
     if isinstance(value, list):
-        return joiner.join(part for part in (_field_value(item, joiner) for item in value) if part)
+        return joiner.join(part for part in map(_scalar, value) if part)
+    return _scalar(value)
+
+
+def _scalar(value) -> str:
     if isinstance(value, dict):
         value = value.get("name")
     return str(value).strip() if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""

@@ -38,7 +38,7 @@ class Scope:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise BadInputError(f"{name} must be text, not {value!r}")
-            object.__setattr__(self, name, value.strip() or None if value is not None else None)
+            object.__setattr__(self, name, (value or "").strip() or None)  # a field left blank: unset
         for name in ("since", "until"):
             if (value := getattr(self, name)) is not None:
                 _require_iso(name, value)
