@@ -193,6 +193,15 @@ def test_json_lines_saved_as_json_are_read_line_by_line(tmp_path):
         ("News_Category_Dataset.json#2", "line 2", "Bridge shut")]
 
 
+def test_a_field_nested_deep_is_no_value_and_the_article_is_kept(tmp_path):
+    """A list inside a list is not read: reading it all ran past Python's recursion limit."""
+    story = tmp_path / "deep.json"
+    story.write_text(json.dumps({"text": "Ships sail again.", "authors": json.loads("[" * 900 + "]" * 900)}),
+                     encoding="utf-8")
+    [article], _ = load_file(story)
+    assert (article.text, article.author) == ("Ships sail again.\n", None)
+
+
 @pytest.mark.parametrize("content, reason", [
     ('[{"text": "cut off', "not readable JSON \\(Unterminated string"),
     ("[1, 2, 3]", "neither an article \\(a JSON object\\) nor a list of articles"),
