@@ -282,7 +282,8 @@ def _version() -> str:
 def _scope_options(command: argparse.ArgumentParser) -> None:
     """Options that keep a question to some articles (rag.Scope)."""
     scope = command.add_argument_group("only some articles")
-    scope.add_argument("--since", metavar="DATE", help="dated this year, month or day or later (2024, 2024-05)")
+    scope.add_argument("--since", metavar="DATE",
+                       help="dated this year, month or day or later (2024, 2024-05, May 2024)")
     scope.add_argument("--until", metavar="DATE", help="dated this year, month or day or earlier (until 2024: "
                                                       "to the end of 2024)")
     scope.add_argument("--within", metavar="FOLDER", help="in this folder or file of the library (business, "

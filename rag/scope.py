@@ -21,12 +21,13 @@ _ISO_PREFIX = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
 
 @dataclass(frozen=True)
 class Scope:
-    """The articles dated from `since` to `until` (each a year "2024", a month "2024-05" or a day
-    "2024-05-16", both included: until "2024" is to the end of 2024), in the library's folder or
-    file `within` ("business", "2024/05", "feeds/world.rss"), from the outlet `outlet` (as the
-    Library lists it, whatever the case). An article's date is its publication date, else the
-    latest date its text states (ArticleRecord.date); with a time set, an article with no date is
-    outside it. Unset fields do not narrow; BadInputError for a malformed one."""
+    """The articles dated from `since` to `until` (each a year "2024", a month "2024-05" or "May
+    2024", or a day "2024-05-16" or "16 May 2024", both included: until "2024" is to the end of
+    2024), in the library's folder or file `within` ("business", "2024/05", "feeds/world.rss"),
+    from the outlet `outlet` (as the Library lists it, whatever the case). An article's date is
+    its publication date, else the latest date its text states (ArticleRecord.date); with a time
+    set, an article with no date is outside it. Unset or blank fields do not narrow;
+    BadInputError for a malformed one."""
 
     since: str | None = None
     until: str | None = None
@@ -41,7 +42,7 @@ class Scope:
             object.__setattr__(self, name, (value or "").strip() or None)  # a field left blank: unset
         for name in ("since", "until"):
             if (value := getattr(self, name)) is not None:
-                _require_iso(name, value)
+                object.__setattr__(self, name, _iso(name, value))
         if self.since and self.until and self.until < self.since[:len(self.until)]:
             raise BadInputError(f"until ({self.until}) is before since ({self.since})")
         if self.within is not None:
@@ -65,11 +66,22 @@ class Scope:
         return ", ".join(parts) or "every article"
 
 
-def _require_iso(name: str, value: str) -> None:
+def _iso(name: str, value: str) -> str:
+    """`value` as an ISO year, month or day: as written ("2024-05"), or a date written out as news
+    writes one ("May 2024", "16 May 2024", "May 16, 2024": rag.loading.dates_in, which reads an
+    article's dates)."""
+    from rag.loading import dates_in
+
     if not _ISO_PREFIX.fullmatch(value):
-        raise BadInputError(f"{name} must be a year, month or day as 2024, 2024-05 or 2024-05-16, not {value!r}")
+        written = dates_in(value)
+        # A date and nothing else: "May 2024 to June" is not May 2024.
+        if len(written) != 1 or len(value.split()) > 3:
+            raise BadInputError(f"{name} must be a year, month or day as 2024, 2024-05, 2024-05-16 or May 2024, "
+                                f"not {value!r}")
+        return written[0]
     year, month, day = (value.split("-") + ["01", "01"])[:3]
     try:
         date(int(year), int(month), int(day))
     except ValueError:
         raise BadInputError(f"{name} is not a date of the calendar: {value!r}") from None
+    return value

@@ -282,5 +282,6 @@ def test_keep_questions_to_some_articles_under_the_question(page):
     _shot(page, "scoped-answer")
     assert "1,000" in answer or "prisoner" in answer.lower(), answer
     sources = page.locator("#sources").inner_text()
+    assert f"among the articles in {ISTANBUL}" in sources  # the panel says which articles were asked
     assert ISTANBUL in sources and not any(f"{seed.name}" in sources for seed in SEEDS.glob("*.txt")
                                            if seed.name != ISTANBUL)

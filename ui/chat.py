@@ -43,6 +43,7 @@ class Exchange:
     answer: Answer | None = None
     error: str | None = None
     generator: str = ""  # the model that answered, for the details
+    scope: str = ""  # the articles it was asked of, when not all (rag.Scope.described): "dated 2024 or later"
 
 
 def chat_messages(exchanges: list[Exchange], show_details: bool, streaming: str | None = None,
@@ -102,12 +103,13 @@ def respond(question: str, exchanges: list[Exchange], top_k: int, generator: str
     text, answer = "", None
     try:
         scope = rag.Scope(since=since, until=until, within=within, outlet=outlet)
+        asked.scope = scope.described() if scope else ""
         asking = rag.ask_stream(question, history=history(exchanges), settings=run, scope=scope)
         for item in require_answer(asking, question):
             if isinstance(item, Retrieved):  # evidence first, while the model reads it
                 found = [(hit.chunk, best_sentence(hit.chunk, question)) for hit in item.hits]
                 yield "", chat_messages(exchanges + [asked], show_details, found=len(found)), exchanges, \
-                    render.evidence_panel(question, found)
+                    render.evidence_panel(question, found, asked.scope)
             elif isinstance(item, Checking):  # the answer may still be withdrawn: say so while it is checked
                 yield "", chat_messages(exchanges + [asked], show_details, streaming=text, checking=item.samples), \
                     exchanges, gr.skip()
@@ -200,7 +202,7 @@ def chat_tab(settings: Settings, top_k: gr.Slider, generator: gr.Radio, show_det
                                   elem_id="question")
             with gr.Accordion("Only some articles", open=False, elem_id="scope"):
                 with gr.Row():
-                    since = gr.Textbox("", label="From", placeholder="2024 or 2024-05", elem_id="scope-since")
+                    since = gr.Textbox("", label="From", placeholder="2024 or May 2024", elem_id="scope-since")
                     until = gr.Textbox("", label="To", placeholder="2025-06-30", elem_id="scope-until")
                     within = gr.Textbox("", label="Folder or file", placeholder="business", elem_id="scope-within",
                                         info="as the Library names it")

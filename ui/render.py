@@ -92,9 +92,10 @@ def sources_panel(exchanges: list[Exchange], show_details: bool) -> str:
     return f'<div class="sources-panel">{"".join(sections)}</div>'
 
 
-def evidence_panel(question: str, found: list[tuple[Chunk, tuple[int, int]]]) -> str:
+def evidence_panel(question: str, found: list[tuple[Chunk, tuple[int, int]]], scope: str = "") -> str:
     """The passages found for `question`, shown while the model reads them (seconds on a CPU),
-    each with its sentence closest to the question marked: (chunk, (sentence start, end))."""
+    each with its sentence closest to the question marked: (chunk, (sentence start, end));
+    `scope`: the articles searched, when not all (rag.Scope.described)."""
     passages = "".join(
         f'<article class="source evidence"><header><div><strong>{escape(chunk.title)}</strong>'
         f'<div class="source-meta">{escape(chunk.source)}</div></div></header>'
@@ -102,8 +103,13 @@ def evidence_panel(question: str, found: list[tuple[Chunk, tuple[int, int]]]) ->
         "</article>"
         for chunk, sentence in found)
     return (f'<div class="sources-panel"><section class="answer-sources evidence-found">'
-            f'<p class="sources-question">Passages found for “{_isolated(question)}”. The answer is being written '
-            f'from them…</p>{passages}</section></div>')
+            f'<p class="sources-question">Passages found for “{_isolated(question)}”{_among(scope)}. The answer is '
+            f'being written from them…</p>{passages}</section></div>')
+
+
+def _among(scope: str) -> str:
+    """Which articles a question was asked of, after it, when not all."""
+    return f" among the articles {escape(scope)}" if scope else ""
 
 
 def article_view(article: Article, c_start: int, c_end: int, highlights: list[tuple[int, int]]) -> str:
@@ -154,7 +160,7 @@ def _with_chips(k: int, escaped: str, citations: dict[int, Citation]) -> str:
 
 def _section(k: int, exchange: Exchange, show_details: bool, hidden: bool) -> str:
     answer = exchange.answer
-    parts = [f'<p class="sources-question">Sources for “{_isolated(exchange.question)}”</p>']
+    parts = [f'<p class="sources-question">Sources for “{_isolated(exchange.question)}”{_among(exchange.scope)}</p>']
     if answer.citations:
         parts += [_source(k, c) for c in answer.citations]
     elif answer.withdrawn:
