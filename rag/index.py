@@ -59,6 +59,9 @@ VERSION_1_MANIFEST = "manifest.json"
 KEYWORD_POSTINGS = 10_000
 # Article records a generation keeps once read (the passages of a few questions' worth).
 RECORDS_HELD = 4096
+# Scopes whose passages a generation keeps (StoredIndex.rows_in): a server's readers may try many,
+# and one over a million passages holds 8 MB.
+SCOPES_HELD = 8
 # Words looked up in one statement (SQLite allows 32,766 parameters).
 _LOOKUPS = 5_000
 # The vector file is rewritten when the passages added and removed since it was written reach this
@@ -177,13 +180,16 @@ class StoredIndex:
     def rows_in(self, scope: Scope) -> np.ndarray:
         """The row ids of the passages of the articles in `scope` (rag.scope), ascending; found
         once per scope and generation, so a conversation kept to one scope pays for it once."""
-        if scope not in self._scoped:
+        if (rows := self._scoped.get(scope)) is None:
             where, arguments = _scope_condition(scope)
             with self._lock:
-                rows = self._db.execute(f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id "
-                                        f"WHERE c.id <= ? AND {where} ORDER BY c.id", (self.last_row, *arguments))
-                self._scoped[scope] = np.fromiter((row for row, in rows), dtype=np.int64)
-        return self._scoped[scope]
+                found = self._db.execute(f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id "
+                                         f"WHERE c.id <= ? AND {where} ORDER BY c.id", (self.last_row, *arguments))
+                rows = np.fromiter((row for row, in found), dtype=np.int64)
+                while len(self._scoped) >= SCOPES_HELD:  # the oldest first: a dict keeps its order
+                    self._scoped.pop(next(iter(self._scoped)))
+                self._scoped[scope] = rows
+        return rows
 
     def search(self, query_vector: np.ndarray, k: int, scope: Scope | None = None) -> list[tuple[int, float]]:
         """The k passages closest to query_vector: (row id, cosine), closest first; with a scope,
