@@ -288,7 +288,7 @@ def _scope_options(command: argparse.ArgumentParser) -> None:
                                                       "to the end of 2024)")
     scope.add_argument("--within", metavar="FOLDER", help="in this folder or file of the library (business, "
                                                           "2024/05, feeds/world.rss)")
-    scope.add_argument("--outlet", help="from this outlet, as `rag articles` lists it (any case)")
+    scope.add_argument("--outlet", help="from an outlet whose name holds these words (BBC: BBC News)")
 
 
 def _scope(args) -> Scope:

@@ -311,9 +311,9 @@ def _scope_condition(scope: Scope) -> tuple[str, tuple]:
     if scope.within:
         conditions.append("(a.file = ? OR substr(a.file, 1, ?) = ?)")
         arguments += [scope.within, len(scope.within) + 1, scope.within + "/"]
-    if scope.outlet:
-        conditions.append("lower(a.outlet) = lower(?)")
-        arguments.append(scope.outlet)
+    if scope.outlet:  # its whole words, in order: "BBC" is "BBC News", "guardian" "The Guardian"
+        conditions.append("(' ' || lower(a.outlet) || ' ') LIKE ? ESCAPE '\\'")
+        arguments.append("% " + re.sub(r"([\\%_])", r"\\\1", scope.outlet.lower()) + " %")
     return " AND ".join(conditions) or "1", tuple(arguments)
 
 

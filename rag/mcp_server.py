@@ -63,7 +63,8 @@ def server(settings: Settings):
         its article's source, title, date, outlet and address, its text and character offsets in the
         article, and its sentences closest to the query. `limit`: 1 to 50. To search some articles
         only: `since` and `until` (a year, month or day: "2024", "2024-05", "2024-05-16"), `within`
-        (a folder or file of the library), `outlet` (as find_articles gives it)."""
+        (a folder or file of the library), `outlet` (words of its name, as find_articles gives it:
+        "BBC" is "BBC News")."""
         scope = rag.Scope(since=since, until=until, within=within, outlet=outlet)
         return {"passages": [passage(c) for c in rag.search(query, limit=limit, settings=settings, scope=scope)]}
 

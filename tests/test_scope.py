@@ -64,11 +64,13 @@ def test_a_search_kept_to_a_folder_a_file_a_time_or_an_outlet_finds_only_its_art
     assert sources(in_2024) == {"fisheries/cod.txt"} and {c.date for c in in_2024} == {"2024-03-03"}
     assert sources(rag.search(question, settings=library, scope=rag.Scope(until="2023-12"))) >= {"older.jsonl#1"}
     assert all(c.date >= "2025-05" for c in rag.search(question, settings=library, scope=rag.Scope(since="2025-05")))
-    # An outlet as the Library lists it, whatever the case.
-    assert sources(rag.search(question, settings=library, scope=rag.Scope(outlet="harbour times"))) == {
-        "older.jsonl#1"}
-    assert sources(rag.search(question, settings=library, scope=rag.Scope(outlet="TRT World"))) == {
-        f"ukraine/{TALKS}"}
+    # An outlet by the words of its name, whole and in order, whatever the case.
+    for outlet in ("harbour times", "Harbour", "times"):
+        assert sources(rag.search(question, settings=library, scope=rag.Scope(outlet=outlet))) == {"older.jsonl#1"}
+    assert sources(rag.search(question, settings=library, scope=rag.Scope(outlet="TRT"))) == {f"ukraine/{TALKS}"}
+    for outlet in ("harb", "times harbour", "%", "_arbour times"):
+        with pytest.raises(BadInputError, match="no indexed article is from"):
+            rag.search(question, settings=library, scope=rag.Scope(outlet=outlet))
 
 
 def test_a_passage_only_the_keywords_find_is_found_in_its_scope(library):
