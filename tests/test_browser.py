@@ -285,3 +285,16 @@ def test_keep_questions_to_some_articles_under_the_question(page):
     assert f"among the articles in {ISTANBUL}" in sources  # the panel says which articles were asked
     assert ISTANBUL in sources and not any(f"{seed.name}" in sources for seed in SEEDS.glob("*.txt")
                                            if seed.name != ISTANBUL)
+
+
+def test_ask_about_one_file_from_the_library(page):
+    """The Library's "Ask about this file" opens the chat with its questions kept to that file."""
+    _open_tab(page, "Library")
+    _library_rows(page, len(list(SEEDS.glob("*.txt"))))
+    page.locator("#library-remove-choice input").click()
+    page.get_by_role("option", name=ISTANBUL).click()
+    page.locator("#library-ask-about").click()
+    page.wait_for_function(f"document.querySelector('#scope-within textarea')?.value === {ISTANBUL!r}")
+    _shot(page, "ask-about-a-file")
+    assert page.get_by_role("tab", name="Chat").get_attribute("aria-selected") == "true"
+    assert page.locator("#scope-within textarea").is_visible()  # its accordion opened to show it

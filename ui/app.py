@@ -51,16 +51,17 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                              render=False, elem_id="setting-model")
         show_details = gr.Checkbox(True, label="Show retrieval details (timings, passages and their scores)",
                                    render=False, elem_id="setting-details")
-        with gr.Tab("Chat", id="chat"):
-            chat_tab(settings, top_k, generator, show_details)
-        with gr.Tab("Library", id="library") as tab:
-            library_tab(settings, app, tab)
-        with gr.Tab("Settings", id="settings"):
-            gr.Markdown("These apply to this browser session only. Their defaults come from the same settings "
-                        "as the command line (`rag.toml`, `RAG_*` environment variables).")
-            top_k.render()
-            generator.render()
-            show_details.render()
+        with gr.Tabs() as tabs:
+            with gr.Tab("Chat", id="chat"):
+                within, scope_fields = chat_tab(settings, top_k, generator, show_details)
+            with gr.Tab("Library", id="library") as tab:
+                library_tab(settings, app, tab, ask_about=(within, scope_fields, tabs))
+            with gr.Tab("Settings", id="settings"):
+                gr.Markdown("These apply to this browser session only. Their defaults come from the same settings "
+                            "as the command line (`rag.toml`, `RAG_*` environment variables).")
+                top_k.render()
+                generator.render()
+                show_details.render()
     return app
 
 

@@ -181,8 +181,11 @@ def _example_text(example: gr.SelectData) -> str:
     return example.value["text"]
 
 
-def chat_tab(settings: Settings, top_k: gr.Slider, generator: gr.Radio, show_details: gr.Checkbox) -> None:
-    """The chat and its sources panel with their events; call inside a `gr.Tab`."""
+def chat_tab(settings: Settings, top_k: gr.Slider, generator: gr.Radio,
+             show_details: gr.Checkbox) -> tuple[gr.Textbox, gr.Accordion]:
+    """The chat and its sources panel with their events; call inside a `gr.Tab`. Returns the
+    field of the folder or file questions are kept to, and the fields' accordion, which the
+    Library's "Ask about this file" fills and opens."""
     exchanges = gr.State([])
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
@@ -200,7 +203,7 @@ def chat_tab(settings: Settings, top_k: gr.Slider, generator: gr.Radio, show_det
             )
             question = gr.Textbox(placeholder="Ask about the articles…", show_label=False, submit_btn=True,
                                   elem_id="question")
-            with gr.Accordion("Only some articles", open=False, elem_id="scope"):
+            with gr.Accordion("Only some articles", open=False, elem_id="scope") as scope_fields:
                 with gr.Row():
                     since = gr.Textbox("", label="From", placeholder="2024 or May 2024", elem_id="scope-since")
                     until = gr.Textbox("", label="To", placeholder="2025-06-30", elem_id="scope-until")
@@ -232,3 +235,4 @@ def chat_tab(settings: Settings, top_k: gr.Slider, generator: gr.Radio, show_det
               api_visibility="private")
     show_details.change(redraw, [exchanges, show_details], [chatbot, sources],
                         api_visibility="private")
+    return within, scope_fields

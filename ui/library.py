@@ -112,12 +112,23 @@ def reindex(progress=gr.Progress(track_tqdm=True), *, settings: Settings) -> str
     return _done("Re-indexed the library folder", info)
 
 
+def asking_about(source: str | None) -> tuple:
+    """The chat, its questions kept to the file chosen (rag.Scope's `within`), its scope fields
+    open to show it; nothing changes when no file is chosen."""
+    if not source:
+        return gr.skip(), gr.skip(), gr.skip()
+    return source, gr.Accordion(open=True), gr.Tabs(selected="chat")
+
+
 def _listed(suffixes: tuple[str, ...]) -> str:
     return "/".join(f"`{suffix}`" for suffix in suffixes)
 
 
-def library_tab(settings: Settings, app: gr.Blocks, tab: gr.Tab) -> None:
-    """The library's components and events; call inside `tab` of `app`."""
+def library_tab(settings: Settings, app: gr.Blocks, tab: gr.Tab,
+                ask_about: tuple[gr.Textbox, gr.Accordion, gr.Tabs]) -> None:
+    """The library's components and events; call inside `tab` of `app`. `ask_about`: the chat's
+    field of the folder or file its questions are kept to, the accordion it is in, and the tabs,
+    which "Ask about this file" fills, opens and switches to the chat."""
     mb, archive_mb = settings.max_file_bytes / 1_000_000, settings.max_archive_bytes / 1_000_000
     gr.Markdown(f"The articles the chat answers from. Add {_listed(ARTICLE_SUFFIXES)} files (one article each, "
                 f"up to {mb:g} MB; a page saved with its images, `.mhtml` or `.webarchive`, an e-mail, `.eml`, or a "
@@ -142,8 +153,9 @@ def library_tab(settings: Settings, app: gr.Blocks, tab: gr.Tab) -> None:
             # Its choices are filled when the tab opens; any name is accepted here because
             # rag.library refuses one the index does not list (choices fixed at start-up made
             # an article added later impossible to remove through the API).
-            chosen = gr.Dropdown([], value=None, label="File to remove", allow_custom_value=True,
+            chosen = gr.Dropdown([], value=None, label="File", allow_custom_value=True,
                                  elem_id="library-remove-choice")
+            ask_button = gr.Button("Ask about this file", elem_id="library-ask-about", variant="primary")
             remove_button = gr.Button("Remove file", variant="stop", elem_id="library-remove")
             reindex_button = gr.Button("Re-index the folder", elem_id="library-reindex",
                                        variant="secondary")
@@ -160,6 +172,7 @@ def library_tab(settings: Settings, app: gr.Blocks, tab: gr.Tab) -> None:
                         js="(source) => source && confirm(`Remove ${source} from the library?`) ? source : null",
                         api_name="remove_article", **writing).then(**show)
     reindex_button.click(partial(reindex, settings=settings), None, status, api_name="reindex", **writing).then(**show)
+    ask_button.click(asking_about, chosen, list(ask_about), api_visibility="private")
     # Searched as it is typed; only the last of the searches typed meanwhile runs.
     search.change(partial(shown, settings=settings), search, [articles, chosen, count], api_name="find_articles",
                   trigger_mode="always_last", show_progress="hidden")
