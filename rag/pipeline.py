@@ -32,7 +32,7 @@ from rag.prompt import CORRECTION, NOT_COVERED, answer_grammar, build_messages, 
 from rag.query import unread_script
 from rag.retrieval import passages_for
 from rag.schema import Answer, Checking, Citation, Correcting, IndexInfo, Retrieved, Streamed, Timings
-from rag.scope import Scope
+from rag.scope import Scope, as_scope
 from rag.sync import sync_folder
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def build_index(source_dir: str | Path, index_dir: str | Path | None = None, *,
 
 def ask_stream(question: str, *, index_dir: str | Path | None = None, history: list[dict] | None = None,
                top_k: int | None = None, settings: Settings | None = None,
-               scope: Scope | None = None) -> Iterator[Streamed]:
+               scope: Scope | dict | None = None) -> Iterator[Streamed]:
     """Yield the passages found (a Retrieved) as soon as retrieval is done, then the answer text
     piece by piece as the model writes it, then (when the model is asked for a second opinion on
     it, rag.consistency) a Checking, then (when it declined a yes/no question and is asked once
@@ -67,12 +67,12 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
     checked version (a sentence may be re-attributed or, if nothing supports the answer, replaced
     by the abstention), so a caller shows the Answer's text once it arrives.
 
-    `scope` (rag.Scope): answer from the articles of a time, a folder or file, an outlet only;
-    BadInputError when no indexed article is in it.
+    `scope` (a rag.Scope, or a mapping of its fields): answer from the articles of a time, a
+    folder or file, an outlet only; BadInputError when no indexed article is in it.
     """
     started = time.perf_counter()
     settings = with_arguments(settings or load_settings(), top_k=top_k)
-    question, history = _checked(question, settings), _checked_history(history)
+    question, history, scope = _checked(question, settings), _checked_history(history), as_scope(scope)
     index, embedder, rescorer = _searched(question, index_dir, settings, scope)
     hits = passages_for(question, index, embedder, settings.top_k, settings.relevance_gap, rescorer, history,
                         scope=scope)
@@ -182,7 +182,7 @@ def ask_stream(question: str, *, index_dir: str | Path | None = None, history: l
 
 
 def search(query: str, *, index_dir: str | Path | None = None, limit: int = 10,
-           settings: Settings | None = None, scope: Scope | None = None) -> list[Citation]:
+           settings: Settings | None = None, scope: Scope | dict | None = None) -> list[Citation]:
     """The passages that best match `query` (a question, or a few words), best first, at most
     `limit` (1 to 50): found as a question's are (rag.retrieval: meaning and keywords fused, the
     names and dates it asks for), all of them, and without the language model: a tenth of a
@@ -191,7 +191,7 @@ def search(query: str, *, index_dir: str | Path | None = None, limit: int = 10,
     words with the query, `support` the share of the query's content words it holds. `scope`: as
     for ask_stream."""
     settings = settings or load_settings()
-    query = _checked(query, settings)
+    query, scope = _checked(query, settings), as_scope(scope)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_TOP_K:
         raise BadInputError(f"limit must be a whole number from 1 to {MAX_TOP_K}, not {limit!r}")
     index, embedder, rescorer = _searched(query, index_dir, settings, scope)
@@ -205,8 +205,6 @@ def _searched(question: str, index_dir: str | Path | None, settings: Settings, s
     punctuation), or asked of a scope no article is in (it would be declined as if the articles
     were silent)."""
     index = load_index(Path(index_dir) if index_dir is not None else settings.index_dir, settings.embedding_model)
-    if scope is not None and not isinstance(scope, Scope):
-        raise BadInputError(f"scope must be a rag.Scope, not {scope!r}")
     if scope and not len(index.rows_in(scope)):
         raise BadInputError(f"no indexed article is {scope.described()}: widen the scope, or leave it out")
     if written_in := unread_script(question, index.scripts):
@@ -232,7 +230,7 @@ def require_answer(items: Iterable[Streamed], question: str) -> Iterator[Streame
 
 
 def ask(question: str, *, index_dir: str | Path | None = None, history: list[dict] | None = None,
-        top_k: int | None = None, settings: Settings | None = None, scope: Scope | None = None) -> Answer:
+        top_k: int | None = None, settings: Settings | None = None, scope: Scope | dict | None = None) -> Answer:
     """Answer `question` from the indexed articles (those in `scope`, if given), with citations.
     See ask_stream."""
     for item in require_answer(ask_stream(question, index_dir=index_dir, history=history, top_k=top_k,

@@ -10,7 +10,8 @@ everywhere and filtered after, which would leave a scope with few passages nothi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import date
 
 from rag.errors import BadInputError
@@ -65,6 +66,18 @@ class Scope:
         if self.outlet:
             parts.append(f"from {self.outlet}")
         return ", ".join(parts) or "every article"
+
+
+def as_scope(value) -> Scope | None:
+    """A Scope from what a caller gives: a Scope, a mapping of its fields ({"since": "2024"}: what
+    a JSON request or a script holds), or None; BadInputError for anything else."""
+    if value is None or isinstance(value, Scope):
+        return value
+    names = [field.name for field in fields(Scope)]
+    if not isinstance(value, Mapping) or not set(value) <= set(names):
+        raise BadInputError(f"scope must be an object with any of {', '.join(names)} (in Python, a rag.Scope), "
+                            f"not {value!r}")
+    return Scope(**value)
 
 
 def _iso(name: str, value: str) -> str:

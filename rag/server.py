@@ -54,7 +54,7 @@ from rag.loading import web_address
 from rag.models import offered_generators
 from rag.pipeline import require_answer
 from rag.schema import Answer, Checking, Citation, Correcting, Streamed
-from rag.scope import Scope
+from rag.scope import Scope, as_scope
 from rag.text import CITATION
 
 log = logging.getLogger(__name__)
@@ -147,13 +147,8 @@ def parse_chat(data: dict, settings: Settings) -> Chat:
 
 def parse_scope(value) -> Scope | None:
     """A request's "scope": an object with any of since, until, within and outlet (rag.Scope)."""
-    if value is None:
-        return None
-    names = [field.name for field in dataclasses.fields(Scope)]
-    if not isinstance(value, dict) or not set(value) <= set(names):
-        raise RequestError(f"scope must be an object with any of {', '.join(names)}", "scope")
     try:
-        return Scope(**value)
+        return as_scope(value)
     except BadInputError as exc:
         raise RequestError(str(exc), "scope") from None
 

@@ -73,6 +73,15 @@ def test_a_search_kept_to_a_folder_a_file_a_time_or_an_outlet_finds_only_its_art
             rag.search(question, settings=library, scope=rag.Scope(outlet=outlet))
 
 
+def test_a_scope_may_be_given_as_a_mapping_of_its_fields(library):
+    """As a JSON request or a script holds it."""
+    found = rag.search("talks in Istanbul", settings=library, scope={"within": "fisheries", "since": "March 2024"})
+    assert sources(found) == {"fisheries/cod.txt"}
+    for scope in ({"from": "2024"}, "2024", ["fisheries"]):
+        with pytest.raises(BadInputError, match="^scope must be an object with any of since, until, within, outlet"):
+            rag.search("talks", settings=library, scope=scope)
+
+
 def test_a_passage_only_the_keywords_find_is_found_in_its_scope(library):
     """The keyword ranking is searched within the scope too: a few rare words outside any
     sentence's meaning still find their passage there."""
