@@ -97,12 +97,13 @@ def _parser() -> argparse.ArgumentParser:
 
     articles = commands.add_parser("articles", help="list the indexed articles, or those a search finds",
                                    epilog="examples:\n  rag articles\n  rag articles cod quota --limit 20\n"
-                                   "  rag articles 2005-03 --json",
+                                   "  rag articles 2005-03 --json\n  rag articles --within business --since 2005",
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     articles.add_argument("words", nargs="*", help="words the title, file name, outlet, author or dates, or a "
                                                    "passage, must all hold (any case); none: every article")
     articles.add_argument("--limit", type=_positive, default=50, help="articles shown at most (default 50)")
     articles.add_argument("--json", action="store_true", help="print the articles found and their count as JSON")
+    _scope_options(articles)
     articles.set_defaults(command=_articles)
 
     ask = commands.add_parser("ask", help="answer one question with citations")
@@ -204,8 +205,8 @@ def _positive(text: str) -> int:
 def _articles(args, settings: Settings) -> int:
     from rag.library import find_articles, how_many
 
-    text = " ".join(args.words)
-    found, total = find_articles(text, args.limit, settings=settings)
+    text, scope = " ".join(args.words), _scope(args)
+    found, total = find_articles(text, args.limit, settings=settings, scope=scope)
     if args.json:
         print(json.dumps({"total": total, "articles": [asdict(a) for a in found]}, indent=2,
                          ensure_ascii=False))
@@ -214,7 +215,8 @@ def _articles(args, settings: Settings) -> int:
         print(f"{article.date() or '-':10}  {article.source}  {article.title}" +
               (f" ({article.outlet})" if article.outlet else ""))
     shown = f"; the first {len(found)} by name are shown (--limit)" if len(found) < total else ""
-    print(how_many(total, text) + shown, file=sys.stderr)
+    among = f" ({scope.described()})" if scope else ""
+    print(how_many(total, text) + among + shown, file=sys.stderr)
     return 0
 
 

@@ -399,7 +399,8 @@ def catalog_counts(index_dir: Path) -> tuple[int, int]:
                 db.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
 
-def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[list[ArticleRecord], int]:
+def find_records(index_dir: Path, text: str = "", limit: int = 200,
+                 scope: Scope | None = None) -> tuple[list[ArticleRecord], int]:
     """The articles that hold every word of `text`, each word in their title, name, outlet, author or
     dates (from a word's start, whatever the case and accents) or in any of their passages (FTS5, as the keyword search
     reads them: "zurich" finds "Zürich", "talks" "talk"); all of them for no text; by name: the
@@ -411,17 +412,21 @@ def find_records(index_dir: Path, text: str = "", limit: int = 200) -> tuple[lis
     section is in their file name) that name Chelsea (in their text), not 15 as when every word
     had to be in the metadata or all in one passage (eval/HISTORY.md, session 30). A word written
     with inner punctuation is found as written: "2004-12" in the dates, not "2004" and "12"
-    anywhere; "Russia-Ukraine", "O'Neill" or "AT&T" in a passage as a phrase, its parts side by side."""
+    anywhere; "Russia-Ukraine", "O'Neill" or "AT&T" in a passage as a phrase, its parts side by side.
+    With a `scope` (rag.scope), only its articles."""
     index_dir = Path(index_dir)
     words = list(dict.fromkeys(filter(None, (_EDGES.sub("", typed) for typed in folded(text).split()))))
+    where, arguments = _scope_condition(scope or Scope())
     with _reading(index_dir) as db, _refusing_damage(index_dir):
         if not words:
-            total = db.execute("SELECT count(*) FROM articles").fetchone()[0]
-            ids = [row for row, in db.execute("SELECT id FROM articles ORDER BY source LIMIT ?", (limit,))]
+            total = db.execute(f"SELECT count(*) FROM articles a WHERE {where}", arguments).fetchone()[0]
+            ids = [row for row, in db.execute(f"SELECT id FROM articles a WHERE {where} ORDER BY source LIMIT ?",
+                                              (*arguments, limit))]
         else:
             rows = db.execute(  # every article's metadata, matched in Python: SQLite's LIKE folds ASCII only
                 "SELECT id, title || ' ' || source || ' ' || coalesce(outlet, '') || ' ' || coalesce(author, '') "
-                "|| ' ' || coalesce(published, '') || ' ' || dates FROM articles ORDER BY source").fetchall()
+                f"|| ' ' || coalesce(published, '') || ' ' || dates FROM articles a WHERE {where} ORDER BY source",
+                arguments).fetchall()
             by_name, metadata = [row for row, _ in rows], [folded(written or "") for _, written in rows]
             found = None
             for word in words:

@@ -30,6 +30,7 @@ from rag.index import file_names, find_records, read_catalog, read_meta, read_re
 from rag.loading import ARCHIVE_SUFFIXES, SUPPORTED_SUFFIXES, byte_limit, load_file
 from rag.pipeline import build_index
 from rag.schema import Article, ArticleRecord, IndexInfo
+from rag.scope import Scope, as_scope
 
 __all__ = ["list_articles", "find_articles", "how_many", "articles_folder", "safe_name", "add_articles",
            "remove_article", "reindex", "read_article"]
@@ -52,11 +53,13 @@ def list_articles(index_dir: str | Path | None = None, *, settings: Settings | N
 
 
 def find_articles(text: str = "", limit: int = PAGE, index_dir: str | Path | None = None, *,
-                  settings: Settings | None = None) -> tuple[list[ArticleRecord], int]:
+                  settings: Settings | None = None, scope: Scope | dict | None = None
+                  ) -> tuple[list[ArticleRecord], int]:
     """The first `limit` articles (by name) that hold every word of `text`, each in the title,
     name, outlet, dates or a passage, whatever the case, and how many do: what a page of a large
-    library shows (rag.index.find_records)."""
-    return find_records(_index_dir(index_dir, settings), text, limit)
+    library shows (rag.index.find_records). With a `scope` (rag.Scope), only its articles: those
+    a question kept to it is asked of."""
+    return find_records(_index_dir(index_dir, settings), text, limit, as_scope(scope))
 
 
 def how_many(total: int, text: str = "") -> str:

@@ -82,13 +82,16 @@ def server(settings: Settings):
                               for c in answer.citations]}
 
     @tool
-    def find_articles(words: str = "", limit: int = 20) -> dict:
+    def find_articles(words: str = "", limit: int = 20, since: str | None = None, until: str | None = None,
+                      within: str | None = None, outlet: str | None = None) -> dict:
         """The articles whose title, text, file name, outlet, author or dates hold every word (any
         case), the first `limit` (1 to 200, a page of the library) by name, and how many do; no
-        words: all of them."""
+        words: all of them. `since`, `until`, `within`, `outlet`: among those articles only, as
+        for search_articles."""
         if not 1 <= limit <= library.PAGE:
             raise BadInputError(f"limit must be a whole number from 1 to {library.PAGE}, not {limit}")
-        found, total = library.find_articles(words, limit, settings=settings)
+        scope = rag.Scope(since=since, until=until, within=within, outlet=outlet)
+        found, total = library.find_articles(words, limit, settings=settings, scope=scope)
         return {"total": total, "articles": [
             {"source": a.source, "title": a.title, "date": a.date(), "outlet": a.outlet, "author": a.author,
              "url": a.url, "file": a.file, "gives_orders": a.addresses_assistant} for a in found]}

@@ -7,7 +7,8 @@ Routes (all behind the login when one is set):
   GET  /healthz               the index loads and the default generator is installed
   POST /api/ask               {"question", "history"?, "model"?, "top_k"?, "scope"?} -> asdict(Answer);
                               scope: {"since"?, "until"?, "within"?, "outlet"?} (rag.Scope)
-  GET  /api/articles          ?q=WORDS&limit=N -> the indexed articles a search finds, and how many
+  GET  /api/articles          ?q=WORDS&limit=N&since=&until=&within=&outlet= -> the indexed articles a
+                              search finds, and how many
   GET  /api/search            ?q=QUESTION&limit=N&since=&until=&within=&outlet= -> the passages that
                               best match it, without the model
   /                           the Gradio app (ui.app), mounted: one process, one model in memory
@@ -400,14 +401,17 @@ def create_app(settings: Settings | None = None, *,
                                            for m in offered_generators(settings.generator)]}
 
     @app.get("/api/articles")
-    def articles_found(q: str = "", limit: str = "50"):
+    def articles_found(q: str = "", limit: str = "50", since: str | None = None, until: str | None = None,
+                       within: str | None = None, outlet: str | None = None):
         """The articles that hold every word of `q`, each in the title, file, outlet, dates or text
-        (rag.library.find_articles): the first `limit` by name, at most MAX_ARTICLES_LISTED."""
+        (rag.library.find_articles): the first `limit` by name, at most MAX_ARTICLES_LISTED; in
+        a scope, when any of since, until, within and outlet is given (rag.Scope)."""
         from rag.library import find_articles
 
         if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= MAX_ARTICLES_LISTED):
             raise RequestError(f"limit must be a whole number from 1 to {MAX_ARTICLES_LISTED}", param="limit")
-        found, total = find_articles(q, int(limit), settings=settings)
+        scope = parse_scope({"since": since, "until": until, "within": within, "outlet": outlet})
+        found, total = find_articles(q, int(limit), settings=settings, scope=scope)
         return {"object": "list", "total": total, "data": [dataclasses.asdict(a) for a in found]}
 
     @app.get("/api/search")

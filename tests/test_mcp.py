@@ -34,7 +34,7 @@ def content(result):
 
 
 def test_an_assistant_finds_reads_and_lists_the_articles_without_the_model(seed_index):
-    names, (found, read, listed, refused, unknown, scoped, nothing_then) = call(
+    names, (found, read, listed, refused, unknown, scoped, nothing_then, from_outlet) = call(
         seed_index,
         ("search_articles", {"query": "Where did Putin and Erdogan meet in Kazakhstan?", "limit": 2}),
         ("read_article", {"source": ISTANBUL, "start": 0, "length": 60}),
@@ -42,12 +42,14 @@ def test_an_assistant_finds_reads_and_lists_the_articles_without_the_model(seed_
         ("search_articles", {"query": "talks", "limit": 0}),
         ("read_article", {"source": "../../etc/passwd"}),
         ("search_articles", {"query": "Where did Putin and Erdogan meet?", "within": ISTANBUL}),
-        ("search_articles", {"query": "talks", "since": "2030"}))
+        ("search_articles", {"query": "talks", "since": "2030"}),
+        ("find_articles", {"outlet": "TRT"}))
     assert sorted(names) == ["ask", "find_articles", "read_article", "search_articles"]
     passages = content(found)["passages"]
     assert [p["rank"] for p in passages] == [1, 2] and passages[0]["source"] == ASTANA
     assert {p["source"] for p in content(scoped)["passages"]} == {ISTANBUL}
     assert nothing_then.is_error and "no indexed article is dated 2030 or later" in nothing_then.content[0].text
+    assert [a["source"] for a in content(from_outlet)["articles"]] == [ISTANBUL]  # TRT World's
     first = passages[0]
     assert first["text"] == (SEEDS / ASTANA).read_text(encoding="utf-8")[first["start"]:first["end"]]
     assert first["closest_sentences"] and first["gives_orders"] is False

@@ -82,6 +82,20 @@ def test_a_scope_may_be_given_as_a_mapping_of_its_fields(library):
             rag.search("talks", settings=library, scope=scope)
 
 
+def test_the_articles_of_a_scope_are_listed_as_a_question_kept_to_it_sees_them(library):
+    """Which articles a scope holds, before asking: the Library's search, the CLI and the API."""
+    from rag.library import find_articles
+
+    found, total = find_articles(settings=library, scope=rag.Scope(until="2024"))
+    assert total == 3 and [a.source for a in found] == ["fisheries/cod.txt", "older.jsonl#1",
+                                                         "ukraine/001_6c89766725f97774.txt"]  # its "2022-02"
+    assert find_articles("cod", settings=library, scope={"within": "ukraine"}) == ([], 0)
+    assert find_articles("istanbul", settings=library, scope={"outlet": "harbour times"})[1] == 1
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert main(["--index-dir", str(library.index_dir), "articles", "--json", "--within", "fisheries"]) == 0
+    assert json.loads(printed.getvalue())["total"] == 1
+
+
 def test_a_passage_only_the_keywords_find_is_found_in_its_scope(library):
     """The keyword ranking is searched within the scope too: a few rare words outside any
     sentence's meaning still find their passage there."""

@@ -225,6 +225,9 @@ def test_the_passages_a_search_finds_are_given_as_citations_without_the_model(se
     scoped = httpx.get(f"{server}/api/search", params={"q": "Where did Putin and Erdogan meet?",
                                                        "within": ISTANBUL}).json()
     assert {p["source"] for p in scoped["data"]} == {ISTANBUL}
+    listed = httpx.get(f"{server}/api/articles", params={"within": ISTANBUL}).json()
+    assert listed["total"] == 1 and listed["data"][0]["source"] == ISTANBUL
+    assert httpx.get(f"{server}/api/articles", params={"since": "someday"}).json()["error"]["param"] == "scope"
     empty = httpx.get(f"{server}/api/search", params={"q": "talks", "until": "1999"})
     assert empty.status_code == 400
     assert "no indexed article is dated 1999 or earlier" in empty.json()["error"]["message"]
