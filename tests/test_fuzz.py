@@ -304,6 +304,29 @@ def test_any_question_is_retrieved_for_or_refused(question, settings):
     assert len(hits) <= 4 and all(-1.01 <= h.score <= 1.01 for h in hits)
 
 
+SCOPE_TEXT = st.one_of(st.none(), st.text(max_size=24), st.sampled_from(
+    ["2024", "2024-05", "2024-02-30", "May 2024", "16 May 2024", "0000", "9999-12-31", "/", "\\", "%", "_", "'",
+     "000_011dc16fc288ae1d.txt", "TRT World", "trt", " "]))
+
+
+@given(since=SCOPE_TEXT, until=SCOPE_TEXT, within=SCOPE_TEXT, outlet=SCOPE_TEXT)
+@hypothesis_settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_scope_is_searched_or_refused_with_a_reason(since, until, within, outlet, settings):
+    """Whatever the fields a form or a request sends: its passages, all inside it, or a RagError."""
+    from rag.index import load_index
+
+    try:
+        scope = rag.Scope(since=since, until=until, within=within, outlet=outlet)
+        found = rag.search("talks in Istanbul", settings=settings, scope=scope)
+    except RagError:
+        return
+    index = load_index(settings.index_dir, settings.embedding_model)
+    for citation in found:
+        record = index.articles[citation.source]
+        assert not scope.within or citation.file == scope.within or citation.file.startswith(scope.within + "/")
+        assert not scope.since or (record.date() or "")[:len(scope.since)] >= scope.since
+
+
 # Settings files with any values for the real settings (and a few unknown keys): a Settings whose
 # every field has its declared type, or a RagError naming the setting. Found this way: inf, nan,
 # true, 4.9, [1, 2], "~nosuchuser/x" and nesting thousands deep each crashed or were misread.
