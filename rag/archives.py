@@ -118,11 +118,18 @@ def _dialect(text: str) -> type[csv.Dialect]:
     """Excel's CSV dialect with the delimiter the file uses (",", ";", tab or "|"). Only the
     delimiter is sniffed: csv.Sniffer also guesses the quoting, and on a file written by Excel or
     csv.writer with a quoted "\r" it guessed quotes were not doubled, which cut the text at the
-    first quote and lost the rest of the row (found by fuzzing)."""
-    try:
-        delimiter = csv.Sniffer().sniff(text[:10_000], delimiters=",;\t|").delimiter
-    except csv.Error:
-        return csv.excel
+    first quote and lost the rest of the row (found by fuzzing).
+    The header says it first: the delimiter it uses most. Sniffed from the rows too, texts holding
+    '"|' made "|" the delimiter of a "title,text" dump, refused whole for want of a text column
+    (found by fuzzing); only a header of one column leaves it to the sniffer."""
+    header = re.sub(r'"[^"]*"', "", text.split("\n", 1)[0])  # its names outside their quotes
+    counts = {delimiter: header.count(delimiter) for delimiter in ",;\t|"}
+    delimiter = max(counts, key=counts.get)  # a tie goes to the first: ","
+    if counts[delimiter] == 0:
+        try:
+            delimiter = csv.Sniffer().sniff(text[:10_000], delimiters=",;\t|").delimiter
+        except csv.Error:
+            return csv.excel
 
     class Sniffed(csv.excel):
         pass
@@ -157,8 +164,8 @@ def _json_rows(path: Path, text: str) -> tuple[list[tuple[int, dict]], list[str]
     """The articles of a .json file, and what its numbers count ("item", "line"; None for a file
     that is one article). A .json file is one article (news-please crawls one file per story), a
     list of them (Wallabag's export), an object holding one list of them (a NewsAPI response's
-    "articles", a dataset's "data") or JSON Lines saved as .json (many a Hugging Face or Kaggle
-    news dataset)."""
+    "articles", a dataset's "data"; the Guardian's API holds it in "response"), or JSON Lines
+    saved as .json (many a Hugging Face or Kaggle news dataset)."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -167,14 +174,21 @@ def _json_rows(path: Path, text: str) -> tuple[list[tuple[int, dict]], list[str]
         raise bad_file(path, f"not readable JSON ({exc})") from None
     except (ValueError, RecursionError) as exc:  # over 4,300 digits, or nested thousands deep
         raise bad_file(path, f"not readable JSON ({type(exc).__name__}: {exc})") from None
-    if isinstance(value, dict) and not any(field_role(name) == "text" for name in value):
+    # Down to the articles: through an object holding one list of objects (NewsAPI's "articles"),
+    # or, holding none, one object (the Guardian's {"response": {..., "results": [...]}}).
+    for _ in range(_DEPTH):
+        if not isinstance(value, dict) or _is_article(value):
+            break
         lists = [name for name, held in value.items() if _holds_objects(held)]
-        if len(lists) != 1:
+        inner = [name for name, held in value.items() if isinstance(held, dict)]
+        if len(lists) != 1 and (lists or len(inner) != 1):
             raise bad_file(path, "neither an article (no text field: one named "
                                  f"{', '.join(FIELDS['text'])}) nor a list of articles"
                                  + (f" (it holds {len(lists)} lists: {', '.join(map(repr, lists))})" if lists else ""))
-        value = value[lists[0]]
+        value = value[lists[0]] if lists else value[inner[0]]
     if isinstance(value, dict):
+        if not _is_article(value):
+            raise bad_file(path, "neither an article nor a list of articles within a few objects")
         return [(1, value)], [], None
     if not _holds_objects(value):
         raise bad_file(path, "neither an article (a JSON object) nor a list of articles")
@@ -184,12 +198,32 @@ def _json_rows(path: Path, text: str) -> tuple[list[tuple[int, dict]], list[str]
             rows.append((number, row))
         else:
             skipped.append(f"{path.name}, item {number}: not a JSON object")
-    _require_text_column(path, {name for _, row in rows for name in row})
+    _require_text_column(path, {name for _, row in rows for name in _fields_of(row)})
     return rows, skipped, "item"
+
+
+# How many objects deep a .json file's articles are looked for: the Guardian's are two.
+_DEPTH = 3
 
 
 def _holds_objects(value) -> bool:
     return isinstance(value, list) and any(isinstance(item, dict) for item in value)
+
+
+def _is_article(row: dict) -> bool:
+    return any(field_role(name) == "text" for name in _fields_of(row))
+
+
+def _fields_of(row: dict) -> dict:
+    """A row's fields, then those of an object in it that plays no part itself (the Guardian's
+    "fields": {"bodyText", "byline"}, webz.io's "thread": {"site"}), which the row's own
+    fields of the same name come before."""
+    fields = dict(row)
+    for name, value in row.items():
+        if isinstance(value, dict) and field_role(name) is None:
+            for inner, held in value.items():
+                fields.setdefault(inner, held)
+    return fields
 
 
 def _require_text_column(path: Path, names) -> None:
@@ -202,9 +236,10 @@ def _row_article(path: Path, source: str | None, origin: str | None, where: str,
                  max_bytes: int) -> Article:
     """The Article of a dump's row (a JSON object). A field may hold a list (news-please's
     "authors", a text as its paragraphs) or an object with a name (NewsAPI's "source": {"name":
-    "BBC News"}); a text that is HTML (Wallabag's "content") is read as a reader sees it."""
+    "BBC News"}), or be inside an object that plays no part (_fields_of); a text that is HTML
+    (Wallabag's "content") is read as a reader sees it."""
     fields: dict[str, str] = {}
-    for name, value in row.items():
+    for name, value in _fields_of(row).items():
         role = field_role(name, value)
         if role and role not in fields and (value := _field_value(value, "\n" if role == "text" else ", ")):
             fields[role] = value

@@ -718,15 +718,16 @@ def _dateline(text: str) -> str | None:
 # An article's fields by the names dumps (rag.archives: columns, JSON keys) and front matter give
 # them, compared lower-cased with "-", " " and a camelCase capital read as "_" ("publishedAt", as
 # NewsAPI writes it, is "published_at"). news-please writes maintext, date_publish, authors and
-# source_domain; Wallabag's export content, published_at, published_by and domain_name. "source"
+# source_domain; Wallabag's export content, published_at, published_by and domain_name; the
+# Guardian's API webTitle, webUrl, webPublicationDate and (in "fields") bodyText. "source"
 # is an outlet, as in news datasets ("source": "BBC"), not a file; one that is a web address is
 # the article's url.
 FIELDS = {
-    "text": ("text", "content", "body", "article", "story", "full_text", "maintext"),
-    "title": ("title", "headline", "heading"),
+    "text": ("text", "content", "body", "article", "story", "full_text", "maintext", "body_text"),
+    "title": ("title", "headline", "heading", "web_title"),
     "date": ("date", "published", "pubdate", "pub_date", "publish_date", "published_at", "date_publish",
-             "datetime", "timestamp"),
-    "url": ("url", "link", "href"),
+             "datetime", "timestamp", "web_publication_date"),
+    "url": ("url", "link", "href", "web_url"),
     "outlet": ("outlet", "source", "publisher", "site", "site_name", "sitename", "source_name", "domain",
                "domain_name", "source_domain"),
     "author": ("author", "authors", "byline", "creator", "published_by"),

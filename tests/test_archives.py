@@ -182,6 +182,27 @@ def test_a_newsapi_response_s_articles_are_read_by_their_camel_case_fields(tmp_p
     assert (article.published, article.outlet, article.url) == ("2025-05-16", "BBC News", "https://www.bbc.co.uk/news/x")
 
 
+def test_a_guardian_api_response_s_results_are_read_with_their_nested_fields(tmp_path):
+    """The Guardian's Open Platform, the full-text news API many archives are fetched from: the
+    results two objects deep, each story's text and byline in its "fields"."""
+    response = {"response": {"status": "ok", "total": 2, "pageSize": 10, "orderBy": "newest", "results": [
+        {"id": "world/2025/may/16/istanbul-talks", "type": "article", "sectionName": "World news",
+         "webPublicationDate": "2025-05-16T18:02:11Z", "webTitle": "Russia and Ukraine agree prisoner swap",
+         "webUrl": "https://www.theguardian.com/world/2025/may/16/istanbul-talks", "isHosted": False,
+         "fields": {"byline": "Pjotr Sauer", "bodyText": "Both sides agreed to exchange 1,000 prisoners of war."}},
+        {"id": "world/live", "type": "liveblog", "webTitle": "Live", "webUrl": "https://www.theguardian.com/live",
+         "fields": {"body": "<p>Updates as they happen.</p>"}}]}}
+    path = tmp_path / "guardian-2025-05.json"
+    path.write_text(json.dumps(response), encoding="utf-8")
+    swap, live = load_file(path)[0]
+    assert (swap.source, swap.title, swap.published, swap.author) == (
+        "guardian-2025-05.json#1", "Russia and Ukraine agree prisoner swap", "2025-05-16", "Pjotr Sauer")
+    assert (swap.url, swap.outlet) == ("https://www.theguardian.com/world/2025/may/16/istanbul-talks",
+                                       "theguardian.com")
+    assert swap.text.endswith("Both sides agreed to exchange 1,000 prisoners of war.\n")
+    assert live.text == "Live\nUpdates as they happen.\n"  # its HTML body read as a reader sees it
+
+
 def test_json_lines_saved_as_json_are_read_line_by_line(tmp_path):
     """Many a news dataset (Hugging Face's, Kaggle's) is JSON Lines named .json."""
     dataset = tmp_path / "News_Category_Dataset.json"
@@ -214,6 +235,19 @@ def test_a_json_file_that_holds_no_article_is_refused_with_the_reason(tmp_path, 
     path.write_text(content, encoding="utf-8")
     with pytest.raises(BadInputError, match=f"^data.json: {reason}"):
         load_file(path)
+
+
+def test_a_csv_dump_s_delimiter_is_its_header_s_not_one_its_texts_use(tmp_path):
+    """Scraped texts ending in a quote and a "|" (a menu: 'Shares | "rose"|') made "|" the
+    delimiter sniffed, and the dump was refused for want of a text column (found by fuzzing)."""
+    dump = tmp_path / "scraped.csv"
+    with dump.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([["title", "text"], ["Shares", 'Shares | "rose"|'], ["Oil", 'Oil | "fell"|']])
+    articles, skipped = load_file(dump)
+    assert [a.text for a in articles] == ['Shares\nShares | "rose"|\n', 'Oil\nOil | "fell"|\n'] and not skipped
+    semicolons = tmp_path / "excel-de.csv"
+    semicolons.write_text("title;text\nDam;The dam opened, at last.\n", encoding="utf-8")
+    assert load_file(semicolons)[0][0].text == "Dam\nThe dam opened, at last.\n"
 
 
 def test_a_csv_dump_of_html_is_read_as_its_reader_sees_it_and_prose_about_tags_is_not(tmp_path):

@@ -126,6 +126,7 @@ ROW_TEXTS = st.lists(st.text(st.characters(blacklist_categories=["Cs"], blacklis
 @given(texts=ROW_TEXTS, suffix=st.sampled_from([".csv", ".jsonl", ".json"]))
 @example(texts=['He said "no"\rThe talks ended.'], suffix=".csv")
 @example(texts=["One line\u2028two"], suffix=".jsonl")
+@example(texts=['0"|', '0"|'], suffix=".csv")  # "|" in the texts was sniffed as the delimiter
 def test_every_row_of_a_dump_is_an_article_or_skipped_with_its_reason(texts, suffix):
     if suffix == ".csv":
         out = io.StringIO()
