@@ -72,8 +72,9 @@ __all__ = ["READER_VERSION", "ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "NOTES_SUFFIXE
 # plain text a reader sees (rag.markdown), not its markup; an article with an address but no
 # outlet named by its site; a saved page's canonical address kept (2026-12-07, later). 4: a
 # newsletter's furniture ("View in browser", "Unsubscribe", its footer) left out (2026-12-07). 5: a
-# dump's HTML text read as a reader sees it; camelCase field names ("publishedAt") and list or
-# object values ("authors": [...]) recognised (2026-12-07, session 34).
+# dump's HTML text read as a reader sees it; camelCase field names ("publishedAt"), list or object
+# values ("authors": [...]) and a role-less object's fields recognised; a CSV's delimiter its
+# header's (2026-12-07, session 34).
 READER_VERSION = 5
 
 # Files that are one article each, and files that hold many (rag.archives): dumps (.csv, .jsonl,
