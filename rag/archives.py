@@ -153,7 +153,7 @@ def _jsonl_rows(path: Path, text: str) -> tuple[list[tuple[int, dict]], list[str
         if not isinstance(row, dict):
             skipped.append(f"{path.name}, line {number}: not a JSON object")
             continue
-        rows.append((number, row))
+        rows.append((number, _fields_of(row)))
         keys.update(row)
     if rows:
         _require_text_column(path, keys)
@@ -189,16 +189,16 @@ def _json_rows(path: Path, text: str) -> tuple[list[tuple[int, dict]], list[str]
     if isinstance(value, dict):
         if not _is_article(value):
             raise bad_file(path, "neither an article nor a list of articles within a few objects")
-        return [(1, value)], [], None
+        return [(1, _fields_of(value))], [], None
     if not _holds_objects(value):
         raise bad_file(path, "neither an article (a JSON object) nor a list of articles")
     rows, skipped = [], []
     for number, row in enumerate(value, start=1):
         if isinstance(row, dict):
-            rows.append((number, row))
+            rows.append((number, _fields_of(row)))
         else:
             skipped.append(f"{path.name}, item {number}: not a JSON object")
-    _require_text_column(path, {name for _, row in rows for name in _fields_of(row)})
+    _require_text_column(path, {name for _, row in rows for name in row})
     return rows, skipped, "item"
 
 
@@ -234,12 +234,12 @@ def _require_text_column(path: Path, names) -> None:
 
 def _row_article(path: Path, source: str | None, origin: str | None, where: str, row: dict,
                  max_bytes: int) -> Article:
-    """The Article of a dump's row (a JSON object). A field may hold a list (news-please's
-    "authors", a text as its paragraphs) or an object with a name (NewsAPI's "source": {"name":
-    "BBC News"}), or be inside an object that plays no part (_fields_of); a text that is HTML
-    (Wallabag's "content") is read as a reader sees it."""
+    """The Article of a dump's row (a CSV row, or a JSON object with the fields of an object in it
+    that plays no part: _fields_of). A field may hold a list (news-please's "authors", a text as
+    its paragraphs) or an object with a name (NewsAPI's "source": {"name": "BBC News"}); a text
+    that is HTML (Wallabag's "content") is read as a reader sees it."""
     fields: dict[str, str] = {}
-    for name, value in _fields_of(row).items():
+    for name, value in row.items():
         role = field_role(name, value)
         if role and role not in fields and (value := _field_value(value, "\n" if role == "text" else ", ")):
             fields[role] = value
