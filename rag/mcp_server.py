@@ -62,7 +62,7 @@ def server(settings: Settings):
         first (meaning and keywords; the names and dates it asks for), without a model: each with
         its article's source, title, date, outlet and address, its text and character offsets in the
         article, and its sentences closest to the query. `limit`: 1 to 50. To search some articles
-        only: `since` and `until` (a year, month or day: "2024", "2024-05", "2024-05-16"), `within`
+        only: `since` and `until` (a year, month or day: "2024", "2024-05", "May 2024", "2024-05-16"), `within`
         (a folder or file of the library), `outlet` (words of its name, as find_articles gives it:
         "BBC" is "BBC News")."""
         scope = rag.Scope(since=since, until=until, within=within, outlet=outlet)
