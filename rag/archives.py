@@ -153,8 +153,8 @@ def _jsonl_rows(path: Path, text: str) -> tuple[list[tuple[int, dict]], list[str
         if not isinstance(row, dict):
             skipped.append(f"{path.name}, line {number}: not a JSON object")
             continue
-        rows.append((number, _fields_of(row)))
-        keys.update(row)
+        rows.append((number, fields := _fields_of(row)))
+        keys.update(fields)  # a text inside a role-less object counts, as in a .json list
     if rows:
         _require_text_column(path, keys)
     return rows, skipped
@@ -182,8 +182,7 @@ def _json_rows(path: Path, text: str) -> tuple[list[tuple[int, dict]], list[str]
         lists = [name for name, held in value.items() if _holds_objects(held)]
         inner = [name for name, held in value.items() if isinstance(held, dict)]
         if len(lists) != 1 and (lists or len(inner) != 1):
-            raise bad_file(path, "neither an article (no text field: one named "
-                                 f"{', '.join(FIELDS['text'])}) nor a list of articles"
+            raise bad_file(path, f"neither an article (no text field: {_TEXT_FIELD}) nor a list of articles"
                                  + (f" (it holds {len(lists)} lists: {', '.join(map(repr, lists))})" if lists else ""))
         value = value[lists[0]] if lists else value[inner[0]]
     if isinstance(value, dict):
@@ -226,9 +225,13 @@ def _fields_of(row: dict) -> dict:
     return fields
 
 
+# What a dump's text is found under, as its refusals say it.
+_TEXT_FIELD = f"one named {', '.join(FIELDS['text'])}"
+
+
 def _require_text_column(path: Path, names) -> None:
     if not any(field_role(name) == "text" for name in names):
-        raise bad_file(path, f"no text column: one named {', '.join(FIELDS['text'])} is needed "
+        raise bad_file(path, f"no text column: {_TEXT_FIELD} is needed "
                              f"(it has {', '.join(map(str, names)) or 'none'})")
 
 

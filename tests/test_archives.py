@@ -203,6 +203,20 @@ def test_a_guardian_api_response_s_results_are_read_with_their_nested_fields(tmp
     assert live.text == "Live\nUpdates as they happen.\n"  # its HTML body read as a reader sees it
 
 
+@pytest.mark.parametrize("name", ["guardian.jsonl", "guardian.json"])
+def test_json_lines_of_guardian_results_are_read_with_their_nested_fields(tmp_path, name):
+    """The Guardian's results kept one a line, each story's text only in its "fields": read as
+    the same results in a list are (the lines' own keys named no text, and the file was refused)."""
+    path = tmp_path / name
+    path.write_text("\n".join(json.dumps({"webTitle": title, "fields": {"bodyText": text}}) for title, text in [
+        ("Prisoner swap agreed", "Both sides agreed to exchange 1,000 prisoners."),
+        ("Talks end", "The talks ended after two hours.")]) + "\n", encoding="utf-8")
+    articles, skipped = load_file(path)
+    assert [(a.source, a.title) for a in articles] == [(f"{name}#1", "Prisoner swap agreed"),
+                                                       (f"{name}#2", "Talks end")]
+    assert articles[1].text.endswith("The talks ended after two hours.\n") and skipped == []
+
+
 def test_json_lines_saved_as_json_are_read_line_by_line(tmp_path):
     """Many a news dataset (Hugging Face's, Kaggle's) is JSON Lines named .json."""
     dataset = tmp_path / "News_Category_Dataset.json"
