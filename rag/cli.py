@@ -290,7 +290,7 @@ def _scope_options(command: argparse.ArgumentParser) -> None:
                                                       "to the end of 2024)")
     scope.add_argument("--within", metavar="FOLDER", help="in this folder or file of the library (business, "
                                                           "2024/05, feeds/world.rss)")
-    scope.add_argument("--outlet", help="from an outlet whose name holds these words (BBC: BBC News)")
+    scope.add_argument("--outlet", help="from an outlet whose name holds these words (BBC: BBC News, bbc.co.uk)")
 
 
 def _scope(args) -> Scope:

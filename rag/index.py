@@ -39,7 +39,7 @@ from rag.injection import RULES as INJECTION_RULES
 from rag.loading import READER_VERSION
 from rag.models import sha256_file
 from rag.schema import Article, ArticleRecord, Chunk
-from rag.scope import Scope
+from rag.scope import Scope, outlet_holds
 from rag.text import WORD, folded, name_key, script
 
 FORMAT = "rag-news-index"
@@ -142,6 +142,7 @@ log = logging.getLogger(__name__)
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=WRITER_WAIT_SECONDS, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA foreign_keys = ON")
+    db.create_function("outlet_holds", 2, outlet_holds, deterministic=True)  # a Scope's outlet
     return db
 
 
@@ -311,9 +312,9 @@ def _scope_condition(scope: Scope) -> tuple[str, tuple]:
     if scope.within:
         conditions.append("(a.file = ? OR substr(a.file, 1, ?) = ?)")
         arguments += [scope.within, len(scope.within) + 1, scope.within + "/"]
-    if scope.outlet:  # its whole words, in order: "BBC" is "BBC News", "guardian" "The Guardian"
-        conditions.append("(' ' || lower(a.outlet) || ' ') LIKE ? ESCAPE '\\'")
-        arguments.append("% " + re.sub(r"([\\%_])", r"\\\1", scope.outlet.lower()) + " %")
+    if scope.outlet:
+        conditions.append("outlet_holds(a.outlet, ?)")
+        arguments.append(scope.outlet)
     return " AND ".join(conditions) or "1", tuple(arguments)
 
 

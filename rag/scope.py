@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 
 from rag.errors import BadInputError
+from rag.text import folded
 
 # A year, a month or a day, as ISO writes it: what an article's date is compared with.
 _ISO_PREFIX = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
@@ -25,8 +26,8 @@ class Scope:
     """The articles dated from `since` to `until` (each a year "2024", a month "2024-05" or "May
     2024", or a day "2024-05-16" or "16 May 2024", both included: until "2024" is to the end of
     2024), in the library's folder or file `within` ("business", "2024/05", "feeds/world.rss"),
-    from an outlet whose name holds the words `outlet` (whole, in order, any case: "BBC" is "BBC
-    News", "guardian" "The Guardian"; as the Library lists outlets). An article's date is
+    from an outlet whose name holds the words `outlet` (see outlet_holds: "BBC" is "BBC News" and
+    bbc.co.uk, "guardian" "The Guardian" and theguardian.com; as the Library lists outlets). An article's date is
     its publication date, else the latest date its text states (ArticleRecord.date); with a time
     set, an article with no date is outside it. Unset or blank fields do not narrow;
     BadInputError for a malformed one."""
@@ -66,6 +67,31 @@ class Scope:
         if self.outlet:
             parts.append(f"from {self.outlet}")
         return ", ".join(parts) or "every article"
+
+
+def outlet_holds(outlet: str | None, wanted: str) -> bool:
+    """Whether the outlet named `outlet` is the one `wanted` names: `wanted`'s words, whole and in
+    order, whatever their case and accents ("BBC" is "BBC News - World", "süddeutsche" is
+    "Süddeutsche Zeitung", "times" is "The Times" but "harb" no outlet). An outlet known only by
+    its web address (an article whose page or feed named none, as the Guardian's API gives them:
+    "theguardian.com") holds a name whose words, run together, begin or end one of its parts:
+    "guardian" is theguardian.com, "AP" apnews.com, "BBC" www.bbc.co.uk ("AP" is not japantimes.co.jp)."""
+    have, want = _words(outlet or ""), _words(wanted)
+    if not want:
+        return False
+    if any(have[start:start + len(want)] == want for start in range(len(have) - len(want) + 1)):
+        return True
+    joined = "".join(want)
+    return _WEB_ADDRESS.fullmatch(outlet or "") is not None and any(
+        part.startswith(joined) or part.endswith(joined) for part in have)
+
+
+# An outlet named by its web address: "theguardian.com", "www.bbc.co.uk", no space in it.
+_WEB_ADDRESS = re.compile(r"[\w-]+(?:\.[\w-]+)+")
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", folded(text))
 
 
 def as_scope(value) -> Scope | None:

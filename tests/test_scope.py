@@ -73,6 +73,21 @@ def test_a_search_kept_to_a_folder_a_file_a_time_or_an_outlet_finds_only_its_art
             rag.search(question, settings=library, scope=rag.Scope(outlet=outlet))
 
 
+@pytest.mark.parametrize("outlet, wanted, held", [
+    ("BBC News - World", "bbc", True), ("BBC News - World", "news world", True), ("The Times", "times", True),
+    ("Süddeutsche Zeitung", "SUDDEUTSCHE zeitung", True), ("Reuters.", "reuters", True),
+    ("theguardian.com", "Guardian", True), ("theguardian.com", "The Guardian", True), ("www.bbc.co.uk", "BBC", True),
+    ("apnews.com", "AP", True), ("japantimes.co.jp", "AP", False), ("Harbour Times", "harb", False),
+    ("Harbour Times", "times harbour", False), ("The Guardian", "guard", False), (None, "bbc", False),
+    ("BBC News", "%", False)])
+def test_an_outlet_is_named_by_its_words_or_by_its_web_address(outlet, wanted, held):
+    """An article's outlet is the name its page or feed gives, or else its web address (the
+    Guardian's API names none): "guardian" keeps both, in any case and accents."""
+    from rag.scope import outlet_holds
+
+    assert outlet_holds(outlet, wanted) is held
+
+
 def test_a_scope_may_be_given_as_a_mapping_of_its_fields(library):
     """As a JSON request or a script holds it."""
     found = rag.search("talks in Istanbul", settings=library, scope={"within": "fisheries", "since": "March 2024"})
