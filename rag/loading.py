@@ -74,8 +74,9 @@ __all__ = ["READER_VERSION", "ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "NOTES_SUFFIXE
 # newsletter's furniture ("View in browser", "Unsubscribe", its footer) left out (2026-12-07). 5: a
 # dump's HTML text read as a reader sees it; camelCase field names ("publishedAt"), list or object
 # values ("authors": [...]) and a role-less object's fields recognised; a CSV's delimiter its
-# header's (2026-12-07, session 34).
-READER_VERSION = 5
+# header's (2026-12-07, session 34). 6: a Nexis Uni or LexisNexis Academic export read as its
+# articles (2026-12-07, session 35).
+READER_VERSION = 6
 
 # Files that are one article each, and files that hold many (rag.archives): dumps (.csv, .jsonl,
 # .json: one article, a list of them, or JSON Lines), feeds, notebooks, mailboxes and books.
@@ -92,6 +93,8 @@ _HTML_SUFFIXES = (".html", ".htm")
 _MARKDOWN_SUFFIXES = (".md", ".markdown")
 # A web page saved as one file with its images: MIME (Chrome, Edge), a property list (Safari).
 _SAVED_PAGE_SUFFIXES = (".mhtml", ".mht", ".webarchive")
+# What a news database delivers many articles in (rag.exports: Nexis Uni, LexisNexis Academic).
+_EXPORT_SUFFIXES = (".docx", ".txt")
 # Files that hold one article beside pictures or attachments: held to max_archive_bytes, their
 # text to max_file_bytes.
 _WITH_ATTACHMENTS = _SAVED_PAGE_SUFFIXES + (".eml", ".docx")
@@ -164,7 +167,13 @@ def load_file(path: Path, max_bytes: int = Settings.max_file_bytes,
 
             articles, skipped = load_archive(path, max_bytes, max_archive_bytes, name)
         else:
-            articles, skipped = [load_article(path, max_bytes, name, max_archive_bytes)], []
+            article = load_article(path, max_bytes, name, max_archive_bytes)
+            exported = None
+            if file_type(path) in _EXPORT_SUFFIXES:
+                from rag.exports import export_articles
+
+                exported = export_articles(path, article.text, max_bytes)
+            articles, skipped = exported or ([article], [])
     except BadInputError as exc:
         raise BadInputError(known_as(str(exc), path, name)) from None
     if name and name != path.name:
