@@ -116,6 +116,31 @@ def test_any_document_or_package_of_a_book_loads_or_is_refused_with_a_reason(doc
         _loads_or_is_refused(path)
 
 
+# A news database's export (rag.exports) with random lines in every part of an article: its
+# headline, outlet, date, labels and text; each export's frame as Nexis Uni and LexisNexis Academic write it.
+EXPORT_LINE = st.one_of(ARTICLE_TEXT, st.sampled_from(["Body", "End of Document", "Length: 12 words", "Byline:",
+                                                       "LENGTH: 9 words", "2 of 3 DOCUMENTS", "May 16, 2025 Friday",
+                                                       "Classification", "Load-Date: May 17, 2025", ""]))
+
+
+@given(parts=st.lists(st.lists(EXPORT_LINE, max_size=4).map("\n".join), min_size=5, max_size=5),
+       academic=st.booleans())
+def test_any_article_of_a_news_database_export_loads_or_is_refused_with_a_reason(parts, academic):
+    headline, outlet, date, labels, body = parts
+    if academic:
+        text = (f"1 of 2 DOCUMENTS\n\n{outlet}\n\n{date}\n\n{headline}\n\n{labels}\nLENGTH: 5 words\n\n{body}\n\n"
+                "LOAD-DATE: May 17, 2025\n\n2 of 2 DOCUMENTS\n\nThe Times\n\nMay 18, 2025\n\nTalks\n\n"
+                "LENGTH: 3 words\n\nTalks went on.\n")
+    else:
+        text = (f"Documents (2)\n{headline}\n{outlet}\n{date}\n{labels}\nLength:\xa05 words\nBody\n{body}\n"
+                "Load-Date: May 17, 2025\nEnd of Document\nTalks\nThe Times\nMay 18, 2025\nBody\nTalks went on.\n"
+                "End of Document\n")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "export.txt"
+        path.write_text(text, encoding="utf-8", errors="replace")
+        _loads_or_is_refused(path)
+
+
 # Rows whose text is any characters: each is an article or a skipped row with its reason, never
 # lost. A CSV written as Excel and csv.writer write it, with a quoted "\r", lost the text after
 # its first quote; a JSON text holding U+2028 (a line break to str.splitlines) was refused.
