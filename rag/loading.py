@@ -94,7 +94,7 @@ _MARKDOWN_SUFFIXES = (".md", ".markdown")
 # A web page saved as one file with its images: MIME (Chrome, Edge), a property list (Safari).
 _SAVED_PAGE_SUFFIXES = (".mhtml", ".mht", ".webarchive")
 # What a news database delivers many articles in (rag.exports: Nexis Uni, LexisNexis Academic).
-_EXPORT_SUFFIXES = (".docx", ".txt")
+_EXPORT_SUFFIXES = (".docx", ".txt", ".pdf")
 # Files that hold one article beside pictures or attachments: held to max_archive_bytes, their
 # text to max_file_bytes.
 _WITH_ATTACHMENTS = _SAVED_PAGE_SUFFIXES + (".eml", ".docx")

@@ -119,6 +119,20 @@ def test_a_nexis_uni_export_is_read_as_its_articles(tmp_path):
     assert skipped == []
 
 
+def test_a_nexis_uni_export_saved_as_pdf_is_read_as_its_articles(tmp_path):
+    from test_loading import make_pdf
+
+    pages = [[title, outlet, date, "Length: 523 words", *([f"Byline: {byline}"] if byline else []), "Body", *body,
+              "Load-Date: May 17, 2025", "", "End of Document"] for title, outlet, date, byline, body in STORIES]
+    path = tmp_path / "nexis.pdf"
+    path.write_bytes(make_pdf(pages))
+    articles, _ = load_file(path)
+    assert [(a.source, a.title, a.outlet, a.published) for a in articles] == [
+        ("nexis.pdf#1", "Prisoner swap agreed in Istanbul", "The Guardian (London)", "2025-05-16"),
+        ("nexis.pdf#2", "Talks: what comes next", "The New York Times", "2025-05-17")]
+    assert "1,000 prisoners of war" in articles[0].text and "Length" not in articles[0].text
+
+
 def test_a_lexisnexis_academic_export_is_read_as_its_articles_their_lines_unwrapped(tmp_path):
     path = tmp_path / "results.txt"
     path.write_text(ACADEMIC, encoding="utf-8")
