@@ -1,14 +1,17 @@
-"""News database exports: a search's results delivered as one Word document or text file, many
-articles in it, as LexisNexis delivers them to the universities and newsrooms that keep archives
-with it.
+"""News database exports: a search's results delivered as one Word document, RTF, PDF or text
+file, many articles in it, as LexisNexis and Factiva deliver them to the universities and
+newsrooms that keep archives with them.
 
-- Nexis Uni (a Word document, the usual choice, or text): each article its headline, outlet and
+- Nexis Uni (a Word document, the usual choice, RTF, PDF or text): each article its headline, outlet and
   date lines, then labelled lines ("Section:", "Length:", "Byline:"), a line "Body" and the
   text, then an optional "Classification" block and "Load-Date:", and a line "End of Document".
   The first article may follow a cover page (the search, the job number, the list of titles).
 - LexisNexis Academic (text): each article begins "3 of 120 DOCUMENTS", then its outlet, date
   and edition lines, its headline, labelled lines in capitals ("BYLINE:", "LENGTH:"), the text,
   then "LOAD-DATE:", "LANGUAGE:" and the copyright.
+- Factiva (RTF, PDF): each article its headline, a byline if any, "523 words", the date, a time
+  if any, the outlet, its code, the language and the copyright lines, then the text, ending with
+  its id ("Document FTCOM00020250516el5g0001x"); a search summary follows the last.
 
 Read as one article, such a file was one passage list under one title and date: a question over
 it cited "results.docx", its scope by date saw one date. Each article is cited as "file#n" (its
@@ -32,8 +35,11 @@ _UNI_BODY = re.compile(r"^\s*Body\s*$")
 _UNI_AFTER_BODY = re.compile(r"^\s*(?:Classification\s*$|Load-Date:\s)")
 _ACADEMIC_START = re.compile(r"^\s*\d+ of \d+ DOCUMENTS\s*$", re.MULTILINE)
 _ACADEMIC_AFTER_BODY = re.compile(r"^\s*(?:LOAD-DATE|LANGUAGE|PUBLICATION-TYPE|JOURNAL-CODE):\s")
-# Both write an article's length in words: "Length:\xa0523 words", "LENGTH: 1,204 words".
+# Each writes an article's length in words: "Length:\xa0523 words", "LENGTH: 1,204 words", "523 words".
 _LENGTH = re.compile(r"^\s*length:\s*\d[\d,]* words\s*$", re.MULTILINE | re.IGNORECASE)
+_WORDS = re.compile(r"^\s*\d[\d,]* words\s*$", re.MULTILINE)
+# Factiva ends an article with its id: "Document FTCOM00020250516el5g0001x".
+_FACTIVA_END = re.compile(r"^\s*Document [A-Za-z0-9]{16,}\s*$", re.MULTILINE)
 # A labelled line of the header: "Byline: Andrew Sparrow", "LENGTH: 355 words", "Section: World; Pg. 8".
 _LABEL = re.compile(r"^\s*([A-Za-z][A-Za-z-]*(?: [A-Za-z]+)?):\s*(.*)$")
 # A date as the header writes it: "May 16, 2025 Friday", "16 May 2025", "January 11, 2010 Monday".
@@ -52,15 +58,16 @@ class _Document:
 
 
 def export_articles(path: Path, text: str, max_bytes: int) -> tuple[list[Article], list[str]] | None:
-    """The articles of a Nexis Uni or LexisNexis Academic export whose text (a Word document's, a
-    text file's) is `text`, and those skipped with the reason; None when it is not one."""
-    if not _LENGTH.search(text):
-        return None
-    if _UNI_END.search(text) and any(_UNI_BODY.match(line) for line in text.splitlines()):
+    """The articles of a Nexis Uni, LexisNexis Academic or Factiva export whose text (a Word
+    document's, an RTF's, a PDF's, a text file's) is `text`, and those skipped with the reason;
+    None when it is not one."""
+    if _UNI_END.search(text) and _LENGTH.search(text) and any(_UNI_BODY.match(line) for line in text.splitlines()):
         documents = [_uni_document(part.splitlines()) for part in _UNI_END.split(text)]
-    elif starts := list(_ACADEMIC_START.finditer(text)):
+    elif _LENGTH.search(text) and (starts := list(_ACADEMIC_START.finditer(text))):
         documents = [_academic_document(text[start.end():end].splitlines())
                      for start, end in zip(starts, [s.start() for s in starts[1:]] + [len(text)])]
+    elif _FACTIVA_END.search(text) and _WORDS.search(text):
+        documents = [_factiva_document(part.splitlines()) for part in _FACTIVA_END.split(text)]
     else:
         return None
     articles, skipped = [], []
@@ -111,6 +118,32 @@ def _academic_document(lines: list[str]) -> _Document:
     return _Document(title=headline, outlet=plain[0] if plain and dated != 0 else None,
                      published=iso_date(_DATE.search(plain[dated]).group()) if dated is not None else None,
                      author=_labelled(header, "byline"), body=body[:end])
+
+
+def _factiva_document(lines: list[str]) -> _Document | None:
+    """A Factiva article from its lines (what comes before its "Document ..." id): its headline,
+    a byline if any, "523 words", the date, a time if any, the outlet and its code, a page if any,
+    the language and the copyright, then its text. None for what follows the last one (the
+    search summary), which has no length in words near its top."""
+    plain = [line.strip() for line in lines if line.strip()]
+    words = next((i for i, line in enumerate(plain[:6]) if _WORDS.match(line)), None)
+    if not words:
+        return None
+    after = plain[words + 1:]
+    dated = bool(after) and _DATE.fullmatch(after[0]) is not None
+    place = int(dated) + (1 if len(after) > int(dated) and _TIME.match(after[int(dated)]) else 0)
+    outlet = after[place] if len(after) > place else None
+    copyright_at = next((i for i, line in enumerate(after[:12]) if line.startswith(("©", "(c)", "(C)", "Copyright"))),
+                        None)
+    if copyright_at is None:  # else the text follows the language: one word ("English"), after the outlet's code
+        copyright_at = next((i for i in range(place + 1, min(place + 5, len(after))) if after[i].isalpha()), place + 1)
+    byline = " ".join(plain[1:words]) or None
+    return _Document(title=plain[0], outlet=outlet, published=iso_date(after[0]) if dated else None,
+                     author=re.sub(r"^By\s+", "", byline) if byline else None, body=after[copyright_at + 1:])
+
+
+# A time under a Factiva article's date: "10:03", "10:03 GMT", "5:45 PM".
+_TIME = re.compile(r"^\d{1,2}:\d{2}\b")
 
 
 def _block_before(lines: list[str], at: int) -> str | None:

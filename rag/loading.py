@@ -81,7 +81,7 @@ READER_VERSION = 6
 # Files that are one article each, and files that hold many (rag.archives): dumps (.csv, .jsonl,
 # .json: one article, a list of them, or JSON Lines), feeds, notebooks, mailboxes and books.
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".mhtml", ".mht", ".webarchive", ".pdf", ".eml",
-                    ".docx")
+                    ".docx", ".rtf")
 FEED_SUFFIXES = (".rss", ".atom", ".xml")
 DUMP_SUFFIXES = (".csv", ".jsonl", ".json")
 NOTES_SUFFIXES = (".enex",)  # a notebook exported from Evernote, whose web clipper kept many an archive
@@ -94,10 +94,10 @@ _MARKDOWN_SUFFIXES = (".md", ".markdown")
 # A web page saved as one file with its images: MIME (Chrome, Edge), a property list (Safari).
 _SAVED_PAGE_SUFFIXES = (".mhtml", ".mht", ".webarchive")
 # What a news database delivers many articles in (rag.exports: Nexis Uni, LexisNexis Academic).
-_EXPORT_SUFFIXES = (".docx", ".txt", ".pdf")
+_EXPORT_SUFFIXES = (".docx", ".txt", ".pdf", ".rtf")
 # Files that hold one article beside pictures or attachments: held to max_archive_bytes, their
 # text to max_file_bytes.
-_WITH_ATTACHMENTS = _SAVED_PAGE_SUFFIXES + (".eml", ".docx")
+_WITH_ATTACHMENTS = _SAVED_PAGE_SUFFIXES + (".eml", ".docx", ".rtf")
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +247,9 @@ def load_article(path: Path, max_bytes: int = Settings.max_file_bytes, name: str
         word = read_word(path, data, max_archive_bytes)
         require_within(word.text, max_bytes, path.name)
         text, front, body, unseen = word.text, {"title": word.title, "author": word.author}, 0, word.unseen
+    elif suffix == ".rtf":
+        text, front, body, unseen = _rtf_text(path, data), {}, 0, ""
+        require_within(text, max_bytes, path.name)
     else:
         text = decode_text(path, data)
         if suffix in _HTML_SUFFIXES:
@@ -988,6 +991,27 @@ def _drop(node) -> None:
 # --- PDF ---
 
 _PAGE_NUMBER = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?$|^[-–]\s*\d{1,4}\s*[-–]$", re.I)
+
+
+def _rtf_text(path: Path, data: bytes) -> str:
+    """The text of an RTF document (striprtf: its groups of fonts, colours, pictures and document
+    properties left out). RTF is ASCII, its other characters escaped, each \\'xx in the code page
+    it names (\\ansicpg1251), else Windows-1252; BadInputError for a file that is not RTF."""
+    from striprtf.striprtf import rtf_to_text
+
+    raw = data.removeprefix(b"\xef\xbb\xbf").decode("latin-1")  # ASCII byte for byte: striprtf decodes the escapes
+    if not raw.lstrip().startswith("{\\rtf"):
+        raise bad_file(path, "not an RTF document (it does not start with {\\rtf)")
+    code_page = re.search(r"\\ansicpg(\d+)", raw[:2000])
+    encoding = f"cp{code_page.group(1)}" if code_page else "cp1252"
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        encoding = "cp1252"
+    try:
+        return rtf_to_text(raw, encoding=encoding, errors="replace")
+    except (ValueError, IndexError, RecursionError) as exc:  # a damaged group or escape
+        raise bad_file(path, f"not a readable RTF document ({type(exc).__name__}: {exc})") from None
 
 
 def _pdf_article(path: Path, data: bytes) -> Article:

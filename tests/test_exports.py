@@ -103,6 +103,20 @@ LANGUAGE: ENGLISH
 """
 
 
+def factiva_rtf(stories):
+    """An RTF file as Factiva saves a search's articles (its "Article Format"): each paragraph a
+    \\par, the headline in bold, each article ending with its id; the search summary last."""
+    paragraphs = []
+    for title, byline, date, time, outlet, code, body, doc_id in stories:
+        paragraphs += [r"{\b " + title + "}", *([byline] if byline else []), "523 words", date,
+                       *([time] if time else []), outlet, code, "English",
+                       r"\'a9 2025 The Publisher. All rights reserved.", *body, "", f"Document {doc_id}", ""]
+    paragraphs += ["Search Summary", "Text", "istanbul talks", "Date", "01/05/2025 to 31/05/2025", "Source",
+                   "All Sources", "Results Found", str(len(stories))]
+    return (r"{\rtf1\ansi\ansicpg1252{\fonttbl{\f0 Arial;}}" + "\n"
+            + "\n".join(r"\pard " + paragraph + r"\par" for paragraph in paragraphs) + "\n}")
+
+
 def described(articles):
     return [(a.source, a.origin, a.title, a.outlet, a.published, a.author) for a in articles]
 
@@ -145,6 +159,26 @@ def test_a_lexisnexis_academic_export_is_read_as_its_articles_their_lines_unwrap
         "Ministers agreed on Monday to reopen talks on the pension reform, after unions threatened a strike in "
         "February.",
         "The talks will begin next week in London."]
+
+
+def test_a_factiva_export_is_read_as_its_articles(tmp_path):
+    path = tmp_path / "Factiva-20250520.rtf"
+    path.write_text(factiva_rtf([
+        ("Russia and Ukraine agree prisoner swap", "By Max Seddon", "16 May 2025", "17:02 GMT", "Financial Times",
+         "FTCOM", ["Russia and Ukraine agreed on Friday to exchange 1,000 prisoners of war each.",
+                   "It was the first direct meeting since 2022."], "FTCOM00020250516el5g0001x"),
+        ("Talks end after two hours", None, "17 May 2025", None, "Reuters News", "LBA",
+         ["Both delegations said they would present their visions of a ceasefire."], "LBA0000020250517el5h000ab")]),
+        encoding="ascii")
+    articles, skipped = load_file(path)
+    assert described(articles) == [
+        ("Factiva-20250520.rtf#1", "document 1", "Russia and Ukraine agree prisoner swap", "Financial Times",
+         "2025-05-16", "Max Seddon"),
+        ("Factiva-20250520.rtf#2", "document 2", "Talks end after two hours", "Reuters News", "2025-05-17", None)]
+    assert articles[0].text == ("Russia and Ukraine agree prisoner swap\n"
+                                "Russia and Ukraine agreed on Friday to exchange 1,000 prisoners of war each.\n"
+                                "It was the first direct meeting since 2022.\n")
+    assert skipped == []
 
 
 def test_an_article_that_only_mentions_an_export_s_words_stays_one_article(tmp_path):

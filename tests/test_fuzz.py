@@ -79,6 +79,8 @@ _FRAMES = {
              b"charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n", b"\n"),
     ".mbox": (b"From b@news.example Sat May 17 04:05:00 2025\nSubject: ", b"\nDate: ",
               b"\n\nShips sail again.\n\nFrom c@news.example Sat May 17 04:06:00 2025\nSubject: B\n\nFerries too.\n"),
+    # an RTF document: random content as its text, escapes and groups included
+    ".rtf": (b"{\\rtf1\\ansi\\ansicpg1252{\\fonttbl{\\f0 Arial;}}\\pard ", b"\\par}"),
     # a page saved as one file: random content as its page, quoted-printable
     ".mhtml": (b'MIME-Version: 1.0\r\nContent-Type: multipart/related; type="text/html"; boundary="B"\r\n\r\n--B\r\n'
                b"Content-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n", b"\r\n--B--\r\n"),
@@ -119,15 +121,20 @@ def test_any_document_or_package_of_a_book_loads_or_is_refused_with_a_reason(doc
 # A news database's export (rag.exports) with random lines in every part of an article: its
 # headline, outlet, date, labels and text; each export's frame as Nexis Uni and LexisNexis Academic write it.
 EXPORT_LINE = st.one_of(ARTICLE_TEXT, st.sampled_from(["Body", "End of Document", "Length: 12 words", "Byline:",
+                                                       "12 words", "Document FTCOM00020250516el5g0001x", "© 2025",
                                                        "LENGTH: 9 words", "2 of 3 DOCUMENTS", "May 16, 2025 Friday",
                                                        "Classification", "Load-Date: May 17, 2025", ""]))
 
 
 @given(parts=st.lists(st.lists(EXPORT_LINE, max_size=4).map("\n".join), min_size=5, max_size=5),
-       academic=st.booleans())
-def test_any_article_of_a_news_database_export_loads_or_is_refused_with_a_reason(parts, academic):
+       kind=st.sampled_from(["uni", "academic", "factiva"]))
+def test_any_article_of_a_news_database_export_loads_or_is_refused_with_a_reason(parts, kind):
     headline, outlet, date, labels, body = parts
-    if academic:
+    if kind == "factiva":
+        text = (f"{headline}\n{labels}\n523 words\n{date}\n{outlet}\nFTCOM\nEnglish\n(c) 2025 FT\n{body}\n"
+                "Document FTCOM00020250516el5g0001x\nTalks\n3 words\n17 May 2025\nReuters\nLBA\nEnglish\n"
+                "Talks went on.\nDocument LBA0000020250517el5h000ab\nSearch Summary\n")
+    elif kind == "academic":
         text = (f"1 of 2 DOCUMENTS\n\n{outlet}\n\n{date}\n\n{headline}\n\n{labels}\nLENGTH: 5 words\n\n{body}\n\n"
                 "LOAD-DATE: May 17, 2025\n\n2 of 2 DOCUMENTS\n\nThe Times\n\nMay 18, 2025\n\nTalks\n\n"
                 "LENGTH: 3 words\n\nTalks went on.\n")

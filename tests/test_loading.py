@@ -909,3 +909,25 @@ def test_a_word_document_reads_as_its_reader_sees_it(tmp_path):
     assert "setting max_file_bytes" in load_or_skip(tmp_path / "Istanbul talks.docx", max_bytes=100)[1][0]
     for name, data in [("old.docx", b"\xd0\xcf\x11\xe0 an old Word file renamed"), ("notes.docx", b"Just notes.")]:
         assert load_or_skip(write(tmp_path, name, data))[1][0].startswith(f"{name}: not a readable Word document")
+
+
+def test_an_rtf_document_is_read_as_its_reader_sees_it(tmp_path):
+    """What Word and TextEdit save, and Factiva and Nexis Uni export: its fonts, colours, pictures
+    and properties are not text; its escaped letters are read in the code page it names."""
+    path = tmp_path / "grain.rtf"
+    path.write_bytes(rb"{\rtf1\ansi\ansicpg1251\deff0{\fonttbl{\f0\fswiss Arial;}}{\colortbl;\red0\green0\blue0;}"
+                     rb"{\info{\title Draft}{\author Someone}}" b"\n"
+                     rb"\pard\b Grain deal renewed\b0\par{\pict\pngblip\picw10\pich10 89504e470d0a1a0a}\par" b"\n"
+                     rb"Ships sailed from Odesa on Monday, officials in Istanbul said: \'cf\'f0\'e8\'e2\'e5\'f2 "
+                     rb"\u8220?quoted\u8221?\par}")
+    article = load_article(path)
+    assert article.title == "Grain deal renewed"
+    assert article.text == ("Grain deal renewed\n\nShips sailed from Odesa on Monday, officials in Istanbul said: "
+                            "\u041f\u0440\u0438\u0432\u0435\u0442 \u201cquoted\u201d\n")
+
+
+def test_a_file_named_rtf_that_is_not_rtf_is_refused_with_the_reason(tmp_path):
+    path = tmp_path / "notes.rtf"
+    path.write_text("Just text.", encoding="utf-8")
+    with pytest.raises(BadInputError, match=r"^notes.rtf: not an RTF document"):
+        load_article(path)

@@ -132,7 +132,8 @@ def library_tab(settings: Settings, app: gr.Blocks, tab: gr.Tab,
     mb, archive_mb = settings.max_file_bytes / 1_000_000, settings.max_archive_bytes / 1_000_000
     gr.Markdown(f"The articles the chat answers from. Add {_listed(ARTICLE_SUFFIXES)} files (one article each, "
                 f"up to {mb:g} MB; a page saved with its images, `.mhtml` or `.webarchive`, an e-mail, `.eml`, or a "
-                f"Word document, `.docx`, up to {archive_mb:g} MB), {_listed(DUMP_SUFFIXES)} dumps, "
+                f"Word or RTF document, `.docx` or `.rtf`, up to {archive_mb:g} MB; a Nexis Uni, LexisNexis or "
+                f"Factiva export, one article per story), {_listed(DUMP_SUFFIXES)} dumps, "
                 f"{_listed(FEED_SUFFIXES)} feeds, {_listed(NOTES_SUFFIXES)} Evernote notebooks, "
                 f"{_listed(MAILBOX_SUFFIXES)} mailboxes or {_listed(BOOK_SUFFIXES)} books (a paper's issue as calibre "
                 f"fetches it; one article per row, entry, note, message or story, up to {archive_mb:g} MB); a file "
