@@ -19,7 +19,7 @@ from rag.config import LOGIN_VARIABLE, PROJECT_DIR, Settings, load_settings
 from rag.errors import BadInputError, IncompleteAnswerError, RagError
 from rag.loading import (ARTICLE_SUFFIXES, BOOK_SUFFIXES, DUMP_SUFFIXES, FEED_SUFFIXES, MAILBOX_SUFFIXES,
                          NOTES_SUFFIXES)
-from rag.schema import Answer, Checking, Correcting, Retrieved
+from rag.schema import Answer, Checking, Correcting, IndexInfo, Retrieved
 from rag.scope import Scope
 
 DEFAULT_EVAL_SET = PROJECT_DIR / "eval" / "questions.jsonl"
@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
                                 f"mailboxes, {' '.join(BOOK_SUFFIXES)} books such as calibre's news): new and "
                                 "changed files are read and embedded, deleted ones removed, unchanged ones left alone",
                                 epilog="examples:\n  rag index library\n  rag --index-dir /data/index index /data/news "
-                                "--ray auto\n  rag index library --dry-run --json",
+                                "--ray auto\n  rag index library --dry-run --json\n  rag index library --watch",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     index.add_argument("source_dir", type=Path)
     index.add_argument("--ray", metavar="ADDRESS",
@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--dry-run", action="store_true",
                        help="say what a sync would add, change and remove, and how big the index is; change nothing")
     index.add_argument("--json", action="store_true", help="print the result (or the dry run) as JSON")
+    index.add_argument("--watch", metavar="SECONDS", type=float, nargs="?", const=60.0,
+                       help="keep watching DIR and sync again whenever its files change, looking every SECONDS "
+                            "(60 unless given) until stopped (Ctrl-C); with --json, one line of JSON a sync")
     index.set_defaults(command=_index)
 
     articles = commands.add_parser("articles", help="list the indexed articles, or those a search finds",
@@ -224,15 +227,50 @@ def _index(args, settings: Settings) -> int:
     from rag.pipeline import build_index
 
     if args.dry_run:
+        if args.watch is not None:
+            raise BadInputError("--dry-run changes nothing, so there is nothing to watch for: give one of them")
         return _index_plan(args.source_dir, settings, args.json)
+    if args.watch is not None:
+        return _index_watch(args, settings)
     info = build_index(args.source_dir, settings=settings, ray=args.ray, progress=not args.json)
     if args.json:
         print(json.dumps(asdict(info), ensure_ascii=False, indent=2))
         return 0
+    _print_sync(info)
+    return 0
+
+
+def _print_sync(info: IndexInfo) -> None:
     for skipped in info.skipped:
         print(f"skipped {skipped}", file=sys.stderr)
     print(f"indexed {info.articles} articles as {info.chunks} chunks into {info.index_dir} in {info.seconds:.1f} s "
-          f"({info.embedded} read and embedded, {info.removed} removed, the rest unchanged)")
+          f"({info.embedded} read and embedded, {info.removed} removed, the rest unchanged)", flush=True)
+
+
+def _index_watch(args, settings: Settings) -> int:
+    """rag index DIR --watch: rag.sync.watch, each sync printed as it ends, until Ctrl-C."""
+    from rag.pipeline import embedding_on
+    from rag.sync import watch
+
+    if not args.watch > 0:
+        raise BadInputError(f"--watch takes the seconds between looks, more than 0, not {args.watch:g}")
+
+    def report(result) -> None:
+        if isinstance(result, RagError):
+            print(f"rag: {result} (still watching)", file=sys.stderr, flush=True)
+        elif args.json:
+            print(json.dumps(asdict(result), ensure_ascii=False), flush=True)
+        else:
+            _print_sync(result)
+
+    if not args.json:
+        print(f"watching {args.source_dir}: a sync whenever its files change (looking every {args.watch:g} s; "
+              "Ctrl-C stops)", file=sys.stderr, flush=True)
+    try:
+        watch(args.source_dir, settings.index_dir, settings, every=args.watch, report=report,
+              embed=embedding_on(args.ray, settings))
+    except KeyboardInterrupt:
+        print("stopped watching", file=sys.stderr)
     return 0
 
 

@@ -21,6 +21,7 @@ import hashlib
 import logging
 import os
 import stat
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ import numpy as np
 from rag.chunking import chunk_article
 from rag.config import Settings
 from rag.embedding import load_embedder, passage_text
-from rag.errors import BadInputError, IndexUnusableError
+from rag.errors import BadInputError, IndexUnusableError, RagError
 from rag.index import (Build, IndexedFiles, catalog_counts, indexed_files, indexed_passages, indexed_texts,
                        writing)
 from rag.loading import (SUPPORTED_SUFFIXES, Listing, article_files, byte_limit, file_name, file_type, known_as,
@@ -223,6 +224,47 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
     return IndexInfo(index_dir=str(index_dir), embedding_model=settings.embedding_model, dimension=build.dimension,
                      articles=articles, chunks=passages, skipped=skipped,
                      embedded=counts["embedded"], removed=removed, seconds=round(time.perf_counter() - started, 3))
+
+
+def watch(source_dir: Path, index_dir: Path, settings: Settings, *, every: float,
+          report: Callable[[IndexInfo | RagError], None], stop: threading.Event | None = None,
+          embed: Callable[[list[str]], np.ndarray] | None = None) -> None:
+    """Sync now, then again whenever the folder's files change, looking every `every` seconds,
+    until `stop` is set: for a folder that a feed reader, a script or a person keeps adding to.
+    Each sync's result is `report`ed, and so is an error (a folder gone, a mount that failed),
+    once until it changes; watching goes on after it. A look lists the folder and reads each
+    file's size and time (folder_state), never its bytes, so looking at an archive that has not
+    changed reads nothing: a sync is run only when something changed."""
+    stop = stop or threading.Event()
+    seen, failed = None, None
+    while True:
+        try:
+            state = folder_state(source_dir)
+            if state != seen:
+                info = sync_folder(source_dir, index_dir, settings, embed=embed, progress=False)
+                # The state looked at before the sync: a file that changed during it is synced next time.
+                seen, failed = state, None
+                report(info)
+        except RagError as exc:
+            if str(exc) != failed:
+                failed = str(exc)
+                report(exc)
+        if stop.wait(every):
+            return
+
+
+def folder_state(folder: Path) -> frozenset:
+    """What watch compares between looks: each listed file's name, size and modification time,
+    and the sub-folders that could not be listed."""
+    listing = article_files(folder)
+    state = set(listing.unlisted.items())
+    for path in listing.files:
+        try:
+            info = os.lstat(path)
+        except OSError:  # gone since the listing: the next look will not list it
+            continue
+        state.add((str(path), info.st_size, info.st_mtime_ns))
+    return frozenset(state)
 
 
 @dataclass

@@ -208,6 +208,35 @@ def test_index_prints_what_it_did_as_json(tmp_path):
     assert (info["articles"], info["embedded"], info["removed"]) == (1, 1, 0) and info["chunks"] > 0
 
 
+def test_index_watch_prints_each_sync_as_a_line_of_json_until_interrupted(tmp_path):
+    import signal
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    shutil.copy(SEEDS / ISTANBUL, folder)
+    watcher = subprocess.Popen([sys.executable, "-m", "rag.cli", "--index-dir", str(tmp_path / "index"), "index",
+                                str(folder), "--watch", "0.2", "--json"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(watcher.stdout.readline())
+        (folder / "cod.txt").write_text("Norway and Iceland agree cod quota.\n", encoding="utf-8")
+        second = json.loads(watcher.stdout.readline())
+        watcher.send_signal(signal.SIGINT)
+        out, err = watcher.communicate(timeout=60)
+    finally:
+        watcher.kill()
+    assert (first["articles"], first["embedded"]) == (1, 1) and (second["articles"], second["embedded"]) == (2, 1)
+    assert watcher.returncode == 0 and out == "" and "stopped watching" in err
+
+
+@pytest.mark.parametrize("options, reason", [(["--watch", "0"], "--watch takes the seconds between looks"),
+                                             (["--watch", "--dry-run"], "--dry-run changes nothing")])
+def test_index_watch_refuses_what_cannot_be_watched(tmp_path, options, reason):
+    shutil.copy(SEEDS / ISTANBUL, tmp_path)
+    result = rag_cli("--index-dir", str(tmp_path / "index"), "index", str(tmp_path), *options)
+    assert result.returncode == 2 and reason in result.stderr
+
+
 def test_ask_quotes_the_sentences_each_citation_rests_on_and_lists_what_it_left_out(monkeypatch, capsys):
     import rag.pipeline
     from rag.cli import main

@@ -178,6 +178,49 @@ def test_sync_reads_and_embeds_only_what_changed(settings, tmp_path, monkeypatch
         assert np.allclose(synced.vectors_of([row])[0], fresh.vectors_of([by_key[key]])[0], atol=1e-5)
 
 
+def test_a_watched_folder_is_synced_when_its_files_change_and_not_otherwise(settings, tmp_path):
+    """rag index DIR --watch: a feed reader or a script keeps adding articles; each change is
+    indexed at the next look, a look at an unchanged folder syncs nothing, and a folder gone for a
+    while is said once, the watch going on."""
+    import threading
+
+    from rag.errors import RagError
+    from rag.sync import watch
+
+    folder, index_dir = tmp_path / "articles", tmp_path / "index"
+    folder.mkdir()
+    shutil.copy(SEEDS / ISTANBUL, folder)
+    reports, stop = [], threading.Event()
+    watcher = threading.Thread(target=watch, args=(folder, index_dir, settings),
+                               kwargs={"every": 0.2, "report": reports.append, "stop": stop})
+    watcher.start()
+
+    def reported(count):
+        deadline = time.monotonic() + 60
+        while len(reports) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.6)  # three more looks: none may sync again
+        return [(r.embedded, r.removed, r.articles) if isinstance(r, rag.IndexInfo) else str(r) for r in reports]
+
+    try:
+        assert reported(1) == [(1, 0, 1)]
+        (folder / "cod.txt").write_text("Norway and Iceland agree cod quota\n\nThe ministers signed it in Tromsø.\n",
+                                        encoding="utf-8")
+        assert reported(2)[1:] == [(1, 0, 2)]
+        (folder / ISTANBUL).unlink()
+        assert reported(3)[2:] == [(0, 1, 1)]
+        folder.rename(tmp_path / "away")
+        assert reported(4)[3:] == [f"no such folder: {folder}"] and isinstance(reports[3], RagError)
+        (tmp_path / "away").rename(folder)
+        (folder / "cod.txt").write_text("Norway and Iceland agree a larger cod quota.\n", encoding="utf-8")
+        assert reported(5)[4:] == [(1, 0, 1)]
+    finally:
+        stop.set()
+        watcher.join(10)
+    assert not watcher.is_alive()
+    assert set(load_index(index_dir, settings.embedding_model).articles) == {"cod.txt"}
+
+
 def _rows(index_dir, settings):
     stored = load_index(index_dir, settings.embedding_model)
     return stored.chunks(stored.row_ids())
