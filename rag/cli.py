@@ -93,9 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--dry-run", action="store_true",
                        help="say what a sync would add, change and remove, and how big the index is; change nothing")
     index.add_argument("--json", action="store_true", help="print the result (or the dry run) as JSON")
-    index.add_argument("--watch", metavar="SECONDS", type=float, nargs="?", const=60.0,
-                       help="keep watching DIR and sync again whenever its files change, looking every SECONDS "
-                            "(60 unless given) until stopped (Ctrl-C); with --json, one line of JSON a sync")
+    _watch_option(index, "keep watching DIR and sync again whenever its files change, looking every SECONDS (60 "
+                         "unless given) until stopped (Ctrl-C); with --json, one line of JSON a sync")
     index.set_defaults(command=_index)
 
     articles = commands.add_parser("articles", help="list the indexed articles, or those a search finds",
@@ -143,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="require this login (default: $RAG_UI_AUTH); needed for a non-loopback --host")
     login.add_argument("--no-auth", action="store_true",
                        help="serve a non-loopback --host or a share link without a login (trusted networks only)")
+    _watch_option(ui, _WATCH_LIBRARY)
     ui.set_defaults(command=_ui)
 
     serve = commands.add_parser("serve", help="serve an OpenAI-style HTTP API (/v1/chat/completions) and the web UI")
@@ -152,6 +152,7 @@ def _parser() -> argparse.ArgumentParser:
     login.add_argument("--auth", metavar="USER:PASSWORD",
                        help="require this login (default: $RAG_UI_AUTH); API clients send it as the API key")
     login.add_argument("--no-auth", action="store_true", help="serve a non-loopback --host without a login")
+    _watch_option(serve, _WATCH_LIBRARY)
     serve.set_defaults(command=_serve)
 
     mcp = commands.add_parser("mcp", help="serve the library as tools for an MCP assistant (LM Studio, Claude Desktop) "
@@ -240,35 +241,35 @@ def _index(args, settings: Settings) -> int:
     return 0
 
 
-def _print_sync(info: IndexInfo) -> None:
+def _print_sync(info: IndexInfo, out=None) -> None:
     for skipped in info.skipped:
         print(f"skipped {skipped}", file=sys.stderr)
     print(f"indexed {info.articles} articles as {info.chunks} chunks into {info.index_dir} in {info.seconds:.1f} s "
-          f"({info.embedded} read and embedded, {info.removed} removed, the rest unchanged)", flush=True)
+          f"({info.embedded} read and embedded, {info.removed} removed, the rest unchanged)", file=out or sys.stdout,
+          flush=True)
 
 
 def _index_watch(args, settings: Settings) -> int:
     """rag index DIR --watch: rag.sync.watch, each sync printed as it ends, until Ctrl-C."""
-    from rag.pipeline import embedding_on
+    from rag.pipeline import build_index
     from rag.sync import watch
 
-    if not args.watch > 0:
-        raise BadInputError(f"--watch takes the seconds between looks, more than 0, not {args.watch:g}")
+    every = _watched(args)
 
     def report(result) -> None:
         if isinstance(result, RagError):
-            print(f"rag: {result} (still watching)", file=sys.stderr, flush=True)
+            _report_sync(result)
         elif args.json:
             print(json.dumps(asdict(result), ensure_ascii=False), flush=True)
         else:
             _print_sync(result)
 
     if not args.json:
-        print(f"watching {args.source_dir}: a sync whenever its files change (looking every {args.watch:g} s; "
+        print(f"watching {args.source_dir}: a sync whenever its files change (looking every {every:g} s; "
               "Ctrl-C stops)", file=sys.stderr, flush=True)
     try:
-        watch(args.source_dir, settings.index_dir, settings, every=args.watch, report=report,
-              embed=embedding_on(args.ray, settings))
+        watch(args.source_dir, lambda: build_index(args.source_dir, settings=settings, ray=args.ray, progress=False),
+              every=every, report=report)
     except KeyboardInterrupt:
         print("stopped watching", file=sys.stderr)
     return 0
@@ -317,6 +318,29 @@ def _version() -> str:
         return version("rag-news")
     except PackageNotFoundError:  # run from a checkout that was never installed
         return "(not installed)"
+
+
+_WATCH_LIBRARY = ("keep the index in sync with its library folder while serving: sync again whenever its files "
+                  "change, looking every SECONDS (60 unless given)")
+
+
+def _watch_option(command: argparse.ArgumentParser, text: str) -> None:
+    command.add_argument("--watch", metavar="SECONDS", type=float, nargs="?", const=60.0, help=text)
+
+
+def _watched(args) -> float | None:
+    """--watch's seconds between looks (None when not given); BadInputError unless more than 0."""
+    if args.watch is not None and not args.watch > 0:
+        raise BadInputError(f"--watch takes the seconds between looks, more than 0, not {args.watch:g}")
+    return args.watch
+
+
+def _report_sync(result) -> None:
+    """A sync a watch ran, or the error it met, as `rag index` prints them (to stderr beside an app)."""
+    if isinstance(result, RagError):
+        print(f"rag: {result} (still watching)", file=sys.stderr, flush=True)
+    else:
+        _print_sync(result, sys.stderr)
 
 
 def _scope_options(command: argparse.ArgumentParser) -> None:
@@ -428,20 +452,24 @@ def _converse(settings: Settings, scope: Scope) -> int:
 
 
 def _ui(args, settings: Settings) -> int:
+    from rag.library import watching
     from rag.pipeline import warming_up
     from ui.app import serve
 
-    with warming_up(settings):  # so that the first question does not wait for the models
+    # warming up: so that the first question does not wait for the models
+    with warming_up(settings), watching(_watched(args), _report_sync, settings=settings):
         serve(settings, host=args.host, port=args.port, share=args.share, auth=_login(args),
               allow_no_auth=args.no_auth)
     return 0
 
 
 def _serve(args, settings: Settings) -> int:
+    from rag.library import watching
     from rag.pipeline import warming_up
     from rag.server import serve
 
-    with warming_up(settings):  # so that the first question does not wait for the models
+    # warming up: so that the first question does not wait for the models
+    with warming_up(settings), watching(_watched(args), _report_sync, settings=settings):
         serve(settings, host=args.host, port=args.port, auth=_login(args), allow_no_auth=args.no_auth)
     return 0
 

@@ -22,18 +22,21 @@ import shutil
 import tempfile
 import threading
 import unicodedata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rag.config import Settings, load_settings
-from rag.errors import BadInputError
+from rag.errors import BadInputError, RagError
 from rag.index import file_names, find_records, read_catalog, read_meta, read_record, sources_of_texts
 from rag.loading import ARCHIVE_SUFFIXES, SUPPORTED_SUFFIXES, byte_limit, load_file
 from rag.pipeline import build_index
 from rag.schema import Article, ArticleRecord, IndexInfo
 from rag.scope import Scope, as_scope
+from rag.sync import watch
 
 __all__ = ["list_articles", "find_articles", "how_many", "articles_folder", "safe_name", "add_articles",
-           "remove_article", "reindex", "read_article"]
+           "remove_article", "reindex", "watching", "read_article"]
 
 _WRITE_LOCK = threading.Lock()
 # Long enough for any headline, short enough for every file system's 255-byte name limit: 100
@@ -185,6 +188,31 @@ def reindex(index_dir: str | Path | None = None, *, settings: Settings | None = 
     index_dir = _index_dir(index_dir, settings)
     with _WRITE_LOCK:
         return build_index(articles_folder(index_dir), index_dir, settings=settings, progress=progress)
+
+
+@contextmanager
+def watching(every: float | None, report: Callable[[IndexInfo | RagError], None], *,
+             settings: Settings | None = None) -> Iterator[None]:
+    """While inside, keep the index in sync with its library folder, looking every `every` seconds
+    (rag.sync.watch on a thread of its own, its syncs taking turns with uploads as `reindex`'s
+    do); nothing when `every` is None. What `rag ui --watch` and `rag serve --watch` run beside
+    the app. BadInputError at once when the index records no folder, or its folder is gone."""
+    if every is None:
+        yield
+        return
+    settings = settings or load_settings()
+    folder, stop = articles_folder(settings=settings), threading.Event()
+    watcher = threading.Thread(target=watch, args=(folder, lambda: reindex(settings=settings)),
+                               kwargs={"every": every, "report": report, "stop": stop}, daemon=True,
+                               name="library watch")
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        # A sync under way is not waited for past a few seconds: a thread cut at exit leaves the
+        # last commit usable, as kill -9 of a sync does (tests/test_index.py).
+        watcher.join(5)
 
 
 def read_article(source: str, index_dir: str | Path | None = None, *, settings: Settings | None = None) -> Article:

@@ -17,9 +17,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
-
-import numpy as np
+from typing import Iterable, Iterator
 
 from rag.answer import Checked, LiveRenumbering, cited, claim_bodies, finish, overruled
 from rag.config import MAX_TOP_K, Settings, load_settings, with_arguments
@@ -47,19 +45,13 @@ def build_index(source_dir: str | Path, index_dir: str | Path | None = None, *,
     address of a Ray cluster to embed on ("auto" finds or starts one), see rag.distributed."""
     settings = settings or load_settings()
     index_dir = Path(index_dir) if index_dir is not None else settings.index_dir
-    return sync_folder(Path(source_dir), index_dir, settings, embed=embedding_on(ray, settings), progress=progress)
+    embed = None
+    if ray:
+        from rag.distributed import embed_on_ray
 
-
-def embedding_on(ray: str | None, settings: Settings) -> Callable[[list[str]], np.ndarray] | None:
-    """What a sync embeds with: the embedder of this process (None), or, given the address of a
-    Ray cluster ("auto" finds or starts one), the cluster (rag.distributed)."""
-    if not ray:
-        return None
-    from rag.distributed import embed_on_ray
-
-    def embed(texts):
-        return embed_on_ray(texts, settings.embedding_model, settings.models_dir, ray)
-    return embed
+        def embed(texts):
+            return embed_on_ray(texts, settings.embedding_model, settings.models_dir, ray)
+    return sync_folder(Path(source_dir), index_dir, settings, embed=embed, progress=progress)
 
 
 def ask_stream(question: str, *, index_dir: str | Path | None = None, history: list[dict] | None = None,

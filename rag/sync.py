@@ -226,22 +226,21 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
                      embedded=counts["embedded"], removed=removed, seconds=round(time.perf_counter() - started, 3))
 
 
-def watch(source_dir: Path, index_dir: Path, settings: Settings, *, every: float,
-          report: Callable[[IndexInfo | RagError], None], stop: threading.Event | None = None,
-          embed: Callable[[list[str]], np.ndarray] | None = None) -> None:
-    """Sync now, then again whenever the folder's files change, looking every `every` seconds,
-    until `stop` is set: for a folder that a feed reader, a script or a person keeps adding to.
-    Each sync's result is `report`ed, and so is an error (a folder gone, a mount that failed),
-    once until it changes; watching goes on after it. A look lists the folder and reads each
-    file's size and time (folder_state), never its bytes, so looking at an archive that has not
-    changed reads nothing: a sync is run only when something changed."""
+def watch(source_dir: Path, sync: Callable[[], IndexInfo], *, every: float,
+          report: Callable[[IndexInfo | RagError], None], stop: threading.Event | None = None) -> None:
+    """Call `sync` (a sync of `source_dir`) now, then again whenever the folder's files change,
+    looking every `every` seconds, until `stop` is set: for a folder that a feed reader, a script
+    or a person keeps adding to. Each sync's result is `report`ed, and so is an error (a folder
+    gone, a mount that failed), once until it changes; watching goes on after it. A look lists the
+    folder and reads each file's size and time (folder_state), never its bytes, so looking at an
+    archive that has not changed reads nothing: a sync is run only when something changed."""
     stop = stop or threading.Event()
     seen, failed = None, None
     while True:
         try:
             state = folder_state(source_dir)
             if state != seen:
-                info = sync_folder(source_dir, index_dir, settings, embed=embed, progress=False)
+                info = sync()
                 # The state looked at before the sync: a file that changed during it is synced next time.
                 seen, failed = state, None
                 report(info)

@@ -191,7 +191,10 @@ def test_a_watched_folder_is_synced_when_its_files_change_and_not_otherwise(sett
     folder.mkdir()
     shutil.copy(SEEDS / ISTANBUL, folder)
     reports, stop = [], threading.Event()
-    watcher = threading.Thread(target=watch, args=(folder, index_dir, settings),
+    def sync():
+        return rag.build_index(folder, index_dir, settings=settings, progress=False)
+
+    watcher = threading.Thread(target=watch, args=(folder, sync),
                                kwargs={"every": 0.2, "report": reports.append, "stop": stop})
     watcher.start()
 

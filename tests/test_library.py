@@ -447,3 +447,29 @@ def test_articles_in_sub_folders_are_synced_read_and_removed_by_their_path(setti
     assert (info.articles, info.embedded) == (3, 0)
     assert not (folder / "2026" / "03" / "cod.txt").exists()
     assert "2026/03/cod.txt" not in {a.source for a in library.list_articles(settings=settings)}
+
+
+def test_an_app_watching_its_library_indexes_what_is_added_by_hand(settings, tmp_path):
+    """rag ui --watch, rag serve --watch: an article a script drops into the library folder is
+    found from the next question, without "Re-index"; an upload and the watch take turns."""
+    reports = []
+    with library.watching(0.2, reports.append, settings=settings):
+        deadline = time.monotonic() + 60
+        while not reports:  # its first look: the folder as indexed
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        (tmp_path / "articles" / "cod.txt").write_text(COD, encoding="utf-8")
+        while "cod.txt" not in {a.source for a in library.list_articles(settings=settings)}:
+            assert time.monotonic() < deadline, reports
+            time.sleep(0.1)
+        library.add_articles([_upload(tmp_path, "more cod.txt", COD.replace("450,000", "460,000"))], settings=settings)
+    assert [(r.embedded, r.articles) for r in reports][:2] == [(0, 2), (1, 3)]
+    assert {a.source for a in library.list_articles(settings=settings)} == {*TWO_SEEDS, "cod.txt", "more_cod.txt"}
+
+
+def test_watching_a_library_with_no_index_is_refused_at_once(tmp_path):
+    from rag.errors import RagError
+
+    with pytest.raises(RagError, match="^no index at .*: build one with `rag index DIR`"):
+        with library.watching(1, print, settings=load_settings(index_dir=tmp_path / "none")):
+            pass
