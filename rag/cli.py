@@ -257,7 +257,7 @@ def _index_watch(args, settings: Settings) -> int:
     every = _watched(args)
 
     def report(result) -> None:
-        if isinstance(result, RagError):
+        if isinstance(result, Exception):
             _report_sync(result)
         elif args.json:
             print(json.dumps(asdict(result), ensure_ascii=False), flush=True)
@@ -337,7 +337,7 @@ def _watched(args) -> float | None:
 
 def _report_sync(result) -> None:
     """A sync a watch ran, or the error it met, as `rag index` prints them (to stderr beside an app)."""
-    if isinstance(result, RagError):
+    if isinstance(result, Exception):
         print(f"rag: {result} (still watching)", file=sys.stderr, flush=True)
     else:
         _print_sync(result, sys.stderr)

@@ -71,8 +71,12 @@ def export_articles(path: Path, text: str, max_bytes: int) -> tuple[list[Article
     else:
         return None
     articles, skipped = [], []
-    for number, document in enumerate((d for d in documents if d is not None), start=1):
+    for number, document in enumerate(documents, start=1):
         where = f"{path.name}, document {number}"
+        if document is None:  # no text in it; after the last article, what ends the file (a search summary)
+            if number < len(documents):
+                skipped.append(f"{where}: no article text found in it")
+            continue
         body = "\n".join(" ".join(paragraph.split()) for paragraph in _paragraphs(document.body))
         try:
             require_within(body, max_bytes, where)
@@ -93,14 +97,17 @@ def _uni_document(lines: list[str]) -> _Document | None:
     if body_at is None:
         return None
     header = lines[:body_at]
-    plain = [line.strip() for line in header if line.strip() and not _label(line)]
+    plain = [line.strip() for line in header if line.strip() and not _label(line) and not _copyright(line)]
     dated = max((i for i, line in enumerate(plain) if _DATE.search(line) and len(line) < 60), default=None)
     body = lines[body_at + 1:]
     end = next((i for i, line in enumerate(body) if _UNI_AFTER_BODY.match(line)), len(body))
-    return _Document(title=plain[dated - 2] if dated and dated >= 2 else (plain[0] if plain else None),
-                     outlet=plain[dated - 1] if dated else None,
-                     published=iso_date(_DATE.search(plain[dated]).group()) if dated is not None else None,
-                     author=_labelled(header, "byline"), body=body[:end])
+    if dated is None:
+        title, outlet, published = (plain[0] if plain else None), None, None
+    else:
+        title, outlet = (plain[dated - 2] if dated >= 2 else None), (plain[dated - 1] if dated >= 1 else None)
+        published = iso_date(_DATE.search(plain[dated]).group())
+    return _Document(title=title, outlet=outlet, published=published, author=_labelled(header, "byline"),
+                     body=body[:end])
 
 
 def _academic_document(lines: list[str]) -> _Document:
@@ -127,23 +134,26 @@ def _factiva_document(lines: list[str]) -> _Document | None:
     search summary), which has no length in words near its top."""
     plain = [line.strip() for line in lines if line.strip()]
     words = next((i for i, line in enumerate(plain[:6]) if _WORDS.match(line)), None)
-    if not words:
+    if words is None:
         return None
     after = plain[words + 1:]
     dated = bool(after) and _DATE.fullmatch(after[0]) is not None
     place = int(dated) + (1 if len(after) > int(dated) and _TIME.match(after[int(dated)]) else 0)
     outlet = after[place] if len(after) > place else None
-    copyright_at = next((i for i, line in enumerate(after[:12]) if line.startswith(("©", "(c)", "(C)", "Copyright"))),
-                        None)
+    copyright_at = next((i for i, line in enumerate(after[:12]) if _copyright(line)), None)
     if copyright_at is None:  # else the text follows the language: one word ("English"), after the outlet's code
         copyright_at = next((i for i in range(place + 1, min(place + 5, len(after))) if after[i].isalpha()), place + 1)
     byline = " ".join(plain[1:words]) or None
-    return _Document(title=plain[0], outlet=outlet, published=iso_date(after[0]) if dated else None,
+    return _Document(title=plain[0] if words else None, outlet=outlet, published=iso_date(after[0]) if dated else None,
                      author=re.sub(r"^By\s+", "", byline) if byline else None, body=after[copyright_at + 1:])
 
 
 # A time under a Factiva article's date: "10:03", "10:03 GMT", "5:45 PM".
 _TIME = re.compile(r"^\d{1,2}:\d{2}\b")
+
+
+def _copyright(line: str) -> bool:
+    return line.strip().startswith(("©", "(c)", "(C)", "Copyright"))
 
 
 def _block_before(lines: list[str], at: int) -> str | None:

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rag.config import Settings, load_settings
-from rag.errors import BadInputError, RagError
+from rag.errors import BadInputError
 from rag.index import file_names, find_records, read_catalog, read_meta, read_record, sources_of_texts
 from rag.loading import ARCHIVE_SUFFIXES, SUPPORTED_SUFFIXES, byte_limit, load_file
 from rag.pipeline import build_index
@@ -191,7 +191,7 @@ def reindex(index_dir: str | Path | None = None, *, settings: Settings | None = 
 
 
 @contextmanager
-def watching(every: float | None, report: Callable[[IndexInfo | RagError], None], *,
+def watching(every: float | None, report: Callable[[IndexInfo | Exception], None], *,
              settings: Settings | None = None) -> Iterator[None]:
     """While inside, keep the index in sync with its library folder, looking every `every` seconds
     (rag.sync.watch on a thread of its own, its syncs taking turns with uploads as `reindex`'s

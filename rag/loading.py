@@ -74,8 +74,8 @@ __all__ = ["READER_VERSION", "ARTICLE_SUFFIXES", "DUMP_SUFFIXES", "NOTES_SUFFIXE
 # newsletter's furniture ("View in browser", "Unsubscribe", its footer) left out (2026-12-07). 5: a
 # dump's HTML text read as a reader sees it; camelCase field names ("publishedAt"), list or object
 # values ("authors": [...]) and a role-less object's fields recognised; a CSV's delimiter its
-# header's (2026-12-07, session 34). 6: a Nexis Uni or LexisNexis Academic export read as its
-# articles (2026-12-07, session 35).
+# header's (2026-12-07, session 34). 6: a Nexis Uni, LexisNexis Academic or Factiva export read as
+# its articles; RTF read (2026-12-07, session 35).
 READER_VERSION = 6
 
 # Files that are one article each, and files that hold many (rag.archives): dumps (.csv, .jsonl,
@@ -93,7 +93,7 @@ _HTML_SUFFIXES = (".html", ".htm")
 _MARKDOWN_SUFFIXES = (".md", ".markdown")
 # A web page saved as one file with its images: MIME (Chrome, Edge), a property list (Safari).
 _SAVED_PAGE_SUFFIXES = (".mhtml", ".mht", ".webarchive")
-# What a news database delivers many articles in (rag.exports: Nexis Uni, LexisNexis Academic).
+# What a news database delivers many articles in (rag.exports: Nexis Uni, LexisNexis, Factiva).
 _EXPORT_SUFFIXES = (".docx", ".txt", ".pdf", ".rtf")
 # Files that hold one article beside pictures or attachments: held to max_archive_bytes, their
 # text to max_file_bytes.

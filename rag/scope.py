@@ -26,10 +26,10 @@ class Scope:
     """The articles dated from `since` to `until` (each a year "2024", a month "2024-05" or "May
     2024", or a day "2024-05-16" or "16 May 2024", both included: until "2024" is to the end of
     2024), in the library's folder or file `within` ("business", "2024/05", "feeds/world.rss"),
-    from an outlet whose name holds the words `outlet` (see outlet_holds: "BBC" is "BBC News" and
-    bbc.co.uk, "guardian" "The Guardian" and theguardian.com; as the Library lists outlets). An article's date is
-    its publication date, else the latest date its text states (ArticleRecord.date); with a time
-    set, an article with no date is outside it. Unset or blank fields do not narrow;
+    from an outlet whose name holds the words `outlet` (outlet_holds: "BBC" is "BBC News" and
+    bbc.co.uk, "guardian" "The Guardian" and theguardian.com; as the Library lists outlets). An
+    article's date is its publication date, else the latest date its text states
+    (ArticleRecord.date); with a time set, an article with no date is outside it. Unset or blank fields do not narrow;
     BadInputError for a malformed one."""
 
     since: str | None = None

@@ -227,11 +227,11 @@ def sync_folder(source_dir: Path, index_dir: Path, settings: Settings, *,
 
 
 def watch(source_dir: Path, sync: Callable[[], IndexInfo], *, every: float,
-          report: Callable[[IndexInfo | RagError], None], stop: threading.Event | None = None) -> None:
+          report: Callable[[IndexInfo | Exception], None], stop: threading.Event | None = None) -> None:
     """Call `sync` (a sync of `source_dir`) now, then again whenever the folder's files change,
     looking every `every` seconds, until `stop` is set: for a folder that a feed reader, a script
     or a person keeps adding to. Each sync's result is `report`ed, and so is an error (a folder
-    gone, a mount that failed), once until it changes; watching goes on after it. A look lists the
+    gone, a mount that failed, a full disk), once until it changes; watching goes on after it. A look lists the
     folder and reads each file's size and time (folder_state), never its bytes, so looking at an
     archive that has not changed reads nothing: a sync is run only when something changed."""
     stop = stop or threading.Event()
@@ -244,7 +244,7 @@ def watch(source_dir: Path, sync: Callable[[], IndexInfo], *, every: float,
                 # The state looked at before the sync: a file that changed during it is synced next time.
                 seen, failed = state, None
                 report(info)
-        except RagError as exc:
+        except (RagError, OSError) as exc:
             if str(exc) != failed:
                 failed = str(exc)
                 report(exc)

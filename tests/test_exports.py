@@ -200,3 +200,14 @@ def test_an_export_s_articles_are_asked_about_one_by_one_and_kept_to_their_dates
     assert found[0].source == "nexis.docx#1" and "1,000 prisoners" in found[0].quote
     later = rag.search("ceasefire visions", settings=settings, scope=rag.Scope(since="2025-05-17"))
     assert {c.source for c in later} == {"nexis.docx#2"}
+
+
+def test_an_export_s_article_with_no_text_is_skipped_with_the_reason_and_the_rest_kept(tmp_path):
+    path = tmp_path / "nexis.txt"
+    path.write_text("Talks begin\nThe Times\nMay 15, 2025\nLength: 3 words\nBody\nThe talks began.\nEnd of Document\n"
+                    "A chart of the talks\nThe Times\nMay 15, 2025\nGraphic: a chart\nEnd of Document\n"
+                    "Talks end\nThe Times\nMay 16, 2025\nLength: 3 words\nBody\nThe talks ended.\nEnd of Document\n",
+                    encoding="utf-8")
+    articles, skipped = load_file(path)
+    assert [(a.source, a.title) for a in articles] == [("nexis.txt#1", "Talks begin"), ("nexis.txt#3", "Talks end")]
+    assert skipped == ["nexis.txt, document 2: no article text found in it"]
