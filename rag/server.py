@@ -11,6 +11,8 @@ Routes (all behind the login when one is set):
                               search finds, and how many
   GET  /api/search            ?q=QUESTION&limit=N&since=&until=&within=&outlet= -> the passages that
                               best match it, without the model
+  PUT  /api/articles/NAME     the body a file to add to the library as NAME (rag.library.add_articles)
+  DELETE /api/articles/SOURCE a file to remove from the library (rag.library.remove_article)
   /                           the Gradio app (ui.app), mounted: one process, one model in memory
 
 An answer's text keeps its `[n]` markers; its citations and whether it abstained travel beside
@@ -33,12 +35,14 @@ import json
 import logging
 import math
 import re
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
 from dataclasses import asdict
+from pathlib import Path
 
 import anyio
 
@@ -106,9 +110,24 @@ async def read_body(request: Request) -> bytes:
     return bytes(body)
 
 
-def _too_large(size: str) -> RequestError:
-    return RequestError(f"the request is {size}; the limit is {MAX_BODY_BYTES:,} bytes", status=413,
+def _too_large(size: str, limit: int = MAX_BODY_BYTES) -> RequestError:
+    return RequestError(f"the request is {size}; the limit is {limit:,} bytes", status=413,
                         code="request_too_large")
+
+
+async def save_body(request: Request, path: Path, limit: int) -> None:
+    """The request's body written to `path` as it arrives (a file added to the library may be as
+    large as max_archive_bytes, not held in memory), refused (413) as read_body refuses one."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise _too_large(f"{int(declared):,} bytes", limit)
+    size = 0
+    with open(path, "wb") as out:
+        async for piece in request.stream():
+            size += len(piece)
+            if size > limit:
+                raise _too_large(f"over {limit:,} bytes", limit)
+            out.write(piece)
 
 
 def parse_body(body: bytes) -> dict:
@@ -427,6 +446,37 @@ def create_app(settings: Settings | None = None, *,
         scope = parse_scope({"since": since, "until": until, "within": within, "outlet": outlet})
         found = rag.search(q, limit=int(limit), settings=settings, scope=scope)
         return {"object": "list", "data": citations(found, settings)}
+
+    @app.put("/api/articles/{name}", status_code=201)
+    async def article_added(name: str, request: Request):
+        """The body a file (an article, a dump, a feed, an export: any type the library reads)
+        added to the library as `name` and indexed: rag.library.add_articles, all checks
+        included (type, size, readable, not already indexed); 400 with the reason, nothing
+        changed, when it is refused. What a script, a feed fetcher elsewhere or a phone's share
+        sheet sends: `curl -T story.html http://127.0.0.1:8000/api/articles/story.html`."""
+        from rag.library import add_articles, safe_name
+
+        with tempfile.TemporaryDirectory(prefix="rag-put-") as folder:
+            path = Path(folder) / "body"
+            await save_body(request, path, settings.max_archive_bytes)
+            try:
+                saved = safe_name(name)
+                info = await run_in_threadpool(add_articles, [path], names=[name], settings=settings)
+            except BadInputError as exc:
+                raise RequestError(str(exc), param="name") from None
+        return {"name": saved, "index": _finite(asdict(info))}
+
+    @app.delete("/api/articles/{source:path}")
+    def article_removed(source: str):
+        """The library's file `source` (as the Library and /api/articles name it: "tech/001.txt",
+        a dump or feed by its file) removed, and the index synced: rag.library.remove_article."""
+        from rag.library import remove_article
+
+        try:
+            info = remove_article(source, settings=settings)
+        except BadInputError as exc:
+            raise RequestError(str(exc), param="source") from None
+        return {"removed": source, "index": _finite(asdict(info))}
 
     @app.get("/healthz")
     def healthz():

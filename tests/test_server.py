@@ -486,6 +486,9 @@ def test_a_login_guards_the_api_and_the_web_app(settings, monkeypatch):
         assert httpx.get(f"{url}/healthz", auth=("reader", "s3:cret")).status_code == 200
         for route in ("/healthz", "/api/articles", "/config", "/gradio_api/info"):
             assert httpx.get(url + route).status_code == 401, route
+        # Nor can anyone add or remove articles (this index's folder is seeds/: nothing may reach it).
+        assert httpx.put(f"{url}/api/articles/x.txt", content=b"Planted story.").status_code == 401
+        assert httpx.delete(f"{url}/api/articles/{ISTANBUL}").status_code == 401
     finally:
         running.should_exit = True
 
@@ -545,3 +548,67 @@ def test_a_network_bind_needs_a_login(settings, monkeypatch, capsys):
     monkeypatch.delenv("RAG_UI_AUTH", raising=False)
     assert main(["serve", "--host", "0.0.0.0"]) == 2
     assert "without a login: give --auth USER:PASSWORD" in capsys.readouterr().err
+
+
+@pytest.fixture
+def library_server(tmp_path):
+    """The server over an index of its own library (one seed), which the tests add to."""
+    import shutil
+
+    from rag.config import load_settings
+
+    folder = tmp_path / "library"
+    folder.mkdir()
+    shutil.copy(SEEDS / ISTANBUL, folder)
+    settings = load_settings(index_dir=tmp_path / "index")
+    rag.build_index(folder, settings=settings, progress=False)
+    port = free_port()
+    running = serve(settings, "127.0.0.1", port, block=False)
+    yield f"http://127.0.0.1:{port}", folder
+    running.should_exit = True
+
+
+COD = "Norway and Iceland agree cod quota\n\nThe fisheries ministers signed the agreement in Tromsø on Monday.\n"
+
+
+def test_a_script_adds_an_article_to_the_library_and_removes_it(library_server):
+    """A feed fetcher elsewhere, a phone's share sheet or curl -T: the file is checked, saved under
+    a safe name, indexed and found; then removed."""
+    server, folder = library_server
+    added = httpx.put(f"{server}/api/articles/Cod quota.txt", content=COD.encode("utf-8"))
+    assert added.status_code == 201, added.text
+    assert added.json()["name"] == "Cod_quota.txt" and added.json()["index"]["articles"] == 2
+    assert (folder / "Cod_quota.txt").read_text(encoding="utf-8") == COD
+    found = httpx.get(f"{server}/api/search", params={"q": "cod quota Tromsø"}).json()["data"]
+    assert found[0]["source"] == "Cod_quota.txt"
+    removed = httpx.delete(f"{server}/api/articles/Cod_quota.txt")
+    assert removed.status_code == 200 and removed.json()["index"]["articles"] == 1
+    assert not (folder / "Cod_quota.txt").exists()
+
+
+@pytest.mark.parametrize("name, body, says", [
+    ("notes.exe", b"MZ", "unsupported file type .exe"),
+    ("empty.txt", b"", "empty.txt: empty file"),
+    (ISTANBUL, (SEEDS / ISTANBUL).read_bytes(), "already"),
+])
+def test_a_file_the_library_refuses_is_a_400_with_the_reason_and_nothing_changes(library_server, name, body, says):
+    server, folder = library_server
+    before = sorted(p.name for p in folder.iterdir())
+    refused = httpx.put(f"{server}/api/articles/{name}", content=body)
+    assert refused.status_code == 400 and says in refused.json()["error"]["message"], refused.text
+    assert sorted(p.name for p in folder.iterdir()) == before
+    gone = httpx.delete(f"{server}/api/articles/nothing.txt")
+    assert gone.status_code == 400 and gone.json()["error"]["param"] == "source"
+
+
+def test_a_file_over_the_archive_limit_is_refused_before_it_is_all_sent(library_server):
+    server, _ = library_server
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(f"PUT /api/articles/big.txt HTTP/1.1\r\nHost: {host}\r\nContent-Length: 600000000\r\n\r\n"
+                     .encode())
+        conn.sendall(b"x" * 100_000)
+        reply = http.client.HTTPResponse(conn)
+        reply.begin()
+        error = json.loads(reply.read())["error"]
+    assert reply.status == 413 and "the limit is 500,000,000 bytes" in error["message"]
