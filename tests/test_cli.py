@@ -244,16 +244,19 @@ def test_ask_quotes_the_sentences_each_citation_rests_on_and_lists_what_it_left_
 
     quote = "They met in Istanbul. They swapped 1,000 prisoners. Talks go on."
     cited = Citation(1, "a.txt", "Talks", "a-0", quote, 100, 100 + len(quote), highlights=[(100, 121), (122, 151)])
+    dated = Citation(2, "nexis.docx#2", "Talks end", "b-0", "Talks go on.", 0, 12, highlights=[(0, 12)],
+                     outlet="The Guardian", date="2025-05-16", page=3, url="https://news.example/talks")
 
     def answered(question, **kwargs):
-        yield Answer(question, "They met in Istanbul [1] and swapped prisoners [1].", [cited], False, Timings(),
-                     unsupported=["They signed a treaty."])
+        yield Answer(question, "They met in Istanbul [1] and swapped prisoners [1]. Talks go on [2].", [cited, dated],
+                     False, Timings(), unsupported=["They signed a treaty."])
 
     monkeypatch.setattr(rag.pipeline, "ask_stream", answered)
     assert main(["ask", "What happened?"]) == 0
     assert capsys.readouterr().out.splitlines()[2:] == [
         "[1] Talks (a.txt, chars 100-164)", "    “They met in Istanbul.”", "    “They swapped 1,000 prisoners.”",
-        "", "Left out, no passage supports it: They signed a treaty."]
+        "[2] Talks end (The Guardian, 2025-05-16, page 3; nexis.docx#2, chars 0-12; https://news.example/talks)",
+        "    “Talks go on.”", "", "Left out, no passage supports it: They signed a treaty."]
 
 
 def test_ask_says_when_a_second_opinion_withdrew_the_answer(monkeypatch, capsys):
@@ -335,7 +338,8 @@ def test_search_prints_the_passages_that_match_best_first_without_the_model(seed
     monkeypatch.setattr(generation, "load_generator", no_model)
     assert main(["--index-dir", str(seed_index), "search", "prisoner exchange", "--limit", "2"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert re.fullmatch(rf"\[1\] 0\.\d\d  Istanbul talks: .* \({ISTANBUL}, 2025-05-16, chars \d+-\d+\)", out[0])
+    assert re.fullmatch(rf"\[1\] 0\.\d\d  Istanbul talks: .* \(TRT World, 2025-05-16; {ISTANBUL}, chars \d+-\d+\)",
+                        out[0])
     assert out[1].startswith("    “") and "prisoner" in out[1] and out[2].startswith("[2] ")
     assert main(["--index-dir", str(seed_index), "search", "Where did Putin and Erdogan meet in Kazakhstan?",
                  "--json"]) == 0
