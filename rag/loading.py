@@ -204,9 +204,13 @@ def load_or_skip(path: Path, max_bytes: int = Settings.max_file_bytes,
 
 def file_type(path: Path | str) -> str:
     """The type a file is read as, by its name: its suffix, lower-cased (".txt"). Apple Mail exports
-    a mailbox as a folder "Name.mbox" holding a file named "mbox": that file is an ".mbox"."""
+    a mailbox as a folder "Name.mbox" holding a file named "mbox": that file is an ".mbox". So is
+    a mail folder of Thunderbird's as it keeps it, live ("Local Folders/Newsletters", no suffix,
+    beside its index "Newsletters.msf"), which new mail is appended to."""
     path = Path(path)
     if path.name == "mbox" and path.parent.suffix.lower() == ".mbox":
+        return ".mbox"
+    if not path.suffix and path.name and path.with_name(f"{path.name}.msf").is_file():
         return ".mbox"
     return path.suffix.lower()
 

@@ -700,6 +700,31 @@ def _zip(members: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
+def test_a_thunderbird_mail_folder_is_read_as_it_lies_and_its_new_mail_at_the_next_sync(tmp_path, settings):
+    """Thunderbird keeps a mail folder as a file with no suffix ("Newsletters") beside its index
+    ("Newsletters.msf"), and appends new mail to it: a library pointed at its folder reads it as a
+    mailbox, and a sync after new mail embeds only the new message."""
+    import dataclasses
+
+    folder = tmp_path / "Local Folders"
+    folder.mkdir()
+    mailbox = folder / "Newsletters"
+    messages = (ARCHIVES / "newsletters.mbox").read_bytes()
+    first = messages[:messages.index(b"\nFrom ", 1) + 1]
+    mailbox.write_bytes(first)
+    (folder / "Newsletters.msf").write_bytes(b"// <!-- <mdb:mork:z v=\"1.4\"/> -->")
+    index_settings = dataclasses.replace(settings, index_dir=tmp_path / "index")
+    built = rag.build_index(folder, settings=index_settings, progress=False)
+    assert built.articles == 1 and any(reason.startswith("Newsletters.msf: unsupported") for reason in built.skipped)
+    mailbox.write_bytes(messages)  # new mail
+    synced = rag.build_index(folder, settings=index_settings, progress=False)
+    assert (synced.articles, synced.embedded) == (2, 1)
+    no_index = tmp_path / "Drafts"  # a file with no suffix and no index beside it is of no known type
+    no_index.write_bytes(first)
+    with pytest.raises(BadInputError, match="unsupported file type"):
+        load_file(no_index)
+
+
 def test_a_mailbox_apple_mail_exported_is_read_in_its_folder(tmp_path):
     """Apple Mail exports a mailbox as a folder "Name.mbox" holding a file named "mbox" (and its
     table of contents): that file is read as an .mbox, known by its path in the library."""
