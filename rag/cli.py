@@ -19,7 +19,7 @@ from rag.config import LOGIN_VARIABLE, PROJECT_DIR, Settings, load_settings
 from rag.errors import BadInputError, IncompleteAnswerError, RagError
 from rag.loading import (ARTICLE_SUFFIXES, BOOK_SUFFIXES, DUMP_SUFFIXES, FEED_SUFFIXES, MAILBOX_SUFFIXES,
                          NOTES_SUFFIXES)
-from rag.schema import Answer, Checking, Citation, Correcting, IndexInfo, Retrieved
+from rag.schema import Answer, Checking, Correcting, IndexInfo, Retrieved
 from rag.scope import Scope
 
 DEFAULT_EVAL_SET = PROJECT_DIR / "eval" / "questions.jsonl"
@@ -378,17 +378,9 @@ def _search(args, settings: Settings) -> int:
         print(json.dumps([asdict(c) for c in found], ensure_ascii=False, indent=2))
         return 0
     for c in found:  # each with its sentence that shares most words with the query
-        print(f"[{c.n}] {c.score:.2f}  {_cited_as(c)}")
+        print(f"[{c.n}] {c.score:.2f}  {c.reference()}")
         print("\n".join(f"    “{sentence}”" for sentence in c.highlighted()))
     return 0
-
-
-def _cited_as(c: Citation) -> str:
-    """A citation as a reference names it: "Talks end (The Guardian, 2025-05-16; nexis.docx#2,
-    chars 0-412; https://...)": what it is, where it was published, and where it is found."""
-    published = ", ".join(part for part in (c.outlet, c.date, f"page {c.page}" if c.page else None) if part)
-    found = "; ".join(part for part in (published, f"{c.source}, chars {c.start}-{c.end}", c.url) if part)
-    return f"{c.title} ({found})"
 
 
 def _render(answer: Answer) -> str:
@@ -396,7 +388,7 @@ def _render(answer: Answer) -> str:
     if answer.citations:
         lines.append("")
         for c in answer.citations:  # each with the sentences its claims rest on
-            lines.append(f"[{c.n}] {_cited_as(c)}")
+            lines.append(f"[{c.n}] {c.reference()}")
             lines += [f"    “{sentence}”" for sentence in c.highlighted()]
     if answer.unsupported:  # as the web app lists them under Sources: what the model claimed beyond them
         lines += ["", f"Left out, no passage supports {'it' if len(answer.unsupported) == 1 else 'them'}: "

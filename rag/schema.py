@@ -160,6 +160,16 @@ class Citation:
     origin: str | None = None  # the row of a dump or entry of a feed the article is ("row 12")
     url: str | None = None  # the article's web address, when its dump, feed, page or front matter gives one
 
+    def reference(self) -> str:
+        """It as a reference names it: "Talks end (The Guardian, 2025-05-16, page 3; nexis.docx#2,
+        chars 0-412; https://...)": what it is, where it was published, where it is found. What
+        `rag ask` prints and a conversation downloaded from the web app lists."""
+        published = ", ".join(part for part in (self.outlet, self.date, f"page {self.page}" if self.page else None)
+                              if part)
+        found = "; ".join(part for part in (published, f"{self.source}, chars {self.start}-{self.end}", self.url)
+                          if part)
+        return f"{self.title} ({found})"
+
     def highlighted(self) -> list[str]:
         """The highlighted sentences' text; none when `quote` is not the article's text from start
         to end (an index built before HTML pages were read as their extracted text)."""

@@ -175,6 +175,29 @@ def test_markdown_an_article_holds_stays_text_in_the_answer(page, monkeypatch):
     assert answer.locator(".cite-chip").count() == 1 and "<button" not in answer.inner_text()
 
 
+def test_download_the_conversation_with_its_sources(page, monkeypatch):
+    """The answers are HTML with chips, which cannot be copied: the conversation is downloaded as
+    Markdown, each source a reference with its quoted sentence. No model: the core is faked."""
+    import rag
+    from test_ui import _fake_ask_stream
+
+    download = page.locator("#download-conversation")
+    assert download.is_disabled()  # nothing to keep yet
+    monkeypatch.setattr(rag, "ask_stream", _fake_ask_stream([]))
+    page.fill("#question textarea", "What came of the talks?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#chat .cite-footer", timeout=ANSWER_MS)
+    page.wait_for_function("!document.querySelector('#download-conversation').disabled")
+    with page.expect_download() as downloading:
+        download.click()
+    kept = Path(downloading.value.path()).read_text(encoding="utf-8")
+    _shot(page, "download-conversation")
+    assert downloading.value.suggested_filename == "conversation.md"
+    assert kept.startswith("# Questions asked of the news library\n\n## What came of the talks?\n\n"
+                           "Prisoners were swapped [1].\n\n[1] Talks \\(Wire, 2025-05-16; a.txt, chars 100-164\\)\n"
+                           "    > “They swapped 1,000 prisoners.”"), kept
+
+
 def test_add_an_article_ask_about_it_then_remove_it(page, browser, app_url, tmp_path):
     _open_tab(page, "Library")
     _library_rows(page, 5)

@@ -565,3 +565,31 @@ def test_the_library_tab_names_every_file_type_it_accepts(tmp_path):
     app = build_app(Settings(index_dir=tmp_path))
     told = " ".join(getattr(b, "value", "") or "" for b in app.blocks.values() if type(b).__name__ == "Markdown")
     assert all(f"`{suffix}`" in told for suffix in SUPPORTED_SUFFIXES)
+
+
+def test_a_conversation_is_kept_as_markdown_with_its_sources_as_references():
+    """The chat's answers are HTML and cannot be copied: "Download conversation" gives each
+    question, its answer with its [n] markers and each source as a reference, its sentences
+    quoted; an article's or the model's markup stays text in the file."""
+    from ui.chat import Exchange
+    from ui.render import conversation_markdown
+
+    linked = "They swapped prisoners [1] at [the page](http://127.0.0.1:9/x) ![b](http://127.0.0.1:9/b.png) [1]."
+    exchanges = [
+        Exchange("What came of the talks?", Answer("What came of the talks?", linked, [_citation(url="https://n.example/t")],
+                                                      False, Timings())),
+        Exchange("And in *June*?", None, error="The index is being rebuilt: ask again."),
+        Exchange("Who paid?", Answer("Who paid?", "The articles do not say.", [], True, Timings()),
+                 scope="dated 2024 or later"),
+    ]
+    assert conversation_markdown(exchanges) == (
+        "# Questions asked of the news library\n\n"
+        "## What came of the talks?\n\n"
+        "They swapped prisoners [1] at \\[the page\\]\\(http://127.0.0.1:9/x\\) "
+        "\\!\\[b\\]\\(http://127.0.0.1:9/b.png\\) [1].\n\n"
+        "[1] Talks \\(Wire, 2025-05-16; a.txt, chars 100-164; https://n.example/t\\)\n"
+        "    > “They swapped 1,000 prisoners.”\n\n"
+        "## And in \\*June\\*?\n\n"
+        "*The index is being rebuilt: ask again.*\n\n"
+        "## Who paid? \\(among the articles dated 2024 or later\\)\n\n"
+        "The articles do not say.\n")

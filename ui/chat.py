@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import gradio as gr
 
@@ -159,6 +161,16 @@ def clear(show_details: bool) -> tuple:
     return "", [], [], render.sources_panel([], show_details)
 
 
+def transcript(exchanges: list[Exchange]) -> dict:
+    """The "Download conversation" button, holding the conversation as Markdown
+    (render.conversation_markdown) in a file of its own; not clickable while there is none."""
+    if not exchanges:
+        return gr.update(value=None, interactive=False)
+    path = Path(tempfile.mkdtemp(prefix="rag-conversation-")) / "conversation.md"
+    path.write_text(render.conversation_markdown(exchanges), encoding="utf-8")
+    return gr.update(value=str(path), interactive=True)
+
+
 def redraw(exchanges: list[Exchange], show_details: bool) -> tuple:
     """The chat and panel again, after the details setting changed."""
     return chat_messages(exchanges, show_details), render.sources_panel(exchanges, show_details)
@@ -210,7 +222,11 @@ def chat_tab(settings: Settings, top_k: gr.Slider, generator: gr.Radio,
                     within = gr.Textbox("", label="Folder or file", placeholder="business", elem_id="scope-within",
                                         info="as the Library names it")
                     outlet = gr.Textbox("", label="Outlet", placeholder="BBC News", elem_id="scope-outlet")
-            clear_button = gr.Button("Clear conversation", size="sm", variant="secondary")
+            with gr.Row():
+                clear_button = gr.Button("Clear conversation", size="sm", variant="secondary")
+                # The answers with their sources as references, to keep: the chat's HTML cannot be copied.
+                download = gr.DownloadButton("Download conversation", size="sm", variant="secondary",
+                                             interactive=False, elem_id="download-conversation")
         with gr.Column(scale=2):
             gr.Markdown("### Sources")
             def view_article(cited: dict) -> str:  # the panel's script calls it by this name
@@ -222,17 +238,18 @@ def chat_tab(settings: Settings, top_k: gr.Slider, generator: gr.Radio,
     asking = dict(outputs=[question, chatbot, exchanges, sources], concurrency_id="answer", concurrency_limit=1)
     choices = [top_k, generator, show_details, since, until, within, outlet]
     ask = partial(respond, settings=settings)
-    question.submit(ask, [question, exchanges, *choices], api_name="ask", **asking)
+    kept = dict(fn=transcript, inputs=[exchanges], outputs=[download], api_visibility="private")
+    question.submit(ask, [question, exchanges, *choices], api_name="ask", **asking).then(**kept)
     # Clicking an example on the empty chat asks it right away.
     chatbot.example_select(_example_text, None, question, api_visibility="private").then(
         ask, [question, exchanges, *choices], api_visibility="private", **asking
-    )
-    chatbot.retry(partial(retry, settings=settings), [exchanges, *choices], api_name="retry", **asking)
+    ).then(**kept)
+    chatbot.retry(partial(retry, settings=settings), [exchanges, *choices], api_name="retry", **asking).then(**kept)
     chatbot.undo(undo, [exchanges, show_details],
-                 [question, chatbot, exchanges, sources], api_name="undo")
+                 [question, chatbot, exchanges, sources], api_name="undo").then(**kept)
     for event in (chatbot.clear, clear_button.click):
         event(clear, [show_details], [question, chatbot, exchanges, sources],
-              api_visibility="private")
+              api_visibility="private").then(**kept)
     show_details.change(redraw, [exchanges, show_details], [chatbot, sources],
                         api_visibility="private")
     return within, scope_fields
