@@ -99,35 +99,34 @@ async def read_body(request: Request) -> bytes:
     """The request's body, refused (413) as soon as it is known to be over MAX_BODY_BYTES: by its
     declared length before any of it is read, else once what has arrived passes the limit. Read
     whole first, a 50 MB body took that memory, and the client had to send it all, to be refused."""
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _too_large(f"{int(declared):,} bytes")
-    body = bytearray()
-    async for piece in request.stream():
-        body += piece
-        if len(body) > MAX_BODY_BYTES:
-            raise _too_large(f"over {MAX_BODY_BYTES:,} bytes")
-    return bytes(body)
-
-
-def _too_large(size: str, limit: int = MAX_BODY_BYTES) -> RequestError:
-    return RequestError(f"the request is {size}; the limit is {limit:,} bytes", status=413,
-                        code="request_too_large")
+    return b"".join([piece async for piece in _body_pieces(request, MAX_BODY_BYTES)])
 
 
 async def save_body(request: Request, path: Path, limit: int) -> None:
     """The request's body written to `path` as it arrives (a file added to the library may be as
-    large as max_archive_bytes, not held in memory), refused (413) as read_body refuses one."""
+    large as max_archive_bytes, not held in memory), refused (413) over `limit` as read_body's is."""
+    with open(path, "wb") as out:
+        async for piece in _body_pieces(request, limit):
+            out.write(piece)
+
+
+async def _body_pieces(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The body's pieces as they arrive; RequestError (413) when its declared length is over
+    `limit`, before any is read, or once what has arrived is."""
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(f"{int(declared):,} bytes", limit)
     size = 0
-    with open(path, "wb") as out:
-        async for piece in request.stream():
-            size += len(piece)
-            if size > limit:
-                raise _too_large(f"over {limit:,} bytes", limit)
-            out.write(piece)
+    async for piece in request.stream():
+        size += len(piece)
+        if size > limit:
+            raise _too_large(f"over {limit:,} bytes", limit)
+        yield piece
+
+
+def _too_large(size: str, limit: int) -> RequestError:
+    return RequestError(f"the request is {size}; the limit is {limit:,} bytes", status=413,
+                        code="request_too_large")
 
 
 def parse_body(body: bytes) -> dict:
