@@ -196,7 +196,8 @@ def watching(every: float | None, report: Callable[[IndexInfo | Exception], None
     """While inside, keep the index in sync with its library folder, looking every `every` seconds
     (rag.sync.watch on a thread of its own, its syncs taking turns with uploads as `reindex`'s
     do); nothing when `every` is None. What `rag ui --watch` and `rag serve --watch` run beside
-    the app. BadInputError at once when the index records no folder, or its folder is gone."""
+    the app. A RagError at once when there is no index, it records no folder, or its folder is
+    gone (articles_folder)."""
     if every is None:
         yield
         return
