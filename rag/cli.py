@@ -111,7 +111,10 @@ def _parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="answer one question with citations")
     ask.add_argument("question")
     ask.add_argument("--top-k", type=int, help="passages shown to the model")
-    ask.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
+    printed = ask.add_mutually_exclusive_group()
+    printed.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
+    printed.add_argument("--markdown", action="store_true",
+                         help="print the answer as Markdown, its sources as references, to paste into notes")
     _scope_options(ask)
     ask.set_defaults(command=_ask)
 
@@ -362,9 +365,14 @@ def _scope(args) -> Scope:
 def _ask(args, settings: Settings) -> int:
     from rag.pipeline import ask
 
-    answer = ask(args.question, settings=settings, scope=_scope(args))
+    scope = _scope(args)
+    answer = ask(args.question, settings=settings, scope=scope)
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
+    elif args.markdown:
+        from rag.transcript import answer_markdown
+
+        print(answer_markdown(args.question, answer, scope.described() if scope else ""))
     else:
         print(_render(answer))
     return 0

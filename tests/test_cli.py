@@ -259,6 +259,27 @@ def test_ask_quotes_the_sentences_each_citation_rests_on_and_lists_what_it_left_
         "    “Talks go on.”", "", "Left out, no passage supports it: They signed a treaty."]
 
 
+def test_ask_prints_markdown_to_keep_with_its_sources_as_references(monkeypatch, capsys):
+    import rag.pipeline
+    from rag.cli import main
+    from rag.schema import Answer, Citation, Timings
+
+    quote = "They met in Istanbul. They swapped 1,000 prisoners."
+    cited = Citation(1, "nexis.docx#2", "Talks *end*", "a-0", quote, 0, len(quote), highlights=[(22, 51)],
+                     outlet="The Guardian", date="2025-05-16")
+
+    def answered(question, **kwargs):
+        yield Answer(question, "They swapped prisoners [1].", [cited], False, Timings())
+
+    monkeypatch.setattr(rag.pipeline, "ask_stream", answered)
+    assert main(["ask", "What came of the talks?", "--markdown", "--since", "2025"]) == 0
+    assert capsys.readouterr().out == (
+        "## What came of the talks? \\(among the articles dated 2025 or later\\)\n\n"
+        "They swapped prisoners [1].\n\n"
+        "[1] Talks \\*end\\* \\(The Guardian, 2025-05-16; nexis.docx#2, chars 0-51\\)\n"
+        "    > “They swapped 1,000 prisoners.”\n")
+
+
 def test_ask_says_when_a_second_opinion_withdrew_the_answer(monkeypatch, capsys):
     import rag.pipeline
     from rag.cli import main

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from rag.loading import page_of, web_address
 from rag.schema import Answer, Article, Chunk, Citation, located
 from rag.text import CITATION
+from rag.transcript import answer_markdown, markdown_text
 
 # Said of an article that gives orders to AI assistants (rag.injection), in the Library and under Sources.
 GIVES_ORDERS = "gives orders to AI assistants: its orders are never shown to the model, its passages come last"
@@ -160,35 +161,14 @@ def _with_chips(k: int, escaped: str, citations: dict[int, Citation]) -> str:
 
 def conversation_markdown(exchanges: list[Exchange]) -> str:
     """The conversation as a Markdown file to keep (the chat's "Download conversation"): each
-    question, its answer with its [n] markers, and each source as a reference names it
-    (Citation.reference) with the sentences its claims rest on, quoted. Everything from an article
-    or the model is escaped (_markdown_text), so that a link or a picture in an article is its
-    words in the file, never a live link or an image fetched when the file is opened."""
+    answer as rag.transcript gives it, a question that met an error with the error."""
     parts = ["# Questions asked of the news library"]
     for exchange in exchanges:
-        among = f" {_markdown_text(f'(among the articles {exchange.scope})')}" if exchange.scope else ""
-        parts.append(f"## {_markdown_text(exchange.question)}{among}")
-        if exchange.answer is None:
-            parts.append(f"*{_markdown_text(exchange.error or 'No answer.')}*")
-            continue
-        parts.append(_markdown_text(exchange.answer.text, markers=True))
-        for c in exchange.answer.citations:
-            quoted = "".join(f"\n    > “{_markdown_text(sentence)}”" for sentence in c.highlighted())
-            parts.append(f"[{c.n}] {_markdown_text(c.reference())}{quoted}")
-        if exchange.answer.unsupported:
-            parts.append(f"Left out, no passage supports it: {_markdown_text(' '.join(exchange.answer.unsupported))}")
+        if exchange.answer is not None:
+            parts.append(answer_markdown(exchange.question, exchange.answer, exchange.scope))
+        else:
+            parts += [f"## {markdown_text(exchange.question)}", f"*{markdown_text(exchange.error or 'No answer.')}*"]
     return "\n\n".join(parts) + "\n"
-
-
-def _markdown_text(text: str, markers: bool = False) -> str:
-    """`text` shown as written in Markdown: each character that makes markup (a tag's or an
-    entity's too) escaped with a backslash, as CommonMark reads it; its whitespace folded, but
-    with `markers` (an answer's text, whose lines may be a list), which keeps its citation
-    markers as [n] (not before a "(" or "[", which would make them a link)."""
-    escaped = re.sub(r"([\\`*_\[\]|~#<>!()&])", r"\\\1", " ".join(text.split()) if not markers else text)
-    if markers:
-        escaped = re.sub(r"\\\[(\d+)\\\](?!\\[(\[])", r"[\1]", escaped)
-    return escaped
 
 
 def _section(k: int, exchange: Exchange, show_details: bool, hidden: bool) -> str:
