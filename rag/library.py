@@ -311,7 +311,7 @@ def _closest(name: str, names: list[str]) -> list[str]:
 
 def _checked_copy(path: Path, name: str, staging: Path, settings: Settings) -> tuple[Path, str | None]:
     """Copy one file into `staging` under its safe name and load it; (copy, content hash of the
-    article it is, None for a dump or feed)."""
+    article it is, None for a file of many: a dump, a feed, an export)."""
     target = staging / safe_name(name)
     if target.exists():
         raise BadInputError(f"two of the files would both be saved as {target.name}: rename one")
@@ -329,8 +329,9 @@ def _checked_copy(path: Path, name: str, staging: Path, settings: Settings) -> t
         raise BadInputError(f"{target.name}: {size:,} bytes, over the {limit:,}-byte limit (setting {setting})")
     shutil.copyfile(path, target)
     articles, _ = load_file(target, settings.max_file_bytes, settings.max_archive_bytes)
-    # A dump or feed is not compared by text: feeds saved on different days share entries.
-    return target, None if target.suffix in ARCHIVE_SUFFIXES else articles[0].content_hash
+    # A file of many articles (a dump, a feed, a news database's export) is not compared by text:
+    # feeds saved on different days share entries, two searches' exports share stories.
+    return target, None if target.suffix in ARCHIVE_SUFFIXES or len(articles) > 1 else articles[0].content_hash
 
 
 def _conflicts(staged: list[tuple[Path, str | None]], folder: Path, indexed: dict[str, str]) -> list[str]:

@@ -211,3 +211,17 @@ def test_an_export_s_article_with_no_text_is_skipped_with_the_reason_and_the_res
     articles, skipped = load_file(path)
     assert [(a.source, a.title) for a in articles] == [("nexis.txt#1", "Talks begin"), ("nexis.txt#3", "Talks end")]
     assert skipped == ["nexis.txt, document 2: no article text found in it"]
+
+
+def test_an_export_sharing_a_story_with_one_indexed_is_added_whole(tmp_path):
+    """Two searches' exports share stories: an upload is refused for a text already indexed only
+    when it is one article; an export whose first story the library holds was refused whole."""
+    from rag import library
+
+    folder = tmp_path / "library"
+    folder.mkdir()
+    nexis_uni_export(folder / "first search.docx", STORIES[:1])
+    settings = load_settings(index_dir=tmp_path / "index")
+    rag.build_index(folder, settings=settings, progress=False)
+    info = library.add_articles([nexis_uni_export(tmp_path / "second search.docx")], settings=settings)
+    assert info.articles == 3
