@@ -10,8 +10,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
+# --watch: articles copied into library/ by hand are indexed within a minute, no "Re-index" needed.
 run: $(VENV)/.installed models index/index.sqlite
-	$(BIN)/rag ui --host $(HOST) --port $(PORT)
+	$(BIN)/rag ui --host $(HOST) --port $(PORT) --watch
 
 test: $(VENV)/.installed models /usr/bin/chromium
 	$(BIN)/python -m pytest
