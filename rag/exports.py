@@ -61,9 +61,10 @@ def export_articles(path: Path, text: str, max_bytes: int) -> tuple[list[Article
     """The articles of a Nexis Uni, LexisNexis Academic or Factiva export whose text (a Word
     document's, an RTF's, a PDF's, a text file's) is `text`, and those skipped with the reason;
     None when it is not one."""
-    if _UNI_END.search(text) and _LENGTH.search(text) and any(_UNI_BODY.match(line) for line in text.splitlines()):
+    lengths = _LENGTH.search(text) is not None  # "Length: 523 words": Nexis Uni's and Academic's headers
+    if lengths and _UNI_END.search(text) and any(_UNI_BODY.match(line) for line in text.splitlines()):
         documents = [_uni_document(part.splitlines()) for part in _UNI_END.split(text)]
-    elif _LENGTH.search(text) and (starts := list(_ACADEMIC_START.finditer(text))):
+    elif lengths and (starts := list(_ACADEMIC_START.finditer(text))):
         documents = [_academic_document(text[start.end():end].splitlines())
                      for start, end in zip(starts, [s.start() for s in starts[1:]] + [len(text)])]
     elif _FACTIVA_END.search(text) and _WORDS.search(text):

@@ -231,9 +231,10 @@ def watch(source_dir: Path, sync: Callable[[], IndexInfo], *, every: float,
     """Call `sync` (a sync of `source_dir`) now, then again whenever the folder's files change,
     looking every `every` seconds, until `stop` is set: for a folder that a feed reader, a script
     or a person keeps adding to. Each sync's result is `report`ed, and so is an error (a folder
-    gone, a mount that failed, a full disk), once until it changes; watching goes on after it. A look lists the
-    folder and reads each file's size and time (folder_state), never its bytes, so looking at an
-    archive that has not changed reads nothing: a sync is run only when something changed."""
+    gone, a mount that failed, a full disk), once until it changes; watching goes on after it. A
+    look lists the folder and reads each file's size and time (folder_state), never its bytes, so
+    looking at an archive that has not changed reads nothing: a sync is run only when something
+    changed."""
     stop = stop or threading.Event()
     seen, failed = None, None
     while True:
