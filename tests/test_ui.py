@@ -3,10 +3,12 @@ local port and driven through gradio_client, as a browser would drive it (test_b
 a real browser)."""
 
 import asyncio
+import os
 import re
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
@@ -593,3 +595,26 @@ def test_a_conversation_is_kept_as_markdown_with_its_sources_as_references():
         "*The index is being rebuilt: ask again.*\n\n"
         "## Who paid? \\(among the articles dated 2024 or later\\)\n\n"
         "The articles do not say.\n")
+
+
+def test_downloaded_conversations_do_not_pile_up_in_the_temp_folder():
+    """Each answer writes the conversation to a file for the download button, which Gradio copies
+    into its cache at once: the files go in one folder of the process, a file a minute old is
+    removed at the next answer, and the folder when the process ends (a folder per answer was
+    left in the temp folder before, for good)."""
+    from ui.chat import Exchange, transcript
+
+    def exchange(question):
+        return Exchange(question, Answer(question, "The articles do not say.", [], True, Timings()))
+
+    first = Path(transcript([exchange("Who paid?")])["value"])
+    second = Path(transcript([exchange("Who paid?"), exchange("And why?")])["value"])
+    assert first.name == second.name == "conversation.md"  # what the browser saves it as
+    assert first.parent.parent == second.parent.parent == Path(chat._transcripts().name)
+    assert "## And why?" in second.read_text(encoding="utf-8")
+    assert transcript([exchange("Who paid?")])["value"] == str(first)  # the same conversation, one file
+    old = time.time() - 2 * chat._TRANSCRIPT_KEPT_S
+    os.utime(first.parent, (old, old))
+    transcript([exchange("Something else?")])
+    assert not first.parent.exists() and second.exists()
+    assert transcript([])["value"] is None

@@ -37,7 +37,9 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
     settings = settings or load_settings()
     models = offered_generators(settings.generator)
     # analytics off: the app is offline, and Gradio would otherwise call home on start.
-    with gr.Blocks(title="Ask the news", analytics_enabled=False) as app:
+    # delete_cache: Gradio keeps a copy of every upload and downloaded conversation; those a day
+    # old are removed hourly (each is read once, at once), and all of them at a restart.
+    with gr.Blocks(title="Ask the news", analytics_enabled=False, delete_cache=(3600, 86400)) as app:
         gr.Markdown("## Ask the news\nAnswers come only from the indexed articles; each cites the passages it "
                     "uses. Click a citation number to see the passage.")
         # The settings controls are made first, since the chat reads them, and shown in their tab.

@@ -8,8 +8,12 @@ cannot drift apart, and an error or the sources markup never reaches the model a
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import logging
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -161,13 +165,33 @@ def clear(show_details: bool) -> tuple:
     return "", [], [], render.sources_panel([], show_details)
 
 
+# A conversation file is read once, by Gradio copying it into its own cache as it sends the
+# button's value (milliseconds after it is written); one a minute old is no longer needed.
+_TRANSCRIPT_KEPT_S = 60
+
+
+@functools.cache
+def _transcripts() -> tempfile.TemporaryDirectory:
+    """This process's folder of conversation files, removed when the process ends (a folder for
+    each answer was left in the temp folder before, for good)."""
+    return tempfile.TemporaryDirectory(prefix="rag-conversations-")
+
+
 def transcript(exchanges: list[Exchange]) -> dict:
     """The "Download conversation" button, holding the conversation as Markdown
     (render.conversation_markdown) in a file of its own; not clickable while there is none."""
     if not exchanges:
         return gr.update(value=None, interactive=False)
-    path = Path(tempfile.mkdtemp(prefix="rag-conversation-")) / "conversation.md"
-    path.write_text(render.conversation_markdown(exchanges), encoding="utf-8")
+    folder = Path(_transcripts().name)
+    for old in folder.iterdir():
+        if old.stat().st_mtime < time.time() - _TRANSCRIPT_KEPT_S:
+            shutil.rmtree(old, ignore_errors=True)
+    text = render.conversation_markdown(exchanges)
+    # A folder named by the content, so that two browser sessions never write one file
+    # differently, and the file downloads as conversation.md.
+    path = folder / hashlib.sha256(text.encode()).hexdigest()[:16] / "conversation.md"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text, encoding="utf-8")
     return gr.update(value=str(path), interactive=True)
 
 
