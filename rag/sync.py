@@ -234,13 +234,16 @@ def watch(source_dir: Path, sync: Callable[[], IndexInfo], *, every: float,
     gone, a mount that failed, a full disk), once until it changes; watching goes on after it. A
     look lists the folder and reads each file's size and time (folder_state), never its bytes, so
     looking at an archive that has not changed reads nothing: a sync is run only when something
-    changed."""
+    changed, and has stopped changing (settled)."""
     stop = stop or threading.Event()
     seen, failed = None, None
     while True:
         try:
             state = folder_state(source_dir)
             if state != seen:
+                state = settled(source_dir, state, min(SETTLE_S, every), every, stop)
+                if stop.is_set():
+                    return
                 info = sync()
                 # The state looked at before the sync: a file that changed during it is synced next time.
                 seen, failed = state, None
@@ -251,6 +254,25 @@ def watch(source_dir: Path, sync: Callable[[], IndexInfo], *, every: float,
                 report(exc)
         if stop.wait(every):
             return
+
+
+# A file being copied in (a PDF from a mounted drive, a feed reader writing its file) changes
+# between two looks a moment apart; read half-way, a PDF cut short was reported unreadable, and
+# the file read again at the next look. So a change is synced once two looks this far apart
+# agree, or once a whole `every` has gone by (a file written to all the time is synced anyway).
+SETTLE_S = 2.0
+
+
+def settled(folder: Path, state: frozenset, pause: float, longest: float, stop: threading.Event) -> frozenset:
+    """The folder's state once two looks `pause` seconds apart agree (or `longest` seconds have
+    gone by, or `stop` is set), starting from `state`, just looked at."""
+    deadline = time.monotonic() + longest
+    while time.monotonic() < deadline and not stop.wait(pause):
+        again = folder_state(folder)
+        if again == state:
+            break
+        state = again
+    return state
 
 
 def folder_state(folder: Path) -> frozenset:

@@ -224,6 +224,39 @@ def test_a_watched_folder_is_synced_when_its_files_change_and_not_otherwise(sett
     assert set(load_index(index_dir, settings.embedding_model).articles) == {"cod.txt"}
 
 
+def test_a_watch_syncs_a_file_being_copied_in_once_it_has_stopped_changing(tmp_path):
+    """A PDF copied from a slow drive grows between looks; read half-way it was reported
+    unreadable. The watch waits for two looks that agree, and for no longer than a look's
+    interval when a file is written to all the time."""
+    import threading
+
+    from rag.sync import folder_state, settled
+
+    folder, stop = tmp_path / "articles", threading.Event()
+    folder.mkdir()
+    growing = folder / "report.txt"
+
+    def copy_in(pieces):
+        for _ in range(pieces):
+            with growing.open("a", encoding="utf-8") as out:
+                out.write("The ministers signed the cod quota in Tromsø. ")
+            time.sleep(0.05)
+
+    copier = threading.Thread(target=copy_in, args=(10,))
+    copier.start()
+    state = settled(folder, folder_state(folder), 0.2, 30, stop)
+    copier.join()
+    assert state == folder_state(folder)  # the whole file, not a part of it
+    assert growing.stat().st_size == 10 * len("The ministers signed the cod quota in Tromsø. ".encode())
+
+    copier = threading.Thread(target=copy_in, args=(40,))  # written to for 2 s
+    copier.start()
+    started = time.monotonic()
+    settled(folder, folder_state(folder), 0.2, 0.6, stop)
+    assert time.monotonic() - started < 1.5  # synced at the longest wait, not when the writing ends
+    copier.join()
+
+
 def _rows(index_dir, settings):
     stored = load_index(index_dir, settings.embedding_model)
     return stored.chunks(stored.row_ids())
