@@ -451,8 +451,10 @@ def find_records(index_dir: Path, text: str = "", limit: int = 200,
         return _article_records(db, f"WHERE id IN ({', '.join('?' * len(ids))})", tuple(ids)), total
 
 
-# A typed word's edges ("talks?", "(BBC)") are not part of it; its inside is ("2004-12", "at&t").
-_EDGES = re.compile(r"^\W+|\W+$")
+# A typed word's edges ("talks?", "(BBC)") are not part of it; its inside is ("2004-12", "at&t"), and
+# so are a name's closing "+" and "#" ("C++", "C#"): taken off, "c" was found at the start of nearly
+# every title.
+_EDGES = re.compile(r"^\W+|[^\w+#]+$")
 _TOKEN = re.compile(r"[^\W_]+")
 
 

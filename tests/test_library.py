@@ -289,12 +289,15 @@ def test_a_search_finds_each_word_wherever_the_article_holds_it(settings, tmp_pa
     a word of the text, a section's folder and a name in the story (the BBC's "sport chelsea"
     found 15 of its 64 stories), or two words of two paragraphs found nothing. A word with inner
     punctuation ("AT&T", "2004-12") is found as written, not as its parts anywhere. In the metadata
-    a word is found from a word's start: "war" found every title saying "toward"."""
+    a word is found from a word's start: "war" found every title saying "toward"; "C++" as written
+    (it was "c", found in nearly every title)."""
     walrus = ("---\nauthor: Ingrid Solberg\n---\nWalrus numbers rise on Svalbard\n\n"
               "The walrus census counted more animals than ever. ") + " ".join(
         f"Researchers visited colony {n} by boat and counted the animals on the beach." for n in range(40)
     ) + "\n\nThe survey ship was an icebreaker chartered from the coast guard.\n"
-    uploads = [_upload(tmp_path, "cod.txt", COD), _upload(tmp_path, "walrus.txt", walrus)]
+    compilers = "C++ compilers get faster\n\nThe new release builds large programs in half the time.\n"
+    uploads = [_upload(tmp_path, "cod.txt", COD), _upload(tmp_path, "walrus.txt", walrus),
+               _upload(tmp_path, "compilers.txt", compilers)]
     library.add_articles(uploads, settings=settings)
     records, _ = library.find_articles("walrus.txt", settings=settings)
     assert records[0].chunks >= 4  # its first and last paragraphs are passages apart
@@ -311,6 +314,7 @@ def test_a_search_finds_each_word_wherever_the_article_holds_it(settings, tmp_pa
         ("alrus", []),  # inside "walrus" (its title and file name)
         ("icel", ["cod.txt"]),  # from the start of the title's "Iceland"
         ("solberg census", ["walrus.txt"]),  # its author, a word of its text
+        ("C++", ["compilers.txt"]),  # as written: not every title with a word starting with "c"
     ]:
         records, total = library.find_articles(words, settings=settings)
         assert ([r.source for r in records], total) == (found, len(found)), words
