@@ -8,7 +8,6 @@ cannot drift apart, and an error or the sources markup never reaches the model a
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import logging
 import shutil
@@ -16,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import gradio as gr
@@ -170,7 +169,7 @@ def clear(show_details: bool) -> tuple:
 _TRANSCRIPT_KEPT_S = 60
 
 
-@functools.cache
+@cache
 def _transcripts() -> tempfile.TemporaryDirectory:
     """This process's folder of conversation files, removed when the process ends (a folder for
     each answer was left in the temp folder before, for good)."""
