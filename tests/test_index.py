@@ -235,6 +235,7 @@ def test_a_watch_syncs_a_file_being_copied_in_once_it_has_stopped_changing(tmp_p
     folder, stop = tmp_path / "articles", threading.Event()
     folder.mkdir()
     growing = folder / "report.txt"
+    growing.write_text("", encoding="utf-8")  # there before the first look (an empty folder is refused)
 
     def copy_in(pieces):
         for _ in range(pieces):
